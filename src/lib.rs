@@ -1,1 +1,118 @@
+//! mlopsgen compiles one declarative MLOps spec (`mlops.yaml`) into the Terraform, Cloud Build,
+//! Airflow, Dockerfile and Kubeflow files an ML system on Google Cloud needs.
+//!
+//! The data flow, one stage per module:
+//!
+//! ```text
+//! Source → spec::load → validate → model::lower → targets → OutputSet → diff | write
+//! ```
+//!
+//! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
+//! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`;
+//! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
+//! - [`targets`]: pure functions `&Model → files`;
+//! - [`output`]: the [`OutputSet`], the manifest and the safe writer; [`diff`] compares it with disk.
+//!
+//! [`compile`] runs the stages up to the output set; the CLI decides whether to write, check or diff.
 
+pub mod diagnostic;
+pub mod diff;
+pub mod model;
+pub mod output;
+pub mod spec;
+pub mod targets;
+pub mod validate;
+
+pub use diagnostic::{Diagnostic, Source};
+pub use output::OutputSet;
+
+use model::lower::Layout;
+use std::path::{Component, Path, PathBuf};
+
+/// Why a compilation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec is invalid; the diagnostics say where and why.
+    #[error("the spec has {} problem(s)", .0.len())]
+    Invalid(Vec<Diagnostic>),
+    /// A bug in mlopsgen.
+    #[error("internal error: {0} (this is a bug in mlopsgen; please report it)")]
+    Internal(String),
+}
+
+/// Where to read and write.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The spec file as the user named it.
+    pub spec_file: PathBuf,
+    /// `--out`, overriding the spec's `output`.
+    pub out_override: Option<PathBuf>,
+}
+
+/// A compiled spec: the files and where they go.
+#[derive(Debug)]
+pub struct Compilation {
+    /// The resolved model.
+    pub model: model::Model,
+    /// Every generated file.
+    pub output: OutputSet,
+    /// Output directory on disk.
+    pub out_dir: PathBuf,
+    /// sha256 of the spec text.
+    pub spec_sha256: String,
+}
+
+/// Runs `spec::load → validate → model::lower → targets` on a source.
+pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error> {
+    let doc = spec::load(source).map_err(Error::Invalid)?;
+    let spec = validate::check(&doc).map_err(Error::Invalid)?;
+    let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
+    let model = model::lower(&spec, &layout).map_err(|e| Error::Internal(e.to_string()))?;
+    let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
+    let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
+    Ok(Compilation { model, output, out_dir, spec_sha256 })
+}
+
+/// Works out the output directory and the repository-relative paths the targets refer to.
+///
+/// The repository root is the nearest ancestor of the spec's folder holding `.git` (else that
+/// folder); CI configs name files relative to it.
+fn resolve_layout(options: &Options, spec_output: Option<&str>) -> (Layout, PathBuf) {
+    let spec_dir = options.spec_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let out_dir = match &options.out_override {
+        Some(o) => o.clone(),
+        None => spec_dir.join(spec_output.unwrap_or("generated")),
+    };
+    let abs = |p: &Path| -> PathBuf {
+        let joined = if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir().unwrap_or_default().join(p) };
+        normalize(&joined)
+    };
+    let spec_abs = abs(&options.spec_file);
+    let out_abs = abs(&out_dir);
+    let spec_dir_abs = spec_abs.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = spec_dir_abs.ancestors().find(|a| a.join(".git").exists()).unwrap_or(&spec_dir_abs).to_path_buf();
+    let rel = |p: &Path| -> String {
+        match p.strip_prefix(&root) {
+            Ok(r) if !r.as_os_str().is_empty() => r.to_string_lossy().replace('\\', "/"),
+            Ok(_) => ".".to_owned(),
+            Err(_) => p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        }
+    };
+    let layout = Layout { spec_path: rel(&spec_abs), output_dir: rel(&out_abs) };
+    (layout, out_dir)
+}
+
+/// Removes `.` and resolves `..` lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}

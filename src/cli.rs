@@ -1,0 +1,267 @@
+//! Command-line interface: argument parsing, reporting, and the exit-code contract.
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success; with `--check`/`diff`: output is up to date |
+//! | 1    | `--check`/`diff`: generated files differ from the spec |
+//! | 2    | invalid spec, bad usage, or files that can't be read or written |
+//! | 3    | `build` refused to overwrite hand-edited or unmanaged files (use `--force`) |
+//! | 101  | internal error (a bug in mlopsgen) |
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mlopsgen::diagnostic::{render, Source};
+use mlopsgen::output::write::{self, Action, ConflictKind, Outcome, Plan};
+use mlopsgen::{compile, diff, Compilation, Error, Options};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const EXIT_DRIFT: u8 = 1;
+const EXIT_INVALID: u8 = 2;
+const EXIT_CONFLICT: u8 = 3;
+const EXIT_BUG: u8 = 101;
+
+/// Compile one MLOps spec into Terraform, Cloud Build, Airflow, Docker and Kubeflow files.
+#[derive(Debug, Parser)]
+#[command(name = "mlopsgen", version, about, after_help = "Exit codes: 0 ok, 1 changes found (--check, diff), 2 invalid spec/usage/IO, 3 hand-edit conflict, 101 bug.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// When to colour output.
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write a commented starter spec.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+    },
+    /// Validate a spec without generating anything.
+    Validate {
+        /// The spec file.
+        #[arg(default_value = "mlops.yaml")]
+        spec: PathBuf,
+    },
+    /// Generate the files (or check that they are up to date).
+    Build {
+        /// The spec file.
+        #[arg(default_value = "mlops.yaml")]
+        spec: PathBuf,
+        /// Output directory (default: the spec's `output`, else `generated/` beside the spec).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write nothing; exit 1 if any generated file would change.
+        #[arg(long, conflicts_with = "force")]
+        check: bool,
+        /// Overwrite hand-edited and unmanaged files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show how the generated files would change.
+    Diff {
+        /// The spec file.
+        #[arg(default_value = "mlops.yaml")]
+        spec: PathBuf,
+        /// Output directory (default: the spec's `output`, else `generated/` beside the spec).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only list changed files with line counts.
+        #[arg(long)]
+        stat: bool,
+    },
+    /// Print the spec's JSON Schema.
+    Schema,
+}
+
+/// Runs the CLI and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_INVALID } else { 0 });
+        }
+    };
+    let color = |stream_is_tty: bool| match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => stream_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let ctx = Ctx { err_color: color(std::io::stderr().is_terminal()), out_color: color(std::io::stdout().is_terminal()) };
+    ExitCode::from(match cli.command {
+        Command::Init { path } => init(&path),
+        Command::Validate { spec } => ctx.validate(&spec),
+        Command::Build { spec, out, check, force } => ctx.build(&spec, out, check, force),
+        Command::Diff { spec, out, stat } => ctx.diff(&spec, out, stat),
+        Command::Schema => {
+            print!("{}", mlopsgen::validate::spec_schema_json());
+            0
+        }
+    })
+}
+
+struct Ctx {
+    err_color: bool,
+    out_color: bool,
+}
+
+impl Ctx {
+    /// Reads and compiles a spec, reporting failures; `Err(code)` on failure.
+    fn compile(&self, spec: &Path, out: Option<PathBuf>) -> Result<Compilation, u8> {
+        let text = match std::fs::read_to_string(spec) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("error: can't read {}: {e}", spec.display());
+                return Err(EXIT_INVALID);
+            }
+        };
+        let source = Source { name: spec.display().to_string(), text };
+        match compile(&source, &Options { spec_file: spec.to_path_buf(), out_override: out }) {
+            Ok(c) => Ok(c),
+            Err(Error::Invalid(diags)) => {
+                eprint!("{}", render(&source, &diags, self.err_color));
+                eprintln!("error: {} has {} problem(s)", source.name, diags.len());
+                Err(EXIT_INVALID)
+            }
+            Err(e @ Error::Internal(_)) => {
+                eprintln!("error: {e}");
+                Err(EXIT_BUG)
+            }
+        }
+    }
+
+    fn validate(&self, spec: &Path) -> u8 {
+        match self.compile(spec, None) {
+            Ok(c) => {
+                let m = &c.model;
+                println!(
+                    "{} is valid: {} environment(s), {} pipeline(s), {} image(s), {} file(s) to generate",
+                    spec.display(),
+                    m.environments.len(),
+                    m.pipelines.len(),
+                    m.images.len(),
+                    c.output.len()
+                );
+                0
+            }
+            Err(code) => code,
+        }
+    }
+
+    fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool) -> u8 {
+        let c = match self.compile(spec, out) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let dir = c.out_dir.display().to_string();
+        if check {
+            return match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
+                Ok(plan) if plan.is_up_to_date() => {
+                    println!("{dir} is up to date ({} files)", plan.files.len());
+                    0
+                }
+                Ok(plan) => {
+                    eprintln!("{dir} is out of date with {}:", spec.display());
+                    eprint!("{}", diff::stat(&plan));
+                    if plan.manifest_stale && plan.changes().next().is_none() {
+                        eprintln!(" .mlopsgen/manifest.json is stale");
+                    }
+                    eprintln!("run `mlopsgen build {}` to regenerate", spec.display());
+                    EXIT_DRIFT
+                }
+                Err(e) => io_error(&e),
+            };
+        }
+        let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
+        match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
+            Ok(Outcome::Written(plan)) => {
+                println!("{dir}: {}", summary(&plan));
+                for k in &plan.kept {
+                    eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
+                }
+                0
+            }
+            Ok(Outcome::Conflicts(plan)) => {
+                self.report_conflicts(&dir, &plan);
+                EXIT_CONFLICT
+            }
+            Err(e) => io_error(&e),
+        }
+    }
+
+    fn report_conflicts(&self, dir: &str, plan: &Plan) {
+        eprintln!("error: refusing to overwrite files in {dir}; nothing was written:");
+        for f in plan.conflicts() {
+            let why = match f.conflict {
+                Some(ConflictKind::HandEdited) => "edited by hand since mlopsgen wrote it",
+                _ => "not written by mlopsgen",
+            };
+            eprintln!("  {}: {why}", f.path);
+        }
+        let only_conflicts = Plan { files: plan.conflicts().cloned().collect(), ..plan.clone() };
+        eprint!("{}", diff::unified(&only_conflicts, self.err_color));
+        eprintln!("move the edits into the spec (or a file mlopsgen doesn't own), or rerun with --force to discard them");
+    }
+
+    fn diff(&self, spec: &Path, out: Option<PathBuf>, stat: bool) -> u8 {
+        let c = match self.compile(spec, out) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
+            Ok(plan) if plan.is_up_to_date() => 0,
+            Ok(plan) => {
+                if stat {
+                    print!("{}", diff::stat(&plan));
+                } else {
+                    print!("{}", diff::unified(&plan, self.out_color));
+                }
+                EXIT_DRIFT
+            }
+            Err(e) => io_error(&e),
+        }
+    }
+}
+
+fn summary(plan: &Plan) -> String {
+    format!(
+        "{} added, {} changed, {} removed, {} unchanged",
+        plan.count(Action::Add),
+        plan.count(Action::Change),
+        plan.count(Action::Remove),
+        plan.count(Action::Unchanged)
+    )
+}
+
+fn io_error(e: &write::WriteError) -> u8 {
+    eprintln!("error: {e}");
+    EXIT_INVALID
+}
+
+fn init(path: &Path) -> u8 {
+    if path.exists() {
+        eprintln!("error: {} already exists; not overwriting it", path.display());
+        return EXIT_INVALID;
+    }
+    match std::fs::write(path, include_str!("../templates/init.yaml")) {
+        Ok(()) => {
+            println!("wrote {}; edit it, then run `mlopsgen build {}`", path.display(), path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("error: can't write {}: {e}", path.display());
+            EXIT_INVALID
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Per-environment resolved names: the single place GCP resource names are spelled out.
+
+use super::{DataSource, Dataset, Pipeline, SaRole};
+use std::collections::BTreeMap;
+
+/// One environment with its resolved names.
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// Environment name (`dev`, `prod`).
+    pub name: String,
+    /// GCP project id.
+    pub gcp_project: String,
+    /// Region.
+    pub region: String,
+    /// Labels: project labels, environment labels, `env` and `managed-by`.
+    pub labels: BTreeMap<String, String>,
+    /// Project name (resource-name prefix).
+    pub(super) project_name: String,
+}
+
+impl Environment {
+    /// Artifact Registry Docker repository id (`<project>-images`).
+    pub fn docker_repo_id(&self) -> String {
+        format!("{}-images", self.project_name)
+    }
+
+    /// Artifact Registry KFP repository id (`<project>-pipelines`).
+    pub fn kfp_repo_id(&self) -> String {
+        format!("{}-pipelines", self.project_name)
+    }
+
+    /// Docker repository host path: `REGION-docker.pkg.dev/PROJECT/REPO`.
+    pub fn docker_repo(&self) -> String {
+        format!("{}-docker.pkg.dev/{}/{}", self.region, self.gcp_project, self.docker_repo_id())
+    }
+
+    /// KFP repository URL: `https://REGION-kfp.pkg.dev/PROJECT/REPO`.
+    pub fn kfp_repo(&self) -> String {
+        format!("https://{}-kfp.pkg.dev/{}/{}", self.region, self.gcp_project, self.kfp_repo_id())
+    }
+
+    /// Image URI with a tag: `REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG`.
+    pub fn image_uri(&self, image: &str, tag: &str) -> String {
+        format!("{}/{image}:{tag}", self.docker_repo())
+    }
+
+    /// The tag pipelines and services run in this environment (the environment name); CD
+    /// moves it to each new build.
+    pub fn image_tag(&self) -> &str {
+        &self.name
+    }
+
+    /// Image URI at this environment's tag.
+    pub fn image_ref(&self, image: &str) -> String {
+        self.image_uri(image, self.image_tag())
+    }
+
+    /// Bucket name: `<gcp_project>-<key>`.
+    pub fn bucket_name(&self, key: &str) -> String {
+        format!("{}-{key}", self.gcp_project)
+    }
+
+    /// Bucket URL: `gs://<gcp_project>-<key>`.
+    pub fn bucket_url(&self, key: &str) -> String {
+        format!("gs://{}", self.bucket_name(key))
+    }
+
+    /// Service account id (`<project>-<role>`, 6–30 characters).
+    pub fn sa_id(&self, role: SaRole) -> String {
+        format!("{}-{}", self.project_name, role.as_str())
+    }
+
+    /// Service account email.
+    pub fn sa_email(&self, role: SaRole) -> String {
+        format!("{}@{}.iam.gserviceaccount.com", self.sa_id(role), self.gcp_project)
+    }
+
+    /// Service account resource name: `projects/PROJECT/serviceAccounts/EMAIL`.
+    pub fn sa_resource(&self, role: SaRole) -> String {
+        format!("projects/{}/serviceAccounts/{}", self.gcp_project, self.sa_email(role))
+    }
+
+    /// Pipeline root of a pipeline: `gs://<artifacts bucket>/pipeline-root/<pipeline>`.
+    pub fn pipeline_root(&self, root_bucket: &str, pipeline: &Pipeline) -> String {
+        format!("{}/pipeline-root/{}", self.bucket_url(root_bucket), pipeline.key)
+    }
+
+    /// Where CD uploads a pipeline's compiled template in this environment: the KFP repository
+    /// package `<pipeline name>` at tag `<env>`.
+    pub fn template_uri(&self, pipeline: &Pipeline) -> String {
+        format!("{}/{}/{}", self.kfp_repo(), pipeline.name, self.name)
+    }
+
+    /// Fully qualified BigQuery table or `gs://` URI of a dataset.
+    pub fn dataset_uri(&self, dataset: &Dataset) -> String {
+        match &dataset.source {
+            DataSource::BigQuery { dataset, table } => format!("bq://{}.{dataset}.{table}", self.gcp_project),
+            DataSource::Gcs { bucket, path } => format!("{}/{path}", self.bucket_url(bucket)),
+        }
+    }
+
+    /// Full endpoint resource name.
+    pub fn endpoint_resource(&self, endpoint_id: u64) -> String {
+        format!("projects/{}/locations/{}/endpoints/{endpoint_id}", self.gcp_project, self.region)
+    }
+
+    /// Full Model Registry resource name of a model (its id is its display name).
+    pub fn model_resource(&self, model_display_name: &str) -> String {
+        format!("projects/{}/locations/{}/models/{model_display_name}", self.gcp_project, self.region)
+    }
+}

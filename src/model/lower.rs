@@ -1,0 +1,641 @@
+//! Lowering: validated spec → [`Model`].
+//!
+//! Validation has already reported every user error, so a failed lookup here is a bug in
+//! mlopsgen and comes back as [`LowerError`] (exit code 101), never as a panic.
+
+use super::*;
+use crate::spec::{self, OutputType, Spec};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// An inconsistency validation should have caught.
+#[derive(Debug, thiserror::Error)]
+#[error("internal error while lowering the spec: {0}")]
+pub struct LowerError(pub String);
+
+fn bug(msg: impl Into<String>) -> LowerError {
+    LowerError(msg.into())
+}
+
+/// Where the spec and its output sit in the repository (both relative to the repository root,
+/// with `/` separators).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Spec file path.
+    pub spec_path: String,
+    /// Output directory path.
+    pub output_dir: String,
+}
+
+/// Lowers a validated spec.
+pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    let project_name = spec.project.name.clone();
+    let mut labels = spec.project.labels.clone();
+    labels.insert("managed-by".into(), "mlopsgen".into());
+    let project = Project { name: project_name.clone(), description: spec.project.description.clone(), labels };
+
+    let environments = spec
+        .environments
+        .iter()
+        .map(|(name, e)| {
+            let mut labels = project.labels.clone();
+            labels.extend(e.labels.clone());
+            labels.insert("env".into(), name.clone());
+            Environment {
+                name: name.clone(),
+                gcp_project: e.gcp_project.clone(),
+                region: e.region.clone(),
+                labels,
+                project_name: project_name.clone(),
+            }
+        })
+        .collect::<Vec<_>>();
+    if environments.is_empty() {
+        return Err(bug("no environments"));
+    }
+
+    let prefixed = |key: &str| format!("{project_name}-{key}");
+    let images: Vec<Image> = spec.images.iter().map(|(k, i)| lower_image(k, i)).collect();
+    let datasets = spec.datasets.iter().map(|(k, d)| lower_dataset(k, d)).collect::<Result<Vec<_>, _>>()?;
+
+    let mut model = Model {
+        project: project.clone(),
+        environments,
+        state: TerraformState {
+            bucket: spec.terraform.state_bucket.clone(),
+            prefix: spec.terraform.state_prefix.clone().unwrap_or_else(|| format!("mlopsgen/{project_name}")),
+        },
+        output_dir: layout.output_dir.clone(),
+        spec_path: layout.spec_path.clone(),
+        buckets: spec
+            .storage
+            .buckets
+            .iter()
+            .map(|(k, b)| Bucket {
+                key: k.clone(),
+                versioning: b.versioning,
+                delete_after_days: b.lifecycle.as_ref().and_then(|l| l.delete_after_days),
+                nearline_after_days: b.lifecycle.as_ref().and_then(|l| l.nearline_after_days),
+                keep_versions: b.lifecycle.as_ref().and_then(|l| l.keep_versions),
+                kms_key: b.kms_key.clone(),
+            })
+            .collect(),
+        pipeline_root_bucket: spec.storage.pipeline_root.clone().unwrap_or_else(|| "artifacts".into()),
+        features: spec.features.as_ref().map(|f| lower_features(&project_name, f)),
+        pipelines: Vec::new(),
+        models: Vec::new(),
+        endpoints: spec
+            .endpoints
+            .iter()
+            .map(|(k, e)| Endpoint {
+                key: k.clone(),
+                display_name: prefixed(k),
+                id: endpoint_id(&project_name, k),
+                machine_type: e.machine_type.clone(),
+                accelerator: e.accelerator.clone(),
+                min_replicas: e.min_replicas,
+                max_replicas: e.max_replicas,
+                request_logging: e.request_logging.as_ref().map(|r| r.sampling_rate),
+                logging_dataset: format!("{}_{}_requests", project_name, k).replace('-', "_"),
+            })
+            .collect(),
+        services: spec
+            .services
+            .iter()
+            .map(|(k, s)| Service {
+                key: k.clone(),
+                name: prefixed(k),
+                image: s.image.clone(),
+                port: spec.images.get(&s.image).and_then(|i| i.serving.as_ref()).map_or(8080, |sv| sv.port),
+                public: s.public,
+                min_instances: s.min_instances,
+                max_instances: s.max_instances,
+                cpu: s.cpu.clone(),
+                memory: s.memory.clone(),
+                env: s.env.clone(),
+                endpoint: s.endpoint.clone(),
+            })
+            .collect(),
+        functions: spec
+            .functions
+            .iter()
+            .map(|(k, f)| Function {
+                key: k.clone(),
+                name: prefixed(k),
+                source: f.source.clone(),
+                runtime: f.runtime.clone(),
+                entry_point: f.entry_point.clone(),
+                trigger_bucket: f.trigger.as_ref().map(|t| t.bucket.clone()),
+                memory: f.memory.clone(),
+                env: f.env.clone(),
+                starts_pipeline: f.starts_pipeline.clone(),
+            })
+            .collect(),
+        tensorboard: spec.experiments.as_ref().is_some_and(|e| e.tensorboard),
+        composer: spec.orchestration.composer.as_ref().map(|c| Composer {
+            name: prefixed("composer"),
+            image_version: c.image_version.clone(),
+            size: c.size,
+        }),
+        ci: spec.ci.as_ref().map(|c| Ci {
+            owner: c.github.owner.clone(),
+            repo: c.github.repo.clone(),
+            app_installation_id: c.github.app_installation_id,
+            oauth_token_secret: c.github.oauth_token_secret.clone(),
+            branch: c.branch.clone(),
+            release_tag: c.release_tag.clone(),
+            python_image: c.python_image.clone(),
+            lint: c.lint.clone(),
+            test: c.test.clone(),
+            run_pipeline: c.run_pipeline.clone(),
+            connection: prefixed("github"),
+        }),
+        monitoring: spec.monitoring.as_ref().map(lower_monitoring).unwrap_or_default(),
+        images,
+        datasets,
+        service_accounts: Vec::new(),
+        grants: Vec::new(),
+        apis: Vec::new(),
+    };
+
+    for (key, m) in &spec.models {
+        let serving = spec
+            .images
+            .get(&m.serving_image)
+            .and_then(|i| i.serving.clone())
+            .ok_or_else(|| bug(format!("model `{key}`: serving image without `serving`")))?;
+        model.models.push(RegistryModel {
+            key: key.clone(),
+            display_name: prefixed(key),
+            description: m.description.clone(),
+            serving_image: m.serving_image.clone(),
+            serving,
+            explanation: m.explanation.clone(),
+        });
+    }
+    for (key, p) in &spec.pipelines {
+        let pipeline = lower_pipeline(&project_name, key, p, spec)?;
+        model.pipelines.push(pipeline);
+    }
+    model.service_accounts = service_accounts(&model);
+    model.apis = apis(&model);
+    model.grants = iam::derive(&model);
+    Ok(model)
+}
+
+fn lower_image(key: &str, i: &spec::Image) -> Image {
+    Image {
+        key: key.to_owned(),
+        context: i.context.clone(),
+        base: i.base.clone(),
+        digest: i.digest.clone(),
+        requirements: i.requirements.clone(),
+        system_packages: i.system_packages.clone(),
+        entrypoint: i.entrypoint.clone(),
+        cmd: i.cmd.clone(),
+        env: i.env.clone(),
+        serving: i.serving.clone(),
+        role: if i.serving.is_some() { ImageRole::Serving } else { ImageRole::Job },
+    }
+}
+
+/// Parses a dataset source (`bq://dataset.table` or `gs://bucket/path`).
+pub fn parse_source(source: &str) -> Option<DataSource> {
+    if let Some(rest) = source.strip_prefix("bq://") {
+        let (dataset, table) = rest.split_once('.')?;
+        (!dataset.is_empty() && !table.is_empty() && !table.contains('.'))
+            .then(|| DataSource::BigQuery { dataset: dataset.to_owned(), table: table.to_owned() })
+    } else if let Some(rest) = source.strip_prefix("gs://") {
+        let (bucket, path) = rest.split_once('/')?;
+        (!bucket.is_empty() && !path.is_empty())
+            .then(|| DataSource::Gcs { bucket: bucket.to_owned(), path: path.to_owned() })
+    } else {
+        None
+    }
+}
+
+fn lower_dataset(key: &str, d: &spec::Dataset) -> Result<Dataset, LowerError> {
+    let source = parse_source(&d.source).ok_or_else(|| bug(format!("dataset `{key}`: bad source")))?;
+    Ok(Dataset {
+        key: key.to_owned(),
+        source,
+        format: d.format,
+        sample: d.sample.clone(),
+        columns: d
+            .columns
+            .iter()
+            .map(|(name, c)| Column {
+                name: name.clone(),
+                ty: c.ty,
+                nullable: c.nullable,
+                min: c.min,
+                max: c.max,
+                allowed: c.allowed.clone(),
+                unique: c.unique,
+                max_missing_ratio: c.max_missing_ratio,
+            })
+            .collect(),
+    })
+}
+
+fn lower_features(project: &str, f: &spec::Features) -> FeatureStore {
+    let groups: Vec<FeatureGroup> = f
+        .groups
+        .iter()
+        .map(|(k, g)| FeatureGroup {
+            key: k.clone(),
+            dataset: g.dataset.clone(),
+            entity_id: g.entity_id.clone(),
+            features: g.features.clone(),
+        })
+        .collect();
+    let views = if f.views.is_empty() {
+        groups.iter().map(|g| FeatureView { key: g.key.clone(), group: g.key.clone(), sync_cron: None }).collect()
+    } else {
+        f.views
+            .iter()
+            .map(|(k, v)| FeatureView { key: k.clone(), group: v.group.clone(), sync_cron: v.sync_cron.clone() })
+            .collect()
+    };
+    FeatureStore {
+        online_store_name: format!("{project}_features").replace('-', "_"),
+        store_type: f.online_store.ty,
+        groups,
+        views,
+    }
+}
+
+fn lower_monitoring(m: &spec::Monitoring) -> Monitoring {
+    let channels = m
+        .notify
+        .iter()
+        .enumerate()
+        .filter_map(|(i, target)| {
+            let (kind, address) = target.split_once(':')?;
+            Some(Channel { key: format!("{kind}_{i}"), kind: kind.to_owned(), address: address.to_owned() })
+        })
+        .collect();
+    Monitoring {
+        channels,
+        alerts: m.alerts.clone(),
+        drift: m.drift.as_ref().map(|d| Drift {
+            endpoint: d.endpoint.clone(),
+            dataset: d.dataset.clone(),
+            threshold: d.threshold,
+            cron: d.cron.clone(),
+        }),
+    }
+}
+
+/// Deterministic numeric endpoint id: 10 digits, no leading zero.
+pub fn endpoint_id(project: &str, key: &str) -> u64 {
+    let digest = Sha256::digest(format!("{project}/{key}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    1_000_000_000 + u64::from_be_bytes(bytes) % 9_000_000_000
+}
+
+/// Maps a spec output type to its model type.
+pub fn output_type(t: OutputType) -> IoType {
+    use ArtifactType as A;
+    match t {
+        OutputType::Dataset => IoType::Artifact(A::Dataset),
+        OutputType::Model => IoType::Artifact(A::Model),
+        OutputType::Metrics => IoType::Artifact(A::Metrics),
+        OutputType::ClassificationMetrics => IoType::Artifact(A::ClassificationMetrics),
+        OutputType::Markdown => IoType::Artifact(A::Markdown),
+        OutputType::HTML => IoType::Artifact(A::Html),
+        OutputType::Artifact => IoType::Artifact(A::Artifact),
+        OutputType::String => IoType::Parameter(ParamType::String),
+        OutputType::Int => IoType::Parameter(ParamType::Int),
+        OutputType::Float => IoType::Parameter(ParamType::Float),
+        OutputType::Bool => IoType::Parameter(ParamType::Bool),
+    }
+}
+
+/// Outputs of a step kind: declared ones for user containers, fixed ones for built-in kinds.
+pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
+    let declared = |outs: &BTreeMap<String, OutputType>| {
+        outs.iter().map(|(n, t)| Output { name: n.clone(), ty: output_type(*t) }).collect()
+    };
+    let fixed = |list: &[(&str, ArtifactType)]| {
+        list.iter().map(|(n, t)| Output { name: (*n).to_owned(), ty: IoType::Artifact(*t) }).collect()
+    };
+    match step {
+        spec::Step::Container(s) => declared(&s.outputs),
+        spec::Step::CustomTraining(s) => declared(&s.outputs),
+        spec::Step::HyperparameterTuning(_) | spec::Step::EndpointDeploy(_) => Vec::new(),
+        spec::Step::ModelUpload(_) => fixed(&[("model", ArtifactType::VertexModel)]),
+        spec::Step::BatchPrediction(_) => fixed(&[("predictions", ArtifactType::VertexBatchPredictionJob)]),
+        spec::Step::DataValidation(_) => fixed(&[
+            ("dataset", ArtifactType::Dataset),
+            ("metrics", ArtifactType::Metrics),
+            ("report", ArtifactType::Markdown),
+        ]),
+    }
+}
+
+/// The settings every step kind shares.
+pub fn step_common(step: &spec::Step) -> &spec::StepCommon {
+    match step {
+        spec::Step::Container(s) => &s.common,
+        spec::Step::CustomTraining(s) => &s.common,
+        spec::Step::HyperparameterTuning(s) => &s.common,
+        spec::Step::ModelUpload(s) => &s.common,
+        spec::Step::EndpointDeploy(s) => &s.common,
+        spec::Step::BatchPrediction(s) => &s.common,
+        spec::Step::DataValidation(s) => &s.common,
+    }
+}
+
+/// The args of a step kind that has a user container.
+pub fn step_args(step: &spec::Step) -> &[String] {
+    match step {
+        spec::Step::Container(s) => &s.args,
+        spec::Step::CustomTraining(s) => &s.args,
+        spec::Step::HyperparameterTuning(s) => &s.args,
+        _ => &[],
+    }
+}
+
+/// Splits `train --lr {{params.lr}}` into text and references. Unknown namespaces stay text
+/// (validation reports them).
+pub fn parse_arg(arg: &str) -> Arg {
+    let mut parts = Vec::new();
+    let mut rest = arg;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        let inner = rest[start + 2..start + len].trim();
+        let part = match inner.split_once('.') {
+            Some(("params", n)) => Some(ArgPart::Param(n.to_owned())),
+            Some(("inputs", n)) => Some(ArgPart::Input(n.to_owned())),
+            Some(("outputs", n)) => Some(ArgPart::Output(n.to_owned())),
+            _ => None,
+        };
+        match part {
+            Some(p) => {
+                if start > 0 {
+                    parts.push(ArgPart::Text(rest[..start].to_owned()));
+                }
+                parts.push(p);
+            }
+            None => parts.push(ArgPart::Text(rest[..start + len + 2].to_owned())),
+        }
+        rest = &rest[start + len + 2..];
+    }
+    if !rest.is_empty() {
+        parts.push(ArgPart::Text(rest.to_owned()));
+    }
+    // Merge adjacent text pieces.
+    let mut merged: Vec<ArgPart> = Vec::new();
+    for p in parts {
+        match (merged.last_mut(), p) {
+            (Some(ArgPart::Text(a)), ArgPart::Text(b)) => a.push_str(&b),
+            (_, p) => merged.push(p),
+        }
+    }
+    Arg(merged)
+}
+
+/// Parses `step.output OP value`.
+pub fn parse_condition(text: &str) -> Option<Condition> {
+    let ops = [(">=", CmpOp::Ge), ("<=", CmpOp::Le), ("==", CmpOp::Eq), ("!=", CmpOp::Ne), (">", CmpOp::Gt), ("<", CmpOp::Lt)];
+    let (idx, sym, op) = ops.iter().filter_map(|(s, op)| text.find(s).map(|i| (i, *s, *op))).min_by_key(|t| t.0)?;
+    let lhs = text[..idx].trim();
+    let rhs = text[idx + sym.len()..].trim();
+    let (step, output) = lhs.split_once('.')?;
+    let value = match serde_json::from_str::<serde_json::Value>(rhs) {
+        Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::String(_))) => v,
+        _ => serde_json::Value::String(rhs.trim_matches(|c| c == '\'' || c == '"').to_owned()),
+    };
+    Some(Condition { step: step.to_owned(), output: output.to_owned(), op, value })
+}
+
+fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> Result<Pipeline, LowerError> {
+    let params: Vec<Param> = p
+        .parameters
+        .iter()
+        .map(|(n, prm)| Param { name: n.clone(), ty: prm.ty, default: prm.default.clone(), description: prm.description.clone() })
+        .collect();
+    let outputs: BTreeMap<&str, Vec<Output>> = p.steps.iter().map(|(n, s)| (n.as_str(), step_outputs(s))).collect();
+
+    let mut steps = BTreeMap::new();
+    for (name, s) in &p.steps {
+        let common = step_common(s);
+        let mut inputs: BTreeMap<String, Input> = BTreeMap::new();
+        for (input, reference) in &common.inputs {
+            let (ns, rest) = reference.split_once('.').ok_or_else(|| bug(format!("input `{reference}`")))?;
+            let (source, ty) = if ns == "params" {
+                let prm = p.parameters.get(rest).ok_or_else(|| bug(format!("parameter `{rest}`")))?;
+                (InputSource::Param(rest.to_owned()), IoType::Parameter(prm.ty))
+            } else {
+                let out = outputs
+                    .get(ns)
+                    .and_then(|o| o.iter().find(|o| o.name == rest))
+                    .ok_or_else(|| bug(format!("output `{reference}`")))?;
+                (InputSource::Output { step: ns.to_owned(), output: rest.to_owned() }, out.ty)
+            };
+            inputs.insert(input.clone(), Input { name: input.clone(), source, ty });
+        }
+        let args: Vec<Arg> = step_args(s).iter().map(|a| parse_arg(a)).collect();
+        for part in args.iter().flat_map(|a| &a.0) {
+            if let ArgPart::Param(prm) = part {
+                let def = p.parameters.get(prm).ok_or_else(|| bug(format!("parameter `{prm}`")))?;
+                inputs.entry(prm.clone()).or_insert_with(|| Input {
+                    name: prm.clone(),
+                    source: InputSource::Param(prm.clone()),
+                    ty: IoType::Parameter(def.ty),
+                });
+            }
+        }
+        let condition = match &common.when {
+            Some(w) => Some(parse_condition(w).ok_or_else(|| bug(format!("condition `{w}`")))?),
+            None => None,
+        };
+        let mut depends_on: BTreeSet<String> = common.after.iter().cloned().collect();
+        for i in inputs.values() {
+            if let InputSource::Output { step, .. } = &i.source {
+                depends_on.insert(step.clone());
+            }
+        }
+        if let Some(c) = &condition {
+            depends_on.insert(c.step.clone());
+        }
+        let container = |image: &str, command: &[String], env: &BTreeMap<String, String>| Container {
+            image: image.to_owned(),
+            command: if command.is_empty() {
+                spec.images.get(image).map(|i| i.entrypoint.clone()).unwrap_or_default()
+            } else {
+                command.to_vec()
+            },
+            args: args.clone(),
+            env: env.clone(),
+        };
+        let machine = |m: &spec::Machine| Machine {
+            machine_type: m.ty.clone(),
+            accelerator: m.accelerator.clone(),
+            replica_count: m.replica_count,
+        };
+        let kind = match s {
+            spec::Step::Container(c) => StepKind::Container {
+                container: container(&c.image, &c.command, &c.env),
+                resources: c
+                    .resources
+                    .as_ref()
+                    .map(|r| Resources { cpu: r.cpu.clone(), memory: r.memory.clone(), accelerator: r.accelerator.clone() })
+                    .unwrap_or_default(),
+            },
+            spec::Step::CustomTraining(c) => StepKind::CustomTraining {
+                container: container(&c.image, &c.command, &c.env),
+                machine: machine(&c.machine),
+            },
+            spec::Step::HyperparameterTuning(t) => StepKind::HyperparameterTuning {
+                container: container(&t.image, &t.command, &BTreeMap::new()),
+                metric: t.metric.name.clone(),
+                goal: t.metric.goal,
+                search_space: t.search_space.clone(),
+                max_trials: t.max_trials,
+                parallel_trials: t.parallel_trials,
+                machine: machine(&t.machine),
+            },
+            spec::Step::ModelUpload(m) => {
+                StepKind::ModelUpload { model: m.model.clone(), version_aliases: m.version_aliases.clone() }
+            }
+            spec::Step::EndpointDeploy(d) => {
+                StepKind::EndpointDeploy { endpoint: d.endpoint.clone(), traffic_percent: d.traffic_percent }
+            }
+            spec::Step::BatchPrediction(b) => StepKind::BatchPrediction {
+                dataset: b.dataset.clone(),
+                destination: b.destination.clone(),
+                machine_type: b.machine_type.clone(),
+                max_replicas: b.max_replicas,
+            },
+            spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
+        };
+        steps.insert(
+            name.clone(),
+            Step {
+                name: name.clone(),
+                kind,
+                inputs: inputs.into_values().collect(),
+                outputs: outputs.get(name.as_str()).cloned().unwrap_or_default(),
+                depends_on: depends_on.into_iter().collect(),
+                condition,
+                retries: common.retries,
+                cache: common.cache.unwrap_or(p.caching),
+            },
+        );
+    }
+    let order = topo_order(&steps).ok_or_else(|| bug(format!("pipeline `{key}` has a cycle")))?;
+    let steps = order.into_iter().filter_map(|n| steps.remove(&n)).collect();
+    Ok(Pipeline {
+        key: key.to_owned(),
+        name: format!("{project}-{key}").replace('_', "-"),
+        dag_id: format!("{project}_{key}").replace('-', "_"),
+        description: p.description.clone(),
+        params,
+        steps,
+        schedule: p.schedule.as_ref().map(|s| Schedule {
+            cron: s.cron.clone(),
+            orchestrator: s.orchestrator,
+            parameters: s.parameters.clone(),
+            wait_for: s.wait_for.clone(),
+        }),
+    })
+}
+
+/// Kahn's algorithm with a name-ordered ready set: a stable order, or `None` on a cycle.
+pub fn topo_order(steps: &BTreeMap<String, Step>) -> Option<Vec<String>> {
+    let mut remaining: BTreeMap<&str, usize> =
+        steps.values().map(|s| (s.name.as_str(), s.depends_on.len())).collect();
+    let mut ready: BTreeSet<&str> = remaining.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
+    let mut order = Vec::with_capacity(steps.len());
+    while let Some(next) = ready.pop_first() {
+        remaining.remove(next);
+        order.push(next.to_owned());
+        for s in steps.values().filter(|s| s.depends_on.iter().any(|d| d == next)) {
+            if let Some(count) = remaining.get_mut(s.name.as_str()) {
+                *count -= 1;
+                if *count == 0 {
+                    ready.insert(s.name.as_str());
+                }
+            }
+        }
+    }
+    remaining.is_empty().then_some(order)
+}
+
+fn service_accounts(m: &Model) -> Vec<SaRole> {
+    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| {
+        matches!(s.kind, StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. })
+    });
+    let wanted = [
+        (SaRole::Pipelines, !m.pipelines.is_empty()),
+        (SaRole::Training, has_job_steps),
+        (SaRole::Serving, !m.endpoints.is_empty() || !m.services.is_empty()),
+        (SaRole::Ci, m.ci.is_some()),
+        (SaRole::Composer, m.composer.is_some()),
+        (SaRole::Functions, !m.functions.is_empty()),
+    ];
+    wanted.into_iter().filter(|(_, used)| *used).map(|(r, _)| r).collect()
+}
+
+fn apis(m: &Model) -> Vec<&'static str> {
+    let vertex = !m.pipelines.is_empty() || !m.endpoints.is_empty() || m.features.is_some() || m.tensorboard;
+    let bigquery = m.datasets.iter().any(|d| matches!(d.source, DataSource::BigQuery { .. }))
+        || m.endpoints.iter().any(|e| e.request_logging.is_some())
+        || m.features.is_some();
+    let any_trigger = m.functions.iter().any(|f| f.trigger_bucket.is_some());
+    let monitoring = !m.monitoring.channels.is_empty() || m.monitoring.drift.is_some();
+    let wanted = [
+        ("aiplatform.googleapis.com", vertex),
+        ("artifactregistry.googleapis.com", !m.images.is_empty() || !m.pipelines.is_empty()),
+        ("bigquery.googleapis.com", bigquery),
+        ("cloudbuild.googleapis.com", m.ci.is_some() || !m.functions.is_empty()),
+        ("cloudfunctions.googleapis.com", !m.functions.is_empty()),
+        ("composer.googleapis.com", m.composer.is_some()),
+        ("eventarc.googleapis.com", any_trigger),
+        ("iam.googleapis.com", true),
+        ("logging.googleapis.com", monitoring),
+        ("monitoring.googleapis.com", monitoring),
+        ("pubsub.googleapis.com", any_trigger),
+        ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),
+        ("secretmanager.googleapis.com", m.ci.is_some()),
+        ("storage.googleapis.com", true),
+    ];
+    wanted.into_iter().filter(|(_, used)| *used).map(|(a, _)| a).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_templated_args() {
+        let arg = parse_arg("--lr={{params.lr}}/{{ outputs.model }}{{other}}");
+        assert_eq!(
+            arg.0,
+            [
+                ArgPart::Text("--lr=".into()),
+                ArgPart::Param("lr".into()),
+                ArgPart::Text("/".into()),
+                ArgPart::Output("model".into()),
+                ArgPart::Text("{{other}}".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn parses_conditions() {
+        let c = parse_condition("evaluate.auc >= 0.8");
+        assert_eq!(c.map(|c| (c.step, c.output, c.op, c.value)), Some(("evaluate".into(), "auc".into(), CmpOp::Ge, serde_json::json!(0.8))));
+    }
+
+    #[test]
+    fn endpoint_ids_are_ten_digits_and_stable() {
+        let id = endpoint_id("churn", "churn");
+        assert!((1_000_000_000..10_000_000_000).contains(&id));
+        assert_eq!(id, endpoint_id("churn", "churn"));
+        assert_ne!(id, endpoint_id("churn", "other"));
+    }
+}

@@ -1,0 +1,472 @@
+//! Stage 3 — the resolved model: the one IR every target reads.
+//!
+//! Lowering (`lower.rs`) turns a validated [`crate::spec::Spec`] into a [`Model`]: every name is
+//! resolved per environment (bucket names, image URIs, service-account emails, repository URLs),
+//! every reference is checked and replaced by its target's key, and every pipeline's steps are
+//! topologically ordered with a name tie-break. Nothing after lowering sees YAML, and all targets
+//! take their names from here, so the artifacts cannot disagree with each other.
+
+mod env;
+pub mod iam;
+pub mod lower;
+pub mod paths;
+mod pipeline;
+
+pub use env::*;
+pub use lower::lower;
+pub use pipeline::*;
+
+pub use crate::spec::{
+    Accelerator, Alerts, ColumnType, ComposerSize, Explanation, ExplanationMethod, FileFormat, Goal,
+    OnlineStoreType, Orchestrator, ParamType, Scale, SearchParam, Serving,
+};
+use std::collections::BTreeMap;
+
+/// The whole resolved project.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// Project identity.
+    pub project: Project,
+    /// Environments in promotion order (first = default).
+    pub environments: Vec<Environment>,
+    /// Terraform state location.
+    pub state: TerraformState,
+    /// Where the generated files live, relative to the repository root (e.g. `generated/flagship`).
+    pub output_dir: String,
+    /// The spec file, relative to the repository root (e.g. `specs/flagship.yaml`).
+    pub spec_path: String,
+    /// Buckets, sorted by key.
+    pub buckets: Vec<Bucket>,
+    /// Key of the bucket holding pipeline roots.
+    pub pipeline_root_bucket: String,
+    /// Images, sorted by key.
+    pub images: Vec<Image>,
+    /// Datasets, sorted by key.
+    pub datasets: Vec<Dataset>,
+    /// Feature Store, if declared.
+    pub features: Option<FeatureStore>,
+    /// Pipelines, sorted by key.
+    pub pipelines: Vec<Pipeline>,
+    /// Registry models, sorted by key.
+    pub models: Vec<RegistryModel>,
+    /// Endpoints, sorted by key.
+    pub endpoints: Vec<Endpoint>,
+    /// Cloud Run services, sorted by key.
+    pub services: Vec<Service>,
+    /// Cloud Functions, sorted by key.
+    pub functions: Vec<Function>,
+    /// Create a Vertex AI TensorBoard.
+    pub tensorboard: bool,
+    /// Composer environment, if declared.
+    pub composer: Option<Composer>,
+    /// CI/CD, if declared.
+    pub ci: Option<Ci>,
+    /// Monitoring.
+    pub monitoring: Monitoring,
+    /// Service accounts the declared usage needs, sorted by role.
+    pub service_accounts: Vec<SaRole>,
+    /// IAM grants derived from declared usage (see [`iam`]).
+    pub grants: Vec<iam::Grant>,
+    /// Google APIs the project uses, sorted.
+    pub apis: Vec<&'static str>,
+}
+
+/// Project identity.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// Short name, prefix of resource names.
+    pub name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Labels for every resource (project labels plus `managed-by: mlopsgen`).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Terraform state location.
+#[derive(Debug, Clone)]
+pub struct TerraformState {
+    /// State bucket name.
+    pub bucket: String,
+    /// State prefix; `/<env>` is appended per environment.
+    pub prefix: String,
+}
+
+/// A bucket.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    /// Spec key (also the Terraform resource name).
+    pub key: String,
+    /// Keep object versions.
+    pub versioning: bool,
+    /// Delete objects after days.
+    pub delete_after_days: Option<u32>,
+    /// Move to Nearline after days.
+    pub nearline_after_days: Option<u32>,
+    /// Keep this many noncurrent versions.
+    pub keep_versions: Option<u32>,
+    /// CMEK key.
+    pub kms_key: Option<String>,
+}
+
+/// What an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageRole {
+    /// Runs pipeline steps or training jobs.
+    Job,
+    /// Serves HTTP predictions (Vertex AI endpoint or Cloud Run).
+    Serving,
+}
+
+/// A container image built from the repository.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// Spec key; the image name in Artifact Registry.
+    pub key: String,
+    /// Build context relative to the repository root.
+    pub context: String,
+    /// Base image with tag.
+    pub base: String,
+    /// Optional base digest.
+    pub digest: Option<String>,
+    /// Requirements file relative to the context.
+    pub requirements: Option<String>,
+    /// Debian packages.
+    pub system_packages: Vec<String>,
+    /// Exec-form entrypoint.
+    pub entrypoint: Vec<String>,
+    /// Exec-form cmd.
+    pub cmd: Vec<String>,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Serving contract (serving images only).
+    pub serving: Option<Serving>,
+    /// Job or serving.
+    pub role: ImageRole,
+}
+
+/// Where a dataset lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A BigQuery table in the environment's project.
+    BigQuery {
+        /// Dataset id.
+        dataset: String,
+        /// Table id.
+        table: String,
+    },
+    /// Objects in one of the spec's buckets.
+    Gcs {
+        /// Bucket key.
+        bucket: String,
+        /// Object path or glob inside the bucket.
+        path: String,
+    },
+}
+
+/// A dataset with its contract.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Spec key.
+    pub key: String,
+    /// Location.
+    pub source: DataSource,
+    /// File format (GCS sources).
+    pub format: Option<FileFormat>,
+    /// Sample file in the repository (relative to the repository root).
+    pub sample: Option<String>,
+    /// Columns, sorted by name.
+    pub columns: Vec<Column>,
+}
+
+/// One column's contract.
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// Column name.
+    pub name: String,
+    /// Type.
+    pub ty: ColumnType,
+    /// Nulls allowed.
+    pub nullable: bool,
+    /// Minimum.
+    pub min: Option<f64>,
+    /// Maximum.
+    pub max: Option<f64>,
+    /// Allowed values.
+    pub allowed: Vec<String>,
+    /// Unique values.
+    pub unique: bool,
+    /// Largest missing share.
+    pub max_missing_ratio: Option<f64>,
+}
+
+/// Feature Store V2.
+#[derive(Debug, Clone)]
+pub struct FeatureStore {
+    /// Online store resource name (`<project>_features`, underscores as the API requires).
+    pub online_store_name: String,
+    /// Store type.
+    pub store_type: OnlineStoreType,
+    /// Groups, sorted by key.
+    pub groups: Vec<FeatureGroup>,
+    /// Views, sorted by key (one per group when the spec declares none).
+    pub views: Vec<FeatureView>,
+}
+
+/// A feature group.
+#[derive(Debug, Clone)]
+pub struct FeatureGroup {
+    /// Spec key (resource name).
+    pub key: String,
+    /// Dataset key (a BigQuery dataset).
+    pub dataset: String,
+    /// Entity id column.
+    pub entity_id: String,
+    /// Feature columns.
+    pub features: Vec<String>,
+}
+
+/// A feature view.
+#[derive(Debug, Clone)]
+pub struct FeatureView {
+    /// Spec key (resource name).
+    pub key: String,
+    /// Group key.
+    pub group: String,
+    /// Sync cron.
+    pub sync_cron: Option<String>,
+}
+
+/// A model in the registry.
+#[derive(Debug, Clone)]
+pub struct RegistryModel {
+    /// Spec key.
+    pub key: String,
+    /// Registry display name (`<project>-<key>`).
+    pub display_name: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Serving image key.
+    pub serving_image: String,
+    /// Serving contract of that image.
+    pub serving: Serving,
+    /// Explainability.
+    pub explanation: Option<Explanation>,
+}
+
+/// A Vertex AI endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Spec key.
+    pub key: String,
+    /// Display name (`<project>-<key>`).
+    pub display_name: String,
+    /// Numeric resource id (≤ 10 digits, no leading zero), derived from project and key.
+    pub id: u64,
+    /// Machine type of deployed models.
+    pub machine_type: String,
+    /// Accelerator of deployed models.
+    pub accelerator: Option<Accelerator>,
+    /// Minimum replicas.
+    pub min_replicas: u32,
+    /// Maximum replicas.
+    pub max_replicas: u32,
+    /// Request-response logging sampling rate; `Some` enables logging to BigQuery.
+    pub request_logging: Option<f64>,
+    /// BigQuery dataset id receiving request logs (`<project>_<key>_requests`, underscores).
+    pub logging_dataset: String,
+}
+
+/// A Cloud Run service.
+#[derive(Debug, Clone)]
+pub struct Service {
+    /// Spec key.
+    pub key: String,
+    /// Service name (`<project>-<key>`).
+    pub name: String,
+    /// Image key.
+    pub image: String,
+    /// Container port (the image's serving port, else 8080).
+    pub port: u16,
+    /// Allow unauthenticated access.
+    pub public: bool,
+    /// Min instances.
+    pub min_instances: u32,
+    /// Max instances.
+    pub max_instances: u32,
+    /// CPU limit.
+    pub cpu: Option<String>,
+    /// Memory limit.
+    pub memory: Option<String>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Endpoint key it calls.
+    pub endpoint: Option<String>,
+}
+
+/// A Cloud Function (2nd gen).
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// Spec key.
+    pub key: String,
+    /// Function name (`<project>-<key>`).
+    pub name: String,
+    /// Source directory relative to the repository root.
+    pub source: String,
+    /// Runtime.
+    pub runtime: String,
+    /// Entry point.
+    pub entry_point: String,
+    /// Bucket key whose finalized objects trigger it; `None` = HTTP.
+    pub trigger_bucket: Option<String>,
+    /// Memory.
+    pub memory: Option<String>,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Pipeline key it may start.
+    pub starts_pipeline: Option<String>,
+}
+
+/// A Composer environment.
+#[derive(Debug, Clone)]
+pub struct Composer {
+    /// Environment name (`<project>-composer`).
+    pub name: String,
+    /// Image version.
+    pub image_version: String,
+    /// Size.
+    pub size: ComposerSize,
+}
+
+/// CI/CD settings.
+#[derive(Debug, Clone)]
+pub struct Ci {
+    /// GitHub owner.
+    pub owner: String,
+    /// GitHub repository.
+    pub repo: String,
+    /// GitHub App installation id.
+    pub app_installation_id: u64,
+    /// Secret Manager secret id with the OAuth token.
+    pub oauth_token_secret: String,
+    /// Main branch.
+    pub branch: String,
+    /// Release tag pattern.
+    pub release_tag: String,
+    /// Image for lint/test steps.
+    pub python_image: String,
+    /// Lint commands.
+    pub lint: Vec<String>,
+    /// Test commands.
+    pub test: Vec<String>,
+    /// Pipeline key to start after deploy.
+    pub run_pipeline: Option<String>,
+    /// Cloud Build connection name (`<project>-github`).
+    pub connection: String,
+}
+
+/// A notification channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    /// Terraform-safe key, e.g. `email_0`.
+    pub key: String,
+    /// Monitoring channel type (`email`).
+    pub kind: String,
+    /// Address.
+    pub address: String,
+}
+
+/// Drift detection.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    /// Endpoint key.
+    pub endpoint: String,
+    /// Dataset key.
+    pub dataset: String,
+    /// PSI threshold.
+    pub threshold: f64,
+    /// Cron.
+    pub cron: String,
+}
+
+/// Monitoring.
+#[derive(Debug, Clone, Default)]
+pub struct Monitoring {
+    /// Notification channels.
+    pub channels: Vec<Channel>,
+    /// Alerts.
+    pub alerts: Alerts,
+    /// Drift detection.
+    pub drift: Option<Drift>,
+}
+
+/// A runtime identity: one service account per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SaRole {
+    /// Submits and runs Vertex AI pipeline jobs.
+    Pipelines,
+    /// Runs custom training and tuning jobs.
+    Training,
+    /// Serves models (endpoints) and Cloud Run services.
+    Serving,
+    /// Runs Cloud Build.
+    Ci,
+    /// Runs the Composer environment.
+    Composer,
+    /// Runs (and builds) Cloud Functions.
+    Functions,
+}
+
+impl SaRole {
+    /// Every role, in order.
+    pub const ALL: [SaRole; 6] =
+        [SaRole::Pipelines, SaRole::Training, SaRole::Serving, SaRole::Ci, SaRole::Composer, SaRole::Functions];
+
+    /// Short name: the Terraform resource name and the suffix of the account id.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SaRole::Pipelines => "pipelines",
+            SaRole::Training => "training",
+            SaRole::Serving => "serving",
+            SaRole::Ci => "ci",
+            SaRole::Composer => "composer",
+            SaRole::Functions => "functions",
+        }
+    }
+}
+
+impl Model {
+    /// The default (first) environment.
+    pub fn default_env(&self) -> &Environment {
+        &self.environments[0]
+    }
+
+    /// Looks up a pipeline by key.
+    pub fn pipeline(&self, key: &str) -> Option<&Pipeline> {
+        self.pipelines.iter().find(|p| p.key == key)
+    }
+
+    /// Looks up a dataset by key.
+    pub fn dataset(&self, key: &str) -> Option<&Dataset> {
+        self.datasets.iter().find(|d| d.key == key)
+    }
+
+    /// Looks up an image by key.
+    pub fn image(&self, key: &str) -> Option<&Image> {
+        self.images.iter().find(|i| i.key == key)
+    }
+
+    /// Looks up a registry model by key.
+    pub fn model(&self, key: &str) -> Option<&RegistryModel> {
+        self.models.iter().find(|m| m.key == key)
+    }
+
+    /// Looks up an endpoint by key.
+    pub fn endpoint(&self, key: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.key == key)
+    }
+
+    /// Whether a service account role is in use.
+    pub fn uses(&self, role: SaRole) -> bool {
+        self.service_accounts.contains(&role)
+    }
+}

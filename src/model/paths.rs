@@ -1,0 +1,33 @@
+//! Paths of generated files inside the output directory: one definition shared by the targets
+//! that write a file and the targets that refer to it (Cloud Build copies DAGs, uploads templates).
+
+/// Compiled pipeline template of a pipeline in an environment.
+pub fn pipeline_json(env: &str, pipeline: &str) -> String {
+    format!("pipelines/{env}/{pipeline}.json")
+}
+
+/// Folder of an environment's Airflow DAGs.
+pub fn dags_dir(env: &str) -> String {
+    format!("dags/{env}")
+}
+
+/// Airflow DAG file of a pipeline in an environment.
+pub fn dag_file(env: &str, pipeline: &str) -> String {
+    format!("dags/{env}/{pipeline}.py")
+}
+
+/// Dockerfile of an image.
+pub fn dockerfile(image: &str) -> String {
+    format!("docker/{image}/Dockerfile")
+}
+
+/// Cloud Build config by name (`pr`, `cd`, `release`).
+pub fn cloudbuild(name: &str) -> String {
+    format!("cloudbuild/{name}.yaml")
+}
+
+/// Terraform root module folder.
+pub const TERRAFORM_DIR: &str = "terraform";
+
+/// The manifest of owned files.
+pub const MANIFEST: &str = ".mlopsgen/manifest.json";

@@ -1,0 +1,360 @@
+//! Resolved pipelines: typed parameters, steps in topological order, data edges and conditions.
+
+use super::{Accelerator, Goal, ParamType, SearchParam};
+use std::collections::BTreeMap;
+
+/// A pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Spec key.
+    pub key: String,
+    /// KFP pipeline name (`<project>-<key>`, lowercase and hyphens).
+    pub name: String,
+    /// Airflow DAG id (`<project>_<key>`, underscores).
+    pub dag_id: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Parameters, sorted by name.
+    pub params: Vec<Param>,
+    /// Steps in topological order (ties broken by name).
+    pub steps: Vec<Step>,
+    /// Schedule.
+    pub schedule: Option<Schedule>,
+}
+
+impl Pipeline {
+    /// Looks up a step.
+    pub fn step(&self, name: &str) -> Option<&Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+
+    /// Looks up a parameter.
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+}
+
+/// A pipeline parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: ParamType,
+    /// Default value (already checked against the type).
+    pub default: Option<serde_json::Value>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// A schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Five-field cron.
+    pub cron: String,
+    /// Scheduler.
+    pub orchestrator: super::Orchestrator,
+    /// Parameter values for scheduled runs.
+    pub parameters: BTreeMap<String, serde_json::Value>,
+    /// Dataset key to wait for.
+    pub wait_for: Option<String>,
+}
+
+/// Artifact types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ArtifactType {
+    /// `system.Dataset`.
+    Dataset,
+    /// `system.Model`.
+    Model,
+    /// `system.Metrics`.
+    Metrics,
+    /// `system.ClassificationMetrics`.
+    ClassificationMetrics,
+    /// `system.Markdown`.
+    Markdown,
+    /// `system.HTML`.
+    Html,
+    /// `system.Artifact`.
+    Artifact,
+    /// `google.VertexModel`.
+    VertexModel,
+    /// `google.VertexEndpoint`.
+    VertexEndpoint,
+    /// `google.VertexBatchPredictionJob`.
+    VertexBatchPredictionJob,
+    /// `google.UnmanagedContainerModel`.
+    UnmanagedContainerModel,
+}
+
+impl ArtifactType {
+    /// The KFP `schemaTitle`.
+    pub fn schema_title(self) -> &'static str {
+        match self {
+            ArtifactType::Dataset => "system.Dataset",
+            ArtifactType::Model => "system.Model",
+            ArtifactType::Metrics => "system.Metrics",
+            ArtifactType::ClassificationMetrics => "system.ClassificationMetrics",
+            ArtifactType::Markdown => "system.Markdown",
+            ArtifactType::Html => "system.HTML",
+            ArtifactType::Artifact => "system.Artifact",
+            ArtifactType::VertexModel => "google.VertexModel",
+            ArtifactType::VertexEndpoint => "google.VertexEndpoint",
+            ArtifactType::VertexBatchPredictionJob => "google.VertexBatchPredictionJob",
+            ArtifactType::UnmanagedContainerModel => "google.UnmanagedContainerModel",
+        }
+    }
+}
+
+/// The type of a step input or output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum IoType {
+    /// An artifact.
+    Artifact(ArtifactType),
+    /// A parameter.
+    Parameter(ParamType),
+}
+
+/// A named, typed step output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    /// Name.
+    pub name: String,
+    /// Type.
+    pub ty: IoType,
+}
+
+/// Where a step input comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputSource {
+    /// A pipeline parameter.
+    Param(String),
+    /// Another step's output.
+    Output {
+        /// Producer step.
+        step: String,
+        /// Producer's output name.
+        output: String,
+    },
+}
+
+/// A step input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    /// Input name.
+    pub name: String,
+    /// Source.
+    pub source: InputSource,
+    /// Type (of the source).
+    pub ty: IoType,
+}
+
+/// One piece of a templated argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgPart {
+    /// Literal text.
+    Text(String),
+    /// `{{params.x}}`: value of a pipeline parameter (the step gets an input named `x`).
+    Param(String),
+    /// `{{inputs.x}}`: an input's value (parameters) or local path (artifacts).
+    Input(String),
+    /// `{{outputs.x}}`: an output's local path (artifacts) or output file (parameters).
+    Output(String),
+}
+
+/// A templated argument: literal text interleaved with references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg(pub Vec<ArgPart>);
+
+/// Comparison operators of conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `>=`
+    Ge,
+    /// `>`
+    Gt,
+    /// `<=`
+    Le,
+    /// `<`
+    Lt,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+}
+
+impl CmpOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Ge => ">=",
+            CmpOp::Gt => ">",
+            CmpOp::Le => "<=",
+            CmpOp::Lt => "<",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+}
+
+/// Run a step only if an earlier step's output parameter compares true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Condition {
+    /// Producer step.
+    pub step: String,
+    /// Producer's output parameter.
+    pub output: String,
+    /// Operator.
+    pub op: CmpOp,
+    /// Right-hand side.
+    pub value: serde_json::Value,
+}
+
+/// A Vertex AI job machine.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    /// Machine type.
+    pub machine_type: String,
+    /// Accelerator.
+    pub accelerator: Option<Accelerator>,
+    /// Replicas.
+    pub replica_count: u32,
+}
+
+/// Container resources.
+#[derive(Debug, Clone, Default)]
+pub struct Resources {
+    /// CPU limit.
+    pub cpu: Option<String>,
+    /// Memory limit.
+    pub memory: Option<String>,
+    /// Accelerator.
+    pub accelerator: Option<Accelerator>,
+}
+
+/// A user container: the image, its command and templated args.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// Image key.
+    pub image: String,
+    /// Command (the image's entrypoint when the spec gives none).
+    pub command: Vec<String>,
+    /// Templated arguments.
+    pub args: Vec<Arg>,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+}
+
+/// What a step does.
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// A container run by the pipeline.
+    Container {
+        /// The container.
+        container: Container,
+        /// Resources.
+        resources: Resources,
+    },
+    /// A container run as a Vertex AI custom training job.
+    CustomTraining {
+        /// The container.
+        container: Container,
+        /// Machine.
+        machine: Machine,
+    },
+    /// A hyperparameter tuning job.
+    HyperparameterTuning {
+        /// The trial container.
+        container: Container,
+        /// Metric id.
+        metric: String,
+        /// Goal.
+        goal: Goal,
+        /// Search space, sorted by name.
+        search_space: BTreeMap<String, SearchParam>,
+        /// Total trials.
+        max_trials: u32,
+        /// Parallel trials.
+        parallel_trials: u32,
+        /// Machine.
+        machine: Machine,
+    },
+    /// Upload to the Model Registry.
+    ModelUpload {
+        /// Registry model key.
+        model: String,
+        /// Version aliases.
+        version_aliases: Vec<String>,
+    },
+    /// Deploy to an endpoint.
+    EndpointDeploy {
+        /// Endpoint key.
+        endpoint: String,
+        /// Traffic share for the new model.
+        traffic_percent: u32,
+    },
+    /// Batch prediction.
+    BatchPrediction {
+        /// Dataset key.
+        dataset: String,
+        /// Destination bucket key.
+        destination: String,
+        /// Machine type.
+        machine_type: String,
+        /// Max replicas.
+        max_replicas: u32,
+    },
+    /// Dataset validation.
+    DataValidation {
+        /// Dataset key.
+        dataset: String,
+    },
+}
+
+impl StepKind {
+    /// The spec's `kind` string.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Container { .. } => "container",
+            StepKind::CustomTraining { .. } => "custom_training",
+            StepKind::HyperparameterTuning { .. } => "hyperparameter_tuning",
+            StepKind::ModelUpload { .. } => "model_upload",
+            StepKind::EndpointDeploy { .. } => "endpoint_deploy",
+            StepKind::BatchPrediction { .. } => "batch_prediction",
+            StepKind::DataValidation { .. } => "data_validation",
+        }
+    }
+}
+
+/// A pipeline step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Step name (the KFP task name and Airflow-safe).
+    pub name: String,
+    /// What it does.
+    pub kind: StepKind,
+    /// Inputs, sorted by name (includes one per `{{params.x}}` used in args, named `x`).
+    pub inputs: Vec<Input>,
+    /// Outputs, sorted by name.
+    pub outputs: Vec<Output>,
+    /// Every step this one waits for (data producers, `after`, condition producer), sorted.
+    pub depends_on: Vec<String>,
+    /// Condition.
+    pub condition: Option<Condition>,
+    /// Retries.
+    pub retries: Option<u32>,
+    /// Caching enabled.
+    pub cache: bool,
+}
+
+impl Step {
+    /// Looks up an input.
+    pub fn input(&self, name: &str) -> Option<&Input> {
+        self.inputs.iter().find(|i| i.name == name)
+    }
+
+    /// Looks up an output.
+    pub fn output(&self, name: &str) -> Option<&Output> {
+        self.outputs.iter().find(|o| o.name == name)
+    }
+}

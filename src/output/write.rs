@@ -1,0 +1,318 @@
+//! Owned output on disk: plan what a build would change, then apply it safely.
+//!
+//! Rules: a file whose bytes don't match the manifest was edited by hand and is never
+//! overwritten without `--force`; a file mlopsgen never wrote is never touched (an unmanaged file
+//! in the way is a conflict); an orphan is deleted only if unmodified. Writes go through a temp
+//! file and a rename under an exclusive lock on `.mlopsgen/`, and the manifest lists pending
+//! hashes while files change, so a killed build leaves every file old or new and a rerun
+//! converges. No path may leave the output directory or pass through a symlink.
+
+use super::manifest::{sha256_hex, Manifest, FORMAT};
+use super::{check_path, OutputSet, PathError};
+use crate::model::paths::MANIFEST;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Errors while reading or writing the output directory.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// An I/O error on a path.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A path component inside the output directory is a symlink.
+    #[error("{0}: refusing to follow a symlink inside the output directory")]
+    Symlink(PathBuf),
+    /// The manifest can't be parsed.
+    #[error("{path}: unreadable manifest ({reason}); delete it to let mlopsgen take ownership again")]
+    BadManifest {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A manifest entry is not a safe relative path.
+    #[error("manifest entry rejected: {0}")]
+    Path(#[from] PathError),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+    move |source| WriteError::Io { path: path.to_owned(), source }
+}
+
+/// What happens to one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// Created.
+    Add,
+    /// Rewritten.
+    Change,
+    /// Deleted (an unmodified orphan).
+    Remove,
+    /// Left as is (already up to date).
+    Unchanged,
+}
+
+/// Why a file can't be written without `--force`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// A managed file whose bytes don't match the manifest.
+    HandEdited,
+    /// A file mlopsgen never wrote sits where it wants to write.
+    Unmanaged,
+}
+
+/// One file in a plan.
+#[derive(Debug, Clone)]
+pub struct FileChange {
+    /// Path relative to the output directory.
+    pub path: String,
+    /// What happens.
+    pub action: Action,
+    /// Current contents (lossy UTF-8) if the file exists.
+    pub old: Option<String>,
+    /// New contents, unless removed.
+    pub new: Option<String>,
+    /// Set if the change needs `--force`.
+    pub conflict: Option<ConflictKind>,
+}
+
+/// What a build would do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Every generated or orphaned file, by path.
+    pub files: Vec<FileChange>,
+    /// Modified orphans: no longer generated, edited by hand, so left alone (and unmanaged).
+    pub kept: Vec<String>,
+    /// The manifest the build writes.
+    pub manifest: Manifest,
+    /// Whether the manifest on disk differs from it.
+    pub manifest_stale: bool,
+}
+
+impl Plan {
+    /// Files that change (added, changed, removed).
+    pub fn changes(&self) -> impl Iterator<Item = &FileChange> {
+        self.files.iter().filter(|f| f.action != Action::Unchanged)
+    }
+
+    /// Files that need `--force`.
+    pub fn conflicts(&self) -> impl Iterator<Item = &FileChange> {
+        self.files.iter().filter(|f| f.conflict.is_some())
+    }
+
+    /// Whether the output directory already matches.
+    pub fn is_up_to_date(&self) -> bool {
+        self.changes().next().is_none() && !self.manifest_stale
+    }
+
+    /// Number of files with an action.
+    pub fn count(&self, action: Action) -> usize {
+        self.files.iter().filter(|f| f.action == action).count()
+    }
+}
+
+/// Compares the output set with the directory (read-only).
+pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, WriteError> {
+    let old = read_manifest(out_dir)?;
+    let mut files = Vec::new();
+    let mut new_hashes = BTreeMap::new();
+    for (path, contents) in set.files() {
+        new_hashes.insert(path.to_owned(), sha256_hex(contents.as_bytes()));
+        let disk = read_existing(out_dir, path)?;
+        let (action, conflict) = match &disk {
+            None => (Action::Add, None),
+            Some(bytes) if bytes.as_slice() == contents.as_bytes() => (Action::Unchanged, None),
+            Some(bytes) if old.owns_state(path, &sha256_hex(bytes)) => (Action::Change, None),
+            Some(_) if old.manages(path) => (Action::Change, Some(ConflictKind::HandEdited)),
+            Some(_) => (Action::Change, Some(ConflictKind::Unmanaged)),
+        };
+        files.push(FileChange {
+            path: path.to_owned(),
+            action,
+            old: disk.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            new: Some(contents.to_owned()),
+            conflict,
+        });
+    }
+    let mut kept = Vec::new();
+    let orphans = old.files.keys().chain(old.pending.keys()).filter(|p| set.get(p).is_none());
+    let mut seen = std::collections::BTreeSet::new();
+    for path in orphans {
+        if !seen.insert(path) {
+            continue;
+        }
+        check_path(path)?;
+        let Some(bytes) = read_existing(out_dir, path)? else { continue };
+        if old.owns_state(path, &sha256_hex(&bytes)) {
+            let old_text = String::from_utf8_lossy(&bytes).into_owned();
+            files.push(FileChange { path: path.clone(), action: Action::Remove, old: Some(old_text), new: None, conflict: None });
+        } else {
+            kept.push(path.clone());
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: new_hashes, pending: BTreeMap::new() };
+    let manifest_stale = old != manifest;
+    Ok(Plan { files, kept, manifest, manifest_stale })
+}
+
+/// The result of [`build`].
+#[derive(Debug)]
+pub enum Outcome {
+    /// Written (or already up to date).
+    Written(Plan),
+    /// Nothing written: these files need `--force`.
+    Conflicts(Plan),
+}
+
+/// Writes the output set: locks, re-plans under the lock, refuses conflicts unless `force`, then
+/// writes a pending manifest, the files, removals and the final manifest. `on_wait` is called once
+/// if another build holds the lock.
+pub fn build(
+    out_dir: &Path,
+    set: &OutputSet,
+    spec_sha256: &str,
+    force: bool,
+    on_wait: impl FnOnce(),
+) -> Result<Outcome, WriteError> {
+    let meta_dir = out_dir.join(".mlopsgen");
+    ensure_dirs(out_dir, ".mlopsgen")?;
+    let lock = std::fs::File::open(&meta_dir).map_err(io_err(&meta_dir))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            on_wait();
+            lock.lock().map_err(io_err(&meta_dir))?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&meta_dir)(e)),
+    }
+    let plan = plan(out_dir, set, spec_sha256)?;
+    if !force && plan.conflicts().next().is_some() {
+        return Ok(Outcome::Conflicts(plan));
+    }
+    if plan.is_up_to_date() {
+        return Ok(Outcome::Written(plan));
+    }
+    let mut staged = read_manifest(out_dir)?;
+    staged.pending = plan
+        .changes()
+        .map(|f| (f.path.clone(), f.new.as_deref().map(|n| sha256_hex(n.as_bytes())).unwrap_or_default()))
+        .collect();
+    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes())?;
+    for f in plan.changes() {
+        match (&f.action, &f.new) {
+            (Action::Remove, _) => remove(out_dir, &f.path)?,
+            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes())?,
+            _ => {}
+        }
+    }
+    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes())?;
+    drop(lock);
+    Ok(Outcome::Written(plan))
+}
+
+/// Reads the manifest; a missing one is empty.
+pub fn read_manifest(out_dir: &Path) -> Result<Manifest, WriteError> {
+    let path = out_dir.join(MANIFEST);
+    let Some(bytes) = read_existing(out_dir, MANIFEST)? else { return Ok(Manifest::default()) };
+    serde_json::from_slice(&bytes).map_err(|e| WriteError::BadManifest { path, reason: e.to_string() })
+}
+
+/// Reads a file inside `out_dir` if it exists, refusing symlinked components.
+fn read_existing(out_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, WriteError> {
+    let full = out_dir.join(rel);
+    if !no_symlinks(out_dir, rel)? {
+        return Ok(None);
+    }
+    match std::fs::read(&full) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(&full)(e)),
+    }
+}
+
+/// Walks `rel`'s components under `out_dir`: errors on a symlink; `Ok(false)` if one is missing.
+fn no_symlinks(out_dir: &Path, rel: &str) -> Result<bool, WriteError> {
+    let mut cur = out_dir.to_path_buf();
+    for part in rel.split('/') {
+        cur.push(part);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(WriteError::Symlink(cur)),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(io_err(&cur)(e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Creates the directories of `rel_dir` under `out_dir`, refusing symlinks.
+fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
+    std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
+    let mut cur = out_dir.to_path_buf();
+    for part in rel_dir.split('/').filter(|p| !p.is_empty()) {
+        cur.push(part);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => return Err(WriteError::Symlink(cur)),
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(io_err(&cur)(io::Error::other("not a directory"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(&cur).map_err(io_err(&cur))?,
+            Err(e) => return Err(io_err(&cur)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes through a temp file in the same directory and renames it into place.
+fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
+    check_path(rel)?;
+    let parent_rel = rel.rsplit_once('/').map_or("", |(d, _)| d);
+    ensure_dirs(out_dir, parent_rel)?;
+    let target = out_dir.join(rel);
+    if let Ok(m) = std::fs::symlink_metadata(&target) {
+        if m.file_type().is_symlink() {
+            return Err(WriteError::Symlink(target));
+        }
+    }
+    let dir = out_dir.join(parent_rel);
+    let mut tmp = tempfile::Builder::new().prefix(".mlopsgen-").tempfile_in(&dir).map_err(io_err(&dir))?;
+    tmp.write_all(bytes).map_err(io_err(&target))?;
+    set_mode(tmp.as_file(), rel.ends_with(".sh")).map_err(io_err(&target))?;
+    tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_mode(file: &std::fs::File, executable: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &std::fs::File, _executable: bool) -> io::Result<()> {
+    Ok(())
+}
+
+/// Deletes an orphan and then its parent directories while they are empty.
+fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
+    check_path(rel)?;
+    if !no_symlinks(out_dir, rel)? {
+        return Ok(());
+    }
+    let target = out_dir.join(rel);
+    std::fs::remove_file(&target).map_err(io_err(&target))?;
+    let mut dir = rel;
+    while let Some((parent, _)) = dir.rsplit_once('/') {
+        if std::fs::remove_dir(out_dir.join(parent)).is_err() {
+            break;
+        }
+        dir = parent;
+    }
+    Ok(())
+}

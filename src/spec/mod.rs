@@ -1,0 +1,119 @@
+//! Stage 1 — surface syntax: the `mlops.yaml` types.
+//!
+//! These serde types are the single source of truth for the spec: `schemars` derives the JSON Schema
+//! (`mlopsgen schema`, `mlops.schema.json`) from the same definitions, and doc comments become the
+//! schema's descriptions, so editors show them on hover. Every struct rejects unknown fields.
+//! Maps are `BTreeMap`s so nothing downstream depends on key order — except `environments`, whose
+//! order is the promotion order (first = default, release promotes to the next).
+
+mod infra;
+mod pipeline;
+pub mod yaml;
+
+pub use infra::*;
+pub use pipeline::*;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A whole mlopsgen project: one ML system on Google Cloud.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Spec format version. Only `1` exists.
+    pub version: u32,
+    /// Name, labels and description shared by every resource.
+    pub project: Project,
+    /// Output directory, relative to the spec file. Defaults to `generated`.
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Deployment environments in promotion order: the first is the default, and a release
+    /// promotes from each environment to the next.
+    pub environments: IndexMap<String, Environment>,
+    /// Terraform state location.
+    pub terraform: TerraformSettings,
+    /// Cloud Storage buckets.
+    #[serde(default)]
+    pub storage: Storage,
+    /// Container images built from this repository.
+    #[serde(default)]
+    pub images: BTreeMap<String, Image>,
+    /// Datasets with their column contracts (validated in CI and in pipelines).
+    #[serde(default)]
+    pub datasets: BTreeMap<String, Dataset>,
+    /// Vertex AI Feature Store (V2): online store, feature groups and views.
+    #[serde(default)]
+    pub features: Option<Features>,
+    /// Vertex AI pipelines and their steps.
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, Pipeline>,
+    /// Models registered in the Vertex AI Model Registry.
+    #[serde(default)]
+    pub models: BTreeMap<String, ModelDef>,
+    /// Vertex AI online prediction endpoints.
+    #[serde(default)]
+    pub endpoints: BTreeMap<String, Endpoint>,
+    /// Cloud Run services.
+    #[serde(default)]
+    pub services: BTreeMap<String, Service>,
+    /// Cloud Functions (2nd gen).
+    #[serde(default)]
+    pub functions: BTreeMap<String, Function>,
+    /// Experiment tracking.
+    #[serde(default)]
+    pub experiments: Option<Experiments>,
+    /// Orchestrators for scheduled pipelines.
+    #[serde(default)]
+    pub orchestration: Orchestration,
+    /// CI/CD on Cloud Build.
+    #[serde(default)]
+    pub ci: Option<Ci>,
+    /// Notifications, alerts and drift detection.
+    #[serde(default)]
+    pub monitoring: Option<Monitoring>,
+}
+
+/// Project identity.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Short name (lowercase letters, digits, hyphens); the prefix of every resource name.
+    pub name: String,
+    /// What the system does; lands in descriptions and DAG docs.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Labels put on every resource that takes labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// One deployment environment (a GCP project and region).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Environment {
+    /// The GCP project id.
+    pub gcp_project: String,
+    /// The GCP region every regional resource is created in.
+    pub region: String,
+    /// Extra labels for this environment's resources.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where Terraform keeps its state.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TerraformSettings {
+    /// Existing GCS bucket for Terraform state (created by `bootstrap.sh`).
+    pub state_bucket: String,
+    /// State prefix; the environment name is appended. Defaults to `mlopsgen/<project>`.
+    #[serde(default)]
+    pub state_prefix: Option<String>,
+}
+
+/// Parses spec text into a document with positions (the YAML stage of validation).
+pub fn load(source: &crate::diagnostic::Source) -> Result<yaml::Document, Vec<crate::diagnostic::Diagnostic>> {
+    yaml::parse(&source.text)
+}

@@ -1,0 +1,374 @@
+//! The YAML layer: parses spec text into a JSON value plus a span index.
+//!
+//! This is the only module that knows YAML. It walks yaml-rust2's marked events, so every mapping
+//! key and value keeps its position; the JSON value feeds the JSON Schema and serde, and the
+//! [`SpanIndex`] maps any JSON pointer back to `line:col`. Scalars resolve per the YAML 1.2 core
+//! schema (`yes` stays a string). Duplicate keys, tags, non-scalar keys, documents too large or
+//! too deep and alias expansion bombs are reported, never followed.
+
+use crate::diagnostic::{Code, Diagnostic, Pos};
+use serde_json::{Map, Number, Value};
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// Most JSON nodes one spec may expand to (aliases included).
+pub const MAX_NODES: usize = 200_000;
+/// Deepest nesting accepted.
+pub const MAX_DEPTH: usize = 64;
+/// Largest spec file accepted, in bytes.
+pub const MAX_BYTES: usize = 4 * 1024 * 1024;
+
+/// A parsed spec document.
+#[derive(Debug)]
+pub struct Document {
+    /// The document as JSON.
+    pub value: Value,
+    /// Where each node came from.
+    pub spans: SpanIndex,
+}
+
+/// Positions of keys and values by JSON pointer (`/pipelines/training/steps/train/image`).
+#[derive(Debug, Default)]
+pub struct SpanIndex {
+    values: HashMap<String, Pos>,
+    keys: HashMap<String, Pos>,
+}
+
+impl SpanIndex {
+    /// Position of the value at `pointer`, or of its nearest ancestor.
+    pub fn value(&self, pointer: &str) -> Pos {
+        self.find(&self.values, pointer)
+    }
+
+    /// Position of the key naming `pointer` (falls back to the value, then ancestors).
+    pub fn key(&self, pointer: &str) -> Pos {
+        match self.keys.get(pointer) {
+            Some(pos) => *pos,
+            None => self.value(pointer),
+        }
+    }
+
+    fn find(&self, map: &HashMap<String, Pos>, pointer: &str) -> Pos {
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = map.get(p) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Pos { line: 1, col: 1 },
+            }
+        }
+    }
+}
+
+/// Appends one escaped JSON-pointer segment.
+pub fn pointer_push(base: &str, segment: &str) -> String {
+    format!("{base}/{}", segment.replace('~', "~0").replace('/', "~1"))
+}
+
+/// Parses YAML text. Errors are positioned diagnostics; all structural problems are collected.
+pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
+    if text.len() > MAX_BYTES {
+        let msg = format!("the spec is {} bytes; the limit is {MAX_BYTES}", text.len());
+        return Err(vec![Diagnostic::new(Code::UnsupportedYaml, Pos { line: 1, col: 1 }, msg)]);
+    }
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut builder, false) {
+        let pos = marker_pos(e.marker());
+        let d = Diagnostic::new(Code::YamlSyntax, pos, format!("invalid YAML: {}", e.info()))
+            .with_hint("check the indentation and quoting around this point");
+        builder.errors.insert(0, d);
+    }
+    if !builder.errors.is_empty() {
+        builder.errors.sort_by_key(|d| d.pos);
+        return Err(builder.errors);
+    }
+    let value = builder.root.unwrap_or(Value::Null);
+    Ok(Document { value, spans: builder.spans })
+}
+
+fn marker_pos(m: &Marker) -> Pos {
+    Pos { line: m.line().max(1), col: m.col() + 1 }
+}
+
+/// A container being filled.
+#[derive(Debug)]
+enum Frame {
+    Map { pointer: String, map: Map<String, Value>, key: Option<(String, Pos)>, anchor: usize },
+    Seq { pointer: String, items: Vec<Value>, anchor: usize },
+}
+
+#[derive(Debug, Default)]
+struct Builder {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    spans: SpanIndex,
+    anchors: HashMap<usize, (Value, usize)>,
+    nodes: usize,
+    errors: Vec<Diagnostic>,
+    /// Set once a limit is hit: later events are ignored to avoid a flood of errors.
+    stopped: bool,
+}
+
+impl Builder {
+    /// Pointer of the node about to be placed, or `None` if it is a mapping key.
+    fn next_pointer(&self) -> Option<String> {
+        match self.stack.last() {
+            None => Some(String::new()),
+            Some(Frame::Map { key: None, .. }) => None,
+            Some(Frame::Map { pointer, key: Some((k, _)), .. }) => Some(pointer_push(pointer, k)),
+            Some(Frame::Seq { pointer, items, .. }) => Some(pointer_push(pointer, &items.len().to_string())),
+        }
+    }
+
+    fn count(&mut self, n: usize, pos: Pos) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            let msg = format!("the spec expands to more than {MAX_NODES} nodes (alias expansion?)");
+            self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, msg));
+            return false;
+        }
+        true
+    }
+
+    fn fail(&mut self, d: Diagnostic) {
+        self.errors.push(d);
+        self.stopped = true;
+    }
+
+    /// Places a finished value into the current container (or as the root).
+    fn place(&mut self, value: Value, anchor: usize, size: usize) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, (value.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(value),
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map { map, key, pointer, .. }) => {
+                if let Some((k, _)) = key.take() {
+                    map.insert(k, value);
+                } else {
+                    // A complex (non-scalar) mapping key.
+                    let pos = self.spans.value(pointer);
+                    let msg = "mapping keys must be plain strings";
+                    self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, msg));
+                }
+            }
+        }
+    }
+
+    fn scalar(&mut self, text: String, style: TScalarStyle, anchor: usize, pos: Pos) {
+        let Some(pointer) = self.next_pointer() else {
+            // A mapping key.
+            if let Some(Frame::Map { map, key, pointer, .. }) = self.stack.last_mut() {
+                let child = pointer_push(pointer, &text);
+                if map.contains_key(&text) {
+                    let first = self.spans.keys.get(&child).copied().unwrap_or_default();
+                    let msg = format!("duplicate key `{text}`");
+                    let hint = format!("`{text}` is first defined at line {}", first.line);
+                    self.errors.push(Diagnostic::new(Code::DuplicateKey, pos, msg).with_hint(hint));
+                    *key = Some((format!("{text}\u{0}dup{}", self.nodes), pos));
+                } else {
+                    self.spans.keys.insert(child, pos);
+                    *key = Some((text, pos));
+                }
+            }
+            return;
+        };
+        self.spans.values.insert(pointer, pos);
+        let value = if style == TScalarStyle::Plain { resolve_plain(&text) } else { Ok(Value::String(text)) };
+        match value {
+            Ok(v) => self.place(v, anchor, 1),
+            Err(msg) => self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, msg)),
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.stopped {
+            return;
+        }
+        let pos = marker_pos(&mark);
+        if self.stack.len() > MAX_DEPTH {
+            let msg = format!("the spec nests deeper than {MAX_DEPTH} levels");
+            return self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, msg));
+        }
+        match ev {
+            Event::Scalar(text, style, anchor, tag) => {
+                if tag.is_some() {
+                    let msg = "YAML tags are not supported in a spec";
+                    return self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, msg));
+                }
+                if self.count(1, pos) {
+                    self.scalar(text, style, anchor, pos);
+                }
+            }
+            Event::MappingStart(anchor, tag) | Event::SequenceStart(anchor, tag) if tag.is_some() => {
+                let _ = anchor;
+                self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, "YAML tags are not supported in a spec"));
+            }
+            Event::MappingStart(anchor, _) => {
+                let pointer = self.next_pointer().unwrap_or_default();
+                self.spans.values.insert(pointer.clone(), pos);
+                if self.count(1, pos) {
+                    self.stack.push(Frame::Map { pointer, map: Map::new(), key: None, anchor });
+                }
+            }
+            Event::SequenceStart(anchor, _) => {
+                let pointer = self.next_pointer().unwrap_or_default();
+                self.spans.values.insert(pointer.clone(), pos);
+                if self.count(1, pos) {
+                    self.stack.push(Frame::Seq { pointer, items: Vec::new(), anchor });
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let (value, anchor) = match self.stack.pop() {
+                    Some(Frame::Map { mut map, anchor, .. }) => {
+                        map.retain(|k, _| !k.contains('\u{0}'));
+                        (Value::Object(map), anchor)
+                    }
+                    Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
+                    None => return,
+                };
+                let size = node_count(&value);
+                self.place(value, anchor, size);
+            }
+            Event::Alias(id) => {
+                let Some((value, size)) = self.anchors.get(&id).cloned() else {
+                    return self.fail(Diagnostic::new(Code::YamlSyntax, pos, "alias to an unknown anchor"));
+                };
+                if let Some(pointer) = self.next_pointer() {
+                    self.spans.values.insert(pointer, pos);
+                } else {
+                    return self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, "aliases cannot be mapping keys"));
+                }
+                if self.count(size, pos) {
+                    self.place(value, 0, size);
+                }
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart | Event::DocumentEnd => {}
+        }
+    }
+}
+
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::Array(items) => 1 + items.iter().map(node_count).sum::<usize>(),
+        Value::Object(map) => 1 + map.values().map(node_count).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// Resolves a plain scalar per the YAML 1.2 core schema.
+fn resolve_plain(text: &str) -> Result<Value, String> {
+    Ok(match text {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "-.inf" | ".nan" | ".NaN" | ".NAN" => {
+            return Err(format!("`{text}` is not a finite number; quote it if you mean a string"));
+        }
+        _ => {
+            if let Some(n) = parse_int(text) {
+                Value::Number(n)
+            } else if let Some(f) = parse_float(text) {
+                Number::from_f64(f).map_or_else(|| Value::String(text.to_owned()), Value::Number)
+            } else {
+                Value::String(text.to_owned())
+            }
+        }
+    })
+}
+
+fn parse_int(text: &str) -> Option<Number> {
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let (radix, digits) = if let Some(h) = digits.strip_prefix("0x") {
+        (16, h)
+    } else if let Some(o) = digits.strip_prefix("0o") {
+        (8, o)
+    } else {
+        (10, digits)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    let n = if neg { -magnitude } else { magnitude };
+    if let Ok(i) = i64::try_from(n) {
+        Some(Number::from(i))
+    } else {
+        u64::try_from(n).ok().map(Number::from)
+    }
+}
+
+fn parse_float(text: &str) -> Option<f64> {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let well_formed = !body.is_empty()
+        && body.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'))
+        && body.chars().next().is_some_and(|c| c.is_ascii_digit() || c == '.')
+        && body.chars().any(|c| c.is_ascii_digit());
+    if well_formed { text.parse().ok() } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(text: &str) -> Value {
+        parse(text).map(|d| d.value).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn resolves_core_schema_scalars() {
+        let v = value("a: yes\nb: true\nc: 0x1f\nd: 1.5\ne: ~\nf: '12'\ng: 1e3\nh: 1.2.3\n");
+        assert_eq!(v["a"], "yes");
+        assert_eq!(v["b"], true);
+        assert_eq!(v["c"], 31);
+        assert_eq!(v["d"], 1.5);
+        assert!(v["e"].is_null());
+        assert_eq!(v["f"], "12");
+        assert_eq!(v["g"], 1000.0);
+        assert_eq!(v["h"], "1.2.3");
+    }
+
+    #[test]
+    fn records_positions_of_keys_and_values() {
+        let doc = parse("top:\n  list:\n    - x\n    - {k: v}\n").map_err(|e| format!("{e:?}"));
+        let Ok(doc) = doc else { panic!("parse failed") };
+        assert_eq!(doc.spans.key("/top/list"), Pos { line: 2, col: 3 });
+        assert_eq!(doc.spans.value("/top/list/1"), Pos { line: 4, col: 7 });
+        assert_eq!(doc.spans.value("/top/list/1/k"), Pos { line: 4, col: 11 });
+        assert_eq!(doc.spans.value("/top/list/1/k/missing"), Pos { line: 4, col: 11 });
+    }
+
+    #[test]
+    fn reports_every_duplicate_key() {
+        let errs = parse("a: 1\nb: 2\na: 3\nb: 4\n").err().unwrap_or_default();
+        let found: Vec<_> = errs.iter().map(|d| (d.code, d.pos.line)).collect();
+        assert_eq!(found, [(Code::DuplicateKey, 3), (Code::DuplicateKey, 4)]);
+    }
+
+    #[test]
+    fn stops_alias_bombs() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..8 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let errs = parse(&text).err().unwrap_or_default();
+        assert_eq!(errs.first().map(|d| d.code), Some(Code::UnsupportedYaml));
+    }
+
+    #[test]
+    fn rejects_tags() {
+        let errs = parse("a: !!binary aGk=\n").err().unwrap_or_default();
+        assert_eq!(errs.first().map(|d| d.code), Some(Code::UnsupportedYaml));
+    }
+}

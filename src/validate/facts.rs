@@ -1,0 +1,217 @@
+//! Facts about Google Cloud the checks rely on: regions, machine/accelerator pairs, runtimes,
+//! Composer versions, and small format predicates (cron, image refs, emails, paths).
+
+use crate::spec::Accelerator;
+
+/// Google Cloud regions.
+pub const REGIONS: [&str; 42] = [
+    "africa-south1", "asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3",
+    "asia-south1", "asia-south2", "asia-southeast1", "asia-southeast2", "australia-southeast1",
+    "australia-southeast2", "europe-central2", "europe-north1", "europe-north2", "europe-southwest1",
+    "europe-west1", "europe-west10", "europe-west12", "europe-west2", "europe-west3", "europe-west4",
+    "europe-west6", "europe-west8", "europe-west9", "me-central1", "me-central2", "me-west1",
+    "northamerica-northeast1", "northamerica-northeast2", "northamerica-south1", "southamerica-east1",
+    "southamerica-west1", "us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1",
+    "us-west2", "us-west3", "us-west4",
+];
+
+/// Machine families Vertex AI jobs and endpoints accept, with their classes.
+const MACHINE_FAMILIES: [(&str, &[&str]); 12] = [
+    ("e2", &["standard", "highmem", "highcpu"]),
+    ("n1", &["standard", "highmem", "highcpu"]),
+    ("n2", &["standard", "highmem", "highcpu"]),
+    ("n2d", &["standard", "highmem", "highcpu"]),
+    ("c2", &["standard"]),
+    ("c2d", &["standard", "highmem", "highcpu"]),
+    ("c3", &["standard", "highmem", "highcpu"]),
+    ("m1", &["ultramem", "megamem"]),
+    ("a2", &["highgpu", "megagpu", "ultragpu"]),
+    ("a3", &["highgpu", "megagpu"]),
+    ("g2", &["standard"]),
+    ("ct5lp", &["hightpu"]),
+];
+
+/// Accelerators and the machine-type prefixes they attach to.
+const ACCELERATORS: [(&str, &[&str]); 9] = [
+    ("NVIDIA_TESLA_T4", &["n1-"]),
+    ("NVIDIA_TESLA_V100", &["n1-"]),
+    ("NVIDIA_TESLA_P100", &["n1-"]),
+    ("NVIDIA_TESLA_P4", &["n1-"]),
+    ("NVIDIA_TESLA_A100", &["a2-highgpu-", "a2-megagpu-"]),
+    ("NVIDIA_A100_80GB", &["a2-ultragpu-"]),
+    ("NVIDIA_L4", &["g2-"]),
+    ("NVIDIA_H100_80GB", &["a3-highgpu-"]),
+    ("NVIDIA_H100_MEGA_80GB", &["a3-megagpu-"]),
+];
+
+/// Machine families that only exist with their GPUs attached.
+const GPU_FAMILIES: [&str; 3] = ["a2-", "a3-", "g2-"];
+
+type Problem = (String, Option<String>);
+
+/// Checks a machine type and its accelerator; `Err((message, hint))`.
+pub fn check_machine(machine: &str, accelerator: Option<&Accelerator>) -> Result<(), Problem> {
+    let mut parts = machine.splitn(3, '-');
+    let (family, class, size) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let known = MACHINE_FAMILIES.iter().find(|(f, _)| *f == family);
+    let size_ok = !size.is_empty() && size.trim_end_matches('g').chars().all(|c| c.is_ascii_digit());
+    let valid = known.is_some_and(|(_, classes)| classes.contains(&class)) && size_ok;
+    if !valid {
+        let families: Vec<&str> = MACHINE_FAMILIES.iter().map(|(f, _)| *f).collect();
+        return Err((
+            format!("unknown machine type `{machine}`"),
+            Some(format!("use <family>-<class>-<vCPUs>, e.g. n1-standard-8; families: {}", families.join(", "))),
+        ));
+    }
+    match accelerator {
+        None if GPU_FAMILIES.iter().any(|p| machine.starts_with(p)) => Err((
+            format!("`{machine}` is a GPU machine type and needs its `accelerator`"),
+            Some("add accelerator: {type: …, count: …}".into()),
+        )),
+        None => Ok(()),
+        Some(acc) => {
+            let Some((_, prefixes)) = ACCELERATORS.iter().find(|(a, _)| *a == acc.ty) else {
+                let names: Vec<&str> = ACCELERATORS.iter().map(|(a, _)| *a).collect();
+                return Err((format!("unknown accelerator `{}`", acc.ty), Some(format!("use one of {}", names.join(", ")))));
+            };
+            if !prefixes.iter().any(|p| machine.starts_with(p)) {
+                return Err((
+                    format!("accelerator `{}` can't be attached to `{machine}`", acc.ty),
+                    Some(format!("{} runs on {} machines", acc.ty, prefixes.join(" or ").replace('-', ""))),
+                ));
+            }
+            if ![1, 2, 4, 8, 16].contains(&acc.count) {
+                return Err((format!("accelerator count {} is not allowed", acc.count), Some("use 1, 2, 4, 8 or 16".into())));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Checks a five-field cron expression.
+pub fn check_cron(cron: &str) -> Result<(), String> {
+    let fields = cron.split_whitespace().count();
+    if fields != 5 {
+        return Err(format!("expected 5 fields, found {fields}"));
+    }
+    croner::parser::CronParser::new().parse(cron).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Whether a repository-relative path leaves the repository (absolute, `..`, backslashes, `~`).
+pub fn escapes(path: &str) -> bool {
+    path.is_empty()
+        || path.starts_with('/')
+        || path.starts_with('~')
+        || path.contains('\\')
+        || path.split('/').any(|s| s == "..")
+}
+
+/// `name:tag` or `registry/path/name:tag`, without whitespace or quotes.
+pub fn is_image_ref(s: &str) -> bool {
+    let Some((name, tag)) = s.rsplit_once(':') else { return false };
+    !name.is_empty()
+        && !tag.is_empty()
+        && !tag.contains('/')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | ':'))
+}
+
+/// `sha256:` and 64 hex digits.
+pub fn is_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A Debian package name (optionally `=version`).
+pub fn is_package_name(s: &str) -> bool {
+    let name = s.split_once('=').map_or(s, |(n, _)| n);
+    name.len() >= 2
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '=' | ':' | '~'))
+}
+
+/// A plausible email address.
+pub fn is_email(s: &str) -> bool {
+    let Some((user, domain)) = s.split_once('@') else { return false };
+    !user.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '@'))
+}
+
+/// Cloud Functions runtimes: python3X, nodejsX, goX, javaX, rubyX, phpX, dotnetX.
+pub fn is_runtime(s: &str) -> bool {
+    ["python3", "nodejs", "go1", "java", "ruby", "php", "dotnet"].iter().any(|p| {
+        s.strip_prefix(p).is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+/// `composer-3-airflow-X.Y.Z` with an optional `-build.N`.
+pub fn is_composer_version(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("composer-3-airflow-") else { return false };
+    let (version, build) = match rest.split_once("-build.") {
+        Some((v, b)) => (v, Some(b)),
+        None => (rest, None),
+    };
+    let parts: Vec<&str> = version.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+        && build.is_none_or(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The Airflow major version of a Composer image version.
+pub fn airflow_major(image_version: &str) -> Option<u32> {
+    image_version.strip_prefix("composer-3-airflow-")?.split('.').next()?.parse().ok()
+}
+
+/// `projects/P/locations/L/keyRings/R/cryptoKeys/K`.
+pub fn is_kms_key(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('/').collect();
+    parts.len() == 8
+        && parts[0] == "projects"
+        && parts[2] == "locations"
+        && parts[4] == "keyRings"
+        && parts[6] == "cryptoKeys"
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acc(ty: &str, count: u32) -> Accelerator {
+        Accelerator { ty: ty.into(), count }
+    }
+
+    #[test]
+    fn machine_accelerator_pairs() {
+        assert!(check_machine("n1-standard-8", Some(&acc("NVIDIA_TESLA_T4", 1))).is_ok());
+        assert!(check_machine("n2-standard-8", Some(&acc("NVIDIA_TESLA_T4", 1))).is_err());
+        assert!(check_machine("g2-standard-8", Some(&acc("NVIDIA_L4", 1))).is_ok());
+        assert!(check_machine("g2-standard-8", None).is_err());
+        assert!(check_machine("n1-standard-8", Some(&acc("NVIDIA_TESLA_T4", 3))).is_err());
+        assert!(check_machine("x9-standard-8", None).is_err());
+        assert!(check_machine("n1-standard", None).is_err());
+    }
+
+    #[test]
+    fn cron_needs_five_valid_fields() {
+        assert!(check_cron("0 3 * * 1").is_ok());
+        assert!(check_cron("*/15 * * * *").is_ok());
+        assert!(check_cron("0 3 * *").is_err());
+        assert!(check_cron("61 3 * * *").is_err());
+        assert!(check_cron("0 0 3 * * 1").is_err());
+    }
+
+    #[test]
+    fn formats() {
+        assert!(is_image_ref("python:3.11-slim"));
+        assert!(!is_image_ref("python"));
+        assert!(!is_image_ref("python:3.11 slim"));
+        assert!(is_composer_version("composer-3-airflow-2.10.5"));
+        assert!(is_composer_version("composer-3-airflow-2.10.5-build.3"));
+        assert!(!is_composer_version("composer-2-airflow-2.10.5"));
+        assert_eq!(airflow_major("composer-3-airflow-3.1.0"), Some(3));
+        assert!(escapes("../x") && escapes("/abs") && !escapes("trainer/src"));
+        assert!(is_runtime("python312") && !is_runtime("python"));
+    }
+}

@@ -1,0 +1,41 @@
+//! Stage 2 — validation: schema, types, then semantic checks; all diagnostics are collected.
+//!
+//! `check` runs the JSON Schema over the raw document (positions come from the span index),
+//! deserialises the typed [`Spec`], then runs the semantic checks in [`semantic`]. It only
+//! returns a spec when there is no diagnostic at all.
+
+pub mod facts;
+pub mod names;
+mod refs;
+mod schema;
+pub mod semantic;
+pub mod suggest;
+
+pub use schema::{spec_schema, spec_schema_json};
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::spec::{yaml::Document, Spec};
+
+/// Validates a parsed document into a typed spec.
+pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
+    let schema_errors = schema::check(doc);
+    if !schema_errors.is_empty() {
+        return Err(schema_errors);
+    }
+    let spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
+        Ok(spec) => spec,
+        Err(e) => {
+            let pointer: String = e.path().iter().map(|seg| format!("/{seg}")).collect();
+            let pos = doc.spans.value(&pointer);
+            return Err(vec![Diagnostic::new(Code::Schema, pos, e.inner().to_string())]);
+        }
+    };
+    let mut diagnostics = semantic::check(&spec, doc);
+    if diagnostics.is_empty() {
+        Ok(spec)
+    } else {
+        diagnostics.sort_by(|a, b| a.pos.cmp(&b.pos).then_with(|| a.code.cmp(&b.code)));
+        diagnostics.dedup();
+        Err(diagnostics)
+    }
+}

@@ -1,0 +1,383 @@
+//! Pipeline checks: step references, data edges, placeholders, conditions, cycles, parameter
+//! types and schedules.
+
+use super::names;
+use super::semantic::{common, Checker};
+use super::suggest;
+use crate::diagnostic::Code;
+use crate::model::lower::{output_type, parse_arg, parse_condition, step_args, step_outputs};
+use crate::model::{ArgPart, ArtifactType, IoType};
+use crate::spec::yaml::pointer_push;
+use crate::spec::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Checks every pipeline.
+pub fn pipelines(c: &mut Checker<'_>) {
+    let project = c.spec.project.name.clone();
+    let mut kfp_names: BTreeMap<String, String> = BTreeMap::new();
+    for (key, p) in &c.spec.pipelines {
+        let pp = pointer_push("/pipelines", key);
+        c.name(names::STEP, "pipeline name", key, &pp);
+        let kfp = format!("{project}-{key}").replace('_', "-");
+        if let Some(other) = kfp_names.insert(kfp.clone(), key.clone()) {
+            let pos = c.key_at(&pp);
+            c.report(Code::DuplicateName, pos, format!("pipelines `{other}` and `{key}` would both be named `{kfp}`"), Some("rename one of them".into()));
+        }
+        if names::KFP_PIPELINE.check(&kfp).is_err() || names::DAG_ID.check(&format!("{project}_{key}")).is_err() {
+            let pos = c.key_at(&pp);
+            c.report(Code::InvalidName, pos, format!("pipeline `{key}` gives the invalid KFP name `{kfp}`"), Some(format!("use {}", names::KFP_PIPELINE.describe)));
+        }
+        parameters(c, p, &pp);
+        for (name, step) in &p.steps {
+            step_checks(c, p, name, step, &pointer_push(&format!("{pp}/steps"), name));
+        }
+        cycles(c, p, &pp);
+        if let Some(s) = &p.schedule {
+            schedule(c, p, s, &format!("{pp}/schedule"));
+        }
+    }
+}
+
+fn type_matches(ty: ParamType, v: &serde_json::Value) -> bool {
+    match ty {
+        ParamType::String => v.is_string(),
+        ParamType::Int => v.is_i64() || v.is_u64(),
+        ParamType::Float => v.is_number(),
+        ParamType::Bool => v.is_boolean(),
+        ParamType::List => v.is_array(),
+        ParamType::Struct => v.is_object(),
+    }
+}
+
+fn type_name(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::String => "string",
+        ParamType::Int => "int",
+        ParamType::Float => "float",
+        ParamType::Bool => "bool",
+        ParamType::List => "list",
+        ParamType::Struct => "struct",
+    }
+}
+
+fn parameters(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
+    for (name, prm) in &p.parameters {
+        let ptr = pointer_push(&format!("{pp}/parameters"), name);
+        c.name(names::IDENT, "parameter name", name, &ptr);
+        if let Some(d) = &prm.default {
+            if !type_matches(prm.ty, d) {
+                let pos = c.at(&format!("{ptr}/default"));
+                c.report(Code::InvalidValue, pos, format!("default of `{name}` is not a {}", type_name(prm.ty)), None);
+            }
+        }
+    }
+}
+
+/// Container-bearing steps: image, args and declared outputs.
+fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)> {
+    static NONE: BTreeMap<String, OutputType> = BTreeMap::new();
+    match step {
+        Step::Container(s) => Some((&s.image, &s.outputs)),
+        Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
+        Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
+        _ => None,
+    }
+}
+
+fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str) {
+    c.name(names::STEP, "step name", name, sp);
+    let cm = common(step);
+    if let Some((image, outputs)) = container_parts(step) {
+        c.reference("image", image, &c.spec.images, &format!("{sp}/image"));
+        for out in outputs.keys() {
+            c.name(names::IDENT, "output name", out, &pointer_push(&format!("{sp}/outputs"), out));
+        }
+    }
+    match step {
+        Step::Container(s) => {
+            c.env_vars(&s.env, &format!("{sp}/env"));
+            if let Some(acc) = s.resources.as_ref().and_then(|r| r.accelerator.as_ref()) {
+                if let Err(e) = super::facts::check_machine("n1-standard-4", Some(acc)).or_else(|e| {
+                    if e.0.starts_with("unknown accelerator") { Err(e) } else { Ok(()) }
+                }) {
+                    let pos = c.at(&format!("{sp}/resources/accelerator/type"));
+                    c.report(Code::InvalidMachine, pos, e.0, e.1);
+                }
+            }
+        }
+        Step::CustomTraining(s) => {
+            c.env_vars(&s.env, &format!("{sp}/env"));
+            c.machine(&s.machine.ty, s.machine.accelerator.as_ref(), &format!("{sp}/machine/type"));
+        }
+        Step::HyperparameterTuning(t) => {
+            c.machine(&t.machine.ty, t.machine.accelerator.as_ref(), &format!("{sp}/machine/type"));
+            if t.parallel_trials == 0 || t.parallel_trials > t.max_trials || t.max_trials == 0 {
+                let pos = c.at(&format!("{sp}/parallel_trials"));
+                c.report(Code::InvalidValue, pos, format!("parallel_trials ({}) must be between 1 and max_trials ({})", t.parallel_trials, t.max_trials), None);
+            }
+            for (hp, range) in &t.search_space {
+                let hpp = pointer_push(&format!("{sp}/search_space"), hp);
+                c.name(names::IDENT, "hyperparameter name", hp, &hpp);
+                let bad = match range {
+                    SearchParam::Double { min, max, scale } => min >= max || (*scale == Scale::Log && *min <= 0.0),
+                    SearchParam::Integer { min, max, scale } => min >= max || (*scale == Scale::Log && *min <= 0),
+                    SearchParam::Categorical { values } => values.is_empty(),
+                    SearchParam::Discrete { values } => values.is_empty(),
+                };
+                if bad {
+                    let pos = c.key_at(&hpp);
+                    c.report(Code::InvalidValue, pos, format!("search range of `{hp}` is empty or invalid"), Some("min must be below max (and above 0 on a log scale); lists need values".into()));
+                }
+            }
+        }
+        Step::ModelUpload(m) => {
+            c.reference("model", &m.model, &c.spec.models, &format!("{sp}/model"));
+            required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::Model)], "a `Model` output of a training step");
+        }
+        Step::EndpointDeploy(d) => {
+            c.reference("endpoint", &d.endpoint, &c.spec.endpoints, &format!("{sp}/endpoint"));
+            if !(1..=100).contains(&d.traffic_percent) {
+                let pos = c.at(&format!("{sp}/traffic_percent"));
+                c.report(Code::InvalidValue, pos, "traffic_percent must be between 1 and 100", None);
+            }
+            required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step");
+        }
+        Step::BatchPrediction(b) => {
+            c.reference("dataset", &b.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
+            c.reference("bucket", &b.destination, &c.spec.storage.buckets, &format!("{sp}/destination"));
+            c.machine(&b.machine_type, None, &format!("{sp}/machine_type"));
+            required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step");
+        }
+        Step::DataValidation(v) => {
+            c.reference("dataset", &v.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
+        }
+    }
+    inputs(c, p, name, step, sp);
+    for (i, after) in cm.after.iter().enumerate() {
+        let ptr = format!("{sp}/after/{i}");
+        if after == name {
+            let pos = c.at(&ptr);
+            c.report(Code::Cycle, pos, format!("step `{name}` can't run after itself"), None);
+        } else {
+            c.reference("step", after, &p.steps, &ptr);
+        }
+    }
+    args(c, name, step, sp);
+    if let Some(w) = &cm.when {
+        condition(c, p, name, w, &format!("{sp}/when"));
+    }
+}
+
+/// Resolves an input reference to its type, reporting unknown steps, outputs and parameters.
+fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: &str) -> Option<IoType> {
+    let Some((ns, rest)) = reference.split_once('.') else {
+        let pos = c.at(ptr);
+        c.report(Code::InvalidValue, pos, format!("input `{reference}` must be `<step>.<output>` or `params.<name>`"), None);
+        return None;
+    };
+    if ns == "params" {
+        return c.reference("parameter", rest, &p.parameters, ptr).then(|| p.parameters.get(rest).map(|x| IoType::Parameter(x.ty))).flatten();
+    }
+    if ns == step {
+        let pos = c.at(ptr);
+        c.report(Code::Cycle, pos, format!("step `{step}` can't take its own output `{reference}`"), None);
+        return None;
+    }
+    if !c.reference("step", ns, &p.steps, ptr) {
+        return None;
+    }
+    let outs = p.steps.get(ns).map(step_outputs).unwrap_or_default();
+    match outs.iter().find(|o| o.name == rest) {
+        Some(o) => Some(o.ty),
+        None => {
+            let pos = c.at(ptr);
+            let hint = suggest::hint(rest, outs.iter().map(|o| o.name.as_str()));
+            c.report(Code::UnknownReference, pos, format!("step `{ns}` has no output `{rest}`"), Some(hint));
+            None
+        }
+    }
+}
+
+fn inputs(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str) {
+    for (input, reference) in &common(step).inputs {
+        let ptr = pointer_push(&format!("{sp}/inputs"), input);
+        c.name(names::IDENT, "input name", input, &ptr);
+        resolve(c, p, name, reference, &ptr);
+    }
+}
+
+fn required_input(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str, want: &[IoType], what: &str) {
+    let Some(reference) = common(step).inputs.get("model") else {
+        let pos = c.key_at(sp);
+        c.report(Code::UnknownReference, pos, format!("step `{name}` needs an input `model`: {what}"), Some("add `inputs: {model: <step>.<output>}`".into()));
+        return;
+    };
+    let ptr = pointer_push(&format!("{sp}/inputs"), "model");
+    let saved = c.out.len();
+    let ty = resolve(c, p, name, reference, &ptr);
+    c.out.truncate(saved); // `inputs` reports resolution errors once.
+    if let Some(ty) = ty {
+        if !want.contains(&ty) {
+            let pos = c.at(&ptr);
+            c.report(Code::WrongKind, pos, format!("input `model` of `{name}` must be {what}, but `{reference}` is {}", describe(ty)), None);
+        }
+    }
+}
+
+fn describe(ty: IoType) -> String {
+    match ty {
+        IoType::Artifact(a) => format!("a `{}` artifact", a.schema_title()),
+        IoType::Parameter(t) => format!("a {} parameter", type_name(t)),
+    }
+}
+
+fn args(c: &mut Checker<'_>, name: &str, step: &Step, sp: &str) {
+    let cm = common(step);
+    let outputs: BTreeMap<String, IoType> = match step {
+        Step::Container(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
+        Step::CustomTraining(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
+        _ => BTreeMap::new(),
+    };
+    let params = c.spec.pipelines.values().find(|p| p.steps.get(name).is_some_and(|s| std::ptr::eq(s, step))).map(|p| &p.parameters);
+    for (i, arg) in step_args(step).iter().enumerate() {
+        let ptr = format!("{sp}/args/{i}");
+        for part in parse_arg(arg).0 {
+            match part {
+                ArgPart::Param(prm) => {
+                    if let Some(params) = params {
+                        c.reference("parameter", &prm, params, &ptr);
+                    }
+                }
+                ArgPart::Input(input) => {
+                    c.reference("input", &input, &cm.inputs, &ptr);
+                }
+                ArgPart::Output(out) => {
+                    c.reference("output", &out, &outputs, &ptr);
+                }
+                ArgPart::Text(text) => {
+                    if text.contains("{{") || text.contains("}}") {
+                        let pos = c.at(&ptr);
+                        c.report(Code::InvalidValue, pos, format!("`{arg}` has a `{{{{ … }}}}` that is not a placeholder"), Some("placeholders are {{params.x}}, {{inputs.x}} and {{outputs.x}}; pass other literal text through a parameter".into()));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &str) {
+    let Some(cond) = parse_condition(when) else {
+        let pos = c.at(ptr);
+        c.report(Code::InvalidValue, pos, format!("invalid condition `{when}`"), Some("write `<step>.<output> <op> <value>` with op one of >= > <= < == !=".into()));
+        return;
+    };
+    let reference = format!("{}.{}", cond.step, cond.output);
+    let Some(ty) = resolve(c, p, name, &reference, ptr) else { return };
+    let numeric_op = !matches!(cond.op, crate::model::CmpOp::Eq | crate::model::CmpOp::Ne);
+    let ok = match ty {
+        IoType::Parameter(ParamType::Int | ParamType::Float) => cond.value.is_number(),
+        IoType::Parameter(ParamType::Bool) => !numeric_op && cond.value.is_boolean(),
+        IoType::Parameter(ParamType::String) => !numeric_op && cond.value.is_string(),
+        _ => false,
+    };
+    if !ok {
+        let pos = c.at(ptr);
+        c.report(Code::WrongKind, pos, format!("condition compares `{reference}` ({}) with `{}`", describe(ty), cond.value), Some("conditions compare an output parameter (Int, Float, Bool or String) with a value of the same type".into()));
+    }
+}
+
+/// Reports each cycle once, at the key of its alphabetically first step.
+fn cycles(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
+    let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (name, step) in &p.steps {
+        let cm = common(step);
+        let deps = edges.entry(name.as_str()).or_default();
+        let refs = cm.inputs.values().map(String::as_str).chain(cm.when.iter().map(String::as_str));
+        for r in refs {
+            if let Some((ns, _)) = r.trim_start().split_once('.') {
+                if ns != "params" && ns != name && p.steps.contains_key(ns) {
+                    deps.insert(p.steps.get_key_value(ns).map_or(ns, |(k, _)| k.as_str()));
+                }
+            }
+        }
+        for a in &cm.after {
+            if a != name && p.steps.contains_key(a) {
+                deps.insert(p.steps.get_key_value(a.as_str()).map_or(a.as_str(), |(k, _)| k.as_str()));
+            }
+        }
+    }
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
+    for start in edges.keys() {
+        if reported.contains(start) {
+            continue;
+        }
+        if let Some(path) = find_cycle(&edges, start) {
+            if path.iter().any(|s| reported.contains(s)) {
+                continue;
+            }
+            reported.extend(path.iter().copied());
+            let first = path.iter().min().copied().unwrap_or(start);
+            let pos = c.key_at(&pointer_push(&format!("{pp}/steps"), first));
+            let shown: Vec<String> = path.iter().chain(path.first()).map(|s| format!("`{s}`")).collect();
+            c.report(Code::Cycle, pos, format!("steps depend on each other in a cycle: {}", shown.join(" → ")), Some("remove one of these inputs or `after` entries".into()));
+        }
+    }
+}
+
+/// A cycle through `start` (as the list of steps, starting at `start`), if any.
+fn find_cycle<'a>(edges: &BTreeMap<&'a str, BTreeSet<&'a str>>, start: &'a str) -> Option<Vec<&'a str>> {
+    fn dfs<'a>(edges: &BTreeMap<&'a str, BTreeSet<&'a str>>, node: &'a str, start: &'a str, path: &mut Vec<&'a str>, seen: &mut BTreeSet<&'a str>) -> bool {
+        for &next in edges.get(node).into_iter().flatten() {
+            if next == start {
+                return true;
+            }
+            if seen.insert(next) {
+                path.push(next);
+                if dfs(edges, next, start, path, seen) {
+                    return true;
+                }
+                path.pop();
+            }
+        }
+        false
+    }
+    let mut path = vec![start];
+    let mut seen = BTreeSet::from([start]);
+    if dfs(edges, start, start, &mut path, &mut seen) {
+        // Edges point at dependencies; show the cycle in run order.
+        path.reverse();
+        path.rotate_right(1);
+        Some(path)
+    } else {
+        None
+    }
+}
+
+fn schedule(c: &mut Checker<'_>, p: &Pipeline, s: &crate::spec::Schedule, ptr: &str) {
+    c.cron(&s.cron, &format!("{ptr}/cron"));
+    if s.orchestrator == Orchestrator::Composer && c.spec.orchestration.composer.is_none() {
+        let pos = c.at(ptr);
+        c.report(Code::UnknownReference, pos, "this schedule runs on Composer, but `orchestration.composer` is not declared", Some("add `orchestration: {composer: {image_version: composer-3-airflow-2.10.5}}`".into()));
+    }
+    for (name, v) in &s.parameters {
+        let pp = pointer_push(&format!("{ptr}/parameters"), name);
+        if c.reference("parameter", name, &p.parameters, &pp) {
+            if let Some(prm) = p.parameters.get(name) {
+                if !type_matches(prm.ty, v) {
+                    let pos = c.at(&pp);
+                    c.report(Code::InvalidValue, pos, format!("`{name}` is a {} parameter", type_name(prm.ty)), None);
+                }
+            }
+        }
+    }
+    for (name, prm) in &p.parameters {
+        if prm.default.is_none() && !s.parameters.contains_key(name) {
+            let pos = c.at(ptr);
+            c.report(Code::InvalidValue, pos, format!("scheduled runs need a value for `{name}`, which has no default"), Some(format!("add `parameters: {{{name}: …}}` to the schedule or a default to the parameter")));
+        }
+    }
+    if let Some(ds) = &s.wait_for {
+        c.reference("dataset", ds, &c.spec.datasets, &format!("{ptr}/wait_for"));
+    }
+}
