@@ -316,3 +316,83 @@ fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(files: &[(&str, &str)]) -> OutputSet {
+        let mut s = OutputSet::new("spec.yaml");
+        for (p, c) in files {
+            s.insert(*p, *c).ok();
+        }
+        s
+    }
+
+    fn written(dir: &Path, s: &OutputSet, force: bool) -> Plan {
+        match build(dir, s, "hash", force, || {}) {
+            Ok(Outcome::Written(p)) => p,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn first_build_adds_then_rebuild_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let s = set(&[("a/x.json", "1"), ("b.json", "2")]);
+        let p = written(dir.path(), &s, false);
+        assert_eq!((p.count(Action::Add), p.count(Action::Unchanged)), (2, 0));
+        let p = written(dir.path(), &s, false);
+        assert_eq!((p.count(Action::Add), p.count(Action::Unchanged)), (0, 2));
+        assert!(plan(dir.path(), &s, "hash").is_ok_and(|p| p.is_up_to_date()));
+    }
+
+    #[test]
+    fn hand_edits_and_unmanaged_files_are_conflicts() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        written(dir.path(), &set(&[("x.json", "1")]), false);
+        std::fs::write(dir.path().join("x.json"), "edited").ok();
+        std::fs::write(dir.path().join("y.json"), "mine").ok();
+        let s = set(&[("x.json", "2"), ("y.json", "3")]);
+        let Ok(Outcome::Conflicts(p)) = build(dir.path(), &s, "hash", false, || {}) else { panic!("no conflict") };
+        let kinds: Vec<_> = p.conflicts().map(|f| (f.path.as_str(), f.conflict)).collect();
+        assert_eq!(kinds, [("x.json", Some(ConflictKind::HandEdited)), ("y.json", Some(ConflictKind::Unmanaged))]);
+        assert_eq!(std::fs::read_to_string(dir.path().join("x.json")).ok().as_deref(), Some("edited"));
+        written(dir.path(), &s, true);
+        assert_eq!(std::fs::read_to_string(dir.path().join("x.json")).ok().as_deref(), Some("2\n"));
+    }
+
+    #[test]
+    fn orphans_are_removed_only_when_unmodified() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        written(dir.path(), &set(&[("keep.json", "k"), ("old/a.json", "a"), ("old/b.json", "b")]), false);
+        std::fs::write(dir.path().join("old/b.json"), "edited").ok();
+        let p = written(dir.path(), &set(&[("keep.json", "k")]), false);
+        assert_eq!(p.count(Action::Remove), 1);
+        assert_eq!(p.kept, ["old/b.json"]);
+        assert!(!dir.path().join("old/a.json").exists());
+        assert!(dir.path().join("old/b.json").exists());
+        let m = read_manifest(dir.path()).unwrap_or_default();
+        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["keep.json"]);
+    }
+
+    #[test]
+    fn refuses_symlinks_inside_the_output_dir() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("pipelines")).ok();
+        let result = build(dir.path(), &set(&[("pipelines/x.json", "1")]), "hash", true, || {});
+        assert!(matches!(result, Err(WriteError::Symlink(_))), "{result:?}");
+        assert_eq!(std::fs::read_dir(outside.path()).map(|d| d.count()).unwrap_or(0), 0);
+    }
+
+    #[test]
+    fn manifest_entries_that_escape_are_rejected() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(dir.path().join(".mlopsgen")).ok();
+        let evil = r#"{"format":1,"spec_sha256":"","files":{"../victim":"00"}}"#;
+        std::fs::write(dir.path().join(MANIFEST), evil).ok();
+        assert!(matches!(plan(dir.path(), &set(&[]), "hash"), Err(WriteError::Path(_))));
+    }
+}

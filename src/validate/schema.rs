@@ -109,6 +109,11 @@ pub fn check(doc: &Document) -> Vec<Diagnostic> {
                     };
                     vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg).with_hint(hint)]
                 }
+                ValidationErrorKind::Required { property } => {
+                    let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
+                    let msg = format!("missing field `{name}`{}", at(&pointer));
+                    vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg)]
+                }
                 _ => vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), format!("{}{}", tidy(&e.to_string()), at(&pointer)))],
             }
         })

@@ -167,7 +167,8 @@ impl Checker<'_> {
                 let pos = self.at(&format!("{p}/gcp_project"));
                 self.report(Code::DuplicateName, pos, format!("environments `{other}` and `{name}` use the same project and region, so their resources would collide"), Some("give each environment its own GCP project".into()));
             }
-            for bucket in self.spec.storage.buckets.keys() {
+            let project_ok = names::GCP_PROJECT.check(&env.gcp_project).is_ok();
+            for bucket in self.spec.storage.buckets.keys().filter(|b| project_ok && names::KEY.check(b).is_ok()) {
                 let full = format!("{}-{bucket}", env.gcp_project);
                 if names::BUCKET.check(&full).is_err() {
                     let pos = self.key_at(&pointer_push("/storage/buckets", bucket));
