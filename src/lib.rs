@@ -64,6 +64,9 @@ pub struct Compilation {
 
 /// Runs `spec::load → validate → model::lower → targets` on a source.
 pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error> {
+    if fault_injected("internal") {
+        return Err(Error::Internal("fault injected by MLOPSGEN_FAULT".into()));
+    }
     let doc = spec::load(source).map_err(Error::Invalid)?;
     let spec = validate::check(&doc).map_err(Error::Invalid)?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
@@ -115,4 +118,10 @@ fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Test-only fault injection: debug builds honour `MLOPSGEN_FAULT=<name>` so tests can reach
+/// paths no valid input reaches (e.g. the internal-error exit code). Release builds ignore it.
+pub fn fault_injected(name: &str) -> bool {
+    cfg!(debug_assertions) && std::env::var("MLOPSGEN_FAULT").is_ok_and(|v| v.split(',').any(|f| f == name))
 }

@@ -55,7 +55,11 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
     }
 
     let prefixed = |key: &str| format!("{project_name}-{key}");
-    let images: Vec<Image> = spec.images.iter().map(|(k, i)| lower_image(k, i)).collect();
+    let mut images: Vec<Image> = spec.images.iter().map(|(k, i)| lower_image(k, i)).collect();
+    if needs_validator(spec) {
+        images.push(validator_image(&layout.output_dir));
+        images.sort_by(|a, b| a.key.cmp(&b.key));
+    }
     let datasets = spec.datasets.iter().map(|(k, d)| lower_dataset(k, d)).collect::<Result<Vec<_>, _>>()?;
 
     let mut model = Model {
@@ -181,6 +185,38 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
     model.apis = apis(&model);
     model.grants = iam::derive(&model);
     Ok(model)
+}
+
+/// Name of the built-in data-validation and drift image; specs may not declare it.
+pub const VALIDATOR_IMAGE: &str = "validator";
+
+/// Folder (inside the output directory) holding the generated validator package.
+pub const VALIDATOR_DIR: &str = "validation";
+
+/// Whether anything runs the generated validator: a `data_validation` step, drift detection, or
+/// a dataset sample checked in CI.
+fn needs_validator(spec: &Spec) -> bool {
+    let steps = spec.pipelines.values().flat_map(|p| p.steps.values());
+    steps.clone().any(|s| matches!(s, spec::Step::DataValidation(_)))
+        || spec.monitoring.as_ref().is_some_and(|m| m.drift.is_some())
+        || (spec.ci.is_some() && spec.datasets.values().any(|d| d.sample.is_some()))
+}
+
+/// The validator image: the generated `validation/` package, built like any job image.
+fn validator_image(output_dir: &str) -> Image {
+    Image {
+        key: VALIDATOR_IMAGE.to_owned(),
+        context: format!("{output_dir}/{VALIDATOR_DIR}"),
+        base: "python:3.11-slim".to_owned(),
+        digest: None,
+        requirements: Some("requirements.txt".to_owned()),
+        system_packages: Vec::new(),
+        entrypoint: vec!["python".into(), "-m".into(), "mlops_validation".into()],
+        cmd: Vec::new(),
+        env: BTreeMap::new(),
+        serving: None,
+        role: ImageRole::Job,
+    }
 }
 
 fn lower_image(key: &str, i: &spec::Image) -> Image {

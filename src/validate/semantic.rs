@@ -209,6 +209,10 @@ impl Checker<'_> {
         for (name, image) in &self.spec.images {
             let p = pointer_push("/images", name);
             self.name(names::KEY, "image name", name, &p);
+            if name == crate::model::lower::VALIDATOR_IMAGE {
+                let pos = self.key_at(&p);
+                self.report(Code::DuplicateName, pos, format!("the image name `{name}` is reserved for mlopsgen's generated data validator"), Some("rename this image".into()));
+            }
             self.repo_path(&image.context, &format!("{p}/context"));
             if let Some(req) = &image.requirements {
                 self.repo_path(req, &format!("{p}/requirements"));

@@ -1,0 +1,221 @@
+//! CLI behaviour: every exit code, `--check` on drifted output, hand-edit refusal, orphan
+//! deletion, unmanaged files left alone, colour, and byte-identical rebuilds.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const MINIMAL: &str = include_str!("../specs/minimal.yaml");
+
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    /// A temp project holding `mlops.yaml` (the minimal example, writing to `out/`).
+    fn new(spec: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let p = Project { dir };
+        p.write_spec(spec);
+        p
+    }
+
+    fn write_spec(&self, spec: &str) {
+        let spec = spec.replace("output: ../generated/minimal", "output: out");
+        std::fs::write(self.dir.path().join("mlops.yaml"), spec).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+        cmd.current_dir(self.dir.path()).env_remove("MLOPSGEN_FAULT").env("NO_COLOR", "1").args(args);
+        cmd
+    }
+
+    /// Every file under `out/` (relative path → bytes).
+    fn tree(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut files = BTreeMap::new();
+        collect(&self.out(), &self.out(), &mut files);
+        files
+    }
+
+    /// The first generated file other than the manifest.
+    fn some_output(&self) -> PathBuf {
+        let tree = self.tree();
+        let rel = tree.keys().find(|k| !k.starts_with(".mlopsgen")).unwrap_or_else(|| panic!("no generated files"));
+        self.out().join(rel)
+    }
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut BTreeMap<String, Vec<u8>>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(root, &path, files);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            let rel = path.strip_prefix(root).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            files.insert(rel, bytes);
+        }
+    }
+}
+
+fn with_second_pipeline(spec: &str) -> String {
+    format!("{spec}  extra:\n    steps:\n      only:\n        kind: container\n        image: job\n        args: [extra]\n")
+}
+
+#[test]
+fn build_then_check_is_up_to_date() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).assert().code(0).stdout(predicate::str::contains("added"));
+    assert!(p.tree().len() > 1, "the minimal spec generates files");
+    p.cmd(&["build", "--check"]).assert().code(0).stdout(predicate::str::contains("up to date"));
+    p.cmd(&["diff"]).assert().code(0).stdout("");
+    p.cmd(&["validate"]).assert().code(0);
+}
+
+#[test]
+fn check_and_diff_report_drift_with_exit_1() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).assert().code(0);
+    p.write_spec(&MINIMAL.replace("default: hello", "default: bonjour"));
+    p.cmd(&["build", "--check"]).assert().code(1).stderr(predicate::str::contains("out of date"));
+    p.cmd(&["diff"]).assert().code(1).stdout(predicate::str::contains("+").and(predicate::str::contains("bonjour")));
+    p.cmd(&["diff", "--stat"]).assert().code(1).stdout(predicate::str::contains("file(s) changed"));
+    // A deleted generated file is drift too.
+    p.write_spec(MINIMAL);
+    std::fs::remove_file(p.some_output()).ok();
+    p.cmd(&["build", "--check"]).assert().code(1);
+}
+
+#[test]
+fn invalid_specs_and_usage_errors_exit_2() {
+    let p = Project::new(&MINIMAL.replace("image: job\n        inputs", "image: jobb\n        inputs"));
+    p.cmd(&["build"]).assert().code(2).stderr(predicate::str::contains("E020").and(predicate::str::contains("did you mean `job`?")));
+    assert!(!p.out().exists(), "nothing is written for an invalid spec");
+    p.cmd(&["build", "--bogus"]).assert().code(2);
+    p.cmd(&["build", "missing.yaml"]).assert().code(2).stderr(predicate::str::contains("missing.yaml"));
+    p.cmd(&["build", "--check", "--force"]).assert().code(2);
+}
+
+#[test]
+fn hand_edits_are_refused_with_exit_3_and_nothing_is_written() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).assert().code(0);
+    let edited = p.some_output();
+    std::fs::write(&edited, "my hand edit\n").ok();
+    p.write_spec(&MINIMAL.replace("default: hello", "default: bonjour"));
+    let before = p.tree();
+    p.cmd(&["build"]).assert().code(3).stderr(predicate::str::contains("edited by hand").and(predicate::str::contains("my hand edit")));
+    assert_eq!(p.tree(), before, "a refused build writes nothing");
+    p.cmd(&["build", "--force"]).assert().code(0);
+    assert_ne!(std::fs::read_to_string(&edited).unwrap_or_default(), "my hand edit\n");
+    p.cmd(&["build", "--check"]).assert().code(0);
+}
+
+#[test]
+fn unmanaged_files_are_never_touched() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).assert().code(0);
+    let notes = p.out().join("terraform/NOTES.md");
+    std::fs::create_dir_all(notes.parent().unwrap_or(Path::new("."))).ok();
+    std::fs::write(&notes, "ours").ok();
+    p.cmd(&["build"]).assert().code(0);
+    p.cmd(&["build", "--check"]).assert().code(0);
+    assert_eq!(std::fs::read_to_string(&notes).unwrap_or_default(), "ours");
+    // An unmanaged file where mlopsgen wants to write is a conflict, not an overwrite.
+    let in_the_way = p.some_output();
+    let rel = in_the_way.strip_prefix(p.out()).map(Path::to_path_buf).unwrap_or_default();
+    let manifest = p.out().join(".mlopsgen/manifest.json");
+    std::fs::remove_file(&manifest).ok();
+    std::fs::write(&in_the_way, "someone else's file\n").ok();
+    p.cmd(&["build"]).assert().code(3).stderr(predicate::str::contains(rel.to_string_lossy().as_ref()).and(predicate::str::contains("not written by mlopsgen")));
+    assert_eq!(std::fs::read_to_string(&in_the_way).unwrap_or_default(), "someone else's file\n");
+}
+
+#[test]
+fn orphans_are_deleted_only_when_unmodified() {
+    let p = Project::new(&with_second_pipeline(MINIMAL));
+    p.cmd(&["build"]).assert().code(0);
+    let extra: Vec<String> = p.tree().into_keys().filter(|k| k.contains("extra")).collect();
+    assert!(!extra.is_empty(), "the extra pipeline generates files");
+    p.write_spec(MINIMAL);
+    p.cmd(&["build"]).assert().code(0).stdout(predicate::str::contains(format!("{} removed", extra.len())));
+    assert!(p.tree().keys().all(|k| !k.contains("extra")));
+
+    p.write_spec(&with_second_pipeline(MINIMAL));
+    p.cmd(&["build"]).assert().code(0);
+    let kept = p.out().join(&extra[0]);
+    std::fs::write(&kept, "edited orphan\n").ok();
+    p.write_spec(MINIMAL);
+    p.cmd(&["build"]).assert().code(0).stderr(predicate::str::contains("kept"));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap_or_default(), "edited orphan\n");
+    p.cmd(&["build", "--check"]).assert().code(0);
+}
+
+#[test]
+fn rebuilds_are_byte_identical_and_key_order_does_not_matter() {
+    let a = Project::new(MINIMAL);
+    let b = Project::new(&reorder_keys(MINIMAL));
+    a.cmd(&["build"]).assert().code(0);
+    let first = a.tree();
+    std::fs::remove_dir_all(a.out()).ok();
+    a.cmd(&["build"]).assert().code(0);
+    assert_eq!(a.tree(), first, "two builds of one spec differ");
+    b.cmd(&["build"]).assert().code(0);
+    let strip = |t: BTreeMap<String, Vec<u8>>| -> BTreeMap<String, Vec<u8>> {
+        t.into_iter().filter(|(k, _)| !k.ends_with("manifest.json")).collect()
+    };
+    assert_eq!(strip(b.tree()), strip(first), "reordering spec keys changed the output");
+}
+
+/// Re-emits a YAML spec as JSON (still YAML) with every mapping's keys reversed, except the
+/// environments, whose order is the promotion order.
+fn reorder_keys(spec: &str) -> String {
+    let value: serde_json::Value = serde_yaml::from_str(spec).unwrap_or_default();
+    fn reverse(v: serde_json::Value, key: &str) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(map) if key != "environments" => {
+                let mut entries: Vec<_> = map.into_iter().collect();
+                entries.reverse();
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| { let v = reverse(v, &k); (k, v) }).collect())
+            }
+            serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(|i| reverse(i, "")).collect()),
+            other => other,
+        }
+    }
+    serde_json::to_string_pretty(&reverse(value, "")).unwrap_or_default().replace("../generated/minimal", "out")
+}
+
+#[test]
+fn internal_errors_exit_101() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).env("MLOPSGEN_FAULT", "internal").assert().code(101).stderr(predicate::str::contains("bug"));
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["diff"]).assert().code(1).stdout(predicate::str::contains("\u{1b}[").not());
+    p.cmd(&["diff", "--color", "always"]).assert().code(1).stdout(predicate::str::contains("\u{1b}[32m"));
+}
+
+#[test]
+fn init_writes_a_valid_spec_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.current_dir(dir.path()).arg("init").assert().code(0);
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.current_dir(dir.path()).arg("validate").assert().code(0);
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.current_dir(dir.path()).arg("init").assert().code(2);
+}
+
+#[test]
+fn schema_prints_the_json_schema() {
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.arg("schema").assert().code(0).stdout(predicate::str::contains("\"$schema\""));
+}
