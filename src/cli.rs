@@ -39,6 +39,13 @@ enum Color {
     Never,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Write a commented starter spec.
@@ -76,9 +83,15 @@ enum Command {
         /// Output directory (default: the spec's `output`, else `generated/` beside the spec).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Only list changed files with line counts.
+        /// Only list changed files with line counts (text format).
         #[arg(long)]
         stat: bool,
+        /// Report format: text (semantic summary + unified diff), markdown (a PR comment) or json.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Compare with the generated files committed at this git revision instead of the disk.
+        #[arg(long, value_name = "REF")]
+        base: Option<String>,
     },
     /// Print the spec's JSON Schema.
     Schema,
@@ -103,7 +116,7 @@ pub fn main() -> ExitCode {
         Command::Init { path } => init(&path),
         Command::Validate { spec } => ctx.validate(&spec),
         Command::Build { spec, out, check, force } => ctx.build(&spec, out, check, force),
-        Command::Diff { spec, out, stat } => ctx.diff(&spec, out, stat),
+        Command::Diff { spec, out, stat, format, base } => ctx.diff(&spec, out, stat, format, base.as_deref()),
         Command::Schema => {
             print!("{}", mlopsgen::validate::spec_schema_json());
             0
@@ -173,7 +186,7 @@ impl Ctx {
                 }
                 Ok(plan) => {
                     eprintln!("{dir} is out of date with {}:", spec.display());
-                    eprint!("{}", diff::stat(&plan));
+                    eprint!("{}", diff::stat(&diff::plan_files(&plan)));
                     if plan.manifest_stale && plan.changes().next().is_none() {
                         eprintln!(" .mlopsgen/manifest.json is stale");
                     }
@@ -186,6 +199,8 @@ impl Ctx {
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
         match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
             Ok(Outcome::Written(plan)) => {
+                let (old, new) = diff::sides(&plan);
+                print!("{}", diff::report::Report::new("", "", None, diff::plan_files(&plan), diff::semantic::changes(&old, &new)).text());
                 println!("{dir}: {}", summary(&plan));
                 for k in &plan.kept {
                     eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
@@ -209,28 +224,50 @@ impl Ctx {
             };
             eprintln!("  {}: {why}", f.path);
         }
-        let only_conflicts = Plan { files: plan.conflicts().cloned().collect(), ..plan.clone() };
-        eprint!("{}", diff::unified(&only_conflicts, self.err_color));
+        let conflicts: Vec<_> = diff::plan_files(plan).into_iter().filter(|f| plan.conflicts().any(|c| c.path == f.path)).collect();
+        eprint!("{}", diff::unified(&conflicts, self.err_color));
         eprintln!("move the edits into the spec (or a file mlopsgen doesn't own), or rerun with --force to discard them");
     }
 
-    fn diff(&self, spec: &Path, out: Option<PathBuf>, stat: bool) -> u8 {
+    fn diff(&self, spec: &Path, out: Option<PathBuf>, stat: bool, format: Format, base: Option<&str>) -> u8 {
         let c = match self.compile(spec, out) {
             Ok(c) => c,
             Err(code) => return code,
         };
-        match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
-            Ok(plan) if plan.is_up_to_date() => 0,
-            Ok(plan) => {
-                if stat {
-                    print!("{}", diff::stat(&plan));
-                } else {
-                    print!("{}", diff::unified(&plan, self.out_color));
+        let (files, changes) = match base {
+            Some(rev) => match diff::git::files_at(&c.out_dir, rev) {
+                Ok(old) => {
+                    let new: diff::Files = c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect();
+                    let old: diff::Files = old.into_iter().filter(|(p, _)| !p.starts_with(".mlopsgen/")).collect();
+                    (diff::changed_files(&old, &new), diff::semantic::changes(&old, &new))
                 }
-                EXIT_DRIFT
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_INVALID;
+                }
+            },
+            None => match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
+                Ok(plan) => {
+                    let (old, new) = diff::sides(&plan);
+                    (diff::plan_files(&plan), diff::semantic::changes(&old, &new))
+                }
+                Err(e) => return io_error(&e),
+            },
+        };
+        let report = diff::report::Report::new(&c.model.spec_path, &c.model.output_dir, base, files, changes);
+        match format {
+            Format::Json => print!("{}", report.json()),
+            Format::Markdown => print!("{}", report.markdown()),
+            Format::Text if stat => print!("{}", diff::stat(&report.files)),
+            Format::Text => {
+                if !report.is_empty() {
+                    print!("{}", report.text());
+                    println!();
+                }
+                print!("{}", diff::unified(&report.files, self.out_color));
             }
-            Err(e) => io_error(&e),
         }
+        if report.is_empty() { 0 } else { EXIT_DRIFT }
     }
 }
 

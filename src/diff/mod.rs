@@ -1,72 +1,78 @@
-//! Diffs between the files on disk and the output set: unified text diffs and a summary.
+//! Diffs between two versions of the generated files: unified text diffs, per-target semantic
+//! changes, and the reports built from them (terminal text, a Markdown PR comment, JSON).
+//!
+//! Both sides are plain `path → text` maps ([`Files`]): the files on disk or at a git ref on one
+//! side, the [`crate::OutputSet`] on the other, so the same code serves `build`, `diff` and
+//! `diff --base REF`.
+
+pub mod git;
+pub mod report;
+pub mod semantic;
+pub mod unified;
+
+pub use unified::{stat, unified};
 
 use crate::output::write::{Action, Plan};
-use similar::TextDiff;
+use std::collections::BTreeMap;
 
-/// A unified diff of every changed file in the plan (`a/` is disk, `b/` is generated).
-pub fn unified(plan: &Plan, color: bool) -> String {
-    let mut out = String::new();
-    for f in plan.changes() {
-        let old = f.old.as_deref().unwrap_or("");
-        let new = f.new.as_deref().unwrap_or("");
-        let (a, b) = match f.action {
-            Action::Add => ("/dev/null".to_owned(), format!("b/{}", f.path)),
-            Action::Remove => (format!("a/{}", f.path), "/dev/null".to_owned()),
-            _ => (format!("a/{}", f.path), format!("b/{}", f.path)),
-        };
-        let diff = TextDiff::configure().timeout(std::time::Duration::from_millis(200)).diff_lines(old, new);
-        let text = diff.unified_diff().context_radius(3).header(&a, &b).to_string();
-        out.push_str(&if color { colorize(&text) } else { text });
+/// Generated files by path.
+pub type Files = BTreeMap<String, String>;
+
+/// One changed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// Path inside the output directory.
+    pub path: String,
+    /// Added, changed or removed.
+    pub action: Action,
+    /// Old contents (`None` if added).
+    pub old: Option<String>,
+    /// New contents (`None` if removed).
+    pub new: Option<String>,
+}
+
+/// The changed files between two versions.
+pub fn changed_files(old: &Files, new: &Files) -> Vec<FileDiff> {
+    let mut out = Vec::new();
+    for (path, text) in new {
+        match old.get(path) {
+            None => out.push(FileDiff { path: path.clone(), action: Action::Add, old: None, new: Some(text.clone()) }),
+            Some(o) if o != text => out.push(FileDiff {
+                path: path.clone(),
+                action: Action::Change,
+                old: Some(o.clone()),
+                new: Some(text.clone()),
+            }),
+            Some(_) => {}
+        }
     }
+    for (path, text) in old {
+        if !new.contains_key(path) {
+            out.push(FileDiff { path: path.clone(), action: Action::Remove, old: Some(text.clone()), new: None });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
-/// `--stat`: one line per changed file with added/removed line counts, then a total.
-pub fn stat(plan: &Plan) -> String {
-    let mut out = String::new();
-    let (mut total_add, mut total_del, mut files) = (0, 0, 0);
-    for f in plan.changes() {
-        let diff = similar::TextDiff::from_lines(f.old.as_deref().unwrap_or(""), f.new.as_deref().unwrap_or(""));
-        let (mut add, mut del) = (0, 0);
-        for change in diff.iter_all_changes() {
-            match change.tag() {
-                similar::ChangeTag::Insert => add += 1,
-                similar::ChangeTag::Delete => del += 1,
-                similar::ChangeTag::Equal => {}
-            }
+/// The two sides of a build plan (disk before, output set after), for semantic diffing.
+pub fn sides(plan: &Plan) -> (Files, Files) {
+    let mut old = Files::new();
+    let mut new = Files::new();
+    for f in &plan.files {
+        if let Some(o) = &f.old {
+            old.insert(f.path.clone(), o.clone());
         }
-        total_add += add;
-        total_del += del;
-        files += 1;
-        out.push_str(&format!(" {} | +{add} -{del}\n", f.path));
+        if let Some(n) = &f.new {
+            new.insert(f.path.clone(), n.clone());
+        }
     }
-    out.push_str(&format!(" {files} file(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)\n"));
-    out
+    (old, new)
 }
 
-fn colorize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 64);
-    for line in text.split_inclusive('\n') {
-        let code = if line.starts_with("+++") || line.starts_with("---") {
-            "1"
-        } else if line.starts_with('+') {
-            "32"
-        } else if line.starts_with('-') {
-            "31"
-        } else if line.starts_with("@@") {
-            "36"
-        } else {
-            ""
-        };
-        if code.is_empty() {
-            out.push_str(line);
-        } else {
-            let body = line.trim_end_matches('\n');
-            out.push_str(&format!("\x1b[{code}m{body}\x1b[0m"));
-            if line.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-    }
-    out
+/// The files of a plan that change, as [`FileDiff`]s.
+pub fn plan_files(plan: &Plan) -> Vec<FileDiff> {
+    plan.changes()
+        .map(|f| FileDiff { path: f.path.clone(), action: f.action, old: f.old.clone(), new: f.new.clone() })
+        .collect()
 }

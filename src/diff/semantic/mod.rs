@@ -1,0 +1,167 @@
+//! Semantic diffs: what a change to the generated files means, per target.
+//!
+//! Each target module parses both versions of its files with a real parser (hcl-rs for
+//! Terraform, serde for pipeline JSON, the YAML layer for Cloud Build) and reports changes keyed
+//! by stable identities: resource addresses, task names, DAG ids, step ids, images. Destructive
+//! changes (state-bearing resources removed or replaced) are flagged so reports can put them first.
+
+mod airflow;
+mod cloudbuild;
+mod docker;
+mod kubeflow;
+mod terraform;
+
+use super::Files;
+use serde::Serialize;
+
+/// Which generated artifact a change belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Target {
+    /// `terraform/`
+    Terraform,
+    /// `pipelines/`
+    Kubeflow,
+    /// `dags/`
+    Airflow,
+    /// `cloudbuild/`
+    Cloudbuild,
+    /// `docker/`
+    Docker,
+    /// Anything else (validator package, manifest).
+    Other,
+}
+
+impl Target {
+    /// The target a generated path belongs to.
+    pub fn of(path: &str) -> Target {
+        match path.split('/').next().unwrap_or("") {
+            "terraform" => Target::Terraform,
+            "pipelines" => Target::Kubeflow,
+            "dags" => Target::Airflow,
+            "cloudbuild" => Target::Cloudbuild,
+            "docker" => Target::Docker,
+            _ => Target::Other,
+        }
+    }
+
+    /// Display name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::Terraform => "Terraform",
+            Target::Kubeflow => "Pipelines",
+            Target::Airflow => "Airflow DAGs",
+            Target::Cloudbuild => "Cloud Build",
+            Target::Docker => "Dockerfiles",
+            Target::Other => "Other files",
+        }
+    }
+}
+
+/// What happened to a subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// It appears.
+    Added,
+    /// It disappears.
+    Removed,
+    /// It changes in place.
+    Changed,
+    /// It is destroyed and created again (a forced replacement).
+    Replaced,
+}
+
+/// One changed field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    /// Field path inside the subject, e.g. `lifecycle_rule[0].condition.age`.
+    pub path: String,
+    /// Old value, if any.
+    pub old: Option<String>,
+    /// New value, if any.
+    pub new: Option<String>,
+}
+
+/// One semantic change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// Target.
+    pub target: Target,
+    /// Stable identity, e.g. `google_storage_bucket.data` or `training (dev) / task train`.
+    pub subject: String,
+    /// What happened.
+    pub kind: Kind,
+    /// Whether state may be lost (a bucket, endpoint, feature store… removed or replaced).
+    pub destructive: bool,
+    /// A one-line description for people, e.g. `grant roles/storage.objectViewer to … on bucket data`.
+    pub summary: Option<String>,
+    /// Changed fields.
+    pub details: Vec<Detail>,
+}
+
+impl Change {
+    fn new(target: Target, subject: impl Into<String>, kind: Kind) -> Self {
+        Change { target, subject: subject.into(), kind, destructive: false, summary: None, details: Vec::new() }
+    }
+}
+
+/// All semantic changes between two versions, destructive ones first, then by target and subject.
+pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
+    let mut out = Vec::new();
+    out.extend(terraform::changes(old, new));
+    out.extend(kubeflow::changes(old, new));
+    out.extend(airflow::changes(old, new));
+    out.extend(cloudbuild::changes(old, new));
+    out.extend(docker::changes(old, new));
+    out.sort_by(|a, b| {
+        (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
+    });
+    out
+}
+
+/// Files of one target folder, with the folder prefix.
+fn files_under<'a>(files: &'a Files, prefix: &'a str, ext: &'a str) -> impl Iterator<Item = (&'a String, &'a String)> {
+    files.iter().filter(move |(p, _)| p.starts_with(prefix) && p.ends_with(ext))
+}
+
+/// Compares two flat `path → value` maps into details.
+fn diff_fields(old: &std::collections::BTreeMap<String, String>, new: &std::collections::BTreeMap<String, String>) -> Vec<Detail> {
+    let mut details = Vec::new();
+    for (k, v) in new {
+        match old.get(k) {
+            Some(o) if o == v => {}
+            o => details.push(Detail { path: k.clone(), old: o.cloned(), new: Some(v.clone()) }),
+        }
+    }
+    for (k, v) in old {
+        if !new.contains_key(k) {
+            details.push(Detail { path: k.clone(), old: Some(v.clone()), new: None });
+        }
+    }
+    details.sort_by(|a, b| a.path.cmp(&b.path));
+    details
+}
+
+/// Flattens a JSON value into `path → compact JSON` leaves.
+fn flatten_json(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeMap<String, String>) {
+    match v {
+        serde_json::Value::Object(map) if !map.is_empty() => {
+            for (k, item) in map {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten_json(item, &p, out);
+            }
+        }
+        serde_json::Value::Array(items) if !items.is_empty() && items.iter().any(|i| i.is_object()) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten_json(item, &format!("{prefix}[{i}]"), out);
+            }
+        }
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_owned(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_owned(), other.to_string());
+        }
+    }
+}
