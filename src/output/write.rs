@@ -213,6 +213,7 @@ pub fn build(
         }
     }
     write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes())?;
+    crash_point();
     drop(lock);
     Ok(Outcome::Written(plan))
 }
@@ -284,8 +285,25 @@ fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), WriteErro
     let mut tmp = tempfile::Builder::new().prefix(".mlopsgen-").tempfile_in(&dir).map_err(io_err(&dir))?;
     tmp.write_all(bytes).map_err(io_err(&target))?;
     set_mode(tmp.as_file(), rel.ends_with(".sh")).map_err(io_err(&target))?;
+    crash_point();
     tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
+    crash_point();
     Ok(())
+}
+
+/// Crash-test hook: with `MLOPSGEN_FAULT=kill-at=N` (debug builds only), the process aborts at
+/// its N-th crash point (before and after every rename and removal), as a SIGKILL would stop it.
+fn crash_point() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static POINTS: AtomicUsize = AtomicUsize::new(0);
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Ok(fault) = std::env::var("MLOPSGEN_FAULT") else { return };
+    let Some(n) = fault.split(',').find_map(|f| f.strip_prefix("kill-at=")?.parse::<usize>().ok()) else { return };
+    if POINTS.fetch_add(1, Ordering::SeqCst) + 1 == n {
+        std::process::abort();
+    }
 }
 
 #[cfg(unix)]
@@ -306,6 +324,7 @@ fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
         return Ok(());
     }
     let target = out_dir.join(rel);
+    crash_point();
     std::fs::remove_file(&target).map_err(io_err(&target))?;
     let mut dir = rel;
     while let Some((parent, _)) = dir.rsplit_once('/') {
