@@ -192,6 +192,8 @@ pub fn build(
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&meta_dir)(e)),
     }
+    hold_lock_for_tests();
+    remove_stale_temp_files(out_dir)?;
     let plan = plan(out_dir, set, spec_sha256)?;
     if !force && plan.conflicts().next().is_some() {
         return Ok(Outcome::Conflicts(plan));
@@ -289,6 +291,37 @@ fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), WriteErro
     tmp.persist(&target).map_err(|e| io_err(&target)(e.error))?;
     crash_point();
     Ok(())
+}
+
+/// Temp files (`.mlopsgen-*`) left by a build that was killed between writing and renaming.
+fn remove_stale_temp_files(dir: &Path) -> Result<(), WriteError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(dir)(e)),
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            remove_stale_temp_files(&path)?;
+        } else if kind.is_file() && entry.file_name().to_string_lossy().starts_with(".mlopsgen-") {
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+    }
+    Ok(())
+}
+
+/// Concurrency-test hook: with `MLOPSGEN_FAULT=hold-lock=MS` (debug builds only), a build keeps
+/// the lock for MS milliseconds before planning.
+fn hold_lock_for_tests() {
+    if !cfg!(debug_assertions) {
+        return;
+    }
+    let Ok(fault) = std::env::var("MLOPSGEN_FAULT") else { return };
+    if let Some(ms) = fault.split(',').find_map(|f| f.strip_prefix("hold-lock=")?.parse::<u64>().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// Crash-test hook: with `MLOPSGEN_FAULT=kill-at=N` (debug builds only), the process aborts at
