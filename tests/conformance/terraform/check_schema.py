@@ -11,6 +11,8 @@ it for that distinction; without python-hcl2, a list of objects is taken for a b
 What is an error (one line each, `file: address: problem`):
 - unknown resource / data source type; unknown argument or block at any nesting level;
 - a block written as an attribute (`versioning = {...}`) or an attribute written as a block (`labels { ... }`);
+- a literal of the wrong type (a string where a list is expected, an object for a bool, ...; expressions are not
+  evaluated);
 - a single (max 1) block repeated; a required argument or block missing (count/for_each/depends_on/lifecycle/
   provider/provisioner/connection are meta-arguments; `dynamic "x"` stands for block x);
 - a reference that does not resolve: `var.X` (not declared), `local.X`, `<type>.<name>`, `data.<type>.<name>`,
@@ -330,6 +332,10 @@ class Checker:
             else:
                 if as_block:
                     self.err(ctx.file, ctx.addr, f"{loc}'{key}' is an argument: write `{key} = ...`, not a block")
+                else:
+                    problem = literal_type_problem(arg.get("type", "any"), value)
+                    if problem:
+                        self.err(ctx.file, ctx.addr, f"{loc}'{key}' expects {arg['type']}, {problem}")
                 self.check_refs(value, ctx, mod)
         for key, arg in args.items():
             if arg.get("required") and key not in present:
@@ -466,6 +472,58 @@ class Checker:
         for name, (vf, body) in sorted(mod.variables.items()):
             if "default" not in body and name not in doc:
                 self.err(f, f"var.{name}", f"variable '{name}' (declared in {vf}) has no default and is not set here")
+
+
+def describe(value) -> str:
+    if isinstance(value, bool):
+        return f"got the bool {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"got the number {value}"
+    if isinstance(value, str):
+        return f"got the string {json.dumps(value)[:60]}"
+    if isinstance(value, list):
+        return "got a list"
+    return "got an object"
+
+
+def literal_type_problem(typ: str, value) -> str | None:
+    """What is wrong with a literal value for an argument of type `typ` (None when fine or not a literal).
+
+    hcl2json writes literals as JSON values and every other expression as a "${...}" string. A string that is
+    exactly one interpolation can have any type; a template with text around its interpolations is a string."""
+    if isinstance(value, str) and ("${" in value or "%{" in value):
+        if value.startswith("${") and value.endswith("}") and value.count("${") == 1:
+            return None  # one expression: its type is unknown here
+        base = typ.split("(", 1)[0]
+        return None if base in ("string", "any", "object") else f"got a string template {json.dumps(value)[:60]}"
+    base = typ.split("(", 1)[0]
+    inner = typ[len(base) + 1 : -1] if "(" in typ else ""
+    if base in ("list", "set"):
+        if not isinstance(value, list):
+            return describe(value)
+        if inner in ("string", "number", "bool"):
+            for item in value:
+                if isinstance(item, (list, dict)):
+                    return f"an element is {describe(item)[4:]}"
+        return None
+    if base == "map":
+        return None if isinstance(value, dict) else describe(value)
+    if base == "string":
+        return describe(value) if isinstance(value, (list, dict)) else None
+    if base == "number":
+        if isinstance(value, bool) or isinstance(value, (list, dict)):
+            return describe(value)
+        if isinstance(value, str):
+            try:
+                float(value)
+            except ValueError:
+                return describe(value)
+        return None
+    if base == "bool":
+        if isinstance(value, bool) or value in ("true", "false"):
+            return None
+        return describe(value)
+    return None
 
 
 def split_traversal(ref: str) -> list[str]:
