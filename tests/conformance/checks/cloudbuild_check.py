@@ -44,7 +44,7 @@ BUILTINS = {"PROJECT_ID", "PROJECT_NUMBER", "LOCATION", "BUILD_ID", "COMMIT_SHA"
 SUBST_KEY_RE = re.compile(r"^_[A-Z0-9_]+$")
 # $$ | ${...} | $NAME | a lone $ followed by anything else (or nothing)
 DOLLAR_RE = re.compile(r"\$(?:(\$)|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*)|)")
-BRACED_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.S)
+BRACED_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(.*)$", re.DOTALL)
 DURATION_RE = re.compile(r"^\d+(\.\d{1,9})?s$")
 SA_RE = re.compile(r"^projects/[^/]+/serviceAccounts/[^/@\s]+@[^/@\s]+\.[^/@\s]+$")
 SECRET_VERSION_RE = re.compile(r"^projects/[^/]+/secrets/[^/]+/versions/[^/]+$")
@@ -231,7 +231,10 @@ def check_file(path):
         return [f"invalid YAML at line {mark.line + 1}, column {mark.column + 1}: {e.context or ''} {e.problem}".replace("  ", " ")]
     except yaml.YAMLError as e:
         return [f"invalid YAML: {e}"]
-    return check_doc(doc)
+    try:
+        return check_doc(doc)
+    except (AttributeError, TypeError) as e:  # a wrongly shaped section (e.g. a list where a map belongs)
+        return [f"check aborted on malformed config: {type(e).__name__}: {e}"]
 
 
 def main(argv):

@@ -282,11 +282,11 @@ class Checker:
             produced["artifacts"].add(name)
             for sel in spec.get("artifactSelectors", []):
                 self.producer_output(w, sel, "outputArtifactKey", "artifacts", tasks, set(), "producerSubtask")
-        for kind in produced:
+        for kind, names in produced.items():
             declared = set(defs(comp, "output", kind))
-            for n in sorted(produced[kind] - declared):
+            for n in sorted(names - declared):
                 self.err(f"{where}.dag.outputs.{kind}[{n!r}]", "is not declared in outputDefinitions")
-            for n in sorted(declared - produced[kind]):
+            for n in sorted(declared - names):
                 self.err(f"{where}.outputDefinitions.{kind}[{n!r}]", "is not produced by dag.outputs")
 
     def check_cycles(self, where, edges):
@@ -386,7 +386,7 @@ def check_file(path):
         problems.append(f"protobuf PipelineDeploymentConfig (deploymentSpec): {e}")
     try:
         kfp_components.load_component_from_text(text)
-    except Exception as e:  # the loader raises KeyError/ValueError/ParseError alike
+    except Exception as e:  # noqa: BLE001 -- the loader raises KeyError/ValueError/ParseError/... alike
         problems.append(f"kfp loader: {type(e).__name__}: {e}")
     try:
         problems += Checker(spec).run()
