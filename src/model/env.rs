@@ -80,6 +80,20 @@ impl Environment {
         format!("projects/{}/serviceAccounts/{}", self.gcp_project, self.sa_email(role))
     }
 
+    /// Bucket the Composer environment keeps its DAGs in (`<gcp_project>-composer`): created by
+    /// Terraform and given to the environment as `storage_config.bucket`, so its name is known
+    /// before the environment exists.
+    pub fn composer_bucket(&self) -> String {
+        self.bucket_name("composer")
+    }
+
+    /// Folder of the Composer bucket that holds this project's generated DAGs
+    /// (`gs://<composer bucket>/dags/<project>`); CD mirrors `dags/<env>/` into it, so other DAGs
+    /// in the bucket (Composer's own `airflow_monitoring.py`) are never touched.
+    pub fn composer_dag_folder(&self) -> String {
+        format!("gs://{}/dags/{}", self.composer_bucket(), self.project_name)
+    }
+
     /// Pipeline root of a pipeline: `gs://<artifacts bucket>/pipeline-root/<pipeline>`.
     pub fn pipeline_root(&self, root_bucket: &str, pipeline: &Pipeline) -> String {
         format!("{}/pipeline-root/{}", self.bucket_url(root_bucket), pipeline.key)

@@ -10,6 +10,7 @@ mod refs;
 mod schema;
 pub mod semantic;
 pub mod suggest;
+mod target_rules;
 
 pub use schema::{spec_schema, spec_schema_json};
 

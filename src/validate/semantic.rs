@@ -26,6 +26,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.orchestration_and_ci();
     c.monitoring();
     c.unsafe_strings();
+    super::target_rules::check(&mut c);
     c.out
 }
 
@@ -487,7 +488,7 @@ impl Checker<'_> {
         let mut found = Vec::new();
         walk_strings(&self.doc.value, String::new(), &mut found);
         for (pointer, s) in found {
-            let multiline_ok = pointer.ends_with("/description");
+            let multiline_ok = super::target_rules::is_description(&pointer);
             let bad = s.chars().find(|c| c.is_control() && !(multiline_ok && (*c == '\n' || *c == '\t')));
             if let Some(c) = bad {
                 let pos = self.at(&pointer);

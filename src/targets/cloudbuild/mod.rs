@@ -1,10 +1,115 @@
-//! The cloudbuild target (not implemented yet).
+//! The Cloud Build target: `cloudbuild/{pr,cd,release}.yaml`, built as serde values.
+//!
+//! Terraform creates the triggers that run these files ([`configs`] says which exist): pull
+//! requests run `pr.yaml`, pushes to `ci.branch` run `cd.yaml` in the first environment, and
+//! release tags run `release.yaml` to promote to the next environment. The files are the same for
+//! every environment; what differs is a substitution whose value comes from [`substitutions`],
+//! which Terraform also passes to each environment's triggers.
+//!
+//! Escaping: every string from the spec goes through [`subst::literal`] (`$` → `$$`), so the only
+//! live substitutions are the generator's own; [`render`] checks that each one is declared, and
+//! declares exactly those, with the default environment's values.
 
-use crate::model::Model;
+mod build;
+mod cd;
+mod deploy;
+mod pr;
+mod release;
+pub mod subst;
+mod vars;
+mod yaml;
+
+pub use vars::{substitutions, Scope};
+
+use crate::model::{paths, Model, SaRole};
 use crate::output::OutputSet;
 use crate::targets::TargetError;
+use build::{Build, Options, Step};
+use std::collections::BTreeMap;
 
-/// Emits this target's files.
-pub fn emit(_model: &Model, _out: &mut OutputSet) -> Result<(), TargetError> {
+/// Emits the Cloud Build configs (none without a `ci` section).
+pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+    for config in builds(model) {
+        let path = paths::cloudbuild(config.name);
+        out.insert(path, render(model, config)?)?;
+    }
     Ok(())
+}
+
+/// The configs this model gets, by name (`pr`, `cd`, `release`); each lives at
+/// [`paths::cloudbuild`]. `release` exists only when there is an environment to promote to.
+pub fn configs(model: &Model) -> Vec<&'static str> {
+    builds(model).into_iter().map(|c| c.name).collect()
+}
+
+/// One config before assembly.
+struct Config {
+    name: &'static str,
+    steps: Vec<Step>,
+    images: Vec<String>,
+    timeout_secs: u32,
+}
+
+fn builds(model: &Model) -> Vec<Config> {
+    let Some(ci) = &model.ci else { return Vec::new() };
+    let mut out = vec![Config { name: "pr", steps: pr::steps(model, ci), images: Vec::new(), timeout_secs: 3600 }];
+    let (steps, images) = cd::steps(model);
+    if !steps.is_empty() {
+        out.push(Config { name: "cd", steps, images, timeout_secs: 7200 });
+    }
+    let (steps, images) = release::steps(model);
+    if model.environments.len() > 1 && !steps.is_empty() {
+        out.push(Config { name: "release", steps, images, timeout_secs: 3600 });
+    }
+    out
+}
+
+/// Assembles and writes one config, declaring the substitutions it uses.
+fn render(model: &Model, config: Config) -> Result<String, TargetError> {
+    let name = config.name;
+    let fail =
+        |message: String| TargetError::Failed { target: "cloudbuild", message: format!("{name}.yaml: {message}") };
+    let env = model.default_env();
+    let mut build = Build {
+        steps: config.steps,
+        timeout: format!("{}s", config.timeout_secs),
+        images: config.images,
+        service_account: env.sa_resource(SaRole::Ci),
+        options: Options::standard(),
+        substitutions: BTreeMap::new(),
+        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), name.to_owned()],
+    };
+    let value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
+    let defaults = substitutions(model, env);
+    for reference in live_references(&value).map_err(fail)? {
+        if subst::BUILT_INS.contains(&reference.as_str()) {
+            continue;
+        }
+        let default = defaults.get(&reference).ok_or_else(|| fail(format!("`{reference}` has no value")))?;
+        build.substitutions.insert(reference, default.clone());
+    }
+    let value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
+    Ok(yaml::document(&value))
+}
+
+/// Every substitution a value's strings reference.
+pub fn live_references(value: &serde_json::Value) -> Result<Vec<String>, String> {
+    let mut names = Vec::new();
+    match value {
+        serde_json::Value::String(s) => names.extend(subst::live(s)?),
+        serde_json::Value::Array(items) => {
+            for item in items {
+                names.extend(live_references(item)?);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values() {
+                names.extend(live_references(item)?);
+            }
+        }
+        _ => {}
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
 }

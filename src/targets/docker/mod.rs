@@ -1,10 +1,136 @@
-//! The docker target (not implemented yet).
+//! The Dockerfile target: `docker/<image>/Dockerfile` and `Dockerfile.dockerignore` per image.
+//!
+//! The Dockerfile lives in the output directory while the build context is the image's
+//! `context` folder (CD runs `docker build --file <Dockerfile> <context>`), so `COPY` paths are
+//! relative to the context, and the ignore file is the BuildKit per-Dockerfile one
+//! (`<Dockerfile>.dockerignore`, which BuildKit prefers to the context's own `.dockerignore`).
+//!
+//! Images are multi-stage when they install requirements (a virtualenv built in a
+//! `dependencies` stage and copied into the runtime stage), run as a non-root user, pin their
+//! base by tag (and digest when given), and carry OCI labels; serving images declare the Vertex
+//! AI serving contract (`AIP_HTTP_PORT`, `AIP_HEALTH_ROUTE`, `AIP_PREDICT_ROUTE`) and a
+//! `HEALTHCHECK`. The templates in `templates/docker/` only print this module's view-model.
 
-use crate::model::Model;
+mod render;
+
+use crate::model::{paths, Image, Model};
 use crate::output::OutputSet;
 use crate::targets::TargetError;
+use serde::Serialize;
 
-/// Emits this target's files.
-pub fn emit(_model: &Model, _out: &mut OutputSet) -> Result<(), TargetError> {
+/// The build argument carrying the commit SHA into the `org.opencontainers.image.revision` label.
+pub const REVISION_ARG: &str = "REVISION";
+
+/// The non-root user (and group) id images run as.
+const APP_UID: u32 = 10001;
+
+/// The templates, by name; the first two are rendered into each image's folder under their names.
+const TEMPLATES: [(&str, &str); 3] = [
+    ("Dockerfile", include_str!("../../../templates/docker/Dockerfile.j2")),
+    ("Dockerfile.dockerignore", include_str!("../../../templates/docker/Dockerfile.dockerignore.j2")),
+    ("system-packages", include_str!("../../../templates/docker/system-packages.j2")),
+];
+
+/// Emits each image's Dockerfile and ignore file.
+pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+    let fail = |e: minijinja::Error| TargetError::Failed { target: "docker", message: format!("{e:#}") };
+    let env = render::environment(&TEMPLATES).map_err(fail)?;
+    for image in &model.images {
+        let view = DockerfileView::new(model, image);
+        let dockerfile = paths::dockerfile(&image.key);
+        for (name, path) in
+            [("Dockerfile", dockerfile.clone()), ("Dockerfile.dockerignore", format!("{dockerfile}.dockerignore"))]
+        {
+            let text = env.get_template(name).and_then(|t| t.render(&view)).map_err(fail)?;
+            out.insert(path, text)?;
+        }
+    }
     Ok(())
+}
+
+/// What the Dockerfile template prints for one image.
+#[derive(Debug, Serialize)]
+struct DockerfileView<'m> {
+    /// OCI labels besides the revision (which the template takes from the build argument).
+    labels: Vec<Label>,
+    /// What `FROM` names: the base, pinned to its digest when one is given.
+    from: String,
+    /// Requirements file relative to the context; `Some` makes the image multi-stage.
+    requirements: Option<&'m str>,
+    /// Debian packages.
+    system_packages: &'m [String],
+    /// Whether any package lacks a `=version` (the Dockerfile then explains its DL3008 ignore).
+    unpinned_packages: bool,
+    /// Environment variables, sorted by name.
+    env: Vec<EnvVar<'m>>,
+    /// The serving contract, for serving images.
+    serving: Option<ServingView<'m>>,
+    /// Exec-form entrypoint.
+    entrypoint: &'m [String],
+    /// Exec-form default arguments.
+    cmd: &'m [String],
+    /// Non-root user id.
+    uid: u32,
+}
+
+#[derive(Debug, Serialize)]
+struct Label {
+    key: &'static str,
+    value: String,
+}
+
+#[derive(Debug, Serialize)]
+struct EnvVar<'m> {
+    name: &'m str,
+    value: &'m str,
+}
+
+#[derive(Debug, Serialize)]
+struct ServingView<'m> {
+    port: u16,
+    health_route: &'m str,
+    predict_route: &'m str,
+}
+
+impl<'m> DockerfileView<'m> {
+    fn new(model: &'m Model, image: &'m Image) -> Self {
+        let mut labels = vec![
+            Label { key: "org.opencontainers.image.title", value: image.key.clone() },
+            Label { key: "org.opencontainers.image.base.name", value: image.base.clone() },
+        ];
+        if let Some(ci) = &model.ci {
+            let source = format!("https://github.com/{}/{}", ci.owner, ci.repo);
+            labels.push(Label { key: "org.opencontainers.image.source", value: source });
+        }
+        DockerfileView {
+            labels,
+            from: match &image.digest {
+                Some(digest) => format!("{}@{digest}", image.base),
+                None => image.base.clone(),
+            },
+            requirements: image.requirements.as_deref(),
+            system_packages: &image.system_packages,
+            unpinned_packages: image.system_packages.iter().any(|p| !p.contains('=')),
+            env: image.env.iter().map(|(name, value)| EnvVar { name, value }).collect(),
+            serving: image.serving.as_ref().map(|s| ServingView {
+                port: s.port,
+                health_route: &s.health_route,
+                predict_route: &s.predict_route,
+            }),
+            entrypoint: &image.entrypoint,
+            cmd: &image.cmd,
+            uid: APP_UID,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_declares_the_revision_argument() {
+        assert!(TEMPLATES[0].1.contains(&format!("ARG {REVISION_ARG}=")));
+        assert!(TEMPLATES[0].1.contains(&format!("\"${{{REVISION_ARG}}}\"")));
+    }
 }

@@ -1,0 +1,95 @@
+//! `cd.yaml`: what a push to the main branch runs in the first environment.
+//!
+//! Every image is built in parallel (BuildKit, cached from the environment's tag) and pushed with
+//! the commit and environment tags; then the pipeline templates are uploaded, the DAGs synced,
+//! services and functions deployed, and optionally the training pipeline started.
+
+use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
+use super::deploy::{self, ids, output_path};
+use super::subst::{literal, var};
+use super::vars::{self, Scope};
+use crate::model::{paths, Model};
+use crate::targets::docker::REVISION_ARG;
+
+/// Submits the pipeline run described by the step's environment and prints its resource name.
+const SUBMIT_PIPELINE: &str = "import os
+
+from google.cloud import aiplatform
+
+aiplatform.init(project=os.environ[\"PROJECT\"], location=os.environ[\"REGION\"])
+job = aiplatform.PipelineJob(
+    display_name=os.environ[\"DISPLAY_NAME\"],
+    template_path=os.environ[\"TEMPLATE_URI\"],
+    pipeline_root=os.environ[\"PIPELINE_ROOT\"],
+)
+job.submit(service_account=os.environ[\"SERVICE_ACCOUNT\"])
+print(\"submitted\", job.resource_name)";
+
+/// The CD steps and the images they push.
+pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
+    let (mut steps, images) = build_images(model);
+    let pushed: Vec<String> = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    let uploads = deploy::upload_templates(model, Scope::Current, &pushed);
+    let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
+    steps.extend(uploads);
+    steps.extend(deploy::sync_dags(model, Scope::Current, &uploaded));
+    steps.extend(deploy::deploy_services(model, Scope::Current, &pushed));
+    steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
+    steps.extend(run_pipeline(model, &uploaded));
+    (steps, images)
+}
+
+/// Build and push steps for every image, and the pushed references.
+fn build_images(model: &Model) -> (Vec<Step>, Vec<String>) {
+    let env = Scope::Current.var(vars::ENV);
+    let mut steps = Vec::new();
+    let mut images = Vec::new();
+    for image in &model.images {
+        let repo = format!("{}/{}", Scope::Current.var(vars::DOCKER_REPO), image.key);
+        let (commit_tag, env_tag) = (format!("{repo}:{}", var("SHORT_SHA")), format!("{repo}:{env}"));
+        let build = Step::new(format!("build-{}", image.key), DOCKER)
+            .env("DOCKER_BUILDKIT", "1")
+            .args([
+                "build".to_owned(),
+                format!("--file={}", output_path(model, &paths::dockerfile(&image.key))),
+                format!("--cache-from={env_tag}"),
+                "--build-arg=BUILDKIT_INLINE_CACHE=1".to_owned(),
+                format!("--build-arg={REVISION_ARG}={}", var("COMMIT_SHA")),
+                format!("--tag={commit_tag}"),
+                format!("--tag={env_tag}"),
+                path_arg(literal(&image.context)),
+            ])
+            .timeout(3600);
+        let push = Step::new(format!("push-{}", image.key), DOCKER)
+            .args(["push", "--all-tags", repo.as_str()])
+            .after(std::slice::from_ref(&build.id))
+            .timeout(900);
+        steps.extend([build, push]);
+        images.extend([commit_tag, env_tag]);
+    }
+    (steps, images)
+}
+
+/// Starts `ci.run_pipeline` from the template just uploaded, as the pipelines service account.
+fn run_pipeline(model: &Model, after: &[String]) -> Option<Step> {
+    let pipeline = vars::run_pipeline(model)?;
+    let current = |name: &str| Scope::Current.var(name);
+    Some(
+        Step::new(format!("run-{}", pipeline.key), PYTHON)
+            .entrypoint("sh")
+            .env("PROJECT", current(vars::PROJECT))
+            .env("REGION", current(vars::REGION))
+            .env("DISPLAY_NAME", format!("{}-{}", pipeline.name, var("SHORT_SHA")))
+            .env("TEMPLATE_URI", current(vars::RUN_TEMPLATE_URI))
+            .env("PIPELINE_ROOT", current(vars::RUN_PIPELINE_ROOT))
+            .env("SERVICE_ACCOUNT", current(vars::PIPELINES_SA))
+            .args([
+                "-c".to_owned(),
+                format!("pip install --quiet --no-cache-dir '{AIPLATFORM}' && exec python -c \"$$1\""),
+                "run-pipeline".to_owned(),
+                SUBMIT_PIPELINE.to_owned(),
+            ])
+            .after(after)
+            .timeout(900),
+    )
+}

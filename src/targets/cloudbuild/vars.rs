@@ -1,0 +1,131 @@
+//! The environment-specific values builds read, as Cloud Build substitutions.
+//!
+//! One generated file serves every environment: whatever differs between environments is a
+//! substitution (`_ENV`, `_DOCKER_REPO`, …), and [`substitutions`] is the single place its value
+//! is computed, always from [`Environment`] methods. Each file declares the subset it uses with
+//! the default (first) environment's values; Terraform gives each environment's triggers the
+//! whole map of that environment.
+
+use super::subst;
+use crate::model::{Environment, Model, Pipeline, SaRole};
+use std::collections::BTreeMap;
+
+/// Which environment a step acts on: the build's own or the next one in promotion order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The environment the trigger belongs to (`_ENV`, `_DOCKER_REPO`, …).
+    Current,
+    /// The environment a release promotes to (`_NEXT_ENV`, `_NEXT_DOCKER_REPO`, …).
+    Next,
+}
+
+impl Scope {
+    /// The substitution key of a value in this scope, e.g. `_NEXT_DOCKER_REPO`.
+    pub fn key(self, name: &str) -> String {
+        match self {
+            Scope::Current => format!("_{name}"),
+            Scope::Next => format!("_NEXT_{name}"),
+        }
+    }
+
+    /// A live reference to a value in this scope, e.g. `${_NEXT_DOCKER_REPO}`.
+    pub fn var(self, name: &str) -> String {
+        subst::var(&self.key(name))
+    }
+}
+
+/// Environment name.
+pub const ENV: &str = "ENV";
+/// GCP project id.
+pub const PROJECT: &str = "PROJECT";
+/// Region.
+pub const REGION: &str = "REGION";
+/// Docker repository host path ([`Environment::docker_repo`]).
+pub const DOCKER_REPO: &str = "DOCKER_REPO";
+/// KFP template repository URL ([`Environment::kfp_repo`]).
+pub const KFP_REPO: &str = "KFP_REPO";
+/// Where the generated DAGs go ([`Environment::composer_dag_folder`]).
+pub const COMPOSER_DAG_FOLDER: &str = "COMPOSER_DAG_FOLDER";
+/// Runtime identity of Cloud Run services.
+pub const SERVING_SA: &str = "SERVING_SA";
+/// Runtime identity of Cloud Functions.
+pub const FUNCTIONS_SA: &str = "FUNCTIONS_SA";
+/// The same account as a resource name (what `--build-service-account` takes).
+pub const FUNCTIONS_SA_RESOURCE: &str = "FUNCTIONS_SA_RESOURCE";
+/// Identity pipeline runs execute as.
+pub const PIPELINES_SA: &str = "PIPELINES_SA";
+/// Template CD starts after deploying (`ci.run_pipeline`).
+pub const RUN_TEMPLATE_URI: &str = "RUN_TEMPLATE_URI";
+/// Pipeline root of that run.
+pub const RUN_PIPELINE_ROOT: &str = "RUN_PIPELINE_ROOT";
+/// The mlopsgen version the PR check installs.
+pub const MLOPSGEN_VERSION: &str = "_MLOPSGEN_VERSION";
+
+/// Key of a bucket's name, e.g. `BUCKET_RAW_DATA` for bucket `raw-data`.
+pub fn bucket(key: &str) -> String {
+    format!("BUCKET_{}", key.to_ascii_uppercase().replace('-', "_"))
+}
+
+/// Every substitution a build for `env` may read, with its value: the environment's own values,
+/// the next environment's under `_NEXT_` (when there is one), and the mlopsgen version.
+pub fn substitutions(model: &Model, env: &Environment) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    insert_env(&mut out, model, env, Scope::Current);
+    if let Some(next) = next_env(model, env) {
+        insert_env(&mut out, model, next, Scope::Next);
+    }
+    if let Some(run) = run_pipeline(model) {
+        out.insert(Scope::Current.key(RUN_TEMPLATE_URI), env.template_uri(run));
+        out.insert(Scope::Current.key(RUN_PIPELINE_ROOT), env.pipeline_root(&model.pipeline_root_bucket, run));
+    }
+    out.insert(MLOPSGEN_VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned());
+    out
+}
+
+fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environment, scope: Scope) {
+    let mut put = |name: &str, value: String| {
+        out.insert(scope.key(name), value);
+    };
+    put(ENV, env.name.clone());
+    put(PROJECT, env.gcp_project.clone());
+    put(REGION, env.region.clone());
+    if !model.images.is_empty() {
+        put(DOCKER_REPO, env.docker_repo());
+    }
+    if !model.pipelines.is_empty() {
+        put(KFP_REPO, env.kfp_repo());
+    }
+    if deploys_dags(model) {
+        put(COMPOSER_DAG_FOLDER, env.composer_dag_folder());
+    }
+    if !model.services.is_empty() {
+        put(SERVING_SA, env.sa_email(SaRole::Serving));
+    }
+    if !model.functions.is_empty() {
+        put(FUNCTIONS_SA, env.sa_email(SaRole::Functions));
+        put(FUNCTIONS_SA_RESOURCE, env.sa_resource(SaRole::Functions));
+    }
+    for key in model.functions.iter().filter_map(|f| f.trigger_bucket.as_deref()) {
+        put(&bucket(key), env.bucket_name(key));
+    }
+    if run_pipeline(model).is_some() {
+        put(PIPELINES_SA, env.sa_email(SaRole::Pipelines));
+    }
+}
+
+/// The environment after `env` in promotion order.
+pub fn next_env<'m>(model: &'m Model, env: &Environment) -> Option<&'m Environment> {
+    let at = model.environments.iter().position(|e| e.name == env.name)?;
+    model.environments.get(at + 1)
+}
+
+/// The pipeline CD starts after deploying, if any.
+pub fn run_pipeline(model: &Model) -> Option<&Pipeline> {
+    model.ci.as_ref()?.run_pipeline.as_deref().and_then(|key| model.pipeline(key))
+}
+
+/// Whether the Airflow target writes DAGs (scheduled pipelines or drift detection on Composer).
+pub fn deploys_dags(model: &Model) -> bool {
+    model.composer.is_some()
+        && (model.pipelines.iter().any(|p| p.schedule.is_some()) || model.monitoring.drift.is_some())
+}

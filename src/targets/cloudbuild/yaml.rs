@@ -1,0 +1,230 @@
+//! A small YAML writer for serde-built values, in the style yamllint accepts by default.
+//!
+//! serde_yaml's emitter writes sequences flush with their parent key, which yamllint's default
+//! `indentation` rule rejects, and it has no say over quoting. This writer indents sequences,
+//! writes multi-line text as literal blocks, and leaves a string plain only when it reads back as
+//! the same string under both YAML 1.2 and the YAML 1.1 rules older parsers apply (`yes`, `on`,
+//! `0777`, `1:30` …); every other string is double-quoted, with escapes for everything YAML
+//! doesn't allow raw. Keys are the generator's own and always plain.
+
+use serde_json::Value;
+
+/// Renders a mapping as a YAML document, starting with `---`.
+pub fn document(value: &Value) -> String {
+    let mut out = String::from("---\n");
+    match value {
+        Value::Object(map) if !map.is_empty() => mapping(&mut out, map, 0),
+        other => {
+            out.push_str(&inline(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
+    for (key, value) in map {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(key);
+        out.push(':');
+        entry(out, value, indent);
+    }
+}
+
+fn sequence(out: &mut String, items: &[Value], indent: usize) {
+    for item in items {
+        out.push_str(&" ".repeat(indent));
+        out.push('-');
+        match item {
+            Value::Object(map) if !map.is_empty() => {
+                let mut nested = String::new();
+                mapping(&mut nested, map, indent + 2);
+                out.push(' ');
+                out.push_str(&nested[indent + 2..]);
+            }
+            other => entry(out, other, indent),
+        }
+    }
+}
+
+/// Writes what follows `key:` or `-`: a scalar on the same line, or a nested block.
+fn entry(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            out.push('\n');
+            mapping(out, map, indent + 2);
+        }
+        Value::Array(items) if !items.is_empty() => {
+            out.push('\n');
+            sequence(out, items, indent + 2);
+        }
+        Value::String(s) if literal_block_ok(s) => {
+            out.push_str(" |-\n");
+            for line in s.split('\n') {
+                if !line.is_empty() {
+                    out.push_str(&" ".repeat(indent + 2));
+                    out.push_str(line);
+                }
+                out.push('\n');
+            }
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&inline(other));
+            out.push('\n');
+        }
+    }
+}
+
+fn inline(value: &Value) -> String {
+    match value {
+        Value::String(s) => scalar(s),
+        Value::Object(_) => "{}".to_owned(),
+        Value::Array(_) => "[]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// A string as a plain or double-quoted scalar.
+pub fn scalar(s: &str) -> String {
+    if plain_ok(s) {
+        s.to_owned()
+    } else {
+        double_quoted(s)
+    }
+}
+
+/// A double-quoted scalar: `"` and `\` escaped, and every character YAML does not allow raw (or
+/// that YAML 1.1 reads as a line break) written as `\uXXXX`.
+fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Characters YAML does not allow raw, or that YAML 1.1 reads as line breaks or a byte-order mark.
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// Words YAML 1.1 reads as booleans or null.
+const YAML11_WORDS: [&str; 12] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "=", "<<"];
+
+fn plain_ok(s: &str) -> bool {
+    !s.is_empty()
+        && s.trim() == s
+        && !s.chars().any(needs_escape)
+        && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`=<~+.".contains(c) || c.is_ascii_digit())
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+        && !YAML11_WORDS.contains(&s.to_ascii_lowercase().as_str())
+        && serde_yaml::from_str::<serde_yaml::Value>(s).ok() == Some(serde_yaml::Value::String(s.to_owned()))
+}
+
+/// Multi-line text reads back exactly from a `|-` block when no line carries edge whitespace or
+/// control characters and the text neither starts with a space nor ends with a newline.
+fn literal_block_ok(s: &str) -> bool {
+    s.contains('\n')
+        && !s.ends_with('\n')
+        && !s.starts_with([' ', '\n'])
+        && s.split('\n').all(|line| line.trim_end() == line && !line.chars().any(needs_escape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip(value: &Value) {
+        let text = document(value);
+        let back: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let back: Value = serde_json::to_value(back).unwrap_or_default();
+        assert_eq!(&back, value, "\n{text}");
+    }
+
+    #[test]
+    fn hostile_strings_read_back_unchanged() {
+        let hostile = [
+            "",
+            " lead",
+            "trail ",
+            "yes",
+            "No",
+            "on",
+            "0777",
+            "1:30",
+            "0x1F",
+            "1e3",
+            ".inf",
+            "-",
+            "- x",
+            "a: b",
+            "a #b",
+            "#c",
+            "{{ x }}",
+            "{% y %}",
+            "${X}",
+            "$$HOME",
+            "%{z}",
+            "'q'",
+            "\"dq\"",
+            "back\\slash",
+            "tab\there",
+            "multi\nline",
+            "ends\n",
+            "\n lead",
+            "trail \nx",
+            "null",
+            "~",
+            "=",
+            "<<",
+            "@at",
+            "`tick`",
+            "!tag",
+            "&a",
+            "*b",
+            "? k",
+            "|",
+            ">",
+            "[1]",
+            "k:",
+            "x:y",
+            "é ü 漢",
+            "\u{0}",
+            "\u{7f}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{feff}x",
+            "\r\n",
+            "a\u{2028}\nb",
+            "python:3.11-slim",
+        ];
+        for s in hostile {
+            round_trip(&json!({ "k": s, "seq": [s, {"in": s}] }));
+        }
+    }
+
+    #[test]
+    fn layout_is_indented_block_style() {
+        let v = json!({"steps": [{"id": "a", "args": ["-c", "x\ny"], "waitFor": ["-"]}], "empty": [], "m": {"k": 1}});
+        assert_eq!(
+            document(&v),
+            "---\nsteps:\n  - id: a\n    args:\n      - \"-c\"\n      - |-\n        x\n        y\n    waitFor:\n      - \"-\"\nempty: []\nm:\n  k: 1\n"
+        );
+        round_trip(&v);
+    }
+}

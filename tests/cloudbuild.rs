@@ -1,0 +1,257 @@
+//! Cloud Build configs against the model: every image URI, bucket, service account, template
+//! path and DAG folder a build touches, once its substitutions are expanded for an environment,
+//! is the string `Environment` gives Terraform and the pipelines. Also: spec `$` stays literal.
+
+use mlopsgen::model::{paths, Environment, Model, SaRole};
+use mlopsgen::targets::cloudbuild::{configs, live_references, subst, substitutions};
+use mlopsgen::{compile, Compilation, Options, Source};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+const SHA: &str = "abc1234";
+
+fn compile_text(text: &str) -> Compilation {
+    let source = Source { name: "specs/flagship.yaml".into(), text: text.to_owned() };
+    let options = Options { spec_file: "specs/flagship.yaml".into(), out_override: None };
+    match compile(&source, &options) {
+        Ok(c) => c,
+        Err(mlopsgen::Error::Invalid(d)) => panic!("{}", mlopsgen::diagnostic::render(&source, &d, false)),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn flagship_text() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn parse(text: &str) -> Value {
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// What Cloud Build does to a string: `$$` → `$`, `${K}`/`$K` → the value.
+fn expand(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, tail) = if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        } else if let Some(braced) = after.strip_prefix('{') {
+            let end = braced.find('}').unwrap_or_else(|| panic!("unclosed in {text}"));
+            (&braced[..end], &braced[end + 1..])
+        } else {
+            let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+            (&after[..len], &after[len..])
+        };
+        out.push_str(values.get(name).unwrap_or_else(|| panic!("`{name}` has no value in {text}")));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
+fn expand_all(value: &Value, values: &BTreeMap<String, String>) -> Value {
+    match value {
+        Value::String(s) => Value::String(expand(s, values)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| expand_all(v, values)).collect()),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), expand_all(v, values))).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The values a triggered build for `env` sees.
+fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> {
+    let mut values = substitutions(model, env);
+    values.insert("SHORT_SHA".into(), SHA.into());
+    values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
+    values
+}
+
+fn steps(build: &Value) -> Vec<&Value> {
+    build["steps"].as_array().map(|s| s.iter().collect()).unwrap_or_default()
+}
+
+fn step<'a>(build: &'a Value, id: &str) -> &'a Value {
+    steps(build).into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}"))
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// The rest of the first entry of `list` that starts with `prefix`.
+fn after_prefix(step: &Value, list: &str, prefix: &str) -> String {
+    strings(&step[list])
+        .iter()
+        .find_map(|a| a.strip_prefix(prefix).map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {prefix} in {step}"))
+}
+
+/// The value of a `--flag=value` argument of a step.
+fn flag(step: &Value, name: &str) -> String {
+    after_prefix(step, "args", &format!("--{name}="))
+}
+
+/// The value of a `KEY=value` environment entry of a step.
+fn env_of(step: &Value, key: &str) -> String {
+    after_prefix(step, "env", &format!("{key}="))
+}
+
+fn in_output(model: &Model, rel: &str) -> String {
+    format!("{}/{rel}", model.output_dir)
+}
+
+#[test]
+fn every_config_declares_exactly_its_live_substitutions_and_wires_its_steps() {
+    let c = compile_text(&flagship_text());
+    let names = configs(&c.model);
+    assert_eq!(names, vec!["pr", "cd", "release"]);
+    let defaults = substitutions(&c.model, c.model.default_env());
+    for name in names {
+        let text = c.output.get(&paths::cloudbuild(name)).unwrap_or_else(|| panic!("{name} missing"));
+        let build = parse(text);
+        let live: BTreeSet<String> = live_references(&build).unwrap_or_else(|e| panic!("{e}")).into_iter().collect();
+        let declared: BTreeMap<String, String> =
+            serde_json::from_value(build["substitutions"].clone()).unwrap_or_default();
+        for reference in &live {
+            assert!(
+                declared.contains_key(reference) || subst::BUILT_INS.contains(&reference.as_str()),
+                "{name}: `{reference}` undeclared"
+            );
+        }
+        for (key, value) in &declared {
+            assert!(subst::is_user_key(key) && live.contains(key), "{name}: `{key}` declared but unused");
+            assert_eq!(Some(value), defaults.get(key), "{name}: default of {key}");
+        }
+        assert_eq!(build["serviceAccount"], c.model.default_env().sa_resource(SaRole::Ci).as_str());
+        assert_eq!(build["options"]["logging"], "CLOUD_LOGGING_ONLY");
+        let mut seen = BTreeSet::new();
+        for s in steps(&build) {
+            for wait in strings(&s["waitFor"]) {
+                assert!(wait == "-" || seen.contains(&wait), "{name}: {} waits for unknown or later `{wait}`", s["id"]);
+            }
+            assert!(s["timeout"].as_str().is_some_and(|t| t.ends_with('s')), "{name}: {} has no timeout", s["id"]);
+            assert!(seen.insert(s["id"].as_str().unwrap_or_default().to_owned()), "{name}: duplicate id {}", s["id"]);
+        }
+    }
+}
+
+#[test]
+fn cd_touches_the_resources_terraform_and_the_pipelines_name() {
+    let c = compile_text(&flagship_text());
+    let (m, env) = (&c.model, c.model.default_env());
+    let build = expand_all(&parse(c.output.get(&paths::cloudbuild("cd")).unwrap_or_default()), &trigger_values(m, env));
+    let mut images = Vec::new();
+    for image in &m.images {
+        let built = step(&build, &format!("build-{}", image.key));
+        let dockerfile = flag(built, "file");
+        assert_eq!(dockerfile, in_output(m, &paths::dockerfile(&image.key)));
+        assert!(c.output.get(&paths::dockerfile(&image.key)).is_some());
+        assert_eq!(strings(&built["args"]).last(), Some(&image.context));
+        assert_eq!(flag(built, "cache-from"), env.image_ref(&image.key));
+        images.extend([env.image_uri(&image.key, SHA), env.image_ref(&image.key)]);
+    }
+    assert_eq!(strings(&build["images"]), images);
+    for p in &m.pipelines {
+        let upload = step(&build, &format!("upload-{}", p.key));
+        let file = format!(
+            "{}/{}",
+            upload["dir"].as_str().unwrap_or_default(),
+            strings(&upload["args"]).last().cloned().unwrap_or_default()
+        );
+        assert_eq!(file, in_output(m, &paths::pipeline_json(&env.name, &p.key)));
+        assert_eq!(env_of(upload, "KFP_REPO"), env.kfp_repo());
+        assert_eq!(env_of(upload, "TAGS"), format!("{SHA},{}", env.name));
+        assert!(env.template_uri(p).starts_with(&format!("{}/{}/", env.kfp_repo(), p.name)));
+    }
+    let dags = strings(&step(&build, "sync-dags")["args"]);
+    assert_eq!(dags[dags.len() - 2..], [in_output(m, &paths::dags_dir(&env.name)), env.composer_dag_folder()]);
+    assert!(env.composer_dag_folder().starts_with(&format!("gs://{}/dags/", env.composer_bucket())));
+    for s in &m.services {
+        let deploy = step(&build, &format!("deploy-service-{}", s.key));
+        assert_eq!(flag(deploy, "image"), env.image_uri(&s.image, SHA));
+        assert_eq!(flag(deploy, "service-account"), env.sa_email(SaRole::Serving));
+        assert_eq!((flag(deploy, "region"), flag(deploy, "project")), (env.region.clone(), env.gcp_project.clone()));
+    }
+    for f in &m.functions {
+        let deploy = step(&build, &format!("deploy-function-{}", f.key));
+        assert_eq!(flag(deploy, "service-account"), env.sa_email(SaRole::Functions));
+        assert_eq!(flag(deploy, "build-service-account"), env.sa_resource(SaRole::Functions));
+        assert_eq!(flag(deploy, "source"), f.source);
+        if let Some(bucket) = &f.trigger_bucket {
+            assert_eq!(flag(deploy, "trigger-bucket"), env.bucket_name(bucket));
+        }
+    }
+    let run = m.ci.as_ref().and_then(|ci| ci.run_pipeline.as_deref()).and_then(|k| m.pipeline(k));
+    let run = run.unwrap_or_else(|| panic!("flagship runs a pipeline"));
+    let started = step(&build, &format!("run-{}", run.key));
+    assert_eq!(env_of(started, "TEMPLATE_URI"), env.template_uri(run));
+    assert_eq!(env_of(started, "PIPELINE_ROOT"), env.pipeline_root(&m.pipeline_root_bucket, run));
+    assert_eq!(env_of(started, "SERVICE_ACCOUNT"), env.sa_email(SaRole::Pipelines));
+}
+
+#[test]
+fn release_promotes_into_every_next_environment() {
+    let c = compile_text(&flagship_text());
+    let m = &c.model;
+    let text = c.output.get(&paths::cloudbuild("release")).unwrap_or_default();
+    for pair in m.environments.windows(2) {
+        let (env, next) = (&pair[0], &pair[1]);
+        let build = expand_all(&parse(text), &trigger_values(m, env));
+        for image in &m.images {
+            let promote = step(&build, &format!("promote-{}", image.key));
+            assert_eq!(env_of(promote, "SRC"), env.image_uri(&image.key, SHA));
+            assert_eq!(format!("{}:{}", env_of(promote, "DST"), next.image_tag()), next.image_ref(&image.key));
+        }
+        assert!(strings(&build["images"]).contains(&next.image_ref(&m.images[0].key)));
+        for p in &m.pipelines {
+            let upload = step(&build, &format!("upload-{}", p.key));
+            assert_eq!(
+                upload["dir"].as_str().map(|d| format!("{d}/{}.json", p.key)),
+                Some(in_output(m, &paths::pipeline_json(&next.name, &p.key)))
+            );
+            assert_eq!(env_of(upload, "KFP_REPO"), next.kfp_repo());
+        }
+        assert_eq!(strings(&step(&build, "sync-dags")["args"]).last(), Some(&next.composer_dag_folder()));
+        for s in &m.services {
+            assert_eq!(
+                flag(step(&build, &format!("deploy-service-{}", s.key)), "image"),
+                next.image_uri(&s.image, SHA)
+            );
+        }
+    }
+}
+
+#[test]
+fn dollars_from_the_spec_stay_literal() {
+    let hostile = r#"echo "$HOME" ${X} $$ $1 '{{ x }}' %{y} {% z %}"#;
+    let text = flagship_text().replace(
+        r#"lint: ["ruff check ."]"#,
+        &format!("lint: [{}]", serde_json::to_string(hostile).unwrap_or_default()),
+    );
+    let c = compile_text(&text);
+    let pr = c.output.get(&paths::cloudbuild("pr")).unwrap_or_default();
+    assert!(pr.contains(r#"echo "$$HOME" $${X} $$$$ $$1"#), "{pr}");
+    let build = parse(pr);
+    let lint = step(&build, "lint-1");
+    assert_eq!(strings(&lint["args"]), vec!["-c".to_owned(), subst::literal(hostile)]);
+    let live = live_references(&build).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(live, vec!["_MLOPSGEN_VERSION".to_owned()]);
+    let expanded = expand_all(&build, &trigger_values(&c.model, c.model.default_env()));
+    assert_eq!(strings(&step(&expanded, "lint-1")["args"])[1], hostile);
+}
+
+#[test]
+fn a_single_environment_without_ci_gets_no_configs() {
+    let minimal =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/minimal.yaml")).unwrap_or_default();
+    let c = compile_text(&minimal);
+    assert!(configs(&c.model).is_empty());
+    assert!(c.output.files().all(|(p, _)| !p.starts_with("cloudbuild/")));
+}
