@@ -22,6 +22,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.features();
     refs::pipelines(&mut c);
     c.models_and_endpoints();
+    super::kfp::models(&mut c);
     c.services_and_functions();
     c.orchestration_and_ci();
     c.monitoring();
