@@ -149,6 +149,28 @@ pub fn models(c: &mut Checker<'_>) {
     }
 }
 
+/// KFP's backend replaces `{{$…}}` placeholders in commands, arguments and parameter values, so
+/// spec text that reaches a pipeline can't contain one (descriptions excepted: nothing resolves
+/// them). Arguments already reject every `{{`.
+pub fn placeholders(c: &mut Checker<'_>) {
+    let mut found = Vec::new();
+    super::semantic::walk_strings(&c.doc.value, String::new(), &mut found);
+    let reaches_pipeline = |p: &str| {
+        let parts: Vec<&str> = p.split('/').collect();
+        match parts.as_slice() {
+            ["", "pipelines", ..] | ["", "models", ..] => true,
+            ["", "images", _, "serving", ..] | ["", "datasets", _, "source"] => true,
+            _ => false,
+        }
+    };
+    for (pointer, text) in found {
+        if text.contains("{{$") && reaches_pipeline(&pointer) && !pointer.ends_with("/description") {
+            let pos = c.at(&pointer);
+            c.report(Code::UnsafeString, pos, "`{{$` starts a Kubeflow placeholder, which the pipeline backend would replace", Some("pass the text through a pipeline parameter's value at run time instead".into()));
+        }
+    }
+}
+
 /// kfp's cpu format: `([0-9]*[.])?[0-9]+m?`.
 fn is_cpu(s: &str) -> bool {
     let s = s.strip_suffix('m').unwrap_or(s);
@@ -182,7 +204,7 @@ models:
   m: {serving_image: server, description: 'say \"hi\"', explanation: {method: xrai}}
 pipelines:
   p:
-    parameters: {lr: {type: float, default: 0.1}}
+    parameters: {lr: {type: float, default: 0.1, description: 'not resolved: {{$}}'}}
     steps:
 ";
 
@@ -219,6 +241,7 @@ pipelines:
         machine: {type: n1-standard-4}
       up: {kind: model_upload, model: m, inputs: {model: train_a.m}}
       score: {kind: batch_prediction, dataset: rows, destination: out, machine_type: n1-standard-4, inputs: {model: up.model}}
+      leak: {kind: container, image: job, env: {X: '{{$}}'}, command: [sh, '{{$.pipeline_job_name}}']}
 ";
         let got = problems(steps);
         let want = [
@@ -230,12 +253,13 @@ pipelines:
             "tuning trials can't read the artifact input `m`",
             "batch prediction can't read the Parquet dataset `rows`",
             "this explanation method needs `step_count`",
+            "`{{$` starts a Kubeflow placeholder, which the pipeline backend would replace",
             "a model description can't contain `\"`, `\\`, `{{` or `}}`",
         ];
         for w in want {
             assert!(got.iter().any(|g| g == w), "missing {w:?} in {got:#?}");
         }
-        assert_eq!(got.len(), want.len(), "{got:#?}");
+        assert_eq!(got.len(), want.len() + 1, "{got:#?}"); // the placeholder twice
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Writes JSON the way the kfp compiler does (`json.dump(d, indent=2, sort_keys=True)` after
-//! `MessageToDict`): keys sorted by code point at every level, two-space indent, non-ASCII and
-//! control characters `\u`-escaped, and floats in Python's `repr` form (`10.0`, `1e-05`).
+//! `MessageToDict`): keys sorted by code point at every level, two-space indent, control and
+//! non-ASCII characters `\u`-escaped, and floats in Python's `repr` form (`10.0`, `1e-05`).
+//!
+//! One deliberate difference: characters outside the Basic Multilingual Plane (emoji) are written
+//! as UTF-8, not as the surrogate pairs Python writes, because kfp's own loader (which reads JSON
+//! through a YAML parser) rejects surrogate escapes.
 //!
 //! Numbers keep the kind they were built with: a float (`Number::from_f64`) prints as a Python
 //! float, an integer prints as an integer. The IR builders store every `google.protobuf.Value`
@@ -80,12 +84,9 @@ pub fn write_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            ' '..='~' => out.push(c),
+            ' '..='~' | '\u{10000}'.. => out.push(c),
             _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
         }
     }
@@ -174,7 +175,7 @@ mod tests {
     #[test]
     fn sorts_keys_indents_and_escapes_like_python() {
         let v = json!({"b": [1, float(2.0), {}], "a": "Gr\u{f6}\u{df}e \u{2713} \u{1F600} \"q\" \\ \n\u{7f}", "c": []});
-        let want = "{\n  \"a\": \"Gr\\u00f6\\u00dfe \\u2713 \\ud83d\\ude00 \\\"q\\\" \\\\ \\n\\u007f\",\n  \"b\": [\n    1,\n    2.0,\n    {}\n  ],\n  \"c\": []\n}";
+        let want = "{\n  \"a\": \"Gr\\u00f6\\u00dfe \\u2713 \u{1F600} \\\"q\\\" \\\\ \\n\\u007f\",\n  \"b\": [\n    1,\n    2.0,\n    {}\n  ],\n  \"c\": []\n}";
         assert_eq!(to_string(&v), want);
     }
 
