@@ -11,6 +11,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use mlopsgen::diagnostic::{render, Source};
 use mlopsgen::output::write::{self, Action, ConflictKind, Outcome, Plan};
+use mlopsgen::targets::kubeflow::graph;
 use mlopsgen::{compile, diff, Compilation, Error, Options};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -93,8 +94,25 @@ enum Command {
         #[arg(long, value_name = "REF")]
         base: Option<String>,
     },
+    /// Print a pipeline's step graph (Mermaid or Graphviz DOT).
+    Graph {
+        /// The pipeline.
+        pipeline: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
+        format: GraphFormat,
+        /// The spec file.
+        #[arg(default_value = "mlops.yaml")]
+        spec: PathBuf,
+    },
     /// Print the spec's JSON Schema.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GraphFormat {
+    Mermaid,
+    Dot,
 }
 
 /// Runs the CLI and returns the process exit code.
@@ -117,6 +135,7 @@ pub fn main() -> ExitCode {
         Command::Validate { spec } => ctx.validate(&spec),
         Command::Build { spec, out, check, force } => ctx.build(&spec, out, check, force),
         Command::Diff { spec, out, stat, format, base } => ctx.diff(&spec, out, stat, format, base.as_deref()),
+        Command::Graph { pipeline, format, spec } => ctx.graph(&spec, &pipeline, format),
         Command::Schema => {
             print!("{}", mlopsgen::validate::spec_schema_json());
             0
@@ -152,6 +171,24 @@ impl Ctx {
                 Err(EXIT_BUG)
             }
         }
+    }
+
+    fn graph(&self, spec: &Path, pipeline: &str, format: GraphFormat) -> u8 {
+        let c = match self.compile(spec, None) {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
+        let Some(p) = c.model.pipeline(pipeline) else {
+            let known: Vec<&str> = c.model.pipelines.iter().map(|p| p.key.as_str()).collect();
+            eprintln!("error: {} has no pipeline `{pipeline}` (pipelines: {})", spec.display(), known.join(", "));
+            return EXIT_INVALID;
+        };
+        let format = match format {
+            GraphFormat::Mermaid => graph::Format::Mermaid,
+            GraphFormat::Dot => graph::Format::Dot,
+        };
+        print!("{}", graph::render(p, format));
+        0
     }
 
     fn validate(&self, spec: &Path) -> u8 {

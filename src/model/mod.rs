@@ -11,10 +11,12 @@ pub mod iam;
 pub mod lower;
 pub mod paths;
 mod pipeline;
+mod scope;
 
 pub use env::*;
 pub use lower::lower;
 pub use pipeline::*;
+pub use scope::*;
 
 pub use crate::spec::{
     Accelerator, Alerts, ColumnType, ComposerSize, Explanation, ExplanationMethod, FileFormat, Goal,

@@ -34,6 +34,20 @@ impl Pipeline {
     }
 }
 
+/// kfp's task name for a step name (its `sanitize_k8s_name`): lowercase, every run of other
+/// characters one `-`, no `-` at either end (`train_model` → `train-model`).
+pub fn kfp_task_name(step: &str) -> String {
+    let mut out = String::new();
+    for c in step.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_owned()
+}
+
 /// A pipeline parameter.
 #[derive(Debug, Clone)]
 pub struct Param {

@@ -5,6 +5,7 @@
 //! returns a spec when there is no diagnostic at all.
 
 pub mod facts;
+pub mod kfp;
 pub mod names;
 mod refs;
 mod schema;

@@ -32,6 +32,7 @@ pub fn pipelines(c: &mut Checker<'_>) {
             step_checks(c, p, name, step, &pointer_push(&format!("{pp}/steps"), name));
         }
         cycles(c, p, &pp);
+        super::kfp::pipeline(c, p, &pp);
         if let Some(s) = &p.schedule {
             schedule(c, p, s, &format!("{pp}/schedule"));
         }

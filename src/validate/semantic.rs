@@ -22,6 +22,8 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.features();
     refs::pipelines(&mut c);
     c.models_and_endpoints();
+    super::kfp::models(&mut c);
+    super::kfp::placeholders(&mut c);
     c.services_and_functions();
     c.orchestration_and_ci();
     c.monitoring();
@@ -504,7 +506,8 @@ impl Checker<'_> {
     }
 }
 
-fn walk_strings(v: &serde_json::Value, pointer: String, out: &mut Vec<(String, String)>) {
+/// Every string in a document (keys with control characters included) with its pointer.
+pub(super) fn walk_strings(v: &serde_json::Value, pointer: String, out: &mut Vec<(String, String)>) {
     match v {
         serde_json::Value::String(s) => out.push((pointer, s.clone())),
         serde_json::Value::Array(items) => {

@@ -1,0 +1,218 @@
+//! Container steps: component interfaces, executors with placeholder-rendered args, env and
+//! resources, and the data-validation step that runs the validator image.
+
+use super::bug;
+use super::ir::{self, ArtifactSpec, ComponentSpec, EnvVar, ExecutorSpec, Interface, ParameterSpec, TypeSchema};
+use super::plan::{Ctx, PlannedTask};
+use crate::model::{Arg, ArgPart, Container, IoType, ParamType, Resources, Step};
+use crate::targets::TargetError;
+
+/// The IR name of a parameter type.
+pub fn parameter_type(ty: ParamType) -> &'static str {
+    match ty {
+        ParamType::String => "STRING",
+        ParamType::Int => "NUMBER_INTEGER",
+        ParamType::Float => "NUMBER_DOUBLE",
+        ParamType::Bool => "BOOLEAN",
+        ParamType::List => "LIST",
+        ParamType::Struct => "STRUCT",
+    }
+}
+
+/// Adds a typed entry to an interface.
+pub fn declare(interface: &mut Interface, name: &str, ty: IoType) {
+    match ty {
+        IoType::Parameter(p) => {
+            interface.parameters.insert(name.to_owned(), ParameterSpec::of(parameter_type(p)));
+        }
+        IoType::Artifact(a) => {
+            interface
+                .artifacts
+                .insert(name.to_owned(), ArtifactSpec { artifact_type: TypeSchema::titled(a.schema_title()), is_optional: false });
+        }
+    }
+}
+
+/// A component declaring the step's inputs and outputs.
+pub fn step_component(step: &Step) -> ComponentSpec {
+    let mut component = ComponentSpec::default();
+    for i in &step.inputs {
+        declare(&mut component.input_definitions, &i.name, i.ty);
+    }
+    for o in &step.outputs {
+        declare(&mut component.output_definitions, &o.name, o.ty);
+    }
+    component
+}
+
+/// The placeholder a container uses for a templated reference: input parameters by value,
+/// artifacts by local path, output parameters by the file to write.
+pub fn placeholder(step: &Step, part: &ArgPart) -> Result<String, TargetError> {
+    let missing = |what: &str, name: &str| bug(format!("step `{}` has no {what} `{name}`", step.name));
+    Ok(match part {
+        ArgPart::Text(text) => text.clone(),
+        ArgPart::Param(name) | ArgPart::Input(name) => match step.input(name).ok_or_else(|| missing("input", name))?.ty {
+            IoType::Parameter(_) => format!("{{{{$.inputs.parameters['{name}']}}}}"),
+            IoType::Artifact(_) => format!("{{{{$.inputs.artifacts['{name}'].path}}}}"),
+        },
+        ArgPart::Output(name) => match step.output(name).ok_or_else(|| missing("output", name))?.ty {
+            IoType::Parameter(_) => format!("{{{{$.outputs.parameters['{name}'].output_file}}}}"),
+            IoType::Artifact(_) => format!("{{{{$.outputs.artifacts['{name}'].path}}}}"),
+        },
+    })
+}
+
+/// Renders args: each becomes one string with its placeholders inline, as an f-string
+/// argument does in kfp's DSL.
+pub fn render_args(
+    args: &[Arg],
+    mut render: impl FnMut(&ArgPart) -> Result<String, TargetError>,
+) -> Result<Vec<String>, TargetError> {
+    args.iter().map(|arg| arg.0.iter().map(&mut render).collect::<Result<String, _>>()).collect()
+}
+
+/// Wires every step input from its source.
+pub fn wire_inputs(ctx: &Ctx<'_>, step: &Step, task: &mut PlannedTask) -> Result<(), TargetError> {
+    for i in &step.inputs {
+        task.inputs.insert(i.name.clone(), ctx.source(step, &i.name)?);
+    }
+    Ok(())
+}
+
+/// The user container's environment, sorted by name.
+pub fn env_vars(container: &Container) -> Vec<EnvVar> {
+    container.env.iter().map(|(name, value)| EnvVar { name: name.clone(), value: value.clone() }).collect()
+}
+
+/// A `container` step.
+pub fn container_step(
+    ctx: &Ctx<'_>,
+    step: &Step,
+    container: &Container,
+    resources: &Resources,
+) -> Result<PlannedTask, TargetError> {
+    let executor = ir::Container {
+        args: render_args(&container.args, |p| placeholder(step, p))?,
+        command: container.command.clone(),
+        env: env_vars(container),
+        image: ctx.env.image_ref(&container.image),
+        resources: container_resources(resources)?,
+    };
+    let key = ctx.task_of(&step.name)?.to_owned();
+    let mut task = PlannedTask::new(&key, step, step_component(step), ExecutorSpec::Container(executor));
+    wire_inputs(ctx, step, &mut task)?;
+    Ok(task)
+}
+
+/// Image key of the dataset validator.
+pub const VALIDATOR_IMAGE: &str = "validator";
+
+/// A `data_validation` step: the validator image checks the dataset against its contract.
+///
+/// The validator's command-line contract (the validator image implements it):
+///
+/// ```text
+/// <entrypoint> --dataset URI --report PATH --metrics PATH --dataset-out PATH
+/// ```
+///
+/// - `--dataset`: the dataset to check, `bq://project.dataset.table` or a `gs://` URI or glob;
+/// - `--report`: write a Markdown report of every check (the `report` output, `system.Markdown`);
+/// - `--metrics`: write KFP metrics JSON (`{"metrics": [{"name": …, "numberValue": …}]}`) such
+///   as row count and failed checks (the `metrics` output, `system.Metrics`);
+/// - `--dataset-out`: create this directory and write the validated rows into it as files (the
+///   `dataset` output, `system.Dataset`, which later steps read);
+/// - exit non-zero when the data breaks its contract, so the pipeline stops there.
+///
+/// The column contract comes with the image, keyed by the dataset's URI.
+pub fn validation_step(ctx: &Ctx<'_>, step: &Step, dataset: &str) -> Result<PlannedTask, TargetError> {
+    let dataset = ctx.model.dataset(dataset).ok_or_else(|| bug(format!("no dataset `{dataset}`")))?;
+    let out = |name: &str| format!("{{{{$.outputs.artifacts['{name}'].path}}}}");
+    let executor = ir::Container {
+        args: vec![
+            "--dataset".into(),
+            ctx.env.dataset_uri(dataset),
+            "--report".into(),
+            out("report"),
+            "--metrics".into(),
+            out("metrics"),
+            "--dataset-out".into(),
+            out("dataset"),
+        ],
+        image: ctx.env.image_ref(VALIDATOR_IMAGE),
+        ..ir::Container::default()
+    };
+    let key = ctx.task_of(&step.name)?.to_owned();
+    let mut task = PlannedTask::new(&key, step, step_component(step), ExecutorSpec::Container(executor));
+    wire_inputs(ctx, step, &mut task)?;
+    Ok(task)
+}
+
+/// Resources in both forms kfp writes (`set_cpu_limit`, `set_memory_limit`,
+/// `set_accelerator_type` + `set_accelerator_limit`).
+fn container_resources(r: &Resources) -> Result<Option<ir::Resources>, TargetError> {
+    if r.cpu.is_none() && r.memory.is_none() && r.accelerator.is_none() {
+        return Ok(None);
+    }
+    let bad = |what: &str, v: &str| bug(format!("invalid {what} `{v}` (validation should have caught it)"));
+    Ok(Some(ir::Resources {
+        accelerator: r.accelerator.as_ref().map(|a| ir::AcceleratorConfig {
+            count: a.count.to_string(),
+            resource_count: a.count.to_string(),
+            resource_type: a.ty.clone(),
+            ty: a.ty.clone(),
+        }),
+        cpu_limit: r.cpu.as_deref().map(|c| cpu_cores(c).ok_or_else(|| bad("cpu", c))).transpose()?,
+        memory_limit: r.memory.as_deref().map(|m| memory_gb(m).ok_or_else(|| bad("memory", m))).transpose()?,
+        resource_cpu_limit: r.cpu.clone(),
+        resource_memory_limit: r.memory.clone(),
+    }))
+}
+
+/// kfp's `_cpu_to_float`: `500m` → 0.5, `4` → 4.0.
+pub fn cpu_cores(cpu: &str) -> Option<f64> {
+    match cpu.strip_suffix('m') {
+        Some(milli) => milli.parse::<f64>().ok().map(|m| m / 1000.0),
+        None => cpu.parse().ok(),
+    }
+}
+
+/// kfp's `_memory_to_float`: the limit in GB (10⁹ bytes), same operation order.
+pub fn memory_gb(memory: &str) -> Option<f64> {
+    const UNITS: [(&str, f64); 12] = [
+        ("Ei", (1u64 << 60) as f64),
+        ("Pi", (1u64 << 50) as f64),
+        ("Ti", (1u64 << 40) as f64),
+        ("Gi", (1u64 << 30) as f64),
+        ("Mi", (1u64 << 20) as f64),
+        ("Ki", (1u64 << 10) as f64),
+        ("E", 1e18),
+        ("P", 1e15),
+        ("T", 1e12),
+        ("G", 1e9),
+        ("M", 1e6),
+        ("K", 1e3),
+    ];
+    for (suffix, bytes) in UNITS {
+        if let Some(n) = memory.strip_suffix(suffix) {
+            let n: f64 = n.parse().ok()?;
+            return Some(if suffix == "G" { n } else { n * bytes / 1e9 });
+        }
+    }
+    memory.parse::<f64>().ok().map(|b| b / 1e9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_numbers_match_kfp() {
+        assert_eq!(cpu_cores("500m"), Some(0.5));
+        assert_eq!(cpu_cores("4"), Some(4.0));
+        assert_eq!(memory_gb("16G"), Some(16.0));
+        assert_eq!(memory_gb("16Gi"), Some(17.179869184));
+        assert_eq!(memory_gb("512Mi"), Some(0.536870912));
+        assert_eq!(memory_gb("1000"), Some(1e-6));
+        assert_eq!(memory_gb("x"), None);
+    }
+}

@@ -1,0 +1,220 @@
+//! Planning: each step of a pipeline becomes one or more KFP tasks with their component,
+//! executor and input sources, before condition groups are laid out (see `condition.rs`).
+//!
+//! A step's main task has the step's name (sanitised as kfp sanitises component names) and
+//! produces the step's outputs; helper tasks (an importer, a converter) get `<step>-<what>` keys.
+
+use super::ir::{ComponentSpec, ExecutorSpec};
+use super::{bug, container, jobs, models};
+use crate::model::{kfp_task_name as task_key, Environment, InputSource, IoType, Model, ParamType, Pipeline, Step, StepKind};
+use crate::targets::TargetError;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Where a task input comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A pipeline parameter.
+    Param {
+        /// Parameter name.
+        name: String,
+        /// Its type.
+        ty: ParamType,
+    },
+    /// Another task's output.
+    Output {
+        /// Producer task key.
+        task: String,
+        /// Output name on the producer's component.
+        key: String,
+        /// Output type.
+        ty: IoType,
+    },
+    /// A literal (a `google.protobuf.Value`).
+    Constant(Value),
+}
+
+impl Source {
+    /// kfp's name for a value passed into a sub-DAG (`pipelinechannel--<param>` or
+    /// `pipelinechannel--<task>-<output>`); `None` for literals.
+    pub fn channel(&self) -> Option<String> {
+        match self {
+            Source::Param { name, .. } => Some(format!("pipelinechannel--{name}")),
+            Source::Output { task, key, .. } => Some(format!("pipelinechannel--{task}-{key}")),
+            Source::Constant(_) => None,
+        }
+    }
+
+    /// Whether it is an artifact.
+    pub fn is_artifact(&self) -> bool {
+        matches!(self, Source::Output { ty: IoType::Artifact(_), .. })
+    }
+}
+
+/// One KFP task before placement.
+#[derive(Debug, Clone)]
+pub struct PlannedTask {
+    /// Task key (also names `comp-<key>` and `exec-<key>`).
+    pub key: String,
+    /// `taskInfo.name`.
+    pub display: String,
+    /// The step it belongs to.
+    pub step: String,
+    /// Its component (interface and executor label filled in by [`PlannedTask::new`]).
+    pub component: ComponentSpec,
+    /// Its executor.
+    pub executor: ExecutorSpec,
+    /// Inputs by name.
+    pub inputs: BTreeMap<String, Source>,
+    /// Tasks it waits for without reading their data.
+    pub after: BTreeSet<String>,
+    /// Caching enabled.
+    pub cache: bool,
+    /// Retries.
+    pub retries: Option<u32>,
+}
+
+impl PlannedTask {
+    /// A task running `executor`, with the component's executor label pointing at it.
+    pub fn new(key: &str, step: &Step, mut component: ComponentSpec, executor: ExecutorSpec) -> Self {
+        component.executor_label = Some(format!("exec-{key}"));
+        PlannedTask {
+            key: key.to_owned(),
+            display: key.to_owned(),
+            step: step.name.clone(),
+            component,
+            executor,
+            inputs: BTreeMap::new(),
+            after: BTreeSet::new(),
+            cache: step.cache,
+            retries: None,
+        }
+    }
+}
+
+/// What the step builders read.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    /// The model.
+    pub model: &'a Model,
+    /// The environment being compiled.
+    pub env: &'a Environment,
+    /// The pipeline.
+    pub pipeline: &'a Pipeline,
+    keys: BTreeMap<String, String>,
+    taken: BTreeSet<String>,
+}
+
+impl Ctx<'_> {
+    /// The main task key of a step.
+    pub fn task_of(&self, step: &str) -> Result<&str, TargetError> {
+        self.keys.get(step).map(String::as_str).ok_or_else(|| bug(format!("no task for step `{step}`")))
+    }
+
+    /// A fresh helper task key `<step key>-<what>` (with `-2`, `-3`… if taken).
+    pub fn helper_key(&mut self, step: &Step, what: &str) -> Result<String, TargetError> {
+        let base = format!("{}-{what}", self.task_of(&step.name)?);
+        let mut key = base.clone();
+        let mut n = 1;
+        while self.taken.contains(&key) {
+            n += 1;
+            key = format!("{base}-{n}");
+        }
+        self.taken.insert(key.clone());
+        Ok(key)
+    }
+
+    /// The source of a step input.
+    pub fn source(&self, step: &Step, input: &str) -> Result<Source, TargetError> {
+        let i = step.input(input).ok_or_else(|| bug(format!("step `{}` has no input `{input}`", step.name)))?;
+        Ok(match &i.source {
+            InputSource::Param(name) => match i.ty {
+                IoType::Parameter(ty) => Source::Param { name: name.clone(), ty },
+                IoType::Artifact(_) => return Err(bug(format!("parameter `{name}` typed as an artifact"))),
+            },
+            InputSource::Output { step: producer, output } => {
+                let producer_step = self.pipeline.step(producer).ok_or_else(|| bug(format!("no step `{producer}`")))?;
+                Source::Output { task: self.task_of(producer)?.to_owned(), key: output_key(producer_step, output).to_owned(), ty: i.ty }
+            }
+        })
+    }
+}
+
+/// The output name a step's output has on its main task's component (GCPC ops name some
+/// outputs differently).
+pub fn output_key<'s>(step: &Step, output: &'s str) -> &'s str {
+    match (&step.kind, output) {
+        (StepKind::BatchPrediction { .. }, "predictions") => "batchpredictionjob",
+        _ => output,
+    }
+}
+
+/// Plans every task of a pipeline, in step order.
+pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec<PlannedTask>, TargetError> {
+    let keys: BTreeMap<String, String> = pipeline.steps.iter().map(|s| (s.name.clone(), task_key(&s.name))).collect();
+    let taken: BTreeSet<String> = keys.values().cloned().collect();
+    if taken.len() != keys.len() {
+        return Err(bug(format!("pipeline `{}`: two steps share a task name", pipeline.key)));
+    }
+    let mut ctx = Ctx { model, env, pipeline, keys, taken };
+    let mut tasks = Vec::new();
+    for step in &pipeline.steps {
+        let mut planned = match &step.kind {
+            StepKind::Container { container, resources } => vec![container::container_step(&ctx, step, container, resources)?],
+            StepKind::DataValidation { dataset } => vec![container::validation_step(&ctx, step, dataset)?],
+            StepKind::CustomTraining { container, machine } => vec![jobs::custom_training(&ctx, step, container, machine)?],
+            StepKind::HyperparameterTuning { .. } => vec![jobs::tuning(&ctx, step)?],
+            StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
+            StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
+            StepKind::BatchPrediction { dataset, destination, machine_type, max_replicas } => {
+                vec![models::batch_predict(&ctx, step, dataset, destination, machine_type, *max_replicas)?]
+            }
+        };
+        link_step(&ctx, step, &mut planned)?;
+        tasks.extend(planned);
+    }
+    Ok(tasks)
+}
+
+/// Gives the main task its name, retries and the step's non-data dependencies: everything it
+/// waits for that no task of the step reads data from, except the condition's producer (the
+/// condition group waits for that).
+fn link_step(ctx: &Ctx<'_>, step: &Step, planned: &mut [PlannedTask]) -> Result<(), TargetError> {
+    let main_key = ctx.task_of(&step.name)?;
+    let read: BTreeSet<&str> = planned
+        .iter()
+        .flat_map(|t| t.inputs.values())
+        .filter_map(|s| match s {
+            Source::Output { task, .. } => Some(task.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut after = BTreeSet::new();
+    for dep in &step.depends_on {
+        let task = ctx.task_of(dep)?;
+        let is_condition = step.condition.as_ref().is_some_and(|c| &c.step == dep);
+        if !read.contains(task) && !is_condition {
+            after.insert(task.to_owned());
+        }
+    }
+    let main = planned
+        .iter_mut()
+        .find(|t| t.key == main_key)
+        .ok_or_else(|| bug(format!("step `{}` has no main task", step.name)))?;
+    main.display = step.name.clone();
+    main.retries = step.retries;
+    main.after.extend(after);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_keys_follow_kfp_sanitising() {
+        assert_eq!(task_key("train"), "train");
+        assert_eq!(task_key("train_model"), "train-model");
+        assert_eq!(task_key("a__b-_c_"), "a-b-c");
+    }
+}

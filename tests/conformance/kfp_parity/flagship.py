@@ -1,0 +1,110 @@
+"""kfp DSL twin of the repository's specs/flagship.yaml (environment dev)."""
+from google.cloud.aiplatform import hyperparameter_tuning as hpt
+from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
+from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
+from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
+from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
+    HyperparameterTuningJobRunOp, serialize_metrics, serialize_parameters)
+from google_cloud_pipeline_components.v1.model import ModelUploadOp
+from kfp import dsl
+
+from shared import container_spec, endpoint_importer, unmanaged_model, validator
+
+ENV = "dev"
+PROJECT, REGION = "acme-churn-dev", "europe-west4"
+REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/churn-images"
+TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
+LABELS = {"cost-center": "retention", "env": "dev", "managed-by": "mlopsgen", "team": "ml-platform"}
+TRAINING_SA = f"churn-training@{PROJECT}.iam.gserviceaccount.com"
+SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
+ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
+ENDPOINT_ID = 6478338283  # mlopsgen derives it from the project and endpoint names
+SERVING = container_spec(SERVER, 8080, "/health", "/predict")
+
+
+@dsl.container_component
+def train(data: dsl.Input[dsl.Dataset], learning_rate: float, max_depth: int,
+          model: dsl.Output[dsl.Model], metrics: dsl.Output[dsl.Metrics]):
+    return dsl.ContainerSpec(image=TRAINER, command=["python", "-m", "trainer"], args=[
+        "train", "--data", data.path, "--lr", learning_rate, "--max-depth", max_depth,
+        "--model", model.path, "--metrics", metrics.path])
+
+
+train_job = create_custom_training_job_from_component(
+    train, display_name="churn-training-train", machine_type="n1-standard-8",
+    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS)
+
+
+@dsl.container_component
+def evaluate(model: dsl.Input[dsl.Model], data: dsl.Input[dsl.Dataset], auc: dsl.OutputPath(float),
+             report: dsl.Output[dsl.ClassificationMetrics]):
+    return dsl.ContainerSpec(image=TRAINER, command=["python", "-m", "trainer"], args=[
+        "evaluate", "--model", model.path, "--data", data.path, "--auc", auc, "--report", report.path])
+
+
+@dsl.container_component
+def export(model: dsl.Output[dsl.Model]):
+    return dsl.ContainerSpec(image=TRAINER, command=["python", "-m", "trainer"],
+                             args=["export-latest", "--model", model.path])
+
+
+def upload(name, model):
+    convert = unmanaged_model(model=model, container_spec=SERVING).set_display_name(f"{name}-unmanaged-model")
+    return ModelUploadOp(
+        display_name="churn-churn", description="Gradient-boosted churn classifier.",
+        unmanaged_container_model=convert.outputs["unmanaged_container_model"], labels=LABELS,
+        project=PROJECT, location=REGION, explanation_parameters={"sampledShapleyAttribution": {"pathCount": 10}},
+        **({"version_aliases": ["challenger"]} if name == "register" else {}),
+    ).set_display_name(name)
+
+
+@dsl.pipeline(name="churn-training", pipeline_root=f"{ROOT}/training",
+              description="Validate the customer table, tune, train, evaluate, register and deploy if good enough.")
+def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0.8):
+    """Validate the customer table, tune, train, evaluate, register and deploy if good enough.
+
+    Args:
+      learning_rate: Gradient boosting learning rate.
+      min_auc: Deploy only above this AUC.
+    """
+    validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate")
+    pool = {"container_spec": {"args": ["tune", "--data", "bq://churn.customers"], "command": ["python", "-m", "trainer"],
+                               "image_uri": TRAINER},
+            "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
+    tune = HyperparameterTuningJobRunOp(
+        display_name="churn-training-tune", base_output_directory=f"{ROOT}/training/tune", worker_pool_specs=[pool],
+        study_spec_metrics=serialize_metrics({"auc": "maximize"}),
+        study_spec_parameters=serialize_parameters({
+            "learning_rate": hpt.DoubleParameterSpec(min=0.001, max=0.3, scale="log"),
+            "max_depth": hpt.IntegerParameterSpec(min=3, max=10, scale="linear"),
+        }),
+        max_trial_count=20, parallel_trial_count=4, service_account=TRAINING_SA, project=PROJECT, location=REGION,
+    ).set_display_name("tune").after(validate)
+    trained = train_job(data=validate.outputs["dataset"], learning_rate=learning_rate, max_depth=max_depth)
+    trained.set_display_name("train").set_retry(2).after(tune)
+    ev = evaluate(model=trained.outputs["model"], data=validate.outputs["dataset"]).set_display_name("evaluate")
+    ev.set_cpu_limit("4").set_memory_limit("16G")
+    with dsl.If(ev.outputs["auc"] >= 0.8, name="evaluate.auc >= 0.8"):
+        register = upload("register", trained.outputs["model"])
+        endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint")
+        ModelDeployOp(
+            model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
+            dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
+            dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
+        ).set_display_name("deploy")
+
+
+@dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")
+def scoring():
+    validate = validator(f"{REPO}/validator:dev", "gs://acme-churn-dev-data/scoring/*.csv")().set_display_name("validate")
+    exported = export().set_display_name("export")
+    uploaded = upload("upload", exported.outputs["model"])
+    ModelBatchPredictOp(
+        job_display_name="churn-scoring-predict", model=uploaded.outputs["model"], instances_format="csv",
+        gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
+        gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
+        machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
+    ).set_display_name("predict").after(validate)
+
+
+PIPELINES = {"training": training, "scoring": scoring}
