@@ -33,6 +33,9 @@ pub fn file(m: &Model) -> TfFile {
             b = b.attr("depends_on", depends_on_apis(m, &[api]));
         }
         let mut item = Item::from(b);
+        if g.role == "roles/composer.worker" {
+            item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");
+        }
         for reason in g.reason.split("; ") {
             item = item.note(reason);
         }

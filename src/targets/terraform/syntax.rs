@@ -1,16 +1,40 @@
 //! HCL building blocks: typed expressions (hcl-rs) and a file made of commented top-level blocks.
 //!
-//! Spec strings only ever enter HCL through [`s`] or the literal parts of [`tpl`], which hcl-rs
-//! escapes (quotes, control characters, and `${`/`%{` become `$${`/`%%{`), so a spec value can
+//! Spec strings only ever enter HCL through [`s`] or the literal parts of [`tpl`], which [`escape`]
+//! (quotes, backslashes, control characters, and `${`/`%{` become `$${`/`%%{`), so a spec value can
 //! never turn into a Terraform expression. References are hcl-rs traversals, never pasted text.
 
 use hcl::expr::{Expression, FuncCall, Object, ObjectKey, TemplateExpr, Traversal, Variable};
 use hcl::structure::{Block, BlockBuilder, Body};
 use std::collections::BTreeMap;
 
-/// A literal string.
+/// A literal string, escaped so HCL reads back exactly `value`.
 pub fn s(value: impl Into<String>) -> Expression {
-    Expression::String(value.into())
+    Expression::TemplateExpr(Box::new(TemplateExpr::QuotedString(escape(&value.into()))))
+}
+
+/// Escapes text for the inside of an HCL quoted string: `"` `\` and control characters, and the
+/// template markers `${`/`%{` by doubling their first character. (hcl-rs's own escaping leaves an
+/// already doubled `$${` alone, so a spec value `$${x}` would read back as `${x}`.)
+pub fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len() + 2);
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A number.
@@ -72,10 +96,7 @@ pub fn tpl(parts: Vec<Part>) -> Expression {
     let mut text = String::new();
     for part in parts {
         match part {
-            Part::Lit(l) => {
-                let quoted = hcl::format::to_string(&Expression::String(l)).unwrap_or_default();
-                text.push_str(quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"')).unwrap_or(&quoted));
-            }
+            Part::Lit(l) => text.push_str(&escape(&l)),
             Part::Ref(e) => {
                 text.push_str("${");
                 text.push_str(&hcl::format::to_string(&e).unwrap_or_default());
@@ -100,7 +121,7 @@ pub fn strings<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> Expression 
 pub fn object(entries: impl IntoIterator<Item = (String, Expression)>) -> Expression {
     let mut o = Object::new();
     for (k, v) in entries {
-        o.insert(ObjectKey::from(k), v);
+        o.insert(ObjectKey::Expression(s(k)), v);
     }
     Expression::Object(o)
 }

@@ -22,7 +22,8 @@ pub fn file(m: &Model) -> TfFile {
                     .attr("region", var("region"))
                     .attr("depends_on", depends_on_apis(m, &[AIPLATFORM])),
             )
-            .note("experiments.tensorboard"),
+            .note("experiments.tensorboard")
+            .skip("CKV2_GCP_26", "Google-managed encryption; the spec declares no key"),
         );
     }
     if let Some(fs) = &m.features {
@@ -67,7 +68,9 @@ fn endpoint(f: &mut TfFile, m: &Model, e: &Endpoint) {
     f.push(
         Item::from(b)
             .note(format!("endpoints.{}: models are deployed by pipeline steps (the provider cannot deploy models).", e.key))
-            .note("The numeric name is derived from the project and endpoint key, so every environment agrees."),
+            .note("The numeric name is derived from the project and endpoint key, so every environment agrees.")
+            .skip("CKV2_GCP_24", "Google-managed encryption; the spec declares no key")
+            .skip("CKV2_GCP_33", "served on the public endpoint with IAM authentication; the spec declares no private network"),
     );
 }
 
