@@ -1,12 +1,56 @@
 //! Least-privilege IAM derived from declared usage.
 //!
-//! Each [`Grant`] gives one service account one role on the narrowest resource that needs it, and
-//! says which spec entry asked for it, so a reviewer can trace every binding.
+//! Each [`Grant`] gives one identity one role on the narrowest resource that needs it, and says
+//! which spec entry asked for it, so a reviewer can trace every binding. Project-level roles are
+//! used only where Google Cloud offers no narrower scope (creating Vertex AI jobs, writing logs,
+//! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
-use super::{Model, SaRole};
+use super::{DataSource, Model, SaRole, StepKind};
+use std::collections::BTreeMap;
+
+/// Who receives a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Member {
+    /// One of the project's runtime service accounts.
+    Sa(SaRole),
+    /// A Google-managed service agent of the project.
+    Agent(Agent),
+}
+
+/// Google-managed service agents that need a grant for a declared feature to work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Agent {
+    /// Cloud Build (`service-N@gcp-sa-cloudbuild`): reads the GitHub token for the connection.
+    CloudBuild,
+    /// Cloud Composer (`service-N@cloudcomposer-accounts`): runs the environment as its SA.
+    Composer,
+    /// Cloud Storage (`service-N@gs-project-accounts`): publishes bucket events for Eventarc.
+    Storage,
+}
+
+impl Agent {
+    /// Short name (Terraform resource names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::CloudBuild => "cloudbuild_agent",
+            Agent::Composer => "composer_agent",
+            Agent::Storage => "storage_agent",
+        }
+    }
+}
+
+impl Member {
+    /// Short name (Terraform resource names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Member::Sa(r) => r.as_str(),
+            Member::Agent(a) => a.as_str(),
+        }
+    }
+}
 
 /// What a role is granted on.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     /// The whole project (only where no narrower scope exists).
     Project,
@@ -20,22 +64,245 @@ pub enum Scope {
     ServiceAccount(SaRole),
     /// A Secret Manager secret (by id).
     Secret(String),
+    /// A BigQuery dataset of the environment's project (by dataset id).
+    BigQueryDataset(String),
+    /// The Composer environment's bucket.
+    ComposerBucket,
+    /// A Cloud Function (by key).
+    Function(String),
+    /// A Cloud Run service (by key).
+    CloudRunService(String),
 }
 
 /// One IAM binding.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     /// Who.
-    pub member: SaRole,
+    pub member: Member,
     /// Where.
     pub scope: Scope,
     /// Role, e.g. `roles/storage.objectViewer`.
     pub role: &'static str,
-    /// Why: the spec entry that needs it.
+    /// Why: the spec entries that need it (`; `-separated when several do).
     pub reason: String,
 }
 
+/// Read-write object access without bucket or IAM administration.
+const OBJECT_USER: &str = "roles/storage.objectUser";
+const OBJECT_VIEWER: &str = "roles/storage.objectViewer";
+const AIPLATFORM_USER: &str = "roles/aiplatform.user";
+const ACT_AS: &str = "roles/iam.serviceAccountUser";
+const AR_READER: &str = "roles/artifactregistry.reader";
+const AR_WRITER: &str = "roles/artifactregistry.writer";
+
+/// Collects grants, merging the reasons of identical bindings.
+#[derive(Default)]
+struct Grants(BTreeMap<(Member, Scope, &'static str), Vec<String>>);
+
+impl Grants {
+    fn add(&mut self, member: impl Into<Member>, scope: Scope, role: &'static str, reason: impl Into<String>) {
+        let reasons = self.0.entry((member.into(), scope, role)).or_default();
+        let reason = reason.into();
+        if !reasons.contains(&reason) {
+            reasons.push(reason);
+        }
+    }
+
+    fn into_vec(self) -> Vec<Grant> {
+        self.0
+            .into_iter()
+            .map(|((member, scope, role), reasons)| Grant { member, scope, role, reason: reasons.join("; ") })
+            .collect()
+    }
+}
+
+impl From<SaRole> for Member {
+    fn from(r: SaRole) -> Member {
+        Member::Sa(r)
+    }
+}
+
+/// Read access to a dataset: the BigQuery dataset or the bucket holding it.
+fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &str) {
+    match m.dataset(dataset).map(|d| &d.source) {
+        Some(DataSource::BigQuery { dataset: bq, .. }) => {
+            g.add(who, Scope::BigQueryDataset(bq.clone()), "roles/bigquery.dataViewer", reason);
+            g.add(who, Scope::Project, "roles/bigquery.jobUser", format!("{reason} (BigQuery jobs have no narrower scope)"));
+        }
+        Some(DataSource::Gcs { bucket, .. }) => g.add(who, Scope::Bucket(bucket.clone()), OBJECT_VIEWER, reason),
+        None => {}
+    }
+}
+
+/// Datasets a user container names literally in its args (`bq://d.t` or `gs://bucket/path`).
+fn datasets_in_args<'m>(m: &'m Model, container: &super::Container) -> Vec<&'m str> {
+    let text: Vec<&str> = container
+        .args
+        .iter()
+        .flat_map(|a| &a.0)
+        .filter_map(|p| if let super::ArgPart::Text(t) = p { Some(t.as_str()) } else { None })
+        .collect();
+    m.datasets
+        .iter()
+        .filter(|d| {
+            let needle = match &d.source {
+                DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
+                DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
+            };
+            text.iter().any(|t| t.contains(&needle))
+        })
+        .map(|d| d.key.as_str())
+        .collect()
+}
+
 /// Derives the grants the model's declared usage needs, sorted and deduplicated.
-pub fn derive(_model: &Model) -> Vec<Grant> {
-    Vec::new()
+pub fn derive(m: &Model) -> Vec<Grant> {
+    let mut g = Grants::default();
+    pipelines(&mut g, m);
+    serving(&mut g, m);
+    ci(&mut g, m);
+    composer(&mut g, m);
+    functions(&mut g, m);
+    g.into_vec()
+}
+
+fn pipelines(g: &mut Grants, m: &Model) {
+    use SaRole::{Pipelines, Serving, Training};
+    let root = Scope::Bucket(m.pipeline_root_bucket.clone());
+    for p in &m.pipelines {
+        let pk = &p.key;
+        let runs = format!("pipeline `{pk}` runs on Vertex AI Pipelines as the pipelines SA");
+        g.add(Pipelines, Scope::Project, AIPLATFORM_USER, format!("{runs} (Vertex AI jobs have no narrower scope)"));
+        g.add(Pipelines, root.clone(), OBJECT_USER, format!("{runs} and keeps its artifacts under the pipeline root"));
+        g.add(Pipelines, root.clone(), "roles/storage.legacyBucketReader", format!("{runs}: Vertex AI checks the pipeline-root bucket"));
+        for step in &p.steps {
+            let sk = &step.name;
+            let at = format!("pipeline `{pk}` step `{sk}`");
+            match &step.kind {
+                StepKind::Container { container, .. } => {
+                    g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
+                    for d in datasets_in_args(m, container) {
+                        read_dataset(g, m, Pipelines, d, &format!("{at} reads dataset `{d}`"));
+                    }
+                }
+                StepKind::CustomTraining { container, .. } | StepKind::HyperparameterTuning { container, .. } => {
+                    let job = format!("{at} runs as the training SA");
+                    g.add(Pipelines, Scope::ServiceAccount(Training), ACT_AS, job.clone());
+                    g.add(Training, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
+                    g.add(Training, root.clone(), OBJECT_USER, format!("{job} and reads and writes pipeline artifacts"));
+                    if m.tensorboard {
+                        g.add(Training, Scope::Project, AIPLATFORM_USER, format!("{job} and logs to the TensorBoard (experiments.tensorboard)"));
+                    }
+                    for d in datasets_in_args(m, container) {
+                        read_dataset(g, m, Training, d, &format!("{at} reads dataset `{d}`"));
+                    }
+                }
+                StepKind::EndpointDeploy { endpoint, .. } => {
+                    let why = format!("{at} deploys to endpoint `{endpoint}`, whose models run as the serving SA");
+                    g.add(Pipelines, Scope::ServiceAccount(Serving), ACT_AS, why);
+                }
+                StepKind::BatchPrediction { dataset, destination, .. } => {
+                    read_dataset(g, m, Pipelines, dataset, &format!("{at} scores dataset `{dataset}`"));
+                    g.add(Pipelines, Scope::Bucket(destination.clone()), OBJECT_USER, format!("{at} writes predictions to bucket `{destination}`"));
+                }
+                StepKind::DataValidation { dataset } => {
+                    read_dataset(g, m, Pipelines, dataset, &format!("{at} validates dataset `{dataset}`"));
+                }
+                StepKind::ModelUpload { .. } => {}
+            }
+        }
+    }
+}
+
+fn serving(g: &mut Grants, m: &Model) {
+    for e in &m.endpoints {
+        if !m.pipelines.is_empty() {
+            let why = format!("endpoint `{}` serves models whose artifacts live under the pipeline root", e.key);
+            g.add(SaRole::Serving, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_VIEWER, why);
+        }
+    }
+    for s in &m.services {
+        if let Some(e) = &s.endpoint {
+            let why = format!("service `{}` calls endpoint `{e}` (the provider has no endpoint-level IAM)", s.key);
+            g.add(SaRole::Serving, Scope::Project, AIPLATFORM_USER, why);
+        }
+    }
+}
+
+fn ci(g: &mut Grants, m: &Model) {
+    use SaRole::Ci;
+    let Some(ci) = &m.ci else { return };
+    let logs = "ci: builds run as the CI SA and log to Cloud Logging only (no narrower scope)";
+    g.add(Ci, Scope::Project, "roles/logging.logWriter", logs);
+    let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
+    g.add(Member::Agent(Agent::CloudBuild), Scope::Secret(ci.oauth_token_secret.clone()), "roles/secretmanager.secretAccessor", token);
+    for image in &m.images {
+        g.add(Ci, Scope::DockerRepo, AR_WRITER, format!("ci: CD builds and pushes image `{}`", image.key));
+    }
+    for p in &m.pipelines {
+        g.add(Ci, Scope::KfpRepo, AR_WRITER, format!("ci: CD uploads the template of pipeline `{}`", p.key));
+        if p.schedule.is_some() && m.composer.is_some() {
+            let why = format!("ci: CD copies the DAG of pipeline `{}` to the Composer bucket", p.key);
+            g.add(Ci, Scope::ComposerBucket, OBJECT_USER, why);
+        }
+    }
+    if let Some(p) = &ci.run_pipeline {
+        let why = format!("ci.run_pipeline: CD starts pipeline `{p}` as the pipelines SA");
+        g.add(Ci, Scope::Project, AIPLATFORM_USER, format!("{why} (Vertex AI jobs have no narrower scope)"));
+        g.add(Ci, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why);
+    }
+    for s in &m.services {
+        let why = format!("ci: CD rolls service `{}` out to the new `{}` image", s.key, s.image);
+        g.add(Ci, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
+        g.add(Ci, Scope::ServiceAccount(SaRole::Serving), ACT_AS, why);
+    }
+    for f in &m.functions {
+        let why = format!("ci: CD uploads the source of function `{}` and redeploys it", f.key);
+        g.add(Ci, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
+        g.add(Ci, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
+        g.add(Ci, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
+    }
+}
+
+fn composer(g: &mut Grants, m: &Model) {
+    use SaRole::Composer;
+    if m.composer.is_none() {
+        return;
+    }
+    let env = "orchestration.composer: the environment runs as the Composer SA";
+    g.add(Composer, Scope::Project, "roles/composer.worker", format!("{env} (Composer requires this project role)"));
+    g.add(Member::Agent(Agent::Composer), Scope::ServiceAccount(Composer), "roles/composer.ServiceAgentV2Ext", env);
+    for p in m.pipelines.iter().filter(|p| p.schedule.is_some()) {
+        let why = format!("pipeline `{}` schedule: its DAG starts runs as the pipelines SA", p.key);
+        g.add(Composer, Scope::Project, AIPLATFORM_USER, format!("{why} (Vertex AI jobs have no narrower scope)"));
+        g.add(Composer, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why.clone());
+        g.add(Composer, Scope::KfpRepo, AR_READER, format!("{why} from the template in the KFP repository"));
+        if let Some(d) = p.schedule.as_ref().and_then(|s| s.wait_for.as_deref()) {
+            read_dataset(g, m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
+        }
+    }
+}
+
+fn functions(g: &mut Grants, m: &Model) {
+    use SaRole::Functions;
+    for f in &m.functions {
+        let fk = &f.key;
+        let build = format!("function `{fk}` is built by Cloud Build as the functions SA");
+        g.add(Functions, Scope::Project, "roles/logging.logWriter", format!("{build} (build logs have no narrower scope)"));
+        g.add(Functions, Scope::DockerRepo, AR_WRITER, format!("{build} and pushes its image"));
+        g.add(Functions, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_VIEWER, format!("{build} from its source archive"));
+        if let Some(b) = &f.trigger_bucket {
+            let why = format!("function `{fk}` is triggered by new objects in bucket `{b}`");
+            g.add(Functions, Scope::Project, "roles/eventarc.eventReceiver", format!("{why} (Eventarc has no narrower scope)"));
+            g.add(Functions, Scope::Function(fk.clone()), "roles/run.invoker", format!("{why}; the trigger invokes it as the functions SA"));
+            g.add(Functions, Scope::Bucket(b.clone()), OBJECT_VIEWER, format!("{why} and reads them"));
+            g.add(Member::Agent(Agent::Storage), Scope::Project, "roles/pubsub.publisher", format!("{why}: Cloud Storage publishes the events (no narrower scope)"));
+        }
+        if let Some(p) = &f.starts_pipeline {
+            let why = format!("function `{fk}` starts pipeline `{p}` as the pipelines SA");
+            g.add(Functions, Scope::Project, AIPLATFORM_USER, format!("{why} (Vertex AI jobs have no narrower scope)"));
+            g.add(Functions, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why.clone());
+            g.add(Functions, Scope::KfpRepo, AR_READER, format!("{why} from the template in the KFP repository"));
+        }
+    }
 }

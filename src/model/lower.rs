@@ -622,17 +622,26 @@ fn apis(m: &Model) -> Vec<&'static str> {
         || m.endpoints.iter().any(|e| e.request_logging.is_some())
         || m.features.is_some();
     let any_trigger = m.functions.iter().any(|f| f.trigger_bucket.is_some());
-    let monitoring = !m.monitoring.channels.is_empty() || m.monitoring.drift.is_some();
+    let a = &m.monitoring.alerts;
+    // Log-based metrics back the pipeline- and build-failure alerts.
+    let log_metrics = (a.pipeline_failures && !m.pipelines.is_empty()) || (a.build_failures && m.ci.is_some());
+    let endpoint_alerts = !m.endpoints.is_empty() && (a.endpoint_p99_latency_ms.is_some() || a.endpoint_error_rate.is_some());
+    let monitoring = !m.monitoring.channels.is_empty()
+        || m.monitoring.drift.is_some()
+        || log_metrics
+        || endpoint_alerts
+        || (a.dag_failures && m.composer.is_some());
     let wanted = [
         ("aiplatform.googleapis.com", vertex),
-        ("artifactregistry.googleapis.com", !m.images.is_empty() || !m.pipelines.is_empty()),
+        // Images and function builds go to the Docker repository, templates to the KFP one.
+        ("artifactregistry.googleapis.com", !m.images.is_empty() || !m.pipelines.is_empty() || !m.functions.is_empty()),
         ("bigquery.googleapis.com", bigquery),
         ("cloudbuild.googleapis.com", m.ci.is_some() || !m.functions.is_empty()),
         ("cloudfunctions.googleapis.com", !m.functions.is_empty()),
         ("composer.googleapis.com", m.composer.is_some()),
         ("eventarc.googleapis.com", any_trigger),
         ("iam.googleapis.com", true),
-        ("logging.googleapis.com", monitoring),
+        ("logging.googleapis.com", log_metrics),
         ("monitoring.googleapis.com", monitoring),
         ("pubsub.googleapis.com", any_trigger),
         ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),

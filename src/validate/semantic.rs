@@ -195,14 +195,15 @@ impl Checker<'_> {
             }
         }
         let root = self.spec.storage.pipeline_root.clone();
-        let needs_root = !self.spec.pipelines.is_empty();
+        // Pipeline roots and (for the Terraform target) function source archives live there.
+        let needs_root = !self.spec.pipelines.is_empty() || !self.spec.functions.is_empty();
         match root {
             Some(r) => {
                 self.reference("bucket", &r, &self.spec.storage.buckets, "/storage/pipeline_root");
             }
             None if needs_root && !self.spec.storage.buckets.contains_key("artifacts") => {
                 let pos = self.at("/storage");
-                self.report(Code::UnknownReference, pos, "pipelines need a pipeline-root bucket, but there is no bucket `artifacts`", Some("add `storage.buckets.artifacts: {}` or set `storage.pipeline_root`".into()));
+                self.report(Code::UnknownReference, pos, "pipelines and functions need a pipeline-root bucket (it holds pipeline roots and function sources), but there is no bucket `artifacts`", Some("add `storage.buckets.artifacts: {}` or set `storage.pipeline_root`".into()));
             }
             None => {}
         }

@@ -1,10 +1,82 @@
-//! The terraform target (not implemented yet).
+//! The Terraform target: one root module for every environment (google provider).
+//!
+//! Resources are emitted once, parameterised by variables whose per-environment values live in
+//! `env/<env>.tfvars`; the state prefix comes from `env/<env>.backend.hcl`. Each `*.tf` file has its
+//! own module here. Everything is built with hcl-rs (see [`syntax`]) and then aligned like
+//! `terraform fmt` ([`fmt`]).
 
-use crate::model::Model;
+mod apis;
+mod bootstrap;
+mod cicd;
+mod fmt;
+mod iam;
+mod monitoring;
+mod root;
+mod runtime;
+mod storage;
+pub mod syntax;
+mod vertex;
+
+pub use cicd::{trigger_substitutions, Substitution};
+pub use runtime::function_source_object;
+
+use crate::model::{paths, Model, SaRole};
 use crate::output::OutputSet;
 use crate::targets::TargetError;
+use hcl::expr::Expression;
+use syntax::{r, TfFile};
 
-/// Emits this target's files.
-pub fn emit(_model: &Model, _out: &mut OutputSet) -> Result<(), TargetError> {
+/// Emits `terraform/`.
+pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+    let files: Vec<(&str, TfFile)> = vec![
+        ("versions.tf", root::versions(model)),
+        ("providers.tf", root::providers(model)),
+        ("variables.tf", root::variables(model)),
+        ("outputs.tf", root::outputs(model)),
+        ("apis.tf", apis::file(model)),
+        ("storage.tf", storage::file(model)),
+        ("iam.tf", iam::file(model)),
+        ("vertex.tf", vertex::file(model)),
+        ("runtime.tf", runtime::file(model)),
+        ("cicd.tf", cicd::file(model)),
+        ("monitoring.tf", monitoring::file(model)),
+    ];
+    for (name, file) in files {
+        if !file.is_empty() {
+            out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(&file)?)?;
+        }
+    }
+    for (i, env) in model.environments.iter().enumerate() {
+        out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&root::tfvars(model, i))?)?;
+        out.insert(format!("{}/env/{}.backend.hcl", paths::TERRAFORM_DIR, env.name), render(&root::backend(model, env))?)?;
+    }
+    out.insert(format!("{}/bootstrap.sh", paths::TERRAFORM_DIR), bootstrap::script(model))?;
     Ok(())
 }
+
+fn render(file: &TfFile) -> Result<String, TargetError> {
+    file.render().map_err(|e| TargetError::Failed { target: "terraform", message: e.to_string() })
+}
+
+/// `google_project_service.<api>` for `depends_on`.
+fn api(service: &str) -> Expression {
+    r(&["google_project_service", apis::ident(service)])
+}
+
+/// `depends_on = [google_project_service.<api>, …]` for the APIs the model enables.
+fn depends_on_apis(model: &Model, services: &[&str]) -> Expression {
+    syntax::list(services.iter().filter(|s| model.apis.contains(s)).map(|s| api(s)))
+}
+
+/// `google_service_account.<role>.<attr>`.
+fn sa(role: SaRole, attr: &str) -> Expression {
+    r(&["google_service_account", role.as_str(), attr])
+}
+
+/// `google_storage_bucket.<key>.name`.
+fn bucket(key: &str) -> Expression {
+    r(&["google_storage_bucket", &syntax::ident(key), "name"])
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! `iam.tf`: one service account per role and one binding per derived [`Grant`], each on the
+//! narrowest resource Terraform can address, with the spec entries that need it as comments.
+
+use super::syntax::{call, data, ident, iref, lit, r, r0, resource, s, tpl, var, BlockExt, Item, TfFile};
+use super::{bucket, depends_on_apis, sa};
+use crate::model::iam::{Agent, Grant, Member, Scope};
+use crate::model::{Model, SaRole};
+use hcl::expr::Expression;
+use hcl::structure::BlockBuilder;
+
+/// The file.
+pub fn file(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    let env = m.default_env();
+    for role in &m.service_accounts {
+        f.push(
+            resource("google_service_account", role.as_str())
+                .attr("account_id", s(env.sa_id(*role)))
+                .attr("display_name", s(format!("{} {}", m.project.name, role.as_str())))
+                .attr("description", s(purpose(*role)))
+                .attr("depends_on", depends_on_apis(m, &["iam.googleapis.com"])),
+        );
+    }
+    if m.grants.iter().any(|g| g.member == Member::Agent(Agent::Storage)) {
+        f.push(
+            Item::from(data("google_storage_project_service_account", "this").attr("project", var("project_id")))
+                .note("The Cloud Storage service agent, which publishes bucket events to Eventarc."),
+        );
+    }
+    for g in &m.grants {
+        let mut b = binding(g).attr("role", s(g.role)).attr("member", member(g.member));
+        if let Some(api) = scope_api(&g.scope) {
+            b = b.attr("depends_on", depends_on_apis(m, &[api]));
+        }
+        let mut item = Item::from(b);
+        if g.role == "roles/composer.worker" {
+            item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");
+        }
+        for reason in g.reason.split("; ") {
+            item = item.note(reason);
+        }
+        f.push(item);
+    }
+    f
+}
+
+/// What each identity does (its description).
+fn purpose(role: SaRole) -> &'static str {
+    match role {
+        SaRole::Pipelines => "Runs Vertex AI pipelines and their container steps.",
+        SaRole::Training => "Runs Vertex AI custom training and tuning jobs.",
+        SaRole::Serving => "Serves predictions: Vertex AI endpoint models and Cloud Run services.",
+        SaRole::Ci => "Runs Cloud Build: checks, CD and releases.",
+        SaRole::Composer => "Runs the Cloud Composer environment and its DAGs.",
+        SaRole::Functions => "Builds and runs Cloud Functions and receives their events.",
+    }
+}
+
+fn agent_email(agent: Agent) -> Expression {
+    let number = iref(r(&["data", "google_project", "this", "number"]));
+    match agent {
+        Agent::CloudBuild => {
+            tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-cloudbuild.iam.gserviceaccount.com")])
+        }
+        Agent::Composer => {
+            tpl(vec![lit("serviceAccount:service-"), number, lit("@cloudcomposer-accounts.iam.gserviceaccount.com")])
+        }
+        Agent::Storage => r(&["data", "google_storage_project_service_account", "this", "member"]),
+    }
+}
+
+fn member(m: Member) -> Expression {
+    match m {
+        Member::Sa(role) => sa(role, "member"),
+        Member::Agent(a) => agent_email(a),
+    }
+}
+
+/// Terraform name of a binding: `<member>_<scope>_<role>`.
+fn name(g: &Grant) -> String {
+    let scope = match &g.scope {
+        Scope::Project => String::new(),
+        Scope::Bucket(k) => format!("{}_", ident(k)),
+        Scope::DockerRepo => "docker_".into(),
+        Scope::KfpRepo => "kfp_".into(),
+        Scope::ServiceAccount(r) => format!("on_{}_", r.as_str()),
+        Scope::Secret(_) => "secret_".into(),
+        Scope::BigQueryDataset(d) => format!("bq_{}_", ident(d)),
+        Scope::ComposerBucket => "composer_bucket_".into(),
+        Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
+    };
+    let role = g.role.trim_start_matches("roles/").replace('.', "_").to_lowercase();
+    format!("{}_{scope}{role}", g.member.as_str())
+}
+
+/// The API a binding needs when it references nothing Terraform creates.
+fn scope_api(scope: &Scope) -> Option<&'static str> {
+    match scope {
+        Scope::Secret(_) => Some("secretmanager.googleapis.com"),
+        Scope::BigQueryDataset(_) => Some("bigquery.googleapis.com"),
+        _ => None,
+    }
+}
+
+/// Resource type and name of a grant's binding.
+pub fn address(g: &Grant) -> (&'static str, String) {
+    let ty = match &g.scope {
+        Scope::Project => "google_project_iam_member",
+        Scope::Bucket(_) | Scope::ComposerBucket => "google_storage_bucket_iam_member",
+        Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
+        Scope::ServiceAccount(_) => "google_service_account_iam_member",
+        Scope::Secret(_) => "google_secret_manager_secret_iam_member",
+        Scope::BigQueryDataset(_) => "google_bigquery_dataset_iam_member",
+        Scope::Function(_) if g.role.starts_with("roles/run.") => "google_cloud_run_v2_service_iam_member",
+        Scope::Function(_) => "google_cloudfunctions2_function_iam_member",
+        Scope::CloudRunService(_) => "google_cloud_run_v2_service_iam_member",
+    };
+    (ty, name(g))
+}
+
+/// The binding resource for a grant's scope, without role and member.
+fn binding(g: &Grant) -> BlockBuilder {
+    let (ty, n) = address(g);
+    let b = resource(ty, &n);
+    match &g.scope {
+        Scope::Project => b.attr("project", var("project_id")),
+        Scope::Bucket(k) => b.attr("bucket", bucket(k)),
+        Scope::DockerRepo | Scope::KfpRepo => {
+            let repo = if g.scope == Scope::DockerRepo { "docker" } else { "kfp" };
+            b.attr("location", r(&["google_artifact_registry_repository", repo, "location"]))
+                .attr("repository", r(&["google_artifact_registry_repository", repo, "name"]))
+        }
+        Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
+        Scope::Secret(id) => b.attr("secret_id", s(id)),
+        Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
+        Scope::ComposerBucket => {
+            let prefix = r0(&["google_composer_environment", "composer", "config"], &["dag_gcs_prefix"]);
+            b.attr("bucket", call("element", vec![call("split", vec![s("/"), prefix]), Expression::Number(2.into())]))
+        }
+        Scope::Function(k) if g.role.starts_with("roles/run.") => b
+            .attr("location", var("region"))
+            .attr("name", r(&["google_cloudfunctions2_function", &ident(k), "name"])),
+        Scope::Function(k) => b
+            .attr("location", var("region"))
+            .attr("cloud_function", r(&["google_cloudfunctions2_function", &ident(k), "name"])),
+        Scope::CloudRunService(k) => b
+            .attr("location", var("region"))
+            .attr("name", r(&["google_cloud_run_v2_service", &ident(k), "name"])),
+    }
+}

@@ -1,0 +1,232 @@
+//! The root module's frame: `versions.tf`, `providers.tf`, `variables.tf`, `outputs.tf`, and the
+//! per-environment `env/<env>.tfvars` and `env/<env>.backend.hcl`.
+
+use super::syntax::{
+    block, call, ident, iref, lit, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
+};
+use super::{bucket, cicd, sa, storage};
+use crate::model::{Environment, Model};
+use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
+use hcl::structure::{Block, Body};
+
+/// The provider range: 6.50 is the newest schema checked offline; everything emitted is also valid in
+/// 7.x (explicit `disable_on_destroy`, Cloud Run `deletion_protection`, functions `event_type`).
+pub const PROVIDER_VERSION: &str = ">= 6.50, < 8";
+
+/// `versions.tf`.
+pub fn versions(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    let providers = block("required_providers")
+        .attr("google", record([("source", s("hashicorp/google")), ("version", s(PROVIDER_VERSION))]))
+        .build();
+    let tf = block("terraform")
+        .attr("required_version", s(">= 1.5.0"))
+        .add_block(providers)
+        .add_block(block("backend").add_label("gcs").attr("bucket", s(&m.state.bucket)).build());
+    let env = m.default_env();
+    f.push(
+        Item::from(tf)
+            .note(format!("google provider {PROVIDER_VERSION}: checked against the 6.50 schema and valid in 7.x (explicit"))
+            .note("disable_on_destroy, Cloud Run deletion_protection, functions event_type); 8.0 may remove fields.")
+            .note("The state bucket is created by bootstrap.sh; each environment keeps its state under its own prefix:")
+            .note(format!(
+                "  terraform init -reconfigure -backend-config=env/{0}.backend.hcl && terraform apply -var-file=env/{0}.tfvars",
+                env.name
+            )),
+    );
+    f
+}
+
+/// `providers.tf`.
+pub fn providers(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    f.push(
+        Item::from(
+            block("provider")
+                .add_label("google")
+                .attr("project", var("project_id"))
+                .attr("region", var("region"))
+                .attr("default_labels", var("labels")),
+        )
+        .note("Every resource is created in the environment's project and region and carries its labels."),
+    );
+    if needs_project_number(m) {
+        f.push(
+            Item::from(super::syntax::data("google_project", "this").attr("project_id", var("project_id")))
+                .note("The project number names Google-managed service agents."),
+        );
+    }
+    f
+}
+
+/// Whether a service-agent email (built from the project number) is needed.
+pub fn needs_project_number(m: &Model) -> bool {
+    m.grants.iter().any(|g| matches!(g.member, crate::model::iam::Member::Agent(a) if a != crate::model::iam::Agent::Storage))
+}
+
+fn variable(name: &str, ty: Expression, description: &str, validation: Option<(Expression, String)>) -> Block {
+    let mut b = block("variable").add_label(name).attr("type", ty).attr("description", s(description));
+    if let Some((condition, message)) = validation {
+        b = b.add_block(block("validation").attr("condition", condition).attr("error_message", s(message)).build());
+    }
+    b.build()
+}
+
+fn matches(name: &str, pattern: &str) -> Expression {
+    call("can", vec![call("regex", vec![s(pattern), var(name)])])
+}
+
+fn ty(name: &str) -> Expression {
+    r(&[name])
+}
+
+fn ty_of(outer: &str, inner: &str) -> Expression {
+    call(outer, vec![ty(inner)])
+}
+
+/// `variables.tf`.
+pub fn variables(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
+    f.push(variable(
+        "project_id",
+        ty("string"),
+        "GCP project of the environment.",
+        Some((matches("project_id", "^[a-z][a-z0-9-]{4,28}[a-z0-9]$"), "project_id must be a GCP project id.".into())),
+    ));
+    f.push(variable(
+        "region",
+        ty("string"),
+        "Region of every regional resource.",
+        Some((matches("region", "^[a-z]+-[a-z]+[0-9]+$"), "region must be a GCP region such as europe-west4.".into())),
+    ));
+    f.push(variable(
+        "env",
+        ty("string"),
+        "Environment name (also the image tag the environment runs).",
+        Some((call("contains", vec![strings(&envs), var("env")]), format!("env must be one of: {}.", envs.join(", ")))),
+    ));
+    f.push(variable("labels", ty_of("map", "string"), "Labels put on every resource that takes labels.", None));
+    if !m.services.is_empty() {
+        f.push(variable(
+            "deletion_protection",
+            ty("bool"),
+            "Refuse to destroy Cloud Run services (on in the last environment of the promotion order).",
+            None,
+        ));
+    }
+    if m.ci.is_some() {
+        let unknown = call("setsubtract", vec![var("ci_triggers"), strings(cicd::TRIGGERS)]);
+        let none_unknown = Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(
+            call("length", vec![unknown]),
+            BinaryOperator::Eq,
+            Expression::Number(0.into()),
+        ))));
+        f.push(variable(
+            "ci_triggers",
+            ty_of("set", "string"),
+            "Cloud Build triggers created in this environment's project: pr and cd in the first environment, release in the others.",
+            Some((none_unknown, format!("ci_triggers may only contain: {}.", cicd::TRIGGERS.join(", ")))),
+        ));
+        f.push(variable(
+            "build_substitutions",
+            ty_of("map", "string"),
+            "Cloud Build substitutions with this environment's values (see cloudbuild/*.yaml).",
+            None,
+        ));
+    }
+    f
+}
+
+/// `outputs.tf`.
+pub fn outputs(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    let mut output = |name: &str, description: &str, value: Expression| {
+        f.push(block("output").add_label(name).attr("description", s(description)).attr("value", value));
+    };
+    if !m.buckets.is_empty() {
+        let names = m.buckets.iter().map(|b| (b.key.clone(), bucket(&b.key)));
+        output("buckets", "Bucket names by spec key.", object(names));
+    }
+    if !m.service_accounts.is_empty() {
+        let emails = m.service_accounts.iter().map(|role| (role.as_str().to_owned(), sa(*role, "email")));
+        output("service_accounts", "Service account emails by role.", object(emails));
+    }
+    if storage::has_docker_repo(m) {
+        output(
+            "docker_repository",
+            "Docker repository path: images are <path>/<image>:<tag>.",
+            tpl(vec![
+                iref(var("region")),
+                lit("-docker.pkg.dev/"),
+                iref(var("project_id")),
+                lit("/"),
+                iref(r(&["google_artifact_registry_repository", "docker", "repository_id"])),
+            ]),
+        );
+    }
+    if storage::has_kfp_repo(m) {
+        output(
+            "kfp_repository",
+            "KFP repository URL holding the compiled pipeline templates.",
+            tpl(vec![
+                lit("https://"),
+                iref(var("region")),
+                lit("-kfp.pkg.dev/"),
+                iref(var("project_id")),
+                lit("/"),
+                iref(r(&["google_artifact_registry_repository", "kfp", "repository_id"])),
+            ]),
+        );
+    }
+    if m.composer.is_some() {
+        let attr = |a: &str| r0(&["google_composer_environment", "composer", "config"], &[a]);
+        output("composer_dag_prefix", "gs:// folder Composer loads DAGs from (CD copies the DAGs here).", attr("dag_gcs_prefix"));
+        output("composer_airflow_uri", "Airflow web UI.", attr("airflow_uri"));
+    }
+    if !m.endpoints.is_empty() {
+        let ids = m.endpoints.iter().map(|e| (e.key.clone(), r(&["google_vertex_ai_endpoint", &ident(&e.key), "id"])));
+        output("endpoints", "Vertex AI endpoint resource names by spec key.", object(ids));
+    }
+    if !m.services.is_empty() {
+        let uris = m.services.iter().map(|sv| (sv.key.clone(), r(&["google_cloud_run_v2_service", &ident(&sv.key), "uri"])));
+        output("service_urls", "Cloud Run service URLs by spec key.", object(uris));
+    }
+    if m.tensorboard {
+        output("tensorboard", "Vertex AI TensorBoard resource name.", r(&["google_vertex_ai_tensorboard", "tensorboard", "id"]));
+    }
+    f
+}
+
+/// `env/<env>.tfvars` for the environment at `index` in promotion order.
+pub fn tfvars(m: &Model, index: usize) -> TfFile {
+    let mut f = TfFile::new();
+    let Some(env) = m.environments.get(index) else { return f };
+    let mut body = Body::builder()
+        .add_attribute(("project_id", s(&env.gcp_project)))
+        .add_attribute(("region", s(&env.region)))
+        .add_attribute(("env", s(&env.name)))
+        .add_attribute(("labels", string_map(&env.labels)));
+    if !m.services.is_empty() {
+        let last = m.environments.len() > 1 && index + 1 == m.environments.len();
+        body = body.add_attribute(("deletion_protection", super::syntax::bool(last)));
+    }
+    if m.ci.is_some() {
+        let triggers: &[&str] = if index == 0 { &["cd", "pr"] } else { &["release"] };
+        let subs = cicd::literal_substitutions(m, env);
+        body = body.add_attribute(("ci_triggers", strings(triggers))).add_attribute(("build_substitutions", string_map(&subs)));
+    }
+    f.push(Item::attributes(body.build()));
+    f
+}
+
+/// `env/<env>.backend.hcl`: the environment's state prefix.
+pub fn backend(m: &Model, env: &Environment) -> TfFile {
+    let mut f = TfFile::new();
+    let prefix = format!("{}/{}", m.state.prefix, env.name);
+    f.push(
+        Item::attributes(Body::builder().add_attribute(("prefix", s(prefix))).build())
+            .note(format!("terraform init -reconfigure -backend-config=env/{}.backend.hcl", env.name)),
+    );
+    f
+}

@@ -1,0 +1,220 @@
+//! `runtime.tf`: Cloud Run services, Cloud Functions (2nd gen) and the Cloud Composer 3 environment.
+
+use super::iam::address;
+use super::syntax::{block, bool, ident, iref, lit, num, object, r, resource, s, tpl, var, BlockExt, Item, TfFile};
+use super::{api, bucket, sa};
+use crate::model::iam::{Agent, Member, Scope};
+use crate::model::{ComposerSize, Function, Model, SaRole, Service};
+use hcl::expr::Expression;
+use std::collections::BTreeMap;
+
+/// Object (in the pipeline-root bucket) CD uploads a function's zipped source to, and Terraform
+/// deploys it from.
+pub fn function_source_object(f: &Function) -> String {
+    format!("functions/{}/source.zip", f.key)
+}
+
+/// The file.
+pub fn file(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    for sv in &m.services {
+        service(&mut f, m, sv);
+    }
+    for func in &m.functions {
+        function(&mut f, m, func);
+    }
+    composer(&mut f, m);
+    f
+}
+
+/// `<region>-docker.pkg.dev/<project>/<repo>/<image>:<env>` (see `Environment::image_ref`).
+fn image_ref(image: &str) -> Expression {
+    tpl(vec![
+        iref(var("region")),
+        lit("-docker.pkg.dev/"),
+        iref(var("project_id")),
+        lit("/"),
+        iref(r(&["google_artifact_registry_repository", "docker", "repository_id"])),
+        lit(format!("/{image}:")),
+        iref(var("env")),
+    ])
+}
+
+/// `depends_on` of the grants matching `pred`, plus the given APIs.
+fn depends(m: &Model, apis: &[&str], pred: impl Fn(&crate::model::iam::Grant) -> bool) -> Expression {
+    let mut refs: Vec<Expression> = apis.iter().filter(|a| m.apis.contains(a)).map(|a| api(a)).collect();
+    refs.extend(m.grants.iter().filter(|g| pred(g)).map(|g| {
+        let (ty, name) = address(g);
+        r(&[ty, &name])
+    }));
+    super::syntax::list(refs)
+}
+
+fn service(f: &mut TfFile, m: &Model, sv: &Service) {
+    let key = ident(&sv.key);
+    let mut limits = BTreeMap::new();
+    if let Some(cpu) = &sv.cpu {
+        limits.insert("cpu".to_owned(), s(cpu));
+    }
+    if let Some(mem) = &sv.memory {
+        limits.insert("memory".to_owned(), s(mem));
+    }
+    let mut container = block("containers").attr("image", image_ref(&sv.image));
+    container = container.add_block(block("ports").attr("container_port", num(sv.port)).build());
+    if !limits.is_empty() {
+        container = container.add_block(block("resources").attr("limits", object(limits)).build());
+    }
+    let mut env: Vec<(String, Expression)> = sv.env.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    if let Some(e) = &sv.endpoint {
+        env.push(("VERTEX_ENDPOINT".into(), r(&["google_vertex_ai_endpoint", &ident(e), "id"])));
+    }
+    for (name, value) in env {
+        container = container.add_block(block("env").attr("name", s(name)).attr("value", value).build());
+    }
+    if let Some(serving) = m.image(&sv.image).and_then(|i| i.serving.as_ref()) {
+        let probe = block("startup_probe")
+            .add_block(block("http_get").attr("path", s(&serving.health_route)).build())
+            .build();
+        container = container.add_block(probe);
+    }
+    let template = block("template")
+        .attr("service_account", sa(SaRole::Serving, "email"))
+        .add_block(
+            block("scaling")
+                .attr("min_instance_count", num(sv.min_instances))
+                .attr("max_instance_count", num(sv.max_instances))
+                .build(),
+        )
+        .add_block(container.build())
+        .build();
+    let b = resource("google_cloud_run_v2_service", &key)
+        .attr("name", s(&sv.name))
+        .attr("location", var("region"))
+        .attr("ingress", s("INGRESS_TRAFFIC_ALL"))
+        .attr("deletion_protection", var("deletion_protection"))
+        .add_block(template)
+        .attr("depends_on", depends(m, &["run.googleapis.com"], |_| false));
+    f.push(Item::from(b).note(format!("services.{}: runs image `{}` at this environment's tag as the serving SA.", sv.key, sv.image)));
+    if sv.public {
+        f.push(
+            Item::from(
+                resource("google_cloud_run_v2_service_iam_member", &format!("{key}_public"))
+                    .attr("location", var("region"))
+                    .attr("name", r(&["google_cloud_run_v2_service", &key, "name"]))
+                    .attr("role", s("roles/run.invoker"))
+                    .attr("member", s("allUsers")),
+            )
+            .note(format!("services.{}.public: true (anyone may invoke it)", sv.key)),
+        );
+    }
+}
+
+fn function(f: &mut TfFile, m: &Model, func: &Function) {
+    let key = ident(&func.key);
+    let source = block("source")
+        .add_block(
+            block("storage_source")
+                .attr("bucket", bucket(&m.pipeline_root_bucket))
+                .attr("object", s(function_source_object(func)))
+                .build(),
+        )
+        .build();
+    let build = block("build_config")
+        .attr("runtime", s(&func.runtime))
+        .attr("entry_point", s(&func.entry_point))
+        .attr("service_account", sa(SaRole::Functions, "id"))
+        .attr("docker_repository", r(&["google_artifact_registry_repository", "docker", "id"]))
+        .add_block(source)
+        .build();
+    let mut env: Vec<(String, Expression)> = func.env.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    if let Some(p) = func.starts_pipeline.as_ref().and_then(|p| m.pipeline(p)) {
+        env.push(("PIPELINE_TEMPLATE".into(), kfp_template(&p.name)));
+        env.push((
+            "PIPELINE_ROOT".into(),
+            tpl(vec![lit("gs://"), iref(bucket(&m.pipeline_root_bucket)), lit(format!("/pipeline-root/{}", p.key))]),
+        ));
+        env.push(("PIPELINE_SERVICE_ACCOUNT".into(), sa(SaRole::Pipelines, "email")));
+        env.push(("GOOGLE_CLOUD_REGION".into(), var("region")));
+    }
+    let mut service = block("service_config")
+        .attr("service_account_email", sa(SaRole::Functions, "email"))
+        .attr("ingress_settings", s(if func.trigger_bucket.is_some() { "ALLOW_INTERNAL_ONLY" } else { "ALLOW_ALL" }))
+        .attr("all_traffic_on_latest_revision", bool(true))
+        .opt("available_memory", func.memory.as_deref().map(s));
+    if !env.is_empty() {
+        service = service.attr("environment_variables", object(env));
+    }
+    let mut b = resource("google_cloudfunctions2_function", &key)
+        .attr("name", s(&func.name))
+        .attr("location", var("region"))
+        .add_block(build)
+        .add_block(service.build());
+    let mut apis = vec!["cloudfunctions.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"];
+    if let Some(bkt) = &func.trigger_bucket {
+        apis.extend(["eventarc.googleapis.com", "pubsub.googleapis.com"]);
+        let filter = block("event_filters").attr("attribute", s("bucket")).attr("value", bucket(bkt)).build();
+        b = b.add_block(
+            block("event_trigger")
+                .attr("event_type", s("google.cloud.storage.object.v1.finalized"))
+                .attr("trigger_region", var("region"))
+                .attr("service_account_email", sa(SaRole::Functions, "email"))
+                .attr("retry_policy", s("RETRY_POLICY_DO_NOT_RETRY"))
+                .add_block(filter)
+                .build(),
+        );
+    }
+    let eventing = |g: &crate::model::iam::Grant| {
+        g.scope == Scope::Project
+            && (g.member == Member::Agent(Agent::Storage) || g.role == "roles/eventarc.eventReceiver")
+            && func.trigger_bucket.is_some()
+    };
+    b = b.attr("depends_on", depends(m, &apis, eventing));
+    let mut item = Item::from(b).note(format!(
+        "functions.{}: CD uploads `{}` zipped to gs://<pipeline-root bucket>/{} and redeploys it.",
+        func.key,
+        func.source,
+        function_source_object(func)
+    ));
+    if let Some(bkt) = &func.trigger_bucket {
+        item = item.note(format!("Runs on every new object in bucket `{bkt}`."));
+    }
+    f.push(item);
+}
+
+/// This environment's template of a pipeline (see `Environment::template_uri`).
+fn kfp_template(pipeline_name: &str) -> Expression {
+    tpl(vec![
+        lit("https://"),
+        iref(var("region")),
+        lit("-kfp.pkg.dev/"),
+        iref(var("project_id")),
+        lit("/"),
+        iref(r(&["google_artifact_registry_repository", "kfp", "repository_id"])),
+        lit(format!("/{pipeline_name}/")),
+        iref(var("env")),
+    ])
+}
+
+fn composer(f: &mut TfFile, m: &Model) {
+    let Some(c) = &m.composer else { return };
+    let size = match c.size {
+        ComposerSize::Small => "ENVIRONMENT_SIZE_SMALL",
+        ComposerSize::Medium => "ENVIRONMENT_SIZE_MEDIUM",
+        ComposerSize::Large => "ENVIRONMENT_SIZE_LARGE",
+    };
+    let config = block("config")
+        .attr("environment_size", s(size))
+        .add_block(block("software_config").attr("image_version", s(&c.image_version)).build())
+        .add_block(block("node_config").attr("service_account", sa(SaRole::Composer, "email")).build())
+        .build();
+    let needs = |g: &crate::model::iam::Grant| {
+        matches!(g.member, Member::Sa(SaRole::Composer) if g.role == "roles/composer.worker")
+            || g.member == Member::Agent(Agent::Composer)
+    };
+    let b = resource("google_composer_environment", "composer")
+        .attr("name", s(&c.name))
+        .attr("region", var("region"))
+        .add_block(config)
+        .attr("depends_on", depends(m, &["composer.googleapis.com"], needs));
+    f.push(Item::from(b).note("orchestration.composer: runs the DAGs of pipelines scheduled on Composer."));
+}

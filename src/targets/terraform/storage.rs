@@ -1,0 +1,104 @@
+//! `storage.tf`: Cloud Storage buckets and the Artifact Registry repositories (Docker images, KFP
+//! pipeline templates).
+
+use super::syntax::{block, bool, ident, iref, lit, num, resource, s, strings, tpl, var, BlockExt, Item, TfFile};
+use super::depends_on_apis;
+use crate::model::{Bucket, Model};
+use hcl::structure::Block;
+
+/// Whether the Docker repository exists: images are pushed there, functions are built into it.
+pub fn has_docker_repo(m: &Model) -> bool {
+    !m.images.is_empty() || !m.functions.is_empty()
+}
+
+/// Whether the KFP repository exists.
+pub fn has_kfp_repo(m: &Model) -> bool {
+    !m.pipelines.is_empty()
+}
+
+/// The file.
+pub fn file(m: &Model) -> TfFile {
+    let mut f = TfFile::new();
+    for b in &m.buckets {
+        f.push(bucket(m, b));
+    }
+    let env = m.default_env();
+    let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
+    if has_docker_repo(m) {
+        let repo = repository(m, "docker", &env.docker_repo_id(), "DOCKER", "Container images built by CD", &envs);
+        f.push(Item::from(repo).skip("CKV_GCP_84", "Google-managed encryption; the spec declares no repository key"));
+    }
+    if has_kfp_repo(m) {
+        let repo = repository(m, "kfp", &env.kfp_repo_id(), "KFP", "Compiled pipeline templates uploaded by CD", &envs);
+        f.push(Item::from(repo).skip("CKV_GCP_84", "Google-managed encryption; the spec declares no repository key"));
+    }
+    f
+}
+
+fn rule(action: Block, condition: Block) -> Block {
+    block("lifecycle_rule").add_block(condition).add_block(action).build()
+}
+
+fn delete() -> Block {
+    block("action").attr("type", s("Delete")).build()
+}
+
+fn bucket(m: &Model, b: &Bucket) -> Item {
+    let mut r = resource("google_storage_bucket", &ident(&b.key))
+        .attr("name", tpl(vec![iref(var("project_id")), lit(format!("-{}", b.key))]))
+        .attr("location", var("region"))
+        .attr("uniform_bucket_level_access", bool(true))
+        .attr("public_access_prevention", s("enforced"))
+        .add_block(block("versioning").attr("enabled", bool(b.versioning)).build());
+    if let Some(days) = b.nearline_after_days {
+        let action = block("action").attr("type", s("SetStorageClass")).attr("storage_class", s("NEARLINE")).build();
+        r = r.add_block(rule(action, block("condition").attr("age", num(days)).build()));
+    }
+    if let Some(days) = b.delete_after_days {
+        r = r.add_block(rule(delete(), block("condition").attr("age", num(days)).build()));
+    }
+    if let Some(n) = b.keep_versions {
+        let condition = block("condition").attr("num_newer_versions", num(n)).attr("with_state", s("ARCHIVED")).build();
+        r = r.add_block(rule(delete(), condition));
+    }
+    if let Some(key) = &b.kms_key {
+        r = r.add_block(block("encryption").attr("default_kms_key_name", s(key)).build());
+    }
+    r = r.attr("depends_on", depends_on_apis(m, &["storage.googleapis.com"]));
+    let mut item = Item::from(r)
+        .note(format!("storage.buckets.{}", b.key))
+        .skip("CKV_GCP_62", "access logs go to Cloud Audit Logs; no separate log bucket is declared");
+    if !b.versioning {
+        item = item.skip("CKV_GCP_78", "the spec turns versioning off for this bucket");
+    }
+    item
+}
+
+fn repository(m: &Model, name: &str, id: &str, format: &str, description: &str, envs: &[&str]) -> Block {
+    let keep_env_tags = block("cleanup_policies")
+        .attr("id", s("keep-environment-tags"))
+        .attr("action", s("KEEP"))
+        .add_block(block("condition").attr("tag_state", s("TAGGED")).attr("tag_prefixes", strings(envs)).build())
+        .build();
+    let keep_recent = block("cleanup_policies")
+        .attr("id", s("keep-recent"))
+        .attr("action", s("KEEP"))
+        .add_block(block("most_recent_versions").attr("keep_count", num(10)).build())
+        .build();
+    let delete_old = block("cleanup_policies")
+        .attr("id", s("delete-older-than-90-days"))
+        .attr("action", s("DELETE"))
+        .add_block(block("condition").attr("tag_state", s("ANY")).attr("older_than", s("7776000s")).build())
+        .build();
+    resource("google_artifact_registry_repository", name)
+        .attr("repository_id", s(id))
+        .attr("location", var("region"))
+        .attr("format", s(format))
+        .attr("description", s(description))
+        .attr("cleanup_policy_dry_run", bool(false))
+        .add_block(keep_env_tags)
+        .add_block(keep_recent)
+        .add_block(delete_old)
+        .attr("depends_on", depends_on_apis(m, &["artifactregistry.googleapis.com"]))
+        .build()
+}
