@@ -66,3 +66,8 @@ fn cloudbuild() {
 fn docker() {
     snapshot("docker", &["docker/"]);
 }
+
+#[test]
+fn validation() {
+    snapshot("validation", &["validation/"]);
+}

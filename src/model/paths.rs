@@ -26,6 +26,14 @@ pub fn cloudbuild(name: &str) -> String {
     format!("cloudbuild/{name}.yaml")
 }
 
+/// A file of the generated validator (the `validator` image's build context).
+pub fn validator_file(name: &str) -> String {
+    format!("{}/{name}", super::lower::VALIDATOR_DIR)
+}
+
+/// Python package of the validator inside its folder (`python -m mlops_validation`).
+pub const VALIDATOR_PACKAGE: &str = "mlops_validation";
+
 /// Terraform root module folder.
 pub const TERRAFORM_DIR: &str = "terraform";
 

@@ -9,6 +9,7 @@ pub mod cloudbuild;
 pub mod docker;
 pub mod kubeflow;
 pub mod terraform;
+pub mod validation;
 
 use crate::model::Model;
 use crate::output::{OutputSet, PathError};
@@ -39,6 +40,7 @@ pub const TARGETS: &[(&str, Emit)] = &[
     ("airflow", airflow::emit),
     ("cloudbuild", cloudbuild::emit),
     ("docker", docker::emit),
+    ("validation", validation::emit),
 ];
 
 /// Runs every target.

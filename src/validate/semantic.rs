@@ -4,7 +4,7 @@
 
 use super::names::{self, Rule};
 use super::suggest;
-use super::{facts, refs};
+use super::{contracts, facts, refs};
 use crate::diagnostic::{Code, Diagnostic, Pos};
 use crate::model::lower::{parse_source, step_common};
 use crate::spec::yaml::{pointer_push, Document};
@@ -19,6 +19,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.storage();
     c.images();
     c.datasets();
+    contracts::check(&mut c);
     c.features();
     refs::pipelines(&mut c);
     c.models_and_endpoints();

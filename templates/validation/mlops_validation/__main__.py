@@ -1,0 +1,5 @@
+"""Entry point: ``python -m mlops_validation``."""
+
+from mlops_validation.cli import main
+
+raise SystemExit(main())
