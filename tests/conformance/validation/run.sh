@@ -13,7 +13,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../../.." && pwd)"
 python="${PYTHON:-}"
 if [[ -z "$python" ]]; then
-  for candidate in /work/tools/venv-main/bin/python "$repo/../../scratch/validation/venv/bin/python"; do
+  for candidate in /work/tools/venv-main/bin/python "$(command -v python3 || true)"; do
     if [[ -x "$candidate" ]] && "$candidate" -c 'import pandas, pyarrow, pytest' 2>/dev/null; then
       python="$candidate"
       break
@@ -35,14 +35,22 @@ fi
 package="$out/validation"
 [[ -d "$package/mlops_validation" ]] || { echo "no validator package in $out" >&2; exit 2; }
 
-status=0
+# Each tool check counts as one test; pytest adds its own counts. The last line reads
+# "validation: N passed, M failed".
+passed=0
+failed=0
+check() {
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+}
+
 ruff="$(tool ruff)"
 if [[ -n "$ruff" ]]; then
   echo "== ruff check + format --check ($package)"
-  "$ruff" check --no-cache --isolated "$package" || status=1
+  check "$ruff" check --no-cache --isolated "$package"
   # E501 aside: the generated-file banner is one long comment line.
-  "$ruff" check --no-cache --isolated --extend-select E,W,I,B,UP,SIM,RUF,N,C4,PIE,RET --extend-ignore E501 "$package" || status=1
-  "$ruff" format --no-cache --isolated --check "$package" || status=1
+  check "$ruff" check --no-cache --isolated --extend-select E,W,I,B,UP,SIM,RUF,N,C4,PIE,RET \
+    --extend-ignore E501 "$package"
+  check "$ruff" format --no-cache --isolated --check "$package"
 else
   echo "skipped: ruff not found"
 fi
@@ -51,11 +59,25 @@ hadolint="$(tool hadolint)"
 dockerfile="$out/docker/validator/Dockerfile"
 if [[ -f "$dockerfile" && -n "$hadolint" ]]; then
   echo "== hadolint $dockerfile"
-  "$hadolint" "$dockerfile" || status=1
+  check "$hadolint" "$dockerfile"
 else
   echo "skipped: hadolint (no $dockerfile or no hadolint)"
 fi
 
 echo "== pytest"
-MLOPSGEN_OUTPUT="$out" "$python" -m pytest -q -p no:cacheprovider "$here" || status=1
-exit "$status"
+junit="$(mktemp)"
+MLOPSGEN_OUTPUT="$out" "$python" -m pytest -q -p no:cacheprovider --junitxml="$junit" "$here" || true
+read -r tests failures errors skipped < <("$python" - "$junit" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+root = ET.parse(sys.argv[1]).getroot()
+suite = root if root.tag == "testsuite" else root.find("testsuite")
+print(*(suite.get(k, "0") for k in ("tests", "failures", "errors", "skipped")))
+PY
+)
+rm -f "$junit"
+passed=$((passed + tests - failures - errors - skipped))
+failed=$((failed + failures + errors))
+echo "validation: $passed passed, $failed failed"
+[[ "$failed" -eq 0 ]]
