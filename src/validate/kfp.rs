@@ -157,11 +157,10 @@ pub fn placeholders(c: &mut Checker<'_>) {
     super::semantic::walk_strings(&c.doc.value, String::new(), &mut found);
     let reaches_pipeline = |p: &str| {
         let parts: Vec<&str> = p.split('/').collect();
-        match parts.as_slice() {
-            ["", "pipelines", ..] | ["", "models", ..] => true,
-            ["", "images", _, "serving", ..] | ["", "datasets", _, "source"] => true,
-            _ => false,
-        }
+        matches!(
+            parts.as_slice(),
+            ["", "pipelines", ..] | ["", "models", ..] | ["", "images", _, "serving", ..] | ["", "datasets", _, "source"]
+        )
     };
     for (pointer, text) in found {
         if text.contains("{{$") && reaches_pipeline(&pointer) && !pointer.ends_with("/description") {

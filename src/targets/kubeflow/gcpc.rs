@@ -6,17 +6,30 @@
 //! chooses the task inputs, and only inputs the op declares.
 
 use super::bug;
-use super::ir::{ComponentSpec, ExecutorSpec, Fragment};
+use super::ir::{ComponentSpec, ExecutorSpec};
 use super::json::float;
 use super::plan::{PlannedTask, Source};
 use crate::model::Step;
 use crate::targets::TargetError;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The pinned GCPC release.
 pub const GCPC_VERSION: &str = "2.22.0";
 /// Its launcher image.
 pub const GCPC_IMAGE: &str = "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0";
+
+/// A vendored GCPC op: its component and executor as the pinned GCPC version compiles them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fragment {
+    /// GCPC version the fragment came from.
+    pub gcpc_version: String,
+    /// The component.
+    pub component: ComponentSpec,
+    /// The executor.
+    pub executor: ExecutorSpec,
+}
 
 /// The GCPC v1 ops mlopsgen calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -396,15 +396,3 @@ pub enum ImporterUri {
     /// The importer component's input parameter of that name.
     RuntimeParameter(String),
 }
-
-/// A vendored GCPC op: its component and executor as the pinned GCPC version compiles them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fragment {
-    /// GCPC version the fragment came from.
-    pub gcpc_version: String,
-    /// The component.
-    pub component: ComponentSpec,
-    /// The executor.
-    pub executor: ExecutorSpec,
-}

@@ -9,8 +9,7 @@
 //! container step (Cloud Storage FUSE paths under `/gcs/`).
 
 use super::container::{placeholder, render_args, step_component, wire_inputs};
-use super::gcpc::{number, op_task, task_with, text, value, Op};
-use super::ir::Fragment;
+use super::gcpc::{number, op_task, task_with, text, value, Fragment, Op};
 use super::json::float;
 use super::plan::{Ctx, PlannedTask};
 use super::bug;

@@ -2,10 +2,10 @@
 //! runs) per pipeline and environment, shaped like kfp 2.17.3's compiler output for the
 //! equivalent DSL pipeline, with Vertex AI steps as Google Cloud Pipeline Components.
 //!
-//! Stages: [`plan`] turns each step into tasks (`container`, `jobs`, `models` per step kind,
-//! GCPC fragments from `gcpc`), [`condition`] lays them out in `dsl.If`-style sub-DAGs, and
-//! [`json`] prints the spec with kfp's key order and number format. [`graph`] draws a
-//! pipeline's step DAG for review.
+//! Stages: `plan` turns each step into tasks (`container`, `jobs`, `models` per step kind, GCPC
+//! fragments from `gcpc`), `condition` lays them out in `dsl.If`-style sub-DAGs, and [`json`]
+//! prints the spec with kfp's key order and number format. [`graph`] draws a pipeline's step
+//! DAG for review.
 
 mod condition;
 mod container;
@@ -21,8 +21,6 @@ use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::OutputSet;
 use crate::targets::TargetError;
 use ir::{DeploymentSpec, ParameterSpec, PipelineInfo, PipelineSpec};
-
-pub use gcpc::{GCPC_IMAGE, GCPC_VERSION};
 
 /// Emits `pipelines/<env>/<pipeline>.json` for every environment and pipeline.
 pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
