@@ -347,6 +347,15 @@ class Checker:
                         self.err(ew, f"IfPresent InputName {name!r} is not an input of the component")
             if "{{channel:" in text or "{{pipeline_channel:" in text:
                 self.err(ew, f"unresolved pipeline channel in {text!r}")
+        # kfp's create_custom_training_job_from_component moves the user container (with its
+        # output placeholders) into the default of the `worker_pool_specs` input: the launcher
+        # substitutes those, so outputs named there are written too.
+        for param in comp.get("inputDefinitions", {}).get("parameters", {}).values():
+            for text in strings(param.get("defaultValue")):
+                for body in PLACEHOLDER_RE.findall(text):
+                    m = IO_RE.match(body)
+                    if m and m["dir"].startswith("output"):
+                        mentioned[m["kind"]].add(m["name"])
         if "container" in executor and not whole_input:
             for kind in ("parameters", "artifacts"):
                 for name in sorted(set(defs(comp, "output", kind)) - mentioned[kind]):
