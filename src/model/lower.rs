@@ -442,9 +442,18 @@ pub fn parse_condition(text: &str) -> Option<Condition> {
     let (step, output) = lhs.split_once('.')?;
     let value = match serde_json::from_str::<serde_json::Value>(rhs) {
         Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::String(_))) => v,
-        _ => serde_json::Value::String(rhs.trim_matches(|c| c == '\'' || c == '"').to_owned()),
+        _ => serde_json::Value::String(unquote(rhs)),
     };
     Some(Condition { step: step.to_owned(), output: output.to_owned(), op, value })
+}
+
+/// `'it''s'` → `it's`: strips one pair of matching single quotes (a doubled quote inside is one
+/// quote); anything else is taken as written.
+fn unquote(text: &str) -> String {
+    match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
+        Some(inner) if text.len() >= 2 => inner.replace("''", "'"),
+        _ => text.to_owned(),
+    }
 }
 
 fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> Result<Pipeline, LowerError> {
@@ -674,6 +683,14 @@ mod tests {
     fn parses_conditions() {
         let c = parse_condition("evaluate.auc >= 0.8");
         assert_eq!(c.map(|c| (c.step, c.output, c.op, c.value)), Some(("evaluate".into(), "auc".into(), CmpOp::Ge, serde_json::json!(0.8))));
+    }
+
+    #[test]
+    fn condition_strings_keep_their_quotes_inside() {
+        let value = |t: &str| parse_condition(t).map(|c| c.value);
+        assert_eq!(value("s.out == 'it''s \"ok\"'"), Some(serde_json::json!("it's \"ok\"")));
+        assert_eq!(value("s.out == \"a'b\""), Some(serde_json::json!("a'b")));
+        assert_eq!(value("s.out == ready"), Some(serde_json::json!("ready")));
     }
 
     #[test]

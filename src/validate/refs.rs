@@ -248,6 +248,10 @@ fn args(c: &mut Checker<'_>, name: &str, step: &Step, sp: &str) {
                     if let Some(params) = params {
                         c.reference("parameter", &prm, params, &ptr);
                     }
+                    if cm.inputs.get(&prm).is_some_and(|r| *r != format!("params.{prm}")) {
+                        let pos = c.at(&ptr);
+                        c.report(Code::DuplicateName, pos, format!("`{{{{params.{prm}}}}}` needs a step input named `{prm}`, but the step declares an input `{prm}` for something else"), Some(format!("rename the input `{prm}`")));
+                    }
                 }
                 ArgPart::Input(input) => {
                     c.reference("input", &input, &cm.inputs, &ptr);
