@@ -102,7 +102,8 @@ pick_python() {
   local c
   for c in ${MLOPSGEN_PYTHON:-} python3.11 python3; do
     if command -v "$c" >/dev/null 2>&1; then
-      PYTHON="$(command -v "$c")"
+      # the interpreter itself, not a wrapper such as a pyenv shim
+      PYTHON="$("$c" -c 'import sys; print(sys.executable)' 2>/dev/null)" || PYTHON="$(command -v "$c")"
       return 0
     fi
   done
