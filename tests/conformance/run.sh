@@ -19,7 +19,7 @@
 # CONFORMANCE_DIR, REPO_ROOT, PYTHONPYCACHEPREFIX (a temp dir, so no __pycache__ lands in an output dir) and
 # AIRFLOW_HOME (a temp dir per Airflow major version, unless already set). A checks/ script is called as
 # `$PY_x tests/conformance/checks/<script> <absolute outdir>` with the outdir as working directory; exit 0 = pass,
-# 77 = nothing to check (SKIP), anything else = fail.
+# 3 (or 77) = nothing to check (SKIP), anything else = fail.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

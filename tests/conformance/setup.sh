@@ -102,7 +102,8 @@ pick_python() {
   local c
   for c in ${MLOPSGEN_PYTHON:-} python3.11 python3; do
     if command -v "$c" >/dev/null 2>&1; then
-      PYTHON="$(command -v "$c")"
+      # the interpreter itself, not a wrapper such as a pyenv shim
+      PYTHON="$("$c" -c 'import sys; print(sys.executable)' 2>/dev/null)" || PYTHON="$(command -v "$c")"
       return 0
     fi
   done
@@ -118,6 +119,7 @@ elif ! "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; then
 fi
 if [[ ${#need[@]} -gt 0 ]]; then
   apt_install "${need[@]}"
+  for c in shellcheck node npm; do command -v "$c" >/dev/null 2>&1 || die "$c still missing after apt-get install"; done
   pick_python || die "no python3 after installing it"
 else
   log "apt: nothing to install (shellcheck, node, npm, python venv present)"
@@ -282,7 +284,7 @@ else
   v yamllint "$MAIN_BIN/yamllint" --version
   v ruff "$MAIN_BIN/ruff" --version
   v pre-commit "$MAIN_BIN/pre-commit" --version
-  v shellcheck bash -c 'shellcheck --version | sed -n 2p'
+  v shellcheck bash -o pipefail -c 'shellcheck --version | sed -n 2p'
   v kfp "$PY_MAIN" -c 'import kfp, google_cloud_pipeline_components as g, pandas, pyarrow
 from kfp.pipeline_spec import pipeline_spec_pb2
 from google.protobuf import json_format

@@ -258,7 +258,7 @@ class Checker:
             if not multi:
                 self.err(*where, f"'{target}[{rest[0]}]': {target} has no count or for_each, so it takes no instance key")
                 return
-            rest = rest[1:]
+            target, rest = f"{target}[{rest[0]}]", rest[1:]
         elif multi and rest[0] != "*":
             self.err(*where, f"'{target}.{rest[0]}': {target} has count/for_each: index it ({target}[...].{rest[0]})")
             return
@@ -458,7 +458,9 @@ class Checker:
                         self.check_refs(body, ctx, mod)
             for kind in ("moved", "import", "removed", "check"):
                 for body in doc.get(kind) or []:
-                    self.check_refs(body, Ctx(f, kind, allow_self=False), mod)
+                    if kind in ("moved", "removed"):  # `from` names an address that no longer exists
+                        body = {k: v for k, v in body.items() if k != "from"}
+                    self.check_refs(body, Ctx(f, kind), mod)
         return mod
 
     def check_tfvars(self, f: str, mod: Module) -> None:

@@ -4,7 +4,8 @@
 # usage: tests/conformance/terraform/selftest.sh [--no-setup] [FIXTURE ...]
 #
 # Each directory in fixtures/ stands for one output dir of `mlopsgen build` (it has a terraform/ folder). `good`
-# must pass every terraform check (parse, fmt, schema, checkov, shellcheck). Each `bad-*` has an `expect` file of
+# must pass every terraform check (parse, fmt, schema, checkov, shellcheck); `good-*` must pass parse, fmt and
+# schema (valid constructs that checkov would object to, kept apart). Each `bad-*` has an `expect` file of
 # `CHECK|TEXT` lines: CHECK must fail and print TEXT (schema: TEXT is a whole output line, and the number of problem
 # lines must equal the number of schema lines expected, so a fixture also proves there are no false positives);
 # `skip|CHECK` leaves a check out. parse, fmt and schema must pass on a bad fixture unless it names them; checkov
@@ -65,7 +66,7 @@ for dir in "$HERE"/fixtures/*/; do
         expected[$check]+="$text"$'\n'
       fi
     done <"$dir/expect"
-  elif [[ "$fx" != good ]]; then
+  elif [[ "$fx" != good* ]]; then
     bad "$fx" "no expect file"
     continue
   fi
