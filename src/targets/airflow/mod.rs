@@ -9,30 +9,39 @@
 //! `dags/<env>/<project>_drift.py` ([`paths::drift_dag_file`]).
 //!
 //! # What a pipeline DAG does
-//! An optional sensor waits for the schedule's `wait_for` dataset (a BigQuery table or Cloud
-//! Storage objects, deferrable), then `RunPipelineJobOperator` runs the compiled template from the
-//! KFP repository at the environment's tag, with the schedule's parameter values over the
-//! defaults, the pipeline root and the pipelines service account. Batch-prediction pipelines are
-//! scheduled pipelines like any other. `catchup=False` and `max_active_runs=1` keep retraining runs
-//! from piling up; retries back off exponentially.
+//! An optional sensor waits for the schedule's `wait_for` dataset (`BigQueryTableExistenceSensor`
+//! or `GCSObjectExistenceSensor`, globs included), then `RunPipelineJobOperator` runs the compiled
+//! template from the KFP repository at the environment's tag, with the schedule's parameter values
+//! over the defaults, the pipeline root and the pipelines service account. Batch-prediction
+//! pipelines are scheduled pipelines like any other. `catchup=False` and `max_active_runs=1` keep
+//! retraining runs from piling up; retries back off exponentially. Sensors and operators are
+//! deferrable, so the Composer environment needs a triggerer.
 //!
 //! # Failure notification
-//! Email channels in `monitoring.notify` become `email` + `email_on_failure` in `default_args`
-//! (Composer sends them through its configured email backend). Cloud Monitoring alerting on
-//! failed DAG runs (`alerts.dag_failures`) is the Terraform target's job.
+//! Email channels in `monitoring.notify` notify on task failure. For an Airflow 2 image they are
+//! `email` + `email_on_failure` in `default_args`, sent through Composer's email backend
+//! (SendGrid or SMTP). Airflow 3 deprecates those arguments, so for an Airflow 3 image they
+//! become an `SmtpNotifier` `on_failure_callback` on the `smtp_default` connection. Cloud
+//! Monitoring alerting on failed DAG runs (`alerts.dag_failures`) is the Terraform target's job.
 //!
 //! # Drift
 //! The drift DAG runs the `validator` image as a Vertex AI custom job
-//! (`CreateCustomContainerTrainingJobOperator`, present in providers-google 15 and 22) with
+//! (`CreateCustomContainerTrainingJobOperator`, the same in providers-google 15 and 22) with
 //! `drift --dataset … --requests bq://<project>.<logging dataset>.* --threshold … --metric …`; the
-//! generated file documents that command-line contract for the image that implements it.
+//! generated file documents that command-line contract for the image that implements it. The job
+//! runs as the pipelines service account (Composer's when there are no pipelines).
 //!
 //! # Airflow versions and Jinja
-//! The files use only imports and arguments valid on Airflow 2.10 (Composer 2/3) and Airflow 3
-//! (`DAG` from `airflow.sdk`, falling back to `airflow`), with `schedule` and `catchup` always
-//! explicit. Templates use `[[ ]]`/`[% %]` so Airflow's `{{ }}` passes through; every value is
-//! printed as a Python literal ([`python`]), and spec strings in templated operator fields are
-//! made Jinja-inert so Airflow's run-time rendering gives them back unchanged.
+//! The Composer image names the Airflow major version; the files load on Airflow 2.10 (Composer
+//! 2/3) and Airflow 3 either way: `DAG` and `CronTriggerTimetable` come from `airflow.sdk` with an
+//! Airflow 2 fallback, the schedule is an explicit `CronTriggerTimetable` (runs fire at the cron
+//! time on both), and `catchup` is always set. Templates use `[[ ]]`/`[% %]` so Airflow's `{{ }}`
+//! passes through; every value is printed as a Python literal ([`python`]). Airflow renders Jinja
+//! in an operator's `template_fields` at run time, and which fields those are differs between
+//! provider versions (`parameter_values` is templated in providers-google 22, not in 15), so a spec
+//! string with Jinja markup is written as is and, where the installed operator templates that
+//! field, replaced by a Jinja string literal that renders back to it. `doc_md` is not rendered by
+//! either version and carries the description verbatim.
 
 mod python;
 mod render;
