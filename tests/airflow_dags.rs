@@ -15,8 +15,11 @@
 //!   DAG attributes and fields as loaded (fields holding Jinja markup are left out there, as
 //!   providers that render a field get its Jinja-inert form).
 //!
-//! Venvs: `PY_AF2` / `PY_AF3` (as the conformance `run.sh` exports them), else
-//! `$MLOPSGEN_TOOLS/venv-airflow{2,3}/bin/python`, else `target/conformance-tools/…`. With none
+//! Before that, `py_compile` and `ruff check` (the conformance `ruff.toml` when present) run over
+//! every DAG file with the main venv's python.
+//!
+//! Venvs: `PY_MAIN`, `PY_AF2`, `PY_AF3` (as the conformance `run.sh` exports them), else
+//! `$MLOPSGEN_TOOLS/venv-{main,airflow2,airflow3}/bin/python`, else `target/conformance-tools/…`. With none
 //! installed the test says so and passes; the conformance run has them.
 
 mod support;
@@ -155,17 +158,44 @@ fn as_loaded(expect: &Value) -> Value {
     loaded
 }
 
-fn airflow_pythons() -> Vec<(&'static str, PathBuf)> {
+/// The python of a conformance venv: `$var`, else `$MLOPSGEN_TOOLS/<venv>`, else the default tools dir.
+fn venv_python(var: &str, venv: &str) -> Option<PathBuf> {
     let tools = std::env::var_os("MLOPSGEN_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(ROOT).join("target/conformance-tools"));
+    let python = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| tools.join(venv).join("bin/python"));
+    python.exists().then_some(python)
+}
+
+fn airflow_pythons() -> Vec<(&'static str, PathBuf)> {
     [("airflow2", "PY_AF2", "venv-airflow2"), ("airflow3", "PY_AF3", "venv-airflow3")]
         .into_iter()
-        .filter_map(|(name, var, venv)| {
-            let python = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| tools.join(venv).join("bin/python"));
-            python.exists().then_some((name, python))
-        })
+        .filter_map(|(name, var, venv)| Some((name, venv_python(var, venv)?)))
         .collect()
+}
+
+/// `py_compile` and `ruff check` (with the conformance config when present) over every DAG file.
+fn python_checks(python: &Path, outdir: &Path) -> Result<(), String> {
+    let entries = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir).into_iter().flatten().filter_map(|e| e.ok().map(|e| e.path())).collect()
+    };
+    let files: Vec<PathBuf> = entries(&outdir.join("dags")).iter().flat_map(|env| entries(env)).collect();
+    let ruff_config = Path::new(ROOT).join("tests/conformance/ruff.toml");
+    let mut ruff = Command::new(python);
+    ruff.args(["-m", "ruff", "check", "--no-cache"]);
+    if ruff_config.exists() {
+        ruff.arg("--config").arg(&ruff_config);
+    }
+    let mut compile = Command::new(python);
+    compile.args(["-m", "py_compile"]).args(&files).env("PYTHONPYCACHEPREFIX", outdir.join("pycache"));
+    ruff.arg(outdir.join("dags"));
+    for mut cmd in [compile, ruff] {
+        let out = cmd.output().map_err(|e| format!("{}: {e}", python.display()))?;
+        if !out.status.success() {
+            return Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    Ok(())
 }
 
 /// Runs a checker script; `Err` with its output when it reports problems.
@@ -189,8 +219,9 @@ fn run_check(python: &Path, script: &str, outdir: &Path, expect: &Path) -> Resul
 #[test]
 fn dags_load_and_render_as_the_model_says() {
     let pythons = airflow_pythons();
-    if pythons.is_empty() {
-        eprintln!("SKIP: no Airflow venv (set PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
+    let main_python = venv_python("PY_MAIN", "venv-main");
+    if pythons.is_empty() && main_python.is_none() {
+        eprintln!("SKIP: no conformance venv (set PY_MAIN/PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
         return;
     }
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
@@ -208,6 +239,9 @@ fn dags_load_and_render_as_the_model_says() {
             let file = outdir.join(path);
             std::fs::create_dir_all(file.parent().unwrap_or(&outdir)).unwrap_or_else(|e| panic!("{e}"));
             std::fs::write(&file, contents).unwrap_or_else(|e| panic!("{e}"));
+        }
+        if let Some(python) = &main_python {
+            python_checks(python, &outdir).unwrap_or_else(|e| panic!("{name}: ruff/py_compile:\n{e}"));
         }
         let rendered = outdir.join("expect.json");
         std::fs::write(&rendered, expect.to_string()).unwrap_or_else(|e| panic!("{e}"));
