@@ -6,7 +6,9 @@
 //! time from the operator's `template_fields`. The templates only loop and print.
 
 use super::python;
-use crate::model::{Composer, DataSource, Dataset, Drift, Environment, Model, Pipeline, SaRole, Schedule};
+use crate::model::{
+    Composer, DataSource, Dataset, Drift, Environment, Model, ParamType, Pipeline, SaRole, Schedule,
+};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -196,11 +198,18 @@ pub fn pipeline_dag(t: Target<'_>, pipeline: &Pipeline, schedule: &Schedule) -> 
     })
 }
 
-/// Values a scheduled run passes: the schedule's values over the parameters' defaults.
+/// Values a scheduled run passes: the schedule's values over the parameters' defaults. A float
+/// parameter given as a whole number is written as a float (`1.0`), as its KFP type says.
 fn parameter_values(pipeline: &Pipeline, schedule: &Schedule) -> BTreeMap<String, Value> {
     let mut values: BTreeMap<String, Value> =
         pipeline.params.iter().filter_map(|p| Some((p.name.clone(), p.default.clone()?))).collect();
     values.extend(schedule.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+    for (name, value) in values.iter_mut() {
+        let is_float = pipeline.param(name).is_some_and(|p| p.ty == ParamType::Float);
+        if let (true, Some(whole)) = (is_float && !value.is_f64(), value.as_i64()) {
+            *value = Value::from(whole as f64);
+        }
+    }
     values
 }
 
