@@ -179,7 +179,8 @@ pub fn pipeline_dag(t: Target<'_>, pipeline: &Pipeline, schedule: &Schedule) -> 
     if let Some(ds) = wait_for {
         doc.push_str(&format!("- Waits for: dataset `{}` at `{}`.\n", ds.key, env.dataset_uri(ds)));
     }
-    doc.push_str(&format!("- Runs: the compiled pipeline `{template_path}`.\n"));
+    let repo = env.kfp_repo_id();
+    doc.push_str(&format!("- Runs: the compiled pipeline from the KFP repository `{repo}` at tag `{}`.\n", env.name));
     let head = Head { dag_id: &pipeline.dag_id, cron: &schedule.cron, tag: &pipeline.key, runs_as: SaRole::Pipelines, doc };
     let common = common(t, head);
     let values = parameter_values(pipeline, schedule);
