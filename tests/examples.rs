@@ -3,7 +3,8 @@
 //! One snapshot per (target, spec) holds all of that target's files under `=== path ===`
 //! headers. Review changes with `cargo insta review`.
 
-use mlopsgen::{compile, Options, Source};
+mod support;
+
 use std::path::{Path, PathBuf};
 
 fn examples() -> Vec<PathBuf> {
@@ -18,13 +19,7 @@ fn examples() -> Vec<PathBuf> {
 
 /// Compiles an example spec (panicking with rendered diagnostics if it is invalid).
 pub fn compile_example(spec: &Path) -> mlopsgen::Compilation {
-    let text = std::fs::read_to_string(spec).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
-    let source = Source { name: spec.display().to_string(), text };
-    match compile(&source, &Options { spec_file: spec.to_path_buf(), out_override: None }) {
-        Ok(c) => c,
-        Err(mlopsgen::Error::Invalid(d)) => panic!("{}", mlopsgen::diagnostic::render(&source, &d, false)),
-        Err(e) => panic!("{e}"),
-    }
+    support::compile_spec(spec)
 }
 
 /// Snapshots the files under `prefixes` for every example.

@@ -467,6 +467,11 @@ impl Model {
         self.endpoints.iter().find(|e| e.key == key)
     }
 
+    /// Airflow DAG id of the drift-monitoring job (`<project>_drift`, underscores).
+    pub fn drift_dag_id(&self) -> String {
+        format!("{}_drift", self.project.name).replace('-', "_")
+    }
+
     /// Whether a service account role is in use.
     pub fn uses(&self, role: SaRole) -> bool {
         self.service_accounts.contains(&role)

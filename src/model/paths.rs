@@ -16,6 +16,11 @@ pub fn dag_file(env: &str, pipeline: &str) -> String {
     format!("dags/{env}/{pipeline}.py")
 }
 
+/// Airflow DAG file of the drift-monitoring job in an environment.
+pub fn drift_dag_file(env: &str, project: &str) -> String {
+    format!("dags/{env}/{project}_drift.py")
+}
+
 /// Dockerfile of an image.
 pub fn dockerfile(image: &str) -> String {
     format!("docker/{image}/Dockerfile")

@@ -4,7 +4,7 @@
 
 use super::names::{self, Rule};
 use super::suggest;
-use super::{contracts, facts, refs};
+use super::{airflow, contracts, facts, refs};
 use crate::diagnostic::{Code, Diagnostic, Pos};
 use crate::model::lower::{parse_source, step_common};
 use crate::spec::yaml::{pointer_push, Document};
@@ -28,6 +28,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.services_and_functions();
     c.orchestration_and_ci();
     c.monitoring();
+    airflow::dag_names(&mut c);
     c.unsafe_strings();
     super::target_rules::check(&mut c);
     c.out

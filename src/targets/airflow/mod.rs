@@ -1,10 +1,85 @@
-//! The airflow target (not implemented yet).
+//! The Airflow target: Cloud Composer DAGs that schedule the compiled pipelines.
+//!
+//! # Layout
+//! One DAG file per environment and scheduled pipeline, `dags/<env>/<pipeline>.py`
+//! ([`paths::dag_file`]), because every value in it (project, region, template tag, service
+//! account, buckets) is that environment's. CD copies `dags/<env>/` into that environment's
+//! Composer bucket, so each Composer environment only ever sees its own DAGs and the DAG ids can
+//! stay the same across environments. With `monitoring.drift`, each environment also gets
+//! `dags/<env>/<project>_drift.py` ([`paths::drift_dag_file`]).
+//!
+//! # What a pipeline DAG does
+//! An optional sensor waits for the schedule's `wait_for` dataset (`BigQueryTableExistenceSensor`
+//! or `GCSObjectExistenceSensor`, globs included), then `RunPipelineJobOperator` runs the compiled
+//! template from the KFP repository at the environment's tag, with the schedule's parameter values
+//! over the defaults, the pipeline root and the pipelines service account. Batch-prediction
+//! pipelines are scheduled pipelines like any other. `catchup=False` and `max_active_runs=1` keep
+//! retraining runs from piling up; retries back off exponentially. Sensors and operators are
+//! deferrable, so the Composer environment needs a triggerer.
+//!
+//! # Failure notification
+//! Email channels in `monitoring.notify` notify on task failure. For an Airflow 2 image they are
+//! `email` + `email_on_failure` in `default_args`, sent through Composer's email backend
+//! (SendGrid or SMTP). Airflow 3 deprecates those arguments, so for an Airflow 3 image they
+//! become an `SmtpNotifier` `on_failure_callback` on the `smtp_default` connection. Cloud
+//! Monitoring alerting on failed DAG runs (`alerts.dag_failures`) is the Terraform target's job.
+//!
+//! # Drift
+//! The drift DAG runs the `validator` image as a Vertex AI custom job
+//! (`CreateCustomContainerTrainingJobOperator`, the same in providers-google 15 and 22) with
+//! `drift --dataset … --requests bq://<project>.<logging dataset>.* --threshold … --metric …`; the
+//! generated file documents that command-line contract for the image that implements it. The job
+//! runs as the pipelines service account (Composer's when there are no pipelines).
+//!
+//! # Airflow versions and Jinja
+//! The Composer image names the Airflow major version; the files load on Airflow 2.10 (Composer
+//! 2/3) and Airflow 3 either way: `DAG` and `CronTriggerTimetable` come from `airflow.sdk` with an
+//! Airflow 2 fallback, the schedule is an explicit `CronTriggerTimetable` (runs fire at the cron
+//! time on both), and `catchup` is always set. Templates use `[[ ]]`/`[% %]` so Airflow's `{{ }}`
+//! passes through; every value is printed as a Python literal ([`python`]). Airflow renders Jinja
+//! in an operator's `template_fields` at run time, and which fields those are differs between
+//! provider versions (`parameter_values` is templated in providers-google 22, not in 15), so a spec
+//! string with Jinja markup is written as is and, where the installed operator templates that
+//! field, replaced by a Jinja string literal that renders back to it. `doc_md` is not rendered by
+//! either version and carries the description verbatim.
 
-use crate::model::Model;
+mod python;
+mod render;
+mod view;
+
+use crate::model::{paths, Model, Orchestrator};
 use crate::output::OutputSet;
 use crate::targets::TargetError;
+use serde::Serialize;
 
-/// Emits this target's files.
-pub fn emit(_model: &Model, _out: &mut OutputSet) -> Result<(), TargetError> {
+/// Emits every environment's DAGs.
+pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+    let Some(composer) = &model.composer else { return Ok(()) };
+    let templates = render::environment().map_err(failed)?;
+    for env in &model.environments {
+        let target = view::Target { model, composer, env };
+        for pipeline in &model.pipelines {
+            let Some(schedule) = pipeline.schedule.as_ref().filter(|s| s.orchestrator == Orchestrator::Composer) else {
+                continue;
+            };
+            let view = view::pipeline_dag(target, pipeline, schedule).map_err(failed)?;
+            let text = render_view(&templates, "pipeline_dag.py.j2", &view)?;
+            out.insert(paths::dag_file(&env.name, &pipeline.key), text)?;
+        }
+        if let Some(drift) = &model.monitoring.drift {
+            let view = view::drift_dag(target, drift).map_err(failed)?;
+            let text = render_view(&templates, "drift_dag.py.j2", &view)?;
+            out.insert(paths::drift_dag_file(&env.name, &model.project.name), text)?;
+        }
+    }
     Ok(())
+}
+
+fn render_view(templates: &minijinja::Environment<'_>, name: &str, view: &impl Serialize) -> Result<String, TargetError> {
+    let text = templates.get_template(name).and_then(|t| t.render(view)).map_err(failed)?;
+    Ok(python::guard_line_length(&text))
+}
+
+fn failed(e: impl std::fmt::Display) -> TargetError {
+    TargetError::Failed { target: "airflow", message: e.to_string() }
 }
