@@ -160,7 +160,11 @@ class Checker:
                         for body in bodies:
                             prefix = "data." if kind == "data" else ""
                             if (rtype, name) in table:
-                                self.err(f, f"{prefix}{rtype}.{name}", f"duplicate {kind} (also in {table[(rtype, name)][0]})")
+                                self.err(
+                                    f,
+                                    f"{prefix}{rtype}.{name}",
+                                    f"duplicate {kind} (also in {table[(rtype, name)][0]})",
+                                )
                             table[(rtype, name)] = (f, body)
             for kind, table in (("variable", m.variables), ("output", m.outputs), ("module", m.modules)):
                 for name, bodies in (doc.get(kind) or {}).items():
@@ -205,11 +209,15 @@ class Checker:
             if len(parts) > 1:
                 self.used_vars.add(parts[1])
                 if parts[1] not in mod.variables:
-                    self.err(*where, f"reference to undeclared variable 'var.{parts[1]}'{suggest(parts[1], mod.variables)}")
+                    self.err(
+                        *where, f"reference to undeclared variable 'var.{parts[1]}'{suggest(parts[1], mod.variables)}"
+                    )
             return
         if root == "local":
             if len(parts) > 1 and parts[1] not in mod.locals:
-                self.err(*where, f"reference to undeclared local value 'local.{parts[1]}'{suggest(parts[1], mod.locals)}")
+                self.err(
+                    *where, f"reference to undeclared local value 'local.{parts[1]}'{suggest(parts[1], mod.locals)}"
+                )
             return
         if root == "module":
             if len(parts) > 1 and parts[1] not in mod.modules:
@@ -256,7 +264,9 @@ class Checker:
         multi = "count" in body or "for_each" in body
         if INDEX.match(rest[0]):
             if not multi:
-                self.err(*where, f"'{target}[{rest[0]}]': {target} has no count or for_each, so it takes no instance key")
+                self.err(
+                    *where, f"'{target}[{rest[0]}]': {target} has no count or for_each, so it takes no instance key"
+                )
                 return
             target, rest = f"{target}[{rest[0]}]", rest[1:]
         elif multi and rest[0] != "*":
@@ -277,7 +287,9 @@ class Checker:
             args = cur.get("arguments", {})
             attrs = cur.get("attributes", {})
             if part not in args and part not in attrs:
-                self.err(*where, f"'{path}.{part}': no argument or attribute '{part}'{suggest(part, set(args) | set(attrs))}")
+                self.err(
+                    *where, f"'{path}.{part}': no argument or attribute '{part}'{suggest(part, set(args) | set(attrs))}"
+                )
                 return
             path += f".{part}"
             arg = args.get(part)
@@ -349,7 +361,11 @@ class Checker:
             arg = args.get(label)
             if arg is None or not arg.get("block"):
                 kind = "an argument, not a block" if arg else "not a block of this type"
-                self.err(ctx.file, ctx.addr, f"{loc}dynamic \"{label}\": '{label}' is {kind}{suggest(label, args) if not arg else ''}")
+                self.err(
+                    ctx.file,
+                    ctx.addr,
+                    f"{loc}dynamic \"{label}\": '{label}' is {kind}{suggest(label, args) if not arg else ''}",
+                )
                 continue
             present.add(label)
             for i, dyn in enumerate(instances):
@@ -359,10 +375,10 @@ class Checker:
                 self.check_refs(dyn.get("for_each"), ctx, mod)
                 self.check_refs(dyn.get("labels"), ctx, mod)
                 if "for_each" not in dyn:
-                    self.err(ctx.file, ctx.addr, f"{loc}dynamic \"{label}\": missing for_each")
+                    self.err(ctx.file, ctx.addr, f'{loc}dynamic "{label}": missing for_each')
                 contents = dyn.get("content") or []
                 if len(contents) != 1:
-                    self.err(ctx.file, ctx.addr, f"{loc}dynamic \"{label}\": needs exactly one content block")
+                    self.err(ctx.file, ctx.addr, f'{loc}dynamic "{label}": needs exactly one content block')
                     continue
                 inner = Ctx(**{**ctx.__dict__, "iterators": ctx.iterators | {iterator}})
                 pyd = pydyn.get((label,), [])
@@ -385,7 +401,9 @@ class Checker:
                     elif k == "ignore_changes":
                         self.check_ignore_changes(v, node, ctx)
                     else:
-                        self.check_refs(v, Ctx(**{**ctx.__dict__, "allow_self": k in ("precondition", "postcondition")}), mod)
+                        self.check_refs(
+                            v, Ctx(**{**ctx.__dict__, "allow_self": k in ("precondition", "postcondition")}), mod
+                        )
         elif key in ("provisioner", "connection"):
             self.check_refs(value, Ctx(**{**ctx.__dict__, "allow_self": True}), mod)
 
@@ -400,7 +418,9 @@ class Checker:
             s = item[2:-1] if isinstance(item, str) and item.startswith("${") else item
             name = re.split(r"[.\[]", str(s), maxsplit=1)[0]
             if name not in args:
-                self.err(ctx.file, ctx.addr, f"lifecycle.ignore_changes: '{name}' is not an argument{suggest(name, args)}")
+                self.err(
+                    ctx.file, ctx.addr, f"lifecycle.ignore_changes: '{name}' is not an argument{suggest(name, args)}"
+                )
 
     # -- the whole module -------------------------------------------------------------------------------------
     def check_module(self, files: list[str]) -> Module:
@@ -421,9 +441,13 @@ class Checker:
                             if node is None:
                                 other = "data sources" if kind == "resource" else "resources"
                                 hint = suggest(rtype, table)
-                                if not hint and rtype in self.schema["data_sources" if kind == "resource" else "resources"]:
+                                if (
+                                    not hint
+                                    and rtype in self.schema["data_sources" if kind == "resource" else "resources"]
+                                ):
                                     hint = f" (it exists among {other})"
-                                self.err(f, addr, f"unknown {'resource' if kind == 'resource' else 'data source'} type '{rtype}'{hint}")
+                                what = "resource" if kind == "resource" else "data source"
+                                self.err(f, addr, f"unknown {what} type '{rtype}'{hint}")
                                 self.check_refs(body, ctx, mod)
                                 continue
                             meta = RESOURCE_META if kind == "resource" else DATA_META
@@ -453,7 +477,9 @@ class Checker:
                     if pname == "google" and self.schema.get("provider"):
                         body = {k: v for k, v in body.items() if k != "alias"}
                         pyb = pyprov.get((pname,), [])
-                        self.check_body(body, pyb[i] if i < len(pyb) else None, self.schema["provider"], ctx, mod, "", set())
+                        self.check_body(
+                            body, pyb[i] if i < len(pyb) else None, self.schema["provider"], ctx, mod, "", set()
+                        )
                     else:
                         self.check_refs(body, ctx, mod)
             for kind in ("moved", "import", "removed", "check"):

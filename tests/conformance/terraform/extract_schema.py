@@ -61,7 +61,9 @@ BASES = {
     "cdktf.TerraformProvider": "provider",
 }
 # `.../6.50.0/docs/resources/storage_bucket google_storage_bucket}` in a class summary
-CLASS_LINK = re.compile(r"/providers/hashicorp/google/([0-9.]+)/docs/(resources|data-sources)/[a-z0-9_]+ ([a-z0-9_]+)\}")
+CLASS_LINK = re.compile(
+    r"/providers/hashicorp/google/([0-9.]+)/docs/(resources|data-sources)/[a-z0-9_]+ ([a-z0-9_]+)\}"
+)
 # `.../docs/resources/storage_bucket#lifecycle_rule StorageBucket#lifecycle_rule}`, or `.../docs#project` (provider)
 PROP_LINK = re.compile(r"/docs(?:/(?:resources|data-sources)/[a-z0-9_]+)?#([A-Za-z0-9_]+)[ }]")
 CDKTF_TYPES = {
