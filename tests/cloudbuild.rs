@@ -180,13 +180,17 @@ fn cd_touches_the_resources_terraform_and_the_pipelines_name() {
         assert_eq!((flag(deploy, "region"), flag(deploy, "project")), (env.region.clone(), env.gcp_project.clone()));
     }
     for f in &m.functions {
+        let package = step(&build, &format!("package-function-{}", f.key));
+        assert_eq!(package["dir"].as_str(), Some(f.source.as_str()));
+        let archive = strings(&package["args"]).into_iter().nth(3).unwrap_or_default();
         let deploy = step(&build, &format!("deploy-function-{}", f.key));
-        assert_eq!(flag(deploy, "service-account"), env.sa_email(SaRole::Functions));
-        assert_eq!(flag(deploy, "build-service-account"), env.sa_resource(SaRole::Functions));
-        assert_eq!(flag(deploy, "source"), f.source);
-        if let Some(bucket) = &f.trigger_bucket {
-            assert_eq!(flag(deploy, "trigger-bucket"), env.bucket_name(bucket));
-        }
+        assert_eq!(strings(&deploy["args"]).last(), Some(&archive));
+        assert_eq!(package["volumes"], deploy["volumes"]);
+        assert_eq!(env_of(deploy, "NAME"), f.name);
+        assert_eq!(env_of(deploy, "OBJECT"), format!("{}/{}", env.bucket_url(&m.pipeline_root_bucket), f.source_object()));
+        assert_eq!(env_of(deploy, "SERVICE_ACCOUNT"), env.sa_email(SaRole::Functions));
+        assert_eq!(env_of(deploy, "BUILD_SERVICE_ACCOUNT"), env.sa_resource(SaRole::Functions));
+        assert_eq!((env_of(deploy, "RUNTIME"), env_of(deploy, "ENTRY_POINT")), (f.runtime.clone(), f.entry_point.clone()));
     }
     let run = m.ci.as_ref().and_then(|ci| ci.run_pipeline.as_deref()).and_then(|k| m.pipeline(k));
     let run = run.unwrap_or_else(|| panic!("flagship runs a pipeline"));
@@ -224,6 +228,11 @@ fn release_promotes_into_every_next_environment() {
                 flag(step(&build, &format!("deploy-service-{}", s.key)), "image"),
                 next.image_uri(&s.image, SHA)
             );
+        }
+        for f in &m.functions {
+            let deploy = step(&build, &format!("deploy-function-{}", f.key));
+            let object = format!("{}/{}", next.bucket_url(&m.pipeline_root_bucket), f.source_object());
+            assert_eq!((env_of(deploy, "OBJECT"), env_of(deploy, "PROJECT")), (object, next.gcp_project.clone()));
         }
     }
 }

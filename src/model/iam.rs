@@ -15,6 +15,9 @@ pub enum Member {
     Sa(SaRole),
     /// A Google-managed service agent of the project.
     Agent(Agent),
+    /// The CI SA of the environment before this one in promotion order: its release builds deploy
+    /// into this environment (absent in the first).
+    Promoter,
 }
 
 /// Google-managed service agents that need a grant for a declared feature to work.
@@ -45,6 +48,7 @@ impl Member {
         match self {
             Member::Sa(r) => r.as_str(),
             Member::Agent(a) => a.as_str(),
+            Member::Promoter => "promoter",
         }
     }
 }
@@ -72,6 +76,10 @@ pub enum Scope {
     Function(String),
     /// A Cloud Run service (by key).
     CloudRunService(String),
+    /// The buckets Cloud Functions keeps its copies of function sources in (`gcf-v2-sources-*`):
+    /// created by the service on the first deploy, so the role is granted on the project with an
+    /// IAM condition on their names.
+    FunctionSources,
 }
 
 /// One IAM binding.
@@ -236,31 +244,41 @@ fn ci(g: &mut Grants, m: &Model) {
     g.add(Ci, Scope::Project, "roles/logging.logWriter", logs);
     let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
     g.add(Member::Agent(Agent::CloudBuild), Scope::Secret(ci.oauth_token_secret.clone()), "roles/secretmanager.secretAccessor", token);
-    for image in &m.images {
-        g.add(Ci, Scope::DockerRepo, AR_WRITER, format!("ci: CD builds and pushes image `{}`", image.key));
-    }
-    for p in &m.pipelines {
-        g.add(Ci, Scope::KfpRepo, AR_WRITER, format!("ci: CD uploads the template of pipeline `{}`", p.key));
-        if p.schedule.is_some() && m.composer.is_some() {
-            let why = format!("ci: CD copies the DAG of pipeline `{}` to the Composer bucket", p.key);
-            g.add(Ci, Scope::ComposerBucket, OBJECT_USER, why);
-        }
+    deploys(g, m, Ci.into(), "ci: CD");
+    if m.environments.len() > 1 {
+        deploys(g, m, Member::Promoter, "ci: a release from the previous environment");
     }
     if let Some(p) = &ci.run_pipeline {
         let why = format!("ci.run_pipeline: CD starts pipeline `{p}` as the pipelines SA");
         g.add(Ci, Scope::Project, AIPLATFORM_USER, format!("{why} (Vertex AI jobs have no narrower scope)"));
-        g.add(Ci, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why);
+        g.add(Ci, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why.clone());
+        let check = format!("{why}: the Vertex AI SDK checks the pipeline-root bucket before submitting");
+        g.add(Ci, Scope::Bucket(m.pipeline_root_bucket.clone()), "roles/storage.legacyBucketReader", check);
+    }
+}
+
+/// What a build needs to put a commit into an environment (CD into the first one, a release into
+/// the next): push images and templates, sync DAGs, roll services and functions onto the new code.
+fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
+    for image in &m.images {
+        g.add(who, Scope::DockerRepo, AR_WRITER, format!("{by} pushes image `{}`", image.key));
+    }
+    for p in &m.pipelines {
+        g.add(who, Scope::KfpRepo, AR_WRITER, format!("{by} uploads the template of pipeline `{}`", p.key));
+    }
+    if m.deploys_dags() {
+        g.add(who, Scope::ComposerBucket, OBJECT_USER, format!("{by} syncs the DAGs into the Composer bucket"));
     }
     for s in &m.services {
-        let why = format!("ci: CD rolls service `{}` out to the new `{}` image", s.key, s.image);
-        g.add(Ci, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
-        g.add(Ci, Scope::ServiceAccount(SaRole::Serving), ACT_AS, why);
+        let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
+        g.add(who, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
+        g.add(who, Scope::ServiceAccount(SaRole::Serving), ACT_AS, why);
     }
     for f in &m.functions {
-        let why = format!("ci: CD uploads the source of function `{}` and redeploys it", f.key);
-        g.add(Ci, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
-        g.add(Ci, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
-        g.add(Ci, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
+        let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
+        g.add(who, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
+        g.add(who, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
+        g.add(who, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
     }
 }
 
@@ -291,6 +309,7 @@ fn functions(g: &mut Grants, m: &Model) {
         g.add(Functions, Scope::Project, "roles/logging.logWriter", format!("{build} (build logs have no narrower scope)"));
         g.add(Functions, Scope::DockerRepo, AR_WRITER, format!("{build} and pushes its image"));
         g.add(Functions, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_VIEWER, format!("{build} from its source archive"));
+        g.add(Functions, Scope::FunctionSources, OBJECT_VIEWER, format!("{build} from Cloud Functions' copy of that archive"));
         if let Some(b) = &f.trigger_bucket {
             let why = format!("function `{fk}` is triggered by new objects in bucket `{b}`");
             g.add(Functions, Scope::Project, "roles/eventarc.eventReceiver", format!("{why} (Eventarc has no narrower scope)"));

@@ -328,6 +328,14 @@ pub struct Function {
     pub starts_pipeline: Option<String>,
 }
 
+impl Function {
+    /// Object in the pipeline-root bucket holding the zipped source: CD uploads it on every
+    /// deploy, and Terraform creates the function from it.
+    pub fn source_object(&self) -> String {
+        format!("functions/{}/source.zip", self.key)
+    }
+}
+
 /// A Composer environment.
 #[derive(Debug, Clone)]
 pub struct Composer {
@@ -475,5 +483,11 @@ impl Model {
     /// Whether a service account role is in use.
     pub fn uses(&self, role: SaRole) -> bool {
         self.service_accounts.contains(&role)
+    }
+
+    /// Whether DAGs are deployed to the Composer bucket: scheduled pipelines or drift detection,
+    /// on a declared Composer environment.
+    pub fn deploys_dags(&self) -> bool {
+        self.composer.is_some() && (self.pipelines.iter().any(|p| p.schedule.is_some()) || self.monitoring.drift.is_some())
     }
 }

@@ -77,10 +77,22 @@ pub struct Step {
     /// `KEY=value` environment entries.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<String>,
+    /// Volumes shared with the other steps that mount the same name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Volume>,
     /// Step ids this step waits for (`-` = start with the build).
     pub wait_for: Vec<String>,
     /// Step timeout, e.g. `600s`.
     pub timeout: String,
+}
+
+/// A volume steps share (outside `/workspace`, so nothing lands in the checkout).
+#[derive(Debug, Clone, Serialize)]
+pub struct Volume {
+    /// Name; steps mounting the same name share it.
+    pub name: String,
+    /// Mount path.
+    pub path: String,
 }
 
 impl Step {
@@ -94,6 +106,7 @@ impl Step {
             args: Vec::new(),
             dir: None,
             env: Vec::new(),
+            volumes: Vec::new(),
             wait_for: vec!["-".to_owned()],
             timeout: "600s".to_owned(),
         }
@@ -120,6 +133,12 @@ impl Step {
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: impl AsRef<str>) -> Self {
         self.env.push(format!("{key}={}", value.as_ref()));
+        self
+    }
+
+    /// Mounts the volume `name` at `path`.
+    pub fn volume(mut self, name: &str, path: &str) -> Self {
+        self.volumes.push(Volume { name: name.to_owned(), path: path.to_owned() });
         self
     }
 

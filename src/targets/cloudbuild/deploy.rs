@@ -2,13 +2,17 @@
 //! repository, DAGs into its Composer bucket, images into its Cloud Run services, sources into
 //! its Cloud Functions. CD runs them for the build's environment, a release for the next one.
 //!
-//! Terraform owns each service's and function's configuration (scaling, environment, IAM); these
-//! steps move only the code: the image built for this commit, or the function's source.
+//! Terraform owns each service's and function's configuration (scaling, environment, IAM, event
+//! triggers) and ignores the code these steps move: the image built for this commit, or the
+//! function's zipped source, uploaded to [`Function::source_object`] in the pipeline-root bucket.
+//! Services are updated, never created: Terraform creates them (on a placeholder image). A
+//! function is created by Terraform from the source the first CD uploads, so until then its
+//! deploy step only uploads (see `terraform/bootstrap.sh`).
 
-use super::build::{path_arg, Step, GCLOUD};
+use super::build::{path_arg, Step, GCLOUD, PYTHON};
 use super::subst::{literal, var};
 use super::vars::{self, Scope};
-use crate::model::{paths, Model};
+use crate::model::{paths, Function, Model};
 
 /// Uploads a template to the KFP repository in `$KFP_REPO` with the tags in `$TAGS`
 /// (comma-separated); `$1` is the file, in the step's working directory. This is the
@@ -19,6 +23,21 @@ curl --fail-with-body --silent --show-error -X POST \\
   -F \"tags=$$TAGS\" \\
   -F \"content=@$$1\" \\
   \"$$KFP_REPO\"";
+
+/// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
+/// Terraform has created the function; the flags are the values Terraform gives it.
+const DEPLOY_FUNCTION: &str = "set -euo pipefail
+gcloud storage cp \"$$1\" \"$$OBJECT\"
+if ! gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --project=\"$$PROJECT\" --format='value(name)'; then
+  echo \"$$NAME does not exist yet: terraform apply creates it from $$OBJECT\"
+  exit 0
+fi
+gcloud functions deploy \"$$NAME\" --gen2 --quiet --region=\"$$REGION\" --project=\"$$PROJECT\" \\
+  --source=\"$$OBJECT\" --runtime=\"$$RUNTIME\" --entry-point=\"$$ENTRY_POINT\" \\
+  --service-account=\"$$SERVICE_ACCOUNT\" --build-service-account=\"$$BUILD_SERVICE_ACCOUNT\"";
+
+/// The volume the function archives are written to (outside the checkout).
+const ARCHIVES: (&str, &str) = ("function-archives", "/function-archives");
 
 /// A path inside the output directory, relative to the repository root (where builds run).
 /// `rel` is generator text and may hold live substitutions; the output directory is literal.
@@ -54,7 +73,7 @@ pub fn upload_templates(model: &Model, scope: Scope, after: &[String]) -> Vec<St
 /// Mirrors the environment's DAG folder into its Composer bucket (deleting DAGs of pipelines that
 /// no longer exist), if the model has DAGs.
 pub fn sync_dags(model: &Model, scope: Scope, after: &[String]) -> Option<Step> {
-    vars::deploys_dags(model).then(|| {
+    model.deploys_dags().then(|| {
         let dags = output_path(model, &paths::dags_dir(&scope.var(vars::ENV)));
         Step::new("sync-dags", GCLOUD)
             .entrypoint("gcloud")
@@ -65,7 +84,8 @@ pub fn sync_dags(model: &Model, scope: Scope, after: &[String]) -> Option<Step> 
     })
 }
 
-/// Rolls each Cloud Run service onto this commit's image.
+/// Rolls each Cloud Run service onto this commit's image (`update` fails rather than create a
+/// service Terraform does not know).
 pub fn deploy_services(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
     model
         .services
@@ -74,7 +94,7 @@ pub fn deploy_services(model: &Model, scope: Scope, after: &[String]) -> Vec<Ste
             let image = format!("{}/{}:{}", scope.var(vars::DOCKER_REPO), s.image, var("SHORT_SHA"));
             Step::new(format!("deploy-service-{}", s.key), GCLOUD)
                 .entrypoint("gcloud")
-                .args(["run", "deploy", s.name.as_str(), "--quiet"])
+                .args(["run", "services", "update", s.name.as_str(), "--quiet"])
                 .args([
                     format!("--image={image}"),
                     format!("--region={}", scope.var(vars::REGION)),
@@ -87,37 +107,38 @@ pub fn deploy_services(model: &Model, scope: Scope, after: &[String]) -> Vec<Ste
         .collect()
 }
 
-/// Deploys each Cloud Function (2nd gen) from its source at this commit.
+/// Zips each Cloud Function's source at this commit and deploys it (two steps per function).
 pub fn deploy_functions(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
-    model
-        .functions
-        .iter()
-        .map(|f| {
-            let sa = scope.var(vars::FUNCTIONS_SA);
-            let trigger = match &f.trigger_bucket {
-                Some(bucket) => vec![
-                    format!("--trigger-bucket={}", scope.var(&vars::bucket(bucket))),
-                    format!("--trigger-service-account={sa}"),
-                ],
-                None => vec!["--trigger-http".to_owned(), "--no-allow-unauthenticated".to_owned()],
-            };
-            Step::new(format!("deploy-function-{}", f.key), GCLOUD)
-                .entrypoint("gcloud")
-                .args(["functions", "deploy", f.name.as_str(), "--gen2", "--quiet"])
-                .args([
-                    format!("--region={}", scope.var(vars::REGION)),
-                    format!("--project={}", scope.var(vars::PROJECT)),
-                    format!("--runtime={}", literal(&f.runtime)),
-                    format!("--entry-point={}", literal(&f.entry_point)),
-                    format!("--source={}", literal(&f.source)),
-                    format!("--service-account={sa}"),
-                    format!("--build-service-account={}", scope.var(vars::FUNCTIONS_SA_RESOURCE)),
-                ])
-                .args(trigger)
-                .after(after)
-                .timeout(1200)
-        })
-        .collect()
+    model.functions.iter().flat_map(|f| function_steps(model, f, scope, after)).collect()
+}
+
+fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -> [Step; 2] {
+    let (volume, mount) = ARCHIVES;
+    let archive = format!("{mount}/{}.zip", literal(&f.key));
+    let package = Step::new(format!("package-function-{}", f.key), PYTHON)
+        .entrypoint("python")
+        .dir(literal(&f.source))
+        .args(["-m", "zipfile", "-c", archive.as_str(), "."])
+        .volume(volume, mount)
+        .timeout(300);
+    let bucket = scope.var(&vars::bucket(&model.pipeline_root_bucket));
+    let mut waits = after.to_vec();
+    waits.push(package.id.clone());
+    let deploy = Step::new(format!("deploy-function-{}", f.key), GCLOUD)
+        .entrypoint("bash")
+        .env("NAME", literal(&f.name))
+        .env("REGION", scope.var(vars::REGION))
+        .env("PROJECT", scope.var(vars::PROJECT))
+        .env("OBJECT", format!("gs://{bucket}/{}", literal(&f.source_object())))
+        .env("RUNTIME", literal(&f.runtime))
+        .env("ENTRY_POINT", literal(&f.entry_point))
+        .env("SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA))
+        .env("BUILD_SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA_RESOURCE))
+        .args(["-c", DEPLOY_FUNCTION, "deploy-function", archive.as_str()])
+        .volume(volume, mount)
+        .after(&waits)
+        .timeout(1200);
+    [package, deploy]
 }
 
 /// The ids of some steps.

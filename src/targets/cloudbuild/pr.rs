@@ -57,7 +57,7 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
             Step::new("pipeline-templates", PYTHON).entrypoint("python").args(["-c", CHECK_JSON]).args(templates),
         );
     }
-    if vars::deploys_dags(model) {
+    if model.deploys_dags() {
         let dirs = model.environments.iter().map(|e| path_arg(output_path(model, &paths::dags_dir(&e.name))));
         steps.push(Step::new("dag-syntax", PYTHON).entrypoint("python").args(["-m", "compileall", "-q"]).args(dirs));
     }

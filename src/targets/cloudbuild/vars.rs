@@ -95,7 +95,7 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     if !model.pipelines.is_empty() {
         put(KFP_REPO, env.kfp_repo());
     }
-    if deploys_dags(model) {
+    if model.deploys_dags() {
         put(COMPOSER_DAG_FOLDER, env.composer_dag_folder());
     }
     if !model.services.is_empty() {
@@ -105,7 +105,8 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
         put(FUNCTIONS_SA, env.sa_email(SaRole::Functions));
         put(FUNCTIONS_SA_RESOURCE, env.sa_resource(SaRole::Functions));
     }
-    for key in model.functions.iter().filter_map(|f| f.trigger_bucket.as_deref()) {
+    let function_buckets = model.functions.iter().flat_map(|f| [f.trigger_bucket.as_deref(), Some(&model.pipeline_root_bucket)]);
+    for key in function_buckets.flatten() {
         put(&bucket(key), env.bucket_name(key));
     }
     if run_pipeline(model).is_some() {
@@ -122,10 +123,4 @@ pub fn next_env<'m>(model: &'m Model, env: &Environment) -> Option<&'m Environme
 /// The pipeline CD starts after deploying, if any.
 pub fn run_pipeline(model: &Model) -> Option<&Pipeline> {
     model.ci.as_ref()?.run_pipeline.as_deref().and_then(|key| model.pipeline(key))
-}
-
-/// Whether the Airflow target writes DAGs (scheduled pipelines or drift detection on Composer).
-pub fn deploys_dags(model: &Model) -> bool {
-    model.composer.is_some()
-        && (model.pipelines.iter().any(|p| p.schedule.is_some()) || model.monitoring.drift.is_some())
 }

@@ -1,6 +1,8 @@
 //! `terraform/bootstrap.sh`: what must exist before the first `terraform init` — the state bucket,
-//! and the APIs Terraform itself calls. Idempotent; every spec value is single-quoted.
+//! and the APIs Terraform itself calls. Idempotent; every spec value is single-quoted. Its header
+//! spells out an environment's first deploy, which Terraform and CD share (see `runtime`).
 
+use super::runtime::CREATE_FUNCTIONS;
 use crate::model::Model;
 use std::fmt::Write;
 
@@ -26,6 +28,10 @@ pub fn script(m: &Model) -> String {
     let _ = writeln!(s, "# Prepares a project for this Terraform module: enables the APIs Terraform itself needs and");
     let _ = writeln!(s, "# creates the state bucket (in the {} project). Safe to run again.", default.name);
     let _ = writeln!(s, "# usage: terraform/bootstrap.sh [{}]", envs.join("|"));
+    s.push_str("#\n");
+    for line in first_deploy(m) {
+        let _ = writeln!(s, "# {line}");
+    }
     s.push_str("set -euo pipefail\n\n");
     let _ = writeln!(s, "env_name=\"${{1:-{}}}\"", default.name);
     s.push_str("case \"${env_name}\" in\n");
@@ -52,4 +58,67 @@ pub fn script(m: &Model) -> String {
     s.push_str("gcloud storage buckets update \"gs://${state_bucket}\" --project=\"${state_project}\" --versioning\n");
     s.push_str("echo \"ready: terraform init -reconfigure -backend-config=env/${env_name}.backend.hcl\"\n");
     s
+}
+
+/// The first deploy of each environment, step by step (comment lines).
+fn first_deploy(m: &Model) -> Vec<String> {
+    let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
+    let functions = !m.functions.is_empty();
+    let mut steps: Vec<Vec<String>> = vec![vec!["terraform/bootstrap.sh ENV".to_owned()]];
+    if let Some(ci) = &m.ci {
+        steps.push(vec![
+            format!(
+                "in {} (it runs the triggers): install the GitHub App (installation {}) on the repository and",
+                super::cicd::runners(m).join(", "),
+                ci.app_installation_id
+            ),
+            format!("   store a GitHub token in secret `{}`", ci.oauth_token_secret),
+        ]);
+    }
+    steps.push(vec!["cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl".to_owned()]);
+    let mut apply = vec![format!(
+        "terraform apply -var-file=env/ENV.tfvars{}",
+        if functions { format!(" -var={CREATE_FUNCTIONS}=false") } else { String::new() }
+    )];
+    if !m.services.is_empty() {
+        apply.push("   (Cloud Run services start on a placeholder image until the first build deploys theirs)".to_owned());
+    }
+    steps.push(apply);
+    match (&m.ci, envs.split_first()) {
+        (Some(ci), Some((first, rest))) => {
+            let mut build = vec![format!("build: in {first}, push to `{}` (CD)", ci.branch)];
+            if !rest.is_empty() {
+                build.push(format!("   in {}, push a tag matching `{}` (a release)", rest.join(", "), ci.release_tag));
+            }
+            if functions {
+                build.push("   The build uploads each function's zipped source before deploying it.".to_owned());
+            }
+            steps.push(build);
+        }
+        _ if functions => {
+            let root = format!("gs://PROJECT-{}", m.pipeline_root_bucket);
+            steps.push(vec![format!("upload each function's zipped source to {root}/functions/KEY/source.zip")]);
+        }
+        _ => {}
+    }
+    if functions {
+        steps.push(vec!["terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)".to_owned()]);
+    }
+    let mut lines = vec![format!("First deploy, one environment at a time in promotion order ({}):", envs.join(", "))];
+    let mut n = 0;
+    for step in steps {
+        for (i, line) in step.into_iter().enumerate() {
+            if i == 0 && !line.starts_with(' ') {
+                n += 1;
+                lines.push(format!("  {n}. {line}"));
+            } else {
+                lines.push(format!("  {line}"));
+            }
+        }
+    }
+    if !m.services.is_empty() || functions {
+        lines.push("From then on builds deploy images and function sources; Terraform ignores both once it has".to_owned());
+        lines.push("created the services and functions (lifecycle.ignore_changes).".to_owned());
+    }
+    lines
 }

@@ -1,71 +1,38 @@
-//! `cicd.tf`: the Cloud Build 2nd-gen GitHub connection, the repository link and the triggers
-//! (PR checks, CD on the main branch, releases on tags), plus the substitutions every trigger
-//! passes — defined once here, in [`trigger_substitutions`], for both Terraform and the Cloud Build
-//! configs.
+//! `cicd.tf`: the Cloud Build 2nd-gen GitHub connection, the repository link and the triggers that
+//! run the configs the Cloud Build target writes ([`cloudbuild::configs`]): pull requests and
+//! pushes to the main branch in the first environment, release tags in every environment that has a
+//! next one. Each environment's triggers run as its CI SA and pass its
+//! [`cloudbuild::substitutions`] (the `build_substitutions` tfvar), so a build sees exactly the
+//! values the configs were written for.
 
 use super::iam::address;
-use super::syntax::{
-    block, call, iref, lit, num, object, r, r0, resource, s, tpl, var, BlockExt, Item, TfFile,
-};
-use super::{api, depends_on_apis, sa, storage};
+use super::syntax::{block, call, count_if, iref, lit, num, r, resource, s, tpl, var, BlockExt, Item, TfFile};
+use super::{api, depends_on_apis, sa};
 use crate::model::iam::{Agent, Member};
-use crate::model::{paths, Ci, Environment, Model, SaRole};
-use hcl::expr::{Conditional, Expression};
-use std::collections::BTreeMap;
+use crate::model::{paths, Ci, Model, SaRole};
+use crate::targets::cloudbuild;
+use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
 
-/// Trigger kinds an environment can run (`var.ci_triggers`).
-pub const TRIGGERS: &[&str] = &["cd", "pr", "release"];
-
-/// A substitution's value in one environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Substitution {
-    /// Known when mlopsgen runs.
-    Literal(String),
-    /// The Composer environment's DAG folder (`gs://…/dags`), known once Terraform created it.
-    ComposerDagPrefix,
-}
-
-/// Every user substitution the triggers pass to `cloudbuild/*.yaml`, with its value in `env`:
-/// - `_ENV`, `_REGION`: the environment and its region; `_NEXT_ENV`: the next environment in
-///   promotion order (empty in the last);
-/// - `_DOCKER_REPO` (`REGION-docker.pkg.dev/PROJECT/REPO`), `_KFP_REPO` (`https://REGION-kfp.pkg.dev/PROJECT/REPO`);
-/// - `_ARTIFACTS_BUCKET`: the pipeline-root bucket name (pipeline roots, function sources);
-/// - `_PIPELINES_SA`: the email pipelines run as;
-/// - `_COMPOSER_DAG_PREFIX`: where CD copies the DAGs.
-pub fn trigger_substitutions(m: &Model, env: &Environment) -> BTreeMap<String, Substitution> {
-    let mut subs = BTreeMap::new();
-    let mut put = |k: &str, v: String| subs.insert(k.to_owned(), Substitution::Literal(v));
-    put("_ENV", env.name.clone());
-    put("_REGION", env.region.clone());
-    let next = m.environments.iter().skip_while(|e| e.name != env.name).nth(1);
-    put("_NEXT_ENV", next.map(|e| e.name.clone()).unwrap_or_default());
-    if storage::has_docker_repo(m) {
-        put("_DOCKER_REPO", env.docker_repo());
-    }
-    if storage::has_kfp_repo(m) {
-        put("_KFP_REPO", env.kfp_repo());
-    }
-    if !m.pipelines.is_empty() || !m.functions.is_empty() {
-        put("_ARTIFACTS_BUCKET", env.bucket_name(&m.pipeline_root_bucket));
-    }
-    if !m.pipelines.is_empty() {
-        put("_PIPELINES_SA", env.sa_email(SaRole::Pipelines));
-    }
-    if m.composer.is_some() {
-        subs.insert("_COMPOSER_DAG_PREFIX".into(), Substitution::ComposerDagPrefix);
-    }
-    subs
-}
-
-/// The literal substitutions of an environment (its `build_substitutions` tfvar).
-pub fn literal_substitutions(m: &Model, env: &Environment) -> BTreeMap<String, String> {
-    trigger_substitutions(m, env)
+/// The triggers (`var.ci_triggers`) of the environment at `index` in promotion order: `pr` and `cd`
+/// in the first, `release` wherever there is a next environment to promote to.
+pub fn triggers(m: &Model, index: usize) -> Vec<&'static str> {
+    let has_next = index + 1 < m.environments.len();
+    cloudbuild::configs(m)
         .into_iter()
-        .filter_map(|(k, v)| match v {
-            Substitution::Literal(v) => Some((k, v)),
-            Substitution::ComposerDagPrefix => None,
-        })
+        .filter(|kind| if *kind == "release" { has_next } else { index == 0 })
         .collect()
+}
+
+/// The environments that run triggers.
+pub fn runners(m: &Model) -> Vec<&str> {
+    m.environments.iter().enumerate().filter(|(i, _)| !triggers(m, *i).is_empty()).map(|(_, e)| e.name.as_str()).collect()
+}
+
+/// `length(var.ci_triggers) > 0`: whether the environment runs any trigger (and so needs the
+/// GitHub connection and the CI SA's grants).
+pub fn has_triggers() -> Expression {
+    let length = call("length", vec![var("ci_triggers")]);
+    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(length, BinaryOperator::Greater, num(0)))))
 }
 
 /// RE2 pattern matching exactly `text`.
@@ -81,45 +48,50 @@ fn exact(text: &str) -> String {
     out
 }
 
+/// What each trigger does.
+fn describe(kind: &str) -> &'static str {
+    match kind {
+        "pr" => "Checks every pull request into the main branch (lint, tests, generated files).",
+        "cd" => "Deploys every push to the main branch to this environment.",
+        _ => "Promotes release tags from this environment to the next one.",
+    }
+}
+
+/// The event that starts a trigger.
+fn event(ci: &Ci, kind: &str) -> hcl::structure::Block {
+    match kind {
+        "pr" => block("pull_request")
+            .attr("branch", s(exact(&ci.branch)))
+            .attr("comment_control", s("COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY"))
+            .build(),
+        "cd" => block("push").attr("branch", s(exact(&ci.branch))).build(),
+        _ => block("push").attr("tag", s(&ci.release_tag)).build(),
+    }
+}
+
 /// The file.
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
     let Some(ci) = &m.ci else { return f };
     connection(&mut f, m, ci);
-    let substitutions = if m.composer.is_some() {
-        let prefix = r0(&["google_composer_environment", "composer", "config"], &["dag_gcs_prefix"]);
-        call("merge", vec![var("build_substitutions"), object([("_COMPOSER_DAG_PREFIX".to_owned(), prefix)])])
-    } else {
-        var("build_substitutions")
-    };
-    let pr = block("pull_request")
-        .attr("branch", s(exact(&ci.branch)))
-        .attr("comment_control", s("COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY"))
-        .build();
-    let triggers = [
-        ("pr", "Checks every pull request into the main branch (lint, tests, compile).", pr),
-        ("cd", "Deploys every push to the main branch to the first environment.", block("push").attr("branch", s(exact(&ci.branch))).build()),
-        ("release", "Promotes release tags to this environment.", block("push").attr("tag", s(&ci.release_tag)).build()),
-    ];
-    for (kind, description, event) in triggers {
+    for kind in cloudbuild::configs(m) {
         let enabled = call("contains", vec![var("ci_triggers"), s(kind)]);
-        let count = Expression::Conditional(Box::new(Conditional::new(enabled, num(1), num(0))));
         let event_config = block("repository_event_config")
-            .attr("repository", r(&["google_cloudbuildv2_repository", "github", "id"]))
-            .add_block(event)
+            .attr("repository", super::syntax::ri(&["google_cloudbuildv2_repository", "github[0]", "id"]))
+            .add_block(event(ci, kind))
             .build();
         let b = resource("google_cloudbuild_trigger", kind)
-            .attr("count", count)
+            .attr("count", count_if(enabled))
             .attr("name", s(format!("{}-{kind}", m.project.name)))
-            .attr("description", s(description))
+            .attr("description", s(describe(kind)))
             .attr("location", var("region"))
             .attr("filename", s(format!("{}/{}", m.output_dir, paths::cloudbuild(kind))))
             .attr("service_account", sa(SaRole::Ci, "id"))
-            .attr("substitutions", substitutions.clone())
+            .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));
         f.push(Item::from(b).note(format!(
-            "ci: `{kind}` runs {} as the CI SA (the config logs to Cloud Logging only, as a build SA requires).",
+            "ci: `{kind}` runs {} as this environment's CI SA (the file names the same account; the trigger's wins).",
             paths::cloudbuild(kind)
         )));
     }
@@ -148,22 +120,25 @@ fn connection(f: &mut TfFile, m: &Model, ci: &Ci) {
     f.push(
         Item::from(
             resource("google_cloudbuildv2_connection", "github")
+                .attr("count", count_if(has_triggers()))
                 .attr("name", s(&ci.connection))
                 .attr("location", var("region"))
                 .add_block(github)
                 .attr("depends_on", super::syntax::list(deps)),
         )
         .note(format!(
-            "ci.github: connects GitHub App installation {} with the token in secret `{}`.",
+            "ci.github: connects GitHub App installation {} with the token in secret `{}`",
             ci.app_installation_id, ci.oauth_token_secret
-        )),
+        ))
+        .note("(only in environments that run triggers; the secret must exist before the first apply there)."),
     );
     f.push(
         Item::from(
             resource("google_cloudbuildv2_repository", "github")
+                .attr("count", count_if(has_triggers()))
                 .attr("name", s(&ci.repo))
                 .attr("location", var("region"))
-                .attr("parent_connection", r(&["google_cloudbuildv2_connection", "github", "name"]))
+                .attr("parent_connection", super::syntax::ri(&["google_cloudbuildv2_connection", "github[0]", "name"]))
                 .attr("remote_uri", s(format!("https://github.com/{}/{}.git", ci.owner, ci.repo))),
         )
         .note(format!("ci.github: {}/{}", ci.owner, ci.repo)),

@@ -1,12 +1,20 @@
 //! `iam.tf`: one service account per role and one binding per derived [`Grant`], each on the
 //! narrowest resource Terraform can address, with the spec entries that need it as comments.
+//! Bindings exist only in the environments that need them ([`condition`]): the CI SA's where
+//! triggers run, the promoter's where a release comes from, a function's once it is created.
 
-use super::syntax::{call, data, ident, iref, lit, r, r0, resource, s, tpl, var, BlockExt, Item, TfFile};
-use super::{bucket, depends_on_apis, sa};
+use super::syntax::{block, count_if, data, ident, iref, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
+use super::{bucket, depends_on_apis, runtime, sa};
 use crate::model::iam::{Agent, Grant, Member, Scope};
 use crate::model::{Model, SaRole};
-use hcl::expr::Expression;
+use hcl::expr::{BinaryOperator, Expression};
 use hcl::structure::BlockBuilder;
+
+/// Name prefix of the buckets Cloud Functions (2nd gen) copies function sources into.
+const FUNCTION_SOURCES: &str = "gcf-v2-sources-";
+
+/// `var.promoter_ci_sa`: email of the previous environment's CI SA, empty in the first.
+pub const PROMOTER_VAR: &str = "promoter_ci_sa";
 
 /// The file.
 pub fn file(m: &Model) -> TfFile {
@@ -29,6 +37,14 @@ pub fn file(m: &Model) -> TfFile {
     }
     for g in &m.grants {
         let mut b = binding(g).attr("role", s(g.role)).attr("member", member(g.member));
+        if g.scope == Scope::FunctionSources {
+            let condition = block("condition")
+                .attr("title", s("function-source-buckets"))
+                .attr("description", s("Cloud Functions' own source buckets"))
+                .attr("expression", s(format!("resource.name.startsWith(\"projects/_/buckets/{FUNCTION_SOURCES}\")")))
+                .build();
+            b = b.add_block(condition);
+        }
         if let Some(api) = scope_api(&g.scope) {
             b = b.attr("depends_on", depends_on_apis(m, &[api]));
         }
@@ -73,7 +89,22 @@ fn member(m: Member) -> Expression {
     match m {
         Member::Sa(role) => sa(role, "member"),
         Member::Agent(a) => agent_email(a),
+        Member::Promoter => tpl(vec![lit("serviceAccount:"), iref(var(PROMOTER_VAR))]),
     }
+}
+
+/// When a binding exists only in some environments, the condition (its `count`).
+pub fn condition(g: &Grant) -> Option<Expression> {
+    let mut all = Vec::new();
+    match g.member {
+        Member::Sa(SaRole::Ci) | Member::Agent(Agent::CloudBuild) => all.push(super::cicd::has_triggers()),
+        Member::Promoter => all.push(op(var(PROMOTER_VAR), BinaryOperator::NotEq, s(""))),
+        _ => {}
+    }
+    if matches!(g.scope, Scope::Function(_)) {
+        all.push(var(runtime::CREATE_FUNCTIONS));
+    }
+    all.into_iter().reduce(|a, b| op(a, BinaryOperator::And, b))
 }
 
 /// Terraform name of a binding: `<member>_<scope>_<role>`.
@@ -87,6 +118,7 @@ fn name(g: &Grant) -> String {
         Scope::Secret(_) => "secret_".into(),
         Scope::BigQueryDataset(d) => format!("bq_{}_", ident(d)),
         Scope::ComposerBucket => "composer_bucket_".into(),
+        Scope::FunctionSources => "function_sources_".into(),
         Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
     };
     let role = g.role.trim_start_matches("roles/").replace('.', "_").to_lowercase();
@@ -105,7 +137,7 @@ fn scope_api(scope: &Scope) -> Option<&'static str> {
 /// Resource type and name of a grant's binding.
 pub fn address(g: &Grant) -> (&'static str, String) {
     let ty = match &g.scope {
-        Scope::Project => "google_project_iam_member",
+        Scope::Project | Scope::FunctionSources => "google_project_iam_member",
         Scope::Bucket(_) | Scope::ComposerBucket => "google_storage_bucket_iam_member",
         Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
         Scope::ServiceAccount(_) => "google_service_account_iam_member",
@@ -121,9 +153,10 @@ pub fn address(g: &Grant) -> (&'static str, String) {
 /// The binding resource for a grant's scope, without role and member.
 fn binding(g: &Grant) -> BlockBuilder {
     let (ty, n) = address(g);
-    let b = resource(ty, &n);
+    let b = resource(ty, &n).opt("count", condition(g).map(count_if));
     match &g.scope {
         Scope::Project => b.attr("project", var("project_id")),
+        Scope::FunctionSources => b.attr("project", var("project_id")),
         Scope::Bucket(k) => b.attr("bucket", bucket(k)),
         Scope::DockerRepo | Scope::KfpRepo => {
             let repo = if g.scope == Scope::DockerRepo { "docker" } else { "kfp" };
@@ -133,18 +166,19 @@ fn binding(g: &Grant) -> BlockBuilder {
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
         Scope::Secret(id) => b.attr("secret_id", s(id)),
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
-        Scope::ComposerBucket => {
-            let prefix = r0(&["google_composer_environment", "composer", "config"], &["dag_gcs_prefix"]);
-            b.attr("bucket", call("element", vec![call("split", vec![s("/"), prefix]), Expression::Number(2.into())]))
+        Scope::ComposerBucket => b.attr("bucket", bucket(super::storage::COMPOSER_BUCKET)),
+        Scope::Function(k) if g.role.starts_with("roles/run.") => {
+            b.attr("location", var("region")).attr("name", function_name(k))
         }
-        Scope::Function(k) if g.role.starts_with("roles/run.") => b
-            .attr("location", var("region"))
-            .attr("name", r(&["google_cloudfunctions2_function", &ident(k), "name"])),
-        Scope::Function(k) => b
-            .attr("location", var("region"))
-            .attr("cloud_function", r(&["google_cloudfunctions2_function", &ident(k), "name"])),
+        Scope::Function(k) => b.attr("location", var("region")).attr("cloud_function", function_name(k)),
         Scope::CloudRunService(k) => b
             .attr("location", var("region"))
             .attr("name", r(&["google_cloud_run_v2_service", &ident(k), "name"])),
     }
+}
+
+/// `google_cloudfunctions2_function.<key>[0].name` (functions have a `count`).
+fn function_name(key: &str) -> Expression {
+    let instance = format!("{}[0]", ident(key));
+    ri(&["google_cloudfunctions2_function", &instance, "name"])
 }

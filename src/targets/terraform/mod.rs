@@ -17,8 +17,9 @@ mod storage;
 pub mod syntax;
 mod vertex;
 
-pub use cicd::{trigger_substitutions, Substitution};
-pub use runtime::function_source_object;
+pub use cicd::triggers;
+pub use iam::PROMOTER_VAR;
+pub use runtime::{CREATE_FUNCTIONS, PLACEHOLDER_IMAGE};
 
 use crate::model::{paths, Model, SaRole};
 use crate::output::OutputSet;

@@ -4,8 +4,10 @@
 use super::syntax::{
     block, call, ident, iref, lit, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
 };
-use super::{bucket, cicd, sa, storage};
-use crate::model::{Environment, Model};
+use super::{bucket, cicd, iam, runtime, sa, storage};
+use crate::model::iam::Member;
+use crate::model::{Environment, Model, SaRole};
+use crate::targets::cloudbuild;
 use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
 use hcl::structure::{Block, Body};
 
@@ -115,8 +117,22 @@ pub fn variables(m: &Model) -> TfFile {
             None,
         ));
     }
+    if !m.functions.is_empty() {
+        f.push(
+            block("variable")
+                .add_label(runtime::CREATE_FUNCTIONS)
+                .attr("type", ty("bool"))
+                .attr(
+                    "description",
+                    s("Create the Cloud Functions. Pass false on an environment's first apply: a function is created from the source its first CD or release build uploads (see bootstrap.sh)."),
+                )
+                .attr("default", super::syntax::bool(true))
+                .build(),
+        );
+    }
     if m.ci.is_some() {
-        let unknown = call("setsubtract", vec![var("ci_triggers"), strings(cicd::TRIGGERS)]);
+        let kinds = cloudbuild::configs(m);
+        let unknown = call("setsubtract", vec![var("ci_triggers"), strings(&kinds)]);
         let none_unknown = Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(
             call("length", vec![unknown]),
             BinaryOperator::Eq,
@@ -125,13 +141,21 @@ pub fn variables(m: &Model) -> TfFile {
         f.push(variable(
             "ci_triggers",
             ty_of("set", "string"),
-            "Cloud Build triggers created in this environment's project: pr and cd in the first environment, release in the others.",
-            Some((none_unknown, format!("ci_triggers may only contain: {}.", cicd::TRIGGERS.join(", ")))),
+            "Cloud Build triggers created in this environment's project: pr and cd in the first environment, release wherever there is a next one.",
+            Some((none_unknown, format!("ci_triggers may only contain: {}.", kinds.join(", ")))),
         ));
         f.push(variable(
             "build_substitutions",
             ty_of("map", "string"),
             "Cloud Build substitutions with this environment's values (see cloudbuild/*.yaml).",
+            None,
+        ));
+    }
+    if m.grants.iter().any(|g| g.member == Member::Promoter) {
+        f.push(variable(
+            iam::PROMOTER_VAR,
+            ty("string"),
+            "Email of the previous environment's CI SA, whose release builds deploy into this environment (empty in the first).",
             None,
         ));
     }
@@ -212,9 +236,14 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
         body = body.add_attribute(("deletion_protection", super::syntax::bool(last)));
     }
     if m.ci.is_some() {
-        let triggers: &[&str] = if index == 0 { &["cd", "pr"] } else { &["release"] };
-        let subs = cicd::literal_substitutions(m, env);
-        body = body.add_attribute(("ci_triggers", strings(triggers))).add_attribute(("build_substitutions", string_map(&subs)));
+        let subs = cloudbuild::substitutions(m, env);
+        body = body
+            .add_attribute(("ci_triggers", strings(cicd::triggers(m, index))))
+            .add_attribute(("build_substitutions", string_map(&subs)));
+    }
+    if m.grants.iter().any(|g| g.member == Member::Promoter) {
+        let previous = index.checked_sub(1).and_then(|i| m.environments.get(i));
+        body = body.add_attribute((iam::PROMOTER_VAR, s(previous.map(|e| e.sa_email(SaRole::Ci)).unwrap_or_default())));
     }
     f.push(Item::attributes(body.build()));
     f

@@ -1,18 +1,26 @@
 //! `runtime.tf`: Cloud Run services, Cloud Functions (2nd gen) and the Cloud Composer 3 environment.
+//!
+//! Terraform owns the services' and functions' configuration; CD owns their code (see
+//! `cloudbuild::deploy`), so Terraform ignores the image and the source after creating them. A
+//! service is created on [`PLACEHOLDER_IMAGE`] until CD rolls it onto the built one; a function is
+//! created from the source the first CD uploads, so an environment's first apply runs with
+//! `-var=create_functions=false` (the order is spelled out in `bootstrap.sh`).
 
 use super::iam::address;
-use super::syntax::{block, bool, ident, iref, lit, num, object, r, resource, s, tpl, var, BlockExt, Item, TfFile};
-use super::{api, bucket, sa};
+use super::syntax::{
+    block, bool, count_if, ident, iref, list, lit, num, object, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile,
+};
+use super::{api, bucket, sa, storage};
 use crate::model::iam::{Agent, Member, Scope};
 use crate::model::{ComposerSize, Function, Model, SaRole, Service};
 use hcl::expr::Expression;
 use std::collections::BTreeMap;
 
-/// Object (in the pipeline-root bucket) CD uploads a function's zipped source to, and Terraform
-/// deploys it from.
-pub fn function_source_object(f: &Function) -> String {
-    format!("functions/{}/source.zip", f.key)
-}
+/// Google's sample container a service runs until CD deploys its image (it answers every path).
+pub const PLACEHOLDER_IMAGE: &str = "us-docker.pkg.dev/cloudrun/container/hello";
+
+/// `var.create_functions`: false on an environment's first apply, before CD uploaded the sources.
+pub const CREATE_FUNCTIONS: &str = "create_functions";
 
 /// The file.
 pub fn file(m: &Model) -> TfFile {
@@ -27,17 +35,9 @@ pub fn file(m: &Model) -> TfFile {
     f
 }
 
-/// `<region>-docker.pkg.dev/<project>/<repo>/<image>:<env>` (see `Environment::image_ref`).
-fn image_ref(image: &str) -> Expression {
-    tpl(vec![
-        iref(var("region")),
-        lit("-docker.pkg.dev/"),
-        iref(var("project_id")),
-        lit("/"),
-        iref(r(&["google_artifact_registry_repository", "docker", "repository_id"])),
-        lit(format!("/{image}:")),
-        iref(var("env")),
-    ])
+/// `lifecycle { ignore_changes = [...] }` for what CD changes.
+fn ignore(paths: &[&[&str]]) -> hcl::structure::Block {
+    block("lifecycle").attr("ignore_changes", list(paths.iter().map(|p| ri(p)))).build()
 }
 
 /// `depends_on` of the grants matching `pred`, plus the given APIs.
@@ -59,7 +59,7 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
     if let Some(mem) = &sv.memory {
         limits.insert("memory".to_owned(), s(mem));
     }
-    let mut container = block("containers").attr("image", image_ref(&sv.image));
+    let mut container = block("containers").attr("image", s(PLACEHOLDER_IMAGE));
     container = container.add_block(block("ports").attr("container_port", num(sv.port)).build());
     if !limits.is_empty() {
         container = container.add_block(block("resources").attr("limits", object(limits)).build());
@@ -93,8 +93,13 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
         .attr("ingress", s("INGRESS_TRAFFIC_ALL"))
         .attr("deletion_protection", var("deletion_protection"))
         .add_block(template)
+        .add_block(ignore(&[&["client"], &["client_version"], &["template[0]", "containers[0]", "image"]]))
         .attr("depends_on", depends(m, &["run.googleapis.com"], |_| false));
-    f.push(Item::from(b).note(format!("services.{}: runs image `{}` at this environment's tag as the serving SA.", sv.key, sv.image)));
+    f.push(
+        Item::from(b)
+            .note(format!("services.{}: runs image `{}` as the serving SA. Created on a placeholder image;", sv.key, sv.image))
+            .note("CD rolls it onto each build (gcloud run services update), and Terraform leaves the image to CD."),
+    );
     if sv.public {
         f.push(
             Item::from(
@@ -115,7 +120,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         .add_block(
             block("storage_source")
                 .attr("bucket", bucket(&m.pipeline_root_bucket))
-                .attr("object", s(function_source_object(func)))
+                .attr("object", s(func.source_object()))
                 .build(),
         )
         .build();
@@ -145,6 +150,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         service = service.attr("environment_variables", object(env));
     }
     let mut b = resource("google_cloudfunctions2_function", &key)
+        .attr("count", count_if(var(CREATE_FUNCTIONS)))
         .attr("name", s(&func.name))
         .attr("location", var("region"))
         .add_block(build)
@@ -163,18 +169,22 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
                 .build(),
         );
     }
-    let eventing = |g: &crate::model::iam::Grant| {
-        g.scope == Scope::Project
-            && (g.member == Member::Agent(Agent::Storage) || g.role == "roles/eventarc.eventReceiver")
-            && func.trigger_bucket.is_some()
+    // The build runs as the functions SA, the event trigger delivers as it: both need their grants
+    // first (not the ones on the function itself, which wait for it).
+    let needed = |g: &crate::model::iam::Grant| {
+        (g.member == Member::Sa(SaRole::Functions) && !matches!(g.scope, Scope::Function(_)))
+            || (g.member == Member::Agent(Agent::Storage) && func.trigger_bucket.is_some())
     };
-    b = b.attr("depends_on", depends(m, &apis, eventing));
+    b = b
+        .add_block(ignore(&[&["build_config[0]", "source"]]))
+        .attr("depends_on", depends(m, &apis, needed));
     let mut item = Item::from(b).note(format!(
-        "functions.{}: CD uploads `{}` zipped to gs://<pipeline-root bucket>/{} and redeploys it.",
+        "functions.{}: CD uploads `{}` zipped to gs://<pipeline-root bucket>/{} and redeploys it;",
         func.key,
         func.source,
-        function_source_object(func)
+        func.source_object()
     ));
+    item = item.note("Terraform creates the function from the first upload and then leaves the source to CD.");
     if let Some(bkt) = &func.trigger_bucket {
         item = item.note(format!("Runs on every new object in bucket `{bkt}`."));
     }
@@ -215,6 +225,11 @@ fn composer(f: &mut TfFile, m: &Model) {
         .attr("name", s(&c.name))
         .attr("region", var("region"))
         .add_block(config)
+        .add_block(block("storage_config").attr("bucket", bucket(storage::COMPOSER_BUCKET)).build())
         .attr("depends_on", depends(m, &["composer.googleapis.com"], needs));
-    f.push(Item::from(b).note("orchestration.composer: runs the DAGs of pipelines scheduled on Composer."));
+    f.push(
+        Item::from(b)
+            .note("orchestration.composer: runs the DAGs of pipelines scheduled on Composer. Its bucket is created")
+            .note("above it, so CD knows the DAG folder (Environment::composer_dag_folder) without Terraform outputs."),
+    );
 }

@@ -1,10 +1,15 @@
-//! `storage.tf`: Cloud Storage buckets and the Artifact Registry repositories (Docker images, KFP
-//! pipeline templates).
+//! `storage.tf`: Cloud Storage buckets (the declared ones and the Composer environment's) and the
+//! Artifact Registry repositories (Docker images, KFP pipeline templates).
 
 use super::syntax::{block, bool, ident, iref, lit, num, resource, s, strings, tpl, var, BlockExt, Item, TfFile};
 use super::depends_on_apis;
 use crate::model::{Bucket, Model};
+use hcl::expr::Expression;
 use hcl::structure::Block;
+
+/// Terraform name of the Composer environment's bucket, `Environment::composer_bucket` (validation
+/// keeps `composer` free among the declared bucket keys).
+pub const COMPOSER_BUCKET: &str = "composer";
 
 /// Whether the Docker repository exists: images are pushed there, functions are built into it.
 pub fn has_docker_repo(m: &Model) -> bool {
@@ -22,6 +27,9 @@ pub fn file(m: &Model) -> TfFile {
     for b in &m.buckets {
         f.push(bucket(m, b));
     }
+    if m.composer.is_some() {
+        f.push(composer_bucket(m));
+    }
     let env = m.default_env();
     let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
     if has_docker_repo(m) {
@@ -35,6 +43,11 @@ pub fn file(m: &Model) -> TfFile {
     f
 }
 
+/// `"${var.project_id}-<key>"` (see `Environment::bucket_name`).
+fn bucket_name(key: &str) -> Expression {
+    tpl(vec![iref(var("project_id")), lit(format!("-{key}"))])
+}
+
 fn rule(action: Block, condition: Block) -> Block {
     block("lifecycle_rule").add_block(condition).add_block(action).build()
 }
@@ -45,7 +58,7 @@ fn delete() -> Block {
 
 fn bucket(m: &Model, b: &Bucket) -> Item {
     let mut r = resource("google_storage_bucket", &ident(&b.key))
-        .attr("name", tpl(vec![iref(var("project_id")), lit(format!("-{}", b.key))]))
+        .attr("name", bucket_name(&b.key))
         .attr("location", var("region"))
         .attr("uniform_bucket_level_access", bool(true))
         .attr("public_access_prevention", s("enforced"))
@@ -72,6 +85,23 @@ fn bucket(m: &Model, b: &Bucket) -> Item {
         item = item.skip("CKV_GCP_78", "the spec turns versioning off for this bucket");
     }
     item
+}
+
+/// The Composer environment's bucket (`storage_config.bucket`): the environment's region, Standard
+/// class, no retention policy, as Composer requires; earlier versions of deleted DAGs are kept.
+fn composer_bucket(m: &Model) -> Item {
+    let keep = block("condition").attr("num_newer_versions", num(3)).attr("with_state", s("ARCHIVED")).build();
+    let r = resource("google_storage_bucket", COMPOSER_BUCKET)
+        .attr("name", bucket_name(COMPOSER_BUCKET))
+        .attr("location", var("region"))
+        .attr("uniform_bucket_level_access", bool(true))
+        .attr("public_access_prevention", s("enforced"))
+        .add_block(block("versioning").attr("enabled", bool(true)).build())
+        .add_block(rule(delete(), keep))
+        .attr("depends_on", depends_on_apis(m, &["storage.googleapis.com"]));
+    Item::from(r)
+        .note("orchestration.composer: the environment's bucket (DAGs, plugins, logs); CD syncs the DAGs into it.")
+        .skip("CKV_GCP_62", "access logs go to Cloud Audit Logs; no separate log bucket is declared")
 }
 
 fn repository(m: &Model, name: &str, id: &str, format: &str, description: &str, envs: &[&str]) -> Block {

@@ -4,7 +4,10 @@
 //! (quotes, backslashes, control characters, and `${`/`%{` become `$${`/`%%{`), so a spec value can
 //! never turn into a Terraform expression. References are hcl-rs traversals, never pasted text.
 
-use hcl::expr::{Expression, FuncCall, Object, ObjectKey, TemplateExpr, Traversal, Variable};
+use hcl::expr::{
+    BinaryOp, BinaryOperator, Conditional, Expression, FuncCall, Object, ObjectKey, Operation, TemplateExpr, Traversal,
+    Variable,
+};
 use hcl::structure::{Block, BlockBuilder, Body};
 use std::collections::BTreeMap;
 
@@ -55,6 +58,44 @@ pub fn r(path: &[&str]) -> Expression {
         return Expression::Variable(var);
     }
     attrs.iter().fold(Traversal::builder(var), |b, a| b.attr(*a)).build().into()
+}
+
+/// A reference whose segments may pick an instance or element: `["google_x", "y[0]", "name"]` is
+/// `google_x.y[0].name`; `["template[0]", "containers[0]", "image"]` a `lifecycle` path.
+pub fn ri(path: &[&str]) -> Expression {
+    let split = |seg: &str| -> (String, Option<u64>) {
+        match seg.strip_suffix(']').and_then(|s| s.split_once('[')) {
+            Some((name, n)) => (name.to_owned(), n.parse().ok()),
+            None => (seg.to_owned(), None),
+        }
+    };
+    let Some((first, rest)) = path.split_first() else { return r(&[]) };
+    let (root, index) = split(first);
+    if index.is_none() && rest.is_empty() {
+        return Expression::Variable(Variable::unchecked(root));
+    }
+    let mut b = Traversal::builder(Variable::unchecked(root));
+    if let Some(n) = index {
+        b = b.index(Expression::Number(n.into()));
+    }
+    for seg in rest {
+        let (name, index) = split(seg);
+        b = b.attr(name);
+        if let Some(n) = index {
+            b = b.index(Expression::Number(n.into()));
+        }
+    }
+    b.build().into()
+}
+
+/// A binary operation.
+pub fn op(lhs: Expression, operator: BinaryOperator, rhs: Expression) -> Expression {
+    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(lhs, operator, rhs))))
+}
+
+/// `count = <condition> ? 1 : 0`, for a resource that exists only where the condition holds.
+pub fn count_if(condition: Expression) -> Expression {
+    Expression::Conditional(Box::new(Conditional::new(condition, num(1), num(0))))
 }
 
 /// `var.<name>`.

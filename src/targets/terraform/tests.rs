@@ -117,9 +117,11 @@ fn tfvars_give_the_models_names() {
         };
         assert_eq!(output("docker_repository"), Some(env.docker_repo()));
         assert_eq!(output("kfp_repository"), Some(env.kfp_repo()));
-        let subs = super::cicd::literal_substitutions(m, env);
+        let subs = crate::targets::cloudbuild::substitutions(m, env);
         assert_eq!(subs.get("_DOCKER_REPO"), Some(&env.docker_repo()));
         assert_eq!(subs.get("_ENV"), Some(&env.name));
+        let composer = eval(attr(resource_body(&storage, "google_storage_bucket", "composer"), "name"), &ctx);
+        assert_eq!(composer, env.composer_bucket());
     }
 }
 

@@ -109,7 +109,10 @@ async function main() {
 }
 
 main().then(
-  (code) => process.exit(code),
+  // exitCode, not exit(): exit() drops what a pipe has not read yet (a --dump - over 64 KiB)
+  (code) => {
+    process.exitCode = code;
+  },
   (e) => {
     console.error(`hcl_parse: ${e && e.stack ? e.stack : e}`);
     process.exit(2);
