@@ -236,9 +236,9 @@ impl Ctx {
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
         match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
             Ok(Outcome::Written(plan)) => {
-                let (old, new) = diff::sides(&plan);
-                print!("{}", diff::report::Report::new("", "", None, diff::plan_files(&plan), diff::semantic::changes(&old, &new)).text());
-                println!("{dir}: {}", summary(&plan));
+                let (old, _) = diff::sides(&plan);
+                emit(&diff::review(&c, &old, None).summary(BUILD_SUMMARY_CHANGES));
+                emit(&format!("{dir}: {}\n", summary(&plan)));
                 for k in &plan.kept {
                     eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
                 }
@@ -271,41 +271,43 @@ impl Ctx {
             Ok(c) => c,
             Err(code) => return code,
         };
-        let (files, changes) = match base {
+        let old = match base {
             Some(rev) => match diff::git::files_at(&c.out_dir, rev) {
-                Ok(old) => {
-                    let new: diff::Files = c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect();
-                    let old: diff::Files = old.into_iter().filter(|(p, _)| !p.starts_with(".mlopsgen/")).collect();
-                    (diff::changed_files(&old, &new), diff::semantic::changes(&old, &new))
-                }
+                Ok(old) => old,
                 Err(e) => {
                     eprintln!("error: {e}");
                     return EXIT_INVALID;
                 }
             },
             None => match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
-                Ok(plan) => {
-                    let (old, new) = diff::sides(&plan);
-                    (diff::plan_files(&plan), diff::semantic::changes(&old, &new))
-                }
+                Ok(plan) => diff::sides(&plan).0,
                 Err(e) => return io_error(&e),
             },
         };
-        let report = diff::report::Report::new(&c.model.spec_path, &c.model.output_dir, base, files, changes);
+        let report = diff::review(&c, &old, base);
         match format {
-            Format::Json => print!("{}", report.json()),
-            Format::Markdown => print!("{}", report.markdown()),
-            Format::Text if stat => print!("{}", diff::stat(&report.files)),
+            Format::Json => emit(&report.json()),
+            Format::Markdown => emit(&report.markdown()),
+            Format::Text if stat => emit(&diff::stat(&report.files)),
             Format::Text => {
                 if !report.is_empty() {
-                    print!("{}", report.text());
-                    println!();
+                    emit(&format!("{}\n", report.text()));
                 }
-                print!("{}", diff::unified(&report.files, self.out_color));
+                emit(&diff::unified(&report.files, self.out_color));
             }
         }
         if report.is_empty() { 0 } else { EXIT_DRIFT }
     }
+}
+
+/// Semantic changes `build` lists one by one; more are summarised as per-target counts.
+const BUILD_SUMMARY_CHANGES: usize = 20;
+
+/// Writes to stdout; a closed pipe (`mlopsgen diff | head`) is not an error worth a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
 fn summary(plan: &Plan) -> String {

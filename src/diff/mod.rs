@@ -3,7 +3,7 @@
 //!
 //! Both sides are plain `path → text` maps ([`Files`]): the files on disk or at a git ref on one
 //! side, the [`crate::OutputSet`] on the other, so the same code serves `build`, `diff` and
-//! `diff --base REF`.
+//! `diff --base REF`; [`review`] builds the report of a compilation against either.
 
 pub mod git;
 pub mod report;
@@ -12,7 +12,11 @@ pub mod unified;
 
 pub use unified::{stat, unified};
 
+use crate::model::{paths, Model};
 use crate::output::write::{Action, Plan};
+use crate::targets::kubeflow::graph;
+use crate::Compilation;
+use report::Report;
 use std::collections::BTreeMap;
 
 /// Generated files by path.
@@ -74,5 +78,36 @@ pub fn sides(plan: &Plan) -> (Files, Files) {
 pub fn plan_files(plan: &Plan) -> Vec<FileDiff> {
     plan.changes()
         .map(|f| FileDiff { path: f.path.clone(), action: f.action, old: f.old.clone(), new: f.new.clone() })
+        .collect()
+}
+
+/// The report of what `compilation` changes in `old` (the files on disk, or at `base`).
+pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Report {
+    let new: Files = compilation.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect();
+    let old: Files = old.iter().filter(|(p, _)| !p.starts_with(".mlopsgen/")).map(|(p, t)| (p.clone(), t.clone())).collect();
+    let files = changed_files(&old, &new);
+    let changes = semantic::changes(&old, &new);
+    let graphs = pipeline_graphs(&compilation.model, &files, &changes);
+    let model = &compilation.model;
+    Report::new(&model.spec_path, &model.output_dir, base, files, changes).with_graphs(graphs)
+}
+
+/// Mermaid graphs of the pipelines whose compiled template or DAG changes, added and changed
+/// steps outlined.
+fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[semantic::Change]) -> BTreeMap<String, String> {
+    let changed = |pipeline: &str| {
+        model.environments.iter().any(|e| {
+            let owned = [paths::pipeline_json(&e.name, pipeline), paths::dag_file(&e.name, pipeline)];
+            files.iter().any(|f| owned.contains(&f.path))
+        })
+    };
+    model
+        .pipelines
+        .iter()
+        .filter(|p| changed(&p.key))
+        .map(|p| {
+            let touched = semantic::touched_tasks(changes, &p.key);
+            (p.key.clone(), graph::render(p, graph::Format::Mermaid) + &graph::mermaid_highlight(p, &touched))
+        })
         .collect()
 }

@@ -27,26 +27,31 @@ pub fn file_diff(f: &FileDiff, color: bool) -> String {
     if color { colorize(&text) } else { text }
 }
 
+/// Lines added and removed in one file.
+pub fn line_counts(f: &FileDiff) -> (usize, usize) {
+    let diff = TextDiff::from_lines(f.old.as_deref().unwrap_or(""), f.new.as_deref().unwrap_or(""));
+    let (mut added, mut removed) = (0, 0);
+    for change in diff.iter_all_changes() {
+        match change.tag() {
+            similar::ChangeTag::Insert => added += 1,
+            similar::ChangeTag::Delete => removed += 1,
+            similar::ChangeTag::Equal => {}
+        }
+    }
+    (added, removed)
+}
+
 /// `--stat`: one line per changed file with added/removed line counts, then a total.
 pub fn stat(files: &[FileDiff]) -> String {
     let mut out = String::new();
-    let (mut total_add, mut total_del, mut count) = (0, 0, 0);
+    let (mut total_add, mut total_del) = (0, 0);
     for f in files {
-        let diff = similar::TextDiff::from_lines(f.old.as_deref().unwrap_or(""), f.new.as_deref().unwrap_or(""));
-        let (mut add, mut del) = (0, 0);
-        for change in diff.iter_all_changes() {
-            match change.tag() {
-                similar::ChangeTag::Insert => add += 1,
-                similar::ChangeTag::Delete => del += 1,
-                similar::ChangeTag::Equal => {}
-            }
-        }
+        let (add, del) = line_counts(f);
         total_add += add;
         total_del += del;
-        count += 1;
         out.push_str(&format!(" {} | +{add} -{del}\n", f.path));
     }
-    out.push_str(&format!(" {count} file(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)\n"));
+    out.push_str(&format!(" {} file(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)\n", files.len()));
     out
 }
 

@@ -1,20 +1,32 @@
-//! Cloud Build: steps added, removed or changed, by step id.
+//! Cloud Build (`cloudbuild/<name>.yaml`): steps added, removed or changed by step id (a step's
+//! `name` is its builder image), and the build-level settings (`options`, `substitutions`,
+//! `timeout`, `availableSecrets`, `images`…) as one `<file> / settings` change.
 
 use super::{diff_fields, files_under, flatten_json, Change, Kind, Target};
 use crate::diff::Files;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-fn steps(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
-    let Ok(doc) = crate::spec::yaml::parse(text) else { return BTreeMap::new() };
-    let mut out = BTreeMap::new();
+type Fields = BTreeMap<String, String>;
+
+/// Steps by id (`#<index>` without one) and the other top-level fields.
+fn parse(text: &str) -> (BTreeMap<String, Fields>, Fields) {
+    let Ok(doc) = crate::spec::yaml::parse(text) else { return Default::default() };
+    let mut steps = BTreeMap::new();
     for (i, step) in doc.value.get("steps").and_then(Value::as_array).into_iter().flatten().enumerate() {
         let id = step.get("id").and_then(Value::as_str).map_or_else(|| format!("#{i}"), str::to_owned);
-        let mut fields = BTreeMap::new();
+        let mut fields = Fields::new();
         flatten_json(step, "", &mut fields);
-        out.insert(id, fields);
+        fields.remove("id");
+        steps.insert(id, fields);
     }
-    out
+    let mut settings = Fields::new();
+    if let Some(map) = doc.value.as_object() {
+        for (key, value) in map.iter().filter(|(k, _)| k.as_str() != "steps") {
+            flatten_json(value, key, &mut settings);
+        }
+    }
+    (steps, settings)
 }
 
 /// Cloud Build changes between two versions.
@@ -23,18 +35,33 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (path, text) in files_under(new, "cloudbuild/", ".yaml") {
         let file = path.trim_start_matches("cloudbuild/");
         let Some(prev) = old.get(path) else {
-            out.push(Change::new(Target::Cloudbuild, file.to_owned(), Kind::Added));
+            let mut c = Change::new(Target::Cloudbuild, file.to_owned(), Kind::Added);
+            c.summary = Some(format!("{} step(s)", parse(text).0.len()));
+            out.push(c);
             continue;
         };
-        let (s0, s1) = (steps(prev), steps(text));
+        let ((s0, c0), (s1, c1)) = (parse(prev), parse(text));
+        let settings = diff_fields(&c0, &c1);
+        if !settings.is_empty() {
+            let mut c = Change::new(Target::Cloudbuild, format!("{file} / settings"), Kind::Changed);
+            c.details = settings;
+            out.push(c);
+        }
         for (id, fields) in &s1 {
             let subject = format!("{file} / step {id}");
             match s0.get(id) {
-                None => out.push(Change::new(Target::Cloudbuild, subject, Kind::Added)),
+                None => {
+                    let mut c = Change::new(Target::Cloudbuild, subject, Kind::Added);
+                    c.summary = fields.get("name").map(|n| format!("runs {n}"));
+                    out.push(c);
+                }
                 Some(f0) => {
                     let details = diff_fields(f0, fields);
                     if !details.is_empty() {
                         let mut c = Change::new(Target::Cloudbuild, subject, Kind::Changed);
+                        if details.iter().any(|d| d.path == "name") {
+                            c.summary = Some("builder image changed".into());
+                        }
                         c.details = details;
                         out.push(c);
                     }
@@ -49,4 +76,29 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         out.push(Change::new(Target::Cloudbuild, path.trim_start_matches("cloudbuild/").to_owned(), Kind::Removed));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_steps_and_settings() {
+        let old = "steps:\n  - id: a\n    name: img:1\n    args: [x]\n  - id: b\n    name: img:1\ntimeout: 60s\n";
+        let new = "steps:\n  - id: a\n    name: img:2\n    args: [x]\n  - id: c\n    name: img:1\ntimeout: 90s\n";
+        let c = changes(
+            &Files::from([("cloudbuild/cd.yaml".to_owned(), old.to_owned())]),
+            &Files::from([("cloudbuild/cd.yaml".to_owned(), new.to_owned())]),
+        );
+        let seen: Vec<_> = c.iter().map(|c| (c.subject.as_str(), c.kind, c.summary.as_deref())).collect();
+        assert_eq!(
+            seen,
+            [
+                ("cd.yaml / settings", Kind::Changed, None),
+                ("cd.yaml / step a", Kind::Changed, Some("builder image changed")),
+                ("cd.yaml / step c", Kind::Added, Some("runs img:1")),
+                ("cd.yaml / step b", Kind::Removed, None),
+            ]
+        );
+    }
 }

@@ -1,10 +1,19 @@
-//! Pipelines: tasks added/removed, changed images, args, resources and edges; parameters added,
-//! removed or with new defaults. Read from the PipelineSpec JSON of each environment.
+//! Pipelines: tasks added, removed or changed (image, command/args, resources, inputs, edges,
+//! condition); parameters added, removed or with new defaults; read from the PipelineSpec JSON of
+//! each environment (`pipelines/<env>/<name>.json`, reported as `<name> (<env>)`).
+//!
+//! A task's fields are paths inside its PipelineSpec task, except that inputs are flattened to
+//! `inputs.<name>` holding their effective value (the task's constant, `<task>.<output>` for a
+//! data edge, `params.<name>` for a pipeline parameter, else the component's default), and its
+//! executor's container is under `container.`, so a custom job's image shows up as
+//! `inputs.worker_pool_specs[0].container_spec.image_uri` and a plain step's as `container.image`.
 
 use super::{diff_fields, files_under, flatten_json, Change, Detail, Kind, Target};
 use crate::diff::Files;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+
+type Fields = BTreeMap<String, String>;
 
 /// `pipelines/<env>/<name>.json` → `<name> (<env>)`.
 fn label(path: &str) -> String {
@@ -15,8 +24,21 @@ fn label(path: &str) -> String {
     }
 }
 
-/// Every task of a pipeline (root DAG and sub-DAGs), flattened with its executor.
-fn tasks(spec: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
+/// Tasks of pipeline `name` (any environment) that these changes add or change.
+pub fn touched_tasks<'a>(changes: &'a [Change], name: &str) -> Vec<&'a str> {
+    let prefix = format!("{name} (");
+    let mut tasks: Vec<&str> = changes
+        .iter()
+        .filter(|c| c.target == Target::Kubeflow && matches!(c.kind, Kind::Added | Kind::Changed))
+        .filter_map(|c| c.subject.strip_prefix(&prefix)?.split_once(") / task ").map(|(_, task)| task))
+        .collect();
+    tasks.sort_unstable();
+    tasks.dedup();
+    tasks
+}
+
+/// Every task of a pipeline (root DAG and sub-DAGs) with its fields.
+fn tasks(spec: &Value) -> BTreeMap<String, Fields> {
     let mut out = BTreeMap::new();
     let mut dags = vec![spec.pointer("/root/dag/tasks")];
     if let Some(components) = spec.get("components").and_then(Value::as_object) {
@@ -24,40 +46,89 @@ fn tasks(spec: &Value) -> BTreeMap<String, BTreeMap<String, String>> {
     }
     for tasks in dags.into_iter().flatten().filter_map(Value::as_object) {
         for (name, task) in tasks {
-            let mut fields = BTreeMap::new();
-            let mut task = task.clone();
-            if let Some(map) = task.as_object_mut() {
-                map.remove("componentRef");
-                map.remove("taskInfo");
-            }
-            flatten_json(&task, "", &mut fields);
-            let component = task_component(spec, name, tasks);
-            if let Some(container) = component.and_then(|c| executor(spec, c)) {
-                flatten_json(container, "container", &mut fields);
-            }
-            out.insert(name.clone(), fields);
+            out.insert(name.clone(), task_fields(spec, task));
         }
     }
     out
 }
 
-fn task_component<'a>(spec: &'a Value, task: &str, tasks: &serde_json::Map<String, Value>) -> Option<&'a Value> {
-    let name = tasks.get(task)?.pointer("/componentRef/name")?.as_str()?;
-    spec.get("components")?.get(name)
+fn task_fields(spec: &Value, task: &Value) -> Fields {
+    let mut fields = Fields::new();
+    let component = task.pointer("/componentRef/name").and_then(Value::as_str).and_then(|n| spec.get("components")?.get(n));
+    if let Some(map) = task.as_object() {
+        let rest: Map<String, Value> = map
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "componentRef" | "taskInfo" | "inputs"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        flatten_json(&Value::Object(rest), "", &mut fields);
+    }
+    for (name, value) in effective_inputs(task, component) {
+        flatten_json(&value, &format!("inputs.{name}"), &mut fields);
+    }
+    if let Some((kind, exec)) = component.and_then(|c| executor(spec, c)) {
+        flatten_json(exec, kind, &mut fields);
+    }
+    fields
 }
 
-fn executor<'a>(spec: &'a Value, component: &Value) -> Option<&'a Value> {
+/// The component's input defaults, overridden by what the task passes.
+fn effective_inputs(task: &Value, component: Option<&Value>) -> BTreeMap<String, Value> {
+    let mut inputs = BTreeMap::new();
+    if let Some(defs) = component.and_then(|c| c.pointer("/inputDefinitions/parameters")).and_then(Value::as_object) {
+        for (name, def) in defs {
+            if let Some(default) = def.get("defaultValue") {
+                inputs.insert(name.clone(), default.clone());
+            }
+        }
+    }
+    for kind in ["parameters", "artifacts"] {
+        for (name, spec) in task.pointer(&format!("/inputs/{kind}")).and_then(Value::as_object).into_iter().flatten() {
+            inputs.insert(name.clone(), input_value(spec));
+        }
+    }
+    inputs
+}
+
+/// A task input spec as the value a reviewer thinks of.
+fn input_value(spec: &Value) -> Value {
+    let s = |p: &str| spec.pointer(p).and_then(Value::as_str);
+    if let Some(c) = spec.pointer("/runtimeValue/constant") {
+        return c.clone();
+    }
+    let from = |task: Option<&str>, key: Option<&str>| task.zip(key).map(|(t, k)| Value::String(format!("{t}.{k}")));
+    from(s("/taskOutputArtifact/producerTask"), s("/taskOutputArtifact/outputArtifactKey"))
+        .or_else(|| from(s("/taskOutputParameter/producerTask"), s("/taskOutputParameter/outputParameterKey")))
+        .or_else(|| s("/componentInputParameter").or_else(|| s("/componentInputArtifact")).map(|p| Value::String(format!("params.{p}"))))
+        .unwrap_or_else(|| spec.clone())
+}
+
+/// The executor of a component: `("container", …)` or `("importer", …)`.
+fn executor<'a>(spec: &'a Value, component: &Value) -> Option<(&'static str, &'a Value)> {
     let label = component.get("executorLabel")?.as_str()?;
     let exec = spec.pointer("/deploymentSpec/executors")?.get(label)?;
-    exec.get("container").or_else(|| exec.get("importer"))
+    exec.get("container").map(|c| ("container", c)).or_else(|| exec.get("importer").map(|i| ("importer", i)))
 }
 
-fn parameters(spec: &Value) -> BTreeMap<String, String> {
+fn parameters(spec: &Value) -> BTreeMap<String, Fields> {
     let mut out = BTreeMap::new();
-    if let Some(params) = spec.pointer("/root/inputDefinitions/parameters") {
-        flatten_json(params, "", &mut out);
+    for (name, def) in spec.pointer("/root/inputDefinitions/parameters").and_then(Value::as_object).into_iter().flatten() {
+        let mut fields = Fields::new();
+        flatten_json(def, "", &mut fields);
+        out.insert(name.clone(), fields);
     }
     out
+}
+
+/// Pipeline-level settings: the default pipeline root and the pipeline's name.
+fn settings(spec: &Value) -> Fields {
+    let mut fields = Fields::new();
+    for key in ["defaultPipelineRoot", "pipelineInfo"] {
+        if let Some(v) = spec.get(key) {
+            flatten_json(v, key, &mut fields);
+        }
+    }
+    fields
 }
 
 /// Pipeline changes between two versions.
@@ -71,33 +142,19 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let mut out = Vec::new();
     for (name, spec) in &after {
         let Some(prev) = before.get(name) else {
-            out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added));
+            let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added);
+            c.summary = Some(format!("{} task(s)", tasks(spec).len()));
+            out.push(c);
             continue;
         };
-        let (t0, t1) = (tasks(prev), tasks(spec));
-        for (task, fields) in &t1 {
-            match t0.get(task) {
-                None => out.push(Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Added)),
-                Some(f0) => {
-                    let details = diff_fields(f0, fields);
-                    if !details.is_empty() {
-                        let mut c = Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Changed);
-                        c.summary = summarize(&details);
-                        c.details = details;
-                        out.push(c);
-                    }
-                }
-            }
-        }
-        for task in t0.keys().filter(|t| !t1.contains_key(*t)) {
-            out.push(Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Removed));
-        }
-        let details = diff_fields(&parameters(prev), &parameters(spec));
-        if !details.is_empty() {
-            let mut c = Change::new(Target::Kubeflow, format!("{name} / parameters"), Kind::Changed);
-            c.details = details;
+        let settings = diff_fields(&settings(prev), &settings(spec));
+        if !settings.is_empty() {
+            let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Changed);
+            c.details = settings;
             out.push(c);
         }
+        keyed(&mut out, &format!("{name} / task "), &tasks(prev), &tasks(spec), summarize);
+        keyed(&mut out, &format!("{name} / parameter "), &parameters(prev), &parameters(spec), |_| None);
     }
     for name in before.keys().filter(|n| !after.contains_key(*n)) {
         out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
@@ -105,25 +162,49 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     out
 }
 
-/// Names the kinds of change a reviewer cares about most.
+/// Changes between two keyed collections (tasks, parameters), subjects `<prefix><key>`.
+fn keyed(
+    out: &mut Vec<Change>,
+    prefix: &str,
+    before: &BTreeMap<String, Fields>,
+    after: &BTreeMap<String, Fields>,
+    summary: fn(&[Detail]) -> Option<String>,
+) {
+    for (key, fields) in after {
+        let subject = format!("{prefix}{key}");
+        let Some(f0) = before.get(key) else {
+            out.push(Change::new(Target::Kubeflow, subject, Kind::Added));
+            continue;
+        };
+        let details = diff_fields(f0, fields);
+        if !details.is_empty() {
+            let mut c = Change::new(Target::Kubeflow, subject, Kind::Changed);
+            c.summary = summary(&details);
+            c.details = details;
+            out.push(c);
+        }
+    }
+    for key in before.keys().filter(|k| !after.contains_key(*k)) {
+        out.push(Change::new(Target::Kubeflow, format!("{prefix}{key}"), Kind::Removed));
+    }
+}
+
+/// Names the kinds of task change a reviewer cares about most, e.g. `image, resources changed`.
 fn summarize(details: &[Detail]) -> Option<String> {
-    let mut parts = Vec::new();
-    let has = |p: &str| details.iter().any(|d| d.path.starts_with(p));
-    if has("container.image") {
-        parts.push("image");
-    }
-    if has("container.args") || has("container.command") {
-        parts.push("command/args");
-    }
-    if has("container.resources") {
-        parts.push("resources");
-    }
-    if has("dependentTasks") || has("inputs") {
-        parts.push("inputs/edges");
-    }
-    if has("triggerPolicy") {
-        parts.push("condition");
-    }
+    let is_image = |p: &str| p.ends_with("container.image") || p.ends_with("image_uri") || p.ends_with("artifactUri");
+    let is_command = |p: &str| [".args", ".command", "container_spec.env"].iter().any(|k| p.contains(k));
+    let is_resources =
+        |p: &str| ["resources", "machine_spec", "machine_type", "replica_count", "accelerator"].iter().any(|k| p.contains(k));
+    let categories: [(&str, &dyn Fn(&str) -> bool); 6] = [
+        ("image", &is_image),
+        ("command/args", &|p| is_command(p) && !is_image(p)),
+        ("resources", &is_resources),
+        ("edges", &|p| p.starts_with("dependentTasks")),
+        ("inputs", &|p| p.starts_with("inputs.") && !is_image(p) && !is_command(p) && !is_resources(p)),
+        ("condition", &|p| p.starts_with("triggerPolicy")),
+    ];
+    let parts: Vec<&str> =
+        categories.iter().filter(|(_, f)| details.iter().any(|d| f(&d.path))).map(|(name, _)| *name).collect();
     (!parts.is_empty()).then(|| format!("{} changed", parts.join(", ")))
 }
 
@@ -132,12 +213,16 @@ mod tests {
     use super::*;
 
     fn pipeline(image: &str, default: f64, extra_task: bool) -> String {
-        let mut tasks = serde_json::json!({"train": {"componentRef": {"name": "comp-train"}, "taskInfo": {"name": "train"}}});
+        let mut tasks = serde_json::json!({"train": {
+            "componentRef": {"name": "comp-train"}, "taskInfo": {"name": "train"},
+            "inputs": {"parameters": {"lr": {"componentInputParameter": "lr"}}}
+        }});
         if extra_task {
             tasks["eval"] = serde_json::json!({"componentRef": {"name": "comp-train"}, "dependentTasks": ["train"]});
         }
         serde_json::json!({
-            "components": {"comp-train": {"executorLabel": "exec-train"}},
+            "components": {"comp-train": {"executorLabel": "exec-train",
+                "inputDefinitions": {"parameters": {"machine": {"defaultValue": "n1-standard-4"}}}}},
             "deploymentSpec": {"executors": {"exec-train": {"container": {"image": image, "args": ["--x"]}}}},
             "root": {"dag": {"tasks": tasks}, "inputDefinitions": {"parameters": {"lr": {"defaultValue": default, "parameterType": "NUMBER_DOUBLE"}}}}
         })
@@ -155,10 +240,20 @@ mod tests {
             [
                 ("training (dev) / task train", Kind::Changed),
                 ("training (dev) / task eval", Kind::Removed),
-                ("training (dev) / parameters", Kind::Changed),
+                ("training (dev) / parameter lr", Kind::Changed),
             ]
         );
         assert_eq!(c[0].summary.as_deref(), Some("image changed"));
-        assert_eq!(c[2].details[0].path, "lr.defaultValue");
+        assert_eq!(c[2].details[0].path, "defaultValue");
+    }
+
+    #[test]
+    fn inputs_show_their_effective_values() {
+        let spec: Value = serde_json::from_str(&pipeline("img:1", 0.1, true)).unwrap_or_default();
+        let t = tasks(&spec);
+        assert_eq!(t["train"]["inputs.lr"], "params.lr");
+        assert_eq!(t["train"]["inputs.machine"], "n1-standard-4");
+        assert_eq!(t["train"]["container.image"], "img:1");
+        assert_eq!(t["eval"]["dependentTasks"], "[\"train\"]");
     }
 }

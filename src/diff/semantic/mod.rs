@@ -1,15 +1,19 @@
 //! Semantic diffs: what a change to the generated files means, per target.
 //!
-//! Each target module parses both versions of its files with a real parser (hcl-rs for
-//! Terraform, serde for pipeline JSON, the YAML layer for Cloud Build) and reports changes keyed
-//! by stable identities: resource addresses, task names, DAG ids, step ids, images. Destructive
-//! changes (state-bearing resources removed or replaced) are flagged so reports can put them first.
+//! Each target module parses both versions of its files (hcl-rs for Terraform, serde for pipeline
+//! JSON and data contracts, the YAML layer for Cloud Build, light line readers for the fixed
+//! shapes of generated DAGs and Dockerfiles) and reports changes keyed by stable identities:
+//! resource addresses, task names, DAG files, step ids, images, datasets. Destructive changes
+//! (state-bearing resources removed or replaced) are flagged so reports can put them first.
 
 mod airflow;
 mod cloudbuild;
 mod docker;
+mod hcl_flat;
 mod kubeflow;
+pub use kubeflow::touched_tasks;
 mod terraform;
+mod validation;
 
 use super::Files;
 use serde::Serialize;
@@ -28,7 +32,9 @@ pub enum Target {
     Cloudbuild,
     /// `docker/`
     Docker,
-    /// Anything else (validator package, manifest).
+    /// `validation/` (the validator package and its data contracts)
+    Validation,
+    /// Anything else.
     Other,
 }
 
@@ -41,6 +47,7 @@ impl Target {
             "dags" => Target::Airflow,
             "cloudbuild" => Target::Cloudbuild,
             "docker" => Target::Docker,
+            "validation" => Target::Validation,
             _ => Target::Other,
         }
     }
@@ -53,6 +60,7 @@ impl Target {
             Target::Airflow => "Airflow DAGs",
             Target::Cloudbuild => "Cloud Build",
             Target::Docker => "Dockerfiles",
+            Target::Validation => "Validation",
             Target::Other => "Other files",
         }
     }
@@ -114,6 +122,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     out.extend(airflow::changes(old, new));
     out.extend(cloudbuild::changes(old, new));
     out.extend(docker::changes(old, new));
+    out.extend(validation::changes(old, new));
     out.sort_by(|a, b| {
         (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
     });

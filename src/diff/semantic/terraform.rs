@@ -1,141 +1,189 @@
-//! Terraform: resources by address, with changed argument paths; IAM members as grants/revokes;
-//! state-bearing resources removed or replaced flagged as destructive.
+//! Terraform: resources added, removed, changed or replaced by address, with the changed argument
+//! paths; IAM member resources as grants and revokes; per-environment variable and backend files.
+//!
+//! Destructive: a state-bearing resource (bucket, endpoint, feature store, dataset, registry,
+//! Composer environment, secret, service account…) removed, or changed in an argument that forces
+//! Terraform to replace it; and a changed state backend, which Terraform only follows after
+//! `terraform init -migrate-state`.
 
+use super::hcl_flat::{self, referenced_resource, Fields};
 use super::{diff_fields, files_under, Change, Kind, Target};
 use crate::diff::Files;
-use hcl::{Block, Body, Structure};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
-/// Resource types whose removal or replacement loses data or breaks consumers.
-const STATEFUL: [&str; 12] = [
-    "google_storage_bucket",
-    "google_vertex_ai_endpoint",
-    "google_vertex_ai_feature_online_store",
-    "google_vertex_ai_feature_group",
-    "google_vertex_ai_feature_group_feature",
-    "google_vertex_ai_feature_online_store_featureview",
-    "google_vertex_ai_tensorboard",
-    "google_bigquery_dataset",
-    "google_artifact_registry_repository",
-    "google_composer_environment",
-    "google_secret_manager_secret",
-    "google_service_account",
+/// A state-bearing resource type: the arguments whose change forces a new resource (from the
+/// Google provider's documentation: these arguments are immutable) and what destroying it loses.
+struct Stateful {
+    ty: &'static str,
+    immutable: &'static [&'static str],
+    loses: &'static str,
+}
+
+const fn stateful(ty: &'static str, immutable: &'static [&'static str], loses: &'static str) -> Stateful {
+    Stateful { ty, immutable, loses }
+}
+
+const DATA: &str = "its data is deleted";
+const SERVING: &str = "its deployed models and callers' URL go with it";
+
+const STATEFUL: &[Stateful] = &[
+    stateful("google_storage_bucket", &["name", "location", "project"], "its objects are deleted"),
+    stateful("google_vertex_ai_endpoint", &["name", "location", "region", "project", "network", "encryption_spec"], SERVING),
+    stateful("google_vertex_ai_feature_online_store", &["name", "region", "project"], DATA),
+    stateful("google_vertex_ai_feature_group", &["name", "region", "project"], DATA),
+    stateful("google_vertex_ai_feature_group_feature", &["name", "region", "project", "feature_group"], DATA),
+    stateful("google_vertex_ai_feature_online_store_featureview", &["name", "region", "project", "feature_online_store"], DATA),
+    stateful("google_vertex_ai_tensorboard", &["region", "project", "encryption_spec"], "its experiment logs are deleted"),
+    stateful("google_bigquery_dataset", &["dataset_id", "location", "project"], "its tables are deleted"),
+    stateful("google_bigquery_table", &["dataset_id", "table_id", "project"], DATA),
+    stateful(
+        "google_artifact_registry_repository",
+        &["repository_id", "location", "format", "mode", "project", "kms_key_name"],
+        "its images and packages are deleted",
+    ),
+    stateful("google_composer_environment", &["name", "region", "project"], "its Airflow database and logs are deleted"),
+    stateful("google_secret_manager_secret", &["secret_id", "project", "replication"], "its versions are deleted"),
+    stateful("google_service_account", &["account_id", "project"], "grants elsewhere that name it stop working"),
+    stateful("google_cloud_run_v2_service", &["name", "location", "project"], "its URL and revisions go with it"),
+    stateful("google_pubsub_topic", &["name", "project"], "undelivered messages are lost"),
+    stateful("google_pubsub_subscription", &["name", "topic", "project"], "undelivered messages are lost"),
 ];
 
-/// Arguments whose change forces Terraform to replace the resource (for the types above).
-const FORCES_REPLACEMENT: [&str; 10] =
-    ["name", "location", "region", "project", "repository_id", "dataset_id", "account_id", "format", "secret_id", "feature_online_store"];
-
-/// A parsed resource: flattened arguments.
-type Resources = BTreeMap<String, BTreeMap<String, String>>;
-
-fn parse(files: &Files) -> Resources {
-    let mut out = Resources::new();
-    for (_, text) in files_under(files, "terraform/", ".tf") {
-        let Ok(body) = hcl::parse(text) else { continue };
-        for block in body.blocks() {
-            let labels: Vec<&str> = block.labels.iter().map(|l| l.as_str()).collect();
-            let address = match (block.identifier.as_str(), labels.as_slice()) {
-                ("resource", [ty, name]) => format!("{ty}.{name}"),
-                ("data", [ty, name]) => format!("data.{ty}.{name}"),
-                ("module", [name]) => format!("module.{name}"),
-                ("output" | "variable", [name]) => format!("{}.{name}", block.identifier.as_str()),
-                _ => continue,
-            };
-            let mut fields = BTreeMap::new();
-            flatten(&block.body, "", &mut fields);
-            out.insert(address, fields);
-        }
-    }
-    out
-}
-
-fn flatten(body: &Body, prefix: &str, out: &mut BTreeMap<String, String>) {
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for s in body.iter() {
-        match s {
-            Structure::Attribute(a) => {
-                let value = hcl::format::to_string(&a.expr).unwrap_or_default();
-                out.insert(format!("{prefix}{}", a.key.as_str()), value.trim().to_owned());
-            }
-            Structure::Block(b) => {
-                let n = counts.entry(block_key(b)).or_insert(0);
-                let p = format!("{prefix}{}[{n}].", block_key(b));
-                *n += 1;
-                flatten(&b.body, &p, out);
-            }
-        }
-    }
-}
-
-fn block_key(b: &Block) -> String {
-    let mut key = b.identifier.as_str().to_owned();
-    for l in &b.labels {
-        key.push(':');
-        key.push_str(l.as_str());
-    }
-    key
-}
+/// Arguments of IAM member resources naming what the grant is on, most specific first.
+const IAM_SCOPES: [&str; 8] =
+    ["bucket", "repository", "dataset_id", "secret_id", "cloud_function", "service_account_id", "name", "project"];
 
 fn resource_type(address: &str) -> &str {
     address.split('.').next().unwrap_or("")
 }
 
-/// `grant roles/x to member on <scope>` for IAM member resources.
-fn iam_summary(address: &str, fields: &BTreeMap<String, String>, verb: &str) -> Option<String> {
-    if !resource_type(address).ends_with("_iam_member") {
-        return None;
-    }
-    let unquote = |s: &String| s.trim_matches('"').to_owned();
-    let role = fields.get("role").map(unquote)?;
-    let member = fields.get("member").map(unquote).unwrap_or_default();
-    let scope = ["bucket", "repository", "service_account_id", "project", "secret_id"]
-        .iter()
-        .find_map(|k| fields.get(*k).map(|v| format!("{} {}", k.replace('_', " "), unquote(v))))
-        .unwrap_or_default();
+/// The state-bearing type of an address, if it is one.
+fn stateful_type(address: &str) -> Option<&'static Stateful> {
+    let ty = resource_type(address);
+    STATEFUL.iter().find(|s| s.ty == ty)
+}
+
+/// Whether a changed argument path is (inside) one of `args`.
+fn forces_replacement(path: &str, args: &[&str]) -> bool {
+    args.iter().any(|a| path == *a || path.strip_prefix(a).is_some_and(|rest| rest.starts_with(['.', '['])))
+}
+
+fn is_iam_member(address: &str) -> bool {
+    resource_type(address).ends_with("_iam_member")
+}
+
+/// A value for people: the resource a reference points at, or the literal without quotes.
+fn readable(value: &str) -> String {
+    referenced_resource(value).map_or_else(|| value.trim_matches('"').to_owned(), str::to_owned)
+}
+
+/// `grant roles/x to google_service_account.ci on google_storage_bucket.data`.
+fn iam_summary(fields: &Fields, verb: &str) -> Option<String> {
+    let role = readable(fields.get("role")?);
+    let member = fields.get("member").map(|m| readable(m)).unwrap_or_default();
     let preposition = if verb == "grant" { "to" } else { "from" };
-    Some(format!("{verb} {role} {preposition} {member} on {scope}").trim_end_matches(" on ").to_owned())
+    let mut s = format!("{verb} {role} {preposition} {member}");
+    if let Some((key, value)) = IAM_SCOPES.iter().find_map(|k| fields.get(*k).map(|v| (*k, v))) {
+        match referenced_resource(value) {
+            Some(resource) => s.push_str(&format!(" on {resource}")),
+            None => s.push_str(&format!(" on {} {}", key.trim_end_matches("_id").replace('_', " "), readable(value))),
+        }
+    }
+    if fields.keys().any(|k| k.starts_with("condition")) {
+        s.push_str(" (with a condition)");
+    }
+    Some(s)
 }
 
 /// Terraform changes between two versions.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let (before, after) = (parse(old), parse(new));
+    let tf = |files: &'_ Files| hcl_flat::blocks(files_under(files, "terraform/", ".tf").map(|(_, t)| t.as_str()));
+    let (before, after) = (tf(old), tf(new));
     let mut out = Vec::new();
     for (address, fields) in &after {
-        let stateful = STATEFUL.contains(&resource_type(address));
         match before.get(address) {
             None => {
                 let mut c = Change::new(Target::Terraform, address.clone(), Kind::Added);
-                c.summary = iam_summary(address, fields, "grant");
+                if is_iam_member(address) {
+                    c.summary = iam_summary(fields, "grant");
+                }
                 out.push(c);
             }
             Some(old_fields) => {
-                let details = diff_fields(old_fields, fields);
-                if details.is_empty() {
-                    continue;
+                if let Some(c) = changed(address, old_fields, fields) {
+                    out.push(c);
                 }
-                let replaced = stateful && details.iter().any(|d| FORCES_REPLACEMENT.contains(&d.path.as_str()));
-                let kind = if replaced { Kind::Replaced } else { Kind::Changed };
-                let mut c = Change::new(Target::Terraform, address.clone(), kind);
-                c.destructive = replaced;
-                if resource_type(address).ends_with("_iam_member") {
-                    c.summary = match (iam_summary(address, old_fields, "revoke"), iam_summary(address, fields, "grant")) {
-                        (Some(r), Some(g)) => Some(format!("{r}; {g}")),
-                        (r, g) => r.or(g),
-                    };
-                }
-                c.details = details;
-                out.push(c);
             }
         }
     }
-    for (address, fields) in &before {
-        if !after.contains_key(address) {
-            let mut c = Change::new(Target::Terraform, address.clone(), Kind::Removed);
-            c.destructive = STATEFUL.contains(&resource_type(address));
-            c.summary = iam_summary(address, fields, "revoke");
-            out.push(c);
+    for (address, fields) in before.iter().filter(|(a, _)| !after.contains_key(*a)) {
+        let mut c = Change::new(Target::Terraform, address.clone(), Kind::Removed);
+        let stateful = stateful_type(address);
+        c.destructive = stateful.is_some();
+        if is_iam_member(address) {
+            c.summary = iam_summary(fields, "revoke");
+        } else if let Some(s) = stateful {
+            c.summary = Some(format!("destroyed: {}", s.loses));
         }
+        out.push(c);
+    }
+    out.extend(environment_files(old, new));
+    out
+}
+
+/// A resource present on both sides: changed in place, replaced, or (IAM) revoked and granted.
+fn changed(address: &str, old: &Fields, new: &Fields) -> Option<Change> {
+    let details = diff_fields(old, new);
+    if details.is_empty() {
+        return None;
+    }
+    let stateful = stateful_type(address);
+    let forcing: Vec<&str> = match stateful {
+        Some(s) => details.iter().filter(|d| forces_replacement(&d.path, s.immutable)).map(|d| d.path.as_str()).collect(),
+        None => Vec::new(),
+    };
+    let mut c = Change::new(Target::Terraform, address, if forcing.is_empty() { Kind::Changed } else { Kind::Replaced });
+    if let (false, Some(s)) = (forcing.is_empty(), stateful) {
+        c.destructive = true;
+        c.summary = Some(format!("destroyed and re-created ({} can't change in place): {}", forcing.join(", "), s.loses));
+    } else if is_iam_member(address) {
+        c.summary = match (iam_summary(old, "revoke"), iam_summary(new, "grant")) {
+            (Some(r), Some(g)) => Some(format!("{r}; {g}")),
+            (r, g) => r.or(g),
+        };
+    }
+    c.details = details;
+    Some(c)
+}
+
+/// `terraform/env/<env>.tfvars` (variable values) and `<env>.backend.hcl` (where state lives).
+fn environment_files(old: &Files, new: &Files) -> Vec<Change> {
+    let is_env_file = |p: &str| p.starts_with("terraform/env/") && (p.ends_with(".tfvars") || p.ends_with(".hcl"));
+    let paths: BTreeSet<&String> = old.keys().chain(new.keys()).filter(|p| is_env_file(p)).collect();
+    let mut out = Vec::new();
+    for path in paths {
+        let parse = |files: &Files| files.get(path).and_then(|t| hcl_flat::attributes(t));
+        let subject = path.trim_start_matches("terraform/").to_owned();
+        let backend = path.ends_with(".backend.hcl");
+        let mut c = match (parse(old), parse(new)) {
+            (Some(a), Some(b)) => {
+                let details = diff_fields(&a, &b);
+                if details.is_empty() {
+                    continue;
+                }
+                let mut c = Change::new(Target::Terraform, subject, Kind::Changed);
+                c.details = details;
+                c
+            }
+            (None, Some(_)) => Change::new(Target::Terraform, subject, Kind::Added),
+            (Some(_), None) => Change::new(Target::Terraform, subject, Kind::Removed),
+            (None, None) => continue,
+        };
+        if backend && c.kind != Kind::Added {
+            c.destructive = true;
+            c.summary = Some("the state backend moves: run terraform init -migrate-state before applying".into());
+        }
+        out.push(c);
     }
     out
 }
@@ -144,6 +192,10 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
 mod tests {
     use super::*;
 
+    fn fields(pairs: &[(&str, &str)]) -> Fields {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
     fn files(tf: &str) -> Files {
         Files::from([("terraform/main.tf".to_owned(), tf.to_owned())])
     }
@@ -151,7 +203,7 @@ mod tests {
     #[test]
     fn reports_added_removed_changed_and_destructive() {
         let old = files("resource \"google_storage_bucket\" \"data\" {\n  name = \"a\"\n  versioning {\n    enabled = false\n  }\n}\nresource \"google_storage_bucket\" \"old\" {\n  name = \"o\"\n}\n");
-        let new = files("resource \"google_storage_bucket\" \"data\" {\n  name = \"a\"\n  versioning {\n    enabled = true\n  }\n}\nresource \"google_storage_bucket_iam_member\" \"r\" {\n  bucket = \"a\"\n  role = \"roles/storage.objectViewer\"\n  member = \"serviceAccount:x\"\n}\n");
+        let new = files("resource \"google_storage_bucket\" \"data\" {\n  name = \"a\"\n  versioning {\n    enabled = true\n  }\n}\nresource \"google_storage_bucket_iam_member\" \"r\" {\n  bucket = google_storage_bucket.data.name\n  role = \"roles/storage.objectViewer\"\n  member = \"serviceAccount:x\"\n}\n");
         let c = changes(&old, &new);
         let seen: Vec<_> = c.iter().map(|c| (c.subject.as_str(), c.kind, c.destructive)).collect();
         assert!(seen.contains(&("google_storage_bucket.old", Kind::Removed, true)));
@@ -161,7 +213,7 @@ mod tests {
         assert_eq!(data[0].path, "versioning[0].enabled");
         assert_eq!((data[0].old.as_deref(), data[0].new.as_deref()), (Some("false"), Some("true")));
         let grant = c.iter().find(|c| c.kind == Kind::Added).and_then(|c| c.summary.clone());
-        assert_eq!(grant.as_deref(), Some("grant roles/storage.objectViewer to serviceAccount:x on bucket a"));
+        assert_eq!(grant.as_deref(), Some("grant roles/storage.objectViewer to serviceAccount:x on google_storage_bucket.data"));
     }
 
     #[test]
@@ -170,5 +222,29 @@ mod tests {
         let new = files("resource \"google_storage_bucket\" \"data\" {\n  name = \"b\"\n}\n");
         let c = changes(&old, &new);
         assert_eq!((c[0].kind, c[0].destructive), (Kind::Replaced, true));
+        assert_eq!(c[0].summary.as_deref(), Some("destroyed and re-created (name can't change in place): its objects are deleted"));
+    }
+
+    #[test]
+    fn iam_scopes_read_as_resources_or_literals() {
+        let project = fields(&[("project", "var.project_id"), ("role", "\"roles/x\""), ("member", "google_service_account.ci.member")]);
+        assert_eq!(iam_summary(&project, "grant").as_deref(), Some("grant roles/x to google_service_account.ci on project var.project_id"));
+        let dataset = fields(&[("dataset_id", "\"ds\""), ("role", "\"roles/y\""), ("member", "\"user:a@b\"")]);
+        assert_eq!(iam_summary(&dataset, "revoke").as_deref(), Some("revoke roles/y from user:a@b on dataset ds"));
+    }
+
+    #[test]
+    fn backend_moves_are_destructive_and_tfvars_are_details() {
+        let old = Files::from([
+            ("terraform/env/dev.backend.hcl".to_owned(), "prefix = \"a\"\n".to_owned()),
+            ("terraform/env/dev.tfvars".to_owned(), "region = \"x\"\n".to_owned()),
+        ]);
+        let new = Files::from([
+            ("terraform/env/dev.backend.hcl".to_owned(), "prefix = \"b\"\n".to_owned()),
+            ("terraform/env/dev.tfvars".to_owned(), "region = \"y\"\n".to_owned()),
+        ]);
+        let c = changes(&old, &new);
+        let seen: Vec<_> = c.iter().map(|c| (c.subject.as_str(), c.destructive, c.details[0].path.as_str())).collect();
+        assert_eq!(seen, [("env/dev.backend.hcl", true, "prefix"), ("env/dev.tfvars", false, "region")]);
     }
 }

@@ -108,6 +108,17 @@ pub fn render(p: &Pipeline, format: Format) -> String {
     out
 }
 
+/// Mermaid lines that outline the named steps, appended to a [`Format::Mermaid`] graph (the diff
+/// report marks added and changed steps with them).
+pub fn mermaid_highlight(p: &Pipeline, steps: &[&str]) -> String {
+    let ids: Vec<String> =
+        p.steps.iter().enumerate().filter(|(_, s)| steps.contains(&s.name.as_str())).map(|(i, _)| format!("s{i}")).collect();
+    if ids.is_empty() {
+        return String::new();
+    }
+    format!("  classDef changed stroke:#d29922,stroke-width:3px\n  class {} changed\n", ids.join(","))
+}
+
 /// Text inside a quoted Mermaid label: characters Mermaid or HTML would interpret become
 /// entity codes.
 fn mermaid_text(s: &str) -> String {
@@ -174,6 +185,12 @@ mod tests {
     fn mermaid_shows_kinds_data_and_conditions() {
         let want = "flowchart TD\n  s0[\"prep<br/>container\"]\n  s1[\"eval<br/>container\"]\n  s2[\"ship<br/>container\"]\n  s0 -->|\"dataset\"| s1\n  s0 --> s2\n  s1 -.->|\"when label == #34;a\\#34;#60;b#62;#34;\"| s2\n";
         assert_eq!(render(&pipeline(), Format::Mermaid), want);
+    }
+
+    #[test]
+    fn mermaid_highlight_outlines_named_steps() {
+        assert_eq!(mermaid_highlight(&pipeline(), &["ship", "prep"]), "  classDef changed stroke:#d29922,stroke-width:3px\n  class s0,s2 changed\n");
+        assert_eq!(mermaid_highlight(&pipeline(), &["nope"]), "");
     }
 
     #[test]

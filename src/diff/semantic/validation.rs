@@ -1,0 +1,60 @@
+//! Data contracts (`validation/<package>/contracts.json`): datasets added or removed, and changed
+//! column rules, sources and formats, reported as `contract <dataset>`.
+
+use super::{diff_fields, flatten_json, Change, Kind, Target};
+use crate::diff::Files;
+use crate::model::paths;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+type Fields = BTreeMap<String, String>;
+
+fn contracts(files: &Files) -> BTreeMap<String, Fields> {
+    let path = paths::validator_file(&format!("{}/contracts.json", paths::VALIDATOR_PACKAGE));
+    let Some(doc) = files.get(&path).and_then(|t| serde_json::from_str::<Value>(t).ok()) else { return BTreeMap::new() };
+    let mut out = BTreeMap::new();
+    for (name, dataset) in doc.get("datasets").and_then(Value::as_object).into_iter().flatten() {
+        let mut fields = Fields::new();
+        flatten_json(dataset, "", &mut fields);
+        out.insert(name.clone(), fields);
+    }
+    out
+}
+
+/// Data-contract changes between two versions.
+pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
+    let (before, after) = (contracts(old), contracts(new));
+    let mut out = Vec::new();
+    for (name, fields) in &after {
+        let subject = format!("contract {name}");
+        match before.get(name) {
+            None => out.push(Change::new(Target::Validation, subject, Kind::Added)),
+            Some(prev) => {
+                let details = diff_fields(prev, fields);
+                if !details.is_empty() {
+                    let mut c = Change::new(Target::Validation, subject, Kind::Changed);
+                    c.details = details;
+                    out.push(c);
+                }
+            }
+        }
+    }
+    for name in before.keys().filter(|n| !after.contains_key(*n)) {
+        out.push(Change::new(Target::Validation, format!("contract {name}"), Kind::Removed));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_changed_column_rules() {
+        let doc = |min: &str| format!("{{\"datasets\": {{\"customers\": {{\"columns\": {{\"age\": {{\"min\": {min}}}}}}}}}}}");
+        let path = "validation/mlops_validation/contracts.json".to_owned();
+        let c = changes(&Files::from([(path.clone(), doc("0"))]), &Files::from([(path, doc("18"))]));
+        assert_eq!(c[0].subject, "contract customers");
+        assert_eq!((c[0].details[0].path.as_str(), c[0].details[0].new.as_deref()), ("columns.age.min", Some("18")));
+    }
+}

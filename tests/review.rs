@@ -1,0 +1,393 @@
+//! Reviewing generated changes: pairs of specs (the examples with one small edit each) and the
+//! exact semantic changes they cause; snapshots of the Markdown and JSON reports; the Markdown's
+//! structure as a real parser (pulldown-cmark) reads it, truncation included; and
+//! `mlopsgen diff --base REF` in a temporary git repository.
+
+use assert_cmd::Command;
+use mlopsgen::diff::report::{Report, GITHUB_COMMENT_LIMIT};
+use mlopsgen::diff::semantic::{Change, Kind, Target};
+use mlopsgen::diff::{self, FileDiff, Files};
+use mlopsgen::output::write::Action;
+use mlopsgen::{compile, Compilation, Options, Source};
+use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, Event, Parser, Tag, TagEnd};
+use std::path::Path;
+
+const MINIMAL: &str = include_str!("../specs/minimal.yaml");
+const FLAGSHIP: &str = include_str!("../specs/flagship.yaml");
+/// A DAG as the Airflow target writes it (`dags/dev/training.py` of the flagship).
+const TRAINING_DAG: &str = include_str!("fixtures/review/training_dag.py");
+
+fn compiled(text: &str) -> Compilation {
+    let text = text.replace("output: ../generated/minimal", "output: generated").replace("output: ../generated/flagship", "output: generated");
+    let source = Source { name: "mlops.yaml".into(), text };
+    let options = Options { spec_file: "mlops.yaml".into(), out_override: None };
+    compile(&source, &options).unwrap_or_else(|e| panic!("the spec doesn't compile: {e:?}"))
+}
+
+fn files(c: &Compilation) -> Files {
+    c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()
+}
+
+/// `text` with `from` replaced by `to` (which must occur).
+fn edit(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the spec has no {from:?}");
+    text.replacen(from, to, 1)
+}
+
+fn changes(old: &str, new: &str) -> Vec<Change> {
+    diff::semantic::changes(&files(&compiled(old)), &files(&compiled(new)))
+}
+
+/// (target, subject, kind, destructive) of each change, in report order.
+fn seen(changes: &[Change]) -> Vec<(Target, &str, Kind, bool)> {
+    changes.iter().map(|c| (c.target, c.subject.as_str(), c.kind, c.destructive)).collect()
+}
+
+fn find<'a>(changes: &'a [Change], subject: &str) -> &'a Change {
+    changes.iter().find(|c| c.subject == subject).unwrap_or_else(|| panic!("no change to {subject}"))
+}
+
+/// (path, old, new) of a change's details.
+fn details(c: &Change) -> Vec<(&str, Option<&str>, Option<&str>)> {
+    c.details.iter().map(|d| (d.path.as_str(), d.old.as_deref(), d.new.as_deref())).collect()
+}
+
+const ADD_BUCKET: (&str, &str) = ("    artifacts: {}\n", "    artifacts: {}\n    data: {versioning: true}\n");
+const NEW_DEFAULT: (&str, &str) = ("default: hello", "default: bonjour");
+const NEW_BASE: (&str, &str) = ("base: python:3.12-slim", "base: python:3.13-slim");
+
+#[test]
+fn a_bucket_added() {
+    let c = changes(MINIMAL, &edit(MINIMAL, ADD_BUCKET.0, ADD_BUCKET.1));
+    assert_eq!(
+        seen(&c),
+        [
+            (Target::Terraform, "google_storage_bucket.data", Kind::Added, false),
+            (Target::Terraform, "output.buckets", Kind::Changed, false),
+        ]
+    );
+    assert_eq!(details(&c[1]), [("value.data", None, Some("google_storage_bucket.data.name"))]);
+}
+
+#[test]
+fn a_parameter_default_changed() {
+    let c = changes(MINIMAL, &edit(MINIMAL, NEW_DEFAULT.0, NEW_DEFAULT.1));
+    assert_eq!(seen(&c), [(Target::Kubeflow, "hello (dev) / parameter greeting", Kind::Changed, false)]);
+    assert_eq!(details(&c[0]), [("defaultValue", Some("hello"), Some("bonjour"))]);
+}
+
+#[test]
+fn a_base_image_changed() {
+    let c = changes(MINIMAL, &edit(MINIMAL, NEW_BASE.0, NEW_BASE.1));
+    assert_eq!(seen(&c), [(Target::Docker, "image job", Kind::Changed, false)]);
+    assert_eq!(c[0].summary.as_deref(), Some("base image changed"));
+    assert_eq!(details(&c[0]), [("FROM", Some("python:3.12-slim"), Some("python:3.13-slim"))]);
+}
+
+#[test]
+fn a_steps_image_changed() {
+    let from = "      evaluate:\n        kind: container\n        image: trainer";
+    let c = changes(FLAGSHIP, &edit(FLAGSHIP, from, &from.replace("trainer", "server")));
+    assert_eq!(
+        seen(&c),
+        [
+            (Target::Kubeflow, "training (dev) / task evaluate", Kind::Changed, false),
+            (Target::Kubeflow, "training (prod) / task evaluate", Kind::Changed, false),
+        ]
+    );
+    let dev = find(&c, "training (dev) / task evaluate");
+    assert_eq!(dev.summary.as_deref(), Some("image, command/args changed"));
+    let image = dev.details.iter().find(|d| d.path == "container.image").unwrap_or_else(|| panic!("no image detail"));
+    let repo = "europe-west4-docker.pkg.dev/acme-churn-dev/churn-images";
+    assert_eq!(image.old.as_deref(), Some(format!("{repo}/trainer:dev").as_str()));
+    assert_eq!(image.new.as_deref(), Some(format!("{repo}/server:dev").as_str()));
+}
+
+/// The flagship without its endpoint (and what refers to it).
+fn flagship_without_endpoint() -> String {
+    let mut s = FLAGSHIP.to_owned();
+    for (from, to) in [
+        ("      deploy:\n        kind: endpoint_deploy\n        endpoint: churn\n        inputs: {model: register.model}\n        traffic_percent: 100\n", ""),
+        ("endpoints:\n  churn:\n    machine_type: n1-standard-4\n    min_replicas: 1\n    max_replicas: 3\n    request_logging: {sampling_rate: 0.1}\n", ""),
+        ("    endpoint: churn\n    env: {LOG_LEVEL: info}", "    env: {LOG_LEVEL: info}"),
+        ("    endpoint_p99_latency_ms: 500\n    endpoint_error_rate: 0.05\n", ""),
+        ("  drift:\n    endpoint: churn\n    dataset: customers\n    threshold: 0.2\n    cron: \"0 6 * * *\"\n", ""),
+    ] {
+        s = edit(&s, from, to);
+    }
+    s
+}
+
+#[test]
+fn an_endpoint_removed_is_destructive_and_first() {
+    let c = changes(FLAGSHIP, &flagship_without_endpoint());
+    let destructive: Vec<_> = c.iter().take_while(|c| c.destructive).map(|c| (c.subject.as_str(), c.kind)).collect();
+    assert_eq!(
+        destructive,
+        [("google_bigquery_dataset.churn_requests", Kind::Removed), ("google_vertex_ai_endpoint.churn", Kind::Removed)]
+    );
+    assert!(c.iter().skip(2).all(|c| !c.destructive), "destructive changes come first");
+    let endpoint = find(&c, "google_vertex_ai_endpoint.churn");
+    assert_eq!(endpoint.summary.as_deref(), Some("destroyed: its deployed models and callers' URL go with it"));
+    let api = find(&c, "google_cloud_run_v2_service.api");
+    assert_eq!(
+        details(api),
+        [
+            ("template[0].containers[0].env[VERTEX_ENDPOINT].name", Some("\"VERTEX_ENDPOINT\""), None),
+            ("template[0].containers[0].env[VERTEX_ENDPOINT].value", Some("google_vertex_ai_endpoint.churn.id"), None),
+        ]
+    );
+    let revoke = find(&c, "google_project_iam_member.serving_aiplatform_user");
+    assert_eq!((revoke.kind, revoke.summary.as_deref()), (
+        Kind::Removed,
+        Some("revoke roles/aiplatform.user from google_service_account.serving on project var.project_id")
+    ));
+    for env in ["dev", "prod"] {
+        assert_eq!(find(&c, &format!("training ({env}) / task deploy")).kind, Kind::Removed);
+    }
+}
+
+#[test]
+fn a_new_function_adds_iam_grants() {
+    let function = "functions:\n  on-scores:\n    source: functions/on_scores\n    runtime: python312\n    entry_point: handle\n    trigger: {bucket: predictions}\n    starts_pipeline: scoring\n";
+    let c = changes(FLAGSHIP, &edit(FLAGSHIP, "functions:\n", function));
+    let grants: Vec<(&str, &str)> = c
+        .iter()
+        .filter(|c| c.kind == Kind::Added && c.subject.contains("_iam_member."))
+        .map(|c| (c.subject.as_str(), c.summary.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            (
+                "google_cloud_run_v2_service_iam_member.functions_on_scores_run_invoker",
+                "grant roles/run.invoker to google_service_account.functions on google_cloudfunctions2_function.on_scores"
+            ),
+            (
+                "google_cloudfunctions2_function_iam_member.ci_on_scores_cloudfunctions_developer",
+                "grant roles/cloudfunctions.developer to google_service_account.ci on google_cloudfunctions2_function.on_scores"
+            ),
+            (
+                "google_storage_bucket_iam_member.functions_predictions_storage_objectviewer",
+                "grant roles/storage.objectViewer to google_service_account.functions on google_storage_bucket.predictions"
+            ),
+        ]
+    );
+    assert_eq!(find(&c, "google_cloudfunctions2_function.on_scores").kind, Kind::Added);
+    assert_eq!(find(&c, "cd.yaml / step deploy-function-on-scores").kind, Kind::Added);
+    assert!(c.iter().all(|c| !c.destructive));
+}
+
+#[test]
+fn a_dag_schedule_changed() {
+    let path = "dags/dev/training.py".to_owned();
+    let old = Files::from([(path.clone(), TRAINING_DAG.to_owned())]);
+    let new_text = edit(TRAINING_DAG, "CronTriggerTimetable(\"0 3 * * 1\"", "CronTriggerTimetable(\"0 5 * * 1\"");
+    let new_text = edit(&new_text, "    \"max_depth\": 6,\n", "    \"max_depth\": 8,\n");
+    let c = diff::semantic::changes(&old, &Files::from([(path, new_text)]));
+    assert_eq!(seen(&c), [(Target::Airflow, "DAG training (dev)", Kind::Changed, false)]);
+    assert_eq!(c[0].summary.as_deref(), Some("schedule changed"));
+    assert_eq!(
+        details(&c[0]),
+        [
+            ("schedule", Some("0 3 * * 1"), Some("0 5 * * 1")),
+            (
+                "setting PARAMETER_VALUES",
+                Some("{\"learning_rate\": 0.05, \"max_depth\": 6, \"min_auc\": 0.8}"),
+                Some("{\"learning_rate\": 0.05, \"max_depth\": 8, \"min_auc\": 0.8}")
+            ),
+        ]
+    );
+}
+
+/// With the Airflow target, a spec's cron edit shows as the DAGs' schedule change; without it
+/// (branches that don't have the target yet), the schedule lands in no other file.
+#[test]
+fn a_spec_schedule_change_reaches_the_dags() {
+    let new = edit(FLAGSHIP, "cron: \"0 3 * * 1\"", "cron: \"0 5 * * 1\"");
+    let c = changes(FLAGSHIP, &new);
+    if !files(&compiled(FLAGSHIP)).keys().any(|p| p.starts_with("dags/")) {
+        assert_eq!(seen(&c), []);
+        return;
+    }
+    assert_eq!(
+        seen(&c),
+        [
+            (Target::Airflow, "DAG training (dev)", Kind::Changed, false),
+            (Target::Airflow, "DAG training (prod)", Kind::Changed, false),
+        ]
+    );
+    assert_eq!(details(&c[0]), [("schedule", Some("0 3 * * 1"), Some("0 5 * * 1"))]);
+}
+
+/// The report of one pair, as `mlopsgen diff --base main` would print it.
+fn report(old: &str, new: &str) -> Report {
+    diff::review(&compiled(new), &files(&compiled(old)), Some("main"))
+}
+
+fn minimal_pair() -> Report {
+    let new = [ADD_BUCKET, NEW_DEFAULT, NEW_BASE].iter().fold(MINIMAL.to_owned(), |s, (from, to)| edit(&s, from, to));
+    report(MINIMAL, &new)
+}
+
+#[test]
+fn markdown_and_json_snapshots() {
+    let r = minimal_pair();
+    insta::assert_snapshot!("minimal_pair_markdown", r.markdown());
+    insta::assert_snapshot!("minimal_pair_json", r.json());
+    assert_eq!(r.markdown(), minimal_pair().markdown(), "the report is deterministic");
+}
+
+/// What pulldown-cmark sees in a Markdown report.
+#[derive(Debug, Default)]
+struct Structure {
+    tables: Vec<(Vec<String>, usize)>,
+    details_open: usize,
+    details_close: usize,
+    fenced_blocks: Vec<(String, String)>,
+    caution_before_table: bool,
+}
+
+fn structure(markdown: &str) -> Structure {
+    let options = pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_GFM;
+    let mut s = Structure::default();
+    let (mut in_head, mut in_cell, mut rows, mut head, mut cell) = (false, false, 0, Vec::new(), String::new());
+    let mut block: Option<(String, String)> = None;
+    for event in Parser::new_ext(markdown, options) {
+        match event {
+            Event::Start(Tag::TableHead) => in_head = true,
+            Event::End(TagEnd::TableHead) => in_head = false,
+            Event::Start(Tag::TableCell) => in_cell = true,
+            Event::End(TagEnd::TableCell) => {
+                in_cell = false;
+                if in_head {
+                    head.push(std::mem::take(&mut cell));
+                }
+                cell.clear();
+            }
+            Event::End(TagEnd::TableRow) => rows += 1,
+            Event::End(TagEnd::Table) => s.tables.push((std::mem::take(&mut head), std::mem::replace(&mut rows, 0))),
+            Event::Start(Tag::BlockQuote(Some(BlockQuoteKind::Caution))) if s.tables.is_empty() => {
+                s.caution_before_table = true;
+            }
+            Event::Start(Tag::CodeBlock(CodeBlockKind::Fenced(lang))) => block = Some((lang.to_string(), String::new())),
+            Event::End(TagEnd::CodeBlock) => s.fenced_blocks.extend(block.take()),
+            Event::Text(t) => {
+                if let Some((_, body)) = block.as_mut() {
+                    body.push_str(&t);
+                } else if in_cell {
+                    cell.push_str(&t);
+                }
+            }
+            Event::Html(h) | Event::InlineHtml(h) => {
+                s.details_open += h.matches("<details>").count();
+                s.details_close += h.matches("</details>").count();
+            }
+            _ => {}
+        }
+    }
+    assert!(block.is_none(), "a code fence is never closed");
+    s
+}
+
+const TABLE_HEADER: [&str; 6] = ["Target", "Files added", "Files changed", "Files removed", "Changes", "Destructive"];
+
+#[test]
+fn markdown_is_well_formed() {
+    let r = report(FLAGSHIP, &flagship_without_endpoint());
+    let md = r.markdown();
+    let s = structure(&md);
+    assert_eq!(s.tables.len(), 1, "one summary table");
+    assert_eq!(s.tables[0].0, TABLE_HEADER);
+    assert_eq!(s.tables[0].1, r.counts().len() + 1, "a row per target and a total");
+    assert!(s.caution_before_table, "destructive changes are called out before the table");
+    assert_eq!(s.details_open, s.details_close, "<details> blocks are balanced");
+    assert_eq!(s.details_open, r.graphs.len() + r.files.len(), "a section per graph and per file");
+    let mermaid = s.fenced_blocks.iter().filter(|(lang, _)| lang == "mermaid").count();
+    assert_eq!(mermaid, r.graphs.len());
+    assert_eq!(r.graphs.keys().collect::<Vec<_>>(), ["training"]);
+    assert!(s.fenced_blocks.iter().all(|(_, body)| !body.contains("</details>")), "a fence swallowed a section end");
+    assert!(md.len() < GITHUB_COMMENT_LIMIT);
+}
+
+#[test]
+fn oversized_reports_are_truncated_with_a_note() {
+    let big: String = (0..300).map(|i| format!("line {i} with some text `and ``` backticks`\n")).collect();
+    let files: Vec<FileDiff> = (0..40)
+        .map(|i| FileDiff { path: format!("terraform/f{i}.tf"), action: Action::Add, old: None, new: Some(big.clone()) })
+        .collect();
+    let r = Report::new("mlops.yaml", "generated", Some("main"), files, Vec::new());
+    let md = r.markdown();
+    assert!(md.chars().count() < GITHUB_COMMENT_LIMIT, "{} characters", md.chars().count());
+    assert!(md.contains("_Truncated to stay under GitHub's 65535-character comment limit: left out "), "no note");
+    let s = structure(&md);
+    assert_eq!(s.details_open, s.details_close);
+    assert!(s.details_open > 0 && s.details_open < 40, "some but not all file diffs fit");
+    assert_eq!(s.tables[0].1, 2);
+}
+
+// ---- `mlopsgen diff --base REF` in a git repository ----
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| panic!("git: {e}"));
+    assert!(status.success(), "git {args:?} failed");
+}
+
+fn mlopsgen(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.current_dir(dir).env_remove("MLOPSGEN_FAULT").env("NO_COLOR", "1").args(args);
+    cmd
+}
+
+fn json_of(output: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(output).unwrap_or_else(|e| panic!("not JSON: {e}"))
+}
+
+#[test]
+fn diff_base_compares_with_the_committed_output() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tmp.path();
+    let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
+    std::fs::write(dir.join("mlops.yaml"), &spec).unwrap_or_else(|e| panic!("{e}"));
+    git(dir, &["init", "-q", "-b", "main"]);
+    mlopsgen(dir, &["build"]).assert().code(0);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "generated"]);
+
+    let same = mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "json"]).assert().code(0);
+    let doc = json_of(&same.get_output().stdout);
+    assert_eq!((doc["base"].as_str(), doc["summary"]["changes"].as_u64()), (Some("HEAD"), Some(0)));
+
+    // The author edits the spec and forgets to regenerate: --base still sees the change.
+    std::fs::write(dir.join("mlops.yaml"), edit(&spec, NEW_DEFAULT.0, NEW_DEFAULT.1)).unwrap_or_else(|e| panic!("{e}"));
+    let changed = mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "json"]).assert().code(1);
+    let doc = json_of(&changed.get_output().stdout);
+    assert_eq!(doc["spec"], "mlops.yaml");
+    assert_eq!(doc["output_dir"], "generated");
+    assert_eq!(doc["files"], serde_json::json!([{"path": "pipelines/dev/hello.json", "status": "changed", "target": "kubeflow"}]));
+    assert_eq!(doc["changes"][0]["subject"], "hello (dev) / parameter greeting");
+    assert_eq!(doc["changes"][0]["details"][0], serde_json::json!({"path": "defaultValue", "old": "hello", "new": "bonjour"}));
+
+    // Regenerated but not committed: the disk is current, the commit is not.
+    mlopsgen(dir, &["build"]).assert().code(0);
+    mlopsgen(dir, &["diff"]).assert().code(0);
+    mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "markdown"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("`hello (dev) / parameter greeting`"));
+
+    mlopsgen(dir, &["diff", "--base", "no-such-ref"]).assert().code(2).stderr(predicates::str::contains("error: git"));
+}
+
+#[test]
+fn diff_base_outside_a_repository_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
+    std::fs::write(tmp.path().join("mlops.yaml"), spec).unwrap_or_else(|e| panic!("{e}"));
+    mlopsgen(tmp.path(), &["diff", "--base", "HEAD"]).env("GIT_CEILING_DIRECTORIES", tmp.path().parent().unwrap_or(tmp.path())).assert().code(2);
+}
