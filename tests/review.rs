@@ -168,6 +168,10 @@ fn a_new_function_adds_iam_grants() {
                 "grant roles/cloudfunctions.developer to google_service_account.ci on google_cloudfunctions2_function.on_scores"
             ),
             (
+                "google_cloudfunctions2_function_iam_member.promoter_on_scores_cloudfunctions_developer",
+                "grant roles/cloudfunctions.developer to serviceAccount:${var.promoter_ci_sa} on google_cloudfunctions2_function.on_scores"
+            ),
+            (
                 "google_storage_bucket_iam_member.functions_predictions_storage_objectviewer",
                 "grant roles/storage.objectViewer to google_service_account.functions on google_storage_bucket.predictions"
             ),

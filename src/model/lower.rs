@@ -447,13 +447,15 @@ pub fn parse_condition(text: &str) -> Option<Condition> {
     Some(Condition { step: step.to_owned(), output: output.to_owned(), op, value })
 }
 
-/// `'it''s'` → `it's`: strips one pair of matching single quotes (a doubled quote inside is one
-/// quote); anything else is taken as written.
+/// `'it''s'` → `it's`: strips one pair of matching quotes, `'` or `"` (a doubled quote inside is
+/// one quote); anything else is taken as written.
 fn unquote(text: &str) -> String {
-    match text.strip_prefix('\'').and_then(|t| t.strip_suffix('\'')) {
-        Some(inner) if text.len() >= 2 => inner.replace("''", "'"),
-        _ => text.to_owned(),
+    for q in ['\'', '"'] {
+        if let Some(inner) = text.strip_prefix(q).and_then(|t| t.strip_suffix(q)).filter(|_| text.len() >= 2) {
+            return inner.replace(&format!("{q}{q}"), &q.to_string());
+        }
     }
+    text.to_owned()
 }
 
 fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> Result<Pipeline, LowerError> {

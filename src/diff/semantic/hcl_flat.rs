@@ -138,9 +138,16 @@ pub fn one_line(expr: &Expression) -> String {
 /// `google_service_account.ci.member` → `google_service_account.ci`: the resource a
 /// reference points at, if the expression is a plain attribute reference to one.
 pub fn referenced_resource(value: &str) -> Option<&str> {
+    // `[N]` after the resource name (a `count` instance) is dropped: it names the same resource.
+    fn without_index(p: &str) -> &str {
+        match p.split_once('[') {
+            Some((name, idx)) if idx.strip_suffix(']').is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) => name,
+            _ => p,
+        }
+    }
     let parts: Vec<&str> = value.split('.').collect();
     let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !parts.iter().all(|p| valid(p)) {
+    if !parts.iter().all(|p| valid(without_index(p))) {
         return None;
     }
     let len = match parts.as_slice() {
@@ -148,7 +155,7 @@ pub fn referenced_resource(value: &str) -> Option<&str> {
         [ty, _, _] if ty.starts_with("google_") => 2,
         _ => return None,
     };
-    let end: usize = parts[..len].iter().map(|p| p.len() + 1).sum::<usize>() - 1;
+    let end: usize = parts[..len - 1].iter().map(|p| p.len() + 1).sum::<usize>() + without_index(parts[len - 1]).len();
     value.get(..end)
 }
 
