@@ -385,6 +385,19 @@ fn diff_base_compares_with_the_committed_output() {
 }
 
 #[test]
+fn build_fail_on_change_exits_1_only_when_it_wrote() {
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
+    std::fs::write(tmp.path().join("mlops.yaml"), &spec).unwrap_or_else(|e| panic!("{e}"));
+    mlopsgen(tmp.path(), &["build", "--fail-on-change"]).assert().code(1).stderr(predicates::str::contains("stage the regenerated files"));
+    mlopsgen(tmp.path(), &["build", "--fail-on-change"]).assert().code(0);
+    // A comment-only spec edit rewrites only the manifest (it records the spec's hash): still a change.
+    std::fs::write(tmp.path().join("mlops.yaml"), format!("{spec}# a comment\n")).unwrap_or_else(|e| panic!("{e}"));
+    mlopsgen(tmp.path(), &["build", "--fail-on-change"]).assert().code(1);
+    mlopsgen(tmp.path(), &["build", "--fail-on-change"]).assert().code(0);
+}
+
+#[test]
 fn diff_base_outside_a_repository_is_a_usage_error() {
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
