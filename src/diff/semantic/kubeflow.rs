@@ -189,22 +189,33 @@ fn keyed(
     }
 }
 
+/// Kinds of task change, in the order summaries name them.
+const CATEGORIES: [&str; 6] = ["image", "command/args", "resources", "edges", "inputs", "condition"];
+
+/// The kind of change a task field path belongs to.
+fn category(path: &str) -> Option<&'static str> {
+    let has = |keys: &[&str]| keys.iter().any(|k| path.contains(k));
+    if path.ends_with("container.image") || path.ends_with("image_uri") || path.ends_with("artifactUri") {
+        Some("image")
+    } else if has(&[".args", ".command", "container_spec.env"]) {
+        Some("command/args")
+    } else if has(&["resources", "machine_spec", "machine_type", "replica_count", "accelerator"]) {
+        Some("resources")
+    } else if path.starts_with("dependentTasks") {
+        Some("edges")
+    } else if path.starts_with("inputs.") {
+        Some("inputs")
+    } else if path.starts_with("triggerPolicy") {
+        Some("condition")
+    } else {
+        None
+    }
+}
+
 /// Names the kinds of task change a reviewer cares about most, e.g. `image, resources changed`.
 fn summarize(details: &[Detail]) -> Option<String> {
-    let is_image = |p: &str| p.ends_with("container.image") || p.ends_with("image_uri") || p.ends_with("artifactUri");
-    let is_command = |p: &str| [".args", ".command", "container_spec.env"].iter().any(|k| p.contains(k));
-    let is_resources =
-        |p: &str| ["resources", "machine_spec", "machine_type", "replica_count", "accelerator"].iter().any(|k| p.contains(k));
-    let categories: [(&str, &dyn Fn(&str) -> bool); 6] = [
-        ("image", &is_image),
-        ("command/args", &|p| is_command(p) && !is_image(p)),
-        ("resources", &is_resources),
-        ("edges", &|p| p.starts_with("dependentTasks")),
-        ("inputs", &|p| p.starts_with("inputs.") && !is_image(p) && !is_command(p) && !is_resources(p)),
-        ("condition", &|p| p.starts_with("triggerPolicy")),
-    ];
-    let parts: Vec<&str> =
-        categories.iter().filter(|(_, f)| details.iter().any(|d| f(&d.path))).map(|(name, _)| *name).collect();
+    let found: Vec<&str> = details.iter().filter_map(|d| category(&d.path)).collect();
+    let parts: Vec<&str> = CATEGORIES.into_iter().filter(|c| found.contains(c)).collect();
     (!parts.is_empty()).then(|| format!("{} changed", parts.join(", ")))
 }
 
