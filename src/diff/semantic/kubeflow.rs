@@ -8,12 +8,10 @@
 //! executor's container is under `container.`, so a custom job's image shows up as
 //! `inputs.worker_pool_specs[0].container_spec.image_uri` and a plain step's as `container.image`.
 
-use super::{diff_fields, files_under, flatten_json, Change, Detail, Kind, Target};
+use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Detail, Fields, Kind, Target};
 use crate::diff::Files;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-type Fields = BTreeMap<String, String>;
 
 /// `pipelines/<env>/<name>.json` → `<name> (<env>)`.
 fn label(path: &str) -> String {
@@ -153,40 +151,17 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
             c.details = settings;
             out.push(c);
         }
-        keyed(&mut out, &format!("{name} / task "), &tasks(prev), &tasks(spec), summarize);
-        keyed(&mut out, &format!("{name} / parameter "), &parameters(prev), &parameters(spec), |_| None);
+        for (_, mut c) in compare_keyed(Target::Kubeflow, &tasks(prev), &tasks(spec), |t| format!("{name} / task {t}")) {
+            c.summary = summarize(&c.details);
+            out.push(c);
+        }
+        let params = compare_keyed(Target::Kubeflow, &parameters(prev), &parameters(spec), |p| format!("{name} / parameter {p}"));
+        out.extend(params.into_iter().map(|(_, c)| c));
     }
     for name in before.keys().filter(|n| !after.contains_key(*n)) {
         out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
     }
     out
-}
-
-/// Changes between two keyed collections (tasks, parameters), subjects `<prefix><key>`.
-fn keyed(
-    out: &mut Vec<Change>,
-    prefix: &str,
-    before: &BTreeMap<String, Fields>,
-    after: &BTreeMap<String, Fields>,
-    summary: fn(&[Detail]) -> Option<String>,
-) {
-    for (key, fields) in after {
-        let subject = format!("{prefix}{key}");
-        let Some(f0) = before.get(key) else {
-            out.push(Change::new(Target::Kubeflow, subject, Kind::Added));
-            continue;
-        };
-        let details = diff_fields(f0, fields);
-        if !details.is_empty() {
-            let mut c = Change::new(Target::Kubeflow, subject, Kind::Changed);
-            c.summary = summary(&details);
-            c.details = details;
-            out.push(c);
-        }
-    }
-    for key in before.keys().filter(|k| !after.contains_key(*k)) {
-        out.push(Change::new(Target::Kubeflow, format!("{prefix}{key}"), Kind::Removed));
-    }
 }
 
 /// Kinds of task change, in the order summaries name them.
