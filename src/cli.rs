@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! |------|---------|
 //! | 0    | success; with `--check`/`diff`: output is up to date |
-//! | 1    | `--check`/`diff`: generated files differ from the spec |
+//! | 1    | `--check`/`diff`: generated files differ from the spec; `--fail-on-change`: files were written |
 //! | 2    | invalid spec, bad usage, or files that can't be read or written |
 //! | 3    | `build` refused to overwrite hand-edited or unmanaged files (use `--force`) |
 //! | 101  | internal error (a bug in mlopsgen) |
@@ -24,7 +24,7 @@ const EXIT_BUG: u8 = 101;
 
 /// Compile one MLOps spec into Terraform, Cloud Build, Airflow, Docker and Kubeflow files.
 #[derive(Debug, Parser)]
-#[command(name = "mlopsgen", version, about, after_help = "Exit codes: 0 ok, 1 changes found (--check, diff), 2 invalid spec/usage/IO, 3 hand-edit conflict, 101 bug.")]
+#[command(name = "mlopsgen", version, about, after_help = "Exit codes: 0 ok, 1 changes found (--check, --fail-on-change, diff), 2 invalid spec/usage/IO, 3 hand-edit conflict, 101 bug.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,6 +75,9 @@ enum Command {
         /// Overwrite hand-edited and unmanaged files.
         #[arg(long)]
         force: bool,
+        /// Exit 1 if the build wrote or removed any file (for pre-commit hooks: stage them and retry).
+        #[arg(long, conflicts_with = "check")]
+        fail_on_change: bool,
     },
     /// Show how the generated files would change.
     Diff {
@@ -133,7 +136,7 @@ pub fn main() -> ExitCode {
     ExitCode::from(match cli.command {
         Command::Init { path } => init(&path),
         Command::Validate { spec } => ctx.validate(&spec),
-        Command::Build { spec, out, check, force } => ctx.build(&spec, out, check, force),
+        Command::Build { spec, out, check, force, fail_on_change } => ctx.build(&spec, out, check, force, fail_on_change),
         Command::Diff { spec, out, stat, format, base } => ctx.diff(&spec, out, stat, format, base.as_deref()),
         Command::Graph { pipeline, format, spec } => ctx.graph(&spec, &pipeline, format),
         Command::Schema => {
@@ -209,7 +212,7 @@ impl Ctx {
         }
     }
 
-    fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool) -> u8 {
+    fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool, fail_on_change: bool) -> u8 {
         let c = match self.compile(spec, out) {
             Ok(c) => c,
             Err(code) => return code,
@@ -241,6 +244,10 @@ impl Ctx {
                 emit(&format!("{dir}: {}\n", summary(&plan)));
                 for k in &plan.kept {
                     eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
+                }
+                if fail_on_change && (plan.changes().next().is_some() || plan.manifest_stale) {
+                    eprintln!("{dir} changed: stage the regenerated files and commit again");
+                    return EXIT_DRIFT;
                 }
                 0
             }

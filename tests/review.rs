@@ -1,16 +1,14 @@
 //! Reviewing generated changes: pairs of specs (the examples with one small edit each) and the
 //! exact semantic changes they cause; snapshots of the Markdown and JSON reports; the Markdown's
-//! structure as a real parser (pulldown-cmark) reads it, truncation included; and
-//! `mlopsgen diff --base REF` in a temporary git repository.
+//! structure as a real parser (pulldown-cmark) reads it, truncation included. The CLI side
+//! (`diff --base`, `build --fail-on-change`) is in `review_cli.rs`.
 
-use assert_cmd::Command;
 use mlopsgen::diff::report::{Report, GITHUB_COMMENT_LIMIT};
 use mlopsgen::diff::semantic::{Change, Kind, Target};
 use mlopsgen::diff::{self, FileDiff, Files};
 use mlopsgen::output::write::Action;
 use mlopsgen::{compile, Compilation, Options, Source};
 use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, Event, Parser, Tag, TagEnd};
-use std::path::Path;
 
 const MINIMAL: &str = include_str!("../specs/minimal.yaml");
 const FLAGSHIP: &str = include_str!("../specs/flagship.yaml");
@@ -328,70 +326,4 @@ fn oversized_reports_are_truncated_with_a_note() {
     assert_eq!(s.details_open, s.details_close);
     assert!(s.details_open > 0 && s.details_open < 40, "some but not all file diffs fit");
     assert_eq!(s.tables[0].1, 2);
-}
-
-// ---- `mlopsgen diff --base REF` in a git repository ----
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = std::process::Command::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"])
-        .args(args)
-        .status()
-        .unwrap_or_else(|e| panic!("git: {e}"));
-    assert!(status.success(), "git {args:?} failed");
-}
-
-fn mlopsgen(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
-    cmd.current_dir(dir).env_remove("MLOPSGEN_FAULT").env("NO_COLOR", "1").args(args);
-    cmd
-}
-
-fn json_of(output: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(output).unwrap_or_else(|e| panic!("not JSON: {e}"))
-}
-
-#[test]
-fn diff_base_compares_with_the_committed_output() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let dir = tmp.path();
-    let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
-    std::fs::write(dir.join("mlops.yaml"), &spec).unwrap_or_else(|e| panic!("{e}"));
-    git(dir, &["init", "-q", "-b", "main"]);
-    mlopsgen(dir, &["build"]).assert().code(0);
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "generated"]);
-
-    let same = mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "json"]).assert().code(0);
-    let doc = json_of(&same.get_output().stdout);
-    assert_eq!((doc["base"].as_str(), doc["summary"]["changes"].as_u64()), (Some("HEAD"), Some(0)));
-
-    // The author edits the spec and forgets to regenerate: --base still sees the change.
-    std::fs::write(dir.join("mlops.yaml"), edit(&spec, NEW_DEFAULT.0, NEW_DEFAULT.1)).unwrap_or_else(|e| panic!("{e}"));
-    let changed = mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "json"]).assert().code(1);
-    let doc = json_of(&changed.get_output().stdout);
-    assert_eq!(doc["spec"], "mlops.yaml");
-    assert_eq!(doc["output_dir"], "generated");
-    assert_eq!(doc["files"], serde_json::json!([{"path": "pipelines/dev/hello.json", "status": "changed", "target": "kubeflow"}]));
-    assert_eq!(doc["changes"][0]["subject"], "hello (dev) / parameter greeting");
-    assert_eq!(doc["changes"][0]["details"][0], serde_json::json!({"path": "defaultValue", "old": "hello", "new": "bonjour"}));
-
-    // Regenerated but not committed: the disk is current, the commit is not.
-    mlopsgen(dir, &["build"]).assert().code(0);
-    mlopsgen(dir, &["diff"]).assert().code(0);
-    mlopsgen(dir, &["diff", "--base", "HEAD", "--format", "markdown"])
-        .assert()
-        .code(1)
-        .stdout(predicates::str::contains("`hello (dev) / parameter greeting`"));
-
-    mlopsgen(dir, &["diff", "--base", "no-such-ref"]).assert().code(2).stderr(predicates::str::contains("error: git"));
-}
-
-#[test]
-fn diff_base_outside_a_repository_is_a_usage_error() {
-    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let spec = MINIMAL.replace("output: ../generated/minimal", "output: generated");
-    std::fs::write(tmp.path().join("mlops.yaml"), spec).unwrap_or_else(|e| panic!("{e}"));
-    mlopsgen(tmp.path(), &["diff", "--base", "HEAD"]).env("GIT_CEILING_DIRECTORIES", tmp.path().parent().unwrap_or(tmp.path())).assert().code(2);
 }

@@ -30,6 +30,9 @@ fn git(dir: &Path, args: &[&str], action: &'static str) -> Result<Vec<u8>, GitEr
 /// The files under `out_dir` as committed at `rev` (paths relative to `out_dir`). A directory
 /// that didn't exist at `rev` gives no files.
 pub fn files_at(out_dir: &Path, rev: &str) -> Result<Files, GitError> {
+    if rev.is_empty() || rev.starts_with('-') || rev.contains(['\n', '\0']) {
+        return Err(GitError { action: "rev-parse", message: format!("{rev:?} is not a revision") });
+    }
     let existing = out_dir.ancestors().find(|a| a.is_dir()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let top = git(&existing, &["rev-parse", "--show-toplevel"], "rev-parse")?;
     let top = PathBuf::from(String::from_utf8_lossy(&top).trim());
@@ -86,4 +89,17 @@ fn cat_files(top: &Path, rev: &str, paths: &[String]) -> Result<Vec<String>, Git
         rest = rest.get(body_start + size + 1..).unwrap_or_default();
     }
     Ok(contents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_like_revisions_are_refused() {
+        for rev in ["--output=/tmp/x", "-p", "", "a\nb"] {
+            let err = files_at(Path::new("."), rev).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("is not a revision"), "{rev:?}: {err}");
+        }
+    }
 }

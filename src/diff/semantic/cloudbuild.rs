@@ -2,12 +2,10 @@
 //! `name` is its builder image), and the build-level settings (`options`, `substitutions`,
 //! `timeout`, `availableSecrets`, `images`…) as one `<file> / settings` change.
 
-use super::{diff_fields, files_under, flatten_json, Change, Kind, Target};
+use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind, Target};
 use crate::diff::Files;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-type Fields = BTreeMap<String, String>;
 
 /// Steps by id (`#<index>` without one) and the other top-level fields.
 fn parse(text: &str) -> (BTreeMap<String, Fields>, Fields) {
@@ -47,29 +45,12 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
             c.details = settings;
             out.push(c);
         }
-        for (id, fields) in &s1 {
-            let subject = format!("{file} / step {id}");
-            match s0.get(id) {
-                None => {
-                    let mut c = Change::new(Target::Cloudbuild, subject, Kind::Added);
-                    c.summary = fields.get("name").map(|n| format!("runs {n}"));
-                    out.push(c);
-                }
-                Some(f0) => {
-                    let details = diff_fields(f0, fields);
-                    if !details.is_empty() {
-                        let mut c = Change::new(Target::Cloudbuild, subject, Kind::Changed);
-                        if details.iter().any(|d| d.path == "name") {
-                            c.summary = Some("builder image changed".into());
-                        }
-                        c.details = details;
-                        out.push(c);
-                    }
-                }
-            }
-        }
-        for id in s0.keys().filter(|id| !s1.contains_key(*id)) {
-            out.push(Change::new(Target::Cloudbuild, format!("{file} / step {id}"), Kind::Removed));
+        for (id, mut c) in compare_keyed(Target::Cloudbuild, &s0, &s1, |id| format!("{file} / step {id}")) {
+            c.summary = match c.kind {
+                Kind::Added => s1.get(&id).and_then(|f| f.get("name")).map(|n| format!("runs {n}")),
+                _ => c.details.iter().any(|d| d.path == "name").then(|| "builder image changed".to_owned()),
+            };
+            out.push(c);
         }
     }
     for (path, _) in files_under(old, "cloudbuild/", ".yaml").filter(|(p, _)| !new.contains_key(*p)) {

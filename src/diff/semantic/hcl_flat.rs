@@ -7,12 +7,10 @@
 //! `labels.team`; every other value is its expression on one line, as HCL (`"text"` is a
 //! literal, `var.region` a reference).
 
+use super::Fields;
 use hcl::format::{Format, Formatter};
 use hcl::{Block, Body, Expression, ObjectKey, Structure};
 use std::collections::BTreeMap;
-
-/// Argument path → value.
-pub type Fields = BTreeMap<String, String>;
 
 /// The blocks of a set of `.tf` files by address.
 pub fn blocks<'a>(texts: impl Iterator<Item = &'a str>) -> BTreeMap<String, Fields> {

@@ -8,12 +8,10 @@
 //! executor's container is under `container.`, so a custom job's image shows up as
 //! `inputs.worker_pool_specs[0].container_spec.image_uri` and a plain step's as `container.image`.
 
-use super::{diff_fields, files_under, flatten_json, Change, Detail, Kind, Target};
+use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Detail, Fields, Kind, Target};
 use crate::diff::Files;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-type Fields = BTreeMap<String, String>;
 
 /// `pipelines/<env>/<name>.json` → `<name> (<env>)`.
 fn label(path: &str) -> String {
@@ -153,8 +151,12 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
             c.details = settings;
             out.push(c);
         }
-        keyed(&mut out, &format!("{name} / task "), &tasks(prev), &tasks(spec), summarize);
-        keyed(&mut out, &format!("{name} / parameter "), &parameters(prev), &parameters(spec), |_| None);
+        for (_, mut c) in compare_keyed(Target::Kubeflow, &tasks(prev), &tasks(spec), |t| format!("{name} / task {t}")) {
+            c.summary = summarize(&c.details);
+            out.push(c);
+        }
+        let params = compare_keyed(Target::Kubeflow, &parameters(prev), &parameters(spec), |p| format!("{name} / parameter {p}"));
+        out.extend(params.into_iter().map(|(_, c)| c));
     }
     for name in before.keys().filter(|n| !after.contains_key(*n)) {
         out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
@@ -162,49 +164,33 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     out
 }
 
-/// Changes between two keyed collections (tasks, parameters), subjects `<prefix><key>`.
-fn keyed(
-    out: &mut Vec<Change>,
-    prefix: &str,
-    before: &BTreeMap<String, Fields>,
-    after: &BTreeMap<String, Fields>,
-    summary: fn(&[Detail]) -> Option<String>,
-) {
-    for (key, fields) in after {
-        let subject = format!("{prefix}{key}");
-        let Some(f0) = before.get(key) else {
-            out.push(Change::new(Target::Kubeflow, subject, Kind::Added));
-            continue;
-        };
-        let details = diff_fields(f0, fields);
-        if !details.is_empty() {
-            let mut c = Change::new(Target::Kubeflow, subject, Kind::Changed);
-            c.summary = summary(&details);
-            c.details = details;
-            out.push(c);
-        }
-    }
-    for key in before.keys().filter(|k| !after.contains_key(*k)) {
-        out.push(Change::new(Target::Kubeflow, format!("{prefix}{key}"), Kind::Removed));
+/// Kinds of task change, in the order summaries name them.
+const CATEGORIES: [&str; 6] = ["image", "command/args", "resources", "edges", "inputs", "condition"];
+
+/// The kind of change a task field path belongs to.
+fn category(path: &str) -> Option<&'static str> {
+    let has = |keys: &[&str]| keys.iter().any(|k| path.contains(k));
+    if path.ends_with("container.image") || path.ends_with("image_uri") || path.ends_with("artifactUri") {
+        Some("image")
+    } else if has(&[".args", ".command", "container_spec.env"]) {
+        Some("command/args")
+    } else if has(&["resources", "machine_spec", "machine_type", "replica_count", "accelerator"]) {
+        Some("resources")
+    } else if path.starts_with("dependentTasks") {
+        Some("edges")
+    } else if path.starts_with("inputs.") {
+        Some("inputs")
+    } else if path.starts_with("triggerPolicy") {
+        Some("condition")
+    } else {
+        None
     }
 }
 
 /// Names the kinds of task change a reviewer cares about most, e.g. `image, resources changed`.
 fn summarize(details: &[Detail]) -> Option<String> {
-    let is_image = |p: &str| p.ends_with("container.image") || p.ends_with("image_uri") || p.ends_with("artifactUri");
-    let is_command = |p: &str| [".args", ".command", "container_spec.env"].iter().any(|k| p.contains(k));
-    let is_resources =
-        |p: &str| ["resources", "machine_spec", "machine_type", "replica_count", "accelerator"].iter().any(|k| p.contains(k));
-    let categories: [(&str, &dyn Fn(&str) -> bool); 6] = [
-        ("image", &is_image),
-        ("command/args", &|p| is_command(p) && !is_image(p)),
-        ("resources", &is_resources),
-        ("edges", &|p| p.starts_with("dependentTasks")),
-        ("inputs", &|p| p.starts_with("inputs.") && !is_image(p) && !is_command(p) && !is_resources(p)),
-        ("condition", &|p| p.starts_with("triggerPolicy")),
-    ];
-    let parts: Vec<&str> =
-        categories.iter().filter(|(_, f)| details.iter().any(|d| f(&d.path))).map(|(name, _)| *name).collect();
+    let found: Vec<&str> = details.iter().filter_map(|d| category(&d.path)).collect();
+    let parts: Vec<&str> = CATEGORIES.into_iter().filter(|c| found.contains(c)).collect();
     (!parts.is_empty()).then(|| format!("{} changed", parts.join(", ")))
 }
 

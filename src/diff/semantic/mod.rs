@@ -17,6 +17,10 @@ mod validation;
 
 use super::Files;
 use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Field path → value, flattened.
+type Fields = BTreeMap<String, String>;
 
 /// Which generated artifact a change belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -134,8 +138,38 @@ fn files_under<'a>(files: &'a Files, prefix: &'a str, ext: &'a str) -> impl Iter
     files.iter().filter(move |(p, _)| p.starts_with(prefix) && p.ends_with(ext))
 }
 
+/// Changes between two keyed collections of flat fields (tasks, steps, contracts…): added,
+/// removed, or changed with their details; each with its key, so callers can add summaries.
+fn compare_keyed(
+    target: Target,
+    before: &BTreeMap<String, Fields>,
+    after: &BTreeMap<String, Fields>,
+    subject: impl Fn(&str) -> String,
+) -> Vec<(String, Change)> {
+    let mut out = Vec::new();
+    for (key, fields) in after {
+        let change = match before.get(key) {
+            None => Change::new(target, subject(key), Kind::Added),
+            Some(prev) => {
+                let details = diff_fields(prev, fields);
+                if details.is_empty() {
+                    continue;
+                }
+                let mut c = Change::new(target, subject(key), Kind::Changed);
+                c.details = details;
+                c
+            }
+        };
+        out.push((key.clone(), change));
+    }
+    for key in before.keys().filter(|k| !after.contains_key(*k)) {
+        out.push((key.clone(), Change::new(target, subject(key), Kind::Removed)));
+    }
+    out
+}
+
 /// Compares two flat `path → value` maps into details.
-fn diff_fields(old: &std::collections::BTreeMap<String, String>, new: &std::collections::BTreeMap<String, String>) -> Vec<Detail> {
+fn diff_fields(old: &Fields, new: &Fields) -> Vec<Detail> {
     let mut details = Vec::new();
     for (k, v) in new {
         match old.get(k) {
@@ -153,7 +187,7 @@ fn diff_fields(old: &std::collections::BTreeMap<String, String>, new: &std::coll
 }
 
 /// Flattens a JSON value into `path → compact JSON` leaves.
-fn flatten_json(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeMap<String, String>) {
+fn flatten_json(v: &serde_json::Value, prefix: &str, out: &mut Fields) {
     match v {
         serde_json::Value::Object(map) if !map.is_empty() => {
             for (k, item) in map {

@@ -6,8 +6,8 @@
 //! Terraform to replace it; and a changed state backend, which Terraform only follows after
 //! `terraform init -migrate-state`.
 
-use super::hcl_flat::{self, referenced_resource, Fields};
-use super::{diff_fields, files_under, Change, Kind, Target};
+use super::hcl_flat::{self, referenced_resource};
+use super::{diff_fields, files_under, Change, Fields, Kind, Target};
 use crate::diff::Files;
 use std::collections::BTreeSet;
 

@@ -1,13 +1,11 @@
 //! Data contracts (`validation/<package>/contracts.json`): datasets added or removed, and changed
 //! column rules, sources and formats, reported as `contract <dataset>`.
 
-use super::{diff_fields, flatten_json, Change, Kind, Target};
+use super::{compare_keyed, flatten_json, Change, Fields, Target};
 use crate::diff::Files;
 use crate::model::paths;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-type Fields = BTreeMap<String, String>;
 
 fn contracts(files: &Files) -> BTreeMap<String, Fields> {
     let path = paths::validator_file(&format!("{}/contracts.json", paths::VALIDATOR_PACKAGE));
@@ -23,26 +21,10 @@ fn contracts(files: &Files) -> BTreeMap<String, Fields> {
 
 /// Data-contract changes between two versions.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let (before, after) = (contracts(old), contracts(new));
-    let mut out = Vec::new();
-    for (name, fields) in &after {
-        let subject = format!("contract {name}");
-        match before.get(name) {
-            None => out.push(Change::new(Target::Validation, subject, Kind::Added)),
-            Some(prev) => {
-                let details = diff_fields(prev, fields);
-                if !details.is_empty() {
-                    let mut c = Change::new(Target::Validation, subject, Kind::Changed);
-                    c.details = details;
-                    out.push(c);
-                }
-            }
-        }
-    }
-    for name in before.keys().filter(|n| !after.contains_key(*n)) {
-        out.push(Change::new(Target::Validation, format!("contract {name}"), Kind::Removed));
-    }
-    out
+    compare_keyed(Target::Validation, &contracts(old), &contracts(new), |name| format!("contract {name}"))
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@
 #
 # A temporary git repository holds specs/minimal.yaml as mlops.yaml (output: generated) and a
 # .pre-commit-config.yaml using the mlopsgen-build and mlopsgen-check hooks. Each step below is one check:
-#   1. the build hook generates the files and fails, because it modified files (pre-commit's contract)
+#   1. the build hook generates the files and fails, because it wrote files (`build --fail-on-change`: pre-commit
+#      itself only notices changes to tracked files, not new ones)
 #   2. once they are committed, the build hook and the check hook pass
 #   3. after a spec edit, the check hook fails (the output is stale) and changes nothing
 #   4. the build hook regenerates (failing, because it modified files); then both hooks pass
@@ -95,9 +96,9 @@ clean_tree() { [[ -z "$(git status --porcelain)" ]]; }
 log_has() { grep -q -- "$1" "$LOG"; }
 
 t0=$(date +%s)
-check "1 build hook generates (and fails: files were modified)" 1 hook mlopsgen-build
+check "1 build hook generates (and fails: it wrote files)" 1 hook mlopsgen-build
 echo "precommit: hook environment (cargo install) and first run took $(($(date +%s) - t0))s"
-expect "1 the hook said it modified files" log_has "files were modified by this hook"
+expect "1 the hook said to stage the files" log_has "stage the regenerated files"
 expect "1 generated/ holds the pipeline" test -f generated/pipelines/dev/hello.json
 git add -A && git commit -q -m "generated"
 
@@ -112,6 +113,7 @@ expect "3 check hook says what is stale" log_has "pipelines/dev/hello.json"
 expect "3 check hook wrote nothing" test -z "$(git status --porcelain -- generated)"
 
 check "4 build hook regenerates (and fails: files were modified)" 1 hook mlopsgen-build
+expect "4 pre-commit saw the modification" log_has "files were modified by this hook"
 expect "4 the regenerated pipeline has the new default" grep -q '"bonjour"' generated/pipelines/dev/hello.json
 git add -A
 check "4 both hooks pass after staging the regenerated files" 0 "$PRE_COMMIT" run --all-files
