@@ -79,19 +79,12 @@ impl Checker<'_> {
     }
 
     /// Checks that `name` is a key of `declared`; reports an unknown reference otherwise.
-    pub fn reference<'k, V: 'k>(
-        &mut self,
-        what: &str,
-        name: &str,
-        declared: impl IntoIterator<Item = (&'k String, V)>,
-        pointer: &str,
-    ) -> bool {
-        let keys: Vec<&str> = declared.into_iter().map(|(k, _)| k.as_str()).collect();
-        if keys.contains(&name) {
+    pub fn reference<V>(&mut self, what: &str, name: &str, declared: &BTreeMap<String, V>, pointer: &str) -> bool {
+        if declared.contains_key(name) {
             return true;
         }
         let pos = self.at(pointer);
-        let hint = suggest::hint(name, keys.iter().copied());
+        let hint = suggest::hint(name, declared.keys().map(String::as_str));
         self.report(Code::UnknownReference, pos, format!("unknown {what} `{name}`"), Some(hint));
         false
     }
