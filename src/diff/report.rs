@@ -26,16 +26,13 @@ pub struct Report {
     pub files: Vec<FileDiff>,
     /// Semantic changes, destructive first.
     pub changes: Vec<Change>,
-    /// Mermaid graphs of changed pipelines: title → `graph TD` body.
-    pub graphs: BTreeMap<String, String>,
 }
 
 impl Report {
     /// Builds a report; `.mlopsgen/` bookkeeping files are left out.
     pub fn new(spec: &str, output_dir: &str, base: Option<&str>, files: Vec<FileDiff>, changes: Vec<Change>) -> Self {
         let files: Vec<FileDiff> = files.into_iter().filter(|f| !f.path.starts_with(".mlopsgen/")).collect();
-        let graphs = pipeline_graphs(&files);
-        Report { spec: spec.to_owned(), output_dir: output_dir.to_owned(), base: base.map(str::to_owned), files, changes, graphs }
+        Report { spec: spec.to_owned(), output_dir: output_dir.to_owned(), base: base.map(str::to_owned), files, changes }
     }
 
     /// Whether nothing changed.
@@ -181,7 +178,7 @@ impl Report {
             }
             out.push('\n');
         }
-        for (title, graph) in &self.graphs {
+        for (title, graph) in &pipeline_graphs(&self.files) {
             let _ = writeln!(out, "<details><summary>Pipeline graph: {}</summary>\n\n```mermaid\n{graph}```\n\n</details>\n", escape(title));
         }
         self.append_file_diffs(&mut out);

@@ -41,10 +41,9 @@ fn label(path: &str) -> String {
 /// DAG changes between two versions.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let mut out = Vec::new();
-    let before: Vec<_> = files_under(old, "dags/", ".py").collect();
     for (path, text) in files_under(new, "dags/", ".py") {
         let subject = label(path);
-        let Some((_, prev)) = before.iter().find(|(p, _)| *p == path) else {
+        let Some(prev) = old.get(path) else {
             out.push(Change::new(Target::Airflow, subject, Kind::Added));
             continue;
         };
@@ -65,7 +64,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
             out.push(c);
         }
     }
-    for (path, _) in before.iter().filter(|(p, _)| !new.contains_key(*p)) {
+    for (path, _) in files_under(old, "dags/", ".py").filter(|(p, _)| !new.contains_key(*p)) {
         out.push(Change::new(Target::Airflow, label(path), Kind::Removed));
     }
     out

@@ -60,20 +60,29 @@ fn parameters(spec: &Value) -> BTreeMap<String, String> {
     out
 }
 
+fn parse(text: &str) -> Option<Value> {
+    serde_json::from_str(text).ok()
+}
+
+/// Label → text of every pipeline file that parses.
+fn valid_pipelines(files: &Files) -> BTreeMap<String, &str> {
+    files_under(files, "pipelines/", ".json").filter(|(_, t)| parse(t).is_some()).map(|(p, t)| (label(p), t.as_str())).collect()
+}
+
 /// Pipeline changes between two versions.
+///
+/// Files that aren't valid JSON are skipped; one pipeline's two versions are parsed at a time, so
+/// memory stays at one pipeline's worth whatever the number of pipelines.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let parse = |files: &Files| -> BTreeMap<String, Value> {
-        files_under(files, "pipelines/", ".json")
-            .filter_map(|(p, t)| serde_json::from_str(t).ok().map(|v| (label(p), v)))
-            .collect()
-    };
-    let (before, after) = (parse(old), parse(new));
+    let (before, after) = (valid_pipelines(old), valid_pipelines(new));
     let mut out = Vec::new();
-    for (name, spec) in &after {
-        let Some(prev) = before.get(name) else {
+    for (name, text) in &after {
+        let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
             out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added));
             continue;
         };
+        let Some(spec) = parse(text) else { continue };
+        let (prev, spec) = (&prev, &spec);
         let (t0, t1) = (tasks(prev), tasks(spec));
         for (task, fields) in &t1 {
             match t0.get(task) {
