@@ -135,7 +135,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
         files.push(FileChange {
             path: path.to_owned(),
             action,
-            old: disk.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            old: disk.map(lossy_utf8),
             new: Some(contents.to_owned()),
             conflict,
         });
@@ -150,7 +150,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
         check_path(path)?;
         let Some(bytes) = read_existing(out_dir, path)? else { continue };
         if old.owns_state(path, &sha256_hex(&bytes)) {
-            let old_text = String::from_utf8_lossy(&bytes).into_owned();
+            let old_text = lossy_utf8(bytes);
             files.push(FileChange { path: path.clone(), action: Action::Remove, old: Some(old_text), new: None, conflict: None });
         } else {
             kept.push(path.clone());
@@ -160,6 +160,11 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
     let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: new_hashes, pending: BTreeMap::new() };
     let manifest_stale = old != manifest;
     Ok(Plan { files, kept, manifest, manifest_stale })
+}
+
+/// Bytes as text, replacing invalid UTF-8 (without copying valid text).
+fn lossy_utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The result of [`build`].
