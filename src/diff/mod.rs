@@ -64,7 +64,8 @@ pub fn sides(plan: &Plan) -> (Files, Files) {
         f.action != Action::Unchanged || semantic::Target::of(&f.path) == semantic::Target::Terraform
     };
     for f in plan.files.iter().filter(needed) {
-        if let Some(o) = &f.old {
+        let before = if f.action == Action::Unchanged { &f.new } else { &f.old };
+        if let Some(o) = before {
             old.insert(f.path.clone(), o.clone());
         }
         if let Some(n) = &f.new {

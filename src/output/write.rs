@@ -74,7 +74,8 @@ pub struct FileChange {
     pub path: String,
     /// What happens.
     pub action: Action,
-    /// Current contents (lossy UTF-8) if the file exists.
+    /// Current contents (lossy UTF-8) if the file exists and differs; `None` for an unchanged
+    /// file, whose contents are `new` (so a large tree isn't held twice).
     pub old: Option<String>,
     /// New contents, unless removed.
     pub new: Option<String>,
@@ -135,7 +136,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
         files.push(FileChange {
             path: path.to_owned(),
             action,
-            old: disk.map(lossy_utf8),
+            old: disk.filter(|_| action != Action::Unchanged).map(lossy_utf8),
             new: Some(contents.to_owned()),
             conflict,
         });
