@@ -210,7 +210,7 @@ pub fn build(
     let mut staged = read_manifest(out_dir)?;
     staged.pending = plan
         .changes()
-        .map(|f| (f.path.clone(), f.new.as_deref().map(|n| sha256_hex(n.as_bytes())).unwrap_or_default()))
+        .map(|f| (f.path.clone(), f.new.as_ref().and_then(|_| plan.manifest.files.get(&f.path).cloned()).unwrap_or_default()))
         .collect();
     write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes())?;
     for f in plan.changes() {

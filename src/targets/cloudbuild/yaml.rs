@@ -24,7 +24,7 @@ pub fn document(value: &Value) -> String {
 
 fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
     for (key, value) in map {
-        out.push_str(&" ".repeat(indent));
+        pad(out, indent);
         out.push_str(key);
         out.push(':');
         entry(out, value, indent);
@@ -33,7 +33,7 @@ fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize
 
 fn sequence(out: &mut String, items: &[Value], indent: usize) {
     for item in items {
-        out.push_str(&" ".repeat(indent));
+        pad(out, indent);
         out.push('-');
         match item {
             Value::Object(map) if !map.is_empty() => {
@@ -62,7 +62,7 @@ fn entry(out: &mut String, value: &Value, indent: usize) {
             out.push_str(" |-\n");
             for line in s.split('\n') {
                 if !line.is_empty() {
-                    out.push_str(&" ".repeat(indent + 2));
+                    pad(out, indent + 2);
                     out.push_str(line);
                 }
                 out.push('\n');
@@ -74,6 +74,11 @@ fn entry(out: &mut String, value: &Value, indent: usize) {
             out.push('\n');
         }
     }
+}
+
+/// Writes `n` spaces.
+fn pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 fn inline(value: &Value) -> String {
