@@ -77,7 +77,7 @@ def measure(runs, make_cmd, before=None, expect=(0,)):
 
 def bench_spec(args, spec, work):
     """The four mlopsgen measurements and the baseline for one spec."""
-    mlopsgen, readtree = str(TARGET / "mlopsgen"), str(TARGET / "readtree")
+    mlopsgen, readtree = args.mlopsgen, str(TARGET / "readtree")
     out = work / "out"
     fresh = lambda: shutil.rmtree(out, ignore_errors=True)  # noqa: E731
     row = {"build": measure(args.runs, lambda: [mlopsgen, "build", str(spec), "--out", str(out)], before=fresh)}
@@ -163,7 +163,8 @@ def report(args, rows, kfp_rows, flagship_kfp, started_load):
     sizes = [n for n in args.sizes if n in rows]
     lines = []
     add = lines.append
-    add(f"Machine: {machine()}; load average {started_load} at the start, {load()} at the end.")
+    add(f"Machine: {machine()}; load average {started_load} at the start, {load()} at the end; "
+        f"output trees in {args.tmp or tempfile.gettempdir()}.")
     add(f"Every figure is the median of {args.runs} whole-process runs (wall time; CPU = user + sys in brackets);")
     add(f"generated specs have {args.steps} steps per pipeline. `mlopsgen build` writes every target for 2 environments.")
     add("")
@@ -214,11 +215,15 @@ def main():
                              "$MLOPSGEN_TOOLS/venv-main/bin/python from tests/conformance/setup.sh; skipped if absent)")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="1,10,100,1000")
-    parser.add_argument("--kfp-sizes", default="1,10", help="generated specs kfp compiles too ('' for none)")
+    parser.add_argument("--kfp-sizes", default="1,10,100", help="generated specs kfp compiles too ('' for none)")
     parser.add_argument("--kfp-runs", type=int, default=5)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--no-build", action="store_true", help="use the binaries already in target/release")
+    parser.add_argument("--mlopsgen", default=str(TARGET / "mlopsgen"),
+                        help="the mlopsgen binary to time (default: target/release/mlopsgen), e.g. an older build")
     parser.add_argument("--report", type=Path, help="also write the Markdown report to this file")
+    parser.add_argument("--tmp", help="where output trees go (default: the system temp dir; tmpfs such as "
+                                      "/dev/shm leaves the disk's state out of the figures)")
     args = parser.parse_args()
     args.sizes = [int(n) for n in args.sizes.split(",") if n]
     kfp_sizes = [int(n) for n in args.kfp_sizes.split(",") if n]
@@ -231,7 +236,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-q", "--bin", "mlopsgen", "-p", "mlopsgen",
                         "--bin", "specgen", "--bin", "readtree", "-p", "mlopsgen-bench"], cwd=REPO, check=True)
     rows, kfp_rows, flagship_kfp = {}, {}, None
-    with tempfile.TemporaryDirectory(prefix="mlopsgen-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="mlopsgen-bench-", dir=args.tmp) as tmp:
         work = Path(tmp)
         print(f"flagship: mlopsgen …", file=sys.stderr)
         rows["flagship"] = bench_spec(args, REPO / "specs" / "flagship.yaml", work)
