@@ -154,6 +154,7 @@ struct Ctx {
 impl Ctx {
     /// Reads and compiles a spec, reporting failures; `Err(code)` on failure.
     fn compile(&self, spec: &Path, out: Option<PathBuf>) -> Result<Compilation, u8> {
+        std::thread::spawn(mlopsgen::validate::prepare);
         let text = match std::fs::read_to_string(spec) {
             Ok(t) => t,
             Err(e) => {

@@ -68,9 +68,27 @@ pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error>
         return Err(Error::Internal("fault injected by MLOPSGEN_FAULT".into()));
     }
     let doc = spec::load(source).map_err(Error::Invalid)?;
-    let spec = validate::check(&doc).map_err(Error::Invalid)?;
+    // The JSON Schema check (and, on first use, the schema's compilation) runs on a second
+    // thread beside the rest, which assumes it passes. Schema diagnostics win and the other
+    // result (even a panic) is dropped, so the outcome is that of running them one after the other.
+    std::thread::scope(|scope| {
+        let schema = scope.spawn(|| validate::schema_errors(&doc));
+        let rest = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile_typed(&doc, source, options)));
+        let errors = schema.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match rest {
+            _ if !errors.is_empty() => Err(Error::Invalid(errors)),
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// `validate::typed → model::lower → targets` on a document that passes the schema.
+fn compile_typed(doc: &spec::yaml::Document, source: &Source, options: &Options) -> Result<Compilation, Error> {
+    let spec = validate::typed(doc).map_err(Error::Invalid)?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower(&spec, &layout).map_err(|e| Error::Internal(e.to_string()))?;
+    drop(spec); // only the model is needed from here on
     let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     Ok(Compilation { model, output, out_dir, spec_sha256 })

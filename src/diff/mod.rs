@@ -60,11 +60,16 @@ pub fn changed_files(old: &Files, new: &Files) -> Vec<FileDiff> {
 }
 
 /// The two sides of a build plan (disk before, output set after), for semantic diffing.
+/// Unchanged files are left out, except Terraform's, which [`semantic::changes`] reads together.
 pub fn sides(plan: &Plan) -> (Files, Files) {
     let mut old = Files::new();
     let mut new = Files::new();
-    for f in &plan.files {
-        if let Some(o) = &f.old {
+    let needed = |f: &&crate::output::write::FileChange| {
+        f.action != Action::Unchanged || semantic::Target::of(&f.path) == semantic::Target::Terraform
+    };
+    for f in plan.files.iter().filter(needed) {
+        let before = if f.action == Action::Unchanged { &f.new } else { &f.old };
+        if let Some(o) = before {
             old.insert(f.path.clone(), o.clone());
         }
         if let Some(n) = &f.new {

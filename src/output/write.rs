@@ -74,7 +74,8 @@ pub struct FileChange {
     pub path: String,
     /// What happens.
     pub action: Action,
-    /// Current contents (lossy UTF-8) if the file exists.
+    /// Current contents (lossy UTF-8) if the file exists and differs; `None` for an unchanged
+    /// file, whose contents are `new` (so a large tree isn't held twice).
     pub old: Option<String>,
     /// New contents, unless removed.
     pub new: Option<String>,
@@ -135,7 +136,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
         files.push(FileChange {
             path: path.to_owned(),
             action,
-            old: disk.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            old: disk.filter(|_| action != Action::Unchanged).map(lossy_utf8),
             new: Some(contents.to_owned()),
             conflict,
         });
@@ -150,7 +151,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
         check_path(path)?;
         let Some(bytes) = read_existing(out_dir, path)? else { continue };
         if old.owns_state(path, &sha256_hex(&bytes)) {
-            let old_text = String::from_utf8_lossy(&bytes).into_owned();
+            let old_text = lossy_utf8(bytes);
             files.push(FileChange { path: path.clone(), action: Action::Remove, old: Some(old_text), new: None, conflict: None });
         } else {
             kept.push(path.clone());
@@ -160,6 +161,11 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
     let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: new_hashes, pending: BTreeMap::new() };
     let manifest_stale = old != manifest;
     Ok(Plan { files, kept, manifest, manifest_stale })
+}
+
+/// Bytes as text, replacing invalid UTF-8 (without copying valid text).
+fn lossy_utf8(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// The result of [`build`].
@@ -204,7 +210,7 @@ pub fn build(
     let mut staged = read_manifest(out_dir)?;
     staged.pending = plan
         .changes()
-        .map(|f| (f.path.clone(), f.new.as_deref().map(|n| sha256_hex(n.as_bytes())).unwrap_or_default()))
+        .map(|f| (f.path.clone(), f.new.as_ref().and_then(|_| plan.manifest.files.get(&f.path).cloned()).unwrap_or_default()))
         .collect();
     write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes())?;
     for f in plan.changes() {

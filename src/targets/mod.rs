@@ -43,11 +43,25 @@ pub const TARGETS: &[(&str, Emit)] = &[
     ("validation", validation::emit),
 ];
 
-/// Runs every target.
+/// Runs every target, each on its own thread, and merges their files in [`TARGETS`] order (the
+/// first failing target's error wins, and a path two targets write is an error, as when they
+/// run one after the other).
 pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
+    let sets: Vec<Result<OutputSet, TargetError>> = std::thread::scope(|scope| {
+        let running: Vec<_> = TARGETS
+            .iter()
+            .map(|(_, emit)| {
+                scope.spawn(move || {
+                    let mut set = OutputSet::new(&model.spec_path);
+                    emit(model, &mut set).map(|()| set)
+                })
+            })
+            .collect();
+        running.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
+    });
     let mut out = OutputSet::new(&model.spec_path);
-    for (_, emit) in TARGETS {
-        emit(model, &mut out)?;
+    for set in sets {
+        out.merge(set?)?;
     }
     Ok(out)
 }

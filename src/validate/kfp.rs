@@ -154,7 +154,7 @@ pub fn models(c: &mut Checker<'_>) {
 /// them). Arguments already reject every `{{`.
 pub fn placeholders(c: &mut Checker<'_>) {
     let mut found = Vec::new();
-    super::semantic::walk_strings(&c.doc.value, String::new(), &mut found);
+    super::semantic::walk_strings(&c.doc.value, &|s| s.contains("{{$"), &mut found);
     let reaches_pipeline = |p: &str| {
         let parts: Vec<&str> = p.split('/').collect();
         matches!(

@@ -15,17 +15,29 @@ pub mod semantic;
 pub mod suggest;
 mod target_rules;
 
-pub use schema::{spec_schema, spec_schema_json};
+pub use schema::{prepare, spec_schema, spec_schema_json};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::{yaml::Document, Spec};
 
-/// Validates a parsed document into a typed spec.
+/// Validates a parsed document into a typed spec: [`schema_errors`], then, if there are none,
+/// [`typed`].
 pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
-    let schema_errors = schema::check(doc);
+    let schema_errors = schema_errors(doc);
     if !schema_errors.is_empty() {
         return Err(schema_errors);
     }
+    typed(doc)
+}
+
+/// The JSON Schema's diagnostics for a document, in source order (empty if it conforms).
+pub fn schema_errors(doc: &Document) -> Vec<Diagnostic> {
+    schema::check(doc)
+}
+
+/// Deserialises the typed spec and runs the semantic checks; the second half of [`check`], for
+/// a document that passed (or is passing, on another thread) the schema.
+pub fn typed(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
     let spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
         Ok(spec) => spec,
         Err(e) => {

@@ -21,12 +21,22 @@ pub fn spec_schema_json() -> String {
     s
 }
 
+/// Compiles the validator now (it is compiled once per process, on first use). The CLI calls
+/// this on a second thread at start-up, so compiling overlaps reading and parsing the spec.
+pub fn prepare() {
+    validator();
+}
+
 /// The validation schema (with tagged `oneOf`s rewritten) and its compiled validator.
+///
+/// The schema is taken as schemars builds it, without the keyword reordering its serialisation
+/// applies for the published file: validation doesn't depend on keyword order, and diagnostics
+/// are sorted by position and message.
 fn validator() -> Option<&'static (Value, jsonschema::Validator)> {
     static VALIDATOR: OnceLock<Option<(Value, jsonschema::Validator)>> = OnceLock::new();
     VALIDATOR
         .get_or_init(|| {
-            let mut schema = spec_schema();
+            let mut schema = schemars::schema_for!(Spec).to_value();
             discriminate(&mut schema);
             let validator = jsonschema::validator_for(&schema).ok()?;
             Some((schema, validator))
@@ -145,5 +155,15 @@ fn tidy(message: &str) -> String {
         format!("{cut}…")
     } else {
         message.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_schema_is_the_published_one_up_to_keyword_order() {
+        assert_eq!(schemars::schema_for!(Spec).to_value(), spec_schema());
     }
 }

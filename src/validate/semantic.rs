@@ -80,19 +80,12 @@ impl Checker<'_> {
     }
 
     /// Checks that `name` is a key of `declared`; reports an unknown reference otherwise.
-    pub fn reference<'k, V: 'k>(
-        &mut self,
-        what: &str,
-        name: &str,
-        declared: impl IntoIterator<Item = (&'k String, V)>,
-        pointer: &str,
-    ) -> bool {
-        let keys: Vec<&str> = declared.into_iter().map(|(k, _)| k.as_str()).collect();
-        if keys.contains(&name) {
+    pub fn reference<V>(&mut self, what: &str, name: &str, declared: &BTreeMap<String, V>, pointer: &str) -> bool {
+        if declared.contains_key(name) {
             return true;
         }
         let pos = self.at(pointer);
-        let hint = suggest::hint(name, keys.iter().copied());
+        let hint = suggest::hint(name, declared.keys().map(String::as_str));
         self.report(Code::UnknownReference, pos, format!("unknown {what} `{name}`"), Some(hint));
         false
     }
@@ -491,7 +484,7 @@ impl Checker<'_> {
     /// by Dockerfile instructions or single-line fields.
     fn unsafe_strings(&mut self) {
         let mut found = Vec::new();
-        walk_strings(&self.doc.value, String::new(), &mut found);
+        walk_strings(&self.doc.value, &|s| s.chars().any(char::is_control), &mut found);
         for (pointer, s) in found {
             let multiline_ok = super::target_rules::is_description(&pointer);
             let bad = s.chars().find(|c| c.is_control() && !(multiline_ok && (*c == '\n' || *c == '\t')));
@@ -509,25 +502,37 @@ impl Checker<'_> {
     }
 }
 
-/// Every string in a document (keys with control characters included) with its pointer.
-pub(super) fn walk_strings(v: &serde_json::Value, pointer: String, out: &mut Vec<(String, String)>) {
-    match v {
-        serde_json::Value::String(s) => out.push((pointer, s.clone())),
-        serde_json::Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                walk_strings(item, pointer_push(&pointer, &i.to_string()), out);
-            }
-        }
-        serde_json::Value::Object(map) => {
-            for (k, item) in map {
-                if k.chars().any(char::is_control) {
-                    out.push((pointer_push(&pointer, k), k.clone()));
+/// Every string in a document that `wanted` accepts (keys with control characters included),
+/// with its pointer. Pointers are built in one buffer and copied only for the strings returned.
+pub(super) fn walk_strings(v: &serde_json::Value, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<(String, String)>) {
+    fn walk(v: &serde_json::Value, pointer: &mut String, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<(String, String)>) {
+        use std::fmt::Write;
+        match v {
+            serde_json::Value::String(s) if wanted(s) => out.push((pointer.clone(), s.clone())),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    let _ = write!(pointer, "/{i}");
+                    walk(item, pointer, wanted, out);
+                    pointer.truncate(len);
                 }
-                walk_strings(item, pointer_push(&pointer, k), out);
             }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    if k.chars().any(char::is_control) && wanted(k) {
+                        out.push((pointer.clone(), k.clone()));
+                    }
+                    walk(item, pointer, wanted, out);
+                    pointer.truncate(len);
+                }
+            }
+            _ => {}
         }
-        _ => {}
     }
+    walk(v, &mut String::new(), wanted, out);
 }
 
 /// The `StepCommon` of a spec step (re-exported for the pipeline checks).

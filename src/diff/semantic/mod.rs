@@ -119,14 +119,24 @@ impl Change {
 }
 
 /// All semantic changes between two versions, destructive ones first, then by target and subject.
+///
+/// Only files that differ are parsed: pipelines, DAGs, builds and Dockerfiles are one subject
+/// per file, so an identical file can't change anything; Terraform matches resources by address
+/// across files, so its files are all read, and only when one of them differs.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
+    let differing = |files: &Files| -> Files {
+        files.iter().filter(|(p, _)| old.get(*p) != new.get(*p)).map(|(p, t)| (p.clone(), t.clone())).collect()
+    };
+    let (old_diff, new_diff) = (differing(old), differing(new));
     let mut out = Vec::new();
-    out.extend(terraform::changes(old, new));
-    out.extend(kubeflow::changes(old, new));
-    out.extend(airflow::changes(old, new));
-    out.extend(cloudbuild::changes(old, new));
-    out.extend(docker::changes(old, new));
-    out.extend(validation::changes(old, new));
+    if old_diff.keys().chain(new_diff.keys()).any(|p| Target::of(p) == Target::Terraform) {
+        out.extend(terraform::changes(old, new));
+    }
+    out.extend(kubeflow::changes(&old_diff, &new_diff));
+    out.extend(airflow::changes(&old_diff, &new_diff));
+    out.extend(cloudbuild::changes(&old_diff, &new_diff));
+    out.extend(docker::changes(&old_diff, &new_diff));
+    out.extend(validation::changes(&old_diff, &new_diff));
     out.sort_by(|a, b| {
         (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
     });

@@ -24,7 +24,7 @@ pub fn document(value: &Value) -> String {
 
 fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
     for (key, value) in map {
-        out.push_str(&" ".repeat(indent));
+        pad(out, indent);
         out.push_str(key);
         out.push(':');
         entry(out, value, indent);
@@ -33,7 +33,7 @@ fn mapping(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize
 
 fn sequence(out: &mut String, items: &[Value], indent: usize) {
     for item in items {
-        out.push_str(&" ".repeat(indent));
+        pad(out, indent);
         out.push('-');
         match item {
             Value::Object(map) if !map.is_empty() => {
@@ -62,7 +62,7 @@ fn entry(out: &mut String, value: &Value, indent: usize) {
             out.push_str(" |-\n");
             for line in s.split('\n') {
                 if !line.is_empty() {
-                    out.push_str(&" ".repeat(indent + 2));
+                    pad(out, indent + 2);
                     out.push_str(line);
                 }
                 out.push('\n');
@@ -74,6 +74,11 @@ fn entry(out: &mut String, value: &Value, indent: usize) {
             out.push('\n');
         }
     }
+}
+
+/// Writes `n` spaces.
+fn pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
 }
 
 fn inline(value: &Value) -> String {
@@ -132,7 +137,20 @@ fn plain_ok(s: &str) -> bool {
         && !s.contains(" #")
         && !s.ends_with(':')
         && !YAML11_WORDS.contains(&s.to_ascii_lowercase().as_str())
-        && serde_yaml::from_str::<serde_yaml::Value>(s).ok() == Some(serde_yaml::Value::String(s.to_owned()))
+        && (reads_back_as_string(s) || serde_yaml::from_str::<serde_yaml::Value>(s).ok() == Some(serde_yaml::Value::String(s.to_owned())))
+}
+
+/// A fast answer for the common case (names, URIs, image tags), which saves starting a YAML
+/// parser per scalar: a word of ASCII letters, digits and `-_./` that starts with a letter is a
+/// plain string in YAML 1.2 unless it is a boolean or null word, or spells a float (`inf`,
+/// `nan` …); those are left to the full parse.
+fn reads_back_as_string(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+        && !YAML11_WORDS.contains(&lower.as_str())
+        && !lower.starts_with("inf")
+        && !lower.starts_with("nan")
 }
 
 /// Multi-line text reads back exactly from a `|-` block when no line carries edge whitespace or
@@ -216,6 +234,24 @@ mod tests {
         for s in hostile {
             round_trip(&json!({ "k": s, "seq": [s, {"in": s}] }));
         }
+    }
+
+    proptest::proptest! {
+        /// The fast path never calls a string plain that the full parse would read differently.
+        #[test]
+        fn fast_path_agrees_with_the_parser(s in "[A-Za-z][A-Za-z0-9_./-]{0,12}") {
+            if reads_back_as_string(&s) {
+                proptest::prop_assert_eq!(serde_yaml::from_str::<serde_yaml::Value>(&s).ok(), Some(serde_yaml::Value::String(s.clone())));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_leaves_core_schema_words_to_the_parser() {
+        for word in ["inf", "Infinity", "NaN", "nan", "INF", "True", "FALSE", "Null", "yes", "off", "y"] {
+            assert!(!reads_back_as_string(word), "{word}");
+        }
+        assert!(reads_back_as_string("europe-west4-docker.pkg.dev/acme/x/trainer"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::model::Step;
 use crate::targets::TargetError;
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::OnceLock;
 
 /// The pinned GCPC release.
 pub const GCPC_VERSION: &str = "2.22.0";
@@ -57,12 +58,18 @@ impl Op {
         }
     }
 
-    /// The op's vendored component and executor.
+    /// The op's vendored component and executor (parsed once per process, then cloned).
     pub fn fragment(self) -> Result<Fragment, TargetError> {
+        static PARSED: [OnceLock<Result<Fragment, String>>; 5] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        PARSED[self as usize].get_or_init(|| self.parse()).clone().map_err(bug)
+    }
+
+    fn parse(self) -> Result<Fragment, String> {
         let fragment: Fragment =
-            serde_json::from_str(self.source()).map_err(|e| bug(format!("vendored GCPC fragment {self:?}: {e}")))?;
+            serde_json::from_str(self.source()).map_err(|e| format!("vendored GCPC fragment {self:?}: {e}"))?;
         if fragment.gcpc_version != GCPC_VERSION {
-            return Err(bug(format!("vendored GCPC fragment {self:?} is from {}", fragment.gcpc_version)));
+            return Err(format!("vendored GCPC fragment {self:?} is from {}", fragment.gcpc_version));
         }
         Ok(fragment)
     }

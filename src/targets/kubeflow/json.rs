@@ -75,7 +75,10 @@ fn indent(out: &mut String, depth: usize) {
 /// A JSON string literal with Python's `ensure_ascii=True` escaping.
 pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    // Most strings need no escape at all: copy the longest plain ASCII prefix in one go.
+    let plain = s.bytes().take_while(|b| matches!(b, b' '..=b'~') && *b != b'"' && *b != b'\\').count();
+    out.push_str(&s[..plain]);
+    for c in s[plain..].chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),

@@ -1,0 +1,3 @@
+//! Benchmark helpers for mlopsgen: [`specgen`] writes scaled specs (and their kfp DSL twins).
+
+pub mod specgen;
