@@ -104,13 +104,9 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (path, text) in files_under(new, "dags/", ".py") {
         let subject = label(path);
         let Some(prev) = old.get(path) else {
-<<<<<<< HEAD
             let mut c = Change::new(Target::Airflow, subject, Kind::Added);
             c.summary = schedule(text).map(|s| format!("schedule {s}"));
             out.push(c);
-=======
-            out.push(Change::new(Target::Airflow, subject, Kind::Added));
->>>>>>> t-perf
             continue;
         };
         if prev == text {

@@ -118,7 +118,6 @@ fn parameters(spec: &Value) -> BTreeMap<String, Fields> {
     out
 }
 
-<<<<<<< HEAD
 /// Pipeline-level settings: the default pipeline root and the pipeline's name.
 fn settings(spec: &Value) -> Fields {
     let mut fields = Fields::new();
@@ -128,7 +127,8 @@ fn settings(spec: &Value) -> Fields {
         }
     }
     fields
-=======
+}
+
 fn parse(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
@@ -136,7 +136,6 @@ fn parse(text: &str) -> Option<Value> {
 /// Label → text of every pipeline file that parses.
 fn valid_pipelines(files: &Files) -> BTreeMap<String, &str> {
     files_under(files, "pipelines/", ".json").filter(|(_, t)| parse(t).is_some()).map(|(p, t)| (label(p), t.as_str())).collect()
->>>>>>> t-perf
 }
 
 /// Pipeline changes between two versions.
@@ -146,56 +145,25 @@ fn valid_pipelines(files: &Files) -> BTreeMap<String, &str> {
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let (before, after) = (valid_pipelines(old), valid_pipelines(new));
     let mut out = Vec::new();
-<<<<<<< HEAD
-    for (name, spec) in &after {
-        let Some(prev) = before.get(name) else {
+    for (name, text) in &after {
+        let Some(spec) = parse(text) else { continue };
+        let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
             let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added);
-            c.summary = Some(format!("{} task(s)", tasks(spec).len()));
+            c.summary = Some(format!("{} task(s)", tasks(&spec).len()));
             out.push(c);
             continue;
         };
-        let settings = diff_fields(&settings(prev), &settings(spec));
+        let settings = diff_fields(&settings(&prev), &settings(&spec));
         if !settings.is_empty() {
             let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Changed);
             c.details = settings;
-=======
-    for (name, text) in &after {
-        let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
-            out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added));
-            continue;
-        };
-        let Some(spec) = parse(text) else { continue };
-        let (prev, spec) = (&prev, &spec);
-        let (t0, t1) = (tasks(prev), tasks(spec));
-        for (task, fields) in &t1 {
-            match t0.get(task) {
-                None => out.push(Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Added)),
-                Some(f0) => {
-                    let details = diff_fields(f0, fields);
-                    if !details.is_empty() {
-                        let mut c = Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Changed);
-                        c.summary = summarize(&details);
-                        c.details = details;
-                        out.push(c);
-                    }
-                }
-            }
-        }
-        for task in t0.keys().filter(|t| !t1.contains_key(*t)) {
-            out.push(Change::new(Target::Kubeflow, format!("{name} / task {task}"), Kind::Removed));
-        }
-        let details = diff_fields(&parameters(prev), &parameters(spec));
-        if !details.is_empty() {
-            let mut c = Change::new(Target::Kubeflow, format!("{name} / parameters"), Kind::Changed);
-            c.details = details;
->>>>>>> t-perf
             out.push(c);
         }
-        for (_, mut c) in compare_keyed(Target::Kubeflow, &tasks(prev), &tasks(spec), |t| format!("{name} / task {t}")) {
+        for (_, mut c) in compare_keyed(Target::Kubeflow, &tasks(&prev), &tasks(&spec), |t| format!("{name} / task {t}")) {
             c.summary = summarize(&c.details);
             out.push(c);
         }
-        let params = compare_keyed(Target::Kubeflow, &parameters(prev), &parameters(spec), |p| format!("{name} / parameter {p}"));
+        let params = compare_keyed(Target::Kubeflow, &parameters(&prev), &parameters(&spec), |p| format!("{name} / parameter {p}"));
         out.extend(params.into_iter().map(|(_, c)| c));
     }
     for name in before.keys().filter(|n| !after.contains_key(*n)) {
