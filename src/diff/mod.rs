@@ -59,15 +59,12 @@ pub fn changed_files(old: &Files, new: &Files) -> Vec<FileDiff> {
     out
 }
 
-/// The two sides of a build plan (disk before, output set after), for semantic diffing.
-/// Unchanged files are left out, except Terraform's, which [`semantic::changes`] reads together.
+/// The two sides of a build plan (disk before, output set after), for diffing. An unchanged
+/// file's plan entry keeps only its new text, which is also its text on disk.
 pub fn sides(plan: &Plan) -> (Files, Files) {
     let mut old = Files::new();
     let mut new = Files::new();
-    let needed = |f: &&crate::output::write::FileChange| {
-        f.action != Action::Unchanged || semantic::Target::of(&f.path) == semantic::Target::Terraform
-    };
-    for f in plan.files.iter().filter(needed) {
+    for f in &plan.files {
         let before = if f.action == Action::Unchanged { &f.new } else { &f.old };
         if let Some(o) = before {
             old.insert(f.path.clone(), o.clone());
