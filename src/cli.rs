@@ -10,6 +10,7 @@
 
 use clap::{Parser, Subcommand, ValueEnum};
 use mlopsgen::diagnostic::{render, Source};
+use mlopsgen::output::memo;
 use mlopsgen::output::write::{self, Action, ConflictKind, Outcome, Plan};
 use mlopsgen::targets::kubeflow::graph;
 use mlopsgen::{compile, diff, Compilation, Error, Options};
@@ -214,7 +215,14 @@ impl Ctx {
     }
 
     fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool, fail_on_change: bool) -> u8 {
-        let c = match self.compile(spec, out) {
+        let key = memo::Key { spec_file: spec, out_override: out.as_deref() };
+        if check {
+            if let Some(ok) = std::fs::read_to_string(spec).ok().and_then(|text| memo::check(key, &text)) {
+                println!("{} is up to date ({} files)", ok.out_dir.display(), ok.files);
+                return 0;
+            }
+        }
+        let c = match self.compile(spec, out.clone()) {
             Ok(c) => c,
             Err(code) => return code,
         };
@@ -222,6 +230,7 @@ impl Ctx {
         if check {
             return match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
                 Ok(plan) if plan.is_up_to_date() => {
+                    memo::record(key, &c.spec_sha256, &c.out_dir);
                     println!("{dir} is up to date ({} files)", plan.files.len());
                     0
                 }
@@ -240,6 +249,7 @@ impl Ctx {
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
         match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
             Ok(Outcome::Written(plan)) => {
+                memo::record(key, &c.spec_sha256, &c.out_dir);
                 let (old, _) = diff::sides(&plan);
                 emit(&diff::review(&c, &old, None).summary(BUILD_SUMMARY_CHANGES));
                 emit(&format!("{dir}: {}\n", summary(&plan)));

@@ -32,8 +32,23 @@ impl Project {
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
-        cmd.current_dir(self.dir.path()).env_remove("MLOPSGEN_FAULT").env("NO_COLOR", "1").args(args);
+        cmd.current_dir(self.dir.path())
+            .env_remove("MLOPSGEN_FAULT")
+            .env_remove("MLOPSGEN_NO_MEMO")
+            .env("MLOPSGEN_CACHE_DIR", self.cache())
+            .env("NO_COLOR", "1")
+            .args(args);
         cmd
+    }
+
+    /// The memo cache of this project's commands (outside `out/`).
+    fn cache(&self) -> PathBuf {
+        self.dir.path().join("cache")
+    }
+
+    /// The memo files in the cache.
+    fn memos(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.cache()).into_iter().flatten().flatten().map(|e| e.path()).collect()
     }
 
     /// Every file under `out/` (relative path → bytes).
@@ -188,6 +203,39 @@ fn reorder_keys(spec: &str) -> String {
         }
     }
     serde_json::to_string_pretty(&reverse(value, "")).unwrap_or_default().replace("../generated/minimal", "out")
+}
+
+/// A failing compile (forced with `MLOPSGEN_FAULT=internal`) shows whether `--check` compiled.
+#[test]
+fn check_memo_skips_the_compile_only_while_nothing_changed() {
+    let p = Project::new(MINIMAL);
+    let check_without_compiling = |p: &Project| p.cmd(&["build", "--check"]).env("MLOPSGEN_FAULT", "internal").assert();
+    p.cmd(&["build"]).assert().code(0);
+    assert_eq!(p.memos().len(), 1, "a build records its memo");
+    check_without_compiling(&p).code(0).stdout(predicate::str::contains("up to date"));
+    p.cmd(&["build", "--check"]).env("MLOPSGEN_FAULT", "internal").env("MLOPSGEN_NO_MEMO", "1").assert().code(101);
+
+    // A hand edit or a spec edit is never hidden by the memo: the check compiles again.
+    let file = p.some_output();
+    let original = std::fs::read(&file).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&file, [original.as_slice(), b"# edit\n"].concat()).unwrap_or_else(|e| panic!("{e}"));
+    check_without_compiling(&p).code(101);
+    p.cmd(&["build", "--check"]).assert().code(1).stderr(predicate::str::contains("out of date"));
+    std::fs::write(&file, &original).unwrap_or_else(|e| panic!("{e}"));
+    check_without_compiling(&p).code(0);
+    p.write_spec(&format!("{MINIMAL}# a comment changes the spec's hash\n"));
+    check_without_compiling(&p).code(101);
+
+    // A memo from another generator is ignored.
+    p.write_spec(MINIMAL);
+    let memo = &p.memos()[0];
+    let text = std::fs::read_to_string(memo).unwrap_or_else(|e| panic!("{e}"));
+    let forged = text.replace(mlopsgen::output::memo::GENERATOR, "0.0.0+0000000000000000");
+    assert_ne!(forged, text);
+    std::fs::write(memo, forged).unwrap_or_else(|e| panic!("{e}"));
+    check_without_compiling(&p).code(101);
+    p.cmd(&["build", "--check"]).assert().code(0);
+    check_without_compiling(&p).code(0);
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! allows, and rejects any path that could leave the output directory.
 
 pub mod manifest;
+pub mod memo;
 pub mod write;
 
 use std::collections::BTreeMap;

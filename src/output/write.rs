@@ -234,7 +234,7 @@ pub fn read_manifest(out_dir: &Path) -> Result<Manifest, WriteError> {
 }
 
 /// Reads a file inside `out_dir` if it exists, refusing symlinked components.
-fn read_existing(out_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, WriteError> {
+pub(crate) fn read_existing(out_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>, WriteError> {
     let full = out_dir.join(rel);
     if !no_symlinks(out_dir, rel)? {
         return Ok(None);
