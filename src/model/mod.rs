@@ -146,6 +146,16 @@ pub struct Image {
     pub role: ImageRole,
 }
 
+impl Image {
+    /// The base image reference: `base@digest` when a digest pins it, else `base`.
+    pub fn base_ref(&self) -> String {
+        match &self.digest {
+            Some(digest) => format!("{}@{digest}", self.base),
+            None => self.base.clone(),
+        }
+    }
+}
+
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
