@@ -495,6 +495,16 @@ impl Model {
         self.service_accounts.contains(&role)
     }
 
+    /// The identity the drift job runs as: the pipelines SA (it reads what the pipelines read), or
+    /// Composer's own when there are no pipelines.
+    pub fn drift_runner(&self) -> SaRole {
+        if self.uses(SaRole::Pipelines) {
+            SaRole::Pipelines
+        } else {
+            SaRole::Composer
+        }
+    }
+
     /// Whether DAGs are deployed to the Composer bucket: scheduled pipelines or drift detection,
     /// on a declared Composer environment.
     pub fn deploys_dags(&self) -> bool {
