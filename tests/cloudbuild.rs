@@ -264,3 +264,34 @@ fn a_single_environment_without_ci_gets_no_configs() {
     assert!(configs(&c.model).is_empty());
     assert!(c.output.files().all(|(p, _)| !p.starts_with("cloudbuild/")));
 }
+
+#[test]
+fn pr_checks_every_dataset_sample_with_the_generated_validator() {
+    let c = compile_text(&flagship_text());
+    let build = parse(c.output.get(&paths::cloudbuild("pr")).unwrap_or_default());
+    let (install, check) = (step(&build, "validator-deps"), step(&build, "data-samples"));
+    // Both run in the validator's build context, which the validation target writes.
+    let requirements = paths::validator_file("requirements.txt");
+    assert!(c.output.get(&requirements).is_some());
+    let dir = check["dir"].as_str().unwrap_or_default();
+    assert_eq!(install["dir"], dir);
+    let args = strings(&install["args"]);
+    assert_eq!(format!("{dir}/{}", args.last().map(String::as_str).unwrap_or_default()), in_output(&c.model, &requirements));
+    assert_eq!(strings(&check["args"]), ["-m", paths::VALIDATOR_PACKAGE, "samples", "--root", "/workspace"]);
+    assert_eq!(env_of(check, "PYTHONPATH"), "/validator-deps");
+    assert_eq!(strings(&check["waitFor"]), ["validator-deps", "mlopsgen-check"]);
+    assert_eq!(install["name"], check["name"]);
+    // The flagship's samples are files in this repository (the root of `specs/flagship.yaml`).
+    for d in c.model.datasets.iter().filter_map(|d| d.sample.as_deref()) {
+        assert!(Path::new(env!("CARGO_MANIFEST_DIR")).join(d).is_file(), "sample {d} missing");
+    }
+    // A `$` in the output directory reaches the step literally.
+    let c = compile_text(&flagship_text().replace("output: ../generated/flagship", "output: \"../gen $HOME/${X}\""));
+    let build = parse(c.output.get(&paths::cloudbuild("pr")).unwrap_or_default());
+    let expanded = expand_all(&build, &trigger_values(&c.model, c.model.default_env()));
+    assert_eq!(step(&expanded, "data-samples")["dir"], "gen $HOME/${X}/validation");
+    // Without samples there is nothing to check.
+    let c = compile_text(&flagship_text().replace("    sample: data/samples/customers.csv\n", ""));
+    let build = parse(c.output.get(&paths::cloudbuild("pr")).unwrap_or_default());
+    assert!(steps(&build).iter().all(|s| s["id"] != "validator-deps" && s["id"] != "data-samples"));
+}

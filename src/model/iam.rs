@@ -70,6 +70,8 @@ pub enum Scope {
     Secret(String),
     /// A BigQuery dataset of the environment's project (by dataset id).
     BigQueryDataset(String),
+    /// The BigQuery dataset an endpoint logs its requests and responses to (by endpoint key).
+    RequestLog(String),
     /// The Composer environment's bucket.
     ComposerBucket,
     /// A Cloud Function (by key).
@@ -170,6 +172,7 @@ pub fn derive(m: &Model) -> Vec<Grant> {
     serving(&mut g, m);
     ci(&mut g, m);
     composer(&mut g, m);
+    drift(&mut g, m);
     functions(&mut g, m);
     g.into_vec()
 }
@@ -299,6 +302,27 @@ fn composer(g: &mut Grants, m: &Model) {
             read_dataset(g, m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
         }
     }
+}
+
+/// Drift detection: the drift DAG on Composer starts the drift job on Vertex AI as
+/// [`Model::drift_runner`]; the job runs the validator image, reads the training dataset and the
+/// endpoint's request log, and writes the PSI to a custom Cloud Monitoring metric.
+fn drift(g: &mut Grants, m: &Model) {
+    use SaRole::Composer;
+    let Some(d) = &m.monitoring.drift else { return };
+    let runner = m.drift_runner();
+    let job = format!("monitoring.drift: the drift job runs as the {} SA", runner.as_str());
+    let metric = format!("{job} and writes the drift metric (custom metrics have no narrower scope)");
+    g.add(runner, Scope::Project, "roles/monitoring.metricWriter", metric);
+    let log = format!("{job} and reads the request log of endpoint `{}`", d.endpoint);
+    g.add(runner, Scope::RequestLog(d.endpoint.clone()), "roles/bigquery.dataViewer", log.clone());
+    g.add(runner, Scope::Project, "roles/bigquery.jobUser", format!("{log} (BigQuery jobs have no narrower scope)"));
+    read_dataset(g, m, runner, &d.dataset, &format!("{job} and compares dataset `{}`", d.dataset));
+    g.add(runner, Scope::DockerRepo, AR_READER, format!("{job} and runs image `{}`", super::lower::VALIDATOR_IMAGE));
+    let start = "monitoring.drift: the drift DAG starts the drift job on Vertex AI";
+    g.add(Composer, Scope::Project, AIPLATFORM_USER, format!("{start} (Vertex AI jobs have no narrower scope)"));
+    // The DAG names the account even when it is Composer's own, which then needs actAs on itself.
+    g.add(Composer, Scope::ServiceAccount(runner), ACT_AS, format!("{start} as the {} SA", runner.as_str()));
 }
 
 fn functions(g: &mut Grants, m: &Model) {

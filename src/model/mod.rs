@@ -146,6 +146,16 @@ pub struct Image {
     pub role: ImageRole,
 }
 
+impl Image {
+    /// The base image reference: `base@digest` when a digest pins it, else `base`.
+    pub fn base_ref(&self) -> String {
+        match &self.digest {
+            Some(digest) => format!("{}@{digest}", self.base),
+            None => self.base.clone(),
+        }
+    }
+}
+
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
@@ -483,6 +493,16 @@ impl Model {
     /// Whether a service account role is in use.
     pub fn uses(&self, role: SaRole) -> bool {
         self.service_accounts.contains(&role)
+    }
+
+    /// The identity the drift job runs as: the pipelines SA (it reads what the pipelines read), or
+    /// Composer's own when there are no pipelines.
+    pub fn drift_runner(&self) -> SaRole {
+        if self.uses(SaRole::Pipelines) {
+            SaRole::Pipelines
+        } else {
+            SaRole::Composer
+        }
     }
 
     /// Whether DAGs are deployed to the Composer bucket: scheduled pipelines or drift detection,

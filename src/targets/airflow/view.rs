@@ -251,9 +251,7 @@ pub fn drift_dag(t: Target<'_>, drift: &Drift) -> Result<DriftDag, String> {
         endpoint.display_name, env.name, drift.dataset, drift.threshold, drift.cron,
     );
     let dag_id = model.drift_dag_id();
-    // The drift job reads what the pipelines wrote; without pipelines Composer's own account runs it.
-    let role = if model.uses(SaRole::Pipelines) { SaRole::Pipelines } else { SaRole::Composer };
-    let common = common(t, Head { dag_id: &dag_id, cron: &drift.cron, tag: "drift", runs_as: role, doc });
+    let common = common(t, Head { dag_id: &dag_id, cron: &drift.cron, tag: "drift", runs_as: model.drift_runner(), doc });
     Ok(DriftDag {
         common,
         display_name: format!("{}-drift", model.project.name),

@@ -2,13 +2,24 @@
 //!
 //! The spec's lint and test commands (`sh -c` in `ci.python_image`), `mlopsgen build --check` so
 //! stale generated files fail the PR, and the generated artifacts' own checks: every compiled
-//! pipeline template parses as JSON and every DAG compiles.
+//! pipeline template parses as JSON and every DAG compiles. When datasets declare a `sample`,
+//! the generated validator checks each sample against its contract ([`sample_steps`]).
 
 use super::build::{path_arg, rust_image, Step, PYTHON};
 use super::deploy::output_path;
 use super::subst::{literal, var};
 use super::vars;
+use crate::model::lower::VALIDATOR_IMAGE;
 use crate::model::{paths, Ci, Model};
+
+/// Id of the step that fails the PR when the generated files are stale.
+const CHECK_ID: &str = "mlopsgen-check";
+
+/// The volume the validator's requirements are installed into (outside the checkout).
+const VALIDATOR_DEPS: (&str, &str) = ("validator-deps", "/validator-deps");
+
+/// Where Cloud Build checks the repository out (every step's default working directory).
+const CHECKOUT: &str = "/workspace";
 
 /// Parses each file named on the command line as JSON.
 const CHECK_JSON: &str = "import json
@@ -35,7 +46,7 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
         }
     }
     steps.push(
-        Step::new("mlopsgen-check", rust_image())
+        Step::new(CHECK_ID, rust_image())
             .entrypoint("sh")
             .args([
                 "-c".to_owned(),
@@ -43,7 +54,7 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
                     "cargo install --locked mlopsgen --version \"{}\" && mlopsgen build --check -- \"$$1\"",
                     var(vars::MLOPSGEN_VERSION)
                 ),
-                "mlopsgen-check".to_owned(),
+                CHECK_ID.to_owned(),
                 literal(&model.spec_path),
             ])
             .timeout(1800),
@@ -61,5 +72,42 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
         let dirs = model.environments.iter().map(|e| path_arg(output_path(model, &paths::dags_dir(&e.name))));
         steps.push(Step::new("dag-syntax", PYTHON).entrypoint("python").args(["-m", "compileall", "-q"]).args(dirs));
     }
+    steps.extend(sample_steps(model));
     steps
+}
+
+/// Checks every declared dataset sample with the generated validator, the way its image runs
+/// it: the image's base, its pinned requirements, its entrypoint in its build context (the
+/// generated `validation/` folder), with `samples --root` naming the checkout, which sample paths
+/// are relative to. The requirements install starts with the build; the check waits for it and
+/// for `mlopsgen-check`, so stale contracts fail as stale rather than as a broken sample.
+fn sample_steps(model: &Model) -> Vec<Step> {
+    let Some(image) = model.image(VALIDATOR_IMAGE) else { return Vec::new() };
+    let (Some((program, module)), Some(requirements)) = (image.entrypoint.split_first(), &image.requirements) else {
+        return Vec::new();
+    };
+    if !model.datasets.iter().any(|d| d.sample.is_some()) {
+        return Vec::new();
+    }
+    let (volume, mount) = VALIDATOR_DEPS;
+    let base = literal(&image.base_ref());
+    let context = literal(&image.context);
+    let install = Step::new("validator-deps", base.as_str())
+        .entrypoint("python")
+        .dir(context.clone())
+        .args(["-m", "pip", "install", "--quiet", "--no-cache-dir", "--disable-pip-version-check"])
+        .args(["--root-user-action=ignore", "--target", mount, "-r"])
+        .args([path_arg(literal(requirements))])
+        .volume(volume, mount)
+        .timeout(900);
+    let check = Step::new("data-samples", base.as_str())
+        .entrypoint(&literal(program))
+        .dir(context)
+        .env("PYTHONPATH", mount)
+        .args(module.iter().map(|a| literal(a)))
+        .args(["samples", "--root", CHECKOUT])
+        .volume(volume, mount)
+        .after(&[install.id.clone(), CHECK_ID.to_owned()])
+        .timeout(600);
+    vec![install, check]
 }

@@ -104,10 +104,7 @@ impl<'m> DockerfileView<'m> {
         }
         DockerfileView {
             labels,
-            from: match &image.digest {
-                Some(digest) => format!("{}@{digest}", image.base),
-                None => image.base.clone(),
-            },
+            from: image.base_ref(),
             requirements: image.requirements.as_deref(),
             system_packages: &image.system_packages,
             unpinned_packages: image.system_packages.iter().any(|p| !p.contains('=')),

@@ -112,7 +112,7 @@ pub const VALIDATOR_IMAGE: &str = "validator";
 /// The validator's command-line contract (the validator image implements it):
 ///
 /// ```text
-/// <entrypoint> --dataset URI --report PATH --metrics PATH --dataset-out PATH
+/// <entrypoint> --dataset URI --report PATH --metrics PATH --dataset-out PATH --executor-input {{$}}
 /// ```
 ///
 /// - `--dataset`: the dataset to check, `bq://project.dataset.table` or a `gs://` URI or glob;
@@ -121,6 +121,9 @@ pub const VALIDATOR_IMAGE: &str = "validator";
 ///   as row count and failed checks (the `metrics` output, `system.Metrics`);
 /// - `--dataset-out`: create this directory and write the validated rows into it as files (the
 ///   `dataset` output, `system.Dataset`, which later steps read);
+/// - `--executor-input`: the executor input (`{{$}}`, as kfp's own components take it); the
+///   validator writes the metrics as the `metrics` artifact's metadata into the executor output
+///   file it names, which is what the Vertex AI console shows as the step's metrics;
 /// - exit non-zero when the data breaks its contract, so the pipeline stops there.
 ///
 /// The column contract comes with the image, keyed by the dataset's URI.
@@ -137,6 +140,8 @@ pub fn validation_step(ctx: &Ctx<'_>, step: &Step, dataset: &str) -> Result<Plan
             out("metrics"),
             "--dataset-out".into(),
             out("dataset"),
+            "--executor-input".into(),
+            ir::EXECUTOR_INPUT.into(),
         ],
         image: ctx.env.image_ref(VALIDATOR_IMAGE),
         ..ir::Container::default()

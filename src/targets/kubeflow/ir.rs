@@ -16,6 +16,9 @@ pub const SCHEMA_VERSION: &str = "2.1.0";
 pub const SDK_VERSION: &str = "kfp-2.17.3";
 /// `schemaVersion` of every artifact type.
 pub const ARTIFACT_SCHEMA_VERSION: &str = "0.0.1";
+/// The placeholder the launcher replaces with the whole executor input (JSON), where the
+/// executor output file's path is (`outputs.outputFile`).
+pub const EXECUTOR_INPUT: &str = "{{$}}";
 
 fn is_false(b: &bool) -> bool {
     !*b

@@ -67,7 +67,7 @@ fn unmanaged_model(ctx: &Ctx<'_>, step: &Step, key: &str, registry: &RegistryMod
     component.input_definitions.parameters.insert("container_spec".into(), ParameterSpec::of("STRUCT"));
     component.output_definitions.artifacts.insert("unmanaged_container_model".into(), artifact(ArtifactType::UnmanagedContainerModel));
     let executor = ir::Container {
-        args: vec!["{{$}}".into()],
+        args: vec![ir::EXECUTOR_INPUT.into()],
         command: vec!["python3".into(), "-c".into(), UNMANAGED_MODEL_SCRIPT.into()],
         image: GCPC_IMAGE.into(),
         ..ir::Container::default()

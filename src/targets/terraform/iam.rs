@@ -117,6 +117,7 @@ fn name(g: &Grant) -> String {
         Scope::ServiceAccount(r) => format!("on_{}_", r.as_str()),
         Scope::Secret(_) => "secret_".into(),
         Scope::BigQueryDataset(d) => format!("bq_{}_", ident(d)),
+        Scope::RequestLog(k) => format!("{}_", super::vertex::request_log(k)),
         Scope::ComposerBucket => "composer_bucket_".into(),
         Scope::FunctionSources => "function_sources_".into(),
         Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
@@ -142,7 +143,7 @@ pub fn address(g: &Grant) -> (&'static str, String) {
         Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
         Scope::ServiceAccount(_) => "google_service_account_iam_member",
         Scope::Secret(_) => "google_secret_manager_secret_iam_member",
-        Scope::BigQueryDataset(_) => "google_bigquery_dataset_iam_member",
+        Scope::BigQueryDataset(_) | Scope::RequestLog(_) => "google_bigquery_dataset_iam_member",
         Scope::Function(_) if g.role.starts_with("roles/run.") => "google_cloud_run_v2_service_iam_member",
         Scope::Function(_) => "google_cloudfunctions2_function_iam_member",
         Scope::CloudRunService(_) => "google_cloud_run_v2_service_iam_member",
@@ -166,6 +167,7 @@ fn binding(g: &Grant) -> BlockBuilder {
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
         Scope::Secret(id) => b.attr("secret_id", s(id)),
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
+        Scope::RequestLog(k) => b.attr("dataset_id", r(&["google_bigquery_dataset", &super::vertex::request_log(k), "dataset_id"])),
         Scope::ComposerBucket => b.attr("bucket", bucket(super::storage::COMPOSER_BUCKET)),
         Scope::Function(k) if g.role.starts_with("roles/run.") => {
             b.attr("location", var("region")).attr("name", function_name(k))

@@ -202,3 +202,42 @@ fn derived_grants_are_narrow_and_traceable() {
         assert!(iam[..at].contains(first));
     }
 }
+
+#[test]
+fn the_drift_job_gets_its_grants_only_with_drift_detection() {
+    let has = |c: &Compilation, member: SaRole, scope: &Scope, role: &str| {
+        c.model.grants.iter().any(|g| g.member == Member::Sa(member) && &g.scope == scope && g.role == role)
+    };
+    let log = Scope::RequestLog("churn".into());
+    let c = build(FLAGSHIP);
+    assert_eq!(c.model.drift_runner(), SaRole::Pipelines);
+    assert!(has(&c, SaRole::Pipelines, &Scope::Project, "roles/monitoring.metricWriter"));
+    assert!(has(&c, SaRole::Pipelines, &log, "roles/bigquery.dataViewer"));
+    assert!(has(&c, SaRole::Composer, &Scope::ServiceAccount(SaRole::Pipelines), "roles/iam.serviceAccountUser"));
+    // On the dataset Terraform creates for the endpoint's request log, not the project.
+    let iam = file(&c, "iam.tf");
+    let body = resource_body(&iam, "google_bigquery_dataset_iam_member", "pipelines_churn_requests_bigquery_dataviewer");
+    assert_eq!(attr(body, "dataset_id").to_string(), "google_bigquery_dataset.churn_requests.dataset_id");
+    let vertex = file(&c, "vertex.tf");
+    resource_body(&vertex, "google_bigquery_dataset", "churn_requests");
+
+    let start = FLAGSHIP.find("  drift:\n").unwrap_or_else(|| panic!("flagship declares no drift"));
+    let without = format!("{}{}", &FLAGSHIP[..start], FLAGSHIP[start..].split_once("\n\n").map_or("", |(_, rest)| rest));
+    let c = build(&without);
+    assert!(c.model.monitoring.drift.is_none());
+    assert!(c.model.grants.iter().all(|g| g.role != "roles/monitoring.metricWriter" && !matches!(g.scope, Scope::RequestLog(_))));
+
+    // Without pipelines, Composer's own account runs the job.
+    let spec = "version: 1\nproject: {name: demo}\nenvironments: {dev: {gcp_project: acme-demo-dev, region: us-central1}}\n\
+        terraform: {state_bucket: acme-demo-tf-state}\nstorage: {buckets: {data: {}}}\n\
+        datasets: {d: {source: 'gs://data/x/*.csv', format: csv, columns: {c: {type: int}}}}\n\
+        endpoints: {e: {machine_type: n1-standard-4, request_logging: {sampling_rate: 0.1}}}\n\
+        orchestration: {composer: {image_version: composer-3-airflow-2.10.5}}\n\
+        monitoring: {drift: {endpoint: e, dataset: d, threshold: 0.2, cron: '0 6 * * *'}}\n";
+    let c = build(spec);
+    assert_eq!(c.model.drift_runner(), SaRole::Composer);
+    assert!(has(&c, SaRole::Composer, &Scope::Project, "roles/monitoring.metricWriter"));
+    assert!(has(&c, SaRole::Composer, &Scope::RequestLog("e".into()), "roles/bigquery.dataViewer"));
+    assert!(has(&c, SaRole::Composer, &Scope::Bucket("data".into()), "roles/storage.objectViewer"));
+    assert!(has(&c, SaRole::Composer, &Scope::ServiceAccount(SaRole::Composer), "roles/iam.serviceAccountUser"));
+}

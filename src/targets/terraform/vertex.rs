@@ -32,6 +32,11 @@ pub fn file(m: &Model) -> TfFile {
     f
 }
 
+/// Terraform name of the `google_bigquery_dataset` an endpoint logs its requests to.
+pub fn request_log(endpoint_key: &str) -> String {
+    format!("{}_requests", ident(endpoint_key))
+}
+
 fn endpoint(f: &mut TfFile, m: &Model, e: &Endpoint) {
     let key = ident(&e.key);
     let mut b = resource("google_vertex_ai_endpoint", &key)
@@ -42,7 +47,7 @@ fn endpoint(f: &mut TfFile, m: &Model, e: &Endpoint) {
     if let Some(rate) = e.request_logging {
         f.push(
             Item::from(
-                resource("google_bigquery_dataset", &format!("{key}_requests"))
+                resource("google_bigquery_dataset", &request_log(&e.key))
                     .attr("dataset_id", s(&e.logging_dataset))
                     .attr("description", s(format!("Request-response log of endpoint {} (drift detection reads it).", e.key)))
                     .attr("location", var("region"))
@@ -52,7 +57,7 @@ fn endpoint(f: &mut TfFile, m: &Model, e: &Endpoint) {
             .note(format!("endpoints.{}.request_logging", e.key))
             .skip("CKV_GCP_81", "Google-managed encryption; the spec declares no dataset key"),
         );
-        let dataset = r(&["google_bigquery_dataset", &format!("{key}_requests"), "dataset_id"]);
+        let dataset = r(&["google_bigquery_dataset", &request_log(&e.key), "dataset_id"]);
         let destination = block("bigquery_destination")
             .attr("output_uri", tpl(vec![lit("bq://"), iref(var("project_id")), lit("."), iref(dataset)]))
             .build();

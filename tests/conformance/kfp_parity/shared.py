@@ -42,6 +42,7 @@ def validator(image, dataset_uri):
     @dsl.container_component
     def validate(dataset: dsl.Output[dsl.Dataset], metrics: dsl.Output[dsl.Metrics], report: dsl.Output[dsl.Markdown]):
         return dsl.ContainerSpec(image=image, args=["--dataset", dataset_uri, "--report", report.path,
-                                                    "--metrics", metrics.path, "--dataset-out", dataset.path])
+                                                    "--metrics", metrics.path, "--dataset-out", dataset.path,
+                                                    "--executor-input", dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
     return validate

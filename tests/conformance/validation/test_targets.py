@@ -53,6 +53,8 @@ def test_pipeline_steps_call_the_validator_as_it_expects(generated):
         assert args and args[0] not in ("samples", "drift"), where
         parsed = cli.validate_parser().parse_args(args)
         assert parsed.report and parsed.metrics and parsed.dataset_out, where
+        # The launcher replaces {{$}} with the executor input, which names the output file.
+        assert parsed.executor_input == "{{$}}", where
         assert contract_of(parsed), where
 
 
