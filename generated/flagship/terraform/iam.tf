@@ -67,9 +67,18 @@ resource "google_project_iam_member" "pipelines_aiplatform_user" {
 }
 
 # pipeline `training` step `validate` validates dataset `customers` (BigQuery jobs have no narrower scope)
+# monitoring.drift: the drift job runs as the pipelines SA and reads the request log of endpoint `churn` (BigQuery jobs have no narrower scope)
+# monitoring.drift: the drift job runs as the pipelines SA and compares dataset `customers` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
+  member  = google_service_account.pipelines.member
+}
+
+# monitoring.drift: the drift job runs as the pipelines SA and writes the drift metric (custom metrics have no narrower scope)
+resource "google_project_iam_member" "pipelines_monitoring_metricwriter" {
+  project = var.project_id
+  role    = "roles/monitoring.metricWriter"
   member  = google_service_account.pipelines.member
 }
 
@@ -106,6 +115,7 @@ resource "google_storage_bucket_iam_member" "pipelines_predictions_storage_objec
 
 # pipeline `scoring` step `export` runs image `trainer`
 # pipeline `training` step `evaluate` runs image `trainer`
+# monitoring.drift: the drift job runs as the pipelines SA and runs image `validator`
 resource "google_artifact_registry_repository_iam_member" "pipelines_docker_artifactregistry_reader" {
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
@@ -129,6 +139,7 @@ resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceac
 }
 
 # pipeline `training` step `validate` validates dataset `customers`
+# monitoring.drift: the drift job runs as the pipelines SA and compares dataset `customers`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_churn_bigquery_dataviewer" {
   dataset_id = "churn"
   role       = "roles/bigquery.dataViewer"
@@ -136,6 +147,13 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_churn_bigquery_datav
   depends_on = [
     google_project_service.bigquery
   ]
+}
+
+# monitoring.drift: the drift job runs as the pipelines SA and reads the request log of endpoint `churn`
+resource "google_bigquery_dataset_iam_member" "pipelines_churn_requests_bigquery_dataviewer" {
+  dataset_id = google_bigquery_dataset.churn_requests.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
 }
 
 # pipeline `training` step `tune` runs as the training SA and logs to the TensorBoard (experiments.tensorboard)
@@ -299,6 +317,7 @@ resource "google_cloud_run_v2_service_iam_member" "ci_api_run_developer" {
 
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
+# monitoring.drift: the drift DAG starts the drift job on Vertex AI (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "composer_aiplatform_user" {
   project = var.project_id
   role    = "roles/aiplatform.user"
@@ -331,6 +350,7 @@ resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifact
 
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA
+# monitoring.drift: the drift DAG starts the drift job on Vertex AI as the pipelines SA
 resource "google_service_account_iam_member" "composer_on_pipelines_iam_serviceaccountuser" {
   service_account_id = google_service_account.pipelines.name
   role               = "roles/iam.serviceAccountUser"
