@@ -469,7 +469,8 @@ impl Checker<'_> {
             }
             self.reference("dataset", &d.dataset, &self.spec.datasets, "/monitoring/drift/dataset");
             self.cron(&d.cron, "/monitoring/drift/cron");
-            if !(d.threshold > 0.0) {
+            // NaN isn't greater than 0 either.
+            if d.threshold.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
                 let pos = self.at("/monitoring/drift/threshold");
                 self.report(Code::InvalidValue, pos, "threshold must be greater than 0", None);
             }
