@@ -30,7 +30,9 @@ fn mlopsgen(dir: &Path, args: &[&str], fault: Option<&str>) -> std::process::Out
     cmd.output().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
+type Tree = BTreeMap<String, Vec<u8>>;
+
+fn tree(root: &Path) -> Tree {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let path = entry.path();
@@ -46,12 +48,80 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn built(spec: &str) -> (tempfile::TempDir, BTreeMap<String, Vec<u8>>) {
+fn built(spec: &str) -> (tempfile::TempDir, Tree) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("mlops.yaml"), spec).ok();
     assert!(mlopsgen(dir.path(), &["build"], None).status.success());
     let t = tree(&dir.path().join("out"));
     (dir, t)
+}
+
+const FLAGSHIP: &str = include_str!("../specs/flagship.yaml");
+
+/// The flagship writing to `out/`.
+fn flagship_a() -> String {
+    FLAGSHIP.replace("output: ../generated/flagship", "output: out")
+}
+
+/// The flagship changed: the project renamed (so nearly every file is rewritten), a default
+/// edited, the `scoring` pipeline (and its DAGs) removed, so the build rewrites and deletes files.
+fn flagship_b() -> String {
+    let text = flagship_a()
+        .replace("project:\n  name: churn\n", "project:\n  name: chorn\n")
+        .replace("default: 0.05", "default: 0.07")
+        .replace("Validate the customer table, tune", "Validate, tune");
+    let start = text.find("  scoring:\n").unwrap_or_else(|| panic!("no scoring pipeline"));
+    let end = text.find("\nmodels:").unwrap_or_else(|| panic!("no models"));
+    format!("{}{}", &text[..start], &text[end + 1..])
+}
+
+/// Spec A built, then a build of spec B killed at its `n`th write point: checks every file is
+/// A's or B's version, the manifest claims no hash a file lacks, a rerun converges, and the
+/// unmanaged file and the hand-edited orphan are intact. `false` when the build ran to the end
+/// (n is past the last write point).
+fn kill_trial(a: &str, b: &str, tree_a: &Tree, tree_b: &Tree, orphan: &str, n: usize) -> bool {
+    let (dir, _) = built(a);
+    let out = dir.path().join("out");
+    std::fs::write(out.join("UNMANAGED.txt"), "mine").ok();
+    std::fs::write(out.join(orphan), "edited orphan").ok();
+    std::fs::write(dir.path().join("mlops.yaml"), b).ok();
+    let killed = mlopsgen(dir.path(), &["build"], Some(&format!("kill-at={n}")));
+    if killed.status.success() {
+        return false;
+    }
+    assert_eq!(killed.status.code(), None, "kill-at={n}: expected death by signal: {killed:?}");
+
+    let now = tree(&out);
+    for (path, bytes) in &now {
+        if path.contains(".mlopsgen-") || path == "UNMANAGED.txt" || path == orphan || path.ends_with("manifest.json") {
+            continue;
+        }
+        assert!(
+            tree_a.get(path) == Some(bytes) || tree_b.get(path) == Some(bytes),
+            "kill-at={n}: {path} is neither the old nor the new version"
+        );
+    }
+    let manifest: Manifest = serde_json::from_slice(&now[".mlopsgen/manifest.json"]).unwrap_or_else(|e| panic!("kill-at={n}: {e}"));
+    for path in manifest.files.keys() {
+        let hash = now.get(path).map(|b| sha256_hex(b));
+        let claimed = manifest.files.get(path).cloned();
+        let pending = manifest.pending.get(path).cloned();
+        let ok = match &hash {
+            Some(h) => claimed.as_ref() == Some(h) || pending.as_ref() == Some(h) || path == orphan,
+            None => pending.as_deref() == Some(""),
+        };
+        assert!(ok, "kill-at={n}: manifest claims {path} = {claimed:?} (pending {pending:?}) but disk has {hash:?}");
+    }
+
+    let rerun = mlopsgen(dir.path(), &["build"], None);
+    assert!(rerun.status.success(), "kill-at={n}: rerun failed: {}", String::from_utf8_lossy(&rerun.stderr));
+    assert!(mlopsgen(dir.path(), &["build", "--check"], None).status.success(), "kill-at={n}: not converged");
+    let after = tree(&out);
+    assert_eq!(after.get("UNMANAGED.txt").map(Vec::as_slice), Some(&b"mine"[..]), "kill-at={n}: unmanaged file touched");
+    assert_eq!(after.get(orphan).map(Vec::as_slice), Some(&b"edited orphan"[..]), "kill-at={n}: hand-edited orphan lost");
+    let generated: BTreeSet<_> = after.keys().filter(|k| *k != "UNMANAGED.txt" && *k != orphan).collect();
+    assert_eq!(generated, tree_b.keys().collect::<BTreeSet<_>>(), "kill-at={n}: stray or missing files");
+    true
 }
 
 #[test]
@@ -61,51 +131,50 @@ fn killed_builds_leave_old_or_new_files_and_a_rerun_converges() {
     let orphan = tree_a.keys().find(|k| k.contains("extra")).cloned().unwrap_or_else(|| panic!("no orphan candidate"));
     let mut points = 0;
     for n in 1..500 {
-        let (dir, _) = built(&spec_a());
-        let out = dir.path().join("out");
-        std::fs::write(out.join("UNMANAGED.txt"), "mine").ok();
-        std::fs::write(out.join(&orphan), "edited orphan").ok();
-        std::fs::write(dir.path().join("mlops.yaml"), spec_b()).ok();
-        let killed = mlopsgen(dir.path(), &["build"], Some(&format!("kill-at={n}")));
-        if killed.status.success() {
+        if !kill_trial(&spec_a(), &spec_b(), &tree_a, &tree_b, &orphan, n) {
             break; // n is past the last crash point
         }
         points = n;
-        assert_eq!(killed.status.code(), None, "kill-at={n}: expected death by signal: {killed:?}");
-
-        let now = tree(&out);
-        for (path, bytes) in &now {
-            if path.contains(".mlopsgen-") || path == "UNMANAGED.txt" || *path == orphan || path.ends_with("manifest.json") {
-                continue;
-            }
-            assert!(
-                tree_a.get(path) == Some(bytes) || tree_b.get(path) == Some(bytes),
-                "kill-at={n}: {path} is neither the old nor the new version"
-            );
-        }
-        let manifest: Manifest = serde_json::from_slice(&now[".mlopsgen/manifest.json"]).unwrap_or_else(|e| panic!("kill-at={n}: {e}"));
-        for path in manifest.files.keys() {
-            let hash = now.get(path).map(|b| sha256_hex(b));
-            let claimed = manifest.files.get(path).cloned();
-            let pending = manifest.pending.get(path).cloned();
-            let ok = match &hash {
-                Some(h) => claimed.as_ref() == Some(h) || pending.as_ref() == Some(h) || *path == orphan,
-                None => pending.as_deref() == Some(""),
-            };
-            assert!(ok, "kill-at={n}: manifest claims {path} = {claimed:?} (pending {pending:?}) but disk has {hash:?}");
-        }
-
-        let rerun = mlopsgen(dir.path(), &["build"], None);
-        assert!(rerun.status.success(), "kill-at={n}: rerun failed: {}", String::from_utf8_lossy(&rerun.stderr));
-        assert!(mlopsgen(dir.path(), &["build", "--check"], None).status.success(), "kill-at={n}: not converged");
-        let after = tree(&out);
-        assert_eq!(after.get("UNMANAGED.txt").map(Vec::as_slice), Some(&b"mine"[..]), "kill-at={n}: unmanaged file touched");
-        assert_eq!(after.get(&orphan).map(Vec::as_slice), Some(&b"edited orphan"[..]), "kill-at={n}: hand-edited orphan lost");
-        let generated: BTreeSet<_> = after.keys().filter(|k| *k != "UNMANAGED.txt" && **k != orphan).collect();
-        assert_eq!(generated, tree_b.keys().collect::<BTreeSet<_>>(), "kill-at={n}: stray or missing files");
     }
     assert!(points >= 10, "only {points} crash points were exercised");
     eprintln!("crash points exercised: {points}");
+}
+
+/// The flagship's build has many more write points: find how many (binary search on where a
+/// kill stops landing), then kill at 32 of them spread evenly from the first to the last.
+#[test]
+fn killed_flagship_builds_leave_old_or_new_files_and_a_rerun_converges() {
+    let (a, b) = (flagship_a(), flagship_b());
+    let (_a, tree_a) = built(&a);
+    let (_b, tree_b) = built(&b);
+    let orphan = tree_a.keys().find(|k| k.contains("scoring") && !tree_b.contains_key(*k)).cloned().unwrap_or_else(|| panic!("no orphan"));
+    let lands = |n: usize| {
+        let (dir, _) = built(&a);
+        std::fs::write(dir.path().join("out").join(&orphan), "edited orphan").ok();
+        std::fs::write(dir.path().join("mlops.yaml"), &b).ok();
+        !mlopsgen(dir.path(), &["build"], Some(&format!("kill-at={n}"))).status.success()
+    };
+    let (mut lo, mut hi) = (1, 2); // lands(lo), and !lands(hi) once found
+    while lands(hi) {
+        lo = hi;
+        hi *= 2;
+        assert!(hi < 100_000, "kill-at never stops landing");
+    }
+    while hi - lo > 1 {
+        let mid = (lo + hi) / 2;
+        if lands(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let total = lo;
+    let samples: BTreeSet<usize> = (0..32).map(|i| 1 + i * (total - 1) / 31).collect();
+    for &n in &samples {
+        assert!(kill_trial(&a, &b, &tree_a, &tree_b, &orphan, n), "kill-at={n} did not land (total {total})");
+    }
+    assert!(samples.len() >= 30, "only {} distinct kill points in {total}", samples.len());
+    eprintln!("flagship: {total} write points, killed at {} of them: {samples:?}", samples.len());
 }
 
 #[test]

@@ -97,7 +97,9 @@ fn marker_pos(m: &Marker) -> Pos {
 /// A container being filled.
 #[derive(Debug)]
 enum Frame {
-    Map { pointer: String, map: Map<String, Value>, key: Option<(String, Pos)>, anchor: usize },
+    /// `key`: the pending key, its position, and whether it repeats an earlier one (then its value
+    /// is dropped once parsed).
+    Map { pointer: String, map: Map<String, Value>, key: Option<(String, Pos, bool)>, anchor: usize },
     Seq { pointer: String, items: Vec<Value>, anchor: usize },
 }
 
@@ -119,7 +121,7 @@ impl Builder {
         match self.stack.last() {
             None => Some(String::new()),
             Some(Frame::Map { key: None, .. }) => None,
-            Some(Frame::Map { pointer, key: Some((k, _)), .. }) => Some(pointer_push(pointer, k)),
+            Some(Frame::Map { pointer, key: Some((k, _, _)), .. }) => Some(pointer_push(pointer, k)),
             Some(Frame::Seq { pointer, items, .. }) => Some(pointer_push(pointer, &items.len().to_string())),
         }
     }
@@ -148,8 +150,10 @@ impl Builder {
             None => self.root = Some(value),
             Some(Frame::Seq { items, .. }) => items.push(value),
             Some(Frame::Map { map, key, pointer, .. }) => {
-                if let Some((k, _)) = key.take() {
-                    map.insert(k, value);
+                if let Some((k, _, duplicate)) = key.take() {
+                    if !duplicate {
+                        map.insert(k, value);
+                    }
                 } else {
                     // A complex (non-scalar) mapping key.
                     let pos = self.spans.value(pointer);
@@ -170,10 +174,10 @@ impl Builder {
                     let msg = format!("duplicate key `{text}`");
                     let hint = format!("`{text}` is first defined at line {}", first.line);
                     self.errors.push(Diagnostic::new(Code::DuplicateKey, pos, msg).with_hint(hint));
-                    *key = Some((format!("{text}\u{0}dup{}", self.nodes), pos));
+                    *key = Some((format!("{text}\u{0}dup{}", self.nodes), pos, true));
                 } else {
                     self.spans.keys.insert(child, pos);
-                    *key = Some((text, pos));
+                    *key = Some((text, pos, false));
                 }
             }
             return;
@@ -227,10 +231,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingEnd | Event::SequenceEnd => {
                 let (value, anchor) = match self.stack.pop() {
-                    Some(Frame::Map { mut map, anchor, .. }) => {
-                        map.retain(|k, _| !k.contains('\u{0}'));
-                        (Value::Object(map), anchor)
-                    }
+                    Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
                     Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
                     None => return,
                 };
@@ -353,6 +354,12 @@ mod tests {
         let errs = parse("a: 1\nb: 2\na: 3\nb: 4\n").err().unwrap_or_default();
         let found: Vec<_> = errs.iter().map(|d| (d.code, d.pos.line)).collect();
         assert_eq!(found, [(Code::DuplicateKey, 3), (Code::DuplicateKey, 4)]);
+    }
+
+    #[test]
+    fn keeps_keys_holding_nul() {
+        let doc = parse("\"a\\0b\": 1\n").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(doc.value, serde_json::json!({"a\u{0}b": 1}));
     }
 
     #[test]

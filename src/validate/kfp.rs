@@ -151,7 +151,8 @@ pub fn models(c: &mut Checker<'_>) {
 
 /// KFP's backend replaces `{{$…}}` placeholders in commands, arguments and parameter values, so
 /// spec text that reaches a pipeline can't contain one (descriptions excepted: nothing resolves
-/// them). Arguments already reject every `{{`.
+/// them). Arguments already reject every `{{`. An image's entrypoint and cmd count: a step
+/// without a `command` runs the entrypoint.
 pub fn placeholders(c: &mut Checker<'_>) {
     let mut found = Vec::new();
     super::semantic::walk_strings(&c.doc.value, &|s| s.contains("{{$"), &mut found);
@@ -159,7 +160,10 @@ pub fn placeholders(c: &mut Checker<'_>) {
         let parts: Vec<&str> = p.split('/').collect();
         matches!(
             parts.as_slice(),
-            ["", "pipelines", ..] | ["", "models", ..] | ["", "images", _, "serving", ..] | ["", "datasets", _, "source"]
+            ["", "pipelines", ..]
+                | ["", "models", ..]
+                | ["", "images", _, "serving" | "entrypoint" | "cmd", ..]
+                | ["", "datasets", _, "source"]
         )
     };
     for (pointer, text) in found {
@@ -259,6 +263,19 @@ pipelines:
             assert!(got.iter().any(|g| g == w), "missing {w:?} in {got:#?}");
         }
         assert_eq!(got.len(), want.len() + 1, "{got:#?}"); // the placeholder twice
+    }
+
+    #[test]
+    fn image_entrypoint_and_cmd_cannot_hold_placeholders() {
+        let source = Source {
+            name: "t.yaml".into(),
+            text: BASE.replace("entrypoint: [python, -m, job]", "entrypoint: [python, '{{$.inputs.parameters[\"x\"]}}'], cmd: ['{{$}}']")
+                + "      s: {kind: container, image: job}\n",
+        };
+        let doc = crate::spec::load(&source).unwrap_or_else(|d| panic!("{d:?}"));
+        let got: Vec<String> = super::super::check(&doc).err().unwrap_or_default().into_iter().map(|d| d.message).collect();
+        let placeholder = "`{{$` starts a Kubeflow placeholder, which the pipeline backend would replace";
+        assert_eq!(got.iter().filter(|g| *g == placeholder).count(), 2, "{got:#?}"); // entrypoint and cmd
     }
 
     #[test]
