@@ -212,15 +212,19 @@ pub fn build<'a>(
         .changes()
         .map(|f| (f.path.clone(), f.new.as_ref().and_then(|_| plan.manifest.files.get(&f.path).cloned()).unwrap_or_default()))
         .collect();
-    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes())?;
+    let mut dirs = Dirs::default();
+    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes(), &mut dirs)?;
     for f in plan.changes() {
         match (&f.action, &f.new) {
-            (Action::Remove, _) => remove(out_dir, &f.path)?,
-            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes())?,
+            (Action::Remove, _) => {
+                remove(out_dir, &f.path)?;
+                dirs.0.clear(); // the removal may have deleted emptied directories
+            }
+            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes(), &mut dirs)?,
             _ => {}
         }
     }
-    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes())?;
+    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes(), &mut dirs)?;
     crash_point();
     drop(lock);
     Ok(Outcome::Written(plan))
@@ -278,11 +282,20 @@ fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Directories this build has already created or checked (no symlinks), so that writing a
+/// thousand files into one folder checks the folder once. A removal forgets them all: it may
+/// delete the directories it empties.
+#[derive(Debug, Default)]
+struct Dirs(std::collections::HashSet<String>);
+
 /// Writes through a temp file in the same directory and renames it into place.
-fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
+fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8], dirs: &mut Dirs) -> Result<(), WriteError> {
     check_path(rel)?;
     let parent_rel = rel.rsplit_once('/').map_or("", |(d, _)| d);
-    ensure_dirs(out_dir, parent_rel)?;
+    if !dirs.0.contains(parent_rel) {
+        ensure_dirs(out_dir, parent_rel)?;
+        dirs.0.insert(parent_rel.to_owned());
+    }
     let target = out_dir.join(rel);
     if let Ok(m) = std::fs::symlink_metadata(&target) {
         if m.file_type().is_symlink() {

@@ -533,6 +533,7 @@ fn key_error() -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Serialize;
     use serde_json::json;
 
     #[derive(Serialize)]
