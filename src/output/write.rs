@@ -438,7 +438,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         written(dir.path(), &set(&[("keep.json", "k"), ("old/a.json", "a"), ("old/b.json", "b")]), false);
         std::fs::write(dir.path().join("old/b.json"), "edited").ok();
-        let p = written(dir.path(), &set(&[("keep.json", "k")]), false);
+        let keep = set(&[("keep.json", "k")]);
+        let p = written(dir.path(), &keep, false);
         assert_eq!(p.count(Action::Remove), 1);
         assert_eq!(p.kept, ["old/b.json"]);
         assert!(!dir.path().join("old/a.json").exists());
@@ -453,7 +454,8 @@ mod tests {
         let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         #[cfg(unix)]
         std::os::unix::fs::symlink(outside.path(), dir.path().join("pipelines")).ok();
-        let result = build(dir.path(), &set(&[("pipelines/x.json", "1")]), "hash", true, || {});
+        let files = set(&[("pipelines/x.json", "1")]);
+        let result = build(dir.path(), &files, "hash", true, || {});
         assert!(matches!(result, Err(WriteError::Symlink(_))), "{result:?}");
         assert_eq!(std::fs::read_dir(outside.path()).map(|d| d.count()).unwrap_or(0), 0);
     }
