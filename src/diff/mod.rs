@@ -111,10 +111,11 @@ fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>)
 /// Mermaid graphs of the pipelines whose compiled template or DAG changes, added and changed
 /// steps outlined.
 fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[semantic::Change]) -> BTreeMap<String, String> {
+    let changed_paths: std::collections::BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let changed = |pipeline: &str| {
         model.environments.iter().any(|e| {
             let owned = [paths::pipeline_json(&e.name, pipeline), paths::dag_file(&e.name, pipeline)];
-            files.iter().any(|f| owned.contains(&f.path))
+            owned.iter().any(|p| changed_paths.contains(p.as_str()))
         })
     };
     model
