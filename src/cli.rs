@@ -250,8 +250,7 @@ impl Ctx {
         match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
             Ok(Outcome::Written(plan)) => {
                 memo::record(key, &c.spec_sha256, &c.out_dir);
-                let (old, _) = diff::sides(&plan);
-                emit(&diff::review(&c, &old, None).summary(BUILD_SUMMARY_CHANGES));
+                emit(&diff::review_plan(&c, &plan).summary(BUILD_SUMMARY_CHANGES));
                 emit(&format!("{dir}: {}\n", summary(&plan)));
                 for k in &plan.kept {
                     eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
@@ -289,20 +288,19 @@ impl Ctx {
             Ok(c) => c,
             Err(code) => return code,
         };
-        let old = match base {
+        let report = match base {
             Some(rev) => match diff::git::files_at(&c.out_dir, rev) {
-                Ok(old) => old,
+                Ok(old) => diff::review(&c, &old, base),
                 Err(e) => {
                     eprintln!("error: {e}");
                     return EXIT_INVALID;
                 }
             },
             None => match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
-                Ok(plan) => diff::sides(&plan).0,
+                Ok(plan) => diff::review_plan(&c, &plan),
                 Err(e) => return io_error(&e),
             },
         };
-        let report = diff::review(&c, &old, base);
         match format {
             Format::Json => emit(&report.json()),
             Format::Markdown => emit(&report.markdown()),

@@ -37,58 +37,72 @@ pub struct FileDiff {
 
 /// The changed files between two versions.
 pub fn changed_files(old: &Files, new: &Files) -> Vec<FileDiff> {
+    into_changed_files(old.clone(), new.clone())
+}
+
+/// [`changed_files`], moving the texts instead of copying them.
+fn into_changed_files(mut old: Files, new: Files) -> Vec<FileDiff> {
     let mut out = Vec::new();
     for (path, text) in new {
-        match old.get(path) {
-            None => out.push(FileDiff { path: path.clone(), action: Action::Add, old: None, new: Some(text.clone()) }),
-            Some(o) if o != text => out.push(FileDiff {
-                path: path.clone(),
-                action: Action::Change,
-                old: Some(o.clone()),
-                new: Some(text.clone()),
-            }),
+        match old.remove(&path) {
+            None => out.push(FileDiff { path, action: Action::Add, old: None, new: Some(text) }),
+            Some(o) if o != text => out.push(FileDiff { path, action: Action::Change, old: Some(o), new: Some(text) }),
             Some(_) => {}
         }
     }
     for (path, text) in old {
-        if !new.contains_key(path) {
-            out.push(FileDiff { path: path.clone(), action: Action::Remove, old: Some(text.clone()), new: None });
-        }
+        out.push(FileDiff { path, action: Action::Remove, old: Some(text), new: None });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
-/// The two sides of a build plan (disk before, output set after), for diffing. An unchanged
-/// file's plan entry keeps only its new text, which is also its text on disk.
-pub fn sides(plan: &Plan) -> (Files, Files) {
-    let mut old = Files::new();
-    let mut new = Files::new();
-    for f in &plan.files {
-        let before = if f.action == Action::Unchanged { &f.new } else { &f.old };
-        if let Some(o) = before {
-            old.insert(f.path.clone(), o.clone());
-        }
-        if let Some(n) = &f.new {
-            new.insert(f.path.clone(), n.clone());
-        }
-    }
-    (old, new)
-}
-
 /// The files of a plan that change, as [`FileDiff`]s.
 pub fn plan_files(plan: &Plan) -> Vec<FileDiff> {
     plan.changes()
-        .map(|f| FileDiff { path: f.path.clone(), action: f.action, old: f.old.clone(), new: f.new.clone() })
+        .map(|f| FileDiff { path: f.path.clone(), action: f.action, old: f.old.clone(), new: f.new.map(str::to_owned) })
         .collect()
 }
 
-/// The report of what `compilation` changes in `old` (the files on disk, or at `base`).
+/// Whether a file goes into a review's sides: it differs, or semantic diffs read its target whole.
+fn reviewed(path: &str, differs: bool) -> bool {
+    !path.starts_with(".mlopsgen/") && (differs || semantic::reads_unchanged(path))
+}
+
+/// The report of what `compilation` changes in `old` (the files at `base`, or on disk).
 pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Report {
-    let new: Files = compilation.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect();
-    let old: Files = old.iter().filter(|(p, _)| !p.starts_with(".mlopsgen/")).map(|(p, t)| (p.clone(), t.clone())).collect();
-    let files = changed_files(&old, &new);
+    let output = &compilation.output;
+    let new: Files = output
+        .files()
+        .filter(|(p, t)| reviewed(p, old.get(*p).map(String::as_str) != Some(*t)))
+        .map(|(p, t)| (p.to_owned(), t.to_owned()))
+        .collect();
+    let old: Files =
+        old.iter().filter(|(p, t)| reviewed(p, output.get(p) != Some(t.as_str()))).map(|(p, t)| (p.clone(), t.clone())).collect();
+    report(compilation, old, new, base)
+}
+
+/// The report of what a build plan changes (the files on disk before, the output set after).
+/// Unchanged files stay out of it (but for the few semantic diffs read whole), so a large tree is
+/// not copied to say that little changed.
+pub fn review_plan(compilation: &Compilation, plan: &Plan) -> Report {
+    let (mut old, mut new) = (Files::new(), Files::new());
+    for f in plan.files.iter().filter(|f| reviewed(&f.path, f.action != Action::Unchanged)) {
+        let before = if f.action == Action::Unchanged { f.new } else { f.old.as_deref() };
+        if let Some(o) = before {
+            old.insert(f.path.clone(), o.to_owned());
+        }
+        if let Some(n) = f.new {
+            new.insert(f.path.clone(), n.to_owned());
+        }
+    }
+    report(compilation, old, new, None)
+}
+
+/// The report of two sides that hold every file that differs.
+fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>) -> Report {
     let changes = semantic::changes(&old, &new);
+    let files = into_changed_files(old, new);
     let graphs = pipeline_graphs(&compilation.model, &files, &changes);
     let model = &compilation.model;
     Report::new(&model.spec_path, &model.output_dir, base, files, changes).with_graphs(graphs)
@@ -97,10 +111,11 @@ pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Rep
 /// Mermaid graphs of the pipelines whose compiled template or DAG changes, added and changed
 /// steps outlined.
 fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[semantic::Change]) -> BTreeMap<String, String> {
+    let changed_paths: std::collections::BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let changed = |pipeline: &str| {
         model.environments.iter().any(|e| {
             let owned = [paths::pipeline_json(&e.name, pipeline), paths::dag_file(&e.name, pipeline)];
-            files.iter().any(|f| owned.contains(&f.path))
+            owned.iter().any(|p| changed_paths.contains(p.as_str()))
         })
     };
     model

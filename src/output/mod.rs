@@ -36,13 +36,13 @@ impl OutputSet {
     }
 
     /// Adds a file; text is normalised and bannered. A path may be inserted once.
-    pub fn insert(&mut self, path: impl Into<String>, contents: impl AsRef<str>) -> Result<(), PathError> {
+    pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<String>) -> Result<(), PathError> {
         let path = path.into();
         check_path(&path)?;
         if self.files.contains_key(&path) {
             return Err(PathError { path, reason: "generated twice" });
         }
-        let text = add_banner(&path, normalise(contents.as_ref()), &self.spec_path);
+        let text = add_banner(&path, normalise(contents.into()), &self.spec_path);
         self.files.insert(path, text);
         Ok(())
     }
@@ -108,9 +108,9 @@ pub fn check_path(path: &str) -> Result<(), PathError> {
     Ok(())
 }
 
-/// LF line endings and exactly one trailing newline.
-fn normalise(text: &str) -> String {
-    let mut t = if text.contains('\r') { text.replace("\r\n", "\n") } else { text.to_owned() };
+/// LF line endings and exactly one trailing newline (in place unless there are CRs).
+fn normalise(text: String) -> String {
+    let mut t = if text.contains('\r') { text.replace("\r\n", "\n") } else { text };
     let trimmed = t.trim_end_matches('\n').len();
     t.truncate(trimmed);
     t.push('\n');
@@ -131,15 +131,22 @@ fn banner(path: &str, spec_path: &str) -> Option<String> {
     })
 }
 
+/// Puts the banner after the shebang line, if any, else first; the result is sized exactly (the
+/// set holds every file until it is written, so growth slack would add up).
 fn add_banner(path: &str, mut text: String, spec_path: &str) -> String {
-    let Some(banner) = banner(path, spec_path) else { return text };
-    if let Some(rest) = text.strip_prefix("#!") {
-        let (shebang, body) = rest.split_once('\n').unwrap_or((rest, ""));
-        format!("#!{shebang}\n{banner}{body}")
-    } else {
-        text.insert_str(0, &banner);
-        text
+    let Some(banner) = banner(path, spec_path) else {
+        text.shrink_to_fit();
+        return text;
+    };
+    let split = if text.starts_with("#!") { text.find('\n').map_or(text.len(), |n| n + 1) } else { 0 };
+    let mut out = String::with_capacity(text.len() + banner.len() + 1);
+    out.push_str(&text[..split]);
+    if split > 0 && !out.ends_with('\n') {
+        out.push('\n');
     }
+    out.push_str(&banner);
+    out.push_str(&text[split..]);
+    out
 }
 
 #[cfg(test)]

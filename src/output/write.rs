@@ -69,7 +69,7 @@ pub enum ConflictKind {
 
 /// One file in a plan.
 #[derive(Debug, Clone)]
-pub struct FileChange {
+pub struct FileChange<'a> {
     /// Path relative to the output directory.
     pub path: String,
     /// What happens.
@@ -77,17 +77,17 @@ pub struct FileChange {
     /// Current contents (lossy UTF-8) if the file exists and differs; `None` for an unchanged
     /// file, whose contents are `new` (so a large tree isn't held twice).
     pub old: Option<String>,
-    /// New contents, unless removed.
-    pub new: Option<String>,
+    /// New contents (borrowed from the output set), unless removed.
+    pub new: Option<&'a str>,
     /// Set if the change needs `--force`.
     pub conflict: Option<ConflictKind>,
 }
 
 /// What a build would do.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct Plan<'a> {
     /// Every generated or orphaned file, by path.
-    pub files: Vec<FileChange>,
+    pub files: Vec<FileChange<'a>>,
     /// Modified orphans: no longer generated, edited by hand, so left alone (and unmanaged).
     pub kept: Vec<String>,
     /// The manifest the build writes.
@@ -96,14 +96,14 @@ pub struct Plan {
     pub manifest_stale: bool,
 }
 
-impl Plan {
+impl<'a> Plan<'a> {
     /// Files that change (added, changed, removed).
-    pub fn changes(&self) -> impl Iterator<Item = &FileChange> {
+    pub fn changes(&self) -> impl Iterator<Item = &FileChange<'a>> {
         self.files.iter().filter(|f| f.action != Action::Unchanged)
     }
 
     /// Files that need `--force`.
-    pub fn conflicts(&self) -> impl Iterator<Item = &FileChange> {
+    pub fn conflicts(&self) -> impl Iterator<Item = &FileChange<'a>> {
         self.files.iter().filter(|f| f.conflict.is_some())
     }
 
@@ -119,7 +119,7 @@ impl Plan {
 }
 
 /// Compares the output set with the directory (read-only).
-pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, WriteError> {
+pub fn plan<'a>(out_dir: &Path, set: &'a OutputSet, spec_sha256: &str) -> Result<Plan<'a>, WriteError> {
     let old = read_manifest(out_dir)?;
     let mut files = Vec::new();
     let mut new_hashes = BTreeMap::new();
@@ -137,7 +137,7 @@ pub fn plan(out_dir: &Path, set: &OutputSet, spec_sha256: &str) -> Result<Plan, 
             path: path.to_owned(),
             action,
             old: disk.filter(|_| action != Action::Unchanged).map(lossy_utf8),
-            new: Some(contents.to_owned()),
+            new: Some(contents),
             conflict,
         });
     }
@@ -170,23 +170,23 @@ fn lossy_utf8(bytes: Vec<u8>) -> String {
 
 /// The result of [`build`].
 #[derive(Debug)]
-pub enum Outcome {
+pub enum Outcome<'a> {
     /// Written (or already up to date).
-    Written(Plan),
+    Written(Plan<'a>),
     /// Nothing written: these files need `--force`.
-    Conflicts(Plan),
+    Conflicts(Plan<'a>),
 }
 
 /// Writes the output set: locks, re-plans under the lock, refuses conflicts unless `force`, then
 /// writes a pending manifest, the files, removals and the final manifest. `on_wait` is called once
 /// if another build holds the lock.
-pub fn build(
+pub fn build<'a>(
     out_dir: &Path,
-    set: &OutputSet,
+    set: &'a OutputSet,
     spec_sha256: &str,
     force: bool,
     on_wait: impl FnOnce(),
-) -> Result<Outcome, WriteError> {
+) -> Result<Outcome<'a>, WriteError> {
     let meta_dir = out_dir.join(".mlopsgen");
     ensure_dirs(out_dir, ".mlopsgen")?;
     let lock = std::fs::File::open(&meta_dir).map_err(io_err(&meta_dir))?;
@@ -212,15 +212,19 @@ pub fn build(
         .changes()
         .map(|f| (f.path.clone(), f.new.as_ref().and_then(|_| plan.manifest.files.get(&f.path).cloned()).unwrap_or_default()))
         .collect();
-    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes())?;
+    let mut dirs = Dirs::default();
+    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes(), &mut dirs)?;
     for f in plan.changes() {
         match (&f.action, &f.new) {
-            (Action::Remove, _) => remove(out_dir, &f.path)?,
-            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes())?,
+            (Action::Remove, _) => {
+                remove(out_dir, &f.path)?;
+                dirs.0.clear(); // the removal may have deleted emptied directories
+            }
+            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes(), &mut dirs)?,
             _ => {}
         }
     }
-    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes())?;
+    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes(), &mut dirs)?;
     crash_point();
     drop(lock);
     Ok(Outcome::Written(plan))
@@ -278,11 +282,20 @@ fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Directories this build has already created or checked (no symlinks), so that writing a
+/// thousand files into one folder checks the folder once. A removal forgets them all: it may
+/// delete the directories it empties.
+#[derive(Debug, Default)]
+struct Dirs(std::collections::HashSet<String>);
+
 /// Writes through a temp file in the same directory and renames it into place.
-fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), WriteError> {
+fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8], dirs: &mut Dirs) -> Result<(), WriteError> {
     check_path(rel)?;
     let parent_rel = rel.rsplit_once('/').map_or("", |(d, _)| d);
-    ensure_dirs(out_dir, parent_rel)?;
+    if !dirs.0.contains(parent_rel) {
+        ensure_dirs(out_dir, parent_rel)?;
+        dirs.0.insert(parent_rel.to_owned());
+    }
     let target = out_dir.join(rel);
     if let Ok(m) = std::fs::symlink_metadata(&target) {
         if m.file_type().is_symlink() {
@@ -387,7 +400,7 @@ mod tests {
         s
     }
 
-    fn written(dir: &Path, s: &OutputSet, force: bool) -> Plan {
+    fn written<'a>(dir: &Path, s: &'a OutputSet, force: bool) -> Plan<'a> {
         match build(dir, s, "hash", force, || {}) {
             Ok(Outcome::Written(p)) => p,
             other => panic!("expected a write, got {other:?}"),
@@ -425,7 +438,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         written(dir.path(), &set(&[("keep.json", "k"), ("old/a.json", "a"), ("old/b.json", "b")]), false);
         std::fs::write(dir.path().join("old/b.json"), "edited").ok();
-        let p = written(dir.path(), &set(&[("keep.json", "k")]), false);
+        let keep = set(&[("keep.json", "k")]);
+        let p = written(dir.path(), &keep, false);
         assert_eq!(p.count(Action::Remove), 1);
         assert_eq!(p.kept, ["old/b.json"]);
         assert!(!dir.path().join("old/a.json").exists());
@@ -440,7 +454,8 @@ mod tests {
         let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         #[cfg(unix)]
         std::os::unix::fs::symlink(outside.path(), dir.path().join("pipelines")).ok();
-        let result = build(dir.path(), &set(&[("pipelines/x.json", "1")]), "hash", true, || {});
+        let files = set(&[("pipelines/x.json", "1")]);
+        let result = build(dir.path(), &files, "hash", true, || {});
         assert!(matches!(result, Err(WriteError::Symlink(_))), "{result:?}");
         assert_eq!(std::fs::read_dir(outside.path()).map(|d| d.count()).unwrap_or(0), 0);
     }

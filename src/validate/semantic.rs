@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 /// Runs every semantic check.
 pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
-    let mut c = Checker { spec, doc, out: Vec::new() };
+    let mut c = Checker { spec, doc, out: Vec::new(), valid_crons: Default::default() };
     c.project();
     c.environments();
     c.storage();
@@ -43,6 +43,8 @@ pub struct Checker<'a> {
     pub doc: &'a Document,
     /// Collected diagnostics.
     pub out: Vec<Diagnostic>,
+    /// Cron expressions already found valid (a thousand pipelines often share a few schedules).
+    valid_crons: std::collections::HashSet<String>,
 }
 
 impl Checker<'_> {
@@ -92,9 +94,14 @@ impl Checker<'_> {
 
     /// Checks a five-field cron expression.
     pub fn cron(&mut self, cron: &str, pointer: &str) {
+        if self.valid_crons.contains(cron) {
+            return;
+        }
         if let Err(why) = facts::check_cron(cron) {
             let pos = self.at(pointer);
             self.report(Code::InvalidCron, pos, format!("invalid cron expression `{cron}`: {why}"), Some("use five fields: minute hour day-of-month month day-of-week, e.g. `0 3 * * 1`".into()));
+        } else {
+            self.valid_crons.insert(cron.to_owned());
         }
     }
 

@@ -127,20 +127,28 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let differing = |files: &Files| -> Files {
         files.iter().filter(|(p, _)| old.get(*p) != new.get(*p)).map(|(p, t)| (p.clone(), t.clone())).collect()
     };
-    let (old_diff, new_diff) = (differing(old), differing(new));
+    let some_equal = old.iter().any(|(p, t)| new.get(p) == Some(t));
+    let filtered = some_equal.then(|| (differing(old), differing(new)));
+    let (old_diff, new_diff) = filtered.as_ref().map_or((old, new), |(o, n)| (o, n));
     let mut out = Vec::new();
     if old_diff.keys().chain(new_diff.keys()).any(|p| Target::of(p) == Target::Terraform) {
         out.extend(terraform::changes(old, new));
     }
-    out.extend(kubeflow::changes(&old_diff, &new_diff));
-    out.extend(airflow::changes(&old_diff, &new_diff));
-    out.extend(cloudbuild::changes(&old_diff, &new_diff));
-    out.extend(docker::changes(&old_diff, &new_diff));
-    out.extend(validation::changes(&old_diff, &new_diff));
+    out.extend(kubeflow::changes(old_diff, new_diff));
+    out.extend(airflow::changes(old_diff, new_diff));
+    out.extend(cloudbuild::changes(old_diff, new_diff));
+    out.extend(docker::changes(old_diff, new_diff));
+    out.extend(validation::changes(old_diff, new_diff));
     out.sort_by(|a, b| {
         (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
     });
     out
+}
+
+/// Whether [`changes`] reads this file even when it is unchanged (Terraform matches resources by
+/// address across files); other unchanged files can be left out of its inputs.
+pub fn reads_unchanged(path: &str) -> bool {
+    Target::of(path) == Target::Terraform
 }
 
 /// Files of one target folder, with the folder prefix.

@@ -6,6 +6,7 @@
 //! back the original text.
 
 use serde_json::Value;
+use std::fmt::Write as _;
 
 /// A Python expression that evaluates to `value` (JSON maps to `dict`, `list`, `str`, `int`,
 /// `float`, `bool` and `None`).
@@ -83,39 +84,43 @@ const DOC_WIDTH: usize = 100;
 /// the value).
 pub fn docstring(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
-    let mut lines: Vec<Vec<String>> = vec![Vec::new()];
+    // Each character's escaped text, back to back in `text`; `tokens` holds their byte ranges and
+    // `lines` the token ranges of each source line (tokens of a line are contiguous in `text`).
+    let mut text = String::with_capacity(s.len() + 8);
+    let mut tokens: Vec<(usize, usize)> = Vec::with_capacity(chars.len());
+    let mut lines: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut line_start = 0;
     for (i, &c) in chars.iter().enumerate() {
         let quote_next = i == 0 || i + 1 == chars.len() || chars[i - 1] == '"' || chars[i + 1] == '"';
-        let token = match c {
+        let start = text.len();
+        match c {
             '\n' => {
-                lines.push(Vec::new());
+                lines.push(line_start..tokens.len());
+                line_start = tokens.len();
                 continue;
             }
-            '"' if quote_next => "\\\"".to_owned(),
-            '"' => "\"".to_owned(),
+            '"' if quote_next => text.push_str("\\\""),
+            '"' => text.push('"'),
             c if c.is_whitespace() && chars.get(i + 1).is_none_or(|n| *n == '\n') => {
-                format!("\\u{:04x}", u32::from(c))
+                let _ = write!(text, "\\u{:04x}", u32::from(c));
             }
-            c => {
-                let mut t = String::new();
-                push_escaped(c, '"', &mut t);
-                t
-            }
-        };
-        if let Some(line) = lines.last_mut() {
-            line.push(token);
+            c => push_escaped(c, '"', &mut text),
         }
+        tokens.push((start, text.len()));
     }
-    let mut out = String::from("\"\"\"");
-    for (i, line) in lines.iter().enumerate() {
+    lines.push(line_start..tokens.len());
+    let mut out = String::with_capacity(text.len() + 6 + 2 * (text.len() / DOC_WIDTH + lines.len()));
+    out.push_str("\"\"\"");
+    for (i, line) in lines.into_iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
+        let line = &tokens[line];
         let mut used = if i == 0 { 3 } else { 0 };
         let mut start = 0;
         while start < line.len() {
-            let end = wrap_end(&line[start..], DOC_WIDTH.saturating_sub(used)) + start;
-            out.extend(line[start..end].iter().map(String::as_str));
+            let end = wrap_end(&text, &line[start..], DOC_WIDTH.saturating_sub(used)) + start;
+            out.push_str(&text[line[start].0..line[end - 1].1]);
             if end < line.len() {
                 out.push_str("\\\n");
             }
@@ -126,11 +131,13 @@ pub fn docstring(s: &str) -> String {
     out
 }
 
-/// How many tokens fit in `room` columns, breaking after a space where possible (at least one).
-fn wrap_end(tokens: &[String], room: usize) -> usize {
+/// How many tokens (byte ranges of `text`) fit in `room` columns, breaking after a space where
+/// possible (at least one).
+fn wrap_end(text: &str, tokens: &[(usize, usize)], room: usize) -> usize {
     let mut width_so_far = 0;
     let mut last_space = None;
-    for (i, t) in tokens.iter().enumerate() {
+    for (i, &(a, b)) in tokens.iter().enumerate() {
+        let t = &text[a..b];
         width_so_far += width(t);
         if width_so_far > room && i > 0 {
             return last_space.map_or(i, |s| s + 1);
@@ -180,7 +187,9 @@ fn push_escaped(c: char, quote: char, out: &mut String) {
             out.push('\\');
             out.push(c);
         }
-        c if is_invisible(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+        c if is_invisible(c) => {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        }
         c => out.push(c),
     }
 }

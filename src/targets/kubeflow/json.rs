@@ -74,11 +74,19 @@ fn indent(out: &mut String, depth: usize) {
 
 /// A JSON string literal with Python's `ensure_ascii=True` escaping.
 pub fn write_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    // Most strings need no escape at all: copy the longest plain ASCII prefix in one go.
-    let plain = s.bytes().take_while(|b| matches!(b, b' '..=b'~') && *b != b'"' && *b != b'\\').count();
-    out.push_str(&s[..plain]);
-    for c in s[plain..].chars() {
+    // Copy runs of plain printable ASCII in one go; stop only at characters that need care.
+    let bytes = s.as_bytes();
+    let (mut run, mut i) = (0, 0);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if matches!(b, b' '..=b'~') && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        out.push_str(&s[run..i]);
+        let Some(c) = s[i..].chars().next() else { break };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -87,12 +95,15 @@ pub fn write_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            ' '..='~' | '\u{10000}'.. => out.push(c),
+            '\u{10000}'.. => out.push(c),
             _ => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }
         }
+        i += c.len_utf8();
+        run = i;
     }
+    out.push_str(&s[run..]);
     out.push('"');
 }
 

@@ -16,6 +16,7 @@ mod jobs;
 pub mod json;
 mod models;
 mod plan;
+mod stream;
 
 use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::OutputSet;
@@ -35,8 +36,25 @@ pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
 /// The PipelineSpec JSON of one pipeline in one environment.
 pub fn render(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<String, TargetError> {
     let spec = pipeline_spec(model, env, pipeline)?;
-    let value = serde_json::to_value(&spec).map_err(|e| bug(format!("serialising pipeline `{}`: {e}", pipeline.key)))?;
-    Ok(json::to_string(&value))
+    stream::to_string(&spec, TYPICAL_SIZE).map_err(|e| bug(format!("serialising pipeline `{}`: {e}", pipeline.key)))
+}
+
+/// Room reserved for a pipeline's JSON up front (a five-step pipeline prints about 22 kB).
+const TYPICAL_SIZE: usize = 32 * 1024;
+
+#[cfg(test)]
+#[test]
+fn streams_the_text_the_value_path_prints() {
+    let source = crate::Source { name: "specs/flagship.yaml".into(), text: include_str!("../../../specs/flagship.yaml").into() };
+    let options = crate::Options { spec_file: "specs/flagship.yaml".into(), out_override: None };
+    let Ok(crate::Compilation { model, .. }) = crate::compile(&source, &options) else { panic!("flagship does not compile") };
+    for env in &model.environments {
+        for pipeline in &model.pipelines {
+            let spec = pipeline_spec(&model, env, pipeline).ok();
+            let via_value = spec.as_ref().and_then(|s| serde_json::to_value(s).ok()).map(|v| json::to_string(&v));
+            assert_eq!(spec.and_then(|s| stream::to_string(&s, 0).ok()), via_value);
+        }
+    }
 }
 
 fn pipeline_spec(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<PipelineSpec, TargetError> {

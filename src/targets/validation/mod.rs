@@ -41,7 +41,7 @@ pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
     }
     out.insert(paths::validator_file("requirements.txt"), REQUIREMENTS)?;
     for (name, text) in PACKAGE {
-        out.insert(paths::validator_file(&format!("{}/{name}", paths::VALIDATOR_PACKAGE)), text)?;
+        out.insert(paths::validator_file(&format!("{}/{name}", paths::VALIDATOR_PACKAGE)), *text)?;
     }
     let json = serde_json::to_string_pretty(&contracts::build(model))
         .map_err(|e| TargetError::Failed { target: "validation", message: e.to_string() })?;
