@@ -11,7 +11,7 @@
 use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Detail, Fields, Kind, Target};
 use crate::diff::Files;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// `pipelines/<env>/<name>.json` → `<name> (<env>)`.
 fn label(path: &str) -> String {
@@ -133,20 +133,23 @@ fn parse(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
-/// Label → text of every pipeline file that parses.
-fn valid_pipelines(files: &Files) -> BTreeMap<String, &str> {
-    files_under(files, "pipelines/", ".json").filter(|(_, t)| parse(t).is_some()).map(|(p, t)| (label(p), t.as_str())).collect()
+/// Label → text of every pipeline file.
+fn pipelines(files: &Files) -> BTreeMap<String, &str> {
+    files_under(files, "pipelines/", ".json").map(|(p, t)| (label(p), t.as_str())).collect()
 }
 
 /// Pipeline changes between two versions.
 ///
-/// Files that aren't valid JSON are skipped; one pipeline's two versions are parsed at a time, so
-/// memory stays at one pipeline's worth whatever the number of pipelines.
+/// Files that aren't valid JSON are skipped (each text is parsed once); one pipeline's two
+/// versions are parsed at a time, so memory stays at one pipeline's worth whatever the number of
+/// pipelines.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let (before, after) = (valid_pipelines(old), valid_pipelines(new));
+    let (before, after) = (pipelines(old), pipelines(new));
+    let mut present = BTreeSet::new();
     let mut out = Vec::new();
     for (name, text) in &after {
         let Some(spec) = parse(text) else { continue };
+        present.insert(name.as_str());
         let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
             let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added);
             c.summary = Some(format!("{} task(s)", tasks(&spec).len()));
@@ -166,8 +169,10 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         let params = compare_keyed(Target::Kubeflow, &parameters(&prev), &parameters(&spec), |p| format!("{name} / parameter {p}"));
         out.extend(params.into_iter().map(|(_, c)| c));
     }
-    for name in before.keys().filter(|n| !after.contains_key(*n)) {
-        out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
+    for (name, text) in &before {
+        if !present.contains(name.as_str()) && parse(text).is_some() {
+            out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
+        }
     }
     out
 }
