@@ -8,7 +8,7 @@
 //! executor's container is under `container.`, so a custom job's image shows up as
 //! `inputs.worker_pool_specs[0].container_spec.image_uri` and a plain step's as `container.image`.
 
-use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Detail, Fields, Kind, Target};
+use super::{compare_keyed, diff_fields, files_under, flatten_entries, flatten_json, Change, Detail, Fields, Kind, Target};
 use crate::diff::Files;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -109,13 +109,7 @@ fn executor<'a>(spec: &'a Value, component: &Value) -> Option<(&'static str, &'a
 }
 
 fn parameters(spec: &Value) -> BTreeMap<String, Fields> {
-    let mut out = BTreeMap::new();
-    for (name, def) in spec.pointer("/root/inputDefinitions/parameters").and_then(Value::as_object).into_iter().flatten() {
-        let mut fields = Fields::new();
-        flatten_json(def, "", &mut fields);
-        out.insert(name.clone(), fields);
-    }
-    out
+    flatten_entries(spec.pointer("/root/inputDefinitions/parameters"))
 }
 
 /// Pipeline-level settings: the default pipeline root and the pipeline's name.

@@ -204,6 +204,18 @@ fn diff_fields(old: &Fields, new: &Fields) -> Vec<Detail> {
     details
 }
 
+/// Each entry of a JSON object (absent: none), flattened with [`flatten_json`]: key → fields.
+fn flatten_entries(object: Option<&serde_json::Value>) -> BTreeMap<String, Fields> {
+    let entries = object.and_then(serde_json::Value::as_object).into_iter().flatten();
+    entries
+        .map(|(name, v)| {
+            let mut fields = Fields::new();
+            flatten_json(v, "", &mut fields);
+            (name.clone(), fields)
+        })
+        .collect()
+}
+
 /// Flattens a JSON value into `path → compact JSON` leaves.
 fn flatten_json(v: &serde_json::Value, prefix: &str, out: &mut Fields) {
     match v {

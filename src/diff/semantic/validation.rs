@@ -1,7 +1,7 @@
 //! Data contracts (`validation/<package>/contracts.json`): datasets added or removed, and changed
 //! column rules, sources and formats, reported as `contract <dataset>`.
 
-use super::{compare_keyed, flatten_json, Change, Fields, Target};
+use super::{compare_keyed, flatten_entries, Change, Fields, Target};
 use crate::diff::Files;
 use crate::model::paths;
 use serde_json::Value;
@@ -10,13 +10,7 @@ use std::collections::BTreeMap;
 fn contracts(files: &Files) -> BTreeMap<String, Fields> {
     let path = paths::validator_file(&format!("{}/contracts.json", paths::VALIDATOR_PACKAGE));
     let Some(doc) = files.get(&path).and_then(|t| serde_json::from_str::<Value>(t).ok()) else { return BTreeMap::new() };
-    let mut out = BTreeMap::new();
-    for (name, dataset) in doc.get("datasets").and_then(Value::as_object).into_iter().flatten() {
-        let mut fields = Fields::new();
-        flatten_json(dataset, "", &mut fields);
-        out.insert(name.clone(), fields);
-    }
-    out
+    flatten_entries(doc.get("datasets"))
 }
 
 /// Data-contract changes between two versions.
