@@ -147,6 +147,14 @@ pub fn main() -> ExitCode {
     })
 }
 
+/// The spec's text; `Err(code)` (reported) if it can't be read.
+fn read_spec(spec: &Path) -> Result<String, u8> {
+    std::fs::read_to_string(spec).map_err(|e| {
+        eprintln!("error: can't read {}: {e}", spec.display());
+        EXIT_INVALID
+    })
+}
+
 struct Ctx {
     err_color: bool,
     out_color: bool,
@@ -155,14 +163,12 @@ struct Ctx {
 impl Ctx {
     /// Reads and compiles a spec, reporting failures; `Err(code)` on failure.
     fn compile(&self, spec: &Path, out: Option<PathBuf>) -> Result<Compilation, u8> {
+        self.compile_text(spec, read_spec(spec)?, out)
+    }
+
+    /// Compiles a spec already read from `spec`, reporting failures; `Err(code)` on failure.
+    fn compile_text(&self, spec: &Path, text: String, out: Option<PathBuf>) -> Result<Compilation, u8> {
         std::thread::spawn(mlopsgen::validate::prepare);
-        let text = match std::fs::read_to_string(spec) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("error: can't read {}: {e}", spec.display());
-                return Err(EXIT_INVALID);
-            }
-        };
         let source = Source { name: spec.display().to_string(), text };
         match compile(&source, &Options { spec_file: spec.to_path_buf(), out_override: out }) {
             Ok(c) => Ok(c),
@@ -216,13 +222,17 @@ impl Ctx {
 
     fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool, fail_on_change: bool) -> u8 {
         let key = memo::Key { spec_file: spec, out_override: out.as_deref() };
+        let text = match read_spec(spec) {
+            Ok(text) => text,
+            Err(code) => return code,
+        };
         if check {
-            if let Some(ok) = std::fs::read_to_string(spec).ok().and_then(|text| memo::check(key, &text)) {
+            if let Some(ok) = memo::check(key, &text) {
                 println!("{} is up to date ({} files)", ok.out_dir.display(), ok.files);
                 return 0;
             }
         }
-        let c = match self.compile(spec, out.clone()) {
+        let c = match self.compile_text(spec, text, out.clone()) {
             Ok(c) => c,
             Err(code) => return code,
         };
