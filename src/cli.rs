@@ -11,9 +11,10 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use mlopsgen::diagnostic::{render, Source};
 use mlopsgen::output::memo;
-use mlopsgen::output::write::{self, Action, ConflictKind, Outcome, Plan};
-use mlopsgen::targets::kubeflow::graph;
-use mlopsgen::{compile, diff, Compilation, Error, Options};
+use mlopsgen::output::stage::{self, Outcome, Staged, Stager};
+use mlopsgen::output::write::{self, Action, ConflictKind};
+use mlopsgen::targets::{self, kubeflow::graph};
+use mlopsgen::{diff, Compilation, Error, Lowered, Options};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -163,23 +164,33 @@ struct Ctx {
 impl Ctx {
     /// Reads and compiles a spec, reporting failures; `Err(code)` on failure.
     fn compile(&self, spec: &Path, out: Option<PathBuf>) -> Result<Compilation, u8> {
-        self.compile_text(spec, read_spec(spec)?, out)
+        let Lowered { model, out_dir, spec_sha256 } = self.lower(spec, read_spec(spec)?, out)?;
+        match targets::emit_all(&model) {
+            Ok(output) => Ok(Compilation { model, output, out_dir, spec_sha256 }),
+            Err(e) => Err(self.failed(&Error::Internal(e.to_string()), None)),
+        }
     }
 
-    /// Compiles a spec already read from `spec`, reporting failures; `Err(code)` on failure.
-    fn compile_text(&self, spec: &Path, text: String, out: Option<PathBuf>) -> Result<Compilation, u8> {
+    /// Lowers a spec already read from `spec` to its model, reporting failures; `Err(code)` on
+    /// failure.
+    fn lower(&self, spec: &Path, text: String, out: Option<PathBuf>) -> Result<Lowered, u8> {
         std::thread::spawn(mlopsgen::validate::prepare);
         let source = Source { name: spec.display().to_string(), text };
-        match compile(&source, &Options { spec_file: spec.to_path_buf(), out_override: out }) {
-            Ok(c) => Ok(c),
-            Err(Error::Invalid(diags)) => {
-                eprint!("{}", render(&source, &diags, self.err_color));
+        mlopsgen::lower(&source, &Options { spec_file: spec.to_path_buf(), out_override: out })
+            .map_err(|e| self.failed(&e, Some(&source)))
+    }
+
+    /// Reports a failed compilation and returns its exit code.
+    fn failed(&self, error: &Error, source: Option<&Source>) -> u8 {
+        match (error, source) {
+            (Error::Invalid(diags), Some(source)) => {
+                eprint!("{}", render(source, diags, self.err_color));
                 eprintln!("error: {} has {} problem(s)", source.name, diags.len());
-                Err(EXIT_INVALID)
+                EXIT_INVALID
             }
-            Err(e @ Error::Internal(_)) => {
+            (e, _) => {
                 eprintln!("error: {e}");
-                Err(EXIT_BUG)
+                EXIT_BUG
             }
         }
     }
@@ -232,64 +243,96 @@ impl Ctx {
                 return 0;
             }
         }
-        let c = match self.compile_text(spec, text, out.clone()) {
-            Ok(c) => c,
+        let lowered = match self.lower(spec, text, out.clone()) {
+            Ok(lowered) => lowered,
             Err(code) => return code,
         };
-        let dir = c.out_dir.display().to_string();
+        let dir = lowered.out_dir.display().to_string();
         if check {
-            return match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
-                Ok(plan) if plan.is_up_to_date() => {
-                    memo::record(key, &c.spec_sha256, &c.out_dir);
-                    println!("{dir} is up to date ({} files)", plan.files.len());
-                    0
-                }
-                Ok(plan) => {
-                    eprintln!("{dir} is out of date with {}:", spec.display());
-                    eprint!("{}", diff::stat(&diff::plan_files(&plan)));
-                    if plan.manifest_stale && plan.changes().next().is_none() {
-                        eprintln!(" .mlopsgen/manifest.json is stale");
-                    }
-                    eprintln!("run `mlopsgen build {}` to regenerate", spec.display());
-                    EXIT_DRIFT
-                }
-                Err(e) => io_error(&e),
-            };
+            return self.check(spec, key, &lowered);
         }
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
-        match write::build(&c.out_dir, &c.output, &c.spec_sha256, force, waited) {
-            Ok(Outcome::Written(plan)) => {
-                memo::record(key, &c.spec_sha256, &c.out_dir);
-                emit(&diff::review_plan(&c, &plan).summary(BUILD_SUMMARY_CHANGES));
-                emit(&format!("{dir}: {}\n", summary(&plan)));
-                for k in &plan.kept {
+        let outcome = stage::lock(&lowered.out_dir, waited).and_then(|lock| {
+            let staged = self.stream(&lowered, true)?;
+            staged.map(|s| s.apply(force, &lock)).transpose()
+        });
+        match outcome {
+            Ok(None) => EXIT_BUG,
+            Ok(Some(Outcome::Written(staged))) => {
+                memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
+                let model = &lowered.model;
+                let report = diff::report::Report::new(&model.spec_path, &model.output_dir, None, Vec::new(), staged.changes.clone());
+                emit(&report.summary(BUILD_SUMMARY_CHANGES));
+                emit(&format!("{dir}: {}\n", summary(&staged)));
+                for k in &staged.kept {
                     eprintln!("warning: kept {k}: no longer generated, but edited by hand (now unmanaged)");
                 }
-                if fail_on_change && (plan.changes().next().is_some() || plan.manifest_stale) {
+                if fail_on_change && !staged.is_up_to_date() {
                     eprintln!("{dir} changed: stage the regenerated files and commit again");
                     return EXIT_DRIFT;
                 }
                 0
             }
-            Ok(Outcome::Conflicts(plan)) => {
-                self.report_conflicts(&dir, &plan);
+            Ok(Some(Outcome::Conflicts(staged))) => {
+                self.report_conflicts(&dir, &staged);
                 EXIT_CONFLICT
             }
             Err(e) => io_error(&e),
         }
     }
 
-    fn report_conflicts(&self, dir: &str, plan: &Plan) {
+    /// Streams the targets' files through a [`Stager`] (staging and reviewing them for a build,
+    /// only comparing them for a check); `Ok(None)` if a target failed (reported: a bug).
+    fn stream(&self, lowered: &Lowered, build: bool) -> Result<Option<Staged>, write::WriteError> {
+        let stager = Stager::new(&lowered.out_dir, build, build)?;
+        match targets::emit_each(&lowered.model, &|path, text| stager.file(path, text)) {
+            Ok(generated) => stager.finish(&generated, &lowered.spec_sha256).map(Some),
+            Err(e) => {
+                self.failed(&Error::Internal(e.to_string()), None);
+                Ok(None)
+            }
+        }
+    }
+
+    /// `build --check` after the memo missed: compares file by file; on drift, runs the targets
+    /// again into memory to show what differs.
+    fn check(&self, spec: &Path, key: memo::Key<'_>, lowered: &Lowered) -> u8 {
+        let dir = lowered.out_dir.display();
+        match self.stream(lowered, false) {
+            Ok(None) => EXIT_BUG,
+            Ok(Some(staged)) if staged.is_up_to_date() => {
+                memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
+                println!("{dir} is up to date ({} files)", staged.files.len());
+                0
+            }
+            Ok(Some(staged)) => {
+                eprintln!("{dir} is out of date with {}:", spec.display());
+                let output = targets::emit_all(&lowered.model).map_err(|e| e.to_string());
+                match output.map(|set| write::plan(&lowered.out_dir, &set, &lowered.spec_sha256).map(|p| diff::plan_files(&p))) {
+                    Ok(Ok(files)) => eprint!("{}", diff::stat(&files)),
+                    Ok(Err(e)) => return io_error(&e),
+                    Err(e) => return self.failed(&Error::Internal(e), None),
+                }
+                if staged.manifest_stale && staged.changed().next().is_none() {
+                    eprintln!(" .mlopsgen/manifest.json is stale");
+                }
+                eprintln!("run `mlopsgen build {}` to regenerate", spec.display());
+                EXIT_DRIFT
+            }
+            Err(e) => io_error(&e),
+        }
+    }
+
+    fn report_conflicts(&self, dir: &str, staged: &Staged) {
         eprintln!("error: refusing to overwrite files in {dir}; nothing was written:");
-        for f in plan.conflicts() {
+        for f in staged.conflicts() {
             let why = match f.conflict {
                 Some(ConflictKind::HandEdited) => "edited by hand since mlopsgen wrote it",
                 _ => "not written by mlopsgen",
             };
             eprintln!("  {}: {why}", f.path);
         }
-        let conflicts: Vec<_> = diff::plan_files(plan).into_iter().filter(|f| plan.conflicts().any(|c| c.path == f.path)).collect();
-        eprint!("{}", diff::unified(&conflicts, self.err_color));
+        eprint!("{}", diff::unified(&staged.conflict_diffs(), self.err_color));
         eprintln!("move the edits into the spec (or a file mlopsgen doesn't own), or rerun with --force to discard them");
     }
 
@@ -336,13 +379,13 @@ fn emit(text: &str) {
     let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
 }
 
-fn summary(plan: &Plan) -> String {
+fn summary(staged: &Staged) -> String {
     format!(
         "{} added, {} changed, {} removed, {} unchanged",
-        plan.count(Action::Add),
-        plan.count(Action::Change),
-        plan.count(Action::Remove),
-        plan.count(Action::Unchanged)
+        staged.count(Action::Add),
+        staged.count(Action::Change),
+        staged.count(Action::Remove),
+        staged.count(Action::Unchanged)
     )
 }
 

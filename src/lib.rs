@@ -13,7 +13,8 @@
 //! - [`targets`]: pure functions `&Model → files`;
 //! - [`output`]: the [`OutputSet`], the manifest and the safe writer; [`diff`] compares it with disk.
 //!
-//! [`compile`] runs the stages up to the output set; the CLI decides whether to write, check or diff.
+//! [`compile`] runs the stages up to the output set; the CLI decides whether to write, check or
+//! diff. [`lower`] stops before the targets, for a caller that streams their files instead.
 
 pub mod diagnostic;
 pub mod diff;
@@ -62,36 +63,49 @@ pub struct Compilation {
     pub spec_sha256: String,
 }
 
+/// A spec lowered to its model: what [`compile`] has before the targets run.
+#[derive(Debug)]
+pub struct Lowered {
+    /// The resolved model.
+    pub model: model::Model,
+    /// Output directory on disk.
+    pub out_dir: PathBuf,
+    /// sha256 of the spec text.
+    pub spec_sha256: String,
+}
+
 /// Runs `spec::load → validate → model::lower → targets` on a source.
 pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error> {
+    let Lowered { model, out_dir, spec_sha256 } = lower(source, options)?;
+    let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Compilation { model, output, out_dir, spec_sha256 })
+}
+
+/// Runs `spec::load → validate → model::lower` on a source; the targets are left to the caller
+/// (`build` streams their files to disk with [`targets::emit_each`]).
+pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     if fault_injected("internal") {
         return Err(Error::Internal("fault injected by MLOPSGEN_FAULT".into()));
     }
     let doc = spec::load(source).map_err(Error::Invalid)?;
     // The JSON Schema check (and, on first use, the schema's compilation) runs on a second
-    // thread beside the rest, which assumes it passes. Schema diagnostics win and the other
+    // thread beside the typed checks, which assume it passes. Schema diagnostics win and the other
     // result (even a panic) is dropped, so the outcome is that of running them one after the other.
-    std::thread::scope(|scope| {
+    let spec = std::thread::scope(|scope| {
         let schema = scope.spawn(|| validate::schema_errors(&doc));
-        let rest = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile_typed(&doc, source, options)));
+        let typed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate::typed(&doc)));
         let errors = schema.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match rest {
+        match typed {
             _ if !errors.is_empty() => Err(Error::Invalid(errors)),
-            Ok(result) => result,
+            Ok(result) => result.map_err(Error::Invalid),
             Err(panic) => std::panic::resume_unwind(panic),
         }
-    })
-}
-
-/// `validate::typed → model::lower → targets` on a document that passes the schema.
-fn compile_typed(doc: &spec::yaml::Document, source: &Source, options: &Options) -> Result<Compilation, Error> {
-    let spec = validate::typed(doc).map_err(Error::Invalid)?;
+    })?;
+    drop(doc); // the YAML tree and its positions are only needed for diagnostics
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower(&spec, &layout).map_err(|e| Error::Internal(e.to_string()))?;
-    drop(spec); // only the model is needed from here on
-    let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
-    Ok(Compilation { model, output, out_dir, spec_sha256 })
+    Ok(Lowered { model, out_dir, spec_sha256 })
 }
 
 /// Works out the output directory and the repository-relative paths the targets refer to.

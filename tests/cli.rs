@@ -93,6 +93,23 @@ fn build_then_check_is_up_to_date() {
 }
 
 #[test]
+fn a_streamed_build_writes_exactly_the_compiled_output_set() {
+    let flagship = include_str!("../specs/flagship.yaml").replace("output: ../generated/flagship", "output: out");
+    let p = Project::new(&flagship);
+    p.cmd(&["build"]).assert().code(0);
+    let spec = p.dir.path().join("mlops.yaml");
+    let source = mlopsgen::Source { name: spec.display().to_string(), text: flagship };
+    let options = mlopsgen::Options { spec_file: spec, out_override: None };
+    let compiled = mlopsgen::compile(&source, &options).unwrap_or_else(|e| panic!("{e}"));
+    let expected: BTreeMap<String, Vec<u8>> = compiled.output.files().map(|(p, t)| (p.to_owned(), t.as_bytes().to_vec())).collect();
+    let mut written = p.tree();
+    let manifest = written.remove(".mlopsgen/manifest.json");
+    assert!(manifest.is_some(), "the build writes its manifest");
+    assert_eq!(written.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "nothing staged is left behind");
+    assert!(written == expected, "the files on disk differ from the output set");
+}
+
+#[test]
 fn check_and_diff_report_drift_with_exit_1() {
     let p = Project::new(MINIMAL);
     p.cmd(&["build"]).assert().code(0);

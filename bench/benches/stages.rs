@@ -10,7 +10,7 @@
 //! ```
 
 use mlopsgen::model::lower::Layout;
-use mlopsgen::output::write;
+use mlopsgen::output::{stage, write};
 use mlopsgen::{diff, model, spec, targets, validate, Source};
 use mlopsgen_bench::specgen::{self, Scale};
 use std::path::PathBuf;
@@ -111,8 +111,8 @@ fn check(bencher: divan::Bencher, input: &str) {
     let model = lowered(input);
     let set = targets::emit_all(&model).unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile_dir();
-    let built = write::build(&dir, &set, "spec-hash", false, || {});
-    assert!(matches!(built, Ok(write::Outcome::Written(_))), "{built:?}");
+    let built = stage::build(&dir, &set, "spec-hash", false, || {});
+    assert!(matches!(built, Ok(stage::Outcome::Written(_))), "{built:?}");
     bencher.bench(|| write::plan(&dir, &set, "spec-hash").map(|p| p.is_up_to_date()));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,6 +6,7 @@
 //! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
 use super::{DataSource, Model, SaRole, StepKind};
+use indexmap::IndexSet;
 use std::collections::BTreeMap;
 
 /// Who receives a role.
@@ -107,21 +108,17 @@ const AR_WRITER: &str = "roles/artifactregistry.writer";
 
 /// Collects grants, merging the reasons of identical bindings.
 #[derive(Default)]
-struct Grants(BTreeMap<(Member, Scope, &'static str), Vec<String>>);
+struct Grants(BTreeMap<(Member, Scope, &'static str), IndexSet<String>>);
 
 impl Grants {
     fn add(&mut self, member: impl Into<Member>, scope: Scope, role: &'static str, reason: impl Into<String>) {
-        let reasons = self.0.entry((member.into(), scope, role)).or_default();
-        let reason = reason.into();
-        if !reasons.contains(&reason) {
-            reasons.push(reason);
-        }
+        self.0.entry((member.into(), scope, role)).or_default().insert(reason.into());
     }
 
     fn into_vec(self) -> Vec<Grant> {
         self.0
             .into_iter()
-            .map(|((member, scope, role), reasons)| Grant { member, scope, role, reason: reasons.join("; ") })
+            .map(|((member, scope, role), reasons)| Grant { member, scope, role, reason: Vec::from_iter(reasons).join("; ") })
             .collect()
     }
 }
@@ -144,25 +141,28 @@ fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &
     }
 }
 
-/// Datasets a user container names literally in its args (`bq://d.t` or `gs://bucket/path`).
-fn datasets_in_args<'m>(m: &'m Model, container: &super::Container) -> Vec<&'m str> {
+/// Each dataset's literal URI (`bq://d.t` or `gs://bucket/path`), which args may name.
+fn dataset_uris(m: &Model) -> Vec<(String, &str)> {
+    let uri = |source: &DataSource| match source {
+        DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
+        DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
+    };
+    m.datasets.iter().map(|d| (uri(&d.source), d.key.as_str())).collect()
+}
+
+/// Datasets a user container names literally in its args (see [`dataset_uris`]).
+fn datasets_in_args<'m>(uris: &[(String, &'m str)], container: &super::Container) -> Vec<&'m str> {
     let text: Vec<&str> = container
         .args
         .iter()
         .flat_map(|a| &a.0)
         .filter_map(|p| if let super::ArgPart::Text(t) = p { Some(t.as_str()) } else { None })
+        .filter(|t| t.contains("://"))
         .collect();
-    m.datasets
-        .iter()
-        .filter(|d| {
-            let needle = match &d.source {
-                DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
-                DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
-            };
-            text.iter().any(|t| t.contains(&needle))
-        })
-        .map(|d| d.key.as_str())
-        .collect()
+    if text.is_empty() {
+        return Vec::new();
+    }
+    uris.iter().filter(|(uri, _)| text.iter().any(|t| t.contains(uri.as_str()))).map(|(_, key)| *key).collect()
 }
 
 /// Derives the grants the model's declared usage needs, sorted and deduplicated.
@@ -180,6 +180,7 @@ pub fn derive(m: &Model) -> Vec<Grant> {
 fn pipelines(g: &mut Grants, m: &Model) {
     use SaRole::{Pipelines, Serving, Training};
     let root = Scope::Bucket(m.pipeline_root_bucket.clone());
+    let uris = dataset_uris(m);
     for p in &m.pipelines {
         let pk = &p.key;
         let runs = format!("pipeline `{pk}` runs on Vertex AI Pipelines as the pipelines SA");
@@ -192,7 +193,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
             match &step.kind {
                 StepKind::Container { container, .. } => {
                     g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
-                    for d in datasets_in_args(m, container) {
+                    for d in datasets_in_args(&uris, container) {
                         read_dataset(g, m, Pipelines, d, &format!("{at} reads dataset `{d}`"));
                     }
                 }
@@ -204,7 +205,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
                     if m.tensorboard {
                         g.add(Training, Scope::Project, AIPLATFORM_USER, format!("{job} and logs to the TensorBoard (experiments.tensorboard)"));
                     }
-                    for d in datasets_in_args(m, container) {
+                    for d in datasets_in_args(&uris, container) {
                         read_dataset(g, m, Training, d, &format!("{at} reads dataset `{d}`"));
                     }
                 }

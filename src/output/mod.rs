@@ -1,16 +1,70 @@
 //! Stage 5 — the output set: every generated file as one value.
 //!
-//! Targets insert `(path, contents)` pairs; `build`, `build --check` and `diff` are three consumers
-//! of the same [`OutputSet`], so what is checked is exactly what would be written. Inserting
-//! normalises text (LF, one trailing newline), adds the generated-file banner the file type
-//! allows, and rejects any path that could leave the output directory.
+//! Targets insert `(path, contents)` pairs into an [`Emitter`]: the [`OutputSet`] holds them all,
+//! which `build --check`, `diff` and the tests read; a [`Stream`] hands each file on as it comes,
+//! which is how `build` stages files without holding the whole output ([`stage`]). Both prepare a
+//! file the same way: inserting normalises text (LF, one trailing newline), adds the
+//! generated-file banner the file type allows, and rejects any path that could leave the output
+//! directory or is generated twice.
 
 pub mod manifest;
 pub mod memo;
+pub mod stage;
 pub mod write;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+
+/// Where a target puts its files.
+pub trait Emitter {
+    /// Adds a file: text is normalised and bannered; a path may be inserted once.
+    fn add(&mut self, path: String, contents: String) -> Result<(), PathError>;
+}
+
+impl dyn Emitter + '_ {
+    /// [`Emitter::add`] for anything string-like.
+    pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<String>) -> Result<(), PathError> {
+        self.add(path.into(), contents.into())
+    }
+}
+
+/// An [`Emitter`] that passes each prepared file to a function and keeps only the paths.
+pub struct Stream<'s> {
+    spec_path: &'s str,
+    paths: BTreeSet<String>,
+    sink: &'s (dyn Fn(String, String) + Sync),
+}
+
+impl<'s> Stream<'s> {
+    /// A stream for the given spec (its repository-relative path goes into banners).
+    pub fn new(spec_path: &'s str, sink: &'s (dyn Fn(String, String) + Sync)) -> Self {
+        Stream { spec_path, paths: BTreeSet::new(), sink }
+    }
+
+    /// The paths passed on so far.
+    pub fn into_paths(self) -> BTreeSet<String> {
+        self.paths
+    }
+}
+
+impl fmt::Debug for Stream<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Stream").field("spec_path", &self.spec_path).field("paths", &self.paths).finish_non_exhaustive()
+    }
+}
+
+impl Emitter for Stream<'_> {
+    fn add(&mut self, path: String, contents: String) -> Result<(), PathError> {
+        check_path(&path)?;
+        if self.paths.contains(&path) {
+            return Err(PathError { path, reason: "generated twice" });
+        }
+        let text = add_banner(&path, normalise(contents), self.spec_path);
+        self.paths.insert(path.clone());
+        (self.sink)(path, text);
+        Ok(())
+    }
+}
 
 /// A relative output path that failed validation.
 #[derive(Debug, thiserror::Error)]
@@ -37,14 +91,7 @@ impl OutputSet {
 
     /// Adds a file; text is normalised and bannered. A path may be inserted once.
     pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<String>) -> Result<(), PathError> {
-        let path = path.into();
-        check_path(&path)?;
-        if self.files.contains_key(&path) {
-            return Err(PathError { path, reason: "generated twice" });
-        }
-        let text = add_banner(&path, normalise(contents.into()), &self.spec_path);
-        self.files.insert(path, text);
-        Ok(())
+        self.add(path.into(), contents.into())
     }
 
     /// Moves another set's files (already normalised and bannered) into this one.
@@ -76,6 +123,18 @@ impl OutputSet {
     /// Whether no file was generated.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
+    }
+}
+
+impl Emitter for OutputSet {
+    fn add(&mut self, path: String, contents: String) -> Result<(), PathError> {
+        check_path(&path)?;
+        if self.files.contains_key(&path) {
+            return Err(PathError { path, reason: "generated twice" });
+        }
+        let text = add_banner(&path, normalise(contents), &self.spec_path);
+        self.files.insert(path, text);
+        Ok(())
     }
 }
 
@@ -131,8 +190,8 @@ fn banner(path: &str, spec_path: &str) -> Option<String> {
     })
 }
 
-/// Puts the banner after the shebang line, if any, else first; the result is sized exactly (the
-/// set holds every file until it is written, so growth slack would add up).
+/// Puts the banner after the shebang line, if any, else first; the result is sized exactly (an
+/// output set holds every file until it is written, so growth slack would add up).
 fn add_banner(path: &str, mut text: String, spec_path: &str) -> String {
     let Some(banner) = banner(path, spec_path) else {
         text.shrink_to_fit();

@@ -41,7 +41,7 @@ pub enum WriteError {
     Path(#[from] PathError),
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
+pub(super) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WriteError + '_ {
     move |source| WriteError::Io { path: path.to_owned(), source }
 }
 
@@ -126,13 +126,7 @@ pub fn plan<'a>(out_dir: &Path, set: &'a OutputSet, spec_sha256: &str) -> Result
     for (path, contents) in set.files() {
         new_hashes.insert(path.to_owned(), sha256_hex(contents.as_bytes()));
         let disk = read_existing(out_dir, path)?;
-        let (action, conflict) = match &disk {
-            None => (Action::Add, None),
-            Some(bytes) if bytes.as_slice() == contents.as_bytes() => (Action::Unchanged, None),
-            Some(bytes) if old.owns_state(path, &sha256_hex(bytes)) => (Action::Change, None),
-            Some(_) if old.manages(path) => (Action::Change, Some(ConflictKind::HandEdited)),
-            Some(_) => (Action::Change, Some(ConflictKind::Unmanaged)),
-        };
+        let (action, conflict) = classify(&old, path, disk.as_deref(), contents.as_bytes());
         files.push(FileChange {
             path: path.to_owned(),
             action,
@@ -141,21 +135,9 @@ pub fn plan<'a>(out_dir: &Path, set: &'a OutputSet, spec_sha256: &str) -> Result
             conflict,
         });
     }
-    let mut kept = Vec::new();
-    let orphans = old.files.keys().chain(old.pending.keys()).filter(|p| set.get(p).is_none());
-    let mut seen = std::collections::BTreeSet::new();
-    for path in orphans {
-        if !seen.insert(path) {
-            continue;
-        }
-        check_path(path)?;
-        let Some(bytes) = read_existing(out_dir, path)? else { continue };
-        if old.owns_state(path, &sha256_hex(&bytes)) {
-            let old_text = lossy_utf8(bytes);
-            files.push(FileChange { path: path.clone(), action: Action::Remove, old: Some(old_text), new: None, conflict: None });
-        } else {
-            kept.push(path.clone());
-        }
+    let (removed, kept) = orphans(out_dir, &old, |p| set.get(p).is_some())?;
+    for (path, old_text) in removed {
+        files.push(FileChange { path, action: Action::Remove, old: Some(old_text), new: None, conflict: None });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: new_hashes, pending: BTreeMap::new() };
@@ -163,71 +145,44 @@ pub fn plan<'a>(out_dir: &Path, set: &'a OutputSet, spec_sha256: &str) -> Result
     Ok(Plan { files, kept, manifest, manifest_stale })
 }
 
+/// What a build does to the generated file `path`, given its bytes on disk (if any) and the
+/// manifest on disk.
+pub(crate) fn classify(old: &Manifest, path: &str, disk: Option<&[u8]>, new: &[u8]) -> (Action, Option<ConflictKind>) {
+    match disk {
+        None => (Action::Add, None),
+        Some(bytes) if bytes == new => (Action::Unchanged, None),
+        Some(bytes) if old.owns_state(path, &sha256_hex(bytes)) => (Action::Change, None),
+        Some(_) if old.manages(path) => (Action::Change, Some(ConflictKind::HandEdited)),
+        Some(_) => (Action::Change, Some(ConflictKind::Unmanaged)),
+    }
+}
+
+/// The files the manifest on disk owns that are no longer generated: unmodified ones, with their
+/// text, to remove; and those edited by hand, to keep.
+pub(crate) type Orphans = (Vec<(String, String)>, Vec<String>);
+
+/// Finds the [`Orphans`] of `old`, given which paths are generated now.
+pub(crate) fn orphans(out_dir: &Path, old: &Manifest, generated: impl Fn(&str) -> bool) -> Result<Orphans, WriteError> {
+    let (mut removed, mut kept) = (Vec::new(), Vec::new());
+    let mut seen = std::collections::BTreeSet::new();
+    for path in old.files.keys().chain(old.pending.keys()).filter(|p| !generated(p)) {
+        if !seen.insert(path) {
+            continue;
+        }
+        check_path(path)?;
+        let Some(bytes) = read_existing(out_dir, path)? else { continue };
+        if old.owns_state(path, &sha256_hex(&bytes)) {
+            removed.push((path.clone(), lossy_utf8(bytes)));
+        } else {
+            kept.push(path.clone());
+        }
+    }
+    Ok((removed, kept))
+}
+
 /// Bytes as text, replacing invalid UTF-8 (without copying valid text).
-fn lossy_utf8(bytes: Vec<u8>) -> String {
+pub(super) fn lossy_utf8(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// The result of [`build`].
-#[derive(Debug)]
-pub enum Outcome<'a> {
-    /// Written (or already up to date).
-    Written(Plan<'a>),
-    /// Nothing written: these files need `--force`.
-    Conflicts(Plan<'a>),
-}
-
-/// Writes the output set: locks, re-plans under the lock, refuses conflicts unless `force`, then
-/// writes a pending manifest, the files, removals and the final manifest. `on_wait` is called once
-/// if another build holds the lock.
-pub fn build<'a>(
-    out_dir: &Path,
-    set: &'a OutputSet,
-    spec_sha256: &str,
-    force: bool,
-    on_wait: impl FnOnce(),
-) -> Result<Outcome<'a>, WriteError> {
-    let meta_dir = out_dir.join(".mlopsgen");
-    ensure_dirs(out_dir, ".mlopsgen")?;
-    let lock = std::fs::File::open(&meta_dir).map_err(io_err(&meta_dir))?;
-    match lock.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            on_wait();
-            lock.lock().map_err(io_err(&meta_dir))?;
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&meta_dir)(e)),
-    }
-    hold_lock_for_tests();
-    remove_stale_temp_files(out_dir)?;
-    let plan = plan(out_dir, set, spec_sha256)?;
-    if !force && plan.conflicts().next().is_some() {
-        return Ok(Outcome::Conflicts(plan));
-    }
-    if plan.is_up_to_date() {
-        return Ok(Outcome::Written(plan));
-    }
-    let mut staged = read_manifest(out_dir)?;
-    staged.pending = plan
-        .changes()
-        .map(|f| (f.path.clone(), f.new.as_ref().and_then(|_| plan.manifest.files.get(&f.path).cloned()).unwrap_or_default()))
-        .collect();
-    let mut dirs = Dirs::default();
-    write_atomic(out_dir, MANIFEST, staged.to_json().as_bytes(), &mut dirs)?;
-    for f in plan.changes() {
-        match (&f.action, &f.new) {
-            (Action::Remove, _) => {
-                remove(out_dir, &f.path)?;
-                dirs.0.clear(); // the removal may have deleted emptied directories
-            }
-            (_, Some(contents)) => write_atomic(out_dir, &f.path, contents.as_bytes(), &mut dirs)?,
-            _ => {}
-        }
-    }
-    write_atomic(out_dir, MANIFEST, plan.manifest.to_json().as_bytes(), &mut dirs)?;
-    crash_point();
-    drop(lock);
-    Ok(Outcome::Written(plan))
 }
 
 /// Reads the manifest; a missing one is empty.
@@ -251,7 +206,7 @@ pub(crate) fn read_existing(out_dir: &Path, rel: &str) -> Result<Option<Vec<u8>>
 }
 
 /// Walks `rel`'s components under `out_dir`: errors on a symlink; `Ok(false)` if one is missing.
-fn no_symlinks(out_dir: &Path, rel: &str) -> Result<bool, WriteError> {
+pub(super) fn no_symlinks(out_dir: &Path, rel: &str) -> Result<bool, WriteError> {
     let mut cur = out_dir.to_path_buf();
     for part in rel.split('/') {
         cur.push(part);
@@ -266,7 +221,7 @@ fn no_symlinks(out_dir: &Path, rel: &str) -> Result<bool, WriteError> {
 }
 
 /// Creates the directories of `rel_dir` under `out_dir`, refusing symlinks.
-fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
+pub(super) fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
     std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
     let mut cur = out_dir.to_path_buf();
     for part in rel_dir.split('/').filter(|p| !p.is_empty()) {
@@ -286,10 +241,10 @@ fn ensure_dirs(out_dir: &Path, rel_dir: &str) -> Result<(), WriteError> {
 /// thousand files into one folder checks the folder once. A removal forgets them all: it may
 /// delete the directories it empties.
 #[derive(Debug, Default)]
-struct Dirs(std::collections::HashSet<String>);
+pub(super) struct Dirs(pub(super) std::collections::HashSet<String>);
 
 /// Writes through a temp file in the same directory and renames it into place.
-fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8], dirs: &mut Dirs) -> Result<(), WriteError> {
+pub(super) fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8], dirs: &mut Dirs) -> Result<(), WriteError> {
     check_path(rel)?;
     let parent_rel = rel.rsplit_once('/').map_or("", |(d, _)| d);
     if !dirs.0.contains(parent_rel) {
@@ -313,7 +268,7 @@ fn write_atomic(out_dir: &Path, rel: &str, bytes: &[u8], dirs: &mut Dirs) -> Res
 }
 
 /// Temp files (`.mlopsgen-*`) left by a build that was killed between writing and renaming.
-fn remove_stale_temp_files(dir: &Path) -> Result<(), WriteError> {
+pub(super) fn remove_stale_temp_files(dir: &Path) -> Result<(), WriteError> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
@@ -333,7 +288,7 @@ fn remove_stale_temp_files(dir: &Path) -> Result<(), WriteError> {
 
 /// Concurrency-test hook: with `MLOPSGEN_FAULT=hold-lock=MS` (debug builds only), a build keeps
 /// the lock for MS milliseconds before planning.
-fn hold_lock_for_tests() {
+pub(super) fn hold_lock_for_tests() {
     if !cfg!(debug_assertions) {
         return;
     }
@@ -345,7 +300,7 @@ fn hold_lock_for_tests() {
 
 /// Crash-test hook: with `MLOPSGEN_FAULT=kill-at=N` (debug builds only), the process aborts at
 /// its N-th crash point (before and after every rename and removal), as a SIGKILL would stop it.
-fn crash_point() {
+pub(super) fn crash_point() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static POINTS: AtomicUsize = AtomicUsize::new(0);
     if !cfg!(debug_assertions) {
@@ -359,18 +314,18 @@ fn crash_point() {
 }
 
 #[cfg(unix)]
-fn set_mode(file: &std::fs::File, executable: bool) -> io::Result<()> {
+pub(super) fn set_mode(file: &std::fs::File, executable: bool) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     file.set_permissions(std::fs::Permissions::from_mode(if executable { 0o755 } else { 0o644 }))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_file: &std::fs::File, _executable: bool) -> io::Result<()> {
+pub(super) fn set_mode(_file: &std::fs::File, _executable: bool) -> io::Result<()> {
     Ok(())
 }
 
 /// Deletes an orphan and then its parent directories while they are empty.
-fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
+pub(super) fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
     check_path(rel)?;
     if !no_symlinks(out_dir, rel)? {
         return Ok(());
@@ -386,86 +341,4 @@ fn remove(out_dir: &Path, rel: &str) -> Result<(), WriteError> {
         dir = parent;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn set(files: &[(&str, &str)]) -> OutputSet {
-        let mut s = OutputSet::new("spec.yaml");
-        for (p, c) in files {
-            s.insert(*p, *c).ok();
-        }
-        s
-    }
-
-    fn written<'a>(dir: &Path, s: &'a OutputSet, force: bool) -> Plan<'a> {
-        match build(dir, s, "hash", force, || {}) {
-            Ok(Outcome::Written(p)) => p,
-            other => panic!("expected a write, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn first_build_adds_then_rebuild_is_a_no_op() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let s = set(&[("a/x.json", "1"), ("b.json", "2")]);
-        let p = written(dir.path(), &s, false);
-        assert_eq!((p.count(Action::Add), p.count(Action::Unchanged)), (2, 0));
-        let p = written(dir.path(), &s, false);
-        assert_eq!((p.count(Action::Add), p.count(Action::Unchanged)), (0, 2));
-        assert!(plan(dir.path(), &s, "hash").is_ok_and(|p| p.is_up_to_date()));
-    }
-
-    #[test]
-    fn hand_edits_and_unmanaged_files_are_conflicts() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        written(dir.path(), &set(&[("x.json", "1")]), false);
-        std::fs::write(dir.path().join("x.json"), "edited").ok();
-        std::fs::write(dir.path().join("y.json"), "mine").ok();
-        let s = set(&[("x.json", "2"), ("y.json", "3")]);
-        let Ok(Outcome::Conflicts(p)) = build(dir.path(), &s, "hash", false, || {}) else { panic!("no conflict") };
-        let kinds: Vec<_> = p.conflicts().map(|f| (f.path.as_str(), f.conflict)).collect();
-        assert_eq!(kinds, [("x.json", Some(ConflictKind::HandEdited)), ("y.json", Some(ConflictKind::Unmanaged))]);
-        assert_eq!(std::fs::read_to_string(dir.path().join("x.json")).ok().as_deref(), Some("edited"));
-        written(dir.path(), &s, true);
-        assert_eq!(std::fs::read_to_string(dir.path().join("x.json")).ok().as_deref(), Some("2\n"));
-    }
-
-    #[test]
-    fn orphans_are_removed_only_when_unmodified() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        written(dir.path(), &set(&[("keep.json", "k"), ("old/a.json", "a"), ("old/b.json", "b")]), false);
-        std::fs::write(dir.path().join("old/b.json"), "edited").ok();
-        let keep = set(&[("keep.json", "k")]);
-        let p = written(dir.path(), &keep, false);
-        assert_eq!(p.count(Action::Remove), 1);
-        assert_eq!(p.kept, ["old/b.json"]);
-        assert!(!dir.path().join("old/a.json").exists());
-        assert!(dir.path().join("old/b.json").exists());
-        let m = read_manifest(dir.path()).unwrap_or_default();
-        assert_eq!(m.files.keys().collect::<Vec<_>>(), ["keep.json"]);
-    }
-
-    #[test]
-    fn refuses_symlinks_inside_the_output_dir() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let outside = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(outside.path(), dir.path().join("pipelines")).ok();
-        let files = set(&[("pipelines/x.json", "1")]);
-        let result = build(dir.path(), &files, "hash", true, || {});
-        assert!(matches!(result, Err(WriteError::Symlink(_))), "{result:?}");
-        assert_eq!(std::fs::read_dir(outside.path()).map(|d| d.count()).unwrap_or(0), 0);
-    }
-
-    #[test]
-    fn manifest_entries_that_escape_are_rejected() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        std::fs::create_dir_all(dir.path().join(".mlopsgen")).ok();
-        let evil = r#"{"format":1,"spec_sha256":"","files":{"../victim":"00"}}"#;
-        std::fs::write(dir.path().join(MANIFEST), evil).ok();
-        assert!(matches!(plan(dir.path(), &set(&[]), "hash"), Err(WriteError::Path(_))));
-    }
 }

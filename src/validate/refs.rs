@@ -163,7 +163,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
             c.reference("step", after, &p.steps, &ptr);
         }
     }
-    args(c, name, step, sp);
+    args(c, p, step, sp);
     if let Some(w) = &cm.when {
         condition(c, p, name, w, &format!("{sp}/when"));
     }
@@ -232,22 +232,20 @@ fn describe(ty: IoType) -> String {
     }
 }
 
-fn args(c: &mut Checker<'_>, name: &str, step: &Step, sp: &str) {
+fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
     let cm = common(step);
     let outputs: BTreeMap<String, IoType> = match step {
         Step::Container(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
         Step::CustomTraining(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
         _ => BTreeMap::new(),
     };
-    let params = c.spec.pipelines.values().find(|p| p.steps.get(name).is_some_and(|s| std::ptr::eq(s, step))).map(|p| &p.parameters);
+    let params = &p.parameters;
     for (i, arg) in step_args(step).iter().enumerate() {
         let ptr = format!("{sp}/args/{i}");
         for part in parse_arg(arg).0 {
             match part {
                 ArgPart::Param(prm) => {
-                    if let Some(params) = params {
-                        c.reference("parameter", &prm, params, &ptr);
-                    }
+                    c.reference("parameter", &prm, params, &ptr);
                     if cm.inputs.get(&prm).is_some_and(|r| *r != format!("params.{prm}")) {
                         let pos = c.at(&ptr);
                         c.report(Code::DuplicateName, pos, format!("`{{{{params.{prm}}}}}` needs a step input named `{prm}`, but the step declares an input `{prm}` for something else"), Some(format!("rename the input `{prm}`")));

@@ -127,6 +127,30 @@ fn parse(text: &str) -> Option<Value> {
     serde_json::from_str(text).ok()
 }
 
+/// The number of distinct task names of a pipeline (as [`tasks`] counts them), read without
+/// building the JSON tree: an added pipeline only reports its size.
+fn task_count(text: &str) -> Option<usize> {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Spec {
+        root: Option<Component>,
+        #[serde(default)]
+        components: BTreeMap<String, Component>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Component {
+        dag: Option<Dag>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Dag {
+        #[serde(default)]
+        tasks: BTreeMap<String, IgnoredAny>,
+    }
+    let spec: Spec = serde_json::from_str(text).ok()?;
+    let dags = spec.root.iter().chain(spec.components.values()).filter_map(|c| c.dag.as_ref());
+    Some(dags.flat_map(|d| d.tasks.keys()).collect::<BTreeSet<_>>().len())
+}
+
 /// Label → text of every pipeline file.
 fn pipelines(files: &Files) -> BTreeMap<String, &str> {
     files_under(files, "pipelines/", ".json").map(|(p, t)| (label(p), t.as_str())).collect()
@@ -142,14 +166,16 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let mut present = BTreeSet::new();
     let mut out = Vec::new();
     for (name, text) in &after {
-        let Some(spec) = parse(text) else { continue };
-        present.insert(name.as_str());
         let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
+            let Some(count) = task_count(text).or_else(|| parse(text).map(|spec| tasks(&spec).len())) else { continue };
+            present.insert(name.as_str());
             let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added);
-            c.summary = Some(format!("{} task(s)", tasks(&spec).len()));
+            c.summary = Some(format!("{count} task(s)"));
             out.push(c);
             continue;
         };
+        let Some(spec) = parse(text) else { continue };
+        present.insert(name.as_str());
         let settings = diff_fields(&settings(&prev), &settings(&spec));
         if !settings.is_empty() {
             let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Changed);
@@ -204,6 +230,18 @@ fn summarize(details: &[Detail]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_added_pipeline_counts_its_tasks_as_the_full_parse_does() {
+        for text in [
+            include_str!("../../../generated/flagship/pipelines/dev/training.json"),
+            include_str!("../../../generated/flagship/pipelines/prod/scoring.json"),
+        ] {
+            let full = parse(text).map(|spec| tasks(&spec).len());
+            assert!(full.is_some_and(|n| n > 1), "{full:?}");
+            assert_eq!(task_count(text), full);
+        }
+    }
 
     fn pipeline(image: &str, default: f64, extra_task: bool) -> String {
         let mut tasks = serde_json::json!({"train": {

@@ -139,10 +139,15 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     out.extend(cloudbuild::changes(old_diff, new_diff));
     out.extend(docker::changes(old_diff, new_diff));
     out.extend(validation::changes(old_diff, new_diff));
-    out.sort_by(|a, b| {
+    sort(&mut out);
+    out
+}
+
+/// Puts changes in report order: destructive ones first, then by target and subject.
+pub fn sort(changes: &mut [Change]) {
+    changes.sort_by(|a, b| {
         (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
     });
-    out
 }
 
 /// Whether [`changes`] reads this file even when it is unchanged (Terraform matches resources by

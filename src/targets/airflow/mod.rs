@@ -48,12 +48,12 @@ mod render;
 mod view;
 
 use crate::model::{paths, Model, Orchestrator};
-use crate::output::OutputSet;
+use crate::output::Emitter;
 use crate::targets::TargetError;
 use serde::Serialize;
 
 /// Emits every environment's DAGs.
-pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
     let Some(composer) = &model.composer else { return Ok(()) };
     let templates = render::environment().map_err(failed)?;
     for env in &model.environments {

@@ -70,6 +70,7 @@ pub struct Step {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<String>,
     /// Arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
     /// Working directory relative to `/workspace`.
     #[serde(skip_serializing_if = "Option::is_none")]

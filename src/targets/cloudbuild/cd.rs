@@ -1,7 +1,7 @@
 //! `cd.yaml`: what a push to the main branch runs in the first environment.
 //!
 //! Every image is built in parallel (BuildKit, cached from the environment's tag) and pushed with
-//! the commit and environment tags; then the pipeline templates are uploaded, the DAGs synced,
+//! the commit and environment tags; once all are pushed, the pipeline templates are uploaded, the DAGs synced,
 //! services and functions deployed, and optionally the training pipeline started.
 
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
@@ -28,7 +28,8 @@ print(\"submitted\", job.resource_name)";
 /// The CD steps and the images they push.
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let (mut steps, images) = build_images(model);
-    let pushed: Vec<String> = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    let pushes = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    let pushed = deploy::join(&mut steps, "images-pushed", pushes);
     let uploads = deploy::upload_templates(model, Scope::Current, &pushed);
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
     steps.extend(uploads);

@@ -141,6 +141,17 @@ fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -
     [package, deploy]
 }
 
+/// Joins many steps into one id to wait for: with more than one, appends a step `id` that does
+/// nothing but wait for them all. Steps that need every image then list one id instead of every
+/// push, which keeps a config linear in the images rather than images × pipelines.
+pub fn join(steps: &mut Vec<Step>, id: &str, ids: Vec<String>) -> Vec<String> {
+    if ids.len() <= 1 {
+        return ids;
+    }
+    steps.push(Step::new(id, GCLOUD).entrypoint("true").after(&ids).timeout(60));
+    vec![id.to_owned()]
+}
+
 /// The ids of some steps.
 pub fn ids(steps: &[Step]) -> Vec<String> {
     steps.iter().map(|s| s.id.clone()).collect()

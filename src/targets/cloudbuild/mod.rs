@@ -22,13 +22,13 @@ mod yaml;
 pub use vars::{substitutions, Scope};
 
 use crate::model::{paths, Model, SaRole};
-use crate::output::OutputSet;
+use crate::output::Emitter;
 use crate::targets::TargetError;
 use build::{Build, Options, Step};
 use std::collections::BTreeMap;
 
 /// Emits the Cloud Build configs (none without a `ci` section).
-pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
     for config in builds(model) {
         let path = paths::cloudbuild(config.name);
         out.insert(path, render(model, config)?)?;

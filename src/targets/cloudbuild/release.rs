@@ -42,7 +42,8 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
                 .timeout(900),
         );
     }
-    let promoted = ids(&steps);
+    let promotions = ids(&steps);
+    let promoted = deploy::join(&mut steps, "images-promoted", promotions);
     let uploads = deploy::upload_templates(model, next, &promoted);
     let uploaded = if uploads.is_empty() { promoted.clone() } else { ids(&uploads) };
     steps.extend(uploads);

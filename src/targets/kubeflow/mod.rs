@@ -19,12 +19,12 @@ mod plan;
 mod stream;
 
 use crate::model::{paths, Environment, Model, Pipeline};
-use crate::output::OutputSet;
+use crate::output::Emitter;
 use crate::targets::TargetError;
 use ir::{DeploymentSpec, ParameterSpec, PipelineInfo, PipelineSpec};
 
 /// Emits `pipelines/<env>/<pipeline>.json` for every environment and pipeline.
-pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
     for env in &model.environments {
         for pipeline in &model.pipelines {
             out.insert(paths::pipeline_json(&env.name, &pipeline.key), render(model, env, pipeline)?)?;

@@ -22,13 +22,13 @@ pub use iam::PROMOTER_VAR;
 pub use runtime::{CREATE_FUNCTIONS, PLACEHOLDER_IMAGE};
 
 use crate::model::{paths, Model, SaRole};
-use crate::output::OutputSet;
+use crate::output::Emitter;
 use crate::targets::TargetError;
 use hcl::expr::Expression;
 use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
-pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
     let files: Vec<(&str, TfFile)> = vec![
         ("versions.tf", root::versions(model)),
         ("providers.tf", root::providers(model)),

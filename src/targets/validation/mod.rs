@@ -15,7 +15,7 @@ pub mod contracts;
 
 use crate::model::lower::VALIDATOR_IMAGE;
 use crate::model::{paths, Model};
-use crate::output::OutputSet;
+use crate::output::Emitter;
 use crate::targets::TargetError;
 
 /// The package's static files, by name inside `mlops_validation/`.
@@ -35,7 +35,7 @@ const PACKAGE: &[(&str, &str)] = &[
 const REQUIREMENTS: &str = include_str!("../../../templates/validation/requirements.txt");
 
 /// Emits the validator package.
-pub fn emit(model: &Model, out: &mut OutputSet) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
     if model.image(VALIDATOR_IMAGE).is_none() {
         return Ok(());
     }
