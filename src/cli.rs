@@ -213,22 +213,25 @@ impl Ctx {
         0
     }
 
+    /// Compiles without writing; the files are counted as they stream past, not held.
     fn validate(&self, spec: &Path) -> u8 {
-        match self.compile(spec, None) {
-            Ok(c) => {
-                let m = &c.model;
-                println!(
-                    "{} is valid: {} environment(s), {} pipeline(s), {} image(s), {} file(s) to generate",
-                    spec.display(),
-                    m.environments.len(),
-                    m.pipelines.len(),
-                    m.images.len(),
-                    c.output.len()
-                );
-                0
-            }
-            Err(code) => code,
-        }
+        let lowered = match read_spec(spec).and_then(|text| self.lower(spec, text, None)) {
+            Ok(lowered) => lowered,
+            Err(code) => return code,
+        };
+        let files = match targets::emit_each(&lowered.model, &|_, _| {}) {
+            Ok(paths) => paths.len(),
+            Err(e) => return self.failed(&Error::Internal(e.to_string()), None),
+        };
+        let m = &lowered.model;
+        println!(
+            "{} is valid: {} environment(s), {} pipeline(s), {} image(s), {files} file(s) to generate",
+            spec.display(),
+            m.environments.len(),
+            m.pipelines.len(),
+            m.images.len(),
+        );
+        0
     }
 
     fn build(&self, spec: &Path, out: Option<PathBuf>, check: bool, force: bool, fail_on_change: bool) -> u8 {

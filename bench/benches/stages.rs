@@ -87,10 +87,10 @@ mod target {
 
     fn bench_target(bencher: divan::Bencher, input: &str, name: &str) {
         let model = lowered(input);
-        let Some((_, emit)) = targets::TARGETS.iter().find(|(n, _)| *n == name) else { panic!("no target {name}") };
+        let Some((_, emit, _)) = targets::TARGETS.iter().find(|(n, _, _)| *n == name) else { panic!("no target {name}") };
         bencher.bench(|| {
             let mut out = mlopsgen::OutputSet::new(&model.spec_path);
-            emit(&model, &mut out).map(|()| out)
+            emit(&model, &mut out, targets::Shard::ALL).map(|()| out)
         });
     }
 

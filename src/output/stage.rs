@@ -151,12 +151,13 @@ impl<'a> Stager<'a> {
             }
             files.push(Entry { path, action: Action::Remove, conflict: None, staged: None });
         }
-        changes.extend(semantic::changes(&tf_old, &tf_new));
         semantic::sort(&mut changes);
         files.sort_by(|a, b| a.path.cmp(&b.path));
         let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: hashes, pending: BTreeMap::new() };
         let manifest_stale = self.old != manifest;
-        Ok(Staged { out_dir: self.out_dir.to_path_buf(), old: self.old, files, kept, manifest, manifest_stale, changes })
+        let out_dir = self.out_dir.to_path_buf();
+        let terraform = (tf_old, tf_new);
+        Ok(Staged { out_dir, old: self.old, files, kept, manifest, manifest_stale, changes, terraform })
     }
 }
 
@@ -198,8 +199,11 @@ pub struct Staged {
     pub manifest: Manifest,
     /// Whether the manifest on disk differs from it.
     pub manifest_stale: bool,
-    /// The semantic changes (with `review`), in report order.
+    /// The semantic changes (with `review`), in report order; Terraform's join them in
+    /// [`Staged::apply`], which works them out while it writes.
     pub changes: Vec<Change>,
+    /// Both sides of every Terraform file (with `review`).
+    terraform: (Files, Files),
 }
 
 /// The result of [`Staged::apply`].
@@ -246,13 +250,30 @@ impl Staged {
     }
 
     /// Refuses conflicts unless `force`; otherwise writes a pending manifest, renames the staged
-    /// files into place, removes orphans and writes the final manifest. Needs the build's lock.
+    /// files into place, removes orphans and writes the final manifest, while a second thread
+    /// works out the Terraform changes. Needs the build's lock.
     pub fn apply(mut self, force: bool, _lock: &Lock) -> Result<Outcome, WriteError> {
         if !force && self.conflicts().next().is_some() {
             return Ok(Outcome::Conflicts(self));
         }
+        let (old, new) = std::mem::take(&mut self.terraform);
+        let terraform = std::thread::scope(|scope| {
+            let review = scope.spawn(move || semantic::changes(&old, &new));
+            let written = self.write();
+            let changes = review.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written.map(|()| changes)
+        })?;
+        if !terraform.is_empty() {
+            self.changes.extend(terraform);
+            semantic::sort(&mut self.changes);
+        }
+        Ok(Outcome::Written(self))
+    }
+
+    /// The writes of [`Staged::apply`] (none if the directory is up to date).
+    fn write(&mut self) -> Result<(), WriteError> {
         if self.is_up_to_date() {
-            return Ok(Outcome::Written(self));
+            return Ok(());
         }
         let out_dir = self.out_dir.clone();
         let mut pending = self.old.clone();
@@ -272,7 +293,7 @@ impl Staged {
         }
         write::write_atomic(&out_dir, MANIFEST, self.manifest.to_json().as_bytes(), &mut dirs)?;
         crash_point();
-        Ok(Outcome::Written(self))
+        Ok(())
     }
 }
 

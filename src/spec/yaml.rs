@@ -2,13 +2,16 @@
 //!
 //! This is the only module that knows YAML. It walks yaml-rust2's marked events, so every mapping
 //! key and value keeps its position; the JSON value feeds the JSON Schema and serde, and the
-//! [`SpanIndex`] maps any JSON pointer back to `line:col`. Scalars resolve per the YAML 1.2 core
+//! [`SpanIndex`] maps any JSON pointer back to `line:col`. Positions are only needed for
+//! diagnostics, so a valid spec is parsed without them and the index is built (by parsing the text
+//! again) the first time one is asked for. Scalars resolve per the YAML 1.2 core
 //! schema (`yes` stays a string). Duplicate keys, tags, non-scalar keys, documents too large or
 //! too deep and alias expansion bombs are reported, never followed.
 
 use crate::diagnostic::{Code, Diagnostic, Pos};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -28,9 +31,16 @@ pub struct Document {
     pub spans: SpanIndex,
 }
 
-/// Positions of keys and values by JSON pointer (`/pipelines/training/steps/train/image`).
-#[derive(Debug, Default)]
+/// Positions of keys and values by JSON pointer (`/pipelines/training/steps/train/image`), built
+/// from the text on first use.
+#[derive(Debug)]
 pub struct SpanIndex {
+    text: String,
+    positions: OnceLock<Positions>,
+}
+
+#[derive(Debug, Default)]
+struct Positions {
     values: HashMap<String, Pos>,
     keys: HashMap<String, Pos>,
 }
@@ -38,11 +48,25 @@ pub struct SpanIndex {
 impl SpanIndex {
     /// Position of the value at `pointer`, or of its nearest ancestor.
     pub fn value(&self, pointer: &str) -> Pos {
-        self.find(&self.values, pointer)
+        self.positions().value(pointer)
     }
 
     /// Position of the key naming `pointer` (falls back to the value, then ancestors).
     pub fn key(&self, pointer: &str) -> Pos {
+        self.positions().key(pointer)
+    }
+
+    fn positions(&self) -> &Positions {
+        self.positions.get_or_init(|| build(&self.text, true).spans)
+    }
+}
+
+impl Positions {
+    fn value(&self, pointer: &str) -> Pos {
+        self.find(&self.values, pointer)
+    }
+
+    fn key(&self, pointer: &str) -> Pos {
         match self.keys.get(pointer) {
             Some(pos) => *pos,
             None => self.value(pointer),
@@ -74,7 +98,20 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
         let msg = format!("the spec is {} bytes; the limit is {MAX_BYTES}", text.len());
         return Err(vec![Diagnostic::new(Code::UnsupportedYaml, Pos { line: 1, col: 1 }, msg)]);
     }
-    let mut builder = Builder::default();
+    // Without positions first; errors are rare, and their messages need positions (the first
+    // definition of a duplicate key…), so a text with errors is parsed again with them.
+    let builder = build(text, false);
+    let builder = if builder.errors.is_empty() { builder } else { build(text, true) };
+    if !builder.errors.is_empty() {
+        return Err(builder.errors);
+    }
+    let value = builder.root.unwrap_or(Value::Null);
+    Ok(Document { value, spans: SpanIndex { text: text.to_owned(), positions: OnceLock::new() } })
+}
+
+/// Runs the parser over `text`, recording positions if `positions`; errors come sorted.
+fn build(text: &str, positions: bool) -> Builder {
+    let mut builder = Builder { positions, ..Builder::default() };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         let pos = marker_pos(e.marker());
@@ -82,12 +119,8 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
             .with_hint("check the indentation and quoting around this point");
         builder.errors.insert(0, d);
     }
-    if !builder.errors.is_empty() {
-        builder.errors.sort_by_key(|d| d.pos);
-        return Err(builder.errors);
-    }
-    let value = builder.root.unwrap_or(Value::Null);
-    Ok(Document { value, spans: builder.spans })
+    builder.errors.sort_by_key(|d| d.pos);
+    builder
 }
 
 fn marker_pos(m: &Marker) -> Pos {
@@ -107,7 +140,9 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     root: Option<Value>,
-    spans: SpanIndex,
+    /// Whether to record positions (and the pointers they are keyed by) in `spans`.
+    positions: bool,
+    spans: Positions,
     anchors: HashMap<usize, (Value, usize)>,
     nodes: usize,
     errors: Vec<Diagnostic>,
@@ -116,13 +151,21 @@ struct Builder {
 }
 
 impl Builder {
-    /// Pointer of the node about to be placed, or `None` if it is a mapping key.
+    /// Pointer of the node about to be placed (empty when not recording positions), or `None` if
+    /// it is a mapping key.
     fn next_pointer(&self) -> Option<String> {
         match self.stack.last() {
-            None => Some(String::new()),
             Some(Frame::Map { key: None, .. }) => None,
+            _ if !self.positions => Some(String::new()),
+            None => Some(String::new()),
             Some(Frame::Map { pointer, key: Some((k, _, _)), .. }) => Some(pointer_push(pointer, k)),
             Some(Frame::Seq { pointer, items, .. }) => Some(pointer_push(pointer, &items.len().to_string())),
+        }
+    }
+
+    fn record_value(&mut self, pointer: &str, pos: Pos) {
+        if self.positions {
+            self.spans.values.insert(pointer.to_owned(), pos);
         }
     }
 
@@ -167,8 +210,9 @@ impl Builder {
     fn scalar(&mut self, text: String, style: TScalarStyle, anchor: usize, pos: Pos) {
         let Some(pointer) = self.next_pointer() else {
             // A mapping key.
+            let positions = self.positions;
             if let Some(Frame::Map { map, key, pointer, .. }) = self.stack.last_mut() {
-                let child = pointer_push(pointer, &text);
+                let child = if positions { pointer_push(pointer, &text) } else { String::new() };
                 if map.contains_key(&text) {
                     let first = self.spans.keys.get(&child).copied().unwrap_or_default();
                     let msg = format!("duplicate key `{text}`");
@@ -176,13 +220,15 @@ impl Builder {
                     self.errors.push(Diagnostic::new(Code::DuplicateKey, pos, msg).with_hint(hint));
                     *key = Some((format!("{text}\u{0}dup{}", self.nodes), pos, true));
                 } else {
-                    self.spans.keys.insert(child, pos);
+                    if positions {
+                        self.spans.keys.insert(child, pos);
+                    }
                     *key = Some((text, pos, false));
                 }
             }
             return;
         };
-        self.spans.values.insert(pointer, pos);
+        self.record_value(&pointer, pos);
         let value = if style == TScalarStyle::Plain { resolve_plain(&text) } else { Ok(Value::String(text)) };
         match value {
             Ok(v) => self.place(v, anchor, 1),
@@ -217,14 +263,14 @@ impl MarkedEventReceiver for Builder {
             }
             Event::MappingStart(anchor, _) => {
                 let pointer = self.next_pointer().unwrap_or_default();
-                self.spans.values.insert(pointer.clone(), pos);
+                self.record_value(&pointer, pos);
                 if self.count(1, pos) {
                     self.stack.push(Frame::Map { pointer, map: Map::new(), key: None, anchor });
                 }
             }
             Event::SequenceStart(anchor, _) => {
                 let pointer = self.next_pointer().unwrap_or_default();
-                self.spans.values.insert(pointer.clone(), pos);
+                self.record_value(&pointer, pos);
                 if self.count(1, pos) {
                     self.stack.push(Frame::Seq { pointer, items: Vec::new(), anchor });
                 }
@@ -235,7 +281,7 @@ impl MarkedEventReceiver for Builder {
                     Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
                     None => return,
                 };
-                let size = node_count(&value);
+                let size = if anchor > 0 { node_count(&value) } else { 0 }; // only aliases need it
                 self.place(value, anchor, size);
             }
             Event::Alias(id) => {
@@ -243,7 +289,7 @@ impl MarkedEventReceiver for Builder {
                     return self.fail(Diagnostic::new(Code::YamlSyntax, pos, "alias to an unknown anchor"));
                 };
                 if let Some(pointer) = self.next_pointer() {
-                    self.spans.values.insert(pointer, pos);
+                    self.record_value(&pointer, pos);
                 } else {
                     return self.fail(Diagnostic::new(Code::UnsupportedYaml, pos, "aliases cannot be mapping keys"));
                 }

@@ -49,11 +49,11 @@ mod view;
 
 use crate::model::{paths, Model, Orchestrator};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 use serde::Serialize;
 
 /// Emits every environment's DAGs.
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let Some(composer) = &model.composer else { return Ok(()) };
     let templates = render::environment().map_err(failed)?;
     for env in &model.environments {

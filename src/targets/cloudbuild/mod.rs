@@ -23,12 +23,12 @@ pub use vars::{substitutions, Scope};
 
 use crate::model::{paths, Model, SaRole};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 use build::{Build, Options, Step};
 use std::collections::BTreeMap;
 
 /// Emits the Cloud Build configs (none without a `ci` section).
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     for config in builds(model) {
         let path = paths::cloudbuild(config.name);
         out.insert(path, render(model, config)?)?;

@@ -15,7 +15,7 @@ mod render;
 
 use crate::model::{paths, Image, Model};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 use serde::Serialize;
 
 /// The build argument carrying the commit SHA into the `org.opencontainers.image.revision` label.
@@ -32,7 +32,7 @@ const TEMPLATES: [(&str, &str); 3] = [
 ];
 
 /// Emits each image's Dockerfile and ignore file.
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let fail = |e: minijinja::Error| TargetError::Failed { target: "docker", message: format!("{e:#}") };
     let env = render::environment(&TEMPLATES).map_err(fail)?;
     for image in &model.images {

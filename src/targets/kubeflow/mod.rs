@@ -20,13 +20,13 @@ mod stream;
 
 use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 use ir::{DeploymentSpec, ParameterSpec, PipelineInfo, PipelineSpec};
 
-/// Emits `pipelines/<env>/<pipeline>.json` for every environment and pipeline.
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+/// Emits `pipelines/<env>/<pipeline>.json` for every environment and the shard's pipelines.
+pub fn emit(model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
     for env in &model.environments {
-        for pipeline in &model.pipelines {
+        for (_, pipeline) in model.pipelines.iter().enumerate().filter(|(i, _)| shard.takes(*i)) {
             out.insert(paths::pipeline_json(&env.name, &pipeline.key), render(model, env, pipeline)?)?;
         }
     }

@@ -23,12 +23,12 @@ pub use runtime::{CREATE_FUNCTIONS, PLACEHOLDER_IMAGE};
 
 use crate::model::{paths, Model, SaRole};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 use hcl::expr::Expression;
 use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let files: Vec<(&str, TfFile)> = vec![
         ("versions.tf", root::versions(model)),
         ("providers.tf", root::providers(model)),

@@ -16,7 +16,7 @@ pub mod contracts;
 use crate::model::lower::VALIDATOR_IMAGE;
 use crate::model::{paths, Model};
 use crate::output::Emitter;
-use crate::targets::TargetError;
+use crate::targets::{Shard, TargetError};
 
 /// The package's static files, by name inside `mlops_validation/`.
 const PACKAGE: &[(&str, &str)] = &[
@@ -35,7 +35,7 @@ const PACKAGE: &[(&str, &str)] = &[
 const REQUIREMENTS: &str = include_str!("../../../templates/validation/requirements.txt");
 
 /// Emits the validator package.
-pub fn emit(model: &Model, out: &mut dyn Emitter) -> Result<(), TargetError> {
+pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     if model.image(VALIDATOR_IMAGE).is_none() {
         return Ok(());
     }
