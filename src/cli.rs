@@ -11,7 +11,7 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use mlopsgen::diagnostic::{render, Source};
 use mlopsgen::output::memo;
-use mlopsgen::output::stage::{self, Outcome, Staged, Stager};
+use mlopsgen::output::stage::{self, Mode, Outcome, Staged, Stager};
 use mlopsgen::output::write::{self, Action, ConflictKind};
 use mlopsgen::targets::{self, kubeflow::graph};
 use mlopsgen::{diff, Compilation, Error, Lowered, Options};
@@ -256,7 +256,7 @@ impl Ctx {
         }
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
         let outcome = stage::lock(&lowered.out_dir, waited).and_then(|lock| {
-            let staged = self.stream(&lowered, true)?;
+            let staged = self.stream(&lowered, Mode::Build)?;
             staged.map(|s| s.apply(force, &lock)).transpose()
         });
         match outcome {
@@ -284,10 +284,10 @@ impl Ctx {
         }
     }
 
-    /// Streams the targets' files through a [`Stager`] (staging and reviewing them for a build,
-    /// only comparing them for a check); `Ok(None)` if a target failed (reported: a bug).
-    fn stream(&self, lowered: &Lowered, build: bool) -> Result<Option<Staged>, write::WriteError> {
-        let stager = Stager::new(&lowered.out_dir, build, build)?;
+    /// Streams the targets' files through a [`Stager`]; `Ok(None)` if a target failed (reported:
+    /// a bug).
+    fn stream(&self, lowered: &Lowered, mode: Mode) -> Result<Option<Staged>, write::WriteError> {
+        let stager = Stager::new(&lowered.out_dir, mode)?;
         match targets::emit_each(&lowered.model, &|path, text| stager.file(path, text)) {
             Ok(generated) => stager.finish(&generated, &lowered.spec_sha256).map(Some),
             Err(e) => {
@@ -301,7 +301,7 @@ impl Ctx {
     /// again into memory to show what differs.
     fn check(&self, spec: &Path, key: memo::Key<'_>, lowered: &Lowered) -> u8 {
         let dir = lowered.out_dir.display();
-        match self.stream(lowered, false) {
+        match self.stream(lowered, Mode::Check) {
             Ok(None) => EXIT_BUG,
             Ok(Some(staged)) if staged.is_up_to_date() => {
                 memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
@@ -340,22 +340,35 @@ impl Ctx {
     }
 
     fn diff(&self, spec: &Path, out: Option<PathBuf>, stat: bool, format: Format, base: Option<&str>) -> u8 {
-        let c = match self.compile(spec, out) {
-            Ok(c) => c,
-            Err(code) => return code,
-        };
         let report = match base {
-            Some(rev) => match diff::git::files_at(&c.out_dir, rev) {
-                Ok(old) => diff::review(&c, &old, base),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_INVALID;
+            Some(rev) => {
+                let c = match self.compile(spec, out) {
+                    Ok(c) => c,
+                    Err(code) => return code,
+                };
+                match diff::git::files_at(&c.out_dir, rev) {
+                    Ok(old) => diff::review(&c, &old, base),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return EXIT_INVALID;
+                    }
                 }
-            },
-            None => match write::plan(&c.out_dir, &c.output, &c.spec_sha256) {
-                Ok(plan) => diff::review_plan(&c, &plan),
-                Err(e) => return io_error(&e),
-            },
+            }
+            // Against the files on disk, streamed: only the files that change are held.
+            None => {
+                let lowered = match read_spec(spec).and_then(|text| self.lower(spec, text, out)) {
+                    Ok(lowered) => lowered,
+                    Err(code) => return code,
+                };
+                match self.stream(&lowered, Mode::Diff) {
+                    Ok(Some(mut staged)) => {
+                        staged.review_terraform();
+                        diff::review_changes(&lowered.model, staged.diffs, staged.changes, None)
+                    }
+                    Ok(None) => return EXIT_BUG,
+                    Err(e) => return io_error(&e),
+                }
+            }
         };
         match format {
             Format::Json => emit(&report.json()),

@@ -110,6 +110,30 @@ fn a_streamed_build_writes_exactly_the_compiled_output_set() {
 }
 
 #[test]
+fn a_streamed_diff_reports_what_the_in_memory_review_does() {
+    // Built with a second pipeline, then diffed without it and with a changed default: files
+    // removed, changed (pipelines, DAGs, Terraform) and unchanged.
+    let p = Project::new(&with_second_pipeline(MINIMAL));
+    p.cmd(&["build"]).assert().code(0);
+    let changed = MINIMAL.replace("default: hello", "default: bonjour").replace("output: ../generated/minimal", "output: out");
+    p.write_spec(&changed);
+    let streamed = p.cmd(&["diff", "--format", "json"]).assert().code(1).get_output().stdout.clone();
+    let spec = p.dir.path().join("mlops.yaml");
+    let source = mlopsgen::Source { name: "mlops.yaml".into(), text: changed };
+    let options = mlopsgen::Options { spec_file: spec, out_override: None };
+    let compiled = mlopsgen::compile(&source, &options).unwrap_or_else(|e| panic!("{e}"));
+    let on_disk: BTreeMap<String, String> = p
+        .tree()
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(".mlopsgen/"))
+        .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned()))
+        .collect();
+    let in_memory = mlopsgen::diff::review(&compiled, &on_disk, None).json();
+    assert!(in_memory.contains("\"removed\"") && in_memory.contains("bonjour"), "{in_memory}");
+    assert_eq!(String::from_utf8_lossy(&streamed), in_memory);
+}
+
+#[test]
 fn check_and_diff_report_drift_with_exit_1() {
     let p = Project::new(MINIMAL);
     p.cmd(&["build"]).assert().code(0);

@@ -82,29 +82,17 @@ pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Rep
     report(compilation, old, new, base)
 }
 
-/// The report of what a build plan changes (the files on disk before, the output set after).
-/// Unchanged files stay out of it (but for the few semantic diffs read whole), so a large tree is
-/// not copied to say that little changed.
-pub fn review_plan(compilation: &Compilation, plan: &Plan) -> Report {
-    let (mut old, mut new) = (Files::new(), Files::new());
-    for f in plan.files.iter().filter(|f| reviewed(&f.path, f.action != Action::Unchanged)) {
-        let before = if f.action == Action::Unchanged { f.new } else { f.old.as_deref() };
-        if let Some(o) = before {
-            old.insert(f.path.clone(), o.to_owned());
-        }
-        if let Some(n) = f.new {
-            new.insert(f.path.clone(), n.to_owned());
-        }
-    }
-    report(compilation, old, new, None)
-}
-
 /// The report of two sides that hold every file that differs.
 fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>) -> Report {
     let changes = semantic::changes(&old, &new);
-    let files = into_changed_files(old, new);
-    let graphs = pipeline_graphs(&compilation.model, &files, &changes);
-    let model = &compilation.model;
+    review_changes(&compilation.model, into_changed_files(old, new), changes, base)
+}
+
+/// The report of changed files (each with its texts) and their semantic changes, as a streamed
+/// `diff` collects them.
+pub fn review_changes(model: &Model, mut files: Vec<FileDiff>, changes: Vec<semantic::Change>, base: Option<&str>) -> Report {
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let graphs = pipeline_graphs(model, &files, &changes);
     Report::new(&model.spec_path, &model.output_dir, base, files, changes).with_graphs(graphs)
 }
 

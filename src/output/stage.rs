@@ -6,7 +6,8 @@
 //! [`Stager::finish`] adds the orphans and the new manifest; [`Staged::apply`] then follows the
 //! protocol of [`super::write`]: a conflict refuses the build (the staged files are dropped);
 //! otherwise a pending manifest, the renames in path order, the removals and the final manifest.
-//! With `review`, the stager also works out the semantic changes file by file as they pass.
+//! A build also works out the semantic changes file by file as they pass; `diff` does the same and
+//! keeps both texts of the files that change, and `build --check` only compares ([`Mode`]).
 
 use super::manifest::{sha256_hex, Manifest, FORMAT};
 use super::write::{self, crash_point, io_err, Action, ConflictKind, Dirs, WriteError};
@@ -55,13 +56,23 @@ pub struct Entry {
     staged: Option<tempfile::TempPath>,
 }
 
+/// What a [`Stager`] does with the files that change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Only compare them (`build --check`).
+    Check,
+    /// Stage them and work out their semantic changes (`build`).
+    Build,
+    /// Keep their old and new texts and work out their semantic changes (`diff`).
+    Diff,
+}
+
 /// Receives generated files one by one (see the module docs).
 #[derive(Debug)]
 pub struct Stager<'a> {
     out_dir: &'a Path,
     old: Manifest,
-    stage: bool,
-    review: bool,
+    mode: Mode,
     state: Mutex<State>,
 }
 
@@ -72,15 +83,19 @@ struct State {
     changes: Vec<Change>,
     /// Terraform's semantic diff matches resources across files: every `.tf` file, both sides.
     terraform: (Files, Files),
+    diffs: Vec<FileDiff>,
     error: Option<WriteError>,
 }
 
 impl<'a> Stager<'a> {
-    /// A stager for `out_dir` that stages changed files (`stage`, for a build; a check only
-    /// compares) and, with `review`, collects their semantic changes.
-    pub fn new(out_dir: &'a Path, stage: bool, review: bool) -> Result<Self, WriteError> {
+    /// A stager comparing files with `out_dir`.
+    pub fn new(out_dir: &'a Path, mode: Mode) -> Result<Self, WriteError> {
         let old = write::read_manifest(out_dir)?;
-        Ok(Stager { out_dir, old, stage, review, state: Mutex::default() })
+        Ok(Stager { out_dir, old, mode, state: Mutex::default() })
+    }
+
+    fn reviews(&self) -> bool {
+        self.mode != Mode::Check
     }
 
     /// Takes one prepared file. The first I/O error is kept for [`Stager::finish`] and every
@@ -93,7 +108,8 @@ impl<'a> Stager<'a> {
         let result = self.compare(&path, &text);
         let mut state = self.state();
         match result {
-            Ok(Compared { entry, changes, terraform_old }) => {
+            Ok(Compared { entry, changes, terraform_old, diff }) => {
+                state.diffs.extend(diff);
                 if let Some(old) = terraform_old {
                     state.terraform.0.extend(old.map(|o| (path.clone(), o)));
                     state.terraform.1.insert(path.clone(), text);
@@ -115,18 +131,24 @@ impl<'a> Stager<'a> {
         let disk = write::read_existing(self.out_dir, path)?;
         let (action, conflict) = write::classify(&self.old, path, disk.as_deref(), text.as_bytes());
         let staged = match action {
-            Action::Add | Action::Change if self.stage => Some(stage(self.out_dir, path, text.as_bytes())?),
+            Action::Add | Action::Change if self.mode == Mode::Build => Some(stage(self.out_dir, path, text.as_bytes())?),
             _ => None,
         };
         let entry = Entry { path: path.to_owned(), action, conflict, staged };
-        let mut compared = Compared { entry, changes: Vec::new(), terraform_old: None };
-        if self.review {
-            let old = disk.map(write::lossy_utf8);
-            if Target::of(path) == Target::Terraform {
-                compared.terraform_old = Some(old);
-            } else if action != Action::Unchanged {
-                compared.changes = file_changes(path, old, Some(text));
-            }
+        let mut compared = Compared { entry, changes: Vec::new(), terraform_old: None, diff: None };
+        if !self.reviews() {
+            return Ok(compared);
+        }
+        let old = disk.map(write::lossy_utf8);
+        if action != Action::Unchanged && Target::of(path) != Target::Terraform {
+            compared.changes = file_changes(path, old.as_deref(), Some(text));
+        }
+        if action != Action::Unchanged && self.mode == Mode::Diff {
+            let new = Some(text.to_owned());
+            compared.diff = Some(FileDiff { path: path.to_owned(), action, old: old.clone(), new });
+        }
+        if Target::of(path) == Target::Terraform {
+            compared.terraform_old = Some(old);
         }
         Ok(compared)
     }
@@ -134,7 +156,7 @@ impl<'a> Stager<'a> {
     /// Ends the stream: `generated` is every path the targets emitted. Adds the orphans and the
     /// manifest the build writes.
     pub fn finish(self, generated: &BTreeSet<String>, spec_sha256: &str) -> Result<Staged, WriteError> {
-        let State { mut files, hashes, mut changes, terraform, error } =
+        let State { mut files, hashes, mut changes, terraform, mut diffs, error } =
             self.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(e) = error {
             return Err(e);
@@ -142,38 +164,44 @@ impl<'a> Stager<'a> {
         let (removed, kept) = write::orphans(self.out_dir, &self.old, |p| generated.contains(p))?;
         let (mut tf_old, tf_new) = terraform;
         for (path, old_text) in removed {
-            if self.review {
+            if self.mode == Mode::Diff {
+                diffs.push(FileDiff { path: path.clone(), action: Action::Remove, old: Some(old_text.clone()), new: None });
+            }
+            if self.mode != Mode::Check {
                 if Target::of(&path) == Target::Terraform {
                     tf_old.insert(path.clone(), old_text);
                 } else {
-                    changes.extend(file_changes(&path, Some(old_text), None));
+                    changes.extend(file_changes(&path, Some(&old_text), None));
                 }
             }
             files.push(Entry { path, action: Action::Remove, conflict: None, staged: None });
         }
         semantic::sort(&mut changes);
         files.sort_by(|a, b| a.path.cmp(&b.path));
+        diffs.sort_by(|a, b| a.path.cmp(&b.path));
         let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: hashes, pending: BTreeMap::new() };
         let manifest_stale = self.old != manifest;
         let out_dir = self.out_dir.to_path_buf();
         let terraform = (tf_old, tf_new);
-        Ok(Staged { out_dir, old: self.old, files, kept, manifest, manifest_stale, changes, terraform })
+        Ok(Staged { out_dir, old: self.old, files, kept, manifest, manifest_stale, changes, terraform, diffs })
     }
 }
 
 /// One file, compared.
 struct Compared {
     entry: Entry,
-    /// Its semantic changes (with `review`; not for Terraform).
+    /// Its semantic changes (but for Terraform's).
     changes: Vec<Change>,
-    /// For a Terraform file (with `review`): its text on disk, if any.
+    /// For a Terraform file: its text on disk, if any.
     terraform_old: Option<Option<String>>,
+    /// For `diff`, if it changes: both texts.
+    diff: Option<FileDiff>,
 }
 
 /// The semantic changes of one (non-Terraform) file.
-fn file_changes(path: &str, old: Option<String>, new: Option<&str>) -> Vec<Change> {
-    let side = |text: Option<String>| Files::from_iter(text.map(|t| (path.to_owned(), t)));
-    semantic::changes(&side(old), &side(new.map(str::to_owned)))
+fn file_changes(path: &str, old: Option<&str>, new: Option<&str>) -> Vec<Change> {
+    let side = |text: Option<&str>| Files::from_iter(text.map(|t| (path.to_owned(), t.to_owned())));
+    semantic::changes(&side(old), &side(new))
 }
 
 /// Writes `bytes` to a temp file in `.mlopsgen/` (with the mode `rel` gets).
@@ -199,11 +227,13 @@ pub struct Staged {
     pub manifest: Manifest,
     /// Whether the manifest on disk differs from it.
     pub manifest_stale: bool,
-    /// The semantic changes (with `review`), in report order; Terraform's join them in
-    /// [`Staged::apply`], which works them out while it writes.
+    /// The semantic changes (not with [`Mode::Check`]), in report order; Terraform's join them
+    /// in [`Staged::review_terraform`] or [`Staged::apply`], which works them out while it writes.
     pub changes: Vec<Change>,
-    /// Both sides of every Terraform file (with `review`).
+    /// Both sides of every Terraform file (not with [`Mode::Check`]).
     terraform: (Files, Files),
+    /// With [`Mode::Diff`]: the files that change, with both texts, by path.
+    pub diffs: Vec<FileDiff>,
 }
 
 /// The result of [`Staged::apply`].
@@ -263,11 +293,21 @@ impl Staged {
             let changes = review.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             written.map(|()| changes)
         })?;
-        if !terraform.is_empty() {
-            self.changes.extend(terraform);
+        self.add_changes(terraform);
+        Ok(Outcome::Written(self))
+    }
+
+    /// Works out the Terraform changes and adds them (what [`Staged::apply`] does as it writes).
+    pub fn review_terraform(&mut self) {
+        let (old, new) = std::mem::take(&mut self.terraform);
+        self.add_changes(semantic::changes(&old, &new));
+    }
+
+    fn add_changes(&mut self, changes: Vec<Change>) {
+        if !changes.is_empty() {
+            self.changes.extend(changes);
             semantic::sort(&mut self.changes);
         }
-        Ok(Outcome::Written(self))
     }
 
     /// The writes of [`Staged::apply`] (none if the directory is up to date).
@@ -326,7 +366,7 @@ fn persist(out_dir: &Path, rel: &str, staged: tempfile::TempPath, dirs: &mut Dir
 /// Builds an in-memory output set through the streamed path: locks, stages every file, applies.
 pub fn build(out_dir: &Path, set: &OutputSet, spec_sha256: &str, force: bool, on_wait: impl FnOnce()) -> Result<Outcome, WriteError> {
     let lock = lock(out_dir, on_wait)?;
-    let stager = Stager::new(out_dir, true, false)?;
+    let stager = Stager::new(out_dir, Mode::Build)?;
     let generated: BTreeSet<String> = set.files().map(|(p, _)| p.to_owned()).collect();
     for (path, text) in set.files() {
         stager.file(path.to_owned(), text.to_owned());
