@@ -88,10 +88,9 @@ fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>)
     review_changes(&compilation.model, into_changed_files(old, new), changes, base)
 }
 
-/// The report of changed files (each with its texts) and their semantic changes, as a streamed
-/// `diff` collects them.
-pub fn review_changes(model: &Model, mut files: Vec<FileDiff>, changes: Vec<semantic::Change>, base: Option<&str>) -> Report {
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+/// The report of changed files (each with its texts, by path) and their semantic changes, as a
+/// streamed `diff` collects them.
+pub fn review_changes(model: &Model, files: Vec<FileDiff>, changes: Vec<semantic::Change>, base: Option<&str>) -> Report {
     let graphs = pipeline_graphs(model, &files, &changes);
     Report::new(&model.spec_path, &model.output_dir, base, files, changes).with_graphs(graphs)
 }

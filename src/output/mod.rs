@@ -55,11 +55,7 @@ impl fmt::Debug for Stream<'_> {
 
 impl Emitter for Stream<'_> {
     fn add(&mut self, path: String, contents: String) -> Result<(), PathError> {
-        check_path(&path)?;
-        if self.paths.contains(&path) {
-            return Err(PathError { path, reason: "generated twice" });
-        }
-        let text = add_banner(&path, normalise(contents), self.spec_path);
+        let text = prepare(&path, contents, self.spec_path, self.paths.contains(&path))?;
         self.paths.insert(path.clone());
         (self.sink)(path, text);
         Ok(())
@@ -128,14 +124,20 @@ impl OutputSet {
 
 impl Emitter for OutputSet {
     fn add(&mut self, path: String, contents: String) -> Result<(), PathError> {
-        check_path(&path)?;
-        if self.files.contains_key(&path) {
-            return Err(PathError { path, reason: "generated twice" });
-        }
-        let text = add_banner(&path, normalise(contents), &self.spec_path);
+        let text = prepare(&path, contents, &self.spec_path, self.files.contains_key(&path))?;
         self.files.insert(path, text);
         Ok(())
     }
+}
+
+/// What every [`Emitter`] does with a new file: checks its path (`taken`: already generated) and
+/// returns its text normalised and bannered.
+fn prepare(path: &str, contents: String, spec_path: &str, taken: bool) -> Result<String, PathError> {
+    check_path(path)?;
+    if taken {
+        return Err(PathError { path: path.to_owned(), reason: "generated twice" });
+    }
+    Ok(add_banner(path, normalise(contents), spec_path))
 }
 
 impl fmt::Display for OutputSet {

@@ -12,7 +12,7 @@
 use super::manifest::{sha256_hex, Manifest, FORMAT};
 use super::write::{self, crash_point, io_err, Action, ConflictKind, Dirs, WriteError};
 use super::{check_path, OutputSet};
-use crate::diff::semantic::{self, Change, Target};
+use crate::diff::semantic::{self, Change};
 use crate::diff::{FileDiff, Files};
 use crate::model::paths::MANIFEST;
 use std::collections::{BTreeMap, BTreeSet};
@@ -140,14 +140,15 @@ impl<'a> Stager<'a> {
             return Ok(compared);
         }
         let old = disk.map(write::lossy_utf8);
-        if action != Action::Unchanged && Target::of(path) != Target::Terraform {
+        let whole = semantic::reads_unchanged(path); // Terraform: diffed across files in the end
+        if action != Action::Unchanged && !whole {
             compared.changes = file_changes(path, old.as_deref(), Some(text));
         }
         if action != Action::Unchanged && self.mode == Mode::Diff {
             let new = Some(text.to_owned());
             compared.diff = Some(FileDiff { path: path.to_owned(), action, old: old.clone(), new });
         }
-        if Target::of(path) == Target::Terraform {
+        if whole {
             compared.terraform_old = Some(old);
         }
         Ok(compared)
@@ -156,6 +157,7 @@ impl<'a> Stager<'a> {
     /// Ends the stream: `generated` is every path the targets emitted. Adds the orphans and the
     /// manifest the build writes.
     pub fn finish(self, generated: &BTreeSet<String>, spec_sha256: &str) -> Result<Staged, WriteError> {
+        let reviews = self.reviews();
         let State { mut files, hashes, mut changes, terraform, mut diffs, error } =
             self.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(e) = error {
@@ -167,8 +169,8 @@ impl<'a> Stager<'a> {
             if self.mode == Mode::Diff {
                 diffs.push(FileDiff { path: path.clone(), action: Action::Remove, old: Some(old_text.clone()), new: None });
             }
-            if self.mode != Mode::Check {
-                if Target::of(&path) == Target::Terraform {
+            if reviews {
+                if semantic::reads_unchanged(&path) {
                     tf_old.insert(path.clone(), old_text);
                 } else {
                     changes.extend(file_changes(&path, Some(&old_text), None));

@@ -1,8 +1,8 @@
 //! `cd.yaml`: what a push to the main branch runs in the first environment.
 //!
 //! Every image is built in parallel (BuildKit, cached from the environment's tag) and pushed with
-//! the commit and environment tags; once all are pushed, the pipeline templates are uploaded, the DAGs synced,
-//! services and functions deployed, and optionally the training pipeline started.
+//! the commit and environment tags; once all are pushed, the pipeline templates are uploaded, the
+//! DAGs synced, services and functions deployed, and optionally the training pipeline started.
 
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
