@@ -319,7 +319,20 @@ impl Ctx {
                 if staged.manifest_stale && staged.changed().next().is_none() {
                     eprintln!(" .mlopsgen/manifest.json is stale");
                 }
-                eprintln!("run `mlopsgen build {}` to regenerate", spec.display());
+                let edited: Vec<&str> = staged.conflicts().map(|f| f.path.as_str()).collect();
+                if edited.is_empty() {
+                    eprintln!("run `mlopsgen build {}` to regenerate", spec.display());
+                } else {
+                    // `build` would refuse these (exit 3): say so now, not after the user runs it.
+                    eprintln!("edited by hand or not written by mlopsgen, so `mlopsgen build` would refuse to overwrite them:");
+                    for path in &edited {
+                        eprintln!("  {path}");
+                    }
+                    eprintln!(
+                        "move the change into the spec (or a file mlopsgen doesn't own) and run `mlopsgen build {0}`, or discard it with `mlopsgen build --force {0}`",
+                        spec.display()
+                    );
+                }
                 EXIT_DRIFT
             }
             Err(e) => io_error(&e),

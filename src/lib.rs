@@ -104,13 +104,14 @@ fn checked_spec(source: &Source) -> Result<spec::Spec, Error> {
     let doc = spec::load(source).map_err(Error::Invalid)?;
     // The JSON Schema check (and, on first use, the schema's compilation) runs on a second
     // thread beside the typed checks, which assume it passes. Schema diagnostics win and the other
-    // result (even a panic) is dropped, so the outcome is that of running them one after the other.
+    // result (even a panic) is dropped, so the outcome is that of running them one after the other;
+    // the semantic problems that don't depend on the schema errors are then added to them.
     std::thread::scope(|scope| {
         let schema = scope.spawn(|| validate::schema_errors(&doc));
         let typed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate::typed(&doc)));
         let errors = schema.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match typed {
-            _ if !errors.is_empty() => Err(Error::Invalid(errors)),
+            _ if !errors.is_empty() => Err(Error::Invalid(validate::with_independent_problems(&doc, errors))),
             Ok(result) => result.map_err(Error::Invalid),
             Err(panic) => std::panic::resume_unwind(panic),
         }

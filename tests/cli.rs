@@ -165,6 +165,14 @@ fn hand_edits_are_refused_with_exit_3_and_nothing_is_written() {
     std::fs::write(&edited, "my hand edit\n").ok();
     p.write_spec(&MINIMAL.replace("default: hello", "default: bonjour"));
     let before = p.tree();
+    // The check names the hand edit and the way out, instead of sending the user to a `build`
+    // that refuses.
+    p.cmd(&["build", "--check"]).assert().code(1).stderr(
+        predicate::str::contains("would refuse to overwrite them")
+            .and(predicate::str::contains("move the change into the spec"))
+            .and(predicate::str::contains("--force"))
+            .and(predicate::str::contains("to regenerate").not()),
+    );
     p.cmd(&["build"]).assert().code(3).stderr(predicate::str::contains("edited by hand").and(predicate::str::contains("my hand edit")));
     assert_eq!(p.tree(), before, "a refused build writes nothing");
     p.cmd(&["build", "--force"]).assert().code(0);
@@ -307,4 +315,24 @@ fn init_writes_a_valid_spec_and_never_overwrites() {
 fn schema_prints_the_json_schema() {
     let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
     cmd.arg("schema").assert().code(0).stdout(predicate::str::contains("\"$schema\""));
+}
+
+/// The README's commands table lists every subcommand `--help` offers.
+#[test]
+fn every_subcommand_in_help_is_in_the_readme() {
+    let help = Command::cargo_bin("mlopsgen").map(|mut c| c.arg("--help").output()).ok().and_then(Result::ok).map(|o| o.stdout);
+    let help = String::from_utf8_lossy(&help.unwrap_or_default()).into_owned();
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap_or_default();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(commands.len() >= 6, "no commands found in --help:\n{help}");
+    for c in commands {
+        assert!(readme.contains(&format!("| `mlopsgen {c}")), "README's commands table lacks `mlopsgen {c}`");
+    }
 }

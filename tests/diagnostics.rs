@@ -32,3 +32,35 @@ fn each_invalid_spec_reports_its_problem_at_its_position() {
         insta::assert_snapshot!(name, render(&source, &diagnostics, false));
     }
 }
+
+/// Schema and semantic mistakes come in one run: unknown fields are reported and then ignored, so
+/// the semantic checks still see the rest of the spec (issue: "errors come in rounds").
+#[test]
+fn one_run_reports_every_independent_mistake_at_its_position() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/many_mistakes.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let source = Source { name: "many_mistakes.yaml".into(), text };
+    let options = Options { spec_file: path, out_override: None };
+    let Err(Error::Invalid(diagnostics)) = compile(&source, &options) else { panic!("expected diagnostics") };
+    let got: Vec<(String, String, &str)> =
+        diagnostics.iter().map(|d| (d.code.as_str().to_owned(), format!("{}:{}", d.pos.line, d.pos.col), d.message.as_str())).collect();
+    let expected = [
+        ("E010", "4:1", "unknown field `projct`"),
+        ("E032", "9:45", "unknown region `us-central9`"),
+        ("E020", "12:10", "no bucket `artifacts`"),
+        ("E030", "13:5", "invalid bucket name `Artifacts`"),
+        ("E010", "14:30", "unknown field `versoning`"),
+        ("E021", "20:7", "cycle"),
+        ("E020", "22:16", "unknown image `trainr`"),
+        ("E020", "30:56", "unknown parameter `lr`"),
+        ("E010", "32:9", "unknown field `retrys`"),
+        ("E020", "33:15", "`orchestration.composer` is not declared"),
+        ("E031", "33:22", "the hour field `25` is not valid (values 0-23"),
+        ("E010", "35:40", "unknown field `min_replica`"),
+    ];
+    assert_eq!(got.len(), expected.len(), "{}", render(&source, &diagnostics, false));
+    for ((code, pos, message), (want_code, want_pos, fragment)) in got.iter().zip(expected) {
+        assert_eq!((code.as_str(), pos.as_str()), (want_code, want_pos), "{message}");
+        assert!(message.contains(fragment), "{pos}: `{message}` lacks `{fragment}`");
+    }
+}

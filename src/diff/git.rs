@@ -40,7 +40,7 @@ pub fn files_at(out_dir: &Path, rev: &str) -> Result<Files, GitError> {
     let rel_existing = abs(&existing).strip_prefix(abs(&top)).map(Path::to_path_buf).unwrap_or_default();
     let missing = out_dir.strip_prefix(&existing).map(Path::to_path_buf).unwrap_or_default();
     let rel = rel_existing.join(missing).to_string_lossy().replace('\\', "/");
-    git(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")], "rev-parse")?;
+    git(&top, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")], "rev-parse").map_err(|_| unknown_revision(rev))?;
     let listing = git(&top, &["ls-tree", "-r", "-z", "--name-only", rev, "--", &rel], "ls-tree")?;
     let paths: Vec<String> = listing
         .split(|b| *b == 0)
@@ -54,6 +54,17 @@ pub fn files_at(out_dir: &Path, rev: &str) -> Result<Files, GitError> {
         .zip(contents)
         .filter_map(|(p, c)| p.strip_prefix(&prefix).map(|r| (r.to_owned(), c)))
         .collect())
+}
+
+/// `--base REF` names no commit here (`rev-parse --verify --quiet` says nothing): say what to do.
+fn unknown_revision(rev: &str) -> GitError {
+    let fetch = match rev.split_once('/') {
+        Some((remote, branch)) if !remote.is_empty() && !branch.is_empty() => {
+            format!("if `{rev}` is a remote branch, fetch it first: `git fetch {remote} {branch}`")
+        }
+        _ => format!("use a branch, tag or commit that exists locally (`git branch -a`), or fetch it first: `git fetch origin {rev}`"),
+    };
+    GitError { action: "rev-parse", message: format!("`{rev}` is not a commit in this repository; {fetch}") }
 }
 
 /// Reads many blobs with one `git cat-file --batch`.
@@ -94,6 +105,15 @@ fn cat_files(top: &Path, rev: &str, paths: &[String]) -> Result<Vec<String>, Git
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_revision_says_what_to_do() {
+        for (rev, advice) in [("nosuchref", "git fetch origin nosuchref"), ("upstream/main", "git fetch upstream main")] {
+            let err = files_at(Path::new("."), rev).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains(&format!("`{rev}` is not a commit in this repository")), "{rev}: {err}");
+            assert!(err.contains(advice), "{rev}: {err}");
+        }
+    }
 
     #[test]
     fn option_like_revisions_are_refused() {

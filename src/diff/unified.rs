@@ -44,12 +44,14 @@ pub fn line_counts(f: &FileDiff) -> (usize, usize) {
 /// `--stat`: one line per changed file with added/removed line counts, then a total.
 pub fn stat(files: &[FileDiff]) -> String {
     let mut out = String::new();
-    let (mut total_add, mut total_del) = (0, 0);
-    for f in files {
-        let (add, del) = line_counts(f);
-        total_add += add;
-        total_del += del;
-        out.push_str(&format!(" {} | +{add} -{del}\n", f.path));
+    let counts: Vec<(usize, usize)> = files.iter().map(line_counts).collect();
+    let (total_add, total_del) = counts.iter().fold((0, 0), |(a, d), (add, del)| (a + add, d + del));
+    // Columns like `git diff --stat`: paths padded to the longest, counts right-aligned.
+    let path_width = files.iter().map(|f| f.path.chars().count()).max().unwrap_or(0);
+    let add_width = counts.iter().map(|(a, _)| a.to_string().len()).max().unwrap_or(1);
+    let del_width = counts.iter().map(|(_, d)| d.to_string().len()).max().unwrap_or(1);
+    for (f, (add, del)) in files.iter().zip(&counts) {
+        out.push_str(&format!(" {:<path_width$} | +{add:>add_width$} -{del:>del_width$}\n", f.path));
     }
     out.push_str(&format!(" {} file(s) changed, {total_add} insertion(s)(+), {total_del} deletion(s)(-)\n", files.len()));
     out
@@ -80,4 +82,21 @@ fn colorize(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_columns_line_up() {
+        let file = |path: &str, old: &str, new: &str| FileDiff { path: path.into(), action: Action::Change, old: Some(old.into()), new: Some(new.into()) };
+        let many: String = (0..12).map(|i| format!("{i}\n")).collect();
+        let files = [file("a.tf", "x\n", "y\n"), file("pipelines/dev/training.json", "", &many)];
+        let text = stat(&files);
+        let bars: Vec<usize> = text.lines().take(2).filter_map(|l| l.find('|')).collect();
+        assert_eq!(bars.len(), 2, "{text}");
+        assert_eq!(bars[0], bars[1], "the `|` column is aligned:\n{text}");
+        assert!(text.contains(" a.tf                        | + 1 -1\n"), "{text}");
+    }
 }

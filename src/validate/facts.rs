@@ -97,7 +97,27 @@ pub fn check_cron(cron: &str) -> Result<(), String> {
     if is_plain_cron(cron) {
         return Ok(());
     }
-    croner::parser::CronParser::new().parse(cron).map(|_| ()).map_err(|e| e.to_string())
+    let parses = |expr: &str| croner::parser::CronParser::new().parse(expr).is_ok();
+    if parses(cron) {
+        return Ok(());
+    }
+    // Name the field at fault: the first one that fails on its own, the others left at `*`.
+    const FIELDS: [(&str, &str); 5] = [
+        ("minute", "0-59"),
+        ("hour", "0-23"),
+        ("day-of-month", "1-31"),
+        ("month", "1-12 or JAN-DEC"),
+        ("day-of-week", "0-6 or SUN-SAT"),
+    ];
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let alone = |i: usize| (0..5).map(|j| if j == i { fields[j] } else { "*" }).collect::<Vec<_>>().join(" ");
+    match (0..5).find(|&i| !parses(&alone(i))) {
+        Some(i) => {
+            let (name, range) = FIELDS[i];
+            Err(format!("the {name} field `{}` is not valid (values {range}, with `*`, `,`, `-` and `/`)", fields[i]))
+        }
+        None => Err("the day-of-month and month fields never meet (no such date)".to_owned()),
+    }
 }
 
 /// Whether every field is `*` or one in-range number (`30 2 * * 1`), so that the cron parser
@@ -112,6 +132,19 @@ fn is_plain_cron(cron: &str) -> bool {
         && fields.iter().zip(RANGES).all(|(f, (lo, hi))| {
             *f == "*" || number(f) && f.parse::<u32>().is_ok_and(|n| (lo..=hi).contains(&n))
         })
+}
+
+/// A Cloud Run memory limit in MiB, if valid: a whole number of `Mi` or `Gi`, from 128 MiB (first
+/// generation's minimum) to 32 GiB (https://cloud.google.com/run/docs/configuring/memory-limits).
+pub fn cloud_run_memory_mib(memory: &str) -> Option<u64> {
+    let (number, unit) = memory.split_at(memory.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = number.parse().ok().filter(|_| !number.starts_with('0'))?;
+    let mib = match unit {
+        "Mi" => n,
+        "Gi" => n.checked_mul(1024)?,
+        _ => return None,
+    };
+    (128..=32 * 1024).contains(&mib).then_some(mib)
 }
 
 /// Whether a repository-relative path leaves the repository (absolute, `..`, backslashes, `~`).
@@ -195,6 +228,16 @@ pub fn is_kms_key(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn cloud_run_memory_takes_mi_and_gi_within_limits() {
+        assert_eq!(cloud_run_memory_mib("512Mi"), Some(512));
+        assert_eq!(cloud_run_memory_mib("2Gi"), Some(2048));
+        assert_eq!(cloud_run_memory_mib("32Gi"), Some(32 * 1024));
+        for bad in ["512MB", "512M", "1G", "33Gi", "64Mi", "0512Mi", "Mi", "1.5Gi", ""] {
+            assert_eq!(cloud_run_memory_mib(bad), None, "{bad}");
+        }
+    }
+
     fn acc(ty: &str, count: u32) -> Accelerator {
         Accelerator { ty: ty.into(), count }
     }
@@ -222,6 +265,7 @@ mod tests {
     #[test]
     fn cron_needs_five_valid_fields() {
         assert!(check_cron("0 3 * * 1").is_ok());
+        assert!(check_cron("0 3 * * 9").is_err_and(|e| e.contains("day-of-week field `9`")));
         assert!(check_cron("*/15 * * * *").is_ok());
         assert!(check_cron("0 3 * *").is_err());
         assert!(check_cron("61 3 * * *").is_err());

@@ -25,7 +25,7 @@ use crate::spec::{yaml::Document, Spec};
 pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
     let schema_errors = schema_errors(doc);
     if !schema_errors.is_empty() {
-        return Err(schema_errors);
+        return Err(with_independent_problems(doc, schema_errors));
     }
     typed(doc)
 }
@@ -33,6 +33,39 @@ pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
 /// The JSON Schema's diagnostics for a document, in source order (empty if it conforms).
 pub fn schema_errors(doc: &Document) -> Vec<Diagnostic> {
     schema::check(doc)
+}
+
+/// Adds to a document's schema errors the semantic problems that do not depend on them, so one run
+/// reports both. An unknown field is read as the known field it is closest to (`defualt` as
+/// `default`, as its "did you mean" hint says) if that one is absent, and dropped otherwise; if
+/// the result deserialises, the semantic checks run on it. A semantic problem at the position of a
+/// schema error is left out (the same mistake seen twice). If the rest does not deserialise (a
+/// wrong type, a missing field), the schema errors stand alone.
+pub fn with_independent_problems(doc: &Document, mut schema_errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut recovered = doc.value.clone();
+    for (pointer, meant) in schema::unknown_fields(doc) {
+        read_as(&mut recovered, &pointer, meant.as_deref());
+    }
+    if let Ok(spec) = serde_json::from_value::<Spec>(recovered) {
+        let taken: std::collections::BTreeSet<_> = schema_errors.iter().map(|d| d.pos).collect();
+        schema_errors.extend(semantic::check(&spec, doc).into_iter().filter(|d| !taken.contains(&d.pos)));
+    }
+    schema_errors.sort_by(|a, b| a.pos.cmp(&b.pos).then_with(|| a.code.cmp(&b.code)).then_with(|| a.message.cmp(&b.message)));
+    schema_errors.dedup();
+    schema_errors
+}
+
+/// Moves the member a JSON pointer names to the key `meant` (if given and free), else removes it.
+fn read_as(value: &mut serde_json::Value, pointer: &str, meant: Option<&str>) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+    let key = last.replace("~1", "/").replace("~0", "~");
+    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
+        if let Some(v) = map.remove(&key) {
+            if let Some(meant) = meant.filter(|m| !map.contains_key(*m)) {
+                map.insert(meant.to_owned(), v);
+            }
+        }
+    }
 }
 
 /// Deserialises the typed spec and runs the semantic checks; the second half of [`check`], for

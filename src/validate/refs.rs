@@ -61,6 +61,19 @@ fn type_name(ty: ParamType) -> &'static str {
     }
 }
 
+/// "a string", "a number" … for a YAML value, in the user's terms.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "empty",
+        serde_json::Value::Bool(_) => "a bool",
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "an int",
+        serde_json::Value::Number(_) => "a float",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "a mapping",
+    }
+}
+
 fn parameters(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
     for (name, prm) in &p.parameters {
         let ptr = pointer_push(&format!("{pp}/parameters"), name);
@@ -68,7 +81,9 @@ fn parameters(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
         if let Some(d) = &prm.default {
             if !type_matches(prm.ty, d) {
                 let pos = c.at(&format!("{ptr}/default"));
-                c.report(Code::InvalidValue, pos, format!("default of `{name}` is not a {}", type_name(prm.ty)), None);
+                let (ty, found) = (type_name(prm.ty), json_kind(d));
+                let msg = format!("the default of `{name}` is {found}, but the parameter's type is `{ty}`");
+                c.report(Code::InvalidValue, pos, msg, Some(format!("write a {ty} value, or change `type` to match the default")));
             }
         }
     }

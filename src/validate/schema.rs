@@ -3,7 +3,7 @@
 use super::suggest;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::yaml::pointer_push;
-use jsonschema::error::ValidationErrorKind;
+use jsonschema::error::{TypeKind, ValidationErrorKind};
 use crate::spec::{yaml::Document, Spec};
 use serde_json::{json, Value};
 use std::sync::OnceLock;
@@ -44,10 +44,16 @@ fn validator() -> Option<&'static (Value, jsonschema::Validator)> {
         .as_ref()
 }
 
-/// Rewrites each `oneOf` of tagged variants (every branch has a `const` for the same property,
-/// like a step's `kind`) into `if kind == x then <branch>` rules, so a bad step is reported against
-/// its own kind's fields instead of as "matches none of the variants". Used for validation only;
-/// the published schema keeps schemars' `oneOf`.
+/// Rewrites the schema so that each violation is reported at the node the user wrote, in terms of
+/// that node's own schema (used for validation only; the published schema keeps schemars' form):
+///
+/// - a `oneOf` of tagged variants (every branch has a `const` for the same property, like a step's
+///   `kind`) becomes `if kind == x then <branch>` rules, so a bad step is reported against its own
+///   kind's fields instead of as "matches none of the variants";
+/// - an optional section (`anyOf: [X, {type: null}]`) becomes `if null else X`, so a mistake inside
+///   `monitoring` is reported at its own field instead of as the whole section failing `anyOf`;
+/// - a `oneOf` of string constants (a unit enum with a description per value) becomes one `enum`,
+///   so a wrong value gets "did you mean" from the list of allowed values.
 fn discriminate(node: &mut Value) {
     match node {
         Value::Object(map) => {
@@ -65,7 +71,16 @@ fn discriminate(node: &mut Value) {
                     map.insert("required".into(), json!([tag.clone()]));
                     map.insert("properties".into(), json!({tag: {"enum": consts}}));
                     map.insert("allOf".into(), Value::Array(rules));
+                } else if let Some(values) = string_constants(branches) {
+                    map.remove("oneOf");
+                    map.insert("type".into(), json!("string"));
+                    map.insert("enum".into(), Value::Array(values));
                 }
+            }
+            if let Some(inner) = optional_branch(map) {
+                map.remove("anyOf");
+                map.insert("if".into(), json!({"type": "null"}));
+                map.insert("else".into(), inner);
             }
             for v in map.values_mut() {
                 discriminate(v);
@@ -74,6 +89,27 @@ fn discriminate(node: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(discriminate),
         _ => {}
     }
+}
+
+/// The non-null branch of `anyOf: [X, {"type": "null"}]` (schemars' form of an `Option`).
+fn optional_branch(map: &serde_json::Map<String, Value>) -> Option<Value> {
+    let Some(Value::Array(branches)) = map.get("anyOf") else { return None };
+    let null = json!({"type": "null"});
+    match branches.as_slice() {
+        [x, n] | [n, x] if *n == null && *x != null => Some(x.clone()),
+        _ => None,
+    }
+}
+
+/// The values of a `oneOf` whose branches are each one string constant.
+fn string_constants(branches: &[Value]) -> Option<Vec<Value>> {
+    branches
+        .iter()
+        .map(|b| {
+            let c = b.get("const").filter(|c| c.is_string())?;
+            b.get("type").is_none_or(|t| t == "string").then(|| c.clone())
+        })
+        .collect()
 }
 
 /// The property every branch pins with `const`, and those constants.
@@ -113,16 +149,41 @@ pub fn check(doc: &Document) -> Vec<Diagnostic> {
                     let options: Vec<String> = options.as_array().into_iter().flatten().map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_owned)).collect();
                     let got = e.instance().as_str().map_or_else(|| e.instance().to_string(), str::to_owned);
                     let msg = format!("`{got}` is not allowed here{}", at(&pointer));
-                    let hint = match suggest::closest(&got, options.iter().map(String::as_str)) {
-                        Some(c) => format!("did you mean `{c}`?"),
-                        None => format!("use one of: {}", options.join(", ")),
+                    let same_but_case = options.iter().find(|o| o.eq_ignore_ascii_case(&got));
+                    let hint = match (same_but_case, suggest::closest(&got, options.iter().map(String::as_str))) {
+                        (Some(c), _) => format!("did you mean `{c}`? (the case matters here)"),
+                        (None, Some(c)) => format!("did you mean `{c}`?"),
+                        (None, None) => format!("use one of: {}", options.join(", ")),
                     };
                     vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg).with_hint(hint)]
                 }
                 ValidationErrorKind::Required { property } => {
                     let name = property.as_str().map_or_else(|| property.to_string(), str::to_owned);
                     let msg = format!("missing field `{name}`{}", at(&pointer));
-                    vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg)]
+                    // The caret goes on the key of the mapping that lacks the field (its value may
+                    // start lines below); the document itself has no key.
+                    let pos = if pointer.is_empty() { doc.spans.value(&pointer) } else { doc.spans.key(&pointer) };
+                    let parent = pointer.rsplit('/').next().filter(|p| !p.is_empty()).unwrap_or("the spec");
+                    vec![Diagnostic::new(Code::Schema, pos, msg).with_hint(format!("add `{name}:` to `{parent}`"))]
+                }
+                ValidationErrorKind::Type { kind } => {
+                    let expected = match kind {
+                        TypeKind::Single(t) => a_json_type(&t.to_string()),
+                        // An optional field allows `null` too; nobody means to write that.
+                        TypeKind::Multiple(set) => set
+                            .iter()
+                            .map(|t| t.to_string())
+                            .filter(|t| t != "null")
+                            .map(|t| a_json_type(&t))
+                            .collect::<Vec<_>>()
+                            .join(" or "),
+                    };
+                    let msg = format!("expected {expected}, found {}{}", describe(e.instance()), at(&pointer));
+                    let diagnostic = Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg);
+                    vec![match type_hint(e.instance(), kind) {
+                        Some(hint) => diagnostic.with_hint(hint),
+                        None => diagnostic,
+                    }]
                 }
                 _ => vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), format!("{}{}", tidy(&e.to_string()), at(&pointer)))],
             }
@@ -131,6 +192,72 @@ pub fn check(doc: &Document) -> Vec<Diagnostic> {
     out.sort_by(|a, b| a.pos.cmp(&b.pos).then_with(|| a.message.cmp(&b.message)));
     out.dedup();
     out
+}
+
+/// "a number", "an object" … for a JSON Schema type name.
+fn a_json_type(name: &str) -> String {
+    match name {
+        "object" => "a mapping".to_owned(),
+        "array" => "a list".to_owned(),
+        "integer" => "an integer".to_owned(),
+        "null" => "nothing".to_owned(),
+        "boolean" => "true or false".to_owned(),
+        other => format!("a {other}"),
+    }
+}
+
+/// The value the user wrote, in their terms, for "found …".
+fn describe(value: &Value) -> String {
+    let shown = |v: &Value| {
+        let text = v.to_string();
+        if text.chars().count() > 40 { format!("{}…", text.chars().take(40).collect::<String>()) } else { text }
+    };
+    match value {
+        Value::Null => "nothing (an empty value)".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => format!("the number `{n}`"),
+        Value::String(_) => format!("the string `{}`", shown(value)),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// A hint for the common slips: a number or boolean written in quotes, a single item where a
+/// list is expected.
+fn type_hint(value: &Value, expected: &TypeKind) -> Option<String> {
+    let wants = |name: &str| match expected {
+        TypeKind::Single(t) => t.to_string() == name,
+        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
+    };
+    match value {
+        Value::String(s) if (wants("number") && s.trim().parse::<f64>().is_ok()) || (wants("integer") && s.trim().parse::<i64>().is_ok()) => {
+            Some(format!("remove the quotes: {}", s.trim()))
+        }
+        Value::String(s) if wants("boolean") && matches!(s.as_str(), "true" | "false") => Some(format!("remove the quotes: {s}")),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) if wants("array") => Some("write a list, e.g. `[value]`".to_owned()),
+        Value::Number(n) if wants("string") => Some(format!("quote it: \"{n}\"")),
+        _ => None,
+    }
+}
+
+/// The fields the schema does not know, as JSON pointers, each with the known field it is closest
+/// to (the one the user evidently meant), if any. Error path only: it validates again.
+pub(super) fn unknown_fields(doc: &Document) -> Vec<(String, Option<String>)> {
+    let Some((schema, validator)) = validator() else { return Vec::new() };
+    validator
+        .iter_errors(&doc.value)
+        .flat_map(|e| match e.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                let base = e.instance_path().to_string();
+                let allowed = allowed_properties(schema, &e.schema_path().to_string());
+                unexpected
+                    .iter()
+                    .map(|p| (pointer_push(&base, p), suggest::closest(p, allowed.iter().map(String::as_str)).map(str::to_owned)))
+                    .collect()
+            }
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 fn at(pointer: &str) -> String {

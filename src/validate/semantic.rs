@@ -375,6 +375,20 @@ impl Checker<'_> {
                 let pos = self.at(&format!("{p}/max_instances"));
                 self.report(Code::InvalidValue, pos, "max_instances must be at least 1 and at least min_instances", None);
             }
+            if let Some(memory) = s.memory.as_deref().filter(|m| facts::cloud_run_memory_mib(m).is_none()) {
+                let pos = self.at(&format!("{p}/memory"));
+                self.report(
+                    Code::InvalidValue,
+                    pos,
+                    format!("invalid Cloud Run memory limit `{memory}`"),
+                    Some("write a whole number of Mi or Gi from 128Mi to 32Gi, e.g. `512Mi` or `2Gi`".into()),
+                );
+            }
+            if self.spec.functions.contains_key(name) {
+                // Both become the Cloud Run service `<project>-<key>` (a 2nd-gen function runs on Cloud Run).
+                let pos = self.key_at(&p);
+                self.report(Code::DuplicateName, pos, format!("service `{name}` and function `{name}` would both be the Cloud Run service `{full}`"), Some("rename one of them".into()));
+            }
             self.env_vars(&s.env, &format!("{p}/env"));
         }
         for (name, f) in &self.spec.functions {

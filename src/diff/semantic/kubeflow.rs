@@ -108,8 +108,20 @@ fn executor<'a>(spec: &'a Value, component: &Value) -> Option<(&'static str, &'a
     exec.get("container").map(|c| ("container", c)).or_else(|| exec.get("importer").map(|i| ("importer", i)))
 }
 
+/// The pipeline's parameters. An integer's default is a JSON number the way kfp writes it
+/// (`40.0`); it is shown as the integer the spec declared (`40`).
 fn parameters(spec: &Value) -> BTreeMap<String, Fields> {
-    flatten_entries(spec.pointer("/root/inputDefinitions/parameters"))
+    let mut params = flatten_entries(spec.pointer("/root/inputDefinitions/parameters"));
+    for fields in params.values_mut() {
+        if fields.get("parameterType").is_some_and(|t| t == "NUMBER_INTEGER") {
+            if let Some(default) = fields.get_mut("defaultValue") {
+                if let Some(whole) = default.strip_suffix(".0").filter(|w| w.parse::<i64>().is_ok()) {
+                    *default = whole.to_owned();
+                }
+            }
+        }
+    }
+    params
 }
 
 /// Pipeline-level settings: the default pipeline root and the pipeline's name.
@@ -258,6 +270,13 @@ mod tests {
             "root": {"dag": {"tasks": tasks}, "inputDefinitions": {"parameters": {"lr": {"defaultValue": default, "parameterType": "NUMBER_DOUBLE"}}}}
         })
         .to_string()
+    }
+
+    #[test]
+    fn integer_defaults_are_shown_as_integers() {
+        let spec = |d: f64| serde_json::json!({"root": {"inputDefinitions": {"parameters": {"epochs": {"defaultValue": d, "parameterType": "NUMBER_INTEGER"}, "lr": {"defaultValue": d, "parameterType": "NUMBER_DOUBLE"}}}}});
+        assert_eq!(parameters(&spec(40.0))["epochs"]["defaultValue"], "40");
+        assert_eq!(parameters(&spec(40.0))["lr"]["defaultValue"], "40.0");
     }
 
     #[test]
