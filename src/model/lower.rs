@@ -559,17 +559,20 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             },
             spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
         };
+        let inputs: Vec<Input> = inputs.into_values().collect();
+        // An explicit `cache` wins; otherwise the step kind decides, unless the pipeline turns caching off.
+        let cache = common.cache.unwrap_or_else(|| p.caching && caching::reuse_by_default(&kind, &inputs));
         steps.insert(
             name.clone(),
             Step {
                 name: name.clone(),
                 kind,
-                inputs: inputs.into_values().collect(),
+                inputs,
                 outputs: outputs.get(name.as_str()).cloned().unwrap_or_default(),
                 depends_on: depends_on.into_iter().collect(),
                 condition,
                 retries: common.retries,
-                cache: common.cache.unwrap_or(p.caching),
+                cache,
             },
         );
     }

@@ -49,16 +49,16 @@ def flagged(acc: float):
 
 @dsl.pipeline(name="par-gated", pipeline_root="gs://acme-par-dev-artifacts/pipeline-root/gated")
 def gated(target: str = "prod"):
-    ev = evaluate().set_display_name("evaluate")
+    ev = evaluate().set_display_name("evaluate").set_caching_options(False)
     with dsl.If(ev.outputs["ok"] == True, name="evaluate.ok == true"):  # noqa: E712 (kfp condition)
         flagged(acc=ev.outputs["acc"]).set_display_name("flagged").set_retry(1)
     with dsl.If(ev.outputs["label"] == "prod", name='evaluate.label == "prod"'):
-        labelled(target=target).set_display_name("labelled")
+        labelled(target=target).set_display_name("labelled").set_caching_options(False)
     with dsl.If(ev.outputs["n"] >= 2.5, name="evaluate.n >= 2.5"):
-        mixed().set_display_name("mixed")
+        mixed().set_display_name("mixed").set_caching_options(False)
     with dsl.If(ev.outputs["acc"] >= 0.8, name="evaluate.acc >= 0.8"):
         pub = publish(report=ev.outputs["report"], target=target).set_display_name("publish")
-        also().set_display_name("also").after(pub)
+        also().set_display_name("also").set_caching_options(False).after(pub)
         with dsl.If(ev.outputs["n"] > 10, name="evaluate.n > 10"):
             announce(url=pub.outputs["url"]).set_display_name("announce")
 
