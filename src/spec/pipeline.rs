@@ -101,7 +101,8 @@ pub struct StepCommon {
     /// Steps that must finish first although no data flows from them.
     #[serde(default)]
     pub after: Vec<String>,
-    /// Run only if this holds, e.g. `evaluate.auc >= 0.8` (an output parameter of an earlier step).
+    /// Run only if this holds: an output parameter of an earlier step compared with a literal or
+    /// a pipeline parameter, e.g. `evaluate.auc >= 0.8` or `evaluate.auc >= params.min_auc`.
     #[serde(default)]
     pub when: Option<String>,
     /// Retries on failure.

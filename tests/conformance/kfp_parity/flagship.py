@@ -84,7 +84,7 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
     trained.set_display_name("train").set_retry(2).after(tune)
     ev = evaluate(model=trained.outputs["model"], data=validate.outputs["dataset"]).set_display_name("evaluate")
     ev.set_cpu_limit("4").set_memory_limit("16G")
-    with dsl.If(ev.outputs["auc"] >= 0.8, name="evaluate.auc >= 0.8"):
+    with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
         endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
         ModelDeployOp(
