@@ -54,6 +54,8 @@ def upload(name, model):
         display_name="churn-churn", description="Gradient-boosted churn classifier.",
         unmanaged_container_model=convert.outputs["unmanaged_container_model"], labels=LABELS,
         project=PROJECT, location=REGION, explanation_parameters={"sampledShapleyAttribution": {"pathCount": 10}},
+        explanation_metadata={"inputs": {"monthly_charges": {}, "plan": {}, "tenure_months": {}},
+                              "outputs": {"churn_probability": {}}},
         **({"version_aliases": ["challenger"]} if name == "register" else {}),
     ).set_display_name(name).set_caching_options(False)
 

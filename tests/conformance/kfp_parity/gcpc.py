@@ -57,6 +57,7 @@ def vertex(data: str, lr: float = 0.1):
         display_name="par-ranker", unmanaged_container_model=convert.outputs["unmanaged_container_model"],
         labels=LABELS, project=PROJECT, location=REGION, version_aliases=["candidate", "nightly"],
         explanation_parameters={"integratedGradientsAttribution": {"stepCount": 25}},
+        explanation_metadata={"inputs": {"id": {}}, "outputs": {"score": {}}},
     ).set_display_name("register").set_caching_options(False)
     endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("serve-endpoint").set_caching_options(False)
     ModelDeployOp(
