@@ -70,7 +70,7 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
       min_auc: Deploy only above this AUC.
     """
     validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate").set_caching_options(False)
-    pool = {"container_spec": {"args": ["tune", "--data", "bq://churn.customers"], "command": ["python", "-m", "trainer"],
+    pool = {"container_spec": {"args": ["tune", "--data", f"bq://{PROJECT}.churn.customers"], "command": ["python", "-m", "trainer"],
                                "image_uri": TRAINER},
             "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
     tune = HyperparameterTuningJobRunOp(
