@@ -164,9 +164,9 @@ struct Ctx {
 impl Ctx {
     /// Reads and compiles a spec, reporting failures; `Err(code)` on failure.
     fn compile(&self, spec: &Path, out: Option<PathBuf>) -> Result<Compilation, u8> {
-        let Lowered { model, out_dir, spec_sha256 } = self.lower(spec, read_spec(spec)?, out)?;
+        let Lowered { model, out_dir, spec_sha256, warnings } = self.lower(spec, read_spec(spec)?, out)?;
         match targets::emit_all(&model) {
-            Ok(output) => Ok(Compilation { model, output, out_dir, spec_sha256 }),
+            Ok(output) => Ok(Compilation { model, output, out_dir, spec_sha256, warnings }),
             Err(e) => Err(self.failed(&Error::Internal(e.to_string()), None)),
         }
     }
@@ -176,8 +176,10 @@ impl Ctx {
     fn lower(&self, spec: &Path, text: String, out: Option<PathBuf>) -> Result<Lowered, u8> {
         std::thread::spawn(mlopsgen::validate::prepare);
         let source = Source { name: spec.display().to_string(), text };
-        mlopsgen::lower(&source, &Options { spec_file: spec.to_path_buf(), out_override: out })
-            .map_err(|e| self.failed(&e, Some(&source)))
+        let lowered = mlopsgen::lower(&source, &Options { spec_file: spec.to_path_buf(), out_override: out })
+            .map_err(|e| self.failed(&e, Some(&source)))?;
+        eprint!("{}", render(&source, &lowered.warnings, self.err_color));
+        Ok(lowered)
     }
 
     /// Reports a failed compilation and returns its exit code.

@@ -57,6 +57,8 @@ pub enum Code {
     InvalidValue,
     /// E036: a string holds characters its target language cannot carry safely.
     UnsafeString,
+    /// W001 (warning): a pipeline parameter nothing reads.
+    UnusedParameter,
 }
 
 impl Code {
@@ -78,7 +80,15 @@ impl Code {
             Code::PathEscape => "E034",
             Code::InvalidValue => "E035",
             Code::UnsafeString => "E036",
+            Code::UnusedParameter => "W001",
         }
+    }
+}
+
+impl Code {
+    /// Whether it is a warning (reported, but the spec still compiles).
+    pub fn is_warning(self) -> bool {
+        matches!(self, Code::UnusedParameter)
     }
 }
 
@@ -114,7 +124,8 @@ impl Diagnostic {
     }
 }
 
-/// Renders diagnostics as `error[E020]: … --> file:line:col` with a caret under the position.
+/// Renders diagnostics as `error[E020]: … --> file:line:col` (`warning[W001]` for warnings) with
+/// a caret under the position.
 pub fn render(source: &Source, diagnostics: &[Diagnostic], color: bool) -> String {
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     let mut out = String::new();
@@ -126,7 +137,8 @@ pub fn render(source: &Source, diagnostics: &[Diagnostic], color: bool) -> Strin
             .line_start(line_start)
             .path(source.name.as_str())
             .annotation(AnnotationKind::Primary.span(start..end));
-        let mut group = Level::ERROR
+        let level = if d.code.is_warning() { Level::WARNING } else { Level::ERROR };
+        let mut group = level
             .primary_title(d.message.as_str())
             .id(d.code.as_str())
             .element(snippet);

@@ -61,6 +61,8 @@ pub struct Compilation {
     pub out_dir: PathBuf,
     /// sha256 of the spec text.
     pub spec_sha256: String,
+    /// Warnings about the spec (it compiled anyway).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A spec lowered to its model: what [`compile`] has before the targets run.
@@ -72,13 +74,15 @@ pub struct Lowered {
     pub out_dir: PathBuf,
     /// sha256 of the spec text.
     pub spec_sha256: String,
+    /// Warnings about the spec (it compiled anyway).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Runs `spec::load → validate → model::lower → targets` on a source.
 pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error> {
-    let Lowered { model, out_dir, spec_sha256 } = lower(source, options)?;
+    let Lowered { model, out_dir, spec_sha256, warnings } = lower(source, options)?;
     let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Compilation { model, output, out_dir, spec_sha256 })
+    Ok(Compilation { model, output, out_dir, spec_sha256, warnings })
 }
 
 /// Runs `spec::load → validate → model::lower` on a source; the targets are left to the caller
@@ -90,17 +94,18 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     // The YAML tree is built, checked and dropped on a thread of its own: when that thread ends,
     // the allocator releases the tree's pages, instead of keeping them in this thread's heap while
     // the targets run (half the peak RSS of a large build).
-    let spec = std::thread::scope(|scope| {
+    let (spec, warnings) = std::thread::scope(|scope| {
         scope.spawn(|| checked_spec(source)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower(&spec, &layout).map_err(|e| Error::Internal(e.to_string()))?;
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
-    Ok(Lowered { model, out_dir, spec_sha256 })
+    Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
 
-/// `spec::load → validate` (the JSON Schema, then the typed and semantic checks).
-fn checked_spec(source: &Source) -> Result<spec::Spec, Error> {
+/// `spec::load → validate` (the JSON Schema, then the typed and semantic checks), with the
+/// warnings of a valid spec.
+fn checked_spec(source: &Source) -> Result<(spec::Spec, Vec<Diagnostic>), Error> {
     let doc = spec::load(source).map_err(Error::Invalid)?;
     // The JSON Schema check (and, on first use, the schema's compilation) runs on a second
     // thread beside the typed checks, which assume it passes. Schema diagnostics win and the other
@@ -112,7 +117,10 @@ fn checked_spec(source: &Source) -> Result<spec::Spec, Error> {
         let errors = schema.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         match typed {
             _ if !errors.is_empty() => Err(Error::Invalid(validate::with_independent_problems(&doc, errors))),
-            Ok(result) => result.map_err(Error::Invalid),
+            Ok(result) => result.map(|spec| {
+                let warnings = validate::warnings(&spec, &doc);
+                (spec, warnings)
+            }).map_err(Error::Invalid),
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })

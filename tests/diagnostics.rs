@@ -64,3 +64,22 @@ fn one_run_reports_every_independent_mistake_at_its_position() {
         assert!(message.contains(fragment), "{pos}: `{message}` lacks `{fragment}`");
     }
 }
+
+#[test]
+fn an_unused_parameter_is_a_warning_at_its_key() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/minimal.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let marker = "    parameters:\n";
+    assert!(text.contains(marker), "specs/minimal.yaml has no pipeline parameters block");
+    let text = text.replacen(marker, "    parameters:\n      forgotten: {type: int, default: 1}\n", 1);
+    let line = text.lines().position(|l| l.contains("forgotten:")).map_or(0, |i| i + 1);
+    let source = Source { name: "specs/minimal.yaml".into(), text };
+    let c = compile(&source, &Options { spec_file: path, out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.warnings.len(), 1, "{}", render(&source, &c.warnings, false));
+    let w = &c.warnings[0];
+    assert_eq!((w.code.as_str(), w.pos.line, w.pos.col), ("W001", line, 7));
+    assert!(render(&source, &c.warnings, false).starts_with("warning[W001]: parameter `forgotten`"));
+    let flagship = mlopsgen::diagnostic::Source { name: "specs/flagship.yaml".into(), text: include_str!("../specs/flagship.yaml").into() };
+    let c = compile(&flagship, &Options { spec_file: "specs/flagship.yaml".into(), out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.warnings.is_empty(), "{}", render(&flagship, &c.warnings, false));
+}

@@ -440,9 +440,10 @@ pub fn parse_condition(text: &str) -> Option<Condition> {
     let lhs = text[..idx].trim();
     let rhs = text[idx + sym.len()..].trim();
     let (step, output) = lhs.split_once('.')?;
-    let value = match serde_json::from_str::<serde_json::Value>(rhs) {
-        Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::String(_))) => v,
-        _ => serde_json::Value::String(unquote(rhs)),
+    let value = match (rhs.strip_prefix("params."), serde_json::from_str::<serde_json::Value>(rhs)) {
+        (Some(name), _) => Operand::Param(name.to_owned()),
+        (_, Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::String(_)))) => Operand::Literal(v),
+        _ => Operand::Literal(serde_json::Value::String(unquote(rhs))),
     };
     Some(Condition { step: step.to_owned(), output: output.to_owned(), op, value })
 }
@@ -559,17 +560,20 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             },
             spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
         };
+        let inputs: Vec<Input> = inputs.into_values().collect();
+        // An explicit `cache` wins; otherwise the step kind decides, unless the pipeline turns caching off.
+        let cache = common.cache.unwrap_or_else(|| p.caching && caching::reuse_by_default(&kind, &inputs));
         steps.insert(
             name.clone(),
             Step {
                 name: name.clone(),
                 kind,
-                inputs: inputs.into_values().collect(),
+                inputs,
                 outputs: outputs.get(name.as_str()).cloned().unwrap_or_default(),
                 depends_on: depends_on.into_iter().collect(),
                 condition,
                 retries: common.retries,
-                cache: common.cache.unwrap_or(p.caching),
+                cache,
             },
         );
     }
@@ -684,15 +688,18 @@ mod tests {
     #[test]
     fn parses_conditions() {
         let c = parse_condition("evaluate.auc >= 0.8");
-        assert_eq!(c.map(|c| (c.step, c.output, c.op, c.value)), Some(("evaluate".into(), "auc".into(), CmpOp::Ge, serde_json::json!(0.8))));
+        assert_eq!(c.map(|c| (c.step, c.output, c.op, c.value)), Some(("evaluate".into(), "auc".into(), CmpOp::Ge, Operand::Literal(serde_json::json!(0.8)))));
+        let c = parse_condition("evaluate.auc >= params.min_auc");
+        assert_eq!(c.map(|c| c.value), Some(Operand::Param("min_auc".into())));
     }
 
     #[test]
     fn condition_strings_keep_their_quotes_inside() {
         let value = |t: &str| parse_condition(t).map(|c| c.value);
-        assert_eq!(value("s.out == 'it''s \"ok\"'"), Some(serde_json::json!("it's \"ok\"")));
-        assert_eq!(value("s.out == \"a'b\""), Some(serde_json::json!("a'b")));
-        assert_eq!(value("s.out == ready"), Some(serde_json::json!("ready")));
+        let text = |s: &str| Some(Operand::Literal(serde_json::json!(s)));
+        assert_eq!(value("s.out == 'it''s \"ok\"'"), text("it's \"ok\""));
+        assert_eq!(value("s.out == \"a'b\""), text("a'b"));
+        assert_eq!(value("s.out == ready"), text("ready"));
     }
 
     #[test]

@@ -221,7 +221,25 @@ pub struct Condition {
     /// Operator.
     pub op: CmpOp,
     /// Right-hand side.
-    pub value: serde_json::Value,
+    pub value: Operand,
+}
+
+/// The right-hand side of a condition: a literal or a pipeline parameter (`params.x`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operand {
+    /// A number, boolean or string.
+    Literal(serde_json::Value),
+    /// A pipeline parameter's run-time value.
+    Param(String),
+}
+
+impl std::fmt::Display for Operand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Operand::Literal(v) => write!(f, "{v}"),
+            Operand::Param(name) => write!(f, "params.{name}"),
+        }
+    }
 }
 
 /// A Vertex AI job machine.

@@ -96,11 +96,11 @@ pub fn condition_scopes(steps: &[ScopeStep]) -> Result<BTreeMap<String, Vec<Cond
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CmpOp;
+    use crate::model::{CmpOp, Operand};
     use serde_json::json;
 
     fn cond(step: &str) -> Condition {
-        Condition { step: step.into(), output: "x".into(), op: CmpOp::Ge, value: json!(1) }
+        Condition { step: step.into(), output: "x".into(), op: CmpOp::Ge, value: Operand::Literal(json!(1)) }
     }
 
     fn step(name: &str, deps: &[&str], condition: Option<Condition>) -> ScopeStep {

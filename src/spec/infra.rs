@@ -247,12 +247,23 @@ pub struct ModelDef {
     pub explanation: Option<Explanation>,
 }
 
-/// Explainable AI settings.
+/// Explainable AI settings. Vertex Explainable AI for custom models is deprecated: announced
+/// 2026-03-16, shut off 2027-03-16. The model is uploaded with `explanation_metadata` whose
+/// inputs are the dataset's columns (less `exclude`) and whose output is `prediction`; the
+/// serving container must accept instances keyed by those columns and answer with that field.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Explanation {
     /// Attribution method.
     pub method: ExplanationMethod,
+    /// Dataset from `datasets` whose column contract lists the model's input features.
+    pub dataset: String,
+    /// Columns of that dataset that are not model inputs (the label, identifiers).
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// The prediction field the attributions explain (a key of each prediction the serving
+    /// container returns).
+    pub prediction: String,
     /// Feature permutations (sampled Shapley only).
     #[serde(default)]
     pub path_count: Option<u32>,

@@ -17,7 +17,10 @@ pub struct Pipeline {
     pub parameters: BTreeMap<String, Parameter>,
     /// Steps by name; order comes from their inputs and `after`.
     pub steps: BTreeMap<String, Step>,
-    /// Reuse results of identical earlier steps (per-step `cache` overrides).
+    /// Let steps reuse an earlier run's result (Vertex AI execution caching). On (the default),
+    /// only container and custom-training steps that read an upstream output and name no
+    /// `bq://`/`gs://` data reuse results; data validation, tuning, uploads, deploys and batch
+    /// prediction always do new work. Off: no step reuses results. A step's `cache` overrides both.
     #[serde(default = "yes")]
     pub caching: bool,
     /// When the pipeline runs on its own.
@@ -98,13 +101,16 @@ pub struct StepCommon {
     /// Steps that must finish first although no data flows from them.
     #[serde(default)]
     pub after: Vec<String>,
-    /// Run only if this holds, e.g. `evaluate.auc >= 0.8` (an output parameter of an earlier step).
+    /// Run only if this holds: an output parameter of an earlier step compared with a literal or
+    /// a pipeline parameter, e.g. `evaluate.auc >= 0.8` or `evaluate.auc >= params.min_auc`.
     #[serde(default)]
     pub when: Option<String>,
     /// Retries on failure.
     #[serde(default)]
     pub retries: Option<u32>,
-    /// Reuse cached results (defaults to the pipeline's `caching`).
+    /// Reuse an earlier run's result when the inputs, outputs and container are the same
+    /// (`true` opts a step with side effects or external reads in; default: decided by the
+    /// step kind, see the pipeline's `caching`).
     #[serde(default)]
     pub cache: Option<bool>,
 }

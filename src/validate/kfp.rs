@@ -125,6 +125,28 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
     }
 }
 
+/// `ExplanationMetadata.inputs` must name at least one feature, and every `exclude` must be a
+/// column of the dataset (Vertex AI API: ExplanationMetadata; inputs and outputs are required).
+fn explanation_features(c: &mut Checker<'_>, model: &str, e: &crate::spec::Explanation) {
+    let ptr = format!("{model}/explanation");
+    let spec = c.spec;
+    if !c.reference("dataset", &e.dataset, &spec.datasets, &format!("{ptr}/dataset")) {
+        return;
+    }
+    let Some(columns) = spec.datasets.get(&e.dataset).map(|d| &d.columns) else { return };
+    for (i, col) in e.exclude.iter().enumerate() {
+        c.reference("column", col, columns, &format!("{ptr}/exclude/{i}"));
+    }
+    if !e.prediction.chars().next().is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_') || !e.prediction.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+        let pos = c.at(&format!("{ptr}/prediction"));
+        c.report(Code::InvalidName, pos, format!("prediction field `{}` is not an identifier", e.prediction), Some("use letters, digits and `_`, starting with a letter or `_`".into()));
+    }
+    if columns.keys().all(|col| e.exclude.contains(col)) {
+        let pos = c.at(&format!("{ptr}/exclude"));
+        c.report(Code::InvalidValue, pos, format!("`exclude` leaves no input feature of dataset `{}`", e.dataset), Some("explanations attribute a prediction to at least one input column".into()));
+    }
+}
+
 /// Model checks: explanation settings Vertex AI requires, and descriptions GCPC inserts raw
 /// into a JSON payload.
 pub fn models(c: &mut Checker<'_>) {
@@ -139,6 +161,7 @@ pub fn models(c: &mut Checker<'_>) {
                 let pos = c.at(&format!("{p}/explanation"));
                 c.report(Code::InvalidValue, pos, format!("this explanation method needs `{field}`"), Some("Vertex AI requires it: path_count 1–50 for sampled Shapley, step_count 1–100 otherwise".into()));
             }
+            explanation_features(c, &p, e);
         }
         if let Some(d) = &m.description {
             if d.contains(['"', '\\']) || d.contains("{{") || d.contains("}}") {
@@ -204,7 +227,7 @@ images:
 datasets:
   rows: {source: gs://artifacts/rows/*.parquet, format: parquet, columns: {a: {type: string}}}
 models:
-  m: {serving_image: server, description: 'say \"hi\"', explanation: {method: xrai}}
+  m: {serving_image: server, description: 'say \"hi\"', explanation: {method: xrai, dataset: rows, prediction: score}}
 pipelines:
   p:
     parameters: {lr: {type: float, default: 0.1, description: 'not resolved: {{$}}'}}

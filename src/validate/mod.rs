@@ -14,8 +14,10 @@ mod schema;
 pub mod semantic;
 pub mod suggest;
 mod target_rules;
+mod unused;
 
 pub use schema::{prepare, spec_schema, spec_schema_json};
+pub use unused::warnings;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::{yaml::Document, Spec};

@@ -6,7 +6,7 @@ use super::semantic::{common, Checker};
 use super::suggest;
 use crate::diagnostic::Code;
 use crate::model::lower::{output_type, parse_arg, parse_condition, step_args, step_outputs};
-use crate::model::{ArgPart, ArtifactType, IoType};
+use crate::model::{ArgPart, ArtifactType, IoType, Operand};
 use crate::spec::yaml::pointer_push;
 use crate::spec::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -287,21 +287,36 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
 fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &str) {
     let Some(cond) = parse_condition(when) else {
         let pos = c.at(ptr);
-        c.report(Code::InvalidValue, pos, format!("invalid condition `{when}`"), Some("write `<step>.<output> <op> <value>` with op one of >= > <= < == !=".into()));
+        c.report(Code::InvalidValue, pos, format!("invalid condition `{when}`"), Some("write `<step>.<output> <op> <value>` or `<step>.<output> <op> params.<name>` with op one of >= > <= < == !=".into()));
         return;
     };
     let reference = format!("{}.{}", cond.step, cond.output);
     let Some(ty) = resolve(c, p, name, &reference, ptr) else { return };
     let numeric_op = !matches!(cond.op, crate::model::CmpOp::Eq | crate::model::CmpOp::Ne);
+    // A parameter on the right compares like a literal of its type.
+    let literal = match &cond.value {
+        Operand::Literal(v) => v.clone(),
+        Operand::Param(prm) => {
+            if !c.reference("parameter", prm, &p.parameters, ptr) {
+                return;
+            }
+            match p.parameters.get(prm).map(|x| x.ty) {
+                Some(ParamType::Int | ParamType::Float) => serde_json::json!(0),
+                Some(ParamType::Bool) => serde_json::json!(true),
+                Some(ParamType::String) => serde_json::json!(""),
+                _ => serde_json::Value::Null,
+            }
+        }
+    };
     let ok = match ty {
-        IoType::Parameter(ParamType::Int | ParamType::Float) => cond.value.is_number(),
-        IoType::Parameter(ParamType::Bool) => !numeric_op && cond.value.is_boolean(),
-        IoType::Parameter(ParamType::String) => !numeric_op && cond.value.is_string(),
+        IoType::Parameter(ParamType::Int | ParamType::Float) => literal.is_number(),
+        IoType::Parameter(ParamType::Bool) => !numeric_op && literal.is_boolean(),
+        IoType::Parameter(ParamType::String) => !numeric_op && literal.is_string(),
         _ => false,
     };
     if !ok {
         let pos = c.at(ptr);
-        c.report(Code::WrongKind, pos, format!("condition compares `{reference}` ({}) with `{}`", describe(ty), cond.value), Some("conditions compare an output parameter (Int, Float, Bool or String) with a value of the same type".into()));
+        c.report(Code::WrongKind, pos, format!("condition compares `{reference}` ({}) with `{}`", describe(ty), cond.value), Some("conditions compare an output parameter (Int, Float, Bool or String) with a value or `params.<name>` of the same type".into()));
     }
 }
 

@@ -13,7 +13,7 @@ use super::container::declare;
 use super::ir::{ArtifactInput, CachingOptions, ComponentRef, ComponentSpec, Dag, ExecutorSpec, ParamInput, RetryPolicy, Task, TaskInfo, TaskInputs, TriggerPolicy};
 use super::json::python_float;
 use super::plan::{output_key, PlannedTask, Source};
-use crate::model::{kfp_task_name, Condition, IoType, ParamType, Pipeline};
+use crate::model::{kfp_task_name, Condition, IoType, Operand, ParamType, Pipeline};
 use crate::targets::TargetError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,6 +37,8 @@ struct Group {
     condition: Condition,
     /// The value the condition tests.
     operand: Source,
+    /// The parameter it compares with, when not a literal.
+    rhs: Option<Source>,
     inputs: BTreeMap<String, Source>,
     deps: BTreeSet<String>,
     dag: Dag,
@@ -61,6 +63,7 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
                         key: format!("condition-{}", groups.len() + 1),
                         parent: path.last().copied(),
                         operand: operand(pipeline, &condition)?,
+                        rhs: rhs_param(pipeline, &condition)?,
                         condition,
                         inputs: BTreeMap::new(),
                         deps: BTreeSet::new(),
@@ -83,7 +86,8 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
         let path = &paths[&t.key];
         // Values this task reads, plus the operands of every condition around it.
         let mut channels: Vec<&Source> = t.inputs.values().collect();
-        let operands: Vec<Source> = path.iter().map(|g| groups[*g].operand.clone()).collect();
+        let operands: Vec<Source> =
+            path.iter().flat_map(|g| std::iter::once(groups[*g].operand.clone()).chain(groups[*g].rhs.clone())).collect();
         channels.extend(&operands);
         let mut deps: BTreeSet<(usize, String)> = BTreeSet::new();
         for source in channels {
@@ -135,7 +139,6 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
         for (name, source) in &group.inputs {
             declare(&mut component.input_definitions, name, source_type(source)?);
         }
-        let operand_name = group.operand.channel().unwrap_or_default();
         let spec = Task {
             caching_options: None,
             component_ref: ComponentRef { name: format!("comp-{}", group.key) },
@@ -143,7 +146,7 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
             inputs: wire(&group.inputs, depth - 1, &depth_of),
             retry_policy: None,
             task_info: TaskInfo { name: display(&group.condition) },
-            trigger_policy: Some(TriggerPolicy { condition: cel(&operand_name, &group.operand, &group.condition)? }),
+            trigger_policy: Some(TriggerPolicy { condition: cel(&group.operand, group.rhs.as_ref(), &group.condition)? }),
         };
         let (key, parent) = (group.key.clone(), group.parent);
         out.components.insert(format!("comp-{key}"), component);
@@ -160,6 +163,13 @@ fn operand(pipeline: &Pipeline, c: &Condition) -> Result<Source, TargetError> {
     let step = pipeline.step(&c.step).ok_or_else(|| bug(format!("condition on unknown step `{}`", c.step)))?;
     let out = step.output(&c.output).ok_or_else(|| bug(format!("step `{}` has no output `{}`", c.step, c.output)))?;
     Ok(Source::Output { task: kfp_task_name(&step.name), key: output_key(step, &c.output).to_owned(), ty: out.ty })
+}
+
+/// The pipeline parameter a condition compares with, as a source (`None` for a literal).
+fn rhs_param(pipeline: &Pipeline, c: &Condition) -> Result<Option<Source>, TargetError> {
+    let Operand::Param(name) = &c.value else { return Ok(None) };
+    let param = pipeline.param(name).ok_or_else(|| bug(format!("condition on unknown parameter `{name}`")))?;
+    Ok(Some(Source::Param { name: name.clone(), ty: param.ty }))
 }
 
 fn source_type(source: &Source) -> Result<IoType, TargetError> {
@@ -215,17 +225,28 @@ fn display(c: &Condition) -> String {
     format!("{}.{} {} {}", c.step, c.output, c.op.as_str(), c.value)
 }
 
-/// The CEL expression kfp writes for `operand <op> value`: integer outputs wrapped in `int()`,
-/// integers promoted with `double()` when compared with a float, strings single-quoted.
-fn cel(channel: &str, operand: &Source, c: &Condition) -> Result<String, TargetError> {
-    let IoType::Parameter(ty) = source_type(operand)? else {
-        return Err(bug(format!("condition on artifact `{}.{}`", c.step, c.output)));
+/// The CEL expression kfp writes for `operand <op> value`: integer values wrapped in `int()`,
+/// integers promoted with `double()` when compared with a float, strings single-quoted; a
+/// parameter is read from the group's `pipelinechannel--<param>` input (kfp 2.17.3 compiles
+/// `dsl.If(task.outputs["x"] >= param)` so, see its `compiler_utils` condition rendering).
+fn cel(operand: &Source, rhs_param: Option<&Source>, c: &Condition) -> Result<String, TargetError> {
+    let typed = |source: &Source| match source_type(source)? {
+        IoType::Parameter(ty) => Ok((format!("inputs.parameter_values['{}']", source.channel().unwrap_or_default()), ty)),
+        IoType::Artifact(_) => Err(bug(format!("condition on artifact `{}.{}`", c.step, c.output))),
     };
-    let mut lhs = format!("inputs.parameter_values['{channel}']");
-    if ty == ParamType::Int {
-        lhs = format!("int({lhs})");
+    let int = |(text, ty): (String, ParamType)| if ty == ParamType::Int { (format!("int({text})"), ty) } else { (text, ty) };
+    let (mut lhs, ty) = int(typed(operand)?);
+    if let Some(param) = rhs_param {
+        let (mut rhs, rhs_ty) = int(typed(param)?);
+        match (ty, rhs_ty) {
+            (ParamType::Int, ParamType::Float) => lhs = format!("double({lhs})"),
+            (ParamType::Float, ParamType::Int) => rhs = format!("double({rhs})"),
+            _ => {}
+        }
+        return Ok(format!("{lhs} {} {rhs}", c.op.as_str()));
     }
-    let rhs = match &c.value {
+    let Operand::Literal(value) = &c.value else { return Err(bug("parameter operand without its source")) };
+    let rhs = match value {
         Value::String(s) => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) if n.is_f64() => {

@@ -4,7 +4,7 @@
 use super::bug;
 use super::ir::{self, ArtifactSpec, ComponentSpec, EnvVar, ExecutorSpec, Interface, ParameterSpec, TypeSchema};
 use super::plan::{Ctx, PlannedTask};
-use crate::model::{Arg, ArgPart, Container, IoType, ParamType, Resources, Step};
+use crate::model::{Arg, ArgPart, Container, DataSource, IoType, ParamType, Resources, Step};
 use crate::targets::TargetError;
 
 /// The IR name of a parameter type.
@@ -63,12 +63,43 @@ pub fn placeholder(step: &Step, part: &ArgPart) -> Result<String, TargetError> {
 }
 
 /// Renders args: each becomes one string with its placeholders inline, as an f-string
-/// argument does in kfp's DSL.
+/// argument does in kfp's DSL. Literal text goes through [`qualify_tables`]; `render` renders
+/// the references.
 pub fn render_args(
+    ctx: &Ctx<'_>,
     args: &[Arg],
     mut render: impl FnMut(&ArgPart) -> Result<String, TargetError>,
 ) -> Result<Vec<String>, TargetError> {
-    args.iter().map(|arg| arg.0.iter().map(&mut render).collect::<Result<String, _>>()).collect()
+    let mut part = |p: &ArgPart| match p {
+        ArgPart::Text(text) => Ok(qualify_tables(ctx, text)),
+        reference => render(reference),
+    };
+    args.iter().map(|arg| arg.0.iter().map(&mut part).collect::<Result<String, _>>()).collect()
+}
+
+/// Writes a declared BigQuery dataset's `bq://dataset.table` as the environment's
+/// `bq://project.dataset.table`, the URI every other step (validation, batch prediction) uses,
+/// so a step reads the table of the project it runs in (the short form would leave the project
+/// to whatever client default the container has).
+fn qualify_tables(ctx: &Ctx<'_>, text: &str) -> String {
+    let mut out = text.to_owned();
+    for data in &ctx.model.datasets {
+        let DataSource::BigQuery { dataset, table } = &data.source else { continue };
+        let short = format!("bq://{dataset}.{table}");
+        let full = ctx.env.dataset_uri(data);
+        let mut rewritten = String::with_capacity(out.len());
+        let mut rest = out.as_str();
+        while let Some(at) = rest.find(&short) {
+            let after = &rest[at + short.len()..];
+            let whole = !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+            rewritten.push_str(&rest[..at]);
+            rewritten.push_str(if whole { &full } else { &short });
+            rest = after;
+        }
+        rewritten.push_str(rest);
+        out = rewritten;
+    }
+    out
 }
 
 /// Wires every step input from its source.
@@ -92,7 +123,7 @@ pub fn container_step(
     resources: &Resources,
 ) -> Result<PlannedTask, TargetError> {
     let executor = ir::Container {
-        args: render_args(&container.args, |p| placeholder(step, p))?,
+        args: render_args(ctx, &container.args, |p| placeholder(step, p))?,
         command: container.command.clone(),
         env: env_vars(container),
         image: ctx.env.image_ref(&container.image),

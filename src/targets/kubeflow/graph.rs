@@ -165,7 +165,7 @@ mod tests {
             source: InputSource::Output { step: "prep".into(), output: "dataset".into() },
             ty: IoType::Artifact(ArtifactType::Dataset),
         };
-        let cond = Condition { step: "eval".into(), output: "label".into(), op: CmpOp::Eq, value: serde_json::json!("a\"<b>") };
+        let cond = Condition { step: "eval".into(), output: "label".into(), op: CmpOp::Eq, value: crate::model::Operand::Literal(serde_json::json!("a\"<b>")) };
         Pipeline {
             key: "p".into(),
             name: "demo-p".into(),

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 pub fn custom_training(ctx: &Ctx<'_>, step: &Step, container: &Container, machine: &Machine) -> Result<PlannedTask, TargetError> {
     let Fragment { mut component, executor, .. } = Op::CustomTrainingJob.fragment()?;
     let container_spec = json!({
-        "args": render_args(&container.args, |p| placeholder(step, p))?,
+        "args": render_args(ctx, &container.args, |p| placeholder(step, p))?,
         "command": container.command,
         "env": container.env.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
         "image_uri": ctx.env.image_ref(&container.image),
@@ -68,7 +68,7 @@ pub fn tuning(ctx: &Ctx<'_>, step: &Step) -> Result<PlannedTask, TargetError> {
     // Pipeline values inside the constant worker pool spec travel as kfp does it: a task input
     // `pipelinechannel--…` and a placeholder naming it.
     let mut channels = Vec::new();
-    let args = render_args(&container.args, |part| match part {
+    let args = render_args(ctx, &container.args, |part| match part {
         ArgPart::Text(t) => Ok(t.clone()),
         ArgPart::Param(name) | ArgPart::Input(name) => {
             let source = ctx.source(step, name)?;

@@ -54,6 +54,7 @@ pub fn upload(ctx: &mut Ctx<'_>, step: &Step, model: &str, aliases: &[String]) -
         inputs.push(("version_aliases", value(json!(aliases))));
     }
     if let Some(e) = &registry.explanation {
+        inputs.push(("explanation_metadata", value(explanation_metadata(ctx, e)?)));
         inputs.push(("explanation_parameters", value(explanation_parameters(e))));
     }
     let upload = op_task(ctx.task_of(&step.name)?, step, Op::ModelUpload, inputs)?;
@@ -83,6 +84,17 @@ fn unmanaged_model(ctx: &Ctx<'_>, step: &Step, key: &str, registry: &RegistryMod
     task.inputs.insert("model".into(), ctx.source(step, "model")?);
     task.inputs.insert("container_spec".into(), value(container_spec));
     Ok(task)
+}
+
+/// Vertex `ExplanationMetadata` for a custom container: one input per dataset column the model
+/// reads and the explained prediction field as the output. The API requires both maps (keys
+/// match the instance and prediction fields, REST reference `ExplanationMetadata`), and GCPC's
+/// upload launcher drops an empty metadata (`v1/model/upload_model/remote_runner.py`).
+fn explanation_metadata(ctx: &Ctx<'_>, e: &Explanation) -> Result<Value, TargetError> {
+    let data = ctx.model.dataset(&e.dataset).ok_or_else(|| bug(format!("no dataset `{}`", e.dataset)))?;
+    let inputs: serde_json::Map<String, Value> =
+        data.columns.iter().filter(|c| !e.exclude.contains(&c.name)).map(|c| (c.name.clone(), json!({}))).collect();
+    Ok(json!({"inputs": inputs, "outputs": {e.prediction.as_str(): {}}}))
 }
 
 /// Vertex `ExplanationParameters` for an attribution method.

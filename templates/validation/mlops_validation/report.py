@@ -78,12 +78,26 @@ def write_metrics(path: str, values: dict[str, float]) -> None:
 
 
 def write_executor_output(executor_input: str, artifact: str, values: dict) -> None:
-    """Sets the metadata of output ``artifact`` through the KFP executor output file."""
+    """Sets the metadata of output ``artifact`` through the KFP executor output file.
+
+    Like GCPC's ``container/utils/artifact_utils.py`` (``update_output_artifact``), every output
+    artifact is written back whole, as the executor input describes it (name, uri, type,
+    metadata), so the backend records each with its URI and type; ``artifact`` also gets
+    ``values`` merged into its metadata, which is what the pipeline UI shows.
+    """
     spec = json.loads(executor_input)
-    output_file = spec.get("outputs", {}).get("outputFile")
+    outputs = spec.get("outputs", {})
+    output_file = outputs.get("outputFile")
     if not output_file:
         return
-    document = {"artifacts": {artifact: {"artifacts": [{"metadata": values}]}}}
+    document = {"artifacts": {}}
+    for name, entry in outputs.get("artifacts", {}).items():
+        runtime = [dict(a) for a in entry.get("artifacts", [])]
+        if name == artifact and runtime:
+            runtime[0]["metadata"] = {**runtime[0].get("metadata", {}), **values}
+        document["artifacts"][name] = {"artifacts": runtime}
+    if artifact not in document["artifacts"]:
+        document["artifacts"][artifact] = {"artifacts": [{"metadata": values}]}
     write_text(output_file, json.dumps(document, indent=2) + "\n")
 
 

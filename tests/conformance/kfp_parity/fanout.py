@@ -28,11 +28,11 @@ def cleanup():
 
 @dsl.pipeline(name="par-fan-out", pipeline_root="gs://acme-par-dev-artifacts/pipeline-root/fan_out")
 def fan_out():
-    p = produce().set_display_name("produce")
+    p = produce().set_display_name("produce").set_caching_options(False)
     parts = [consume(data=p.outputs["data"]).set_display_name(f"consume_{x}") for x in "abc"]
     j = join(a=parts[0].outputs["part"], b=parts[1].outputs["part"], c=parts[2].outputs["part"])
     j.set_display_name("join")
-    cleanup().set_display_name("cleanup").after(j, p)
+    cleanup().set_display_name("cleanup").set_caching_options(False).after(j, p)
 
 
 PIPELINES = {"fan_out": fan_out}

@@ -49,13 +49,15 @@ def export(model: dsl.Output[dsl.Model]):
 
 
 def upload(name, model):
-    convert = unmanaged_model(model=model, container_spec=SERVING).set_display_name(f"{name}-unmanaged-model")
+    convert = unmanaged_model(model=model, container_spec=SERVING).set_display_name(f"{name}-unmanaged-model").set_caching_options(False)
     return ModelUploadOp(
         display_name="churn-churn", description="Gradient-boosted churn classifier.",
         unmanaged_container_model=convert.outputs["unmanaged_container_model"], labels=LABELS,
         project=PROJECT, location=REGION, explanation_parameters={"sampledShapleyAttribution": {"pathCount": 10}},
+        explanation_metadata={"inputs": {"monthly_charges": {}, "plan": {}, "tenure_months": {}},
+                              "outputs": {"churn_probability": {}}},
         **({"version_aliases": ["challenger"]} if name == "register" else {}),
-    ).set_display_name(name)
+    ).set_display_name(name).set_caching_options(False)
 
 
 @dsl.pipeline(name="churn-training", pipeline_root=f"{ROOT}/training",
@@ -67,8 +69,8 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
       learning_rate: Gradient boosting learning rate.
       min_auc: Deploy only above this AUC.
     """
-    validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate")
-    pool = {"container_spec": {"args": ["tune", "--data", "bq://churn.customers"], "command": ["python", "-m", "trainer"],
+    validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate").set_caching_options(False)
+    pool = {"container_spec": {"args": ["tune", "--data", f"bq://{PROJECT}.churn.customers"], "command": ["python", "-m", "trainer"],
                                "image_uri": TRAINER},
             "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
     tune = HyperparameterTuningJobRunOp(
@@ -79,32 +81,32 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
             "max_depth": hpt.IntegerParameterSpec(min=3, max=10, scale="linear"),
         }),
         max_trial_count=20, parallel_trial_count=4, service_account=TRAINING_SA, project=PROJECT, location=REGION,
-    ).set_display_name("tune").after(validate)
+    ).set_display_name("tune").set_caching_options(False).after(validate)
     trained = train_job(data=validate.outputs["dataset"], learning_rate=learning_rate, max_depth=max_depth)
     trained.set_display_name("train").set_retry(2).after(tune)
     ev = evaluate(model=trained.outputs["model"], data=validate.outputs["dataset"]).set_display_name("evaluate")
     ev.set_cpu_limit("4").set_memory_limit("16G")
-    with dsl.If(ev.outputs["auc"] >= 0.8, name="evaluate.auc >= 0.8"):
+    with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
-        endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint")
+        endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
         ModelDeployOp(
             model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
             dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
             dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
-        ).set_display_name("deploy")
+        ).set_display_name("deploy").set_caching_options(False)
 
 
 @dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")
 def scoring():
-    validate = validator(f"{REPO}/validator:dev", "gs://acme-churn-dev-data/scoring/*.csv")().set_display_name("validate")
-    exported = export().set_display_name("export")
+    validate = validator(f"{REPO}/validator:dev", "gs://acme-churn-dev-data/scoring/*.csv")().set_display_name("validate").set_caching_options(False)
+    exported = export().set_display_name("export").set_caching_options(False)
     uploaded = upload("upload", exported.outputs["model"])
     ModelBatchPredictOp(
         job_display_name="churn-scoring-predict", model=uploaded.outputs["model"], instances_format="csv",
         gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
         gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
         machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
-    ).set_display_name("predict").after(validate)
+    ).set_display_name("predict").set_caching_options(False).after(validate)
 
 
 PIPELINES = {"training": training, "scoring": scoring}

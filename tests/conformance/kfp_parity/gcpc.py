@@ -34,7 +34,7 @@ fit_job = create_custom_training_job_from_component(
 
 @dsl.pipeline(name="par-vertex", pipeline_root=ROOT)
 def vertex(data: str, lr: float = 0.1):
-    prepare = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.par.rows")().set_display_name("prepare")
+    prepare = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.par.rows")().set_display_name("prepare").set_caching_options(False)
     pool = {"container_spec": {"args": ["--data", data, f"--base-lr={lr}"], "command": ["python", "-m", "tune"],
                                "image_uri": f"{REPO}/trainer:dev"},
             "machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
@@ -48,7 +48,7 @@ def vertex(data: str, lr: float = 0.1):
             "width": hpt.IntegerParameterSpec(min=8, max=512, scale="log"),
         }),
         max_trial_count=12, parallel_trial_count=3, service_account=TRAINING_SA, project=PROJECT, location=REGION,
-    ).set_display_name("tune").after(prepare)
+    ).set_display_name("tune").set_caching_options(False).after(prepare)
     trained = fit_job(rows=prepare.outputs["dataset"], lr=lr).set_display_name("fit").after(tune)
     convert = unmanaged_model(model=trained.outputs["model"],
                               container_spec=container_spec(f"{REPO}/server:dev", 9000, "/healthz", "/v1/predict"))
@@ -57,19 +57,20 @@ def vertex(data: str, lr: float = 0.1):
         display_name="par-ranker", unmanaged_container_model=convert.outputs["unmanaged_container_model"],
         labels=LABELS, project=PROJECT, location=REGION, version_aliases=["candidate", "nightly"],
         explanation_parameters={"integratedGradientsAttribution": {"stepCount": 25}},
+        explanation_metadata={"inputs": {"id": {}}, "outputs": {"score": {}}},
     ).set_display_name("register").set_caching_options(False)
-    endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("serve-endpoint")
+    endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("serve-endpoint").set_caching_options(False)
     ModelDeployOp(
         model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
         dedicated_resources_machine_type="g2-standard-8", dedicated_resources_accelerator_type="NVIDIA_L4",
         dedicated_resources_accelerator_count=1, dedicated_resources_min_replica_count=2,
         dedicated_resources_max_replica_count=5, traffic_split={"0": 100}, service_account=SERVING_SA,
-    ).set_display_name("serve").set_retry(2)
+    ).set_display_name("serve").set_retry(2).set_caching_options(False)
     ModelBatchPredictOp(
         job_display_name="par-vertex-score", model=register.outputs["model"], instances_format="bigquery",
         bigquery_source_input_uri=f"bq://{PROJECT}.par.rows", gcs_destination_output_uri_prefix="gs://acme-par-dev-scores/vertex/score",
         machine_type="n1-highmem-4", max_replica_count=6, labels=LABELS, project=PROJECT, location=REGION,
-    ).set_display_name("score")
+    ).set_display_name("score").set_caching_options(False)
 
 
 PIPELINES = {"vertex": vertex}

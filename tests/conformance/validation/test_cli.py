@@ -42,7 +42,14 @@ def test_pipeline_step_validates_by_uri_and_writes_its_artifacts(tmp_path, fake_
     fake_bigquery.tables["acme-churn-dev.churn.customers"] = customers()
     out = tmp_path / "outputs"
     executor_output = tmp_path / "kfp" / "executor_output.json"
-    executor_input = json.dumps({"outputs": {"outputFile": str(executor_output)}})
+    # What the launcher passes as {{$}}: each output artifact with its name, uri and type.
+    runtime = {
+        name: {"artifacts": [{"name": f"projects/p/locations/l/metadataStores/default/artifacts/{n}",
+                              "uri": f"gs://root/validate/{name}", "type": {"schemaTitle": title}}]}
+        for n, (name, title) in enumerate([("dataset", "system.Dataset"), ("metrics", "system.Metrics"),
+                                           ("report", "system.Markdown")])
+    }  # fmt: skip
+    executor_input = json.dumps({"outputs": {"outputFile": str(executor_output), "artifacts": runtime}})
     code = main(
         "--dataset", DEV_URI,
         "--report", str(out / "report"),
@@ -62,8 +69,15 @@ def test_pipeline_step_validates_by_uri_and_writes_its_artifacts(tmp_path, fake_
     written = pd.read_parquet(out / "dataset")
     assert len(written) == 200 and str(written["tenure_months"].dtype) == "Int64"
     assert json.loads((out / "dataset" / "_validation.json").read_text())["passed"] is True
-    meta = json.loads(executor_output.read_text())["artifacts"]["metrics"]["artifacts"][0]
+    written_back = json.loads(executor_output.read_text())["artifacts"]
+    meta = written_back["metrics"]["artifacts"][0]
     assert meta["metadata"]["rows"] == 200.0
+    # Like GCPC's artifact_utils: the artifacts keep their name, uri and type (the backend
+    # records what the executor output says).
+    for name, entry in runtime.items():
+        back = written_back[name]["artifacts"][0]
+        for key in ("name", "uri", "type"):
+            assert back[key] == entry["artifacts"][0][key], (name, key)
 
 
 def test_broken_data_exits_1_with_a_readable_summary(tmp_path, fake_bigquery, capsys):

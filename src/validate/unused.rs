@@ -1,0 +1,40 @@
+//! Warnings: things that compile but probably don't do what the author meant. Today one check —
+//! a declared pipeline parameter that no step argument, input or condition reads (setting it
+//! on a run or a schedule changes nothing).
+
+use super::semantic::common;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::model::lower::{parse_arg, parse_condition, step_args};
+use crate::model::{ArgPart, Operand};
+use crate::spec::yaml::{pointer_push, Document};
+use crate::spec::Spec;
+use std::collections::BTreeSet;
+
+/// Every warning for a valid spec, in source order.
+pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (key, p) in &spec.pipelines {
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        let mut arg_params = BTreeSet::new();
+        for step in p.steps.values() {
+            let cm = common(step);
+            used.extend(cm.inputs.values().filter_map(|r| r.strip_prefix("params.")));
+            for part in step_args(step).iter().flat_map(|a| parse_arg(a).0) {
+                if let ArgPart::Param(name) = part {
+                    arg_params.insert(name);
+                }
+            }
+            if let Some(Operand::Param(name)) = cm.when.as_deref().and_then(parse_condition).map(|c| c.value) {
+                arg_params.insert(name);
+            }
+        }
+        for name in p.parameters.keys().filter(|n| !used.contains(n.as_str()) && !arg_params.contains(*n)) {
+            let pointer = pointer_push(&pointer_push(&pointer_push("/pipelines", key), "parameters"), name);
+            let message = format!("parameter `{name}` of pipeline `{key}` is never used");
+            let hint = format!("read it with `{{{{params.{name}}}}}` in args, `params.{name}` in inputs or a `when`, or remove it");
+            out.push(Diagnostic::new(Code::UnusedParameter, doc.spans.key(&pointer), message).with_hint(hint));
+        }
+    }
+    out.sort_by_key(|d| d.pos);
+    out
+}
