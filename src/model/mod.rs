@@ -374,6 +374,14 @@ pub struct Ci {
     pub release_tag: String,
     /// Image for lint/test steps.
     pub python_image: String,
+    /// Requirements files installed before lint and tests (the spec's, or every image's).
+    pub requirements: Vec<String>,
+    /// Pip requirement specifiers installed with them.
+    pub packages: Vec<String>,
+    /// mlopsgen image (by digest) the PR check runs.
+    pub mlopsgen_image: String,
+    /// Whether promotion into the last environment waits for approval.
+    pub approve_last: bool,
     /// Lint commands.
     pub lint: Vec<String>,
     /// Test commands.

@@ -20,7 +20,6 @@ build_substitutions = {
   "_FUNCTIONS_SA"          = "churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_FUNCTIONS_SA_RESOURCE" = "projects/acme-churn-prod/serviceAccounts/churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_KFP_REPO"              = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines"
-  "_MLOPSGEN_VERSION"      = "0.1.0"
   "_PIPELINES_SA"          = "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com"
   "_PROJECT"               = "acme-churn-prod"
   "_REGION"                = "europe-west4"
