@@ -641,6 +641,8 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         (SaRole::Training, has_job_steps),
         (SaRole::Serving, !m.endpoints.is_empty() || !m.services.is_empty()),
         (SaRole::Ci, m.ci.is_some()),
+        (SaRole::Checks, m.ci.is_some()),
+        (SaRole::Promote, m.ci.is_some() && m.environments.len() > 1),
         (SaRole::Composer, m.composer.is_some()),
         (SaRole::Functions, !m.functions.is_empty()),
     ];

@@ -436,8 +436,12 @@ pub enum SaRole {
     Training,
     /// Serves models (endpoints) and Cloud Run services.
     Serving,
-    /// Runs Cloud Build.
+    /// Runs CD (pushes to the main branch) in the first environment.
     Ci,
+    /// Runs the pull-request checks: reads, never writes or deploys.
+    Checks,
+    /// Runs a release's promotion from its environment to the next one.
+    Promote,
     /// Runs the Composer environment.
     Composer,
     /// Runs (and builds) Cloud Functions.
@@ -446,8 +450,16 @@ pub enum SaRole {
 
 impl SaRole {
     /// Every role, in order.
-    pub const ALL: [SaRole; 6] =
-        [SaRole::Pipelines, SaRole::Training, SaRole::Serving, SaRole::Ci, SaRole::Composer, SaRole::Functions];
+    pub const ALL: [SaRole; 8] = [
+        SaRole::Pipelines,
+        SaRole::Training,
+        SaRole::Serving,
+        SaRole::Ci,
+        SaRole::Checks,
+        SaRole::Promote,
+        SaRole::Composer,
+        SaRole::Functions,
+    ];
 
     /// Short name: the Terraform resource name and the suffix of the account id.
     pub fn as_str(self) -> &'static str {
@@ -456,6 +468,8 @@ impl SaRole {
             SaRole::Training => "training",
             SaRole::Serving => "serving",
             SaRole::Ci => "ci",
+            SaRole::Checks => "checks",
+            SaRole::Promote => "promote",
             SaRole::Composer => "composer",
             SaRole::Functions => "functions",
         }

@@ -42,4 +42,4 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"           = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines/churn-training/dev"
   "_SERVING_SA"                 = "churn-serving@acme-churn-dev.iam.gserviceaccount.com"
 }
-promoter_ci_sa = ""
+promoter_sa = ""

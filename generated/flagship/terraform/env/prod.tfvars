@@ -27,4 +27,4 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"      = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines/churn-training/prod"
   "_SERVING_SA"            = "churn-serving@acme-churn-prod.iam.gserviceaccount.com"
 }
-promoter_ci_sa = "churn-ci@acme-churn-dev.iam.gserviceaccount.com"
+promoter_sa = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"
