@@ -3,7 +3,8 @@
 //! is the string `Environment` gives Terraform and the pipelines. Also: spec `$` stays literal.
 
 use mlopsgen::model::{paths, Environment, Model, SaRole};
-use mlopsgen::targets::cloudbuild::{configs, live_references, subst, substitutions};
+use mlopsgen::model::iam::Member;
+use mlopsgen::targets::cloudbuild::{configs, identity, live_references, subst, substitutions};
 use mlopsgen::{compile, Compilation, Options, Source};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -129,7 +130,7 @@ fn every_config_declares_exactly_its_live_substitutions_and_wires_its_steps() {
             assert!(subst::is_user_key(key) && live.contains(key), "{name}: `{key}` declared but unused");
             assert_eq!(Some(value), defaults.get(key), "{name}: default of {key}");
         }
-        assert_eq!(build["serviceAccount"], c.model.default_env().sa_resource(SaRole::Ci).as_str());
+        assert_eq!(build["serviceAccount"], c.model.default_env().sa_resource(identity(name)).as_str(), "{name}");
         assert_eq!(build["options"]["logging"], "CLOUD_LOGGING_ONLY");
         let mut seen = BTreeSet::new();
         for s in steps(&build) {
@@ -249,11 +250,12 @@ fn dollars_from_the_spec_stay_literal() {
     assert!(pr.contains(r#"echo "$$HOME" $${X} $$$$ $$1"#), "{pr}");
     let build = parse(pr);
     let lint = step(&build, "lint-1");
-    assert_eq!(strings(&lint["args"]), vec!["-c".to_owned(), subst::literal(hostile)]);
+    let activate = ". /ci-venv/bin/activate\n";
+    assert_eq!(strings(&lint["args"]), vec!["-c".to_owned(), format!("{activate}{}", subst::literal(hostile))]);
     let live = live_references(&build).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(live, vec!["_MLOPSGEN_VERSION".to_owned()]);
+    assert!(live.is_empty(), "{live:?}");
     let expanded = expand_all(&build, &trigger_values(&c.model, c.model.default_env()));
-    assert_eq!(strings(&step(&expanded, "lint-1")["args"])[1], hostile);
+    assert_eq!(strings(&step(&expanded, "lint-1")["args"])[1], format!("{activate}{hostile}"));
 }
 
 #[test]
@@ -294,4 +296,27 @@ fn pr_checks_every_dataset_sample_with_the_generated_validator() {
     let c = compile_text(&flagship_text().replace("    sample: data/samples/customers.csv\n", ""));
     let build = parse(c.output.get(&paths::cloudbuild("pr")).unwrap_or_default());
     assert!(steps(&build).iter().all(|s| s["id"] != "validator-deps" && s["id"] != "data-samples"));
+}
+
+/// Pull requests run the PR's code, so their identity may only read (no push, deploy or actAs);
+/// CD and releases each run as their own identity, and only a release's identity holds rights in
+/// the environment it promotes to.
+#[test]
+fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
+    let c = compile_text(&flagship_text());
+    let m = &c.model;
+    assert_eq!([identity("pr"), identity("cd"), identity("release")], [SaRole::Checks, SaRole::Ci, SaRole::Promote]);
+    let roles = |who: Member| m.grants.iter().filter(move |g| g.member == who).map(|g| g.role).collect::<BTreeSet<_>>();
+    let reader_and_logs = BTreeSet::from(["roles/artifactregistry.reader", "roles/logging.logWriter"]);
+    assert_eq!(roles(Member::Sa(SaRole::Checks)), reader_and_logs, "the PR identity");
+    // In its own environment the release identity only reads the images it copies onward…
+    assert_eq!(roles(Member::Sa(SaRole::Promote)), reader_and_logs, "the release identity at home");
+    // …and it is the one that deploys into the next environment (the CI SA holds nothing there).
+    let deploys = roles(Member::Promoter);
+    assert!(deploys.contains("roles/artifactregistry.writer") && deploys.contains("roles/run.developer"), "{deploys:?}");
+    let tf = c.output.get("terraform/env/prod.tfvars").unwrap_or_default();
+    let promoter = format!("promoter_sa = \"{}\"", m.default_env().sa_email(SaRole::Promote));
+    assert!(tf.contains(&promoter), "{tf}");
+    let ci = m.default_env().sa_email(SaRole::Ci);
+    assert!(!tf.contains(&ci), "prod names the dev CI SA: {tf}");
 }

@@ -6,7 +6,7 @@
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 use hcl::{Body, Expression, Value};
 use mlopsgen::model::{paths, Environment, Model, SaRole};
-use mlopsgen::targets::cloudbuild::{configs, live_references, subst, substitutions};
+use mlopsgen::targets::cloudbuild::{configs, identity, live_references, subst, substitutions};
 use mlopsgen::targets::terraform;
 use mlopsgen::{compile, Compilation, Options, Source};
 use std::collections::BTreeMap;
@@ -140,7 +140,8 @@ fn check_triggers(c: &Compilation) {
             let file = paths::cloudbuild(kind);
             assert!(c.output.get(&file).is_some(), "{file} missing");
             assert_eq!(string(attr(body, "filename"), &ctx), format!("{}/{file}", m.output_dir));
-            assert_eq!(text(attr(body, "service_account")), "google_service_account.ci.id");
+            let runner = format!("google_service_account.{}.id", identity(kind).as_str());
+            assert_eq!(text(attr(body, "service_account")), runner, "{kind}");
             if count(body, &ctx) == 0 {
                 continue;
             }
@@ -180,14 +181,14 @@ fn check_identities(c: &Compilation) {
         assert_eq!(string(attr(ci, "account_id"), &ctx), env.sa_id(SaRole::Ci));
         let previous = i.checked_sub(1).and_then(|p| m.environments.get(p));
         let promoter = ctx_var(&ctx, terraform::PROMOTER_VAR);
-        assert_eq!(promoter, previous.map(|p| p.sa_email(SaRole::Ci)).unwrap_or_default(), "{}", env.name);
+        assert_eq!(promoter, previous.map(|p| p.sa_email(SaRole::Promote)).unwrap_or_default(), "{}", env.name);
     }
-    // The configs name the first environment's CI SA, which runs them there (its triggers agree).
+    // The configs name the first environment's SA of their kind, which runs them there (its triggers agree).
     for kind in configs(m) {
         let config: serde_yaml::Value =
             serde_yaml::from_str(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default()).unwrap_or_default();
         let sa = config.get("serviceAccount").and_then(|v| v.as_str()).map(str::to_owned);
-        assert_eq!(sa, Some(m.default_env().sa_resource(SaRole::Ci)));
+        assert_eq!(sa, Some(m.default_env().sa_resource(identity(kind))));
     }
 }
 

@@ -167,7 +167,7 @@ fn a_new_function_adds_iam_grants() {
             ),
             (
                 "google_cloudfunctions2_function_iam_member.promoter_on_scores_cloudfunctions_developer",
-                "grant roles/cloudfunctions.developer to serviceAccount:${var.promoter_ci_sa} on google_cloudfunctions2_function.on_scores"
+                "grant roles/cloudfunctions.developer to serviceAccount:${var.promoter_sa} on google_cloudfunctions2_function.on_scores"
             ),
             (
                 "google_storage_bucket_iam_member.functions_predictions_storage_objectviewer",

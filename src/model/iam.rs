@@ -16,8 +16,8 @@ pub enum Member {
     Sa(SaRole),
     /// A Google-managed service agent of the project.
     Agent(Agent),
-    /// The CI SA of the environment before this one in promotion order: its release builds deploy
-    /// into this environment (absent in the first).
+    /// The promotion SA of the environment before this one in promotion order: its release builds
+    /// deploy into this environment (absent in the first).
     Promoter,
 }
 
@@ -244,8 +244,22 @@ fn serving(g: &mut Grants, m: &Model) {
 fn ci(g: &mut Grants, m: &Model) {
     use SaRole::Ci;
     let Some(ci) = &m.ci else { return };
-    let logs = "ci: builds run as the CI SA and log to Cloud Logging only (no narrower scope)";
-    g.add(Ci, Scope::Project, "roles/logging.logWriter", logs);
+    // Each trigger's builds run as their own SA (`cloudbuild::identity`) and log to Cloud Logging
+    // only (CLOUD_LOGGING_ONLY); log writing has no narrower scope than the project.
+    let logs = |who: &str| format!("ci: builds run as the {who} SA and log to Cloud Logging only (no narrower scope)");
+    g.add(Ci, Scope::Project, "roles/logging.logWriter", logs("CI (CD)"));
+    g.add(SaRole::Checks, Scope::Project, "roles/logging.logWriter", logs("checks (pull requests)"));
+    if !m.images.is_empty() {
+        let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
+        g.add(SaRole::Checks, Scope::DockerRepo, AR_READER, pull);
+    }
+    if m.environments.len() > 1 {
+        g.add(SaRole::Promote, Scope::Project, "roles/logging.logWriter", logs("promotion (releases)"));
+        for image in &m.images {
+            let why = format!("ci: a release pulls image `{}` from this environment to copy it by digest to the next", image.key);
+            g.add(SaRole::Promote, Scope::DockerRepo, AR_READER, why);
+        }
+    }
     let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
     g.add(Member::Agent(Agent::CloudBuild), Scope::Secret(ci.oauth_token_secret.clone()), "roles/secretmanager.secretAccessor", token);
     deploys(g, m, Ci.into(), "ci: CD");

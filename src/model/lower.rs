@@ -149,6 +149,10 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
             branch: c.branch.clone(),
             release_tag: c.release_tag.clone(),
             python_image: c.python_image.clone(),
+            requirements: c.requirements.clone().unwrap_or_else(|| image_requirements(spec)),
+            packages: c.packages.clone(),
+            mlopsgen_image: c.mlopsgen_image.clone(),
+            approve_last: c.approve_last,
             lint: c.lint.clone(),
             test: c.test.clone(),
             run_pipeline: c.run_pipeline.clone(),
@@ -616,6 +620,22 @@ pub fn topo_order(steps: &BTreeMap<String, Step>) -> Option<Vec<String>> {
     remaining.is_empty().then_some(order)
 }
 
+/// Every spec image's requirements file, as a path from the repository root (what the PR
+/// checks install by default before lint and tests).
+fn image_requirements(spec: &Spec) -> Vec<String> {
+    let files = spec.images.values().filter_map(|i| {
+        let file = i.requirements.as_deref()?;
+        Some(match i.context.trim_end_matches('/') {
+            "" | "." => file.to_owned(),
+            dir => format!("{dir}/{file}"),
+        })
+    });
+    let mut files: Vec<String> = files.collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
 fn service_accounts(m: &Model) -> Vec<SaRole> {
     let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| {
         matches!(s.kind, StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. })
@@ -625,6 +645,8 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         (SaRole::Training, has_job_steps),
         (SaRole::Serving, !m.endpoints.is_empty() || !m.services.is_empty()),
         (SaRole::Ci, m.ci.is_some()),
+        (SaRole::Checks, m.ci.is_some()),
+        (SaRole::Promote, m.ci.is_some() && m.environments.len() > 1),
         (SaRole::Composer, m.composer.is_some()),
         (SaRole::Functions, !m.functions.is_empty()),
     ];

@@ -375,6 +375,14 @@ pub struct Ci {
     pub release_tag: String,
     /// Image for lint/test steps.
     pub python_image: String,
+    /// Requirements files installed before lint and tests (the spec's, or every image's).
+    pub requirements: Vec<String>,
+    /// Pip requirement specifiers installed with them.
+    pub packages: Vec<String>,
+    /// mlopsgen image (by digest) the PR check runs.
+    pub mlopsgen_image: String,
+    /// Whether promotion into the last environment waits for approval.
+    pub approve_last: bool,
     /// Lint commands.
     pub lint: Vec<String>,
     /// Test commands.
@@ -429,8 +437,12 @@ pub enum SaRole {
     Training,
     /// Serves models (endpoints) and Cloud Run services.
     Serving,
-    /// Runs Cloud Build.
+    /// Runs CD (pushes to the main branch) in the first environment.
     Ci,
+    /// Runs the pull-request checks: reads, never writes or deploys.
+    Checks,
+    /// Runs a release's promotion from its environment to the next one.
+    Promote,
     /// Runs the Composer environment.
     Composer,
     /// Runs (and builds) Cloud Functions.
@@ -439,8 +451,16 @@ pub enum SaRole {
 
 impl SaRole {
     /// Every role, in order.
-    pub const ALL: [SaRole; 6] =
-        [SaRole::Pipelines, SaRole::Training, SaRole::Serving, SaRole::Ci, SaRole::Composer, SaRole::Functions];
+    pub const ALL: [SaRole; 8] = [
+        SaRole::Pipelines,
+        SaRole::Training,
+        SaRole::Serving,
+        SaRole::Ci,
+        SaRole::Checks,
+        SaRole::Promote,
+        SaRole::Composer,
+        SaRole::Functions,
+    ];
 
     /// Short name: the Terraform resource name and the suffix of the account id.
     pub fn as_str(self) -> &'static str {
@@ -449,6 +469,8 @@ impl SaRole {
             SaRole::Training => "training",
             SaRole::Serving => "serving",
             SaRole::Ci => "ci",
+            SaRole::Checks => "checks",
+            SaRole::Promote => "promote",
             SaRole::Composer => "composer",
             SaRole::Functions => "functions",
         }

@@ -450,6 +450,20 @@ pub struct Ci {
     /// Image the lint and test commands run in.
     #[serde(default = "default_ci_image")]
     pub python_image: String,
+    /// Requirements files (paths from the repository root) installed into a fresh virtualenv
+    /// before the lint and test commands run; default: every image's `requirements`.
+    #[serde(default)]
+    pub requirements: Option<Vec<String>>,
+    /// Further pip requirement specifiers installed with them: the lint and test tools, pinned
+    /// (e.g. `ruff==0.8.4`, `pytest==8.3.4`).
+    #[serde(default)]
+    pub packages: Vec<String>,
+    /// The mlopsgen image the PR check runs, pinned by digest (`…/mlopsgen@sha256:…`): built from
+    /// mlopsgen's own `Dockerfile` at the revision the team pins (see the README).
+    pub mlopsgen_image: String,
+    /// Whether promotion into the last environment waits for an approval in Cloud Build.
+    #[serde(default = "default_true")]
+    pub approve_last: bool,
     /// Lint commands (run with `sh -c`).
     #[serde(default)]
     pub lint: Vec<String>,
@@ -466,6 +480,9 @@ fn default_branch() -> String {
 }
 fn default_release_tag() -> String {
     "^v[0-9]+\\.[0-9]+\\.[0-9]+$".into()
+}
+fn default_true() -> bool {
+    true
 }
 fn default_ci_image() -> String {
     "python:3.11-slim".into()

@@ -284,7 +284,29 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
     }
 }
 
+/// The comparison operators a `when` takes, and the slips users make for them.
+const OPERATORS: [&str; 6] = [">=", "<=", "==", "!=", ">", "<"];
+const OPERATOR_SLIPS: [(&str, &str); 4] = [("=<", "<="), ("=>", ">="), ("<>", "!="), ("=", "==")];
+
+/// A run of operator characters in a condition that is not one of [`OPERATORS`] (`=<`, `=`, `<>`).
+fn malformed_operator(when: &str) -> Option<&str> {
+    let is_op = |ch: char| matches!(ch, '<' | '>' | '=' | '!');
+    let start = when.find(is_op)?;
+    let len = when[start..].find(|ch: char| !is_op(ch)).unwrap_or(when.len() - start);
+    let run = &when[start..start + len];
+    (!OPERATORS.contains(&run)).then_some(run)
+}
+
 fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &str) {
+    if let Some(op) = malformed_operator(when) {
+        let pos = c.at(ptr);
+        let hint = match OPERATOR_SLIPS.iter().find(|(slip, _)| *slip == op) {
+            Some((_, meant)) => format!("did you mean `{meant}`?"),
+            None => format!("use one of {}", OPERATORS.join(" ")),
+        };
+        c.report(Code::InvalidValue, pos, format!("unknown comparison `{op}` in condition `{when}`"), Some(hint));
+        return;
+    }
     let Some(cond) = parse_condition(when) else {
         let pos = c.at(ptr);
         c.report(Code::InvalidValue, pos, format!("invalid condition `{when}`"), Some("write `<step>.<output> <op> <value>` or `<step>.<output> <op> params.<name>` with op one of >= > <= < == !=".into()));

@@ -447,6 +447,26 @@ impl Checker<'_> {
                 let pos = self.at("/ci/python_image");
                 self.report(Code::InvalidValue, pos, format!("`{}` is not an image reference with a tag", ci.python_image), None);
             }
+            let pinned = ci.mlopsgen_image.split_once('@').is_some_and(|(name, digest)| {
+                !name.is_empty() && facts::is_digest(digest) && facts::is_image_ref(&format!("{name}:latest"))
+            });
+            if !pinned {
+                let pos = self.at("/ci/mlopsgen_image");
+                let hint = "build mlopsgen's Dockerfile at the revision you pin, push it, and name it as `REPOSITORY/mlopsgen@sha256:DIGEST`";
+                self.report(Code::InvalidValue, pos, format!("`{}` is not an image pinned by digest", ci.mlopsgen_image), Some(hint.into()));
+            }
+            for (i, package) in ci.packages.iter().enumerate() {
+                if package.is_empty() || package.starts_with('-') || package.contains(char::is_whitespace) {
+                    let pos = self.at(&format!("/ci/packages/{i}"));
+                    self.report(Code::InvalidValue, pos, format!("`{package}` is not a pip requirement specifier"), Some("e.g. `ruff==0.8.4`".into()));
+                }
+            }
+            for (i, file) in ci.requirements.iter().flatten().enumerate() {
+                if file.is_empty() || file.starts_with('/') || file.split('/').any(|part| part == "..") {
+                    let pos = self.at(&format!("/ci/requirements/{i}"));
+                    self.report(Code::InvalidValue, pos, format!("`{file}` is not a path inside the repository"), None);
+                }
+            }
         }
     }
 

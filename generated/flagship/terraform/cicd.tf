@@ -30,14 +30,14 @@ resource "google_cloudbuildv2_repository" "github" {
   remote_uri        = "https://github.com/acme/churn.git"
 }
 
-# ci: `pr` runs cloudbuild/pr.yaml as this environment's CI SA (the file names the same account; the trigger's wins).
+# ci: `pr` runs cloudbuild/pr.yaml as this environment's checks SA (the file names the same account; the trigger's wins).
 resource "google_cloudbuild_trigger" "pr" {
   count           = contains(var.ci_triggers, "pr") ? 1 : 0
   name            = "churn-pr"
   description     = "Checks every pull request into the main branch (lint, tests, generated files)."
   location        = var.region
   filename        = "generated/flagship/cloudbuild/pr.yaml"
-  service_account = google_service_account.ci.id
+  service_account = google_service_account.checks.id
   substitutions   = var.build_substitutions
 
   repository_event_config {
@@ -54,7 +54,7 @@ resource "google_cloudbuild_trigger" "pr" {
   ]
 }
 
-# ci: `cd` runs cloudbuild/cd.yaml as this environment's CI SA (the file names the same account; the trigger's wins).
+# ci: `cd` runs cloudbuild/cd.yaml as this environment's ci SA (the file names the same account; the trigger's wins).
 resource "google_cloudbuild_trigger" "cd" {
   count           = contains(var.ci_triggers, "cd") ? 1 : 0
   name            = "churn-cd"
@@ -77,14 +77,14 @@ resource "google_cloudbuild_trigger" "cd" {
   ]
 }
 
-# ci: `release` runs cloudbuild/release.yaml as this environment's CI SA (the file names the same account; the trigger's wins).
+# ci: `release` runs cloudbuild/release.yaml as this environment's promote SA (the file names the same account; the trigger's wins).
 resource "google_cloudbuild_trigger" "release" {
   count           = contains(var.ci_triggers, "release") ? 1 : 0
   name            = "churn-release"
   description     = "Promotes release tags from this environment to the next one."
   location        = var.region
   filename        = "generated/flagship/cloudbuild/release.yaml"
-  service_account = google_service_account.ci.id
+  service_account = google_service_account.promote.id
   substitutions   = var.build_substitutions
 
   repository_event_config {

@@ -29,7 +29,25 @@ resource "google_service_account" "serving" {
 resource "google_service_account" "ci" {
   account_id   = "churn-ci"
   display_name = "churn ci"
-  description  = "Runs Cloud Build: checks, CD and releases."
+  description  = "Runs Cloud Build CD: builds, pushes and deploys the main branch."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
+resource "google_service_account" "checks" {
+  account_id   = "churn-checks"
+  display_name = "churn checks"
+  description  = "Runs Cloud Build pull-request checks: reads only, no push, deploy or actAs."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
+resource "google_service_account" "promote" {
+  account_id   = "churn-promote"
+  display_name = "churn promote"
+  description  = "Runs Cloud Build releases: promotes this environment's images and artifacts to the next one."
   depends_on = [
     google_project_service.iam
   ]
@@ -214,15 +232,15 @@ resource "google_storage_bucket_iam_member" "serving_artifacts_storage_objectvie
 
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
-  count   = length(var.ci_triggers) > 0 ? 1 : 0
+  count   = contains(var.ci_triggers, "cd") ? 1 : 0
   project = var.project_id
   role    = "roles/aiplatform.user"
   member  = google_service_account.ci.member
 }
 
-# ci: builds run as the CI SA and log to Cloud Logging only (no narrower scope)
+# ci: builds run as the CI (CD) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "ci_logging_logwriter" {
-  count   = length(var.ci_triggers) > 0 ? 1 : 0
+  count   = contains(var.ci_triggers, "cd") ? 1 : 0
   project = var.project_id
   role    = "roles/logging.logWriter"
   member  = google_service_account.ci.member
@@ -230,7 +248,7 @@ resource "google_project_iam_member" "ci_logging_logwriter" {
 
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA: the Vertex AI SDK checks the pipeline-root bucket before submitting
 resource "google_storage_bucket_iam_member" "ci_artifacts_storage_legacybucketreader" {
-  count  = length(var.ci_triggers) > 0 ? 1 : 0
+  count  = contains(var.ci_triggers, "cd") ? 1 : 0
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.legacyBucketReader"
   member = google_service_account.ci.member
@@ -238,7 +256,7 @@ resource "google_storage_bucket_iam_member" "ci_artifacts_storage_legacybucketre
 
 # ci: CD uploads the source of function `on-new-data` and redeploys it
 resource "google_storage_bucket_iam_member" "ci_artifacts_storage_objectuser" {
-  count  = length(var.ci_triggers) > 0 ? 1 : 0
+  count  = contains(var.ci_triggers, "cd") ? 1 : 0
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectUser"
   member = google_service_account.ci.member
@@ -248,7 +266,7 @@ resource "google_storage_bucket_iam_member" "ci_artifacts_storage_objectuser" {
 # ci: CD pushes image `trainer`
 # ci: CD pushes image `validator`
 resource "google_artifact_registry_repository_iam_member" "ci_docker_artifactregistry_writer" {
-  count      = length(var.ci_triggers) > 0 ? 1 : 0
+  count      = contains(var.ci_triggers, "cd") ? 1 : 0
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.writer"
@@ -258,7 +276,7 @@ resource "google_artifact_registry_repository_iam_member" "ci_docker_artifactreg
 # ci: CD uploads the template of pipeline `scoring`
 # ci: CD uploads the template of pipeline `training`
 resource "google_artifact_registry_repository_iam_member" "ci_kfp_artifactregistry_writer" {
-  count      = length(var.ci_triggers) > 0 ? 1 : 0
+  count      = contains(var.ci_triggers, "cd") ? 1 : 0
   location   = google_artifact_registry_repository.kfp.location
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.writer"
@@ -267,7 +285,7 @@ resource "google_artifact_registry_repository_iam_member" "ci_kfp_artifactregist
 
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA
 resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccountuser" {
-  count              = length(var.ci_triggers) > 0 ? 1 : 0
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
   service_account_id = google_service_account.pipelines.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.ci.member
@@ -275,7 +293,7 @@ resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccount
 
 # ci: CD rolls service `api` onto the new `server` image
 resource "google_service_account_iam_member" "ci_on_serving_iam_serviceaccountuser" {
-  count              = length(var.ci_triggers) > 0 ? 1 : 0
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
   service_account_id = google_service_account.serving.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.ci.member
@@ -283,7 +301,7 @@ resource "google_service_account_iam_member" "ci_on_serving_iam_serviceaccountus
 
 # ci: CD uploads the source of function `on-new-data` and redeploys it
 resource "google_service_account_iam_member" "ci_on_functions_iam_serviceaccountuser" {
-  count              = length(var.ci_triggers) > 0 ? 1 : 0
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
   service_account_id = google_service_account.functions.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.ci.member
@@ -291,7 +309,7 @@ resource "google_service_account_iam_member" "ci_on_functions_iam_serviceaccount
 
 # ci: CD syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "ci_composer_bucket_storage_objectuser" {
-  count  = length(var.ci_triggers) > 0 ? 1 : 0
+  count  = contains(var.ci_triggers, "cd") ? 1 : 0
   bucket = google_storage_bucket.composer.name
   role   = "roles/storage.objectUser"
   member = google_service_account.ci.member
@@ -299,7 +317,7 @@ resource "google_storage_bucket_iam_member" "ci_composer_bucket_storage_objectus
 
 # ci: CD uploads the source of function `on-new-data` and redeploys it
 resource "google_cloudfunctions2_function_iam_member" "ci_on_new_data_cloudfunctions_developer" {
-  count          = length(var.ci_triggers) > 0 && var.create_functions ? 1 : 0
+  count          = contains(var.ci_triggers, "cd") && var.create_functions ? 1 : 0
   location       = var.region
   cloud_function = google_cloudfunctions2_function.on_new_data[0].name
   role           = "roles/cloudfunctions.developer"
@@ -308,11 +326,47 @@ resource "google_cloudfunctions2_function_iam_member" "ci_on_new_data_cloudfunct
 
 # ci: CD rolls service `api` onto the new `server` image
 resource "google_cloud_run_v2_service_iam_member" "ci_api_run_developer" {
-  count    = length(var.ci_triggers) > 0 ? 1 : 0
+  count    = contains(var.ci_triggers, "cd") ? 1 : 0
   location = var.region
   name     = google_cloud_run_v2_service.api.name
   role     = "roles/run.developer"
   member   = google_service_account.ci.member
+}
+
+# ci: builds run as the checks (pull requests) SA and log to Cloud Logging only (no narrower scope)
+resource "google_project_iam_member" "checks_logging_logwriter" {
+  count   = contains(var.ci_triggers, "pr") ? 1 : 0
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.checks.member
+}
+
+# ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository
+resource "google_artifact_registry_repository_iam_member" "checks_docker_artifactregistry_reader" {
+  count      = contains(var.ci_triggers, "pr") ? 1 : 0
+  location   = google_artifact_registry_repository.docker.location
+  repository = google_artifact_registry_repository.docker.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.checks.member
+}
+
+# ci: builds run as the promotion (releases) SA and log to Cloud Logging only (no narrower scope)
+resource "google_project_iam_member" "promote_logging_logwriter" {
+  count   = contains(var.ci_triggers, "release") ? 1 : 0
+  project = var.project_id
+  role    = "roles/logging.logWriter"
+  member  = google_service_account.promote.member
+}
+
+# ci: a release pulls image `server` from this environment to copy it by digest to the next
+# ci: a release pulls image `trainer` from this environment to copy it by digest to the next
+# ci: a release pulls image `validator` from this environment to copy it by digest to the next
+resource "google_artifact_registry_repository_iam_member" "promote_docker_artifactregistry_reader" {
+  count      = contains(var.ci_triggers, "release") ? 1 : 0
+  location   = google_artifact_registry_repository.docker.location
+  repository = google_artifact_registry_repository.docker.name
+  role       = "roles/artifactregistry.reader"
+  member     = google_service_account.promote.member
 }
 
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
@@ -475,71 +529,71 @@ resource "google_project_iam_member" "storage_agent_pubsub_publisher" {
 
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_storage_bucket_iam_member" "promoter_artifacts_storage_objectuser" {
-  count  = var.promoter_ci_sa != "" ? 1 : 0
+  count  = var.promoter_sa != "" ? 1 : 0
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectUser"
-  member = "serviceAccount:${var.promoter_ci_sa}"
+  member = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment pushes image `server`
 # ci: a release from the previous environment pushes image `trainer`
 # ci: a release from the previous environment pushes image `validator`
 resource "google_artifact_registry_repository_iam_member" "promoter_docker_artifactregistry_writer" {
-  count      = var.promoter_ci_sa != "" ? 1 : 0
+  count      = var.promoter_sa != "" ? 1 : 0
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.writer"
-  member     = "serviceAccount:${var.promoter_ci_sa}"
+  member     = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment uploads the template of pipeline `scoring`
 # ci: a release from the previous environment uploads the template of pipeline `training`
 resource "google_artifact_registry_repository_iam_member" "promoter_kfp_artifactregistry_writer" {
-  count      = var.promoter_ci_sa != "" ? 1 : 0
+  count      = var.promoter_sa != "" ? 1 : 0
   location   = google_artifact_registry_repository.kfp.location
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.writer"
-  member     = "serviceAccount:${var.promoter_ci_sa}"
+  member     = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment rolls service `api` onto the new `server` image
 resource "google_service_account_iam_member" "promoter_on_serving_iam_serviceaccountuser" {
-  count              = var.promoter_ci_sa != "" ? 1 : 0
+  count              = var.promoter_sa != "" ? 1 : 0
   service_account_id = google_service_account.serving.name
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${var.promoter_ci_sa}"
+  member             = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_service_account_iam_member" "promoter_on_functions_iam_serviceaccountuser" {
-  count              = var.promoter_ci_sa != "" ? 1 : 0
+  count              = var.promoter_sa != "" ? 1 : 0
   service_account_id = google_service_account.functions.name
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${var.promoter_ci_sa}"
+  member             = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "promoter_composer_bucket_storage_objectuser" {
-  count  = var.promoter_ci_sa != "" ? 1 : 0
+  count  = var.promoter_sa != "" ? 1 : 0
   bucket = google_storage_bucket.composer.name
   role   = "roles/storage.objectUser"
-  member = "serviceAccount:${var.promoter_ci_sa}"
+  member = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_cloudfunctions2_function_iam_member" "promoter_on_new_data_cloudfunctions_developer" {
-  count          = var.promoter_ci_sa != "" && var.create_functions ? 1 : 0
+  count          = var.promoter_sa != "" && var.create_functions ? 1 : 0
   location       = var.region
   cloud_function = google_cloudfunctions2_function.on_new_data[0].name
   role           = "roles/cloudfunctions.developer"
-  member         = "serviceAccount:${var.promoter_ci_sa}"
+  member         = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment rolls service `api` onto the new `server` image
 resource "google_cloud_run_v2_service_iam_member" "promoter_api_run_developer" {
-  count    = var.promoter_ci_sa != "" ? 1 : 0
+  count    = var.promoter_sa != "" ? 1 : 0
   location = var.region
   name     = google_cloud_run_v2_service.api.name
   role     = "roles/run.developer"
-  member   = "serviceAccount:${var.promoter_ci_sa}"
+  member   = "serviceAccount:${var.promoter_sa}"
 }

@@ -15,6 +15,8 @@ output "service_accounts" {
     "training"  = google_service_account.training.email
     "serving"   = google_service_account.serving.email
     "ci"        = google_service_account.ci.email
+    "checks"    = google_service_account.checks.email
+    "promote"   = google_service_account.promote.email
     "composer"  = google_service_account.composer.email
     "functions" = google_service_account.functions.email
   }

@@ -60,7 +60,7 @@ variable "build_substitutions" {
   description = "Cloud Build substitutions with this environment's values (see cloudbuild/*.yaml)."
 }
 
-variable "promoter_ci_sa" {
+variable "promoter_sa" {
   type        = string
-  description = "Email of the previous environment's CI SA, whose release builds deploy into this environment (empty in the first)."
+  description = "Email of the previous environment's promotion SA, whose release builds deploy into this environment (empty in the first)."
 }

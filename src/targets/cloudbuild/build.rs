@@ -13,11 +13,6 @@ pub const PYTHON: &str = "python:3.12-slim";
 /// The Vertex AI SDK the pipeline submission installs.
 pub const AIPLATFORM: &str = "google-cloud-aiplatform==1.165.1";
 
-/// Rust at this crate's minimum supported version, to install mlopsgen in.
-pub fn rust_image() -> String {
-    format!("rust:{}-slim", env!("CARGO_PKG_RUST_VERSION"))
-}
-
 /// A whole build config.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -25,12 +25,22 @@ curl --fail-with-body --silent --show-error -X POST \\
   \"$$KFP_REPO\"";
 
 /// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
-/// Terraform has created the function; the flags are the values Terraform gives it.
+/// Terraform has created the function; the flags are the values Terraform gives it. Only a
+/// `NOT_FOUND` answer means "not created yet"; any other failure (permission denied, a wrong
+/// project, an outage) fails the step. The API answers a missing function with NOT_FOUND
+/// (<https://cloud.google.com/functions/docs/reference/rest/v2/projects.locations.functions/get>,
+/// error codes: <https://cloud.google.com/apis/design/errors#handling_errors>).
 const DEPLOY_FUNCTION: &str = "set -euo pipefail
 gcloud storage cp \"$$1\" \"$$OBJECT\"
-if ! gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --project=\"$$PROJECT\" --format='value(name)'; then
-  echo \"$$NAME does not exist yet: terraform apply creates it from $$OBJECT\"
-  exit 0
+if ! answer=\"$$(gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --project=\"$$PROJECT\" --format='value(name)' 2>&1)\"; then
+  case \"$$answer\" in
+    *NOT_FOUND*)
+      echo \"$$NAME does not exist yet: terraform apply creates it from $$OBJECT\"
+      exit 0
+      ;;
+  esac
+  echo \"$$answer\" >&2
+  exit 1
 fi
 gcloud functions deploy \"$$NAME\" --gen2 --quiet --region=\"$$REGION\" --project=\"$$PROJECT\" \\
   --source=\"$$OBJECT\" --runtime=\"$$RUNTIME\" --entry-point=\"$$ENTRY_POINT\" \\

@@ -42,6 +42,16 @@ pub fn configs(model: &Model) -> Vec<&'static str> {
     builds(model).into_iter().map(|c| c.name).collect()
 }
 
+/// The identity a config's builds run as: pull requests as the read-only checks SA (they run
+/// the PR's code), CD as the CI SA, releases as the promotion SA (see `model::iam::ci`).
+pub fn identity(config: &str) -> SaRole {
+    match config {
+        "pr" => SaRole::Checks,
+        "cd" => SaRole::Ci,
+        _ => SaRole::Promote,
+    }
+}
+
 /// One config before assembly.
 struct Config {
     name: &'static str,
@@ -74,7 +84,7 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
         steps: config.steps,
         timeout: format!("{}s", config.timeout_secs),
         images: config.images,
-        service_account: env.sa_resource(SaRole::Ci),
+        service_account: env.sa_resource(identity(name)),
         options: Options::standard(),
         substitutions: BTreeMap::new(),
         tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), name.to_owned()],

@@ -1,19 +1,22 @@
 //! `pr.yaml`: the checks a pull request must pass, all in parallel.
 //!
-//! The spec's lint and test commands (`sh -c` in `ci.python_image`), `mlopsgen build --check` so
-//! stale generated files fail the PR, and the generated artifacts' own checks: every compiled
+//! The spec's lint and test commands (`sh -c` in `ci.python_image`, in a virtualenv holding
+//! `ci.requirements` and `ci.packages`), `mlopsgen build --check` in the spec's pinned mlopsgen
+//! image so stale generated files fail the PR, and the generated artifacts' own checks: every compiled
 //! pipeline template parses as JSON and every DAG compiles. When datasets declare a `sample`,
 //! the generated validator checks each sample against its contract ([`sample_steps`]).
 
-use super::build::{path_arg, rust_image, Step, PYTHON};
+use super::build::{path_arg, Step, PYTHON};
 use super::deploy::output_path;
-use super::subst::{literal, var};
-use super::vars;
+use super::subst::literal;
 use crate::model::lower::VALIDATOR_IMAGE;
 use crate::model::{paths, Ci, Model};
 
 /// Id of the step that fails the PR when the generated files are stale.
 const CHECK_ID: &str = "mlopsgen-check";
+
+/// The virtualenv the lint and test tools are installed into (outside the checkout).
+const CI_VENV: (&str, &str) = ("ci-venv", "/ci-venv");
 
 /// The volume the validator's requirements are installed into (outside the checkout).
 const VALIDATOR_DEPS: (&str, &str) = ("validator-deps", "/validator-deps");
@@ -30,34 +33,47 @@ for path in sys.argv[1:]:
     with open(path, encoding=\"utf-8\") as f:
         json.load(f)";
 
+/// Creates a virtualenv at `$1` and installs the rest of the arguments (`-r FILE`, specifiers)
+/// into it; the lint and test steps activate it.
+const MAKE_VENV: &str = "set -eu
+venv=\"$$1\"
+shift
+python -m venv \"$$venv\"
+\"$$venv/bin/python\" -m pip install --quiet --no-cache-dir --disable-pip-version-check --root-user-action=ignore \"$$@\"";
+
 /// The PR steps.
 pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
     let mut steps = Vec::new();
+    let deps = dependencies(ci);
+    let after = deps.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
+    steps.extend(deps);
     for (kind, commands) in [("lint", &ci.lint), ("test", &ci.test)] {
         for (i, command) in commands.iter().enumerate() {
-            // `sh -c` would read a command starting with `-` as options.
-            let end_of_options = command.starts_with('-').then_some("--".to_owned());
-            steps.push(
-                Step::new(format!("{kind}-{}", i + 1), literal(&ci.python_image))
-                    .entrypoint("sh")
-                    .args(std::iter::once("-c".to_owned()).chain(end_of_options).chain([literal(command)]))
-                    .timeout(1800),
-            );
+            let step = Step::new(format!("{kind}-{}", i + 1), literal(&ci.python_image)).entrypoint("sh").timeout(1800);
+            steps.push(if after.is_empty() {
+                // `sh -c` would read a command starting with `-` as options.
+                let end_of_options = command.starts_with('-').then_some("--".to_owned());
+                step.args(std::iter::once("-c".to_owned()).chain(end_of_options).chain([literal(command)]))
+            } else {
+                // `.` of a missing file ends a non-interactive `sh`, so a command never runs without its tools.
+                let (volume, mount) = CI_VENV;
+                step.args(["-c".to_owned(), format!(". {mount}/bin/activate\n{}", literal(command))])
+                    .volume(volume, mount)
+                    .after(&after)
+            });
         }
     }
+    // The image is mlopsgen's own (its Dockerfile puts the binary on PATH), pinned by digest in
+    // the spec: the check runs exactly the generator the team chose, with nothing to install.
+    // mlopsgen names files from the repository root, the folder holding `.git`; a GitHub App
+    // checkout has none (GoogleCloudPlatform/cloud-builders#351), so the step marks the
+    // checkout as the root first.
     steps.push(
-        Step::new(CHECK_ID, rust_image())
+        Step::new(CHECK_ID, literal(&ci.mlopsgen_image))
             .entrypoint("sh")
-            .args([
-                "-c".to_owned(),
-                format!(
-                    "cargo install --locked mlopsgen --version \"{}\" && mlopsgen build --check -- \"$$1\"",
-                    var(vars::MLOPSGEN_VERSION)
-                ),
-                CHECK_ID.to_owned(),
-                literal(&model.spec_path),
-            ])
-            .timeout(1800),
+            .args(["-c", "test -e .git || mkdir .git\nexec mlopsgen build --check -- \"$$1\"", CHECK_ID])
+            .args([literal(&model.spec_path)])
+            .timeout(600),
     );
     if !model.pipelines.is_empty() {
         let templates = model
@@ -110,4 +126,22 @@ fn sample_steps(model: &Model) -> Vec<Step> {
         .after(&[install.id.clone(), CHECK_ID.to_owned()])
         .timeout(600);
     vec![install, check]
+}
+
+/// The step installing `ci.requirements` and `ci.packages` into [`CI_VENV`], if there is any.
+fn dependencies(ci: &Ci) -> Option<Step> {
+    if (ci.requirements.is_empty() && ci.packages.is_empty()) || (ci.lint.is_empty() && ci.test.is_empty()) {
+        return None;
+    }
+    let (volume, mount) = CI_VENV;
+    let files = ci.requirements.iter().flat_map(|f| ["-r".to_owned(), path_arg(literal(f))]);
+    Some(
+        Step::new("ci-deps", literal(&ci.python_image))
+            .entrypoint("sh")
+            .args(["-c", MAKE_VENV, "ci-deps", mount])
+            .args(files)
+            .args(ci.packages.iter().map(|p| literal(p)))
+            .volume(volume, mount)
+            .timeout(900),
+    )
 }

@@ -58,8 +58,6 @@ pub const PIPELINES_SA: &str = "PIPELINES_SA";
 pub const RUN_TEMPLATE_URI: &str = "RUN_TEMPLATE_URI";
 /// Pipeline root of that run.
 pub const RUN_PIPELINE_ROOT: &str = "RUN_PIPELINE_ROOT";
-/// The mlopsgen version the PR check installs.
-pub const MLOPSGEN_VERSION: &str = "_MLOPSGEN_VERSION";
 
 /// Key of a bucket's name, e.g. `BUCKET_RAW_DATA` for bucket `raw-data`.
 pub fn bucket(key: &str) -> String {
@@ -67,7 +65,7 @@ pub fn bucket(key: &str) -> String {
 }
 
 /// Every substitution a build for `env` may read, with its value: the environment's own values,
-/// the next environment's under `_NEXT_` (when there is one), and the mlopsgen version.
+/// the next environment's under `_NEXT_` (when there is one).
 pub fn substitutions(model: &Model, env: &Environment) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     insert_env(&mut out, model, env, Scope::Current);
@@ -78,7 +76,6 @@ pub fn substitutions(model: &Model, env: &Environment) -> BTreeMap<String, Strin
         out.insert(Scope::Current.key(RUN_TEMPLATE_URI), env.template_uri(run));
         out.insert(Scope::Current.key(RUN_PIPELINE_ROOT), env.pipeline_root(&model.pipeline_root_bucket, run));
     }
-    out.insert(MLOPSGEN_VERSION.to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     out
 }
 

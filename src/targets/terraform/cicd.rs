@@ -9,7 +9,7 @@ use super::iam::address;
 use super::syntax::{block, call, count_if, iref, lit, num, r, resource, s, tpl, var, BlockExt, Item, TfFile};
 use super::{api, depends_on_apis, sa};
 use crate::model::iam::{Agent, Member};
-use crate::model::{paths, Ci, Model, SaRole};
+use crate::model::{paths, Ci, Model};
 use crate::targets::cloudbuild;
 use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
 
@@ -33,6 +33,12 @@ pub fn runners(m: &Model) -> Vec<&str> {
 pub fn has_triggers() -> Expression {
     let length = call("length", vec![var("ci_triggers")]);
     Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(length, BinaryOperator::Greater, num(0)))))
+}
+
+/// `contains(var.ci_triggers, kind)`: whether the environment runs trigger `kind` (and so needs
+/// its identity's grants).
+pub fn runs(kind: &str) -> Expression {
+    call("contains", vec![var("ci_triggers"), s(kind)])
 }
 
 /// RE2 pattern matching exactly `text`.
@@ -75,7 +81,7 @@ pub fn file(m: &Model) -> TfFile {
     let Some(ci) = &m.ci else { return f };
     connection(&mut f, m, ci);
     for kind in cloudbuild::configs(m) {
-        let enabled = call("contains", vec![var("ci_triggers"), s(kind)]);
+        let enabled = runs(kind);
         let event_config = block("repository_event_config")
             .attr("repository", super::syntax::ri(&["google_cloudbuildv2_repository", "github[0]", "id"]))
             .add_block(event(ci, kind))
@@ -86,13 +92,14 @@ pub fn file(m: &Model) -> TfFile {
             .attr("description", s(describe(kind)))
             .attr("location", var("region"))
             .attr("filename", s(format!("{}/{}", m.output_dir, paths::cloudbuild(kind))))
-            .attr("service_account", sa(SaRole::Ci, "id"))
+            .attr("service_account", sa(cloudbuild::identity(kind), "id"))
             .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));
         f.push(Item::from(b).note(format!(
-            "ci: `{kind}` runs {} as this environment's CI SA (the file names the same account; the trigger's wins).",
-            paths::cloudbuild(kind)
+            "ci: `{kind}` runs {} as this environment's {} SA (the file names the same account; the trigger's wins).",
+            paths::cloudbuild(kind),
+            cloudbuild::identity(kind).as_str()
         )));
     }
     f

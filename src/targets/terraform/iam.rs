@@ -13,8 +13,8 @@ use hcl::structure::BlockBuilder;
 /// Name prefix of the buckets Cloud Functions (2nd gen) copies function sources into.
 const FUNCTION_SOURCES: &str = "gcf-v2-sources-";
 
-/// `var.promoter_ci_sa`: email of the previous environment's CI SA, empty in the first.
-pub const PROMOTER_VAR: &str = "promoter_ci_sa";
+/// `var.promoter_sa`: email of the previous environment's promotion SA, empty in the first.
+pub const PROMOTER_VAR: &str = "promoter_sa";
 
 /// The file.
 pub fn file(m: &Model) -> TfFile {
@@ -66,7 +66,9 @@ fn purpose(role: SaRole) -> &'static str {
         SaRole::Pipelines => "Runs Vertex AI pipelines and their container steps.",
         SaRole::Training => "Runs Vertex AI custom training and tuning jobs.",
         SaRole::Serving => "Serves predictions: Vertex AI endpoint models and Cloud Run services.",
-        SaRole::Ci => "Runs Cloud Build: checks, CD and releases.",
+        SaRole::Ci => "Runs Cloud Build CD: builds, pushes and deploys the main branch.",
+        SaRole::Checks => "Runs Cloud Build pull-request checks: reads only, no push, deploy or actAs.",
+        SaRole::Promote => "Runs Cloud Build releases: promotes this environment's images and artifacts to the next one.",
         SaRole::Composer => "Runs the Cloud Composer environment and its DAGs.",
         SaRole::Functions => "Builds and runs Cloud Functions and receives their events.",
     }
@@ -97,7 +99,10 @@ fn member(m: Member) -> Expression {
 pub fn condition(g: &Grant) -> Option<Expression> {
     let mut all = Vec::new();
     match g.member {
-        Member::Sa(SaRole::Ci) | Member::Agent(Agent::CloudBuild) => all.push(super::cicd::has_triggers()),
+        Member::Agent(Agent::CloudBuild) => all.push(super::cicd::has_triggers()),
+        Member::Sa(SaRole::Ci) => all.push(super::cicd::runs("cd")),
+        Member::Sa(SaRole::Checks) => all.push(super::cicd::runs("pr")),
+        Member::Sa(SaRole::Promote) => all.push(super::cicd::runs("release")),
         Member::Promoter => all.push(op(var(PROMOTER_VAR), BinaryOperator::NotEq, s(""))),
         _ => {}
     }

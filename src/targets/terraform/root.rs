@@ -155,7 +155,7 @@ pub fn variables(m: &Model) -> TfFile {
         f.push(variable(
             iam::PROMOTER_VAR,
             ty("string"),
-            "Email of the previous environment's CI SA, whose release builds deploy into this environment (empty in the first).",
+            "Email of the previous environment's promotion SA, whose release builds deploy into this environment (empty in the first).",
             None,
         ));
     }
@@ -243,7 +243,7 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
     }
     if m.grants.iter().any(|g| g.member == Member::Promoter) {
         let previous = index.checked_sub(1).and_then(|i| m.environments.get(i));
-        body = body.add_attribute((iam::PROMOTER_VAR, s(previous.map(|e| e.sa_email(SaRole::Ci)).unwrap_or_default())));
+        body = body.add_attribute((iam::PROMOTER_VAR, s(previous.map(|e| e.sa_email(SaRole::Promote)).unwrap_or_default())));
     }
     f.push(Item::attributes(body.build()));
     f

@@ -23,7 +23,6 @@ build_substitutions = {
   "_FUNCTIONS_SA"               = "churn-functions@acme-churn-dev.iam.gserviceaccount.com"
   "_FUNCTIONS_SA_RESOURCE"      = "projects/acme-churn-dev/serviceAccounts/churn-functions@acme-churn-dev.iam.gserviceaccount.com"
   "_KFP_REPO"                   = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines"
-  "_MLOPSGEN_VERSION"           = "0.1.0"
   "_NEXT_BUCKET_ARTIFACTS"      = "acme-churn-prod-artifacts"
   "_NEXT_BUCKET_DATA"           = "acme-churn-prod-data"
   "_NEXT_COMPOSER_DAG_FOLDER"   = "gs://acme-churn-prod-composer/dags/churn"
@@ -43,4 +42,4 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"           = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines/churn-training/dev"
   "_SERVING_SA"                 = "churn-serving@acme-churn-dev.iam.gserviceaccount.com"
 }
-promoter_ci_sa = ""
+promoter_sa = ""

@@ -20,7 +20,6 @@ build_substitutions = {
   "_FUNCTIONS_SA"          = "churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_FUNCTIONS_SA_RESOURCE" = "projects/acme-churn-prod/serviceAccounts/churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_KFP_REPO"              = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines"
-  "_MLOPSGEN_VERSION"      = "0.1.0"
   "_PIPELINES_SA"          = "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com"
   "_PROJECT"               = "acme-churn-prod"
   "_REGION"                = "europe-west4"
@@ -28,4 +27,4 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"      = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines/churn-training/prod"
   "_SERVING_SA"            = "churn-serving@acme-churn-prod.iam.gserviceaccount.com"
 }
-promoter_ci_sa = "churn-ci@acme-churn-dev.iam.gserviceaccount.com"
+promoter_sa = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"

@@ -1,0 +1,68 @@
+//! The committed flagship `cd.yaml`'s function deploy script, run with bash against a stand-in
+//! `gcloud` that answers `functions describe` the three ways the API can: the function exists,
+//! it does not (`NOT_FOUND`), or the build may not look (`PERMISSION_DENIED`). Only the second
+//! may pass without deploying; a permission error must fail the build.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A `gcloud` that logs its arguments and answers `functions describe` as `$DESCRIBE` says.
+const FAKE_GCLOUD: &str = r#"#!/bin/sh
+echo "$*" >> "$GCLOUD_LOG"
+case "$1 $2" in
+  "functions describe")
+    case "$DESCRIBE" in
+      exists) echo "projects/p/locations/r/functions/f" ;;
+      missing) echo "ERROR: (gcloud.functions.describe) NOT_FOUND: Resource 'projects/p/locations/r/functions/f' was not found" >&2; exit 1 ;;
+      denied) echo "ERROR: (gcloud.functions.describe) PERMISSION_DENIED: Permission 'cloudfunctions.functions.get' denied" >&2; exit 1 ;;
+    esac ;;
+esac
+exit 0
+"#;
+
+fn deploy_step() -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("generated/flagship/cloudbuild/cd.yaml");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{e}"));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let build = serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let steps = build["steps"].as_array().cloned().unwrap_or_default();
+    steps.into_iter().find(|s| s["id"].as_str().is_some_and(|id| id.starts_with("deploy-function-"))).unwrap_or_else(|| panic!("no deploy-function step"))
+}
+
+/// Runs the step's script as Cloud Build would (`$$` → `$`; substitutions get placeholder values);
+/// returns whether it succeeded and the `gcloud` calls it made.
+fn run(step: &Value, describe: &str, dir: &Path) -> (bool, String) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    let gcloud = bin.join("gcloud");
+    std::fs::write(&gcloud, FAKE_GCLOUD).unwrap_or_else(|e| panic!("{e}"));
+    let _ = Command::new("chmod").arg("+x").arg(&gcloud).status();
+    let log = dir.join(format!("{describe}.log"));
+    let args: Vec<String> = step["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).map(|a| a.replace("$$", "$")).collect();
+    let mut command = Command::new("bash");
+    command.args(&args).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    command.env("GCLOUD_LOG", &log).env("DESCRIBE", describe);
+    for entry in step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
+        let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
+        command.env(key, if value.contains("${") { "placeholder" } else { value });
+    }
+    let ok = command.status().unwrap_or_else(|e| panic!("{e}")).success();
+    (ok, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[test]
+fn deploy_function_fails_on_errors_and_waits_only_for_a_missing_function() {
+    let step = deploy_step();
+    assert_eq!(step["entrypoint"], "bash");
+    let dir: PathBuf = std::env::temp_dir().join(format!("mlopsgen-deploy-function-{}", std::process::id()));
+    let deploys = |log: &str| log.lines().any(|l| l.starts_with("functions deploy"));
+
+    let (ok, log) = run(&step, "exists", &dir);
+    assert!(ok && deploys(&log), "an existing function is redeployed: {log}");
+    let (ok, log) = run(&step, "missing", &dir);
+    assert!(ok && !deploys(&log) && log.starts_with("storage cp"), "a missing function gets only its source: {log}");
+    let (ok, log) = run(&step, "denied", &dir);
+    assert!(!ok && !deploys(&log), "permission denied must fail the build: {log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

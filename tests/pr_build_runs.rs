@@ -1,0 +1,199 @@
+//! The flagship's PR build, run for real on this machine: a team's repository (the spec, the
+//! generated files it commits, its code, tests, requirements and data sample) is laid out in a
+//! temporary directory and every step of `cloudbuild/pr.yaml` runs in file order, each in a clean
+//! environment holding only what its image holds:
+//!
+//! - a `python:*` image: a fresh virtualenv of this machine's Python (python and pip, nothing
+//!   installed) first on `PATH`, the system's base tools after it;
+//! - the spec's `ci.mlopsgen_image`: the `mlopsgen` binary this crate builds, which is what its
+//!   `Dockerfile` installs on `PATH`.
+//!
+//! Volumes become directories shared by the steps that mount them, `/workspace` the checkout.
+//! Cloud Build runs steps as `entrypoint args…` after replacing `$$` by `$`
+//! (<https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values>); so does
+//! this test. Needs Python 3 with `venv` and the package index (pip installs the pinned tools).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SPEC: &str = "specs/flagship.yaml";
+
+/// Files of the team's repository besides the shared ones and the generated output.
+const REPO_FILES: &[(&str, &str)] = &[
+    ("trainer/requirements.txt", "packaging==24.1\n"),
+    ("server/requirements.txt", "# the server's runtime dependencies\n"),
+    // Imports a package only `trainer/requirements.txt` installs: the tests need the spec's
+    // requirements installed before they run.
+    (
+        "tests/test_versions.py",
+        "from packaging.version import Version\n\n\ndef test_versions_order() -> None:\n    assert Version(\"1.10\") > Version(\"1.9\")\n",
+    ),
+];
+
+/// Files the team's repository shares with this one (the flagship's data sample).
+const SHARED_FILES: &[&str] = &[SPEC, "data/samples/customers.csv"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write(path: &Path, text: &str) {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    }
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// A scratch directory, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mlopsgen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// The first `name` on the test's own `PATH`.
+fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// What the machine needs to reach the package index (not tools: the images get these too).
+fn network_env() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("PIP_") || k.to_ascii_lowercase().ends_with("_proxy") || k == "SSL_CERT_FILE")
+        .collect()
+}
+
+/// Base tools every image used here has (Debian's coreutils and `sh`).
+const SYSTEM_PATH: &str = "/usr/bin:/bin";
+
+/// Stands in for the images of the PR build.
+struct Images {
+    scratch: PathBuf,
+    python: PathBuf,
+    mlopsgen_image: String,
+    mlopsgen_bin: PathBuf,
+}
+
+impl Images {
+    /// The `PATH` of a fresh container of `image` for step `id`.
+    fn path_for(&self, id: &str, image: &str) -> String {
+        if image.starts_with("python:") {
+            let venv = self.scratch.join("images").join(id);
+            let made = Command::new(&self.python).args(["-m", "venv"]).arg(&venv).status();
+            assert!(made.is_ok_and(|s| s.success()), "cannot create a virtualenv for {id}");
+            format!("{}:{SYSTEM_PATH}", venv.join("bin").display())
+        } else if image == self.mlopsgen_image {
+            let bin = self.scratch.join("images").join(id);
+            std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+            let _ = std::fs::remove_file(bin.join("mlopsgen"));
+            std::os::unix::fs::symlink(&self.mlopsgen_bin, bin.join("mlopsgen")).unwrap_or_else(|e| panic!("{e}"));
+            format!("{}:{SYSTEM_PATH}", bin.display())
+        } else {
+            panic!("step {id}: no stand-in for image {image}");
+        }
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
+
+/// What Cloud Build does to a PR step's strings: `$$` → `$` (PR steps use no other substitution),
+/// and what this test does: mounts become directories.
+fn resolve(text: &str, mounts: &[(String, PathBuf)]) -> String {
+    assert!(!text.replace("$$", "").contains('$'), "unexpected substitution in {text}");
+    let mut out = text.replace("$$", "$");
+    for (path, dir) in mounts {
+        out = out.replace(path.as_str(), &dir.display().to_string());
+    }
+    out
+}
+
+/// Runs one step as Cloud Build would; returns whether it succeeded.
+fn run_step(step: &Value, repo: &Path, images: &Images) -> bool {
+    let id = step["id"].as_str().unwrap_or_default();
+    let image = step["name"].as_str().unwrap_or_default();
+    let mut mounts = vec![("/workspace".to_owned(), repo.to_path_buf())];
+    for volume in step["volumes"].as_array().into_iter().flatten() {
+        let dir = images.scratch.join("volumes").join(volume["name"].as_str().unwrap_or_default());
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        mounts.push((volume["path"].as_str().unwrap_or_default().to_owned(), dir));
+    }
+    let entrypoint = step["entrypoint"].as_str().unwrap_or_else(|| panic!("step {id} relies on its image's entrypoint"));
+    let args: Vec<String> = strings(&step["args"]).iter().map(|a| resolve(a, &mounts)).collect();
+    let dir = step["dir"].as_str().map_or(repo.to_path_buf(), |d| repo.join(resolve(d, &mounts)));
+    let home = images.scratch.join("home").join(id);
+    std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
+    let mut command = Command::new(entrypoint);
+    command.args(&args).current_dir(&dir).env_clear().envs(network_env());
+    command.env("PATH", images.path_for(id, image)).env("HOME", &home);
+    for entry in strings(&step["env"]) {
+        let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("bad env {entry}"));
+        command.env(key, resolve(value, &mounts));
+    }
+    eprintln!("--- step {id} ({image})");
+    command.status().unwrap_or_else(|e| panic!("step {id}: {entrypoint}: {e}")).success()
+}
+
+fn pr_build(repo: &Path) -> Value {
+    let text = std::fs::read_to_string(repo.join("generated/flagship/cloudbuild/pr.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
+    let python = on_path("python3").unwrap_or_else(|| panic!("python3 is needed on PATH"));
+    for tool in ["ruff", "pytest", "mlopsgen"] {
+        let found = std::env::split_paths(SYSTEM_PATH).any(|d| d.join(tool).exists());
+        assert!(!found, "{tool} is installed in {SYSTEM_PATH}: the stand-in images would not be clean");
+    }
+    let scratch = scratch("pr-build");
+    let repo = scratch.join("repo");
+    for path in SHARED_FILES {
+        write(&repo.join(path), &std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}")));
+    }
+    for (path, text) in REPO_FILES {
+        write(&repo.join(path), text);
+    }
+    // The team builds in its clone; the build's checkout has no `.git` (GitHub App checkouts:
+    // GoogleCloudPlatform/cloud-builders#351).
+    std::fs::create_dir_all(repo.join(".git")).unwrap_or_else(|e| panic!("{e}"));
+    let mlopsgen_bin = PathBuf::from(env!("CARGO_BIN_EXE_mlopsgen"));
+    let built = Command::new(&mlopsgen_bin).args(["build", SPEC]).current_dir(&repo).env("HOME", &scratch).status();
+    assert!(built.is_ok_and(|s| s.success()), "mlopsgen build failed in the checkout");
+    std::fs::remove_dir_all(repo.join(".git")).unwrap_or_else(|e| panic!("{e}"));
+
+    let build = pr_build(&repo);
+    let check = build["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "mlopsgen-check")).cloned();
+    let check = check.unwrap_or_else(|| panic!("no mlopsgen-check step"));
+    let images = Images {
+        scratch: scratch.clone(),
+        python,
+        mlopsgen_image: check["name"].as_str().unwrap_or_default().to_owned(),
+        mlopsgen_bin,
+    };
+    let mut ran = Vec::new();
+    for step in build["steps"].as_array().into_iter().flatten() {
+        let id = step["id"].as_str().unwrap_or_default();
+        for wait in strings(&step["waitFor"]) {
+            assert!(wait == "-" || ran.contains(&wait), "{id} waits for `{wait}`, which has not run");
+        }
+        assert!(run_step(step, &repo, &images), "PR step {id} failed");
+        ran.push(id.to_owned());
+    }
+    for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples"] {
+        assert!(ran.iter().any(|r| r == kind), "the PR build has no step {kind}: {ran:?}");
+    }
+
+    // The same check fails once a generated file no longer matches the spec.
+    let tfvars = repo.join("generated/flagship/terraform/env/dev.tfvars");
+    let mut text = std::fs::read_to_string(&tfvars).unwrap_or_else(|e| panic!("{e}"));
+    text.push_str("# edited by hand\n");
+    write(&tfvars, &text);
+    assert!(!run_step(&check, &repo, &images), "mlopsgen-check passed on a stale generated file");
+    let _ = std::fs::remove_dir_all(&scratch);
+}
