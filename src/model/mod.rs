@@ -6,6 +6,7 @@
 //! topologically ordered with a name tie-break. Nothing after lowering sees YAML, and all targets
 //! take their names from here, so the artifacts cannot disagree with each other.
 
+pub mod actions;
 mod env;
 pub mod iam;
 pub mod lower;
