@@ -110,8 +110,27 @@ enum Command {
         #[arg(default_value = "mlops.yaml")]
         spec: PathBuf,
     },
+    /// Prove least privilege offline: each identity's runtime actions, the permissions they need and
+    /// the granted roles that provide them. Exit 1 if a permission is missing or a role unused.
+    Iam {
+        /// The spec file.
+        #[arg(default_value = "mlops.yaml")]
+        spec: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value_t = IamFormat::Text)]
+        format: IamFormat,
+        /// Check as if this binding (`TYPE.NAME` in iam.tf) were removed, to see what needs it.
+        #[arg(long, value_name = "ADDRESS")]
+        without: Vec<String>,
+    },
     /// Print the spec's JSON Schema.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IamFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -141,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Build { spec, out, check, force, fail_on_change } => ctx.build(&spec, out, check, force, fail_on_change),
         Command::Diff { spec, out, stat, format, base } => ctx.diff(&spec, out, stat, format, base.as_deref()),
         Command::Graph { pipeline, format, spec } => ctx.graph(&spec, &pipeline, format),
+        Command::Iam { spec, format, without } => ctx.iam(&spec, format, &without),
         Command::Schema => {
             print!("{}", mlopsgen::validate::spec_schema_json());
             0
@@ -194,6 +214,38 @@ impl Ctx {
                 eprintln!("error: {e}");
                 EXIT_BUG
             }
+        }
+    }
+
+    /// `mlopsgen iam`: lowers the spec (no targets) and checks its grants against its actions.
+    fn iam(&self, spec: &Path, format: IamFormat, without: &[String]) -> u8 {
+        let mut model = match self.lower(spec, match read_spec(spec) { Ok(t) => t, Err(code) => return code }, None) {
+            Ok(l) => l.model,
+            Err(code) => return code,
+        };
+        let roles = match mlopsgen::proof::roles::Roles::load() {
+            Ok(r) => r,
+            Err(e) => return self.failed(&Error::Internal(e), None),
+        };
+        let address = |g: &mlopsgen::model::iam::Grant| {
+            let (ty, name) = targets::terraform::binding_address(g);
+            format!("{ty}.{name}")
+        };
+        if let Some(unknown) = without.iter().find(|w| !model.grants.iter().any(|g| address(g) == **w)) {
+            eprintln!("error: --without {unknown}: iam.tf has no such binding");
+            return EXIT_INVALID;
+        }
+        model.grants.retain(|g| !without.contains(&address(g)));
+        let proof = mlopsgen::proof::prove(&model, &roles);
+        match format {
+            IamFormat::Text => print!("{}", mlopsgen::proof::report::text(&proof)),
+            IamFormat::Json => println!("{:#}", mlopsgen::proof::report::json(&proof)),
+        }
+        if proof.holds() {
+            0
+        } else {
+            eprintln!("error: {} IAM problem(s) in {}", proof.problems.len(), spec.display());
+            EXIT_DRIFT
         }
     }
 

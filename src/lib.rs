@@ -11,6 +11,7 @@
 //! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`;
 //! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
 //! - [`targets`]: pure functions `&Model → files`;
+//! - [`proof`]: `mlopsgen iam`, which checks the model's grants against what each identity does;
 //! - [`output`]: the [`OutputSet`], the manifest and the safe writer; [`diff`] compares it with disk.
 //!
 //! [`compile`] runs the stages up to the output set; the CLI decides whether to write, check or
@@ -20,6 +21,7 @@ pub mod diagnostic;
 pub mod diff;
 pub mod model;
 pub mod output;
+pub mod proof;
 pub mod spec;
 pub mod targets;
 pub mod validate;

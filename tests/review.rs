@@ -135,11 +135,12 @@ fn an_endpoint_removed_is_destructive_and_first() {
             ("template[0].containers[0].env[VERTEX_ENDPOINT].value", Some("google_vertex_ai_endpoint.churn.id"), None),
         ]
     );
-    let revoke = find(&c, "google_project_iam_member.serving_aiplatform_user");
+    let revoke = find(&c, "google_project_iam_member.serving_endpoint_predictor");
     assert_eq!((revoke.kind, revoke.summary.as_deref()), (
         Kind::Removed,
-        Some("revoke roles/aiplatform.user from google_service_account.serving on project var.project_id")
+        Some("revoke google_project_iam_custom_role.endpoint_predictor from google_service_account.serving on project var.project_id")
     ));
+    assert_eq!(find(&c, "google_project_iam_custom_role.endpoint_predictor").kind, Kind::Removed);
     for env in ["dev", "prod"] {
         assert_eq!(find(&c, &format!("training ({env}) / task deploy")).kind, Kind::Removed);
     }

@@ -5,6 +5,7 @@
 //! used only where Google Cloud offers no narrower scope (creating Vertex AI jobs, writing logs,
 //! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
+use super::actions::step_datasets;
 use super::{DataSource, Model, SaRole, StepKind};
 use indexmap::IndexSet;
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub enum Agent {
     Composer,
     /// Cloud Storage (`service-N@gs-project-accounts`): publishes bucket events for Eventarc.
     Storage,
+    /// Vertex AI (`service-N@gcp-sa-aiplatform`): runs jobs started without a service account.
+    Vertex,
 }
 
 impl Agent {
@@ -39,6 +42,7 @@ impl Agent {
             Agent::CloudBuild => "cloudbuild_agent",
             Agent::Composer => "composer_agent",
             Agent::Storage => "storage_agent",
+            Agent::Vertex => "vertex_agent",
         }
     }
 }
@@ -98,6 +102,33 @@ pub struct Grant {
     pub reason: String,
 }
 
+/// A project-level custom role mlopsgen creates where no predefined role is narrow enough.
+#[derive(Debug, Clone, Copy)]
+pub struct CustomRole {
+    /// What grants name as the role (the Terraform resource's name; not `roles/…`).
+    pub id: &'static str,
+    /// Title.
+    pub title: &'static str,
+    /// Its permissions.
+    pub permissions: &'static [&'static str],
+}
+
+/// Calling an endpoint's predict method: `roles/aiplatform.user` has 446 permissions, and the
+/// provider has no endpoint-level IAM resource, so callers get a project role with just this.
+pub const ENDPOINT_PREDICTOR: CustomRole = CustomRole {
+    id: "endpoint_predictor",
+    title: "Vertex AI endpoint predictor",
+    permissions: &["aiplatform.endpoints.predict"],
+};
+
+/// Every custom role (Terraform creates those a grant uses).
+pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR];
+
+/// Whether a grant's role is one of [`CUSTOM_ROLES`].
+pub fn custom_role(role: &str) -> Option<&'static CustomRole> {
+    CUSTOM_ROLES.iter().find(|c| c.id == role)
+}
+
 /// Read-write object access without bucket or IAM administration.
 const OBJECT_USER: &str = "roles/storage.objectUser";
 const OBJECT_VIEWER: &str = "roles/storage.objectViewer";
@@ -141,30 +172,6 @@ fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &
     }
 }
 
-/// Each dataset's literal URI (`bq://d.t` or `gs://bucket/path`), which args may name.
-fn dataset_uris(m: &Model) -> Vec<(String, &str)> {
-    let uri = |source: &DataSource| match source {
-        DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
-        DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
-    };
-    m.datasets.iter().map(|d| (uri(&d.source), d.key.as_str())).collect()
-}
-
-/// Datasets a user container names literally in its args (see [`dataset_uris`]).
-fn datasets_in_args<'m>(uris: &[(String, &'m str)], container: &super::Container) -> Vec<&'m str> {
-    let text: Vec<&str> = container
-        .args
-        .iter()
-        .flat_map(|a| &a.0)
-        .filter_map(|p| if let super::ArgPart::Text(t) = p { Some(t.as_str()) } else { None })
-        .filter(|t| t.contains("://"))
-        .collect();
-    if text.is_empty() {
-        return Vec::new();
-    }
-    uris.iter().filter(|(uri, _)| text.iter().any(|t| t.contains(uri.as_str()))).map(|(_, key)| *key).collect()
-}
-
 /// Derives the grants the model's declared usage needs, sorted and deduplicated.
 pub fn derive(m: &Model) -> Vec<Grant> {
     let mut g = Grants::default();
@@ -180,7 +187,6 @@ pub fn derive(m: &Model) -> Vec<Grant> {
 fn pipelines(g: &mut Grants, m: &Model) {
     use SaRole::{Pipelines, Serving, Training};
     let root = Scope::Bucket(m.pipeline_root_bucket.clone());
-    let uris = dataset_uris(m);
     for p in &m.pipelines {
         let pk = &p.key;
         let runs = format!("pipeline `{pk}` runs on Vertex AI Pipelines as the pipelines SA");
@@ -193,7 +199,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
             match &step.kind {
                 StepKind::Container { container, .. } => {
                     g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
-                    for d in datasets_in_args(&uris, container) {
+                    for d in step_datasets(m, p, step) {
                         read_dataset(g, m, Pipelines, d, &format!("{at} reads dataset `{d}`"));
                     }
                 }
@@ -205,7 +211,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
                     if m.tensorboard {
                         g.add(Training, Scope::Project, AIPLATFORM_USER, format!("{job} and logs to the TensorBoard (experiments.tensorboard)"));
                     }
-                    for d in datasets_in_args(&uris, container) {
+                    for d in step_datasets(m, p, step) {
                         read_dataset(g, m, Training, d, &format!("{at} reads dataset `{d}`"));
                     }
                 }
@@ -214,10 +220,17 @@ fn pipelines(g: &mut Grants, m: &Model) {
                     g.add(Pipelines, Scope::ServiceAccount(Serving), ACT_AS, why);
                 }
                 StepKind::BatchPrediction { dataset, destination, .. } => {
-                    read_dataset(g, m, Pipelines, dataset, &format!("{at} scores dataset `{dataset}`"));
-                    g.add(Pipelines, Scope::Bucket(destination.clone()), OBJECT_USER, format!("{at} writes predictions to bucket `{destination}`"));
+                    // A job without its own account runs as the Vertex AI service agent, which
+                    // Google grants project-wide storage and BigQuery access itself.
+                    if let Member::Sa(job) = super::actions::batch_prediction_identity() {
+                        let runs = format!("{at} runs its batch prediction job as the {} SA", job.as_str());
+                        g.add(Pipelines, Scope::ServiceAccount(job), ACT_AS, runs.clone());
+                        read_dataset(g, m, job, dataset, &format!("{runs} and scores dataset `{dataset}`"));
+                        g.add(job, Scope::Bucket(destination.clone()), OBJECT_USER, format!("{runs} and writes predictions to bucket `{destination}`"));
+                    }
                 }
                 StepKind::DataValidation { dataset } => {
+                    g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", super::lower::VALIDATOR_IMAGE));
                     read_dataset(g, m, Pipelines, dataset, &format!("{at} validates dataset `{dataset}`"));
                 }
                 StepKind::ModelUpload { .. } => {}
@@ -236,7 +249,7 @@ fn serving(g: &mut Grants, m: &Model) {
     for s in &m.services {
         if let Some(e) = &s.endpoint {
             let why = format!("service `{}` calls endpoint `{e}` (the provider has no endpoint-level IAM)", s.key);
-            g.add(SaRole::Serving, Scope::Project, AIPLATFORM_USER, why);
+            g.add(SaRole::Serving, Scope::Project, ENDPOINT_PREDICTOR.id, why);
         }
     }
 }

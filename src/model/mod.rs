@@ -7,6 +7,7 @@
 //! take their names from here, so the artifacts cannot disagree with each other.
 
 pub mod caching;
+pub mod actions;
 mod env;
 pub mod iam;
 pub mod lower;

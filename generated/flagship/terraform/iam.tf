@@ -76,6 +76,19 @@ data "google_storage_project_service_account" "this" {
   project = var.project_id
 }
 
+# No predefined role is this narrow (see `mlopsgen iam`).
+resource "google_project_iam_custom_role" "endpoint_predictor" {
+  project = var.project_id
+  role_id = "churn_endpoint_predictor"
+  title   = "Vertex AI endpoint predictor"
+  permissions = [
+    "aiplatform.endpoints.predict"
+  ]
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `scoring` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
@@ -85,6 +98,7 @@ resource "google_project_iam_member" "pipelines_aiplatform_user" {
 }
 
 # pipeline `training` step `validate` validates dataset `customers` (BigQuery jobs have no narrower scope)
+# pipeline `training` step `evaluate` reads dataset `customers` (BigQuery jobs have no narrower scope)
 # monitoring.drift: the drift job runs as the pipelines SA and reads the request log of endpoint `churn` (BigQuery jobs have no narrower scope)
 # monitoring.drift: the drift job runs as the pipelines SA and compares dataset `customers` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_bigquery_jobuser" {
@@ -117,21 +131,15 @@ resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_objectu
 }
 
 # pipeline `scoring` step `validate` validates dataset `scoring_batch`
-# pipeline `scoring` step `predict` scores dataset `scoring_batch`
 resource "google_storage_bucket_iam_member" "pipelines_data_storage_objectviewer" {
   bucket = google_storage_bucket.data.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.pipelines.member
 }
 
-# pipeline `scoring` step `predict` writes predictions to bucket `predictions`
-resource "google_storage_bucket_iam_member" "pipelines_predictions_storage_objectuser" {
-  bucket = google_storage_bucket.predictions.name
-  role   = "roles/storage.objectUser"
-  member = google_service_account.pipelines.member
-}
-
 # pipeline `scoring` step `export` runs image `trainer`
+# pipeline `scoring` step `validate` runs image `validator`
+# pipeline `training` step `validate` runs image `validator`
 # pipeline `training` step `evaluate` runs image `trainer`
 # monitoring.drift: the drift job runs as the pipelines SA and runs image `validator`
 resource "google_artifact_registry_repository_iam_member" "pipelines_docker_artifactregistry_reader" {
@@ -157,6 +165,7 @@ resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceac
 }
 
 # pipeline `training` step `validate` validates dataset `customers`
+# pipeline `training` step `evaluate` reads dataset `customers`
 # monitoring.drift: the drift job runs as the pipelines SA and compares dataset `customers`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_churn_bigquery_dataviewer" {
   dataset_id = "churn"
@@ -183,6 +192,7 @@ resource "google_project_iam_member" "training_aiplatform_user" {
 }
 
 # pipeline `training` step `tune` reads dataset `customers` (BigQuery jobs have no narrower scope)
+# pipeline `training` step `train` reads dataset `customers` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "training_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
@@ -207,6 +217,7 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
 }
 
 # pipeline `training` step `tune` reads dataset `customers`
+# pipeline `training` step `train` reads dataset `customers`
 resource "google_bigquery_dataset_iam_member" "training_bq_churn_bigquery_dataviewer" {
   dataset_id = "churn"
   role       = "roles/bigquery.dataViewer"
@@ -217,9 +228,9 @@ resource "google_bigquery_dataset_iam_member" "training_bq_churn_bigquery_datavi
 }
 
 # service `api` calls endpoint `churn` (the provider has no endpoint-level IAM)
-resource "google_project_iam_member" "serving_aiplatform_user" {
+resource "google_project_iam_member" "serving_endpoint_predictor" {
   project = var.project_id
-  role    = "roles/aiplatform.user"
+  role    = google_project_iam_custom_role.endpoint_predictor.id
   member  = google_service_account.serving.member
 }
 

@@ -5,7 +5,7 @@
 
 use super::syntax::{block, count_if, data, ident, iref, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
 use super::{bucket, depends_on_apis, runtime, sa};
-use crate::model::iam::{Agent, Grant, Member, Scope};
+use crate::model::iam::{custom_role, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
 use crate::model::{Model, SaRole};
 use hcl::expr::{BinaryOperator, Expression};
 use hcl::structure::BlockBuilder;
@@ -35,8 +35,25 @@ pub fn file(m: &Model) -> TfFile {
                 .note("The Cloud Storage service agent, which publishes bucket events to Eventarc."),
         );
     }
+    for c in CUSTOM_ROLES.iter().filter(|c| m.grants.iter().any(|g| g.role == c.id)) {
+        f.push(
+            Item::from(
+                resource("google_project_iam_custom_role", c.id)
+                    .attr("project", var("project_id"))
+                    .attr("role_id", s(custom_role_id(m, c)))
+                    .attr("title", s(c.title))
+                    .attr("permissions", Expression::Array(c.permissions.iter().map(|p| s(*p)).collect()))
+                    .attr("depends_on", depends_on_apis(m, &["iam.googleapis.com"])),
+            )
+            .note("No predefined role is this narrow (see `mlopsgen iam`)."),
+        );
+    }
     for g in &m.grants {
-        let mut b = binding(g).attr("role", s(g.role)).attr("member", member(g.member));
+        let role = match custom_role(g.role) {
+            Some(c) => r(&["google_project_iam_custom_role", c.id, "id"]),
+            None => s(g.role),
+        };
+        let mut b = binding(g).attr("role", role).attr("member", member(g.member));
         if g.scope == Scope::FunctionSources {
             let condition = block("condition")
                 .attr("title", s("function-source-buckets"))
@@ -58,6 +75,11 @@ pub fn file(m: &Model) -> TfFile {
         f.push(item);
     }
     f
+}
+
+/// A custom role's id in the project (`<project>_<id>`: ids allow letters, digits, `_` and `.`).
+fn custom_role_id(m: &Model, c: &CustomRole) -> String {
+    format!("{}_{}", ident(&m.project.name), c.id)
 }
 
 /// What each identity does (its description).
@@ -84,6 +106,9 @@ fn agent_email(agent: Agent) -> Expression {
             tpl(vec![lit("serviceAccount:service-"), number, lit("@cloudcomposer-accounts.iam.gserviceaccount.com")])
         }
         Agent::Storage => r(&["data", "google_storage_project_service_account", "this", "member"]),
+        Agent::Vertex => {
+            tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-aiplatform.iam.gserviceaccount.com")])
+        }
     }
 }
 

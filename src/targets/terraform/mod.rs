@@ -18,7 +18,7 @@ pub mod syntax;
 mod vertex;
 
 pub use cicd::triggers;
-pub use iam::PROMOTER_VAR;
+pub use iam::{address as binding_address, PROMOTER_VAR};
 pub use runtime::{CREATE_FUNCTIONS, PLACEHOLDER_IMAGE};
 
 use crate::model::{paths, Model, SaRole};

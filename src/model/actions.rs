@@ -1,0 +1,357 @@
+//! What each identity does at run time, derived from the model (not from the grants).
+//!
+//! Every pipeline step, schedule, service, function, build and drift job performs [`Act`]s on
+//! resources; each [`Action`] names who performs it, on what ([`Scope`]) and which spec entry
+//! causes it. `mlopsgen iam` (see [`crate::proof`]) checks these against [`super::iam::derive`]'s
+//! grants with the permissions each act needs, so the two derivations check each other.
+//!
+//! Adding an identity: give it a [`Member`], derive its grants in `iam.rs` and its actions here
+//! (one function, called from [`derive`]); a new kind of act also needs a row in the proof's
+//! permission table.
+
+use super::iam::{Agent, Member, Scope};
+use super::{DataSource, InputSource, Model, SaRole, Step, StepKind};
+
+/// A kind of runtime operation; its permissions are in the proof's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Act {
+    /// Submit a Vertex AI pipeline job and follow it.
+    SubmitPipelineJob,
+    /// Record a pipeline run's lineage in Vertex ML Metadata.
+    RecordPipelineMetadata,
+    /// Create a Vertex AI custom job and follow it.
+    CreateCustomJob,
+    /// Create a hyperparameter tuning job and follow it.
+    CreateTuningJob,
+    /// Create a custom training pipeline (the drift job) and follow it.
+    CreateTrainingPipeline,
+    /// Upload a model to the Model Registry.
+    UploadModel,
+    /// Deploy a model to an endpoint.
+    DeployModel,
+    /// Create a batch prediction job and follow it.
+    CreateBatchPredictionJob,
+    /// Call an endpoint's predict method.
+    Predict,
+    /// Write TensorBoard runs of a training job.
+    WriteTensorboard,
+    /// Start a job that runs as another service account.
+    ActAs,
+    /// Read objects of a bucket.
+    ReadObjects,
+    /// Create, overwrite and delete objects of a bucket.
+    WriteObjects,
+    /// Read a bucket's metadata (Vertex AI checks the pipeline root).
+    GetBucket,
+    /// Read tables of a BigQuery dataset.
+    ReadTables,
+    /// Run BigQuery jobs (queries, reads) in the project.
+    RunQueryJobs,
+    /// Pull an image or template from an Artifact Registry repository.
+    PullArtifacts,
+    /// Push images or templates to an Artifact Registry repository.
+    PushArtifacts,
+    /// Write log entries.
+    WriteLogs,
+    /// Write custom metric points.
+    WriteMetrics,
+    /// Read a secret's value.
+    AccessSecret,
+    /// Receive Eventarc events.
+    ReceiveEvents,
+    /// Invoke a Cloud Run service (or a 2nd-gen function's service).
+    Invoke,
+    /// Publish Pub/Sub messages.
+    Publish,
+    /// Roll a Cloud Run service onto a new revision.
+    UpdateService,
+    /// Redeploy a Cloud Function.
+    UpdateFunction,
+    /// Run a Composer environment's workers.
+    RunComposer,
+    /// Manage the IAM policy of a service account (Composer's workload identity bindings).
+    ManageSaPolicy,
+}
+
+/// One runtime operation of one identity on one resource.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Action {
+    /// Who performs it.
+    pub member: Member,
+    /// What.
+    pub act: Act,
+    /// On what.
+    pub scope: Scope,
+    /// The spec entry that causes it.
+    pub why: String,
+}
+
+#[derive(Default)]
+struct Actions(Vec<Action>);
+
+impl Actions {
+    fn add(&mut self, member: impl Into<Member>, act: Act, scope: Scope, why: impl Into<String>) {
+        self.0.push(Action { member: member.into(), act, scope, why: why.into() });
+    }
+
+    /// Reading a dataset: its BigQuery tables (with query jobs) or its bucket's objects.
+    fn read_dataset(&mut self, m: &Model, who: impl Into<Member>, key: &str, why: &str) {
+        let who = who.into();
+        match m.dataset(key).map(|d| &d.source) {
+            Some(DataSource::BigQuery { dataset, .. }) => {
+                self.add(who, Act::ReadTables, Scope::BigQueryDataset(dataset.clone()), why);
+                self.add(who, Act::RunQueryJobs, Scope::Project, why);
+            }
+            Some(DataSource::Gcs { bucket, .. }) => self.add(who, Act::ReadObjects, Scope::Bucket(bucket.clone()), why),
+            None => {}
+        }
+    }
+
+    /// Submitting a pipeline run: create the job, act as the pipelines SA, fetch the template.
+    fn start_pipeline(&mut self, who: impl Into<Member>, why: &str) {
+        let who = who.into();
+        self.add(who, Act::SubmitPipelineJob, Scope::Project, why);
+        self.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), why);
+        self.add(who, Act::PullArtifacts, Scope::KfpRepo, format!("{why} from its template"));
+    }
+}
+
+/// The identity a batch prediction job runs as. The Kubeflow target passes no
+/// `service_account`, so the job runs as the Vertex AI service agent (GCPC
+/// `ModelBatchPredictOp` docs: "If not specified, the job runs as the Vertex AI service agent").
+/// A test compares this with the generated pipeline; change both together.
+pub fn batch_prediction_identity() -> Member {
+    Member::Agent(Agent::Vertex)
+}
+
+/// Every action the model's declared usage performs, sorted.
+pub fn derive(m: &Model) -> Vec<Action> {
+    let mut a = Actions::default();
+    pipelines(&mut a, m);
+    serving(&mut a, m);
+    schedules(&mut a, m);
+    drift(&mut a, m);
+    functions(&mut a, m);
+    ci(&mut a, m);
+    a.0.sort();
+    a.0.dedup();
+    a.0
+}
+
+/// Datasets a step reads: those its args name literally and those a `data_validation` step it
+/// takes an input from passed on.
+pub fn step_datasets<'m>(m: &'m Model, pipeline: &'m super::Pipeline, step: &Step) -> Vec<&'m str> {
+    let mut out = Vec::new();
+    if let StepKind::Container { container, .. }
+    | StepKind::CustomTraining { container, .. }
+    | StepKind::HyperparameterTuning { container, .. } = &step.kind
+    {
+        let texts: Vec<&str> = container
+            .args
+            .iter()
+            .flat_map(|a| &a.0)
+            .filter_map(|p| if let super::ArgPart::Text(t) = p { Some(t.as_str()) } else { None })
+            .collect();
+        for d in &m.datasets {
+            let uri = match &d.source {
+                DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
+                DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
+            };
+            if texts.iter().any(|t| t.contains(&uri)) {
+                out.push(d.key.as_str());
+            }
+        }
+    }
+    for input in &step.inputs {
+        if let InputSource::Output { step: producer, .. } = &input.source {
+            if let Some(StepKind::DataValidation { dataset }) = pipeline.step(producer).map(|s| &s.kind) {
+                out.push(dataset.as_str());
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+fn pipelines(a: &mut Actions, m: &Model) {
+    use SaRole::{Pipelines, Serving, Training};
+    let root = Scope::Bucket(m.pipeline_root_bucket.clone());
+    for p in &m.pipelines {
+        let runs = format!("pipeline `{}` runs as the pipelines SA", p.key);
+        a.add(Pipelines, Act::RecordPipelineMetadata, Scope::Project, runs.clone());
+        a.add(Pipelines, Act::GetBucket, root.clone(), format!("{runs}: Vertex AI checks the pipeline root"));
+        a.add(Pipelines, Act::ReadObjects, root.clone(), format!("{runs} and reads artifacts under the pipeline root"));
+        a.add(Pipelines, Act::WriteObjects, root.clone(), format!("{runs} and writes artifacts under the pipeline root"));
+        for step in &p.steps {
+            let at = format!("pipeline `{}` step `{}`", p.key, step.name);
+            let datasets = step_datasets(m, p, step);
+            match &step.kind {
+                StepKind::Container { .. } | StepKind::DataValidation { .. } => {
+                    a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
+                    for d in &datasets {
+                        a.read_dataset(m, Pipelines, d, &format!("{at} reads dataset `{d}`"));
+                    }
+                    if let StepKind::DataValidation { dataset } = &step.kind {
+                        a.read_dataset(m, Pipelines, dataset, &format!("{at} validates dataset `{dataset}`"));
+                    }
+                }
+                StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => {
+                    let job = if matches!(step.kind, StepKind::CustomTraining { .. }) { Act::CreateCustomJob } else { Act::CreateTuningJob };
+                    a.add(Pipelines, job, Scope::Project, format!("{at} starts its job"));
+                    a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(Training), format!("{at} runs its job as the training SA"));
+                    let as_training = format!("{at} (as the training SA)");
+                    a.add(Training, Act::PullArtifacts, Scope::DockerRepo, format!("{as_training} runs its image"));
+                    a.add(Training, Act::ReadObjects, root.clone(), format!("{as_training} reads its input artifacts"));
+                    a.add(Training, Act::WriteObjects, root.clone(), format!("{as_training} writes its output artifacts"));
+                    if m.tensorboard {
+                        a.add(Training, Act::WriteTensorboard, Scope::Project, format!("{as_training} logs to the TensorBoard"));
+                    }
+                    for d in &datasets {
+                        a.read_dataset(m, Training, d, &format!("{as_training} reads dataset `{d}`"));
+                    }
+                }
+                StepKind::ModelUpload { .. } => a.add(Pipelines, Act::UploadModel, Scope::Project, format!("{at} uploads its model")),
+                StepKind::EndpointDeploy { endpoint, .. } => {
+                    a.add(Pipelines, Act::DeployModel, Scope::Project, format!("{at} deploys to endpoint `{endpoint}`"));
+                    a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(Serving), format!("{at}: the deployed model runs as the serving SA"));
+                }
+                StepKind::BatchPrediction { dataset, destination, .. } => {
+                    a.add(Pipelines, Act::CreateBatchPredictionJob, Scope::Project, format!("{at} starts its job"));
+                    let job = batch_prediction_identity();
+                    if let Member::Sa(sa) = job {
+                        a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(sa), format!("{at} runs its job as the {} SA", sa.as_str()));
+                    }
+                    a.read_dataset(m, job, dataset, &format!("{at} (its job) scores dataset `{dataset}`"));
+                    let write = format!("{at} (its job) writes predictions to bucket `{destination}`");
+                    a.add(job, Act::WriteObjects, Scope::Bucket(destination.clone()), write);
+                }
+            }
+        }
+    }
+}
+
+fn serving(a: &mut Actions, m: &Model) {
+    for e in &m.endpoints {
+        if !m.pipelines.is_empty() {
+            let why = format!("endpoint `{}` serves models whose artifacts the pipelines wrote under the pipeline root", e.key);
+            a.add(SaRole::Serving, Act::ReadObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), why);
+        }
+    }
+    for s in &m.services {
+        if let Some(e) = &s.endpoint {
+            a.add(SaRole::Serving, Act::Predict, Scope::Project, format!("service `{}` calls endpoint `{e}`", s.key));
+        }
+    }
+}
+
+fn schedules(a: &mut Actions, m: &Model) {
+    use SaRole::Composer;
+    let Some(_) = &m.composer else { return };
+    let env = "orchestration.composer: the environment runs as the Composer SA";
+    a.add(Composer, Act::RunComposer, Scope::Project, env);
+    a.add(Member::Agent(Agent::Composer), Act::ManageSaPolicy, Scope::ServiceAccount(Composer), env);
+    for p in m.pipelines.iter().filter(|p| p.schedule.is_some()) {
+        a.start_pipeline(Composer, &format!("pipeline `{}` schedule: its DAG starts runs as the pipelines SA", p.key));
+        if let Some(d) = p.schedule.as_ref().and_then(|s| s.wait_for.as_deref()) {
+            a.read_dataset(m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
+        }
+    }
+}
+
+/// The drift DAG starts a custom training pipeline running the validator image as
+/// [`Model::drift_runner`]; the job reads the dataset and the request log and writes a metric.
+fn drift(a: &mut Actions, m: &Model) {
+    let Some(d) = &m.monitoring.drift else { return };
+    let runner = m.drift_runner();
+    let start = "monitoring.drift: the drift DAG starts the drift job";
+    a.add(SaRole::Composer, Act::CreateTrainingPipeline, Scope::Project, start);
+    a.add(SaRole::Composer, Act::ActAs, Scope::ServiceAccount(runner), format!("{start} as the {} SA", runner.as_str()));
+    let job = format!("monitoring.drift: the drift job (as the {} SA)", runner.as_str());
+    a.add(runner, Act::PullArtifacts, Scope::DockerRepo, format!("{job} runs the validator image"));
+    a.add(runner, Act::WriteMetrics, Scope::Project, format!("{job} writes the drift metric"));
+    let log = format!("{job} reads the request log of endpoint `{}`", d.endpoint);
+    a.add(runner, Act::ReadTables, Scope::RequestLog(d.endpoint.clone()), log.clone());
+    a.add(runner, Act::RunQueryJobs, Scope::Project, log);
+    a.read_dataset(m, runner, &d.dataset, &format!("{job} compares dataset `{}`", d.dataset));
+}
+
+fn functions(a: &mut Actions, m: &Model) {
+    use SaRole::Functions;
+    for f in &m.functions {
+        let fk = &f.key;
+        let build = format!("function `{fk}` is built by Cloud Build as the functions SA");
+        a.add(Functions, Act::WriteLogs, Scope::Project, build.clone());
+        a.add(Functions, Act::PushArtifacts, Scope::DockerRepo, format!("{build} and pushes its image"));
+        a.add(Functions, Act::ReadObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), format!("{build} from its source archive"));
+        a.add(Functions, Act::ReadObjects, Scope::FunctionSources, format!("{build} from Cloud Functions' copy of that archive"));
+        if let Some(b) = &f.trigger_bucket {
+            let why = format!("function `{fk}` is triggered by new objects in bucket `{b}`");
+            a.add(Functions, Act::ReceiveEvents, Scope::Project, why.clone());
+            a.add(Functions, Act::Invoke, Scope::Function(fk.clone()), format!("{why}; the trigger invokes it as the functions SA"));
+            a.add(Functions, Act::ReadObjects, Scope::Bucket(b.clone()), format!("{why} and reads them"));
+            a.add(Member::Agent(Agent::Storage), Act::Publish, Scope::Project, format!("{why}: Cloud Storage publishes the events"));
+        }
+        if let Some(p) = &f.starts_pipeline {
+            a.start_pipeline(Functions, &format!("function `{fk}` starts pipeline `{p}` as the pipelines SA"));
+        }
+    }
+}
+
+fn ci(a: &mut Actions, m: &Model) {
+    use SaRole::Ci;
+    let Some(ci) = &m.ci else { return };
+    a.add(Ci, Act::WriteLogs, Scope::Project, "ci: builds run as the CI SA and log to Cloud Logging only");
+    // Pull requests run as the read-only checks SA, releases as the promote SA (cloudbuild::identity).
+    let checks = "ci: pull-request checks run as the checks SA and log to Cloud Logging only";
+    a.add(SaRole::Checks, Act::WriteLogs, Scope::Project, checks);
+    if !m.images.is_empty() {
+        let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
+        a.add(SaRole::Checks, Act::PullArtifacts, Scope::DockerRepo, pull);
+    }
+    if m.environments.len() > 1 {
+        let release = "ci: releases run as the promote SA and log to Cloud Logging only";
+        a.add(SaRole::Promote, Act::WriteLogs, Scope::Project, release);
+        for image in &m.images {
+            let why = format!("ci: a release pulls image `{}` from this environment to copy it by digest to the next", image.key);
+            a.add(SaRole::Promote, Act::PullArtifacts, Scope::DockerRepo, why);
+        }
+    }
+    let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
+    a.add(Member::Agent(Agent::CloudBuild), Act::AccessSecret, Scope::Secret(ci.oauth_token_secret.clone()), token);
+    deploys(a, m, Ci.into(), "ci: CD");
+    if m.environments.len() > 1 {
+        deploys(a, m, Member::Promoter, "ci: a release from the previous environment");
+    }
+    if let Some(p) = &ci.run_pipeline {
+        let why = format!("ci.run_pipeline: CD starts pipeline `{p}` as the pipelines SA");
+        a.add(Ci, Act::SubmitPipelineJob, Scope::Project, why.clone());
+        a.add(Ci, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), why.clone());
+        let check = format!("{why}: the Vertex AI SDK checks the pipeline-root bucket before submitting");
+        a.add(Ci, Act::GetBucket, Scope::Bucket(m.pipeline_root_bucket.clone()), check);
+    }
+}
+
+/// What a build does to put a commit into an environment.
+fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
+    for image in &m.images {
+        a.add(who, Act::PushArtifacts, Scope::DockerRepo, format!("{by} pushes image `{}`", image.key));
+    }
+    for p in &m.pipelines {
+        a.add(who, Act::PushArtifacts, Scope::KfpRepo, format!("{by} uploads the template of pipeline `{}`", p.key));
+    }
+    if m.deploys_dags() {
+        a.add(who, Act::WriteObjects, Scope::ComposerBucket, format!("{by} syncs the DAGs into the Composer bucket"));
+    }
+    for s in &m.services {
+        let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
+        a.add(who, Act::UpdateService, Scope::CloudRunService(s.key.clone()), why.clone());
+        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Serving), format!("{why}, which runs as the serving SA"));
+    }
+    for f in &m.functions {
+        let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
+        a.add(who, Act::WriteObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), why.clone());
+        a.add(who, Act::UpdateFunction, Scope::Function(f.key.clone()), why.clone());
+        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Functions), format!("{why}, which runs as the functions SA"));
+    }
+}

@@ -1,0 +1,66 @@
+//! The permission table: which IAM permissions each runtime [`Act`] needs, and the Google Cloud
+//! page that says so. Only the permissions the call checks are listed (a role may hold more).
+
+use crate::model::actions::Act;
+
+/// One row: the permissions an act needs and the documentation that lists them.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// Permissions, all required.
+    pub permissions: &'static [&'static str],
+    /// The Google Cloud page naming them.
+    pub doc: &'static str,
+}
+
+const VERTEX: &str = "https://cloud.google.com/vertex-ai/docs/general/access-control";
+const STORAGE: &str = "https://cloud.google.com/storage/docs/access-control/iam-permissions";
+const BIGQUERY: &str = "https://cloud.google.com/bigquery/docs/access-control";
+
+/// The row for an act.
+pub fn needs(act: Act) -> Needs {
+    let (permissions, doc): (&'static [&'static str], &'static str) = match act {
+        Act::SubmitPipelineJob => (&["aiplatform.pipelineJobs.create", "aiplatform.pipelineJobs.get"], VERTEX),
+        // The pipeline's identity records lineage (metadata store, artifacts, executions, contexts).
+        Act::RecordPipelineMetadata => (
+            &["aiplatform.metadataStores.get", "aiplatform.artifacts.create", "aiplatform.executions.create", "aiplatform.contexts.create"],
+            "https://cloud.google.com/vertex-ai/docs/pipelines/configure-project#service-account",
+        ),
+        Act::CreateCustomJob => (&["aiplatform.customJobs.create", "aiplatform.customJobs.get"], VERTEX),
+        Act::CreateTuningJob => (&["aiplatform.hyperparameterTuningJobs.create", "aiplatform.hyperparameterTuningJobs.get"], VERTEX),
+        Act::CreateTrainingPipeline => (&["aiplatform.trainingPipelines.create", "aiplatform.trainingPipelines.get"], VERTEX),
+        Act::UploadModel => (&["aiplatform.models.upload"], VERTEX),
+        Act::DeployModel => (&["aiplatform.endpoints.deploy"], VERTEX),
+        Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
+        Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
+        Act::WriteTensorboard => (
+            &["aiplatform.tensorboardExperiments.write", "aiplatform.tensorboardRuns.write"],
+            "https://cloud.google.com/vertex-ai/docs/experiments/tensorboard-training",
+        ),
+        Act::ActAs => (&["iam.serviceAccounts.actAs"], "https://cloud.google.com/iam/docs/service-accounts-actas"),
+        Act::ReadObjects => (&["storage.objects.get", "storage.objects.list"], STORAGE),
+        Act::WriteObjects => (&["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"], STORAGE),
+        Act::GetBucket => (&["storage.buckets.get"], STORAGE),
+        Act::ReadTables => (&["bigquery.tables.get", "bigquery.tables.getData"], BIGQUERY),
+        Act::RunQueryJobs => (&["bigquery.jobs.create"], BIGQUERY),
+        Act::PullArtifacts => (&["artifactregistry.repositories.downloadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),
+        Act::PushArtifacts => (&["artifactregistry.repositories.uploadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),
+        Act::WriteLogs => (&["logging.logEntries.create"], "https://cloud.google.com/logging/docs/access-control"),
+        Act::WriteMetrics => (&["monitoring.timeSeries.create"], "https://cloud.google.com/monitoring/access-control"),
+        Act::AccessSecret => (&["secretmanager.versions.access"], "https://cloud.google.com/secret-manager/docs/access-control"),
+        Act::ReceiveEvents => (&["eventarc.events.receiveEvent"], "https://cloud.google.com/eventarc/docs/access-control"),
+        Act::Invoke => (&["run.routes.invoke"], "https://cloud.google.com/run/docs/securing/managing-access"),
+        Act::Publish => (&["pubsub.topics.publish"], "https://cloud.google.com/pubsub/docs/access-control"),
+        Act::UpdateService => (&["run.services.get", "run.services.update"], "https://cloud.google.com/run/docs/reference/iam/permissions"),
+        Act::UpdateFunction => (&["cloudfunctions.functions.get", "cloudfunctions.functions.update"], "https://cloud.google.com/functions/docs/reference/iam/permissions"),
+        // The environment's workers read the environment and its bucket and write logs and metrics.
+        Act::RunComposer => (
+            &["composer.environments.get", "storage.objects.get", "logging.logEntries.create", "monitoring.timeSeries.create"],
+            "https://cloud.google.com/composer/docs/composer-3/access-control",
+        ),
+        Act::ManageSaPolicy => (
+            &["iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"],
+            "https://cloud.google.com/composer/docs/composer-3/access-control#service-agent",
+        ),
+    };
+    Needs { permissions, doc }
+}

@@ -1,0 +1,216 @@
+//! `mlopsgen iam`, the offline least-privilege proof: it holds on every example, fails naming the
+//! identity, action and permission when a grant is removed, fails on a role nothing needs, and
+//! the identities it assumes are the ones the generated files run as. Role contents are the
+//! 2026-08-22 snapshot in data/gcp-iam (see its README).
+
+mod support;
+
+use assert_cmd::Command;
+use mlopsgen::model::actions::{self, batch_prediction_identity, Act};
+use mlopsgen::model::iam::{Grant, Member, Scope, ENDPOINT_PREDICTOR};
+use mlopsgen::model::{SaRole, StepKind};
+use mlopsgen::proof::{check, prove, roles::Roles, Problem};
+use std::path::{Path, PathBuf};
+
+fn specs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    specs.sort();
+    assert!(specs.len() >= 2, "expected the examples in specs/");
+    specs
+}
+
+fn flagship() -> mlopsgen::Compilation {
+    support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml"))
+}
+
+fn roles() -> Roles {
+    Roles::load().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn iam(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::cargo_bin("mlopsgen").unwrap_or_else(|e| panic!("{e}"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).arg("iam").args(args);
+    cmd.output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_proof_holds_on_every_example() {
+    for spec in specs() {
+        let spec = spec.to_string_lossy().into_owned();
+        let out = iam(&[&spec, "--format", "json"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}", report["problems"]);
+        assert_eq!(report["holds"], true);
+        let actions = report["actions"].as_array().unwrap_or_else(|| panic!("{spec}: no actions"));
+        assert!(!actions.is_empty());
+        for a in actions {
+            for p in a["permissions"].as_array().into_iter().flatten() {
+                assert!(p["granted_by"]["role"].is_string(), "{spec}: {a}");
+            }
+            assert!(a["doc"].as_str().is_some_and(|d| d.starts_with("https://cloud.google.com/")), "{a}");
+        }
+    }
+}
+
+#[test]
+fn removing_a_grant_fails_naming_identity_action_and_permission() {
+    let binding = "google_bigquery_dataset_iam_member.training_bq_churn_bigquery_dataviewer";
+    let out = iam(&["specs/flagship.yaml", "--without", binding]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("missing: training SA needs bigquery.tables.getData on BigQuery dataset `churn`"))
+        .unwrap_or_else(|| panic!("no missing line in:\n{text}"));
+    assert!(line.contains("pipeline `training` step `train`"), "{line}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("IAM problem(s)"));
+}
+
+#[test]
+fn an_unknown_binding_is_bad_usage() {
+    let out = iam(&["specs/flagship.yaml", "--without", "google_project_iam_member.nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_role_no_action_needs_fails() {
+    let c = flagship();
+    let mut grants = c.model.grants.clone();
+    grants.push(Grant {
+        member: Member::Sa(SaRole::Serving),
+        scope: Scope::Project,
+        role: "roles/logging.logWriter",
+        reason: "test".into(),
+    });
+    let proof = check(actions::derive(&c.model), grants, &roles());
+    assert_eq!(
+        proof.problems,
+        vec![Problem::Unused { member: Member::Sa(SaRole::Serving), role: "roles/logging.logWriter".into(), scope: Scope::Project }]
+    );
+}
+
+#[test]
+fn a_grant_on_the_wrong_resource_provides_nothing() {
+    // objectViewer on `predictions` instead of `data`: the pipelines SA can't read the scoring batch.
+    let c = flagship();
+    let mut grants = c.model.grants.clone();
+    let g = grants
+        .iter_mut()
+        .find(|g| g.member == Member::Sa(SaRole::Pipelines) && g.scope == Scope::Bucket("data".into()))
+        .unwrap_or_else(|| panic!("no pipelines grant on `data`"));
+    g.scope = Scope::Bucket("predictions".into());
+    let proof = check(actions::derive(&c.model), grants, &roles());
+    assert!(proof.problems.iter().any(|p| matches!(p, Problem::Missing { member: Member::Sa(SaRole::Pipelines), permission: "storage.objects.get", scope: Scope::Bucket(b), .. } if b == "data")));
+    assert!(proof.problems.iter().any(|p| matches!(p, Problem::Unused { scope: Scope::Bucket(b), .. } if b == "predictions")));
+}
+
+#[test]
+fn an_unknown_role_fails() {
+    let c = flagship();
+    let mut grants = c.model.grants.clone();
+    grants[0].role = "roles/aiplatform.madeUp";
+    let proof = check(actions::derive(&c.model), grants, &roles());
+    assert!(proof.problems.contains(&Problem::UnknownRole { role: "roles/aiplatform.madeUp".into() }));
+}
+
+#[test]
+fn every_permission_in_the_table_exists_in_some_role() {
+    // A typo in the table would make an action unprovable; each permission must be real.
+    let roles = roles();
+    let c = flagship();
+    for a in actions::derive(&c.model) {
+        for p in mlopsgen::proof::table::needs(a.act).permissions {
+            assert!(roles.names().any(|r| roles.grants(r, p)), "{p} (for {:?}) is in no known role", a.act);
+        }
+    }
+}
+
+#[test]
+fn the_serving_sa_holds_only_predict_project_wide() {
+    let c = flagship();
+    let project: Vec<&Grant> =
+        c.model.grants.iter().filter(|g| g.member == Member::Sa(SaRole::Serving) && g.scope == Scope::Project).collect();
+    assert_eq!(project.len(), 1, "{project:?}");
+    assert_eq!(project[0].role, ENDPOINT_PREDICTOR.id);
+    assert_eq!(ENDPOINT_PREDICTOR.permissions, ["aiplatform.endpoints.predict"]);
+    let iam = c.output.get("terraform/iam.tf").unwrap_or_else(|| panic!("no iam.tf"));
+    let body = hcl::parse(iam).unwrap_or_else(|e| panic!("{e}"));
+    let binding = body
+        .blocks()
+        .find(|b| b.labels().get(1).map(|l| l.as_str()) == Some("serving_endpoint_predictor"))
+        .unwrap_or_else(|| panic!("no serving predictor binding"));
+    let role = binding.body().attributes().find(|a| a.key() == "role").map(|a| a.expr().to_string());
+    assert_eq!(role.as_deref(), Some("google_project_iam_custom_role.endpoint_predictor.id"));
+    assert!(iam.contains("resource \"google_project_iam_custom_role\" \"endpoint_predictor\""));
+}
+
+#[test]
+fn training_reads_the_bigquery_table_its_input_comes_from() {
+    // `train` takes `validate.dataset` (the BigQuery table `customers`), so the training SA reads it.
+    let c = flagship();
+    let reads = actions::derive(&c.model).into_iter().any(|a| {
+        a.member == Member::Sa(SaRole::Training)
+            && a.act == Act::ReadTables
+            && a.scope == Scope::BigQueryDataset("churn".into())
+            && a.why.contains("step `train`")
+    });
+    assert!(reads);
+    let granted = c.model.grants.iter().any(|g| {
+        g.member == Member::Sa(SaRole::Training) && g.scope == Scope::BigQueryDataset("churn".into()) && g.role == "roles/bigquery.dataViewer"
+    });
+    assert!(granted);
+}
+
+/// The `service_account` a pipeline task runs its job as: the task's constant, else its
+/// component's default, else "" (the GCPC default).
+fn task_service_account(pipeline: &serde_json::Value, task: &str) -> String {
+    let t = &pipeline["root"]["dag"]["tasks"][task];
+    let constant = &t["inputs"]["parameters"]["service_account"]["runtimeValue"]["constant"];
+    let component = t["componentRef"]["name"].as_str().unwrap_or_else(|| panic!("task {task} has no component"));
+    let default = &pipeline["components"][component]["inputDefinitions"]["parameters"]["service_account"]["defaultValue"];
+    constant.as_str().or(default.as_str()).unwrap_or_default().to_owned()
+}
+
+#[test]
+fn jobs_run_as_the_identities_the_proof_assumes() {
+    let c = flagship();
+    let mut checked = 0;
+    for env in &c.model.environments {
+        for p in &c.model.pipelines {
+            let path = format!("pipelines/{}/{}.json", env.name, p.key);
+            let text = c.output.get(&path).unwrap_or_else(|| panic!("no {path}"));
+            let json: serde_json::Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+            for step in &p.steps {
+                let expected = match &step.kind {
+                    StepKind::BatchPrediction { .. } => batch_prediction_identity(),
+                    StepKind::CustomTraining { .. } => Member::Sa(SaRole::Training),
+                    _ => continue,
+                };
+                let task = mlopsgen::model::kfp_task_name(&step.name);
+                let actual = task_service_account(&json, &task);
+                match expected {
+                    Member::Sa(r) => assert_eq!(actual, env.sa_email(r), "{path} {task}"),
+                    // No account: the job runs as the Vertex AI service agent (GCPC batch_predict_job docs).
+                    Member::Agent(_) => assert_eq!(actual, "", "{path} {task}: change actions::batch_prediction_identity"),
+                    Member::Promoter => unreachable!(),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+}
+
+#[test]
+fn the_proof_is_deterministic() {
+    let c = flagship();
+    let roles = roles();
+    let a = mlopsgen::proof::report::text(&prove(&c.model, &roles));
+    let b = mlopsgen::proof::report::text(&prove(&c.model, &roles));
+    assert_eq!(a, b);
+}
