@@ -1,6 +1,7 @@
 //! A first `terraform apply` on an empty project: every BigQuery dataset a binding or feature
 //! group names is either created by this Terraform or checked by a precondition that fails with
-//! a message naming it (instead of a 404 halfway through the apply).
+//! a message naming it (instead of a 404 halfway through the apply), and Composer runs a
+//! triggerer for the deferrable tasks of the DAGs it will run.
 
 mod support;
 
@@ -66,4 +67,22 @@ fn bigquery_datasets_nothing_creates_are_checked_before_use() {
     }
     assert!(seen >= 4, "{seen}");
     assert!(bodies[2].blocks().any(|b| b.identifier() == "data" && b.labels()[0].as_str() == "google_bigquery_datasets"));
+}
+
+#[test]
+fn composer_runs_a_triggerer_when_a_dag_defers() {
+    let c = support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml"));
+    let defers = c.output.files().any(|(path, text)| path.starts_with("dags/") && text.contains("deferrable=True"));
+    assert!(defers, "the flagship's DAGs use deferrable operators");
+    let runtime = parse(&c, "runtime.tf");
+    let composer = runtime
+        .blocks()
+        .find(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "google_composer_environment")
+        .unwrap_or_else(|| panic!("no Composer environment"));
+    let child = |body: &Body, name: &str| -> Body {
+        body.blocks().find(|b| b.identifier() == name).map(|b| b.body().clone()).unwrap_or_else(|| panic!("no {name}"))
+    };
+    let triggerer = child(&child(&child(composer.body(), "config"), "workloads_config"), "triggerer");
+    let count = attr(&triggerer, "count").and_then(|e| if let Expression::Number(n) = e { n.as_u64() } else { None });
+    assert!(count.is_some_and(|n| n >= 1), "{count:?}");
 }
