@@ -174,6 +174,13 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_churn_bigquery_datav
   depends_on = [
     google_project_service.bigquery
   ]
+
+  lifecycle {
+    precondition {
+      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "churn")
+      error_message = "BigQuery dataset churn does not exist in this project: create it and load the tables the spec's datasets name before applying."
+    }
+  }
 }
 
 # monitoring.drift: the drift job runs as the pipelines SA and reads the request log of endpoint `churn`
@@ -225,6 +232,13 @@ resource "google_bigquery_dataset_iam_member" "training_bq_churn_bigquery_datavi
   depends_on = [
     google_project_service.bigquery
   ]
+
+  lifecycle {
+    precondition {
+      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "churn")
+      error_message = "BigQuery dataset churn does not exist in this project: create it and load the tables the spec's datasets name before applying."
+    }
+  }
 }
 
 # service `api` calls endpoint `churn` (the provider has no endpoint-level IAM)
@@ -430,6 +444,13 @@ resource "google_bigquery_dataset_iam_member" "composer_bq_churn_bigquery_datavi
   depends_on = [
     google_project_service.bigquery
   ]
+
+  lifecycle {
+    precondition {
+      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "churn")
+      error_message = "BigQuery dataset churn does not exist in this project: create it and load the tables the spec's datasets name before applying."
+    }
+  }
 }
 
 # function `on-new-data` starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)

@@ -147,6 +147,14 @@ resource "google_composer_environment" "composer" {
     node_config {
       service_account = google_service_account.composer.email
     }
+
+    workloads_config {
+      triggerer {
+        cpu       = 0.5
+        memory_gb = 1
+        count     = 1
+      }
+    }
   }
 
   storage_config {

@@ -74,6 +74,13 @@ resource "google_vertex_ai_feature_group" "customer" {
     ]
   }
 
+  lifecycle {
+    precondition {
+      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "churn")
+      error_message = "BigQuery dataset churn does not exist in this project: create it and load the tables the spec's datasets name before applying."
+    }
+  }
+
   depends_on = [
     google_project_service.aiplatform
   ]

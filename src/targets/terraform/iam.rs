@@ -65,6 +65,9 @@ pub fn file(m: &Model) -> TfFile {
         if let Some(api) = scope_api(&g.scope) {
             b = b.attr("depends_on", depends_on_apis(m, &[api]));
         }
+        if let Scope::BigQueryDataset(id) = &g.scope {
+            b = b.add_block(super::storage::dataset_exists(id));
+        }
         let mut item = Item::from(b);
         if g.role == "roles/composer.worker" {
             item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");

@@ -212,11 +212,22 @@ fn composer(f: &mut TfFile, m: &Model) {
         ComposerSize::Medium => "ENVIRONMENT_SIZE_MEDIUM",
         ComposerSize::Large => "ENVIRONMENT_SIZE_LARGE",
     };
-    let config = block("config")
+    let mut config = block("config")
         .attr("environment_size", s(size))
         .add_block(block("software_config").attr("image_version", s(&c.image_version)).build())
-        .add_block(block("node_config").attr("service_account", sa(SaRole::Composer, "email")).build())
-        .build();
+        .add_block(block("node_config").attr("service_account", sa(SaRole::Composer, "email")).build());
+    if m.deploys_dags() {
+        // Every generated DAG task is deferrable (templates/airflow): without a triggerer a deferred
+        // task never resumes, and Composer 3's triggerer count may be 0 (Composer docs, "Use
+        // deferrable operators in your DAGs"). One triggerer at 0.5 vCPU / 1 GB.
+        let triggerer = block("triggerer")
+            .attr("cpu", num(hcl::Number::from_f64(0.5).unwrap_or_else(|| 1.into())))
+            .attr("memory_gb", num(1))
+            .attr("count", num(1))
+            .build();
+        config = config.add_block(block("workloads_config").add_block(triggerer).build());
+    }
+    let config = config.build();
     let needs = |g: &crate::model::iam::Grant| {
         matches!(g.member, Member::Sa(SaRole::Composer) if g.role == "roles/composer.worker")
             || g.member == Member::Agent(Agent::Composer)

@@ -1,10 +1,11 @@
 //! `storage.tf`: Cloud Storage buckets (the declared ones and the Composer environment's) and the
 //! Artifact Registry repositories (Docker images, KFP pipeline templates).
 
-use super::syntax::{block, bool, ident, iref, lit, num, resource, s, strings, tpl, var, BlockExt, Item, TfFile};
+use super::syntax::{block, bool, call, data, ident, iref, lit, num, r, resource, s, strings, tpl, var, BlockExt, Item, TfFile};
 use super::depends_on_apis;
-use crate::model::{Bucket, Model};
-use hcl::expr::Expression;
+use crate::model::{Bucket, DataSource, Model};
+use hcl::expr::{Expression, Traversal, TraversalOperator};
+use hcl::Identifier;
 use hcl::structure::Block;
 
 /// Terraform name of the Composer environment's bucket, `Environment::composer_bucket` (validation
@@ -21,9 +22,53 @@ pub fn has_kfp_repo(m: &Model) -> bool {
     !m.pipelines.is_empty()
 }
 
+/// The BigQuery datasets the spec's datasets live in (`bq://<dataset>.<table>`), sorted.
+pub fn source_datasets(m: &Model) -> Vec<&str> {
+    let mut ids: Vec<&str> = m
+        .datasets
+        .iter()
+        .filter_map(|d| if let DataSource::BigQuery { dataset, .. } = &d.source { Some(dataset.as_str()) } else { None })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// `lifecycle { precondition }` that fails the plan with a clear message when BigQuery dataset
+/// `id` (which the team's data lives in, so Terraform does not create it) is missing from the
+/// project, instead of a 404 from the resource that refers to it on a first apply.
+pub fn dataset_exists(id: &str) -> Block {
+    let listed = Traversal::new(
+        r(&["data", "google_bigquery_datasets", "this"]),
+        vec![
+            TraversalOperator::GetAttr(Identifier::unchecked("datasets")),
+            TraversalOperator::FullSplat,
+            TraversalOperator::GetAttr(Identifier::unchecked("dataset_id")),
+        ],
+    );
+    let message = format!(
+        "BigQuery dataset {id} does not exist in this project: create it and load the tables the spec's datasets name before applying."
+    );
+    let check = block("precondition")
+        .attr("condition", call("contains", vec![Expression::from(listed), s(id)]))
+        .attr("error_message", s(message))
+        .build();
+    block("lifecycle").add_block(check).build()
+}
+
 /// The file.
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
+    if !source_datasets(m).is_empty() {
+        f.push(
+            Item::from(
+                data("google_bigquery_datasets", "this")
+                    .attr("project", var("project_id"))
+                    .attr("depends_on", depends_on_apis(m, &["bigquery.googleapis.com"])),
+            )
+            .note("The project's BigQuery datasets: resources over the spec's BigQuery data check theirs exist."),
+        );
+    }
     for b in &m.buckets {
         f.push(bucket(m, b));
     }

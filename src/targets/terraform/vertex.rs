@@ -110,6 +110,7 @@ fn features(f: &mut TfFile, m: &Model, fs: &FeatureStore) {
                     .attr("region", var("region"))
                     .attr("description", s(format!("Features of dataset {}.", g.dataset)))
                     .add_block(block("big_query").add_block(source).attr("entity_id_columns", strings([&g.entity_id])).build())
+                    .add_block(super::storage::dataset_exists(dataset))
                     .attr("depends_on", depends_on_apis(m, &[AIPLATFORM])),
             )
             .note(format!("features.groups.{}", g.key)),
