@@ -320,3 +320,91 @@ fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     let ci = m.default_env().sa_email(SaRole::Ci);
     assert!(!tf.contains(&ci), "prod names the dev CI SA: {tf}");
 }
+
+/// All step ids a step waits for, directly or through others.
+fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![id.to_owned()];
+    while let Some(next) = todo.pop() {
+        for wait in strings(&step(build, &next)["waitFor"]).into_iter().filter(|w| w != "-") {
+            if seen.insert(wait.clone()) {
+                todo.push(wait);
+            }
+        }
+    }
+    seen
+}
+
+/// One triggered build of the three-environment example, expanded for the environment it runs in.
+struct Run {
+    label: String,
+    /// The `deployed-` mark it waits for before anything else (release builds).
+    waits_for: Option<String>,
+    /// Repositories it reads images from.
+    reads: Vec<String>,
+    /// The mark its last step writes.
+    marks: String,
+}
+
+/// Walks `specs/promotion.yaml`'s triggers: a release tag pushed while dev's CD still runs starts
+/// every release trigger at once. Each release waits for the `deployed-` mark of its own
+/// environment, which only the build that deployed the commit there writes, as its last step
+/// after every other one; so the builds can only complete in promotion order, and no image is
+/// read from a repository before the commit's deployment there finished. Prod's trigger also
+/// waits for approval.
+#[test]
+fn a_release_tag_promotes_through_three_environments_in_order() {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/promotion.yaml")).unwrap_or_default();
+    let c = compile_text(&text);
+    let m = &c.model;
+    let names: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, ["dev", "staging", "prod"]);
+    let mut runs = Vec::new();
+    for (i, env) in m.environments.iter().enumerate() {
+        let values = trigger_values(m, env);
+        for kind in mlopsgen::targets::terraform::triggers(m, i).into_iter().filter(|k| *k != "pr") {
+            let raw = parse(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default());
+            let build = expand_all(&raw, &values);
+            let ids: Vec<String> = steps(&build).iter().filter_map(|s| s["id"].as_str().map(str::to_owned)).collect();
+            // The mark is the last step and comes after every other step.
+            let mark = step(&build, "mark-deployed");
+            assert_eq!(ids.last().map(String::as_str), Some("mark-deployed"), "{kind} in {}", env.name);
+            let before = upstream(&build, "mark-deployed");
+            assert_eq!(before.len(), ids.len() - 1, "{kind} in {}: the mark does not wait for every step", env.name);
+            let marks = format!("{}/job:deployed-{SHA}", env_of(mark, "REPO"));
+            let (waits_for, reads) = if kind == "release" {
+                let wait = step(&build, "wait-deployed");
+                assert_eq!(strings(&wait["waitFor"]), ["-"]);
+                for id in ids.iter().filter(|id| *id != "wait-deployed") {
+                    assert!(upstream(&build, id).contains("wait-deployed"), "release in {}: {id} does not wait", env.name);
+                }
+                let source = env_of(step(&build, "promote-job"), "SRC");
+                (Some(format!("{}/job:deployed-{SHA}", env_of(wait, "REPO"))), vec![source])
+            } else {
+                (None, Vec::new())
+            };
+            runs.push(Run { label: format!("{kind}@{}", env.name), waits_for, reads, marks });
+        }
+    }
+    // Everything starts at once; a run completes when its mark exists.
+    let mut marked: BTreeSet<String> = BTreeSet::new();
+    let mut order = Vec::new();
+    while order.len() < runs.len() {
+        let ready = runs.iter().find(|r| !order.contains(&r.label) && r.waits_for.as_ref().is_none_or(|w| marked.contains(w)));
+        let run = ready.unwrap_or_else(|| panic!("stuck after {order:?}"));
+        for read in &run.reads {
+            let repo = read.rsplit_once("/job:").map(|(r, _)| r).unwrap_or_default();
+            assert!(marked.contains(&format!("{repo}/job:deployed-{SHA}")), "{} reads {read} before it was deployed", run.label);
+        }
+        marked.insert(run.marks.clone());
+        order.push(run.label.clone());
+    }
+    assert_eq!(order, ["cd@dev", "release@dev", "release@staging"]);
+    // release@dev deploys to staging, release@staging to prod: only the latter waits for approval.
+    let cicd = c.output.get("terraform/cicd.tf").unwrap_or_default();
+    assert!(cicd.contains("approval_required = lookup(var.build_substitutions, \"_NEXT_ENV\", \"\") == \"prod\""), "{cicd}");
+    let next: Vec<Option<String>> = m.environments.iter().map(|e| substitutions(m, e).get("_NEXT_ENV").cloned()).collect();
+    assert_eq!(next, [Some("staging".to_owned()), Some("prod".to_owned()), None]);
+    let opted_out = compile_text(&text.replace("approve_last: true", "approve_last: false"));
+    assert!(!opted_out.output.get("terraform/cicd.tf").unwrap_or_default().contains("approval_config"));
+}

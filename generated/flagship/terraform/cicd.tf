@@ -98,4 +98,8 @@ resource "google_cloudbuild_trigger" "release" {
   depends_on = [
     google_project_service.cloudbuild
   ]
+
+  approval_config {
+    approval_required = lookup(var.build_substitutions, "_NEXT_ENV", "") == "prod"
+  }
 }

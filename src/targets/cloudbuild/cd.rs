@@ -2,7 +2,8 @@
 //!
 //! Every image is built in parallel (BuildKit, cached from the environment's tag) and pushed with
 //! the commit and environment tags; once all are pushed, the pipeline templates are uploaded, the
-//! DAGs synced, services and functions deployed, and optionally the training pipeline started.
+//! DAGs synced, services and functions deployed, and optionally the training pipeline started;
+//! last, the images are marked deployed (what a release waits for).
 
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
@@ -37,6 +38,8 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::deploy_services(model, Scope::Current, &pushed));
     steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
     steps.extend(run_pipeline(model, &uploaded));
+    let mark = deploy::mark_deployed(model, Scope::Current, &steps);
+    steps.extend(mark);
     (steps, images)
 }
 

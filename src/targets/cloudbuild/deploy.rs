@@ -151,6 +151,82 @@ fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -
     [package, deploy]
 }
 
+/// Tag prefix that marks an image as deployed with its commit: `deployed-<SHORT_SHA>`.
+pub const DEPLOYED: &str = "deployed-";
+
+/// Adds the tag `deployed-<sha>` to each image in `$REPO` (`$IMAGES`, space-separated) at
+/// `:<sha>`: the mark a release waits for. `tags add` on an existing tag moves it to the same
+/// digest, so a re-run changes nothing.
+const MARK_DEPLOYED: &str = "set -euo pipefail
+for image in $$IMAGES; do
+  gcloud artifacts docker tags add \"$$REPO/$$image:$$SHA\" \"$$REPO/$$image:$$MARK$$SHA\"
+done";
+
+/// Waits until every image in `$IMAGES` carries `deployed-<sha>` in `$REPO` (the build that
+/// deployed this commit there finished every step), for at most `$WAIT_SECONDS`. Only a
+/// `NOT_FOUND` answer means "not yet"; any other error fails at once.
+const WAIT_DEPLOYED: &str = "set -euo pipefail
+deadline=$$((SECONDS + WAIT_SECONDS))
+for image in $$IMAGES; do
+  ref=\"$$REPO/$$image:$$MARK$$SHA\"
+  until answer=\"$$(gcloud artifacts docker images describe \"$$ref\" --format='value(image_summary.digest)' 2>&1)\"; do
+    case \"$$answer\" in
+      *NOT_FOUND*|*\"not found\"*) ;;
+      *) echo \"$$answer\" >&2; exit 1 ;;
+    esac
+    if (( SECONDS >= deadline )); then
+      echo \"$$ref does not exist: this commit has not been deployed here; deploy it, then retry this build\" >&2
+      exit 1
+    fi
+    echo \"waiting for $$ref\"
+    sleep 30
+  done
+  echo \"$$ref: $$answer\"
+done";
+
+/// The last step of a build that deploys a commit into the scope's environment: waits for every
+/// step before it, then marks the commit's images there as deployed ([`DEPLOYED`]).
+pub fn mark_deployed(model: &Model, scope: Scope, steps: &[Step]) -> Option<Step> {
+    if model.images.is_empty() {
+        return None;
+    }
+    Some(
+        Step::new("mark-deployed", GCLOUD)
+            .entrypoint("bash")
+            .env("REPO", scope.var(vars::DOCKER_REPO))
+            .env("IMAGES", image_keys(model))
+            .env("SHA", var("SHORT_SHA"))
+            .env("MARK", DEPLOYED)
+            .args(["-c", MARK_DEPLOYED])
+            .after(&ids(steps))
+            .timeout(300),
+    )
+}
+
+/// The first step of a release: waits until the commit was deployed into the environment it is
+/// promoted from (see [`mark_deployed`]), so nothing is copied before it exists there.
+pub fn wait_deployed(model: &Model, scope: Scope, wait_seconds: u32) -> Option<Step> {
+    if model.images.is_empty() {
+        return None;
+    }
+    Some(
+        Step::new("wait-deployed", GCLOUD)
+            .entrypoint("bash")
+            .env("REPO", scope.var(vars::DOCKER_REPO))
+            .env("IMAGES", image_keys(model))
+            .env("SHA", var("SHORT_SHA"))
+            .env("MARK", DEPLOYED)
+            .env("WAIT_SECONDS", wait_seconds.to_string())
+            .args(["-c", WAIT_DEPLOYED])
+            .timeout(wait_seconds + 120),
+    )
+}
+
+/// The image keys, space-separated (keys are lowercase names; no quoting needed).
+fn image_keys(model: &Model) -> String {
+    model.images.iter().map(|i| literal(&i.key)).collect::<Vec<_>>().join(" ")
+}
+
 /// Joins many steps into one id to wait for: with more than one, appends a step `id` that does
 /// nothing but wait for them all. Steps that need every image then list one id instead of every
 /// push, which keeps a config linear in the images rather than images × pipelines.

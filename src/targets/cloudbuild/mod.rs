@@ -69,7 +69,8 @@ fn builds(model: &Model) -> Vec<Config> {
     }
     let (steps, images) = release::steps(model);
     if model.environments.len() > 1 && !steps.is_empty() {
-        out.push(Config { name: "release", steps, images, timeout_secs: 3600 });
+        // A release may first wait up to two hours for its commit's deployment (`release.rs`).
+        out.push(Config { name: "release", steps, images, timeout_secs: 10800 });
     }
     out
 }

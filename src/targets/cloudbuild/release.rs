@@ -1,8 +1,10 @@
 //! `release.yaml`: what a release tag runs to promote a commit to the next environment.
 //!
-//! Nothing is rebuilt: each image the commit's CD build pushed is copied by digest into the next
-//! environment's repository (the copy must keep the digest, or the step fails), then that
-//! environment's templates, DAGs, services and functions are deployed from the same commit.
+//! First it waits until the commit was deployed into this environment (its images carry the
+//! `deployed-` mark the deploying build writes last), so a tag pushed early cannot promote what is
+//! not there yet. Nothing is rebuilt: each image is copied by digest into the next environment's
+//! repository (the copy must keep the digest, or the step fails), that environment's templates,
+//! DAGs, services and functions are deployed from the same commit, and the copies are marked.
 
 use super::build::{Step, DOCKER};
 use super::deploy::{self, ids};
@@ -22,10 +24,15 @@ got=\"$$(digest_in \"$$DST\")\"
 echo \"$$SRC ($$want) -> $$DST ($$got)\"
 test -n \"$$want\" && test \"$$want\" = \"$$got\"";
 
+/// How long a release waits for the commit's deployment into its own environment (a tag pushed
+/// while CD, or the previous release, still runs).
+const WAIT_SECONDS: u32 = 7200;
+
 /// The release steps and the images they push.
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let next = Scope::Next;
-    let mut steps = Vec::new();
+    let mut steps: Vec<Step> = deploy::wait_deployed(model, Scope::Current, WAIT_SECONDS).into_iter().collect();
+    let ready = ids(&steps);
     let mut images = Vec::new();
     for image in &model.images {
         let src = format!("{}/{}:{}", Scope::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
@@ -39,10 +46,11 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
                 .env("DST", &dst)
                 .env("TAGS", format!("{} {}", var("SHORT_SHA"), next.var(vars::ENV)))
                 .args(["-c", PROMOTE_IMAGE])
+                .after(&ready)
                 .timeout(900),
         );
     }
-    let promotions = ids(&steps);
+    let promotions = steps.iter().filter(|s| s.id.starts_with("promote-")).map(|s| s.id.clone()).collect();
     let promoted = deploy::join(&mut steps, "images-promoted", promotions);
     let uploads = deploy::upload_templates(model, next, &promoted);
     let uploaded = if uploads.is_empty() { promoted.clone() } else { ids(&uploads) };
@@ -50,5 +58,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::sync_dags(model, next, &uploaded));
     steps.extend(deploy::deploy_services(model, next, &promoted));
     steps.extend(deploy::deploy_functions(model, next, &promoted));
+    let mark = deploy::mark_deployed(model, next, &steps);
+    steps.extend(mark);
     (steps, images)
 }

@@ -86,7 +86,7 @@ pub fn file(m: &Model) -> TfFile {
             .attr("repository", super::syntax::ri(&["google_cloudbuildv2_repository", "github[0]", "id"]))
             .add_block(event(ci, kind))
             .build();
-        let b = resource("google_cloudbuild_trigger", kind)
+        let mut b = resource("google_cloudbuild_trigger", kind)
             .attr("count", count_if(enabled))
             .attr("name", s(format!("{}-{kind}", m.project.name)))
             .attr("description", s(describe(kind)))
@@ -96,6 +96,9 @@ pub fn file(m: &Model) -> TfFile {
             .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));
+        if let Some(approval) = approval(m, ci, kind) {
+            b = b.add_block(approval);
+        }
         f.push(Item::from(b).note(format!(
             "ci: `{kind}` runs {} as this environment's {} SA (the file names the same account; the trigger's wins).",
             paths::cloudbuild(kind),
@@ -103,6 +106,17 @@ pub fn file(m: &Model) -> TfFile {
         )));
     }
     f
+}
+
+/// `approval_config` of the release trigger that promotes into the last environment (unless
+/// `ci.approve_last` is off): its builds wait, unstarted, until someone with
+/// `roles/cloudbuild.builds.approver` approves them
+/// (<https://cloud.google.com/build/docs/securing-builds/gate-builds-on-approval>).
+fn approval(m: &Model, ci: &Ci, kind: &str) -> Option<hcl::structure::Block> {
+    let last = m.environments.last().filter(|_| kind == "release" && ci.approve_last && m.environments.len() > 1)?;
+    let next = call("lookup", vec![var("build_substitutions"), s(cloudbuild::Scope::Next.key("ENV")), s("")]);
+    let into_last = Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(next, BinaryOperator::Eq, s(&last.name)))));
+    Some(block("approval_config").attr("approval_required", into_last).build())
 }
 
 fn connection(f: &mut TfFile, m: &Model, ci: &Ci) {

@@ -1,0 +1,2 @@
+# terraform init -reconfigure -backend-config=env/dev.backend.hcl
+prefix = "mlopsgen/relay/dev"

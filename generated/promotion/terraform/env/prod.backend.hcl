@@ -1,0 +1,2 @@
+# terraform init -reconfigure -backend-config=env/prod.backend.hcl
+prefix = "mlopsgen/relay/prod"

@@ -1,0 +1,2 @@
+# terraform init -reconfigure -backend-config=env/staging.backend.hcl
+prefix = "mlopsgen/relay/staging"
