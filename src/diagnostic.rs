@@ -163,12 +163,47 @@ fn byte_col(line: &str, col: usize) -> usize {
     line.char_indices().nth(col.saturating_sub(1)).map_or(line.len(), |(i, _)| i)
 }
 
-/// End of the token starting at `start`: up to the next `:`-space, comma or end of line.
+/// End of the token starting at `start`: a quoted scalar up to its closing quote; a plain one up to
+/// the next `:`-space, comma, bracket, comment (`#` after a space, as YAML reads it) or end of line.
 fn token_end(line: &str, start: usize) -> usize {
     let rest = &line[start..];
+    if let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let mut chars = rest.char_indices().skip(1);
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' if quote == '"' => {
+                    chars.next();
+                }
+                c if c == quote && quote == '\'' && rest[i + 1..].starts_with('\'') => {
+                    chars.next();
+                }
+                c if c == quote => return start + i + 1,
+                _ => {}
+            }
+        }
+        return start + rest.trim_end().len().max(1);
+    }
     let len = rest
         .char_indices()
-        .find(|&(i, c)| c == ',' || c == '}' || c == ']' || (c == ':' && rest[i + 1..].starts_with(' ')) || c == '#')
-        .map_or(rest.trim_end().len(), |(i, _)| i);
+        .find(|&(i, c)| {
+            c == ',' || c == '}' || c == ']' || (c == ':' && rest[i + 1..].starts_with(' ')) || (c == '#' && rest[..i].ends_with(' '))
+        })
+        .map_or(rest.trim_end().len(), |(i, _)| rest[..i].trim_end().len());
     start + len.max(1).min(rest.len().max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_end;
+
+    #[test]
+    fn a_caret_covers_the_whole_scalar() {
+        let token = |line: &str, start: usize| line[start..token_end(line, start)].to_owned();
+        assert_eq!(token(r#"  notify: ["slack:#alerts"]"#, 11), r#""slack:#alerts""#);
+        assert_eq!(token("  notify: [slack:#alerts]", 11), "slack:#alerts");
+        assert_eq!(token("  cron: 0 25 * * * # nightly", 8), "0 25 * * *");
+        assert_eq!(token(r#"  a: "x\"y", b: 1"#, 5), r#""x\"y""#);
+        assert_eq!(token("  a: 'it''s', b: 1", 5), "'it''s'");
+        assert_eq!(token("  a: {b: 1}", 9), "1");
+    }
 }

@@ -16,9 +16,10 @@ pub fn dag_file(env: &str, pipeline: &str) -> String {
     format!("dags/{env}/{pipeline}.py")
 }
 
-/// Airflow DAG file of the drift-monitoring job in an environment.
-pub fn drift_dag_file(env: &str, project: &str) -> String {
-    format!("dags/{env}/{project}_drift.py")
+/// Airflow DAG file of the drift-monitoring job in an environment: named after its DAG id
+/// ([`super::Model::drift_dag_id`]), so file and id follow one rule.
+pub fn drift_dag_file(env: &str, dag_id: &str) -> String {
+    format!("dags/{env}/{dag_id}.py")
 }
 
 /// Dockerfile of an image.

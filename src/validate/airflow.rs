@@ -1,8 +1,8 @@
 //! Airflow name checks: every DAG of an environment needs its own `dag_id` and file.
 //!
 //! Pipelines can't collide with each other (their KFP names are checked to be unique, and DAG ids
-//! follow the same key), but the drift-monitoring DAG (`<project>_drift`, file
-//! `<project>_drift.py`) can collide with a scheduled pipeline keyed `drift` or `<project>_drift`.
+//! follow the same key), but the drift-monitoring DAG (id and file stem `<project>_drift`, with
+//! `-` as `_`) can collide with a scheduled pipeline keyed `drift` or `<project>_drift`.
 
 use super::semantic::Checker;
 use crate::diagnostic::Code;
@@ -14,15 +14,15 @@ pub fn dag_names(c: &mut Checker<'_>) {
         return;
     }
     let project = &c.spec.project.name;
-    let drift_stem = format!("{project}_drift");
-    let drift_dag_id = drift_stem.replace('-', "_");
+    // The drift DAG's id and file stem are both `<project>_drift` with `-` as `_`.
+    let drift_dag_id = format!("{project}_drift").replace('-', "_");
     let clashes: Vec<String> = c
         .spec
         .pipelines
         .iter()
         .filter(|(key, p)| {
             p.schedule.is_some()
-                && (format!("{project}_{key}").replace('-', "_") == drift_dag_id || **key == drift_stem)
+                && (format!("{project}_{key}").replace('-', "_") == drift_dag_id || **key == drift_dag_id)
         })
         .map(|(key, _)| key.clone())
         .collect();

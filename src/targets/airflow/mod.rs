@@ -6,7 +6,7 @@
 //! account, buckets) is that environment's. CD copies `dags/<env>/` into that environment's
 //! Composer bucket, so each Composer environment only ever sees its own DAGs and the DAG ids can
 //! stay the same across environments. With `monitoring.drift`, each environment also gets
-//! `dags/<env>/<project>_drift.py` ([`paths::drift_dag_file`]).
+//! `dags/<env>/<drift DAG id>.py` ([`paths::drift_dag_file`]).
 //!
 //! # What a pipeline DAG does
 //! An optional sensor waits for the schedule's `wait_for` dataset (`BigQueryTableExistenceSensor`
@@ -69,7 +69,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
         if let Some(drift) = &model.monitoring.drift {
             let view = view::drift_dag(target, drift).map_err(failed)?;
             let text = render_view(&templates, "drift_dag.py.j2", &view)?;
-            out.insert(paths::drift_dag_file(&env.name, &model.project.name), text)?;
+            out.insert(paths::drift_dag_file(&env.name, &model.drift_dag_id()), text)?;
         }
     }
     Ok(())
