@@ -77,7 +77,9 @@ pub struct Schedule {
     /// Parameter values for scheduled runs (override defaults).
     #[serde(default)]
     pub parameters: BTreeMap<String, serde_json::Value>,
-    /// Wait for this dataset to be fresh before running (Composer only).
+    /// Before each run, wait until this BigQuery dataset's table exists (Composer only): a sensor
+    /// checks every 10 minutes and fails the run after 6 hours. It checks existence, not freshness:
+    /// a table that already exists passes at once.
     #[serde(default)]
     pub wait_for: Option<String>,
 }
