@@ -29,6 +29,33 @@ with open(path, "w") as f:
     json.dump({"artifacts": {"unmanaged_container_model": {"artifacts": [out]}}}, f)
 "#;
 
+/// Undeploys every model on the endpoint that the deploy left without traffic. `deployModel`
+/// replaces the endpoint's traffic split with the one given (REST `endpoints.deployModel`:
+/// "the Endpoint's trafficSplit will be overwritten"), so after a 100 % deploy the earlier models
+/// sit at 0 % yet keep their replicas until `undeployModel` (GCPC's ModelDeployOp only deploys).
+const RETIRE_SCRIPT: &str = r#"import json, sys
+from google.cloud import aiplatform
+ex = json.loads(sys.argv[1])
+resource = ex["inputs"]["artifacts"]["endpoint"]["artifacts"][0]["metadata"]["resourceName"]
+endpoint = aiplatform.Endpoint(resource)
+split = endpoint.traffic_split
+for deployed in endpoint.list_models():
+    if not split.get(deployed.id):
+        print("undeploying", deployed.id, "(no traffic)")
+        endpoint.undeploy(deployed_model_id=deployed.id)
+"#;
+
+/// A Python program on the GCPC image (which has Python and the Vertex AI SDK), given the
+/// executor input (`{{$}}`) as its one argument.
+fn gcpc_python(script: &str) -> ir::Container {
+    ir::Container {
+        args: vec![ir::EXECUTOR_INPUT.into()],
+        command: vec!["python3".into(), "-c".into(), script.into()],
+        image: GCPC_IMAGE.into(),
+        ..ir::Container::default()
+    }
+}
+
 fn artifact(ty: ArtifactType) -> ArtifactSpec {
     ArtifactSpec { artifact_type: TypeSchema::titled(ty.schema_title()), is_optional: false }
 }
@@ -67,12 +94,7 @@ fn unmanaged_model(ctx: &Ctx<'_>, step: &Step, key: &str, registry: &RegistryMod
     component.input_definitions.artifacts.insert("model".into(), artifact(ArtifactType::Model));
     component.input_definitions.parameters.insert("container_spec".into(), ParameterSpec::of("STRUCT"));
     component.output_definitions.artifacts.insert("unmanaged_container_model".into(), artifact(ArtifactType::UnmanagedContainerModel));
-    let executor = ir::Container {
-        args: vec![ir::EXECUTOR_INPUT.into()],
-        command: vec!["python3".into(), "-c".into(), UNMANAGED_MODEL_SCRIPT.into()],
-        image: GCPC_IMAGE.into(),
-        ..ir::Container::default()
-    };
+    let executor = gcpc_python(UNMANAGED_MODEL_SCRIPT);
     let serving = &registry.serving;
     let container_spec = json!({
         "healthRoute": serving.health_route,
@@ -127,7 +149,7 @@ pub fn deploy(ctx: &mut Ctx<'_>, step: &Step, endpoint: &str, traffic_percent: u
     let mut importer = PlannedTask::new(&importer_key, step, component, ExecutorSpec::Importer(executor));
     importer.inputs.insert("uri".into(), text(uri));
 
-    let imported = Source::Output { task: importer_key, key: "artifact".into(), ty: IoType::Artifact(ArtifactType::VertexEndpoint) };
+    let imported = Source::Output { task: importer_key.clone(), key: "artifact".into(), ty: IoType::Artifact(ArtifactType::VertexEndpoint) };
     let mut inputs = vec![
         ("model", ctx.source(step, "model")?),
         ("endpoint", imported),
@@ -142,7 +164,21 @@ pub fn deploy(ctx: &mut Ctx<'_>, step: &Step, endpoint: &str, traffic_percent: u
         inputs.push(("dedicated_resources_accelerator_count", number(acc.count)));
     }
     let deploy = op_task(ctx.task_of(&step.name)?, step, Op::ModelDeploy, inputs)?;
-    Ok(vec![importer, deploy])
+    let retire = retire_idle_models(ctx, step, &importer_key, &deploy.key)?;
+    Ok(vec![importer, deploy, retire])
+}
+
+/// The task after a deploy that undeploys the endpoint's models left at 0 % traffic.
+fn retire_idle_models(ctx: &mut Ctx<'_>, step: &Step, importer: &str, deploy: &str) -> Result<PlannedTask, TargetError> {
+    let key = ctx.helper_key(step, "retire")?;
+    let mut component = ComponentSpec::default();
+    component.input_definitions.artifacts.insert("endpoint".into(), artifact(ArtifactType::VertexEndpoint));
+    let executor = gcpc_python(RETIRE_SCRIPT);
+    let mut task = PlannedTask::new(&key, step, component, ExecutorSpec::Container(executor));
+    let endpoint = Source::Output { task: importer.to_owned(), key: "artifact".into(), ty: IoType::Artifact(ArtifactType::VertexEndpoint) };
+    task.inputs.insert("endpoint".into(), endpoint);
+    task.after.insert(deploy.to_owned());
+    Ok(task)
 }
 
 /// A `batch_prediction` step.

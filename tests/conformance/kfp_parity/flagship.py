@@ -8,7 +8,7 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import container_spec, endpoint_importer, unmanaged_model, validator
+from shared import container_spec, endpoint_importer, retire, unmanaged_model, validator
 
 ENV = "dev"
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
@@ -89,11 +89,12 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
         endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
-        ModelDeployOp(
+        deployed = ModelDeployOp(
             model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
             dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
             dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
         ).set_display_name("deploy").set_caching_options(False)
+        retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
 
 
 @dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")

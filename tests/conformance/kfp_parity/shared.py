@@ -26,6 +26,26 @@ def unmanaged_model(model: dsl.Input[dsl.Model], container_spec: dict,
                              args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
 
+# The task after a deploy that undeploys models left at 0 % traffic (src/targets/kubeflow/models.rs).
+RETIRE_SCRIPT = '''import json, sys
+from google.cloud import aiplatform
+ex = json.loads(sys.argv[1])
+resource = ex["inputs"]["artifacts"]["endpoint"]["artifacts"][0]["metadata"]["resourceName"]
+endpoint = aiplatform.Endpoint(resource)
+split = endpoint.traffic_split
+for deployed in endpoint.list_models():
+    if not split.get(deployed.id):
+        print("undeploying", deployed.id, "(no traffic)")
+        endpoint.undeploy(deployed_model_id=deployed.id)
+'''
+
+
+@dsl.container_component
+def retire(endpoint: dsl.Input[VertexEndpoint]):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", RETIRE_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
 def container_spec(image, port, health, predict):
     return {"healthRoute": health, "imageUri": image, "ports": [{"containerPort": port}], "predictRoute": predict}
 
