@@ -29,6 +29,8 @@ pub enum Act {
     UploadModel,
     /// Deploy a model to an endpoint.
     DeployModel,
+    /// Read an endpoint's deployed models and undeploy those left without traffic.
+    RetireModels,
     /// Create a batch prediction job and follow it.
     CreateBatchPredictionJob,
     /// Call an endpoint's predict method.
@@ -214,6 +216,8 @@ fn pipelines(a: &mut Actions, m: &Model) {
                 StepKind::ModelUpload { .. } => a.add(Pipelines, Act::UploadModel, Scope::Project, format!("{at} uploads its model")),
                 StepKind::EndpointDeploy { endpoint, .. } => {
                     a.add(Pipelines, Act::DeployModel, Scope::Project, format!("{at} deploys to endpoint `{endpoint}`"));
+                    let retire = format!("{at}: its retire task undeploys the models left at 0 % on endpoint `{endpoint}`");
+                    a.add(Pipelines, Act::RetireModels, Scope::Project, retire);
                     a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(Serving), format!("{at}: the deployed model runs as the serving SA"));
                 }
                 StepKind::BatchPrediction { dataset, destination, .. } => {

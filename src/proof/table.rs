@@ -30,6 +30,7 @@ pub fn needs(act: Act) -> Needs {
         Act::CreateTrainingPipeline => (&["aiplatform.trainingPipelines.create", "aiplatform.trainingPipelines.get"], VERTEX),
         Act::UploadModel => (&["aiplatform.models.upload"], VERTEX),
         Act::DeployModel => (&["aiplatform.endpoints.deploy"], VERTEX),
+        Act::RetireModels => (&["aiplatform.endpoints.get", "aiplatform.endpoints.undeploy"], VERTEX),
         Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
         Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
         Act::WriteTensorboard => (
