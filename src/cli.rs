@@ -11,9 +11,10 @@
 use clap::{Parser, Subcommand, ValueEnum};
 use mlopsgen::diagnostic::{render, Source};
 use mlopsgen::output::memo;
-use mlopsgen::output::stage::{self, Mode, Outcome, Staged, Stager};
+use mlopsgen::output::stage::{self, Mode, Observer, Outcome, Staged, Stager};
 use mlopsgen::output::write::{self, Action, ConflictKind};
-use mlopsgen::targets::{self, kubeflow::graph};
+use mlopsgen::model::graph;
+use mlopsgen::targets;
 use mlopsgen::{diff, Compilation, Error, Lowered, Options};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -309,16 +310,23 @@ impl Ctx {
             return self.check(spec, key, &lowered);
         }
         let waited = || eprintln!("waiting for another mlopsgen build to finish writing {dir} …");
+        let reviewer = diff::Reviewer::new(false);
         let outcome = stage::lock(&lowered.out_dir, waited).and_then(|lock| {
-            let staged = self.stream(&lowered, Mode::Build)?;
-            staged.map(|s| s.apply(force, &lock)).transpose()
+            let Some(staged) = self.stream(&lowered, Mode::Stage, Some(&reviewer))? else { return Ok(None) };
+            // The reviews of targets read whole (Terraform) run while the files are written.
+            std::thread::scope(|scope| {
+                let review = scope.spawn(|| reviewer.finish());
+                let outcome = staged.apply(force, &lock);
+                let reviewed = review.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                outcome.map(|o| Some((o, reviewed)))
+            })
         });
         match outcome {
             Ok(None) => EXIT_BUG,
-            Ok(Some(Outcome::Written(staged))) => {
+            Ok(Some((Outcome::Written(staged), reviewed))) => {
                 memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
                 let model = &lowered.model;
-                let report = diff::report::Report::new(&model.spec_path, &model.output_dir, None, Vec::new(), staged.changes.clone());
+                let report = diff::report::Report::new(&model.spec_path, &model.output_dir, None, Vec::new(), reviewed.changes);
                 emit(&report.summary(BUILD_SUMMARY_CHANGES));
                 emit(&format!("{dir}: {}\n", summary(&staged)));
                 for k in &staged.kept {
@@ -330,7 +338,7 @@ impl Ctx {
                 }
                 0
             }
-            Ok(Some(Outcome::Conflicts(staged))) => {
+            Ok(Some((Outcome::Conflicts(staged), _))) => {
                 self.report_conflicts(&dir, &staged);
                 EXIT_CONFLICT
             }
@@ -338,10 +346,10 @@ impl Ctx {
         }
     }
 
-    /// Streams the targets' files through a [`Stager`]; `Ok(None)` if a target failed (reported:
-    /// a bug).
-    fn stream(&self, lowered: &Lowered, mode: Mode) -> Result<Option<Staged>, write::WriteError> {
-        let stager = Stager::new(&lowered.out_dir, mode)?;
+    /// Streams the targets' files through a [`Stager`] (and `observer`); `Ok(None)` if a target
+    /// failed (reported: a bug).
+    fn stream(&self, lowered: &Lowered, mode: Mode, observer: Option<&dyn Observer>) -> Result<Option<Staged>, write::WriteError> {
+        let stager = Stager::new(&lowered.out_dir, mode, observer)?;
         match targets::emit_each(&lowered.model, &|path, text| stager.file(path, text)) {
             Ok(generated) => stager.finish(&generated, &lowered.spec_sha256).map(Some),
             Err(e) => {
@@ -355,7 +363,7 @@ impl Ctx {
     /// again into memory to show what differs.
     fn check(&self, spec: &Path, key: memo::Key<'_>, lowered: &Lowered) -> u8 {
         let dir = lowered.out_dir.display();
-        match self.stream(lowered, Mode::Check) {
+        match self.stream(lowered, Mode::Compare, None) {
             Ok(None) => EXIT_BUG,
             Ok(Some(staged)) if staged.is_up_to_date() => {
                 memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
@@ -427,10 +435,11 @@ impl Ctx {
                     Ok(lowered) => lowered,
                     Err(code) => return code,
                 };
-                match self.stream(&lowered, Mode::Diff) {
-                    Ok(Some(mut staged)) => {
-                        staged.review_terraform();
-                        diff::review_changes(&lowered.model, staged.diffs, staged.changes, None)
+                let reviewer = diff::Reviewer::new(true);
+                match self.stream(&lowered, Mode::Compare, Some(&reviewer)) {
+                    Ok(Some(_)) => {
+                        let reviewed = reviewer.finish();
+                        diff::review_changes(&lowered.model, reviewed.files, reviewed.changes, None)
                     }
                     Ok(None) => return EXIT_BUG,
                     Err(e) => return io_error(&e),

@@ -10,9 +10,11 @@
 //! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
 //! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`;
 //! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
-//! - [`targets`]: pure functions `&Model → files`;
+//! - [`targets`]: pure functions `&Model → files`, each target registered once in
+//!   [`targets::TARGETS`] with its semantic review ([`review`]);
 //! - [`proof`]: `mlopsgen iam`, which checks the model's grants against what each identity does;
-//! - [`output`]: the [`OutputSet`], the manifest and the safe writer; [`diff`] compares it with disk.
+//! - [`output`]: the [`OutputSet`], the manifest and the safe writer; [`diff`] compares it with disk
+//!   and reports what changed.
 //!
 //! [`compile`] runs the stages up to the output set; the CLI decides whether to write, check or
 //! diff. [`lower`] stops before the targets, for a caller that streams their files instead.
@@ -22,6 +24,7 @@ pub mod diff;
 pub mod model;
 pub mod output;
 pub mod proof;
+pub mod review;
 pub mod spec;
 pub mod targets;
 pub mod validate;

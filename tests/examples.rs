@@ -22,47 +22,31 @@ pub fn compile_example(spec: &Path) -> mlopsgen::Compilation {
     support::compile_spec(spec)
 }
 
-/// Snapshots the files under `prefixes` for every example.
-fn snapshot(target: &str, prefixes: &[&str]) {
+/// Snapshots each target's files (those under its folder) for every example: snapshot
+/// `<target id>__<example>`, one per entry of the target registry.
+#[test]
+fn every_target() {
     for spec in examples() {
         let c = compile_example(&spec);
-        let mut text = String::new();
-        for (path, contents) in c.output.files() {
-            if prefixes.iter().any(|p| path.starts_with(p)) {
+        let name = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        for target in mlopsgen::targets::TARGETS {
+            let prefix = format!("{}/", target.dir());
+            let mut text = String::new();
+            for (path, contents) in c.output.files().filter(|(p, _)| p.starts_with(&prefix)) {
                 text.push_str(&format!("=== {path} ===\n{contents}"));
             }
+            insta::assert_snapshot!(format!("{}__{name}", target.id()), text);
         }
-        let name = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        insta::assert_snapshot!(format!("{target}__{name}"), text);
     }
 }
 
+/// Every generated file belongs to a target's folder, so the snapshots above see all of them.
 #[test]
-fn terraform() {
-    snapshot("terraform", &["terraform/"]);
-}
-
-#[test]
-fn kubeflow() {
-    snapshot("kubeflow", &["pipelines/"]);
-}
-
-#[test]
-fn airflow() {
-    snapshot("airflow", &["dags/"]);
-}
-
-#[test]
-fn cloudbuild() {
-    snapshot("cloudbuild", &["cloudbuild/"]);
-}
-
-#[test]
-fn docker() {
-    snapshot("docker", &["docker/"]);
-}
-
-#[test]
-fn validation() {
-    snapshot("validation", &["validation/"]);
+fn every_file_is_in_a_target_folder() {
+    for spec in examples() {
+        let c = compile_example(&spec);
+        let dirs: Vec<String> = mlopsgen::targets::TARGETS.iter().map(|t| format!("{}/", t.dir())).collect();
+        let stray: Vec<&str> = c.output.files().map(|(p, _)| p).filter(|p| !dirs.iter().any(|d| p.starts_with(d.as_str()))).collect();
+        assert!(stray.is_empty(), "{}: files outside every target folder: {stray:?}", spec.display());
+    }
 }

@@ -4,9 +4,10 @@
 //! (`diff --base`, `build --fail-on-change`) is in `review_cli.rs`.
 
 use mlopsgen::diff::report::{Report, GITHUB_COMMENT_LIMIT};
-use mlopsgen::diff::semantic::{Change, Kind, Target};
 use mlopsgen::diff::{self, FileDiff, Files};
 use mlopsgen::output::write::Action;
+use mlopsgen::review::{Change, Kind};
+use mlopsgen::targets;
 use mlopsgen::{compile, Compilation, Options, Source};
 use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, Event, Parser, Tag, TagEnd};
 
@@ -33,11 +34,11 @@ fn edit(text: &str, from: &str, to: &str) -> String {
 }
 
 fn changes(old: &str, new: &str) -> Vec<Change> {
-    diff::semantic::changes(&files(&compiled(old)), &files(&compiled(new)))
+    targets::review(&files(&compiled(old)), &files(&compiled(new)))
 }
 
 /// (target, subject, kind, destructive) of each change, in report order.
-fn seen(changes: &[Change]) -> Vec<(Target, &str, Kind, bool)> {
+fn seen(changes: &[Change]) -> Vec<(&str, &str, Kind, bool)> {
     changes.iter().map(|c| (c.target, c.subject.as_str(), c.kind, c.destructive)).collect()
 }
 
@@ -60,8 +61,8 @@ fn a_bucket_added() {
     assert_eq!(
         seen(&c),
         [
-            (Target::Terraform, "google_storage_bucket.data", Kind::Added, false),
-            (Target::Terraform, "output.buckets", Kind::Changed, false),
+            ("terraform", "google_storage_bucket.data", Kind::Added, false),
+            ("terraform", "output.buckets", Kind::Changed, false),
         ]
     );
     assert_eq!(details(&c[1]), [("value.data", None, Some("google_storage_bucket.data.name"))]);
@@ -70,14 +71,14 @@ fn a_bucket_added() {
 #[test]
 fn a_parameter_default_changed() {
     let c = changes(MINIMAL, &edit(MINIMAL, NEW_DEFAULT.0, NEW_DEFAULT.1));
-    assert_eq!(seen(&c), [(Target::Kubeflow, "hello (dev) / parameter greeting", Kind::Changed, false)]);
+    assert_eq!(seen(&c), [("kubeflow", "hello (dev) / parameter greeting", Kind::Changed, false)]);
     assert_eq!(details(&c[0]), [("defaultValue", Some("hello"), Some("bonjour"))]);
 }
 
 #[test]
 fn a_base_image_changed() {
     let c = changes(MINIMAL, &edit(MINIMAL, NEW_BASE.0, NEW_BASE.1));
-    assert_eq!(seen(&c), [(Target::Docker, "image job", Kind::Changed, false)]);
+    assert_eq!(seen(&c), [("docker", "image job", Kind::Changed, false)]);
     assert_eq!(c[0].summary.as_deref(), Some("base image changed"));
     assert_eq!(details(&c[0]), [("FROM", Some("python:3.12-slim"), Some("python:3.13-slim"))]);
 }
@@ -89,8 +90,8 @@ fn a_steps_image_changed() {
     assert_eq!(
         seen(&c),
         [
-            (Target::Kubeflow, "training (dev) / task evaluate", Kind::Changed, false),
-            (Target::Kubeflow, "training (prod) / task evaluate", Kind::Changed, false),
+            ("kubeflow", "training (dev) / task evaluate", Kind::Changed, false),
+            ("kubeflow", "training (prod) / task evaluate", Kind::Changed, false),
         ]
     );
     let dev = find(&c, "training (dev) / task evaluate");
@@ -187,8 +188,8 @@ fn a_dag_schedule_changed() {
     let old = Files::from([(path.clone(), TRAINING_DAG.to_owned())]);
     let new_text = edit(TRAINING_DAG, "CronTriggerTimetable(\"0 3 * * 1\"", "CronTriggerTimetable(\"0 5 * * 1\"");
     let new_text = edit(&new_text, "    \"max_depth\": 6,\n", "    \"max_depth\": 8,\n");
-    let c = diff::semantic::changes(&old, &Files::from([(path, new_text)]));
-    assert_eq!(seen(&c), [(Target::Airflow, "DAG training (dev)", Kind::Changed, false)]);
+    let c = targets::review(&old, &Files::from([(path, new_text)]));
+    assert_eq!(seen(&c), [("airflow", "DAG training (dev)", Kind::Changed, false)]);
     assert_eq!(c[0].summary.as_deref(), Some("schedule changed"));
     assert_eq!(
         details(&c[0]),
@@ -216,8 +217,8 @@ fn a_spec_schedule_change_reaches_the_dags() {
     assert_eq!(
         seen(&c),
         [
-            (Target::Airflow, "DAG training (dev)", Kind::Changed, false),
-            (Target::Airflow, "DAG training (prod)", Kind::Changed, false),
+            ("airflow", "DAG training (dev)", Kind::Changed, false),
+            ("airflow", "DAG training (prod)", Kind::Changed, false),
         ]
     );
     assert_eq!(details(&c[0]), [("schedule", Some("0 3 * * 1"), Some("0 5 * * 1"))]);

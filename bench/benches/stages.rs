@@ -83,23 +83,26 @@ fn compile(bencher: divan::Bencher, input: &str) {
 mod target {
     use super::*;
 
-    const NAMES: &[&str] = &["terraform", "kubeflow", "airflow", "cloudbuild", "docker", "validation"];
+    /// Every registered target's id.
+    fn names() -> impl Iterator<Item = &'static str> {
+        targets::TARGETS.iter().map(|t| t.id())
+    }
 
     fn bench_target(bencher: divan::Bencher, input: &str, name: &str) {
         let model = lowered(input);
-        let Some((_, emit, _)) = targets::TARGETS.iter().find(|(n, _, _)| *n == name) else { panic!("no target {name}") };
+        let Some(target) = targets::TARGETS.iter().find(|t| t.id() == name) else { panic!("no target {name}") };
         bencher.bench(|| {
             let mut out = mlopsgen::OutputSet::new(&model.spec_path);
-            emit(&model, &mut out, targets::Shard::ALL).map(|()| out)
+            target.emit(&model, &mut out, targets::Shard::ALL).map(|()| out)
         });
     }
 
-    #[divan::bench(args = NAMES)]
+    #[divan::bench(args = names())]
     fn flagship(bencher: divan::Bencher, name: &str) {
         bench_target(bencher, "flagship", name);
     }
 
-    #[divan::bench(args = NAMES)]
+    #[divan::bench(args = names())]
     fn n100(bencher: divan::Bencher, name: &str) {
         bench_target(bencher, "n100", name);
     }
@@ -133,7 +136,7 @@ fn diff(bencher: divan::Bencher, input: &str) {
     let (old, new) = (files(&old_src), files(&new_src));
     bencher.bench(|| {
         let changed = diff::changed_files(&old, &new);
-        let changes = diff::semantic::changes(&old, &new);
+        let changes = targets::review(&old, &new);
         diff::report::Report::new("mlops.yaml", "generated", None, changed, changes).text()
     });
 }

@@ -1,39 +1,30 @@
 //! Diffs between two versions of the generated files: unified text diffs, per-target semantic
-//! changes, and the reports built from them (terminal text, a Markdown PR comment, JSON).
+//! changes ([`crate::targets::review`]), and the reports built from them (terminal text, a
+//! Markdown PR comment, JSON).
 //!
 //! Both sides are plain `path → text` maps ([`Files`]): the files on disk or at a git ref on one
 //! side, the [`crate::OutputSet`] on the other, so the same code serves `build`, `diff` and
-//! `diff --base REF`; [`review`] builds the report of a compilation against either.
+//! `diff --base REF`; [`review`] builds the report of a compilation against either, and a
+//! [`Reviewer`] reviews a streamed build file by file.
 
 pub mod git;
 pub mod report;
-pub mod semantic;
+mod reviewer;
 pub mod unified;
 
+pub use reviewer::{Reviewed, Reviewer};
 pub use unified::{stat, unified};
 
+use crate::model::graph;
 use crate::model::{paths, Model};
 use crate::output::write::{Action, Plan};
-use crate::targets::kubeflow::graph;
+use crate::review::{touched_tasks, Change};
+use crate::targets::{self, TargetRef};
 use crate::Compilation;
 use report::Report;
 use std::collections::BTreeMap;
 
-/// Generated files by path.
-pub type Files = BTreeMap<String, String>;
-
-/// One changed file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileDiff {
-    /// Path inside the output directory.
-    pub path: String,
-    /// Added, changed or removed.
-    pub action: Action,
-    /// Old contents (`None` if added).
-    pub old: Option<String>,
-    /// New contents (`None` if removed).
-    pub new: Option<String>,
-}
+pub use crate::output::{FileDiff, Files};
 
 /// The changed files between two versions.
 pub fn changed_files(old: &Files, new: &Files) -> Vec<FileDiff> {
@@ -64,9 +55,9 @@ pub fn plan_files(plan: &Plan) -> Vec<FileDiff> {
         .collect()
 }
 
-/// Whether a file goes into a review's sides: it differs, or semantic diffs read its target whole.
+/// Whether a file goes into a review's sides: it differs, or its target is reviewed whole.
 fn reviewed(path: &str, differs: bool) -> bool {
-    !path.starts_with(".mlopsgen/") && (differs || semantic::reads_unchanged(path))
+    !path.starts_with(".mlopsgen/") && (differs || targets::reviewed_whole(path))
 }
 
 /// The report of what `compilation` changes in `old` (the files at `base`, or on disk).
@@ -84,20 +75,20 @@ pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Rep
 
 /// The report of two sides that hold every file that differs.
 fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>) -> Report {
-    let changes = semantic::changes(&old, &new);
+    let changes = targets::review(&old, &new);
     review_changes(&compilation.model, into_changed_files(old, new), changes, base)
 }
 
 /// The report of changed files (each with its texts, by path) and their semantic changes, as a
 /// streamed `diff` collects them.
-pub fn review_changes(model: &Model, files: Vec<FileDiff>, changes: Vec<semantic::Change>, base: Option<&str>) -> Report {
+pub fn review_changes(model: &Model, files: Vec<FileDiff>, changes: Vec<Change>, base: Option<&str>) -> Report {
     let graphs = pipeline_graphs(model, &files, &changes);
     Report::new(&model.spec_path, &model.output_dir, base, files, changes).with_graphs(graphs)
 }
 
 /// Mermaid graphs of the pipelines whose compiled template or DAG changes, added and changed
 /// steps outlined.
-fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[semantic::Change]) -> BTreeMap<String, String> {
+fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[Change]) -> BTreeMap<String, String> {
     let changed_paths: std::collections::BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let changed = |pipeline: &str| {
         model.environments.iter().any(|e| {
@@ -105,12 +96,15 @@ fn pipeline_graphs(model: &Model, files: &[FileDiff], changes: &[semantic::Chang
             owned.iter().any(|p| changed_paths.contains(p.as_str()))
         })
     };
+    // The changes of the target the compiled pipeline templates belong to.
+    let templates = TargetRef::of(&paths::pipeline_json("env", "pipeline"));
+    let template_changes = || changes.iter().filter(|c| TargetRef::of_id(c.target) == templates);
     model
         .pipelines
         .iter()
         .filter(|p| changed(&p.key))
         .map(|p| {
-            let touched = semantic::touched_tasks(changes, &p.key);
+            let touched = touched_tasks(template_changes(), &p.key);
             (p.key.clone(), graph::render(p, graph::Format::Mermaid) + &graph::mermaid_highlight(p, &touched))
         })
         .collect()

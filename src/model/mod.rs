@@ -9,6 +9,7 @@
 pub mod caching;
 pub mod actions;
 mod env;
+pub mod graph;
 pub mod iam;
 pub mod lower;
 pub mod paths;

@@ -72,6 +72,22 @@ pub struct PathError {
     pub reason: &'static str,
 }
 
+/// Generated files by path: one side of a comparison (on disk, at a git ref, or generated).
+pub type Files = BTreeMap<String, String>;
+
+/// One file that a build adds, changes or removes, with both texts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDiff {
+    /// Path inside the output directory.
+    pub path: String,
+    /// Added, changed or removed.
+    pub action: write::Action,
+    /// Old contents (`None` if added).
+    pub old: Option<String>,
+    /// New contents (`None` if removed).
+    pub new: Option<String>,
+}
+
 /// Every generated file: relative path → contents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OutputSet {

@@ -6,14 +6,12 @@
 //! [`Stager::finish`] adds the orphans and the new manifest; [`Staged::apply`] then follows the
 //! protocol of [`super::write`]: a conflict refuses the build (the staged files are dropped);
 //! otherwise a pending manifest, the renames in path order, the removals and the final manifest.
-//! A build also works out the semantic changes file by file as they pass; `diff` does the same and
-//! keeps both texts of the files that change, and `build --check` only compares ([`Mode`]).
+//! `build` stages the files that change, `build --check` and `diff` only compare them ([`Mode`]);
+//! an [`Observer`] (the review `build` and `diff` print) is told about every file as it passes.
 
 use super::manifest::{sha256_hex, Manifest, FORMAT};
 use super::write::{self, crash_point, io_err, Action, ConflictKind, Dirs, WriteError};
-use super::{check_path, OutputSet};
-use crate::diff::semantic::{self, Change};
-use crate::diff::{FileDiff, Files};
+use super::{check_path, FileDiff, OutputSet};
 use crate::model::paths::MANIFEST;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -59,43 +57,46 @@ pub struct Entry {
 /// What a [`Stager`] does with the files that change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// Only compare them (`build --check`).
-    Check,
-    /// Stage them and work out their semantic changes (`build`).
-    Build,
-    /// Keep their old and new texts and work out their semantic changes (`diff`).
-    Diff,
+    /// Only compare them (`build --check`, `diff`).
+    Compare,
+    /// Stage them for [`Staged::apply`] (`build`).
+    Stage,
+}
+
+/// Told about each file a [`Stager`] compares (from any target's thread), e.g. to review it.
+pub trait Observer: Sync {
+    /// A generated file (`new` is its text) or an orphan (`new` is `None`); `old` is its text on
+    /// disk, if any.
+    fn file(&self, path: &str, action: Action, old: Option<&str>, new: Option<&str>);
 }
 
 /// Receives generated files one by one (see the module docs).
-#[derive(Debug)]
 pub struct Stager<'a> {
     out_dir: &'a Path,
     old: Manifest,
     mode: Mode,
+    observer: Option<&'a dyn Observer>,
     state: Mutex<State>,
+}
+
+impl std::fmt::Debug for Stager<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stager").field("out_dir", &self.out_dir).field("mode", &self.mode).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Default)]
 struct State {
     files: Vec<Entry>,
     hashes: BTreeMap<String, String>,
-    changes: Vec<Change>,
-    /// Terraform's semantic diff matches resources across files: every `.tf` file, both sides.
-    terraform: (Files, Files),
-    diffs: Vec<FileDiff>,
     error: Option<WriteError>,
 }
 
 impl<'a> Stager<'a> {
-    /// A stager comparing files with `out_dir`.
-    pub fn new(out_dir: &'a Path, mode: Mode) -> Result<Self, WriteError> {
+    /// A stager comparing files with `out_dir`, telling `observer` about each.
+    pub fn new(out_dir: &'a Path, mode: Mode, observer: Option<&'a dyn Observer>) -> Result<Self, WriteError> {
         let old = write::read_manifest(out_dir)?;
-        Ok(Stager { out_dir, old, mode, state: Mutex::default() })
-    }
-
-    fn reviews(&self) -> bool {
-        self.mode != Mode::Check
+        Ok(Stager { out_dir, old, mode, observer, state: Mutex::default() })
     }
 
     /// Takes one prepared file. The first I/O error is kept for [`Stager::finish`] and every
@@ -108,15 +109,9 @@ impl<'a> Stager<'a> {
         let result = self.compare(&path, &text);
         let mut state = self.state();
         match result {
-            Ok(Compared { entry, changes, terraform_old, diff }) => {
-                state.diffs.extend(diff);
-                if let Some(old) = terraform_old {
-                    state.terraform.0.extend(old.map(|o| (path.clone(), o)));
-                    state.terraform.1.insert(path.clone(), text);
-                }
+            Ok(entry) => {
                 state.hashes.insert(path, hash);
                 state.files.push(entry);
-                state.changes.extend(changes);
             }
             Err(e) => state.error = state.error.take().or(Some(e)),
         }
@@ -126,84 +121,40 @@ impl<'a> Stager<'a> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Classifies, stages and reviews one file.
-    fn compare(&self, path: &str, text: &str) -> Result<Compared, WriteError> {
+    /// Classifies, stages and shows the observer one file.
+    fn compare(&self, path: &str, text: &str) -> Result<Entry, WriteError> {
         let disk = write::read_existing(self.out_dir, path)?;
         let (action, conflict) = write::classify(&self.old, path, disk.as_deref(), text.as_bytes());
         let staged = match action {
-            Action::Add | Action::Change if self.mode == Mode::Build => Some(stage(self.out_dir, path, text.as_bytes())?),
+            Action::Add | Action::Change if self.mode == Mode::Stage => Some(stage(self.out_dir, path, text.as_bytes())?),
             _ => None,
         };
-        let entry = Entry { path: path.to_owned(), action, conflict, staged };
-        let mut compared = Compared { entry, changes: Vec::new(), terraform_old: None, diff: None };
-        if !self.reviews() {
-            return Ok(compared);
+        if let Some(observer) = self.observer {
+            observer.file(path, action, disk.map(write::lossy_utf8).as_deref(), Some(text));
         }
-        let old = disk.map(write::lossy_utf8);
-        let whole = semantic::reads_unchanged(path); // Terraform: diffed across files in the end
-        if action != Action::Unchanged && !whole {
-            compared.changes = file_changes(path, old.as_deref(), Some(text));
-        }
-        if action != Action::Unchanged && self.mode == Mode::Diff {
-            let new = Some(text.to_owned());
-            compared.diff = Some(FileDiff { path: path.to_owned(), action, old: old.clone(), new });
-        }
-        if whole {
-            compared.terraform_old = Some(old);
-        }
-        Ok(compared)
+        Ok(Entry { path: path.to_owned(), action, conflict, staged })
     }
 
     /// Ends the stream: `generated` is every path the targets emitted. Adds the orphans and the
     /// manifest the build writes.
     pub fn finish(self, generated: &BTreeSet<String>, spec_sha256: &str) -> Result<Staged, WriteError> {
-        let reviews = self.reviews();
-        let State { mut files, hashes, mut changes, terraform, mut diffs, error } =
-            self.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let State { mut files, hashes, error } = self.state.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(e) = error {
             return Err(e);
         }
         let (removed, kept) = write::orphans(self.out_dir, &self.old, |p| generated.contains(p))?;
-        let (mut tf_old, tf_new) = terraform;
         for (path, old_text) in removed {
-            if self.mode == Mode::Diff {
-                diffs.push(FileDiff { path: path.clone(), action: Action::Remove, old: Some(old_text.clone()), new: None });
-            }
-            if reviews {
-                if semantic::reads_unchanged(&path) {
-                    tf_old.insert(path.clone(), old_text);
-                } else {
-                    changes.extend(file_changes(&path, Some(&old_text), None));
-                }
+            if let Some(observer) = self.observer {
+                observer.file(&path, Action::Remove, Some(&old_text), None);
             }
             files.push(Entry { path, action: Action::Remove, conflict: None, staged: None });
         }
-        semantic::sort(&mut changes);
         files.sort_by(|a, b| a.path.cmp(&b.path));
-        diffs.sort_by(|a, b| a.path.cmp(&b.path));
         let manifest = Manifest { format: FORMAT, spec_sha256: spec_sha256.to_owned(), files: hashes, pending: BTreeMap::new() };
         let manifest_stale = self.old != manifest;
         let out_dir = self.out_dir.to_path_buf();
-        let terraform = (tf_old, tf_new);
-        Ok(Staged { out_dir, old: self.old, files, kept, manifest, manifest_stale, changes, terraform, diffs })
+        Ok(Staged { out_dir, old: self.old, files, kept, manifest, manifest_stale })
     }
-}
-
-/// One file, compared.
-struct Compared {
-    entry: Entry,
-    /// Its semantic changes (but for Terraform's).
-    changes: Vec<Change>,
-    /// For a Terraform file: its text on disk, if any.
-    terraform_old: Option<Option<String>>,
-    /// For `diff`, if it changes: both texts.
-    diff: Option<FileDiff>,
-}
-
-/// The semantic changes of one (non-Terraform) file.
-fn file_changes(path: &str, old: Option<&str>, new: Option<&str>) -> Vec<Change> {
-    let side = |text: Option<&str>| Files::from_iter(text.map(|t| (path.to_owned(), t.to_owned())));
-    semantic::changes(&side(old), &side(new))
 }
 
 /// Writes `bytes` to a temp file in `.mlopsgen/` (with the mode `rel` gets).
@@ -229,13 +180,6 @@ pub struct Staged {
     pub manifest: Manifest,
     /// Whether the manifest on disk differs from it.
     pub manifest_stale: bool,
-    /// The semantic changes (not with [`Mode::Check`]), in report order; Terraform's join them
-    /// in [`Staged::review_terraform`] or [`Staged::apply`], which works them out while it writes.
-    pub changes: Vec<Change>,
-    /// Both sides of every Terraform file (not with [`Mode::Check`]).
-    terraform: (Files, Files),
-    /// With [`Mode::Diff`]: the files that change, with both texts, by path.
-    pub diffs: Vec<FileDiff>,
 }
 
 /// The result of [`Staged::apply`].
@@ -282,34 +226,13 @@ impl Staged {
     }
 
     /// Refuses conflicts unless `force`; otherwise writes a pending manifest, renames the staged
-    /// files into place, removes orphans and writes the final manifest, while a second thread
-    /// works out the Terraform changes. Needs the build's lock.
+    /// files into place, removes orphans and writes the final manifest. Needs the build's lock.
     pub fn apply(mut self, force: bool, _lock: &Lock) -> Result<Outcome, WriteError> {
         if !force && self.conflicts().next().is_some() {
             return Ok(Outcome::Conflicts(self));
         }
-        let (old, new) = std::mem::take(&mut self.terraform);
-        let terraform = std::thread::scope(|scope| {
-            let review = scope.spawn(move || semantic::changes(&old, &new));
-            let written = self.write();
-            let changes = review.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            written.map(|()| changes)
-        })?;
-        self.add_changes(terraform);
+        self.write()?;
         Ok(Outcome::Written(self))
-    }
-
-    /// Works out the Terraform changes and adds them (what [`Staged::apply`] does as it writes).
-    pub fn review_terraform(&mut self) {
-        let (old, new) = std::mem::take(&mut self.terraform);
-        self.add_changes(semantic::changes(&old, &new));
-    }
-
-    fn add_changes(&mut self, changes: Vec<Change>) {
-        if !changes.is_empty() {
-            self.changes.extend(changes);
-            semantic::sort(&mut self.changes);
-        }
     }
 
     /// The writes of [`Staged::apply`] (none if the directory is up to date).
@@ -368,7 +291,7 @@ fn persist(out_dir: &Path, rel: &str, staged: tempfile::TempPath, dirs: &mut Dir
 /// Builds an in-memory output set through the streamed path: locks, stages every file, applies.
 pub fn build(out_dir: &Path, set: &OutputSet, spec_sha256: &str, force: bool, on_wait: impl FnOnce()) -> Result<Outcome, WriteError> {
     let lock = lock(out_dir, on_wait)?;
-    let stager = Stager::new(out_dir, Mode::Build)?;
+    let stager = Stager::new(out_dir, Mode::Stage, None)?;
     let generated: BTreeSet<String> = set.files().map(|(p, _)| p.to_owned()).collect();
     for (path, text) in set.files() {
         stager.file(path.to_owned(), text.to_owned());

@@ -4,16 +4,24 @@
 //! Each target reads only the model (never the spec or YAML) and inserts its files. Structured
 //! formats are built with typed writers (hcl-rs for HCL, serde for JSON and YAML); Python and
 //! Dockerfiles come from minijinja templates in `templates/`.
+//!
+//! A target is a [`Target`] (its id, output folder, emitter and semantic review) listed once in
+//! [`TARGETS`]; building, streaming, reviewing (`build`, `diff`), the snapshot tests and the
+//! benchmarks all read that list.
 
 pub mod airflow;
 pub mod cloudbuild;
 pub mod docker;
 pub mod kubeflow;
+mod registry;
 pub mod terraform;
 pub mod validation;
 
+pub use registry::{TargetRef, TARGETS};
+
 use crate::model::Model;
-use crate::output::{Emitter, OutputSet, PathError, Stream};
+use crate::output::{Emitter, Files, OutputSet, PathError, Stream};
+use crate::review::Change;
 use std::collections::BTreeSet;
 
 /// An error inside a target: always a bug in mlopsgen (validation guarantees valid input).
@@ -32,19 +40,31 @@ pub enum TargetError {
     },
 }
 
-/// A target's entry point: it emits its files, or with a [`Shard`] short of [`Shard::ALL`], its
-/// share of them.
-pub type Emit = fn(&Model, &mut dyn Emitter, Shard) -> Result<(), TargetError>;
-
-/// Every target, in the order they run, with the number of shards (threads) it runs on.
-pub const TARGETS: &[(&str, Emit, usize)] = &[
-    ("terraform", terraform::emit, 1),
-    ("kubeflow", kubeflow::emit, 2),
-    ("airflow", airflow::emit, 1),
-    ("cloudbuild", cloudbuild::emit, 1),
-    ("docker", docker::emit, 1),
-    ("validation", validation::emit, 1),
-];
+/// One generated artifact: what it is called, where its files go, how they are made and how a
+/// change to them is reviewed. Implementations live in `registry.rs`, each listed in [`TARGETS`].
+pub trait Target: Sync {
+    /// Stable id: snapshot names, the `target` of a [`Change`] and of `diff --format json`.
+    fn id(&self) -> &'static str;
+    /// Name in reports.
+    fn title(&self) -> &'static str;
+    /// The folder of the output directory its files go in (every path it emits starts `dir/`).
+    fn dir(&self) -> &'static str;
+    /// Threads its [`Target::emit`] runs on, each taking a [`Shard`] of the work.
+    fn shards(&self) -> usize {
+        1
+    }
+    /// Emits its files or, with a [`Shard`] short of [`Shard::ALL`], its share of them.
+    fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError>;
+    /// The semantic changes between two versions of its files (the sides may hold other files,
+    /// which it ignores).
+    fn review(&self, old: &Files, new: &Files) -> Vec<Change>;
+    /// Whether [`Target::review`] needs all its files when one changes, unchanged ones included
+    /// (Terraform matches resources by address across files); otherwise it gets only those that
+    /// differ.
+    fn reviewed_whole(&self) -> bool {
+        false
+    }
+}
 
 /// A share of a target's work, so that the largest (a pipeline JSON per pipeline and environment)
 /// runs on several threads: shard `index` of `count` takes every `count`-th item.
@@ -70,9 +90,9 @@ impl Shard {
 /// first failing target's error wins, and a path two targets write is an error, as when they
 /// run one after the other).
 pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
-    let sets = on_threads(|emit, shard| {
+    let sets = on_threads(|target, shard| {
         let mut set = OutputSet::new(&model.spec_path);
-        emit(model, &mut set, shard).map(|()| set)
+        target.emit(model, &mut set, shard).map(|()| set)
     });
     let mut out = OutputSet::new(&model.spec_path);
     for set in sets {
@@ -85,9 +105,9 @@ pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
 /// emitted (from any of the threads) instead of collecting them; returns every path. Files
 /// emitted before an error may already have reached the sink.
 pub fn emit_each(model: &Model, sink: &(dyn Fn(String, String) + Sync)) -> Result<BTreeSet<String>, TargetError> {
-    let streams = on_threads(|emit, shard| {
+    let streams = on_threads(|target, shard| {
         let mut stream = Stream::new(&model.spec_path, sink);
-        emit(model, &mut stream, shard).map(|()| stream.into_paths())
+        target.emit(model, &mut stream, shard).map(|()| stream.into_paths())
     });
     let mut all = BTreeSet::new();
     for paths in streams {
@@ -102,11 +122,55 @@ pub fn emit_each(model: &Model, sink: &(dyn Fn(String, String) + Sync)) -> Resul
 }
 
 /// `run` on each shard of each target, each on its own thread; results in [`TARGETS`] order.
-fn on_threads<T: Send>(run: impl Fn(Emit, Shard) -> Result<T, TargetError> + Sync) -> Vec<Result<T, TargetError>> {
-    let shards = TARGETS.iter().flat_map(|&(_, emit, count)| (0..count).map(move |index| (emit, Shard { index, count })));
+fn on_threads<T: Send>(run: impl Fn(&dyn Target, Shard) -> Result<T, TargetError> + Sync) -> Vec<Result<T, TargetError>> {
+    let shards = TARGETS.iter().flat_map(|&t| {
+        let count = t.shards();
+        (0..count).map(move |index| (t, Shard { index, count }))
+    });
     std::thread::scope(|scope| {
         let run = &run;
-        let running: Vec<_> = shards.map(|(emit, shard)| scope.spawn(move || run(emit, shard))).collect();
+        let running: Vec<_> = shards.map(|(t, shard)| scope.spawn(move || run(t, shard))).collect();
         running.into_iter().map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect()
     })
+}
+
+/// Whether a generated file is reviewed even when unchanged ([`Target::reviewed_whole`]), so a
+/// caller comparing file by file must keep both its texts.
+pub fn reviewed_whole(path: &str) -> bool {
+    TargetRef::of(path).target().is_some_and(|t| t.reviewed_whole())
+}
+
+/// All semantic changes between two versions of the output, each stamped with its target, in
+/// report order ([`sort_changes`]).
+///
+/// Only files that differ are passed on, but for a target reviewed whole: once one of its files
+/// differs, its review reads them all (an identical file can change nothing elsewhere).
+pub fn review(old: &Files, new: &Files) -> Vec<Change> {
+    let differing = |files: &Files| -> Files {
+        files.iter().filter(|(p, _)| old.get(*p) != new.get(*p)).map(|(p, t)| (p.clone(), t.clone())).collect()
+    };
+    let some_equal = old.iter().any(|(p, t)| new.get(p) == Some(t));
+    let filtered = some_equal.then(|| (differing(old), differing(new)));
+    let (old_diff, new_diff) = filtered.as_ref().map_or((old, new), |(o, n)| (o, n));
+    let mut out = Vec::new();
+    for (i, &target) in TARGETS.iter().enumerate() {
+        let sides = if target.reviewed_whole() {
+            if !old_diff.keys().chain(new_diff.keys()).any(|p| TargetRef::of(p) == TargetRef(i)) {
+                continue;
+            }
+            (old, new)
+        } else {
+            (old_diff, new_diff)
+        };
+        out.extend(target.review(sides.0, sides.1).into_iter().map(|c| Change { target: target.id(), ..c }));
+    }
+    sort_changes(&mut out);
+    out
+}
+
+/// Puts changes in report order: destructive ones first, then by target (in [`TARGETS`] order)
+/// and subject.
+pub fn sort_changes(changes: &mut [Change]) {
+    let key = |c: &Change| (!c.destructive, TargetRef::of_id(c.target));
+    changes.sort_by(|a, b| (key(a), &a.subject, a.kind).cmp(&(key(b), &b.subject, b.kind)));
 }

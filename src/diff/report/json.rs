@@ -2,7 +2,8 @@
 //! changes"). Keys never disappear within a `format` version; `null` marks an absent value.
 
 use super::{status, Counts, Report, JSON_FORMAT};
-use crate::diff::semantic::{Change, Target};
+use crate::review::Change;
+use crate::targets::TargetRef;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 struct FileEntry<'a> {
     path: &'a str,
     status: &'static str,
-    target: Target,
+    target: TargetRef,
 }
 
 #[derive(Serialize)]
@@ -20,7 +21,7 @@ struct Doc<'a> {
     output_dir: &'a str,
     base: Option<&'a str>,
     summary: Counts,
-    targets: BTreeMap<Target, Counts>,
+    targets: BTreeMap<TargetRef, Counts>,
     files: Vec<FileEntry<'a>>,
     changes: &'a [Change],
 }
@@ -38,7 +39,7 @@ impl Report {
             files: self
                 .files
                 .iter()
-                .map(|f| FileEntry { path: &f.path, status: status(f.action), target: Target::of(&f.path) })
+                .map(|f| FileEntry { path: &f.path, status: status(f.action), target: TargetRef::of(&f.path) })
                 .collect(),
             changes: &self.changes,
         };

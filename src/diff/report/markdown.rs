@@ -8,8 +8,9 @@
 //! was left out.
 
 use super::{kind_counts, kind_word, status, truncate, Report};
-use crate::diff::semantic::Change;
 use crate::diff::unified;
+use crate::review::Change;
+use crate::targets::TargetRef;
 use std::fmt::Write as _;
 
 /// GitHub's limit on a comment's length.
@@ -42,9 +43,9 @@ impl Report {
         self.table(&mut out);
         let mut omitted = Vec::new();
         for (target, changes) in self.by_target() {
-            let full = target_section(target.name(), &changes, true);
-            if !push_if_fits(&mut out, &full) && !push_if_fits(&mut out, &target_section(target.name(), &changes, false)) {
-                omitted.push(format!("the {} change list", target.name()));
+            let full = target_section(target.title(), &changes, true);
+            if !push_if_fits(&mut out, &full) && !push_if_fits(&mut out, &target_section(target.title(), &changes, false)) {
+                omitted.push(format!("the {} change list", target.title()));
             }
         }
         for (name, graph) in &self.graphs {
@@ -93,7 +94,7 @@ impl Report {
             destructive.len()
         );
         for c in destructive.iter().take(CALLOUT_CHANGES) {
-            let _ = write!(out, "> - {}: **{}** {}", c.target.name(), kind_word(c.kind), code(&c.subject));
+            let _ = write!(out, "> - {}: **{}** {}", TargetRef::of_id(c.target).title(), kind_word(c.kind), code(&c.subject));
             if let Some(s) = &c.summary {
                 let _ = write!(out, ": {}", escape(s));
             }
@@ -116,7 +117,7 @@ impl Report {
             );
         };
         for (target, counts) in self.counts() {
-            row(out, target.name(), counts);
+            row(out, target.title(), counts);
         }
         row(out, "**Total**", self.totals());
         out.push('\n');

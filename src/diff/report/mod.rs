@@ -8,7 +8,8 @@ mod text;
 
 pub use markdown::{GITHUB_COMMENT_LIMIT, MARKDOWN_LIMIT};
 
-use super::semantic::{Change, Kind, Target};
+use crate::review::{Change, Kind};
+use crate::targets::TargetRef;
 use super::FileDiff;
 use crate::output::write::Action;
 use serde::Serialize;
@@ -96,13 +97,13 @@ impl Report {
     }
 
     /// Counts per target, in target order.
-    pub fn counts(&self) -> BTreeMap<Target, Counts> {
-        let mut counts: BTreeMap<Target, Counts> = BTreeMap::new();
+    pub fn counts(&self) -> BTreeMap<TargetRef, Counts> {
+        let mut counts: BTreeMap<TargetRef, Counts> = BTreeMap::new();
         for f in &self.files {
-            counts.entry(Target::of(&f.path)).or_default().add_file(f.action);
+            counts.entry(TargetRef::of(&f.path)).or_default().add_file(f.action);
         }
         for c in &self.changes {
-            counts.entry(c.target).or_default().add_change(c);
+            counts.entry(TargetRef::of_id(c.target)).or_default().add_change(c);
         }
         counts
     }
@@ -120,10 +121,10 @@ impl Report {
     }
 
     /// Changes grouped by target, destructive first within each.
-    fn by_target(&self) -> BTreeMap<Target, Vec<&Change>> {
-        let mut groups: BTreeMap<Target, Vec<&Change>> = BTreeMap::new();
+    fn by_target(&self) -> BTreeMap<TargetRef, Vec<&Change>> {
+        let mut groups: BTreeMap<TargetRef, Vec<&Change>> = BTreeMap::new();
         for c in &self.changes {
-            groups.entry(c.target).or_default().push(c);
+            groups.entry(TargetRef::of_id(c.target)).or_default().push(c);
         }
         groups
     }

@@ -3,7 +3,8 @@
 //! short summary `build` prints, which falls back to per-target counts when there are many.
 
 use super::{kind_counts, kind_symbol, truncate, Report};
-use crate::diff::semantic::Change;
+use crate::review::Change;
+use crate::targets::TargetRef;
 use std::fmt::Write as _;
 
 /// Changed fields listed per change before `… N more field(s)`.
@@ -15,7 +16,7 @@ impl Report {
         let mut out = String::new();
         self.destructive_header(&mut out);
         for (target, changes) in self.by_target() {
-            let _ = writeln!(out, "{}: {}", target.name(), kind_counts(changes.iter().copied()));
+            let _ = writeln!(out, "{}: {}", target.title(), kind_counts(changes.iter().copied()));
             for c in changes {
                 change_lines(c, &mut out);
             }
@@ -32,7 +33,7 @@ impl Report {
         let mut out = String::new();
         self.destructive_header(&mut out);
         for (target, changes) in self.by_target() {
-            let _ = writeln!(out, "{}: {}", target.name(), kind_counts(changes.iter().copied()));
+            let _ = writeln!(out, "{}: {}", target.title(), kind_counts(changes.iter().copied()));
         }
         let _ = writeln!(out, "({} changes in all; `mlopsgen diff` lists each one before you build)", self.changes.len());
         out
@@ -45,7 +46,7 @@ impl Report {
         }
         let _ = writeln!(out, "DESTRUCTIVE: {} change(s) may lose state or break consumers:", destructive.len());
         for c in destructive {
-            let _ = write!(out, "  {:<3} {} ({})", kind_symbol(c.kind), c.subject, c.target.name());
+            let _ = write!(out, "  {:<3} {} ({})", kind_symbol(c.kind), c.subject, TargetRef::of_id(c.target).title());
             if let Some(s) = &c.summary {
                 let _ = write!(out, ": {s}");
             }

@@ -10,7 +10,6 @@
 mod condition;
 mod container;
 mod gcpc;
-pub mod graph;
 mod ir;
 mod jobs;
 pub mod json;

@@ -2,8 +2,8 @@
 //! `name` is its builder image), and the build-level settings (`options`, `substitutions`,
 //! `timeout`, `availableSecrets`, `images`…) as one `<file> / settings` change.
 
-use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind, Target};
-use crate::diff::Files;
+use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind};
+use super::Files;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (path, text) in files_under(new, "cloudbuild/", ".yaml") {
         let file = path.trim_start_matches("cloudbuild/");
         let Some(prev) = old.get(path) else {
-            let mut c = Change::new(Target::Cloudbuild, file.to_owned(), Kind::Added);
+            let mut c = Change::new(file.to_owned(), Kind::Added);
             c.summary = Some(format!("{} step(s)", parse(text).0.len()));
             out.push(c);
             continue;
@@ -41,11 +41,11 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         let ((s0, c0), (s1, c1)) = (parse(prev), parse(text));
         let settings = diff_fields(&c0, &c1);
         if !settings.is_empty() {
-            let mut c = Change::new(Target::Cloudbuild, format!("{file} / settings"), Kind::Changed);
+            let mut c = Change::new(format!("{file} / settings"), Kind::Changed);
             c.details = settings;
             out.push(c);
         }
-        for (id, mut c) in compare_keyed(Target::Cloudbuild, &s0, &s1, |id| format!("{file} / step {id}")) {
+        for (id, mut c) in compare_keyed(&s0, &s1, |id| format!("{file} / step {id}")) {
             c.summary = match c.kind {
                 Kind::Added => s1.get(&id).and_then(|f| f.get("name")).map(|n| format!("runs {n}")),
                 _ => c.details.iter().any(|d| d.path == "name").then(|| "builder image changed".to_owned()),
@@ -54,7 +54,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         }
     }
     for (path, _) in files_under(old, "cloudbuild/", ".yaml").filter(|(p, _)| !new.contains_key(*p)) {
-        out.push(Change::new(Target::Cloudbuild, path.trim_start_matches("cloudbuild/").to_owned(), Kind::Removed));
+        out.push(Change::new(path.trim_start_matches("cloudbuild/").to_owned(), Kind::Removed));
     }
     out
 }

@@ -6,8 +6,8 @@
 //! literals, dependencies are `a >> b` lines, settings are top-level `UPPER_CASE = value`
 //! assignments, which may span lines until their brackets close.
 
-use super::{diff_fields, files_under, Change, Detail, Kind, Target};
-use crate::diff::Files;
+use super::{diff_fields, files_under, Change, Detail, Kind};
+use super::Files;
 use std::collections::BTreeMap;
 
 /// A Python string literal at the start of `text`: its contents.
@@ -104,7 +104,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (path, text) in files_under(new, "dags/", ".py") {
         let subject = label(path);
         let Some(prev) = old.get(path) else {
-            let mut c = Change::new(Target::Airflow, subject, Kind::Added);
+            let mut c = Change::new(subject, Kind::Added);
             c.summary = schedule(text).map(|s| format!("schedule {s}"));
             out.push(c);
             continue;
@@ -112,7 +112,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         if prev == text {
             continue;
         }
-        let mut c = Change::new(Target::Airflow, subject, Kind::Changed);
+        let mut c = Change::new(subject, Kind::Changed);
         c.details = diff_fields(&fields(prev), &fields(text)).into_iter().map(task_detail).collect();
         if c.details.iter().any(|d| d.path == "schedule") {
             c.summary = Some("schedule changed".into());
@@ -120,7 +120,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         out.push(c);
     }
     for (path, _) in files_under(old, "dags/", ".py").filter(|(p, _)| !new.contains_key(*p)) {
-        out.push(Change::new(Target::Airflow, label(path), Kind::Removed));
+        out.push(Change::new(label(path), Kind::Removed));
     }
     out
 }

@@ -1,8 +1,8 @@
 //! Data contracts (`validation/<package>/contracts.json`): datasets added or removed, and changed
 //! column rules, sources and formats, reported as `contract <dataset>`.
 
-use super::{compare_keyed, flatten_entries, Change, Fields, Target};
-use crate::diff::Files;
+use super::{compare_keyed, flatten_entries, Change, Fields};
+use super::Files;
 use crate::model::paths;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -15,7 +15,7 @@ fn contracts(files: &Files) -> BTreeMap<String, Fields> {
 
 /// Data-contract changes between two versions.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    compare_keyed(Target::Validation, &contracts(old), &contracts(new), |name| format!("contract {name}"))
+    compare_keyed(&contracts(old), &contracts(new), |name| format!("contract {name}"))
         .into_iter()
         .map(|(_, c)| c)
         .collect()

@@ -1,74 +1,29 @@
-//! Semantic diffs: what a change to the generated files means, per target.
+//! Semantic review: what a change to the generated files means, per target.
 //!
-//! Each target module parses both versions of its files (hcl-rs for Terraform, serde for pipeline
-//! JSON and data contracts, the YAML layer for Cloud Build, light line readers for the fixed
-//! shapes of generated DAGs and Dockerfiles) and reports changes keyed by stable identities:
+//! Each module reads both versions of one target's files (hcl-rs for Terraform, serde for
+//! pipeline JSON and data contracts, the YAML layer for Cloud Build, light line readers for the
+//! fixed shapes of generated DAGs and Dockerfiles) and reports changes keyed by stable identities:
 //! resource addresses, task names, DAG files, step ids, images, datasets. Destructive changes
 //! (state-bearing resources removed or replaced) are flagged so reports can put them first.
+//!
+//! This layer knows formats, not targets: the registry ([`crate::targets::TARGETS`]) says which
+//! review reads which target's files, stamps each change with the target's id and orders them.
 
-mod airflow;
-mod cloudbuild;
-mod docker;
+pub mod airflow;
+pub mod cloudbuild;
+pub mod docker;
 mod hcl_flat;
-mod kubeflow;
+pub mod kubeflow;
 pub use kubeflow::touched_tasks;
-mod terraform;
-mod validation;
+pub mod terraform;
+pub mod validation;
 
-use super::Files;
+pub use crate::output::Files;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Field path → value, flattened.
 type Fields = BTreeMap<String, String>;
-
-/// Which generated artifact a change belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    /// `terraform/`
-    Terraform,
-    /// `pipelines/`
-    Kubeflow,
-    /// `dags/`
-    Airflow,
-    /// `cloudbuild/`
-    Cloudbuild,
-    /// `docker/`
-    Docker,
-    /// `validation/` (the validator package and its data contracts)
-    Validation,
-    /// Anything else.
-    Other,
-}
-
-impl Target {
-    /// The target a generated path belongs to.
-    pub fn of(path: &str) -> Target {
-        match path.split('/').next().unwrap_or("") {
-            "terraform" => Target::Terraform,
-            "pipelines" => Target::Kubeflow,
-            "dags" => Target::Airflow,
-            "cloudbuild" => Target::Cloudbuild,
-            "docker" => Target::Docker,
-            "validation" => Target::Validation,
-            _ => Target::Other,
-        }
-    }
-
-    /// Display name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Target::Terraform => "Terraform",
-            Target::Kubeflow => "Pipelines",
-            Target::Airflow => "Airflow DAGs",
-            Target::Cloudbuild => "Cloud Build",
-            Target::Docker => "Dockerfiles",
-            Target::Validation => "Validation",
-            Target::Other => "Other files",
-        }
-    }
-}
 
 /// What happened to a subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -98,8 +53,9 @@ pub struct Detail {
 /// One semantic change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
-    /// Target.
-    pub target: Target,
+    /// The id of the target whose files changed (`terraform`, `kubeflow` …; see
+    /// [`crate::targets::Target::id`]), set by the registry when it runs the review.
+    pub target: &'static str,
     /// Stable identity, e.g. `google_storage_bucket.data` or `training (dev) / task train`.
     pub subject: String,
     /// What happened.
@@ -113,47 +69,9 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(target: Target, subject: impl Into<String>, kind: Kind) -> Self {
-        Change { target, subject: subject.into(), kind, destructive: false, summary: None, details: Vec::new() }
+    fn new(subject: impl Into<String>, kind: Kind) -> Self {
+        Change { target: "", subject: subject.into(), kind, destructive: false, summary: None, details: Vec::new() }
     }
-}
-
-/// All semantic changes between two versions, destructive ones first, then by target and subject.
-///
-/// Only files that differ are parsed: pipelines, DAGs, builds and Dockerfiles are one subject
-/// per file, so an identical file can't change anything; Terraform matches resources by address
-/// across files, so its files are all read, and only when one of them differs.
-pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let differing = |files: &Files| -> Files {
-        files.iter().filter(|(p, _)| old.get(*p) != new.get(*p)).map(|(p, t)| (p.clone(), t.clone())).collect()
-    };
-    let some_equal = old.iter().any(|(p, t)| new.get(p) == Some(t));
-    let filtered = some_equal.then(|| (differing(old), differing(new)));
-    let (old_diff, new_diff) = filtered.as_ref().map_or((old, new), |(o, n)| (o, n));
-    let mut out = Vec::new();
-    if old_diff.keys().chain(new_diff.keys()).any(|p| Target::of(p) == Target::Terraform) {
-        out.extend(terraform::changes(old, new));
-    }
-    out.extend(kubeflow::changes(old_diff, new_diff));
-    out.extend(airflow::changes(old_diff, new_diff));
-    out.extend(cloudbuild::changes(old_diff, new_diff));
-    out.extend(docker::changes(old_diff, new_diff));
-    out.extend(validation::changes(old_diff, new_diff));
-    sort(&mut out);
-    out
-}
-
-/// Puts changes in report order: destructive ones first, then by target and subject.
-pub fn sort(changes: &mut [Change]) {
-    changes.sort_by(|a, b| {
-        (!a.destructive, a.target, &a.subject, a.kind).cmp(&(!b.destructive, b.target, &b.subject, b.kind))
-    });
-}
-
-/// Whether [`changes`] reads this file even when it is unchanged (Terraform matches resources by
-/// address across files); other unchanged files can be left out of its inputs.
-pub fn reads_unchanged(path: &str) -> bool {
-    Target::of(path) == Target::Terraform
 }
 
 /// Files of one target folder, with the folder prefix.
@@ -164,7 +82,6 @@ fn files_under<'a>(files: &'a Files, prefix: &'a str, ext: &'a str) -> impl Iter
 /// Changes between two keyed collections of flat fields (tasks, steps, contracts…): added,
 /// removed, or changed with their details; each with its key, so callers can add summaries.
 fn compare_keyed(
-    target: Target,
     before: &BTreeMap<String, Fields>,
     after: &BTreeMap<String, Fields>,
     subject: impl Fn(&str) -> String,
@@ -172,13 +89,13 @@ fn compare_keyed(
     let mut out = Vec::new();
     for (key, fields) in after {
         let change = match before.get(key) {
-            None => Change::new(target, subject(key), Kind::Added),
+            None => Change::new(subject(key), Kind::Added),
             Some(prev) => {
                 let details = diff_fields(prev, fields);
                 if details.is_empty() {
                     continue;
                 }
-                let mut c = Change::new(target, subject(key), Kind::Changed);
+                let mut c = Change::new(subject(key), Kind::Changed);
                 c.details = details;
                 c
             }
@@ -186,7 +103,7 @@ fn compare_keyed(
         out.push((key.clone(), change));
     }
     for key in before.keys().filter(|k| !after.contains_key(*k)) {
-        out.push((key.clone(), Change::new(target, subject(key), Kind::Removed)));
+        out.push((key.clone(), Change::new(subject(key), Kind::Removed)));
     }
     out
 }

@@ -8,8 +8,8 @@
 //! executor's container is under `container.`, so a custom job's image shows up as
 //! `inputs.worker_pool_specs[0].container_spec.image_uri` and a plain step's as `container.image`.
 
-use super::{compare_keyed, diff_fields, files_under, flatten_entries, flatten_json, Change, Detail, Fields, Kind, Target};
-use crate::diff::Files;
+use super::{compare_keyed, diff_fields, files_under, flatten_entries, flatten_json, Change, Detail, Fields, Kind};
+use super::Files;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,12 +22,12 @@ fn label(path: &str) -> String {
     }
 }
 
-/// Tasks of pipeline `name` (any environment) that these changes add or change.
-pub fn touched_tasks<'a>(changes: &'a [Change], name: &str) -> Vec<&'a str> {
+/// Tasks of pipeline `name` (any environment) that these changes (of pipeline files) add or change.
+pub fn touched_tasks<'a>(changes: impl IntoIterator<Item = &'a Change>, name: &str) -> Vec<&'a str> {
     let prefix = format!("{name} (");
     let mut tasks: Vec<&str> = changes
-        .iter()
-        .filter(|c| c.target == Target::Kubeflow && matches!(c.kind, Kind::Added | Kind::Changed))
+        .into_iter()
+        .filter(|c| matches!(c.kind, Kind::Added | Kind::Changed))
         .filter_map(|c| c.subject.strip_prefix(&prefix)?.split_once(") / task ").map(|(_, task)| task))
         .collect();
     tasks.sort_unstable();
@@ -181,7 +181,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         let Some(prev) = before.get(name).and_then(|t| parse(t)) else {
             let Some(count) = task_count(text).or_else(|| parse(text).map(|spec| tasks(&spec).len())) else { continue };
             present.insert(name.as_str());
-            let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Added);
+            let mut c = Change::new(format!("pipeline {name}"), Kind::Added);
             c.summary = Some(format!("{count} task(s)"));
             out.push(c);
             continue;
@@ -190,20 +190,20 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         present.insert(name.as_str());
         let settings = diff_fields(&settings(&prev), &settings(&spec));
         if !settings.is_empty() {
-            let mut c = Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Changed);
+            let mut c = Change::new(format!("pipeline {name}"), Kind::Changed);
             c.details = settings;
             out.push(c);
         }
-        for (_, mut c) in compare_keyed(Target::Kubeflow, &tasks(&prev), &tasks(&spec), |t| format!("{name} / task {t}")) {
+        for (_, mut c) in compare_keyed(&tasks(&prev), &tasks(&spec), |t| format!("{name} / task {t}")) {
             c.summary = summarize(&c.details);
             out.push(c);
         }
-        let params = compare_keyed(Target::Kubeflow, &parameters(&prev), &parameters(&spec), |p| format!("{name} / parameter {p}"));
+        let params = compare_keyed(&parameters(&prev), &parameters(&spec), |p| format!("{name} / parameter {p}"));
         out.extend(params.into_iter().map(|(_, c)| c));
     }
     for (name, text) in &before {
         if !present.contains(name.as_str()) && parse(text).is_some() {
-            out.push(Change::new(Target::Kubeflow, format!("pipeline {name}"), Kind::Removed));
+            out.push(Change::new(format!("pipeline {name}"), Kind::Removed));
         }
     }
     out
@@ -246,8 +246,8 @@ mod tests {
     #[test]
     fn an_added_pipeline_counts_its_tasks_as_the_full_parse_does() {
         for text in [
-            include_str!("../../../generated/flagship/pipelines/dev/training.json"),
-            include_str!("../../../generated/flagship/pipelines/prod/scoring.json"),
+            include_str!("../../generated/flagship/pipelines/dev/training.json"),
+            include_str!("../../generated/flagship/pipelines/prod/scoring.json"),
         ] {
             let full = parse(text).map(|spec| tasks(&spec).len());
             assert!(full.is_some_and(|n| n > 1), "{full:?}");

@@ -2,8 +2,8 @@
 //! and the instructions that change how the container runs (`ENTRYPOINT`, `CMD`, `USER`,
 //! `EXPOSE`, `ENV`), read from the logical (continuation-joined) instructions.
 
-use super::{diff_fields, Change, Kind, Target};
-use crate::diff::Files;
+use super::{diff_fields, Change, Kind};
+use super::Files;
 use std::collections::BTreeMap;
 
 /// Instructions with `\` line continuations joined, comments dropped.
@@ -75,12 +75,12 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (path, text) in dockerfiles(new) {
         match old.get(path) {
             None => {
-                let mut c = Change::new(Target::Docker, image(path), Kind::Added);
+                let mut c = Change::new(image(path), Kind::Added);
                 c.summary = fields(text).get("FROM").map(|b| format!("from {b}"));
                 out.push(c);
             }
             Some(prev) if prev != text => {
-                let mut c = Change::new(Target::Docker, image(path), Kind::Changed);
+                let mut c = Change::new(image(path), Kind::Changed);
                 c.details = diff_fields(&fields(prev), &fields(text));
                 if c.details.iter().any(|d| d.path == "FROM") {
                     c.summary = Some("base image changed".into());
@@ -91,7 +91,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         }
     }
     for (path, _) in dockerfiles(old).filter(|(p, _)| !new.contains_key(*p)) {
-        out.push(Change::new(Target::Docker, image(path), Kind::Removed));
+        out.push(Change::new(image(path), Kind::Removed));
     }
     out
 }

@@ -7,8 +7,8 @@
 //! `terraform init -migrate-state`.
 
 use super::hcl_flat::{self, referenced_resource};
-use super::{diff_fields, files_under, Change, Fields, Kind, Target};
-use crate::diff::Files;
+use super::{diff_fields, files_under, Change, Fields, Kind};
+use super::Files;
 use std::collections::BTreeSet;
 
 /// A state-bearing resource type: the arguments whose change forces a new resource (from the
@@ -103,7 +103,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     for (address, fields) in &after {
         match before.get(address) {
             None => {
-                let mut c = Change::new(Target::Terraform, address.clone(), Kind::Added);
+                let mut c = Change::new(address.clone(), Kind::Added);
                 if is_iam_member(address) {
                     c.summary = iam_summary(fields, "grant");
                 }
@@ -117,7 +117,7 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         }
     }
     for (address, fields) in before.iter().filter(|(a, _)| !after.contains_key(*a)) {
-        let mut c = Change::new(Target::Terraform, address.clone(), Kind::Removed);
+        let mut c = Change::new(address.clone(), Kind::Removed);
         let stateful = stateful_type(address);
         c.destructive = stateful.is_some();
         if is_iam_member(address) {
@@ -142,7 +142,7 @@ fn changed(address: &str, old: &Fields, new: &Fields) -> Option<Change> {
         Some(s) => details.iter().filter(|d| forces_replacement(&d.path, s.immutable)).map(|d| d.path.as_str()).collect(),
         None => Vec::new(),
     };
-    let mut c = Change::new(Target::Terraform, address, if forcing.is_empty() { Kind::Changed } else { Kind::Replaced });
+    let mut c = Change::new(address, if forcing.is_empty() { Kind::Changed } else { Kind::Replaced });
     if let (false, Some(s)) = (forcing.is_empty(), stateful) {
         c.destructive = true;
         c.summary = Some(format!("destroyed and re-created ({} can't change in place): {}", forcing.join(", "), s.loses));
@@ -171,12 +171,12 @@ fn environment_files(old: &Files, new: &Files) -> Vec<Change> {
                 if details.is_empty() {
                     continue;
                 }
-                let mut c = Change::new(Target::Terraform, subject, Kind::Changed);
+                let mut c = Change::new(subject, Kind::Changed);
                 c.details = details;
                 c
             }
-            (None, Some(_)) => Change::new(Target::Terraform, subject, Kind::Added),
-            (Some(_), None) => Change::new(Target::Terraform, subject, Kind::Removed),
+            (None, Some(_)) => Change::new(subject, Kind::Added),
+            (Some(_), None) => Change::new(subject, Kind::Removed),
             (None, None) => continue,
         };
         if backend && c.kind != Kind::Added {
