@@ -269,7 +269,7 @@ fn the_build_identities_hold_what_the_builds_do() {
     let m = &c.model;
     let has = |who: Member, scope: Scope, role: &str| {
         let found = m.grants.iter().find(|g| g.member == who && g.scope == scope && g.role == role);
-        assert!(found.is_some_and(|g| g.reason.starts_with("ci")), "{who:?} lacks {role} on {scope:?}");
+        assert!(found.is_some_and(|g| g.reasons.iter().any(|r| r.starts_with("ci"))), "{who:?} lacks {role} on {scope:?}");
     };
     let ci = Member::Sa(SaRole::Ci);
     has(ci, Scope::Project, "roles/logging.logWriter");

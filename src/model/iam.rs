@@ -98,8 +98,8 @@ pub struct Grant {
     pub scope: Scope,
     /// Role, e.g. `roles/storage.objectViewer`.
     pub role: &'static str,
-    /// Why: the spec entries that need it (`; `-separated when several do).
-    pub reason: String,
+    /// Why: the spec entries that need it, one reason each (a comment line each in `iam.tf`).
+    pub reasons: Vec<String>,
 }
 
 /// A project-level custom role mlopsgen creates where no predefined role is narrow enough.
@@ -149,7 +149,7 @@ impl Grants {
     fn into_vec(self) -> Vec<Grant> {
         self.0
             .into_iter()
-            .map(|((member, scope, role), reasons)| Grant { member, scope, role, reason: Vec::from_iter(reasons).join("; ") })
+            .map(|((member, scope, role), reasons)| Grant { member, scope, role, reasons: Vec::from_iter(reasons) })
             .collect()
     }
 }

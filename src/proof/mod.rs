@@ -103,7 +103,7 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
                 member: Member::Agent(agent),
                 scope: Scope::Project,
                 role: "roles/aiplatform.serviceAgent",
-                reason: "granted by Google when the Vertex AI API is enabled".into(),
+                reasons: vec!["granted by Google when the Vertex AI API is enabled".into()],
             }),
             _ => None,
         })

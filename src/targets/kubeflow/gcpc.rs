@@ -60,9 +60,21 @@ impl Op {
 
     /// The op's vendored component and executor (parsed once per process, then cloned).
     pub fn fragment(self) -> Result<Fragment, TargetError> {
-        static PARSED: [OnceLock<Result<Fragment, String>>; 5] =
-            [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
-        PARSED[self as usize].get_or_init(|| self.parse()).clone().map_err(bug)
+        type Parsed = OnceLock<Result<Fragment, String>>;
+        static CUSTOM_TRAINING_JOB: Parsed = OnceLock::new();
+        static HYPERPARAMETER_TUNING_JOB: Parsed = OnceLock::new();
+        static MODEL_UPLOAD: Parsed = OnceLock::new();
+        static MODEL_DEPLOY: Parsed = OnceLock::new();
+        static MODEL_BATCH_PREDICT: Parsed = OnceLock::new();
+        // An exhaustive match, not an index: a new op fails to compile until it has a cache.
+        let parsed = match self {
+            Op::CustomTrainingJob => &CUSTOM_TRAINING_JOB,
+            Op::HyperparameterTuningJob => &HYPERPARAMETER_TUNING_JOB,
+            Op::ModelUpload => &MODEL_UPLOAD,
+            Op::ModelDeploy => &MODEL_DEPLOY,
+            Op::ModelBatchPredict => &MODEL_BATCH_PREDICT,
+        };
+        parsed.get_or_init(|| self.parse()).clone().map_err(bug)
     }
 
     fn parse(self) -> Result<Fragment, String> {

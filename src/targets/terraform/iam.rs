@@ -72,7 +72,7 @@ pub fn file(m: &Model) -> TfFile {
         if g.role == "roles/composer.worker" {
             item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");
         }
-        for reason in g.reason.split("; ") {
+        for reason in &g.reasons {
             item = item.note(reason);
         }
         f.push(item);

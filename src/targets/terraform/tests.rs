@@ -173,18 +173,18 @@ fn derived_grants_are_narrow_and_traceable() {
     let grants = &c.model.grants;
     assert!(!grants.is_empty());
     for g in grants {
-        assert!(!g.reason.is_empty(), "{g:?} has no reason");
+        assert!(!g.reasons.is_empty(), "{g:?} has no reason");
         assert!(!["roles/owner", "roles/editor"].contains(&g.role), "{g:?}");
         assert!(!(g.scope == Scope::Project && g.role.starts_with("roles/storage.")), "{g:?}");
         assert!(!g.role.ends_with(".admin"), "{g:?}");
     }
     let find = |member: Member, scope: Scope, role: &str| grants.iter().find(|g| g.member == member && g.scope == scope && g.role == role);
     let act_as = find(Member::Sa(SaRole::Pipelines), Scope::ServiceAccount(SaRole::Training), "roles/iam.serviceAccountUser");
-    assert!(act_as.is_some_and(|g| g.reason.contains("pipeline `training` step `train` runs as the training SA")), "{act_as:?}");
+    assert!(act_as.is_some_and(|g| g.reasons.iter().any(|r| r.contains("pipeline `training` step `train` runs as the training SA"))), "{act_as:?}");
     let logs = find(Member::Sa(SaRole::Ci), Scope::Project, "roles/logging.logWriter");
     assert!(logs.is_some());
     let reader = find(Member::Sa(SaRole::Pipelines), Scope::BigQueryDataset("churn".into()), "roles/bigquery.dataViewer");
-    assert!(reader.is_some_and(|g| g.reason.contains("validates dataset `customers`")));
+    assert!(reader.is_some_and(|g| g.reasons.iter().any(|r| r.contains("validates dataset `customers`"))));
     // Sorted and without duplicate bindings.
     let keys: Vec<_> = grants.iter().map(|g| (g.member, g.scope.clone(), g.role)).collect();
     let mut sorted = keys.clone();
@@ -197,9 +197,8 @@ fn derived_grants_are_narrow_and_traceable() {
         let (ty, name) = super::iam::address(g);
         let header = format!("resource \"{ty}\" \"{name}\"");
         let at = iam.find(&header).unwrap_or_else(|| panic!("{header} missing"));
-        let first = g.reason.split("; ").next().unwrap_or_default();
-        assert!(iam[..at].ends_with(&format!("# {}\n", g.reason.split("; ").last().unwrap_or_default())), "{header}");
-        assert!(iam[..at].contains(first));
+        let comments: String = g.reasons.iter().map(|r| format!("# {r}\n")).collect();
+        assert!(iam[..at].ends_with(&comments), "{header}");
     }
 }
 
