@@ -511,8 +511,7 @@ resource "google_service_account_iam_member" "functions_on_pipelines_iam_service
   member             = google_service_account.functions.member
 }
 
-# function `on-new-data` is triggered by new objects in bucket `data`
-# the trigger invokes it as the functions SA
+# function `on-new-data` is triggered by new objects in bucket `data`; the trigger invokes it as the functions SA
 resource "google_cloud_run_v2_service_iam_member" "functions_on_new_data_run_invoker" {
   count    = var.create_functions ? 1 : 0
   location = var.region
