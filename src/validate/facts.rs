@@ -70,10 +70,7 @@ pub fn check_machine(machine: &str, accelerator: Option<&Accelerator>) -> Result
         )),
         None => Ok(()),
         Some(acc) => {
-            let Some((_, prefixes)) = ACCELERATORS.iter().find(|(a, _)| *a == acc.ty) else {
-                let names: Vec<&str> = ACCELERATORS.iter().map(|(a, _)| *a).collect();
-                return Err((format!("unknown accelerator `{}`", acc.ty), Some(format!("use one of {}", names.join(", ")))));
-            };
+            let prefixes = accelerator_machines(&acc.ty)?;
             if !prefixes.iter().any(|p| machine.starts_with(p)) {
                 return Err((
                     format!("accelerator `{}` can't be attached to `{machine}`", acc.ty),
@@ -84,6 +81,17 @@ pub fn check_machine(machine: &str, accelerator: Option<&Accelerator>) -> Result
                 return Err((format!("accelerator count {} is not allowed", acc.count), Some("use 1, 2, 4, 8 or 16".into())));
             }
             Ok(())
+        }
+    }
+}
+
+/// The machine-type prefixes an accelerator type attaches to, or why the type is unknown.
+pub fn accelerator_machines(accelerator: &str) -> Result<&'static [&'static str], Problem> {
+    match ACCELERATORS.iter().find(|(a, _)| *a == accelerator) {
+        Some((_, prefixes)) => Ok(prefixes),
+        None => {
+            let names: Vec<&str> = ACCELERATORS.iter().map(|(a, _)| *a).collect();
+            Err((format!("unknown accelerator `{accelerator}`"), Some(format!("use one of {}", names.join(", ")))))
         }
     }
 }
@@ -251,6 +259,16 @@ mod tests {
         assert!(check_machine("n1-standard-8", Some(&acc("NVIDIA_TESLA_T4", 3))).is_err());
         assert!(check_machine("x9-standard-8", None).is_err());
         assert!(check_machine("n1-standard", None).is_err());
+    }
+
+    #[test]
+    fn accelerators_are_checked_by_type_alone() {
+        // A container step names an accelerator without a machine type (Vertex picks it).
+        for (ty, machines) in ACCELERATORS {
+            assert_eq!(accelerator_machines(ty), Ok(machines), "{ty}");
+        }
+        let unknown = accelerator_machines("NVIDIA_TESLA_Z1");
+        assert!(unknown.as_ref().is_err_and(|(m, h)| m.contains("NVIDIA_TESLA_Z1") && h.is_some()), "{unknown:?}");
     }
 
     #[test]

@@ -113,9 +113,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         Step::Container(s) => {
             c.env_vars(&s.env, &format!("{sp}/env"));
             if let Some(acc) = s.resources.as_ref().and_then(|r| r.accelerator.as_ref()) {
-                if let Err(e) = super::facts::check_machine("n1-standard-4", Some(acc)).or_else(|e| {
-                    if e.0.starts_with("unknown accelerator") { Err(e) } else { Ok(()) }
-                }) {
+                if let Err(e) = super::facts::accelerator_machines(&acc.ty) {
                     let pos = c.at(&format!("{sp}/resources/accelerator/type"));
                     c.report(Code::InvalidMachine, pos, e.0, e.1);
                 }
