@@ -15,7 +15,7 @@ use mlopsgen::output::stage::{self, Mode, Observer, Outcome, Staged, Stager};
 use mlopsgen::output::write::{self, Action, ConflictKind};
 use mlopsgen::model::graph;
 use mlopsgen::targets;
-use mlopsgen::{diff, Compilation, Error, Lowered, Options};
+use mlopsgen::{diff, Bug, Compilation, Error, Lowered, Options};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -188,7 +188,7 @@ impl Ctx {
         let Lowered { model, out_dir, spec_sha256, warnings } = self.lower(spec, read_spec(spec)?, out)?;
         match targets::emit_all(&model) {
             Ok(output) => Ok(Compilation { model, output, out_dir, spec_sha256, warnings }),
-            Err(e) => Err(self.failed(&Error::Internal(e.to_string()), None)),
+            Err(e) => Err(self.failed(&Bug::from(e).into(), None)),
         }
     }
 
@@ -226,7 +226,7 @@ impl Ctx {
         };
         let roles = match mlopsgen::proof::roles::Roles::load() {
             Ok(r) => r,
-            Err(e) => return self.failed(&Error::Internal(e), None),
+            Err(e) => return self.failed(&Bug::Roles(e).into(), None),
         };
         let address = |g: &mlopsgen::model::iam::Grant| {
             let (ty, name) = targets::terraform::binding_address(g);
@@ -276,7 +276,7 @@ impl Ctx {
         };
         let files = match targets::emit_each(&lowered.model, &|_, _| {}) {
             Ok(paths) => paths.len(),
-            Err(e) => return self.failed(&Error::Internal(e.to_string()), None),
+            Err(e) => return self.failed(&Bug::from(e).into(), None),
         };
         let m = &lowered.model;
         println!(
@@ -353,7 +353,7 @@ impl Ctx {
         match targets::emit_each(&lowered.model, &|path, text| stager.file(path, text)) {
             Ok(generated) => stager.finish(&generated, &lowered.spec_sha256).map(Some),
             Err(e) => {
-                self.failed(&Error::Internal(e.to_string()), None);
+                self.failed(&Bug::from(e).into(), None);
                 Ok(None)
             }
         }
@@ -372,11 +372,11 @@ impl Ctx {
             }
             Ok(Some(staged)) => {
                 eprintln!("{dir} is out of date with {}:", spec.display());
-                let output = targets::emit_all(&lowered.model).map_err(|e| e.to_string());
+                let output = targets::emit_all(&lowered.model).map_err(Bug::from);
                 match output.map(|set| write::plan(&lowered.out_dir, &set, &lowered.spec_sha256).map(|p| diff::plan_files(&p))) {
                     Ok(Ok(files)) => eprint!("{}", diff::stat(&files)),
                     Ok(Err(e)) => return io_error(&e),
-                    Err(e) => return self.failed(&Error::Internal(e), None),
+                    Err(e) => return self.failed(&e.into(), None),
                 }
                 if staged.manifest_stale && staged.changed().next().is_none() {
                     eprintln!(" .mlopsgen/manifest.json is stale");

@@ -43,7 +43,24 @@ pub enum Error {
     Invalid(Vec<Diagnostic>),
     /// A bug in mlopsgen.
     #[error("internal error: {0} (this is a bug in mlopsgen; please report it)")]
-    Internal(String),
+    Internal(#[from] Bug),
+}
+
+/// A bug in mlopsgen, by the stage that found it (valid input never causes one).
+#[derive(Debug, thiserror::Error)]
+pub enum Bug {
+    /// Lowering met an inconsistency validation should have caught.
+    #[error(transparent)]
+    Lower(#[from] model::lower::LowerError),
+    /// A target failed (an invalid path, a file generated twice, …).
+    #[error(transparent)]
+    Target(#[from] targets::TargetError),
+    /// The vendored table of IAM roles can't be read.
+    #[error("{0}")]
+    Roles(String),
+    /// Test-only fault injection (`MLOPSGEN_FAULT=internal`).
+    #[error("fault injected by MLOPSGEN_FAULT")]
+    Injected,
 }
 
 /// Where to read and write.
@@ -86,7 +103,7 @@ pub struct Lowered {
 /// Runs `spec::load → validate → model::lower → targets` on a source.
 pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error> {
     let Lowered { model, out_dir, spec_sha256, warnings } = lower(source, options)?;
-    let output = targets::emit_all(&model).map_err(|e| Error::Internal(e.to_string()))?;
+    let output = targets::emit_all(&model).map_err(Bug::from)?;
     Ok(Compilation { model, output, out_dir, spec_sha256, warnings })
 }
 
@@ -94,7 +111,7 @@ pub fn compile(source: &Source, options: &Options) -> Result<Compilation, Error>
 /// (`build` streams their files to disk with [`targets::emit_each`]).
 pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     if fault_injected("internal") {
-        return Err(Error::Internal("fault injected by MLOPSGEN_FAULT".into()));
+        return Err(Bug::Injected.into());
     }
     // The YAML tree is built, checked and dropped on a thread of its own: when that thread ends,
     // the allocator releases the tree's pages, instead of keeping them in this thread's heap while
@@ -103,7 +120,7 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
         scope.spawn(|| checked_spec(source)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
-    let model = model::lower(&spec, &layout).map_err(|e| Error::Internal(e.to_string()))?;
+    let model = model::lower(&spec, &layout).map_err(Bug::from)?;
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }

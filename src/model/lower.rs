@@ -394,7 +394,7 @@ pub fn step_args(step: &spec::Step) -> &[String] {
         spec::Step::Container(s) => &s.args,
         spec::Step::CustomTraining(s) => &s.args,
         spec::Step::HyperparameterTuning(s) => &s.args,
-        _ => &[],
+        spec::Step::ModelUpload(_) | spec::Step::EndpointDeploy(_) | spec::Step::BatchPrediction(_) | spec::Step::DataValidation(_) => &[],
     }
 }
 
@@ -637,8 +637,13 @@ fn image_requirements(spec: &Spec) -> Vec<String> {
 }
 
 fn service_accounts(m: &Model) -> Vec<SaRole> {
-    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| {
-        matches!(s.kind, StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. })
+    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| match s.kind {
+        StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => true,
+        StepKind::Container { .. }
+        | StepKind::DataValidation { .. }
+        | StepKind::ModelUpload { .. }
+        | StepKind::EndpointDeploy { .. }
+        | StepKind::BatchPrediction { .. } => false,
     });
     let wanted = [
         (SaRole::Pipelines, !m.pipelines.is_empty()),

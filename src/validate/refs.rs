@@ -96,7 +96,7 @@ fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)>
         Step::Container(s) => Some((&s.image, &s.outputs)),
         Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
         Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
-        _ => None,
+        Step::ModelUpload(_) | Step::EndpointDeploy(_) | Step::BatchPrediction(_) | Step::DataValidation(_) => None,
     }
 }
 
@@ -250,7 +250,11 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
     let outputs: BTreeMap<String, IoType> = match step {
         Step::Container(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
         Step::CustomTraining(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
-        _ => BTreeMap::new(),
+        Step::HyperparameterTuning(_)
+        | Step::ModelUpload(_)
+        | Step::EndpointDeploy(_)
+        | Step::BatchPrediction(_)
+        | Step::DataValidation(_) => BTreeMap::new(),
     };
     let params = &p.parameters;
     for (i, arg) in step_args(step).iter().enumerate() {

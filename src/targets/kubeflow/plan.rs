@@ -143,9 +143,15 @@ impl Ctx<'_> {
 /// The output name a step's output has on its main task's component (GCPC ops name some
 /// outputs differently).
 pub fn output_key<'s>(step: &Step, output: &'s str) -> &'s str {
-    match (&step.kind, output) {
-        (StepKind::BatchPrediction { .. }, "predictions") => "batchpredictionjob",
-        _ => output,
+    match &step.kind {
+        StepKind::BatchPrediction { .. } if output == "predictions" => "batchpredictionjob",
+        StepKind::BatchPrediction { .. }
+        | StepKind::Container { .. }
+        | StepKind::DataValidation { .. }
+        | StepKind::CustomTraining { .. }
+        | StepKind::HyperparameterTuning { .. }
+        | StepKind::ModelUpload { .. }
+        | StepKind::EndpointDeploy { .. } => output,
     }
 }
 
