@@ -422,7 +422,7 @@ impl Ctx {
                     Err(code) => return code,
                 };
                 match diff::git::files_at(&c.out_dir, rev) {
-                    Ok(old) => diff::review(&c, &old, base),
+                    Ok(old) => diff::review(&c.model, &c.output, &old, base),
                     Err(e) => {
                         eprintln!("error: {e}");
                         return EXIT_INVALID;

@@ -128,7 +128,7 @@ fn a_streamed_diff_reports_what_the_in_memory_review_does() {
         .filter(|(path, _)| !path.starts_with(".mlopsgen/"))
         .map(|(path, bytes)| (path, String::from_utf8_lossy(&bytes).into_owned()))
         .collect();
-    let in_memory = mlopsgen::diff::review(&compiled, &on_disk, None).json();
+    let in_memory = mlopsgen::diff::review(&compiled.model, &compiled.output, &on_disk, None).json();
     assert!(in_memory.contains("\"removed\"") && in_memory.contains("bonjour"), "{in_memory}");
     assert_eq!(String::from_utf8_lossy(&streamed), in_memory);
 }

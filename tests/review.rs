@@ -226,7 +226,8 @@ fn a_spec_schedule_change_reaches_the_dags() {
 
 /// The report of one pair, as `mlopsgen diff --base main` would print it.
 fn report(old: &str, new: &str) -> Report {
-    diff::review(&compiled(new), &files(&compiled(old)), Some("main"))
+    let new = compiled(new);
+    diff::review(&new.model, &new.output, &files(&compiled(old)), Some("main"))
 }
 
 fn minimal_pair() -> Report {

@@ -3,7 +3,7 @@
 //! Markdown PR comment, JSON).
 //!
 //! Both sides are plain `path → text` maps ([`Files`]): the files on disk or at a git ref on one
-//! side, the [`crate::OutputSet`] on the other, so the same code serves `build`, `diff` and
+//! side, the [`OutputSet`] on the other, so the same code serves `build`, `diff` and
 //! `diff --base REF`; [`review`] builds the report of a compilation against either, and a
 //! [`Reviewer`] reviews a streamed build file by file.
 
@@ -18,9 +18,9 @@ pub use unified::{stat, unified};
 use crate::model::graph;
 use crate::model::{paths, Model};
 use crate::output::write::{Action, Plan};
+use crate::output::OutputSet;
 use crate::review::{touched_tasks, Change};
 use crate::targets::{self, TargetRef};
-use crate::Compilation;
 use report::Report;
 use std::collections::BTreeMap;
 
@@ -60,9 +60,9 @@ fn reviewed(path: &str, differs: bool) -> bool {
     !path.starts_with(".mlopsgen/") && (differs || targets::reviewed_whole(path))
 }
 
-/// The report of what `compilation` changes in `old` (the files at `base`, or on disk).
-pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Report {
-    let output = &compilation.output;
+/// The report of what the output set of `model` changes in `old` (the files at `base`, or on
+/// disk).
+pub fn review(model: &Model, output: &OutputSet, old: &Files, base: Option<&str>) -> Report {
     let new: Files = output
         .files()
         .filter(|(p, t)| reviewed(p, old.get(*p).map(String::as_str) != Some(*t)))
@@ -70,13 +70,8 @@ pub fn review(compilation: &Compilation, old: &Files, base: Option<&str>) -> Rep
         .collect();
     let old: Files =
         old.iter().filter(|(p, t)| reviewed(p, output.get(p) != Some(t.as_str()))).map(|(p, t)| (p.clone(), t.clone())).collect();
-    report(compilation, old, new, base)
-}
-
-/// The report of two sides that hold every file that differs.
-fn report(compilation: &Compilation, old: Files, new: Files, base: Option<&str>) -> Report {
     let changes = targets::review(&old, &new);
-    review_changes(&compilation.model, into_changed_files(old, new), changes, base)
+    review_changes(model, into_changed_files(old, new), changes, base)
 }
 
 /// The report of changed files (each with its texts, by path) and their semantic changes, as a
