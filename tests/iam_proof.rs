@@ -85,7 +85,7 @@ fn a_role_no_action_needs_fails() {
         member: Member::Sa(SaRole::Serving),
         scope: Scope::Project,
         role: "roles/logging.logWriter",
-        reason: "test".into(),
+        reasons: vec!["test".into()],
     });
     let proof = check(actions::derive(&c.model), grants, &roles());
     assert_eq!(
