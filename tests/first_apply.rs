@@ -86,3 +86,49 @@ fn composer_runs_a_triggerer_when_a_dag_defers() {
     let count = attr(&triggerer, "count").and_then(|e| if let Expression::Number(n) = e { n.as_u64() } else { None });
     assert!(count.is_some_and(|n| n >= 1), "{count:?}");
 }
+
+/// Every binding to a Google-managed service agent waits for that agent's API
+/// (`depends_on = [google_project_service.<api>]`), and `bootstrap.sh`, which runs before the
+/// first `terraform init`, enables that API and creates the agent
+/// (`gcloud beta services identity create`, Service Usage `generateServiceIdentity`) before it
+/// prints the `terraform init` line. Checked on every example.
+#[test]
+fn service_agents_exist_before_their_bindings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bound = 0;
+    for spec in ["flagship", "minimal", "promotion"] {
+        let c = support::compile_spec(&root.join(format!("specs/{spec}.yaml")));
+        let iam = parse(&c, "iam.tf");
+        let script = c.output.get("terraform/bootstrap.sh").expect("bootstrap.sh");
+        let bindings: Vec<_> = iam
+            .blocks()
+            .filter(|b| b.identifier() == "resource" && b.labels()[0].as_str().ends_with("_iam_member"))
+            .collect();
+        // Agents named by the project number (every agent but Cloud Storage's, which the data source creates).
+        let numbered: Vec<_> = bindings
+            .iter()
+            .filter(|b| attr(b.body(), "member").is_some_and(|m| m.to_string().contains("data.google_project.this.number")))
+            .map(|b| b.labels()[1].as_str().to_owned())
+            .collect();
+        let mut covered = BTreeSet::new();
+        for agent in mlopsgen::model::iam::agents(&c.model.grants) {
+            let Some(api) = agent.api() else { continue };
+            let service = format!("google_project_service.{}", api.split('.').next().unwrap_or(api));
+            let create = format!("gcloud beta services identity create --service={api} --project=\"${{project}}\"");
+            let at = script.find(&create).unwrap_or_else(|| panic!("{spec}: bootstrap.sh does not create the {api} agent"));
+            let enable = script.find("gcloud services enable").expect("enable");
+            assert!(enable < at && script[enable..at].contains(api), "{spec}: {api} is not enabled before its agent is created");
+            assert!(at < script.find("terraform init").map_or(usize::MAX, |i| i.max(script.rfind("ready:").unwrap_or(0))));
+            for b in bindings.iter().filter(|b| b.labels()[1].as_str().starts_with(&format!("{}_", agent.as_str()))) {
+                let deps = attr(b.body(), "depends_on").map(|d| d.to_string()).unwrap_or_default();
+                assert!(deps.contains(&service), "{spec}: {} does not wait for {service}: {deps}", b.labels()[1].as_str());
+                covered.insert(b.labels()[1].as_str().to_owned());
+                bound += 1;
+            }
+        }
+        for name in &numbered {
+            assert!(covered.contains(name), "{spec}: binding {name} names a service agent bootstrap.sh does not create");
+        }
+    }
+    assert!(bound >= 2, "the examples bind the Composer and Cloud Build agents: {bound}");
+}

@@ -45,6 +45,36 @@ impl Agent {
             Agent::Vertex => "vertex_agent",
         }
     }
+
+    /// The API whose service identity this agent is, when it must be created explicitly before a
+    /// binding can name it. Enabling an API does not always create its agent (Service Usage
+    /// `services.generateServiceIdentity`,
+    /// https://cloud.google.com/service-usage/docs/reference/rest/v1beta1/services/generateServiceIdentity),
+    /// and IAM rejects a binding for a member that does not exist yet. The Cloud Storage agent
+    /// needs none: the `google_storage_project_service_account` data source creates it when read
+    /// (https://registry.terraform.io/providers/hashicorp/google/latest/docs/data-sources/storage_project_service_account).
+    pub fn api(self) -> Option<&'static str> {
+        match self {
+            Agent::CloudBuild => Some("cloudbuild.googleapis.com"),
+            Agent::Composer => Some("composer.googleapis.com"),
+            Agent::Storage => None,
+            Agent::Vertex => Some("aiplatform.googleapis.com"),
+        }
+    }
+}
+
+/// The service agents some grant names, each once, in a stable order.
+pub fn agents(grants: &[Grant]) -> Vec<Agent> {
+    let mut all: Vec<Agent> = grants
+        .iter()
+        .filter_map(|g| match g.member {
+            Member::Agent(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 impl Member {

@@ -541,7 +541,8 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_secr
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudbuild.iam.gserviceaccount.com"
   depends_on = [
-    google_project_service.secretmanager
+    google_project_service.secretmanager,
+    google_project_service.cloudbuild
   ]
 }
 
@@ -550,6 +551,9 @@ resource "google_service_account_iam_member" "composer_agent_on_composer_compose
   service_account_id = google_service_account.composer.name
   role               = "roles/composer.ServiceAgentV2Ext"
   member             = "serviceAccount:service-${data.google_project.this.number}@cloudcomposer-accounts.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.composer
+  ]
 }
 
 # function `on-new-data` is triggered by new objects in bucket `data`: Cloud Storage publishes the events (no narrower scope)

@@ -62,8 +62,14 @@ pub fn file(m: &Model) -> TfFile {
                 .build();
             b = b.add_block(condition);
         }
-        if let Some(api) = scope_api(&g.scope) {
-            b = b.attr("depends_on", depends_on_apis(m, &[api]));
+        // A binding waits for the API its scope lives in and, for a service agent, the API that
+        // agent belongs to (bootstrap.sh creates the agent itself; see `bootstrap`).
+        let mut apis: Vec<&str> = scope_api(&g.scope).into_iter().collect();
+        if let Member::Agent(a) = g.member {
+            apis.extend(a.api().filter(|api| !apis.contains(api)));
+        }
+        if !apis.is_empty() {
+            b = b.attr("depends_on", depends_on_apis(m, &apis));
         }
         if let Scope::BigQueryDataset(id) = &g.scope {
             b = b.add_block(super::storage::dataset_exists(id));
