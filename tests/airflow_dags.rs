@@ -43,17 +43,6 @@ fn specs() -> Vec<PathBuf> {
 
 /// What every environment's DAGs must contain, from the model alone.
 fn expectations(model: &Model) -> Value {
-    let emails: Vec<&str> =
-        model.monitoring.channels.iter().filter(|c| c.kind == "email").map(|c| c.address.as_str()).collect();
-    // Airflow 2 images get task-level email arguments; Airflow 3 deprecates them for a notifier
-    // callback, which normalises differently per version and is left to the snapshot.
-    let major = model.composer.as_ref().and_then(|c| mlopsgen::validate::facts::airflow_major(&c.image_version));
-    let notify = |fields: &mut Value| {
-        if !emails.is_empty() && major == Some(2) {
-            fields["email"] = json!(emails);
-            fields["email_on_failure"] = json!(true);
-        }
-    };
     let mut envs = Map::new();
     for env in &model.environments {
         let mut dags = Map::new();
@@ -74,7 +63,6 @@ fn expectations(model: &Model) -> Value {
                     ),
                 };
                 fields["deferrable"] = json!(true);
-                notify(&mut fields);
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 tasks.insert(task_id.clone(), json!({"operator": operator, "upstream": [], "fields": fields}));
                 upstream.push(task_id);
@@ -92,7 +80,6 @@ fn expectations(model: &Model) -> Value {
                 "service_account": env.sa_email(SaRole::Pipelines),
                 "deferrable": true,
             });
-            notify(&mut fields);
             tasks.insert(
                 "run_pipeline".into(),
                 json!({"operator": "RunPipelineJobOperator", "upstream": upstream, "fields": fields}),
@@ -116,7 +103,6 @@ fn expectations(model: &Model) -> Value {
                          "--metric", "custom.googleapis.com/mlopsgen/drift_psi"],
                 "deferrable": true,
             });
-            notify(&mut fields);
             let task = json!({"operator": "CreateCustomContainerTrainingJobOperator", "upstream": [], "fields": fields});
             dags.insert(
                 model.drift_dag_id(),

@@ -33,6 +33,9 @@ pub enum Agent {
     Storage,
     /// Vertex AI (`service-N@gcp-sa-aiplatform`): runs jobs started without a service account.
     Vertex,
+    /// Cloud Monitoring notifications (`service-N@gcp-sa-monitoring-notification`): publishes
+    /// alerts to `pubsub:` channels' topics.
+    MonitoringNotification,
 }
 
 impl Agent {
@@ -43,6 +46,7 @@ impl Agent {
             Agent::Composer => "composer_agent",
             Agent::Storage => "storage_agent",
             Agent::Vertex => "vertex_agent",
+            Agent::MonitoringNotification => "monitoring_agent",
         }
     }
 
@@ -59,6 +63,7 @@ impl Agent {
             Agent::Composer => Some("composer.googleapis.com"),
             Agent::Storage => None,
             Agent::Vertex => Some("aiplatform.googleapis.com"),
+            Agent::MonitoringNotification => Some("monitoring.googleapis.com"),
         }
     }
 }
@@ -117,6 +122,8 @@ pub enum Scope {
     /// created by the service on the first deploy, so the role is granted on the project with an
     /// IAM condition on their names.
     FunctionSources,
+    /// A Pub/Sub topic this Terraform creates (by topic id).
+    Topic(String),
 }
 
 /// One IAM binding.
@@ -211,7 +218,18 @@ pub fn derive(m: &Model) -> Vec<Grant> {
     composer(&mut g, m);
     drift(&mut g, m);
     functions(&mut g, m);
+    notifications(&mut g, m);
     g.into_vec()
+}
+
+/// `pubsub:` notification channels: Cloud Monitoring publishes alerts to the topic as its
+/// notification agent, which needs `roles/pubsub.publisher` on it
+/// (https://cloud.google.com/monitoring/support/notification-options#pubsub).
+fn notifications(g: &mut Grants, m: &Model) {
+    for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
+        let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
+        g.add(Member::Agent(Agent::MonitoringNotification), Scope::Topic(c.address.clone()), "roles/pubsub.publisher", why);
+    }
 }
 
 fn pipelines(g: &mut Grants, m: &Model) {

@@ -44,12 +44,14 @@ gcloud services enable --project="${project}" \
   serviceusage.googleapis.com \
   storage.googleapis.com \
   cloudbuild.googleapis.com \
-  composer.googleapis.com
+  composer.googleapis.com \
+  monitoring.googleapis.com
 
 # Google-managed service agents that iam.tf grants roles to. Enabling an API does not always
 # create its agent, and a binding to an agent that does not exist fails. Idempotent.
 gcloud beta services identity create --service=cloudbuild.googleapis.com --project="${project}"
 gcloud beta services identity create --service=composer.googleapis.com --project="${project}"
+gcloud beta services identity create --service=monitoring.googleapis.com --project="${project}"
 
 if ! gcloud storage buckets describe "gs://${state_bucket}" --project="${state_project}" >/dev/null 2>&1; then
   gcloud storage buckets create "gs://${state_bucket}" --project="${state_project}" \

@@ -563,6 +563,16 @@ resource "google_project_iam_member" "storage_agent_pubsub_publisher" {
   member  = data.google_storage_project_service_account.this.member
 }
 
+# monitoring.notify: Cloud Monitoring publishes alerts to topic `churn-alerts`
+resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_churn_2dalerts_pubsub_publisher" {
+  topic  = google_pubsub_topic.topic_churn_2dalerts.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.monitoring
+  ]
+}
+
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_storage_bucket_iam_member" "promoter_artifacts_storage_objectuser" {
   count  = var.promoter_sa != "" ? 1 : 0

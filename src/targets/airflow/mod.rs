@@ -18,11 +18,11 @@
 //! deferrable, so the Composer environment needs a triggerer.
 //!
 //! # Failure notification
-//! Email channels in `monitoring.notify` notify on task failure. For an Airflow 2 image they are
-//! `email` + `email_on_failure` in `default_args`, sent through Composer's email backend
-//! (SendGrid or SMTP). Airflow 3 deprecates those arguments, so for an Airflow 3 image they
-//! become an `SmtpNotifier` `on_failure_callback` on the `smtp_default` connection. Cloud
-//! Monitoring alerting on failed DAG runs (`alerts.dag_failures`) is the Terraform target's job.
+//! The DAGs send nothing themselves: Airflow's `email_on_failure` needs an SMTP or SendGrid
+//! backend Composer does not configure. A failed task fails the DAG run, which Composer counts in
+//! `composer.googleapis.com/workflow/run_count` with `state=failed`
+//! (https://cloud.google.com/monitoring/api/metrics_gcp#gcp-composer); the Terraform target's
+//! `dag_failures` alert policy on that metric notifies every `monitoring.notify` channel.
 //!
 //! # Drift
 //! The drift DAG runs the `validator` image as a Vertex AI custom job
