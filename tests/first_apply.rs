@@ -132,3 +132,32 @@ fn service_agents_exist_before_their_bindings() {
     }
     assert!(bound >= 2, "the examples bind the Composer and Cloud Build agents: {bound}");
 }
+
+/// Feature views that sync: the google provider cannot set a feature group's time-series column,
+/// so Vertex AI reads every BigQuery source as a time series keyed by `feature_timestamp`
+/// (FeatureGroup.BigQuery.time_series; https://cloud.google.com/vertex-ai/docs/featurestore/latest/create-featuregroup).
+/// Every generated feature group's source contract has that TIMESTAMP column (so the data
+/// validation step checks the table has it), and a contract without it is rejected at the group.
+#[test]
+fn feature_groups_read_tables_with_a_feature_timestamp() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    let c = support::compile_spec(&path);
+    let vertex = parse(&c, "vertex.tf");
+    let mut groups = 0;
+    for b in vertex.blocks().filter(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "google_vertex_ai_feature_group") {
+        let group = c.model.features.as_ref().and_then(|f| f.groups.iter().find(|g| g.key == b.labels()[1].as_str())).expect("group");
+        let ds = c.model.dataset(&group.dataset).expect("dataset");
+        let col = ds.columns.iter().find(|col| col.name == mlopsgen::validate::facts::FEATURE_TIMESTAMP);
+        assert!(col.is_some_and(|col| col.ty == mlopsgen::spec::ColumnType::Timestamp && !col.nullable), "{}", group.key);
+        groups += 1;
+    }
+    assert!(groups >= 1);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let without = text.replace("      feature_timestamp: {type: timestamp, nullable: false}\n", "");
+    let source = mlopsgen::Source { name: "flagship.yaml".into(), text: without.clone() };
+    let options = mlopsgen::Options { spec_file: path, out_override: None };
+    let Err(mlopsgen::Error::Invalid(d)) = mlopsgen::compile(&source, &options) else { panic!("accepted without feature_timestamp") };
+    let hit = d.iter().find(|d| d.message.contains("feature_timestamp")).expect("reported");
+    let line = without.lines().position(|l| l.trim_start().starts_with("dataset: customers") && l.starts_with("      ")).expect("group dataset line");
+    assert_eq!(hit.pos.line, line + 1, "{}", hit.message);
+}

@@ -188,6 +188,14 @@ pub fn is_email(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '@'))
 }
 
+/// The column a feature group's BigQuery source must have. The google provider (6.x) cannot set
+/// a feature group's `big_query.time_series.timestamp_column`, and the API then treats the source
+/// as a time series keyed by a `feature_timestamp` TIMESTAMP column
+/// (FeatureGroup.BigQuery.time_series, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.featureGroups;
+/// https://cloud.google.com/vertex-ai/docs/featurestore/latest/create-featuregroup), so a feature
+/// view over a table without it cannot sync.
+pub const FEATURE_TIMESTAMP: &str = "feature_timestamp";
+
 /// A Secret Manager secret id: letters, digits, `_` and `-`, at most 255
 /// (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create).
 pub fn is_secret_id(s: &str) -> bool {

@@ -317,6 +317,17 @@ impl Checker<'_> {
             for (col, ptr) in cols {
                 self.reference("column", &col, &ds.columns, &ptr);
             }
+            let ts = facts::FEATURE_TIMESTAMP;
+            if ds.source.starts_with("bq://") && ds.columns.get(ts).is_none_or(|c| c.ty != crate::spec::ColumnType::Timestamp) {
+                let pos = self.at(&format!("{p}/dataset"));
+                let help = format!("add `{ts}: {{type: timestamp, nullable: false}}` to the columns of dataset `{}` (and the table)", g.dataset);
+                self.report(
+                    Code::InvalidValue,
+                    pos,
+                    format!("feature group `{name}`: dataset `{}` has no `{ts}` timestamp column, so its feature views cannot sync", g.dataset),
+                    Some(help),
+                );
+            }
         }
         for (name, v) in &f.views {
             let p = pointer_push("/features/views", name);
