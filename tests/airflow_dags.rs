@@ -24,7 +24,7 @@
 
 mod support;
 
-use mlopsgen::model::{DataSource, Model, SaRole};
+use mlopsgen::model::{Model, SaRole};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -51,18 +51,10 @@ fn expectations(model: &Model) -> Value {
             let mut tasks = Map::new();
             let mut upstream = Vec::new();
             if let Some(key) = &s.wait_for {
-                let ds = model.dataset(key).unwrap_or_else(|| panic!("dataset {key}"));
-                let (operator, mut fields) = match &ds.source {
-                    DataSource::BigQuery { dataset, table } => (
-                        "BigQueryTableExistenceSensor",
-                        json!({"project_id": env.gcp_project, "dataset_id": dataset, "table_id": table}),
-                    ),
-                    DataSource::Gcs { bucket, path } => (
-                        "GCSObjectExistenceSensor",
-                        json!({"bucket": env.bucket_name(bucket), "object": path, "use_glob": path.contains(['*', '?', '['])}),
-                    ),
-                };
-                fields["deferrable"] = json!(true);
+                // A freshness check (tests/freshness_waits.rs runs its callable): rescheduled
+                // every 10 minutes, failing after 6 hours. What it reads is a module constant.
+                let (operator, fields) =
+                    ("PythonSensor", json!({"mode": "reschedule", "poke_interval": 600, "timeout": 21600}));
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 tasks.insert(task_id.clone(), json!({"operator": operator, "upstream": [], "fields": fields}));
                 upstream.push(task_id);
@@ -70,7 +62,7 @@ fn expectations(model: &Model) -> Value {
             let mut values: Map<String, Value> =
                 p.params.iter().filter_map(|prm| Some((prm.name.clone(), prm.default.clone()?))).collect();
             values.extend(s.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let mut fields = json!({
+            let fields = json!({
                 "project_id": env.gcp_project,
                 "region": env.region,
                 "display_name": p.name,
@@ -93,7 +85,7 @@ fn expectations(model: &Model) -> Value {
         if let Some(drift) = &model.monitoring.drift {
             let ds = model.dataset(&drift.dataset).unwrap_or_else(|| panic!("dataset {}", drift.dataset));
             let ep = model.endpoint(&drift.endpoint).unwrap_or_else(|| panic!("endpoint {}", drift.endpoint));
-            let mut fields = json!({
+            let fields = json!({
                 "project_id": env.gcp_project,
                 "region": env.region,
                 "container_uri": env.image_ref("validator"),

@@ -104,19 +104,17 @@ pub struct Sensor {
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SensorSource {
-    /// `BigQueryTableExistenceSensor` (the table is in the environment's project).
+    /// A BigQuery table in the environment's project: its modification time.
     Bigquery {
-        /// Dataset.
-        dataset_id: String,
-        /// Table.
-        table_id: String,
+        /// `project.dataset.table`.
+        table: String,
     },
-    /// `GCSObjectExistenceSensor`.
+    /// Objects in a bucket: their update times.
     Gcs {
         /// Bucket name.
         bucket: String,
         /// Object name or glob.
-        object: Templated,
+        object: String,
         /// The object name is a glob.
         use_glob: bool,
     },
@@ -219,12 +217,11 @@ fn sensor(env: &Environment, ds: &Dataset) -> Sensor {
     let task_id = sensor_task_id(ds);
     let source = match &ds.source {
         DataSource::BigQuery { dataset, table } => SensorSource::Bigquery {
-            dataset_id: dataset.clone(),
-            table_id: table.clone(),
+            table: format!("{}.{dataset}.{table}", env.gcp_project),
         },
         DataSource::Gcs { bucket, path } => SensorSource::Gcs {
             bucket: env.bucket_name(bucket),
-            object: Templated::new(Value::from(path.as_str())),
+            object: path.clone(),
             use_glob: path.contains(['*', '?', '[']),
         },
     };
