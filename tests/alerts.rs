@@ -8,7 +8,7 @@
 
 mod support;
 
-use hcl::{Body, Expression};
+use hcl::Body;
 use mlopsgen::{compile, Error, Options, Source};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -19,7 +19,7 @@ fn flagship() -> (String, mlopsgen::Compilation) {
 }
 
 fn parse(c: &mlopsgen::Compilation, file: &str) -> Body {
-    hcl::parse(c.output.get(&format!("terraform/{file}")).unwrap_or_else(|| panic!("no {file}"))).expect("hcl")
+    hcl::parse(c.output.get(&format!("terraform/{file}")).unwrap_or_else(|| panic!("no {file}"))).unwrap_or_else(|e| panic!("hcl: {e}"))
 }
 
 fn attr(body: &Body, key: &str) -> Option<String> {
@@ -51,7 +51,7 @@ fn every_target_is_a_channel_every_alert_notifies() {
             // The credential is the secret's latest version, read by the data source for that secret.
             let data = value.strip_prefix("data.google_secret_manager_secret_version_access.").and_then(|v| v.strip_suffix(".secret_data"));
             let data = data.unwrap_or_else(|| panic!("{}: {key} = {value}", ch.key));
-            let d = blocks(&tf, "data", "google_secret_manager_secret_version_access").find(|d| d.labels()[1].as_str() == data).expect("data source");
+            let d = blocks(&tf, "data", "google_secret_manager_secret_version_access").find(|d| d.labels()[1].as_str() == data).unwrap_or_else(|| panic!("data source"));
             assert_eq!(attr(d.body(), "secret"), ch.secret.as_ref().map(|s| format!("\"{s}\"")), "{}", ch.key);
         };
         match ch.kind.as_str() {
@@ -69,14 +69,14 @@ fn every_target_is_a_channel_every_alert_notifies() {
             "pubsub" => {
                 let topic = blocks(&tf, "resource", "google_pubsub_topic")
                     .find(|t| attr(t.body(), "name") == Some(format!("\"{}\"", ch.address)))
-                    .expect("topic created");
+                    .unwrap_or_else(|| panic!("topic created"));
                 let topic_name = topic.labels()[1].as_str();
                 assert!(ty == "\"pubsub\"" && labels.contains(&format!("google_pubsub_topic.{topic_name}.id")), "{labels}");
                 // Cloud Monitoring publishes as its notification agent, which needs publisher on the topic.
                 let iam = parse(&c, "iam.tf");
                 let binding = blocks(&iam, "resource", "google_pubsub_topic_iam_member")
                     .find(|b| attr(b.body(), "topic") == Some(format!("google_pubsub_topic.{topic_name}.name")))
-                    .expect("publisher binding");
+                    .unwrap_or_else(|| panic!("publisher binding"));
                 assert_eq!(attr(binding.body(), "role").as_deref(), Some("\"roles/pubsub.publisher\""));
                 assert!(attr(binding.body(), "member").unwrap_or_default().contains("@gcp-sa-monitoring-notification.iam.gserviceaccount.com"));
             }
@@ -95,10 +95,10 @@ fn every_target_is_a_channel_every_alert_notifies() {
     assert!(policies >= 5, "{policies}");
     // DAG failures: a failed run is counted by Composer's run_count metric with state=failed
     // (https://cloud.google.com/monitoring/api/metrics_gcp#gcp-composer); the policy fires on any.
-    let dag = blocks(&tf, "resource", "google_monitoring_alert_policy").find(|p| p.labels()[1].as_str() == "dag_failures").expect("dag_failures");
-    let text = hcl::to_string(&Body::builder().add_block(dag.clone()).build()).expect("hcl");
+    let dag = blocks(&tf, "resource", "google_monitoring_alert_policy").find(|p| p.labels()[1].as_str() == "dag_failures").unwrap_or_else(|| panic!("dag_failures"));
+    let text = hcl::to_string(&Body::builder().add_block(dag.clone()).build()).unwrap_or_else(|e| panic!("hcl: {e}"));
     assert!(text.contains("composer.googleapis.com/workflow/run_count") && text.contains("metric.label.state=\\\"failed\\\""), "{text}");
-    let composer = c.model.composer.as_ref().expect("composer");
+    let composer = c.model.composer.as_ref().unwrap_or_else(|| panic!("composer"));
     assert!(text.contains(&format!("resource.label.environment_name=\\\"{}\\\"", composer.name)));
 }
 
@@ -130,8 +130,8 @@ fn bad_targets_are_reported_at_their_position() {
         "sms:+15555550100",
     ];
     let list: String = bad.iter().map(|t| format!("    - '{t}'\n")).collect();
-    let start = text.find("  notify:\n").expect("notify list");
-    let end = start + text[start..].find("  slack_token_secret:").expect("slack_token_secret");
+    let start = text.find("  notify:\n").unwrap_or_else(|| panic!("notify list"));
+    let end = start + text[start..].find("  slack_token_secret:").unwrap_or_else(|| panic!("slack_token_secret"));
     let changed = format!("{}  notify:\n{list}{}", &text[..start], &text[end..]);
     let first_line = changed[..start].lines().count() + 2;
     let source = Source { name: "flagship.yaml".into(), text: changed };

@@ -99,7 +99,7 @@ fn service_agents_exist_before_their_bindings() {
     for spec in ["flagship", "minimal", "promotion"] {
         let c = support::compile_spec(&root.join(format!("specs/{spec}.yaml")));
         let iam = parse(&c, "iam.tf");
-        let script = c.output.get("terraform/bootstrap.sh").expect("bootstrap.sh");
+        let script = c.output.get("terraform/bootstrap.sh").unwrap_or_else(|| panic!("bootstrap.sh"));
         let bindings: Vec<_> = iam
             .blocks()
             .filter(|b| b.identifier() == "resource" && b.labels()[0].as_str().ends_with("_iam_member"))
@@ -116,7 +116,7 @@ fn service_agents_exist_before_their_bindings() {
             let service = format!("google_project_service.{}", api.split('.').next().unwrap_or(api));
             let create = format!("gcloud beta services identity create --service={api} --project=\"${{project}}\"");
             let at = script.find(&create).unwrap_or_else(|| panic!("{spec}: bootstrap.sh does not create the {api} agent"));
-            let enable = script.find("gcloud services enable").expect("enable");
+            let enable = script.find("gcloud services enable").unwrap_or_else(|| panic!("enable"));
             assert!(enable < at && script[enable..at].contains(api), "{spec}: {api} is not enabled before its agent is created");
             assert!(at < script.find("terraform init").map_or(usize::MAX, |i| i.max(script.rfind("ready:").unwrap_or(0))));
             for b in bindings.iter().filter(|b| b.labels()[1].as_str().starts_with(&format!("{}_", agent.as_str()))) {
@@ -145,8 +145,8 @@ fn feature_groups_read_tables_with_a_feature_timestamp() {
     let vertex = parse(&c, "vertex.tf");
     let mut groups = 0;
     for b in vertex.blocks().filter(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "google_vertex_ai_feature_group") {
-        let group = c.model.features.as_ref().and_then(|f| f.groups.iter().find(|g| g.key == b.labels()[1].as_str())).expect("group");
-        let ds = c.model.dataset(&group.dataset).expect("dataset");
+        let group = c.model.features.as_ref().and_then(|f| f.groups.iter().find(|g| g.key == b.labels()[1].as_str())).unwrap_or_else(|| panic!("group"));
+        let ds = c.model.dataset(&group.dataset).unwrap_or_else(|| panic!("dataset"));
         let col = ds.columns.iter().find(|col| col.name == mlopsgen::validate::facts::FEATURE_TIMESTAMP);
         assert!(col.is_some_and(|col| col.ty == mlopsgen::spec::ColumnType::Timestamp && !col.nullable), "{}", group.key);
         groups += 1;
@@ -157,7 +157,7 @@ fn feature_groups_read_tables_with_a_feature_timestamp() {
     let source = mlopsgen::Source { name: "flagship.yaml".into(), text: without.clone() };
     let options = mlopsgen::Options { spec_file: path, out_override: None };
     let Err(mlopsgen::Error::Invalid(d)) = mlopsgen::compile(&source, &options) else { panic!("accepted without feature_timestamp") };
-    let hit = d.iter().find(|d| d.message.contains("feature_timestamp")).expect("reported");
-    let line = without.lines().position(|l| l.trim_start().starts_with("dataset: customers") && l.starts_with("      ")).expect("group dataset line");
+    let hit = d.iter().find(|d| d.message.contains("feature_timestamp")).unwrap_or_else(|| panic!("reported"));
+    let line = without.lines().position(|l| l.trim_start().starts_with("dataset: customers") && l.starts_with("      ")).unwrap_or_else(|| panic!("group dataset line"));
     assert_eq!(hit.pos.line, line + 1, "{}", hit.message);
 }

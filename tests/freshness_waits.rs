@@ -34,7 +34,7 @@ fn wait_for_waits_for_data_newer_than_the_last_success() {
         eprintln!("SKIP: no Airflow venv (set PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
         return;
     }
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let script = Path::new(ROOT).join("tests/conformance/checks/freshness_check.py");
     let specs = ["specs/flagship.yaml", "tests/fixtures/airflow_hostile.yaml"];
     let (mut checked, mut kinds) = (0, std::collections::BTreeSet::new());
@@ -42,7 +42,7 @@ fn wait_for_waits_for_data_newer_than_the_last_success() {
         let c = support::compile_spec(&Path::new(ROOT).join(spec));
         for p in &c.model.pipelines {
             let Some(key) = p.schedule.as_ref().and_then(|s| s.wait_for.as_ref()) else { continue };
-            let ds = c.model.dataset(key).expect("dataset");
+            let ds = c.model.dataset(key).unwrap_or_else(|| panic!("dataset"));
             for env in &c.model.environments {
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 let want = match &ds.source {
@@ -61,9 +61,9 @@ fn wait_for_waits_for_data_newer_than_the_last_success() {
                     .find(|(f, _)| f.starts_with(&format!("dags/{}/", env.name)) && f.ends_with(&format!("/{}.py", p.key)))
                     .unwrap_or_else(|| panic!("no DAG for {} in {}", p.key, env.name));
                 let path = tmp.path().join(file.replace('/', "_"));
-                std::fs::write(&path, text).expect("write");
+                std::fs::write(&path, text).unwrap_or_else(|e| panic!("write: {e}"));
                 for python in &pythons {
-                    let out = Command::new(python).arg(&script).arg(&path).arg(want.to_string()).output().expect("python");
+                    let out = Command::new(python).arg(&script).arg(&path).arg(want.to_string()).output().unwrap_or_else(|e| panic!("python: {e}"));
                     let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
                     assert!(out.status.success(), "{spec} {file} ({}):\n{log}", python.display());
                 }
