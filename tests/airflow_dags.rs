@@ -24,7 +24,7 @@
 
 mod support;
 
-use mlopsgen::model::{DataSource, Model, SaRole};
+use mlopsgen::model::{Model, SaRole};
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -43,17 +43,6 @@ fn specs() -> Vec<PathBuf> {
 
 /// What every environment's DAGs must contain, from the model alone.
 fn expectations(model: &Model) -> Value {
-    let emails: Vec<&str> =
-        model.monitoring.channels.iter().filter(|c| c.kind == "email").map(|c| c.address.as_str()).collect();
-    // Airflow 2 images get task-level email arguments; Airflow 3 deprecates them for a notifier
-    // callback, which normalises differently per version and is left to the snapshot.
-    let major = model.composer.as_ref().and_then(|c| mlopsgen::validate::facts::airflow_major(&c.image_version));
-    let notify = |fields: &mut Value| {
-        if !emails.is_empty() && major == Some(2) {
-            fields["email"] = json!(emails);
-            fields["email_on_failure"] = json!(true);
-        }
-    };
     let mut envs = Map::new();
     for env in &model.environments {
         let mut dags = Map::new();
@@ -62,19 +51,10 @@ fn expectations(model: &Model) -> Value {
             let mut tasks = Map::new();
             let mut upstream = Vec::new();
             if let Some(key) = &s.wait_for {
-                let ds = model.dataset(key).unwrap_or_else(|| panic!("dataset {key}"));
-                let (operator, mut fields) = match &ds.source {
-                    DataSource::BigQuery { dataset, table } => (
-                        "BigQueryTableExistenceSensor",
-                        json!({"project_id": env.gcp_project, "dataset_id": dataset, "table_id": table}),
-                    ),
-                    DataSource::Gcs { bucket, path } => (
-                        "GCSObjectExistenceSensor",
-                        json!({"bucket": env.bucket_name(bucket), "object": path, "use_glob": path.contains(['*', '?', '['])}),
-                    ),
-                };
-                fields["deferrable"] = json!(true);
-                notify(&mut fields);
+                // A freshness check (tests/freshness_waits.rs runs its callable): rescheduled
+                // every 10 minutes, failing after 6 hours. What it reads is a module constant.
+                let (operator, fields) =
+                    ("PythonSensor", json!({"mode": "reschedule", "poke_interval": 600, "timeout": 21600}));
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 tasks.insert(task_id.clone(), json!({"operator": operator, "upstream": [], "fields": fields}));
                 upstream.push(task_id);
@@ -82,7 +62,7 @@ fn expectations(model: &Model) -> Value {
             let mut values: Map<String, Value> =
                 p.params.iter().filter_map(|prm| Some((prm.name.clone(), prm.default.clone()?))).collect();
             values.extend(s.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
-            let mut fields = json!({
+            let fields = json!({
                 "project_id": env.gcp_project,
                 "region": env.region,
                 "display_name": p.name,
@@ -92,7 +72,6 @@ fn expectations(model: &Model) -> Value {
                 "service_account": env.sa_email(SaRole::Pipelines),
                 "deferrable": true,
             });
-            notify(&mut fields);
             tasks.insert(
                 "run_pipeline".into(),
                 json!({"operator": "RunPipelineJobOperator", "upstream": upstream, "fields": fields}),
@@ -106,7 +85,7 @@ fn expectations(model: &Model) -> Value {
         if let Some(drift) = &model.monitoring.drift {
             let ds = model.dataset(&drift.dataset).unwrap_or_else(|| panic!("dataset {}", drift.dataset));
             let ep = model.endpoint(&drift.endpoint).unwrap_or_else(|| panic!("endpoint {}", drift.endpoint));
-            let mut fields = json!({
+            let fields = json!({
                 "project_id": env.gcp_project,
                 "region": env.region,
                 "container_uri": env.image_ref("validator"),
@@ -116,7 +95,6 @@ fn expectations(model: &Model) -> Value {
                          "--metric", "custom.googleapis.com/mlopsgen/drift_psi"],
                 "deferrable": true,
             });
-            notify(&mut fields);
             let task = json!({"operator": "CreateCustomContainerTrainingJobOperator", "upstream": [], "fields": fields});
             dags.insert(
                 model.drift_dag_id(),

@@ -86,3 +86,78 @@ fn composer_runs_a_triggerer_when_a_dag_defers() {
     let count = attr(&triggerer, "count").and_then(|e| if let Expression::Number(n) = e { n.as_u64() } else { None });
     assert!(count.is_some_and(|n| n >= 1), "{count:?}");
 }
+
+/// Every binding to a Google-managed service agent waits for that agent's API
+/// (`depends_on = [google_project_service.<api>]`), and `bootstrap.sh`, which runs before the
+/// first `terraform init`, enables that API and creates the agent
+/// (`gcloud beta services identity create`, Service Usage `generateServiceIdentity`) before it
+/// prints the `terraform init` line. Checked on every example.
+#[test]
+fn service_agents_exist_before_their_bindings() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bound = 0;
+    for spec in ["flagship", "minimal", "promotion"] {
+        let c = support::compile_spec(&root.join(format!("specs/{spec}.yaml")));
+        let iam = parse(&c, "iam.tf");
+        let script = c.output.get("terraform/bootstrap.sh").unwrap_or_else(|| panic!("bootstrap.sh"));
+        let bindings: Vec<_> = iam
+            .blocks()
+            .filter(|b| b.identifier() == "resource" && b.labels()[0].as_str().ends_with("_iam_member"))
+            .collect();
+        // Agents named by the project number (every agent but Cloud Storage's, which the data source creates).
+        let numbered: Vec<_> = bindings
+            .iter()
+            .filter(|b| attr(b.body(), "member").is_some_and(|m| m.to_string().contains("data.google_project.this.number")))
+            .map(|b| b.labels()[1].as_str().to_owned())
+            .collect();
+        let mut covered = BTreeSet::new();
+        for agent in mlopsgen::model::iam::agents(&c.model.grants) {
+            let Some(api) = agent.api() else { continue };
+            let service = format!("google_project_service.{}", api.split('.').next().unwrap_or(api));
+            let create = format!("gcloud beta services identity create --service={api} --project=\"${{project}}\"");
+            let at = script.find(&create).unwrap_or_else(|| panic!("{spec}: bootstrap.sh does not create the {api} agent"));
+            let enable = script.find("gcloud services enable").unwrap_or_else(|| panic!("enable"));
+            assert!(enable < at && script[enable..at].contains(api), "{spec}: {api} is not enabled before its agent is created");
+            assert!(at < script.find("terraform init").map_or(usize::MAX, |i| i.max(script.rfind("ready:").unwrap_or(0))));
+            for b in bindings.iter().filter(|b| b.labels()[1].as_str().starts_with(&format!("{}_", agent.as_str()))) {
+                let deps = attr(b.body(), "depends_on").map(|d| d.to_string()).unwrap_or_default();
+                assert!(deps.contains(&service), "{spec}: {} does not wait for {service}: {deps}", b.labels()[1].as_str());
+                covered.insert(b.labels()[1].as_str().to_owned());
+                bound += 1;
+            }
+        }
+        for name in &numbered {
+            assert!(covered.contains(name), "{spec}: binding {name} names a service agent bootstrap.sh does not create");
+        }
+    }
+    assert!(bound >= 2, "the examples bind the Composer and Cloud Build agents: {bound}");
+}
+
+/// Feature views that sync: the google provider cannot set a feature group's time-series column,
+/// so Vertex AI reads every BigQuery source as a time series keyed by `feature_timestamp`
+/// (FeatureGroup.BigQuery.time_series; https://cloud.google.com/vertex-ai/docs/featurestore/latest/create-featuregroup).
+/// Every generated feature group's source contract has that TIMESTAMP column (so the data
+/// validation step checks the table has it), and a contract without it is rejected at the group.
+#[test]
+fn feature_groups_read_tables_with_a_feature_timestamp() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    let c = support::compile_spec(&path);
+    let vertex = parse(&c, "vertex.tf");
+    let mut groups = 0;
+    for b in vertex.blocks().filter(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "google_vertex_ai_feature_group") {
+        let group = c.model.features.as_ref().and_then(|f| f.groups.iter().find(|g| g.key == b.labels()[1].as_str())).unwrap_or_else(|| panic!("group"));
+        let ds = c.model.dataset(&group.dataset).unwrap_or_else(|| panic!("dataset"));
+        let col = ds.columns.iter().find(|col| col.name == mlopsgen::validate::facts::FEATURE_TIMESTAMP);
+        assert!(col.is_some_and(|col| col.ty == mlopsgen::spec::ColumnType::Timestamp && !col.nullable), "{}", group.key);
+        groups += 1;
+    }
+    assert!(groups >= 1);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let without = text.replace("      feature_timestamp: {type: timestamp, nullable: false}\n", "");
+    let source = mlopsgen::Source { name: "flagship.yaml".into(), text: without.clone() };
+    let options = mlopsgen::Options { spec_file: path, out_override: None };
+    let Err(mlopsgen::Error::Invalid(d)) = mlopsgen::compile(&source, &options) else { panic!("accepted without feature_timestamp") };
+    let hit = d.iter().find(|d| d.message.contains("feature_timestamp")).unwrap_or_else(|| panic!("reported"));
+    let line = without.lines().position(|l| l.trim_start().starts_with("dataset: customers") && l.starts_with("      ")).unwrap_or_else(|| panic!("group dataset line"));
+    assert_eq!(hit.pos.line, line + 1, "{}", hit.message);
+}

@@ -135,6 +135,10 @@ pub fn derive(m: &Model) -> Vec<Action> {
     drift(&mut a, m);
     functions(&mut a, m);
     ci(&mut a, m);
+    for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
+        let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
+        a.add(Member::Agent(Agent::MonitoringNotification), Act::Publish, Scope::Topic(c.address.clone()), why);
+    }
     a.0.sort();
     a.0.dedup();
     a.0

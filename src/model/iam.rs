@@ -33,6 +33,9 @@ pub enum Agent {
     Storage,
     /// Vertex AI (`service-N@gcp-sa-aiplatform`): runs jobs started without a service account.
     Vertex,
+    /// Cloud Monitoring notifications (`service-N@gcp-sa-monitoring-notification`): publishes
+    /// alerts to `pubsub:` channels' topics.
+    MonitoringNotification,
 }
 
 impl Agent {
@@ -43,8 +46,40 @@ impl Agent {
             Agent::Composer => "composer_agent",
             Agent::Storage => "storage_agent",
             Agent::Vertex => "vertex_agent",
+            Agent::MonitoringNotification => "monitoring_agent",
         }
     }
+
+    /// The API whose service identity this agent is, when it must be created explicitly before a
+    /// binding can name it. Enabling an API does not always create its agent (Service Usage
+    /// `services.generateServiceIdentity`,
+    /// https://cloud.google.com/service-usage/docs/reference/rest/v1beta1/services/generateServiceIdentity),
+    /// and IAM rejects a binding for a member that does not exist yet. The Cloud Storage agent
+    /// needs none: the `google_storage_project_service_account` data source creates it when read
+    /// (https://registry.terraform.io/providers/hashicorp/google/latest/docs/data-sources/storage_project_service_account).
+    pub fn api(self) -> Option<&'static str> {
+        match self {
+            Agent::CloudBuild => Some("cloudbuild.googleapis.com"),
+            Agent::Composer => Some("composer.googleapis.com"),
+            Agent::Storage => None,
+            Agent::Vertex => Some("aiplatform.googleapis.com"),
+            Agent::MonitoringNotification => Some("monitoring.googleapis.com"),
+        }
+    }
+}
+
+/// The service agents some grant names, each once, in a stable order.
+pub fn agents(grants: &[Grant]) -> Vec<Agent> {
+    let mut all: Vec<Agent> = grants
+        .iter()
+        .filter_map(|g| match g.member {
+            Member::Agent(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 impl Member {
@@ -87,6 +122,8 @@ pub enum Scope {
     /// created by the service on the first deploy, so the role is granted on the project with an
     /// IAM condition on their names.
     FunctionSources,
+    /// A Pub/Sub topic this Terraform creates (by topic id).
+    Topic(String),
 }
 
 /// One IAM binding.
@@ -181,7 +218,18 @@ pub fn derive(m: &Model) -> Vec<Grant> {
     composer(&mut g, m);
     drift(&mut g, m);
     functions(&mut g, m);
+    notifications(&mut g, m);
     g.into_vec()
+}
+
+/// `pubsub:` notification channels: Cloud Monitoring publishes alerts to the topic as its
+/// notification agent, which needs `roles/pubsub.publisher` on it
+/// (https://cloud.google.com/monitoring/support/notification-options#pubsub).
+fn notifications(g: &mut Grants, m: &Model) {
+    for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
+        let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
+        g.add(Member::Agent(Agent::MonitoringNotification), Scope::Topic(c.address.clone()), "roles/pubsub.publisher", why);
+    }
 }
 
 fn pipelines(g: &mut Grants, m: &Model) {

@@ -312,7 +312,12 @@ fn lower_monitoring(m: &spec::Monitoring) -> Monitoring {
         .enumerate()
         .filter_map(|(i, target)| {
             let (kind, address) = target.split_once(':')?;
-            Some(Channel { key: format!("{kind}_{i}"), kind: kind.to_owned(), address: address.to_owned() })
+            let secret = match kind {
+                "slack" => m.slack_token_secret.clone(),
+                "pagerduty" => Some(address.to_owned()),
+                _ => None,
+            };
+            Some(Channel { key: format!("{kind}_{i}"), kind: kind.to_owned(), address: address.to_owned(), secret })
         })
         .collect();
     Monitoring {
@@ -673,6 +678,8 @@ fn apis(m: &Model) -> Vec<&'static str> {
         || log_metrics
         || endpoint_alerts
         || (a.dag_failures && m.composer.is_some());
+    let channel = |kind: &str| m.monitoring.channels.iter().any(|c| c.kind == kind);
+    let channel_secrets = m.monitoring.channels.iter().any(|c| c.secret.is_some());
     let wanted = [
         ("aiplatform.googleapis.com", vertex),
         // Images and function builds go to the Docker repository, templates to the KFP one.
@@ -685,9 +692,9 @@ fn apis(m: &Model) -> Vec<&'static str> {
         ("iam.googleapis.com", true),
         ("logging.googleapis.com", log_metrics),
         ("monitoring.googleapis.com", monitoring),
-        ("pubsub.googleapis.com", any_trigger),
+        ("pubsub.googleapis.com", any_trigger || channel("pubsub")),
         ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),
-        ("secretmanager.googleapis.com", m.ci.is_some()),
+        ("secretmanager.googleapis.com", m.ci.is_some() || channel_secrets),
         ("storage.googleapis.com", true),
     ];
     wanted.into_iter().filter(|(_, used)| *used).map(|(a, _)| a).collect()

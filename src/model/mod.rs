@@ -400,10 +400,13 @@ pub struct Ci {
 pub struct Channel {
     /// Terraform-safe key, e.g. `email_0`.
     pub key: String,
-    /// Monitoring channel type (`email`).
+    /// The target's prefix in `monitoring.notify` (`email`, `slack`, `webhook`, `pagerduty`, `pubsub`).
     pub kind: String,
-    /// Address.
+    /// What follows the prefix: address, Slack channel, URL, secret id or topic name.
     pub address: String,
+    /// Secret Manager secret whose latest version holds the channel's credential (Slack's bot
+    /// token, PagerDuty's integration key).
+    pub secret: Option<String>,
 }
 
 /// Drift detection.

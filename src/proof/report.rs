@@ -13,6 +13,7 @@ pub fn member_name(m: Member) -> String {
         Member::Agent(Agent::Composer) => "Cloud Composer service agent".into(),
         Member::Agent(Agent::Storage) => "Cloud Storage service agent".into(),
         Member::Agent(Agent::Vertex) => "Vertex AI service agent".into(),
+        Member::Agent(Agent::MonitoringNotification) => "Cloud Monitoring notification service agent".into(),
         Member::Promoter => "promoter (previous environment's CI SA)".into(),
     }
 }
@@ -32,6 +33,7 @@ pub fn scope_name(s: &Scope) -> String {
         Scope::Function(k) => format!("function `{k}`"),
         Scope::CloudRunService(k) => format!("service `{k}`"),
         Scope::FunctionSources => "Cloud Functions source buckets".into(),
+        Scope::Topic(t) => format!("Pub/Sub topic `{t}`"),
     }
 }
 

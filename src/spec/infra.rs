@@ -506,9 +506,16 @@ pub struct GitHub {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
-    /// Notification targets, e.g. `email:ml-oncall@example.com`.
+    /// Notification targets Cloud Monitoring alerts go to: `email:ADDRESS`, `slack:#CHANNEL`
+    /// (bot token from `slack_token_secret`), `webhook:https://URL` (token-auth webhook),
+    /// `pagerduty:SECRET` (a Secret Manager secret holding the PagerDuty integration key) or
+    /// `pubsub:TOPIC` (a topic this Terraform creates in each environment).
     #[serde(default)]
     pub notify: Vec<String>,
+    /// Secret Manager secret (id, in each environment's project) holding the Slack bot token the
+    /// `slack:` channels post with; Terraform reads its latest version when it applies.
+    #[serde(default)]
+    pub slack_token_secret: Option<String>,
     /// Alerts to create.
     #[serde(default)]
     pub alerts: Alerts,

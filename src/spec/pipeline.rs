@@ -77,9 +77,10 @@ pub struct Schedule {
     /// Parameter values for scheduled runs (override defaults).
     #[serde(default)]
     pub parameters: BTreeMap<String, serde_json::Value>,
-    /// Before each run, wait until this BigQuery dataset's table exists (Composer only): a sensor
-    /// checks every 10 minutes and fails the run after 6 hours. It checks existence, not freshness:
-    /// a table that already exists passes at once.
+    /// Before each run, wait for new data in this dataset (Composer only): a sensor checks every
+    /// 10 minutes until the BigQuery table (its modification time) or a matching Cloud Storage
+    /// object (its update time) is newer than the start of the DAG's last successful run (the
+    /// first run only needs the data to exist), and fails the run, which alerts, after 6 hours.
     #[serde(default)]
     pub wait_for: Option<String>,
 }

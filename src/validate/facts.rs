@@ -239,6 +239,48 @@ pub fn is_email(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+' | '@'))
 }
 
+/// The column a feature group's BigQuery source must have. The google provider (6.x) cannot set
+/// a feature group's `big_query.time_series.timestamp_column`, and the API then treats the source
+/// as a time series keyed by a `feature_timestamp` TIMESTAMP column
+/// (FeatureGroup.BigQuery.time_series, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.featureGroups;
+/// https://cloud.google.com/vertex-ai/docs/featurestore/latest/create-featuregroup), so a feature
+/// view over a table without it cannot sync.
+pub const FEATURE_TIMESTAMP: &str = "feature_timestamp";
+
+/// A Secret Manager secret id: letters, digits, `_` and `-`, at most 255
+/// (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create).
+pub fn is_secret_id(s: &str) -> bool {
+    (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+}
+
+/// A Slack channel name as Cloud Monitoring's `slack` channel takes it: `#` and at most 80
+/// lowercase letters, digits, `-` and `_` (Slack's channel-name rules).
+pub fn is_slack_channel(s: &str) -> bool {
+    s.strip_prefix('#').is_some_and(|n| {
+        (1..=80).contains(&n.len()) && n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'))
+    })
+}
+
+/// An `https://` URL without whitespace, quotes, backslashes, template markers or control
+/// characters (a webhook target lands in HCL and in the alert's delivery as is).
+pub fn is_https_url(s: &str) -> bool {
+    s.strip_prefix("https://").is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty()
+            && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'))
+            && rest.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '\'' | '<' | '>' | '`' | '{' | '}'))
+    })
+}
+
+/// A Pub/Sub topic id: starts with a letter, 3–255 of letters, digits and `-_.~+%`, not `goog…`
+/// (https://cloud.google.com/pubsub/docs/pubsub-basics#resource_names).
+pub fn is_topic_id(s: &str) -> bool {
+    (3..=255).contains(&s.len())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !s.to_ascii_lowercase().starts_with("goog")
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '%'))
+}
+
 /// Cloud Functions runtimes: python3X, nodejsX, goX, javaX, rubyX, phpX, dotnetX.
 pub fn is_runtime(s: &str) -> bool {
     ["python3", "nodejs", "go1", "java", "ruby", "php", "dotnet"].iter().any(|p| {

@@ -317,6 +317,17 @@ impl Checker<'_> {
             for (col, ptr) in cols {
                 self.reference("column", &col, &ds.columns, &ptr);
             }
+            let ts = facts::FEATURE_TIMESTAMP;
+            if ds.source.starts_with("bq://") && ds.columns.get(ts).is_none_or(|c| c.ty != crate::spec::ColumnType::Timestamp) {
+                let pos = self.at(&format!("{p}/dataset"));
+                let help = format!("add `{ts}: {{type: timestamp, nullable: false}}` to the columns of dataset `{}` (and the table)", g.dataset);
+                self.report(
+                    Code::InvalidValue,
+                    pos,
+                    format!("feature group `{name}`: dataset `{}` has no `{ts}` timestamp column, so its feature views cannot sync", g.dataset),
+                    Some(help),
+                );
+            }
         }
         for (name, v) in &f.views {
             let p = pointer_push("/features/views", name);
@@ -473,13 +484,32 @@ impl Checker<'_> {
     fn monitoring(&mut self) {
         let Some(m) = &self.spec.monitoring else { return };
         for (i, target) in m.notify.iter().enumerate() {
-            let ok = match target.split_once(':') {
-                Some(("email", addr)) => facts::is_email(addr),
-                _ => false,
+            let problem = match target.split_once(':') {
+                Some(("email", addr)) => (!facts::is_email(addr)).then_some("use `email:someone@example.com`"),
+                Some(("slack", channel)) => (!facts::is_slack_channel(channel)).then_some("use `slack:#channel-name` (lowercase)"),
+                Some(("webhook", url)) => {
+                    (!facts::is_https_url(url)).then_some("use `webhook:https://host/path` (https, no quotes, spaces or braces)")
+                }
+                Some(("pagerduty", secret)) => (!facts::is_secret_id(secret))
+                    .then_some("use `pagerduty:SECRET`, the Secret Manager secret id holding the integration key"),
+                Some(("pubsub", topic)) => {
+                    (!facts::is_topic_id(topic)).then_some("use `pubsub:topic-name` (a letter first, 3-255 characters)")
+                }
+                _ => Some("use `email:`, `slack:#channel`, `webhook:https://…`, `pagerduty:SECRET` or `pubsub:TOPIC`"),
             };
-            if !ok {
+            if let Some(help) = problem {
                 let pos = self.at(&format!("/monitoring/notify/{i}"));
-                self.report(Code::InvalidValue, pos, format!("invalid notification target `{target}`"), Some("use `email:someone@example.com`".into()));
+                self.report(Code::InvalidValue, pos, format!("invalid notification target `{target}`"), Some(help.into()));
+            } else if target.starts_with("slack:") && m.slack_token_secret.is_none() {
+                let pos = self.at(&format!("/monitoring/notify/{i}"));
+                let help = "set `monitoring.slack_token_secret` to the Secret Manager secret holding the Slack bot token";
+                self.report(Code::InvalidValue, pos, format!("`{target}` needs a Slack token"), Some(help.into()));
+            }
+        }
+        if let Some(secret) = &m.slack_token_secret {
+            if !facts::is_secret_id(secret) {
+                let pos = self.at("/monitoring/slack_token_secret");
+                self.report(Code::InvalidValue, pos, format!("`{secret}` is not a Secret Manager secret id"), None);
             }
         }
         let a = &m.alerts;

@@ -540,7 +540,8 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_secr
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudbuild.iam.gserviceaccount.com"
   depends_on = [
-    google_project_service.secretmanager
+    google_project_service.secretmanager,
+    google_project_service.cloudbuild
   ]
 }
 
@@ -549,6 +550,9 @@ resource "google_service_account_iam_member" "composer_agent_on_composer_compose
   service_account_id = google_service_account.composer.name
   role               = "roles/composer.ServiceAgentV2Ext"
   member             = "serviceAccount:service-${data.google_project.this.number}@cloudcomposer-accounts.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.composer
+  ]
 }
 
 # function `on-new-data` is triggered by new objects in bucket `data`: Cloud Storage publishes the events (no narrower scope)
@@ -556,6 +560,16 @@ resource "google_project_iam_member" "storage_agent_pubsub_publisher" {
   project = var.project_id
   role    = "roles/pubsub.publisher"
   member  = data.google_storage_project_service_account.this.member
+}
+
+# monitoring.notify: Cloud Monitoring publishes alerts to topic `churn-alerts`
+resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_churn_2dalerts_pubsub_publisher" {
+  topic  = google_pubsub_topic.topic_churn_2dalerts.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.monitoring
+  ]
 }
 
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it

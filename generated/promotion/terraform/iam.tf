@@ -131,7 +131,8 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_secr
   role      = "roles/secretmanager.secretAccessor"
   member    = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-cloudbuild.iam.gserviceaccount.com"
   depends_on = [
-    google_project_service.secretmanager
+    google_project_service.secretmanager,
+    google_project_service.cloudbuild
   ]
 }
 

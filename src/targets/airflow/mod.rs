@@ -9,20 +9,22 @@
 //! `dags/<env>/<drift DAG id>.py` ([`paths::drift_dag_file`]).
 //!
 //! # What a pipeline DAG does
-//! An optional sensor waits for the schedule's `wait_for` dataset (`BigQueryTableExistenceSensor`
-//! or `GCSObjectExistenceSensor`, globs included), then `RunPipelineJobOperator` runs the compiled
+//! An optional sensor waits for new data in the schedule's `wait_for` dataset (a `PythonSensor`
+//! in reschedule mode: the BigQuery table's modification time, or the update time of a matching
+//! Cloud Storage object, globs included, must be later than the last successful run's start;
+//! it times out after 6 hours, failing the run), then `RunPipelineJobOperator` runs the compiled
 //! template from the KFP repository at the environment's tag, with the schedule's parameter values
 //! over the defaults, the pipeline root and the pipelines service account. Batch-prediction
 //! pipelines are scheduled pipelines like any other. `catchup=False` and `max_active_runs=1` keep
-//! retraining runs from piling up; retries back off exponentially. Sensors and operators are
-//! deferrable, so the Composer environment needs a triggerer.
+//! retraining runs from piling up; retries back off exponentially. The operators are deferrable,
+//! so the Composer environment needs a triggerer.
 //!
 //! # Failure notification
-//! Email channels in `monitoring.notify` notify on task failure. For an Airflow 2 image they are
-//! `email` + `email_on_failure` in `default_args`, sent through Composer's email backend
-//! (SendGrid or SMTP). Airflow 3 deprecates those arguments, so for an Airflow 3 image they
-//! become an `SmtpNotifier` `on_failure_callback` on the `smtp_default` connection. Cloud
-//! Monitoring alerting on failed DAG runs (`alerts.dag_failures`) is the Terraform target's job.
+//! The DAGs send nothing themselves: Airflow's `email_on_failure` needs an SMTP or SendGrid
+//! backend Composer does not configure. A failed task fails the DAG run, which Composer counts in
+//! `composer.googleapis.com/workflow/run_count` with `state=failed`
+//! (https://cloud.google.com/monitoring/api/metrics_gcp#gcp-composer); the Terraform target's
+//! `dag_failures` alert policy on that metric notifies every `monitoring.notify` channel.
 //!
 //! # Drift
 //! The drift DAG runs the `validator` image as a Vertex AI custom job

@@ -35,10 +35,6 @@ pub struct Common {
     pub tags: Vec<String>,
     /// Owner in `default_args`.
     pub owner: String,
-    /// Failure emails.
-    pub emails: Vec<String>,
-    /// Send them with an `SmtpNotifier` callback (Airflow 3) rather than `email_on_failure`.
-    pub smtp_notifier: bool,
     /// GCP project id.
     pub project_id: String,
     /// Region.
@@ -108,19 +104,17 @@ pub struct Sensor {
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SensorSource {
-    /// `BigQueryTableExistenceSensor` (the table is in the environment's project).
+    /// A BigQuery table in the environment's project: its modification time.
     Bigquery {
-        /// Dataset.
-        dataset_id: String,
-        /// Table.
-        table_id: String,
+        /// `project.dataset.table`.
+        table: String,
     },
-    /// `GCSObjectExistenceSensor`.
+    /// Objects in a bucket: their update times.
     Gcs {
         /// Bucket name.
         bucket: String,
         /// Object name or glob.
-        object: Templated,
+        object: String,
         /// The object name is a glob.
         use_glob: bool,
     },
@@ -223,12 +217,11 @@ fn sensor(env: &Environment, ds: &Dataset) -> Sensor {
     let task_id = sensor_task_id(ds);
     let source = match &ds.source {
         DataSource::BigQuery { dataset, table } => SensorSource::Bigquery {
-            dataset_id: dataset.clone(),
-            table_id: table.clone(),
+            table: format!("{}.{dataset}.{table}", env.gcp_project),
         },
         DataSource::Gcs { bucket, path } => SensorSource::Gcs {
             bucket: env.bucket_name(bucket),
-            object: Templated::new(Value::from(path.as_str())),
+            object: path.clone(),
             use_glob: path.contains(['*', '?', '[']),
         },
     };
@@ -280,10 +273,9 @@ fn drift_args(env: &Environment, dataset: &Dataset, logging_dataset: &str, thres
 fn common(t: Target<'_>, head: Head<'_>) -> Common {
     let Target { model, composer, env } = t;
     let mut doc = head.doc;
-    let emails: Vec<String> =
-        model.monitoring.channels.iter().filter(|c| c.kind == "email").map(|c| c.address.clone()).collect();
-    if !emails.is_empty() {
-        doc.push_str(&format!("- On failure: email to {}.\n", emails.join(", ")));
+    if model.monitoring.alerts.dag_failures && !model.monitoring.channels.is_empty() {
+        let to: Vec<String> = model.monitoring.channels.iter().map(|c| format!("{}:{}", c.kind, c.address)).collect();
+        doc.push_str(&format!("- On failure: Cloud Monitoring alert `dag_failures` notifies {}.\n", to.join(", ")));
     }
     let major = crate::validate::facts::airflow_major(&composer.image_version);
     let airflow = major.map_or_else(String::new, |m| format!(" (Airflow {m})"));
@@ -294,8 +286,6 @@ fn common(t: Target<'_>, head: Head<'_>) -> Common {
         cron: head.cron.to_owned(),
         tags: vec!["mlopsgen".into(), model.project.name.clone(), env.name.clone(), head.tag.to_owned()],
         owner: model.project.name.clone(),
-        smtp_notifier: !emails.is_empty() && major.is_some_and(|m| m >= 3),
-        emails,
         project_id: env.gcp_project.clone(),
         region: env.region.clone(),
         service_account: env.sa_email(head.runs_as),

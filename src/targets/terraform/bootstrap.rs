@@ -1,5 +1,5 @@
 //! `terraform/bootstrap.sh`: what must exist before the first `terraform init` — the state bucket,
-//! and the APIs Terraform itself calls. Idempotent; every spec value is single-quoted. Its header
+//! the APIs Terraform itself calls, and the service agents `iam.tf` binds roles to. Idempotent; every spec value is single-quoted. Its header
 //! spells out an environment's first deploy, which Terraform and CD share (see `runtime`).
 
 use super::runtime::CREATE_FUNCTIONS;
@@ -15,6 +15,18 @@ pub const TERRAFORM_APIS: &[&str] = &[
     "storage.googleapis.com",
 ];
 
+/// Why the script creates service agents (comment lines before the commands). The GA provider
+/// (6.x) has no resource for it: `google_project_service_identity` exists only in google-beta
+/// (https://registry.terraform.io/providers/hashicorp/google-beta/latest/docs/resources/project_service_identity,
+/// hashicorp/terraform-provider-google#12994), and this module stays on one provider whose schema
+/// the conformance check knows. `gcloud beta services identity create` calls the same
+/// `services.generateServiceIdentity` and is idempotent
+/// (https://cloud.google.com/sdk/gcloud/reference/beta/services/identity/create).
+const AGENTS_NOTE: &str = "\
+# Google-managed service agents that iam.tf grants roles to. Enabling an API does not always
+# create its agent, and a binding to an agent that does not exist fails. Idempotent.
+";
+
 /// Single-quotes a value for bash.
 fn q(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
@@ -25,8 +37,9 @@ pub fn script(m: &Model) -> String {
     let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
     let default = m.default_env();
     let mut s = String::from("#!/usr/bin/env bash\n");
-    let _ = writeln!(s, "# Prepares a project for this Terraform module: enables the APIs Terraform itself needs and");
-    let _ = writeln!(s, "# creates the state bucket (in the {} project). Safe to run again.", default.name);
+    let _ = writeln!(s, "# Prepares a project for this Terraform module: enables the APIs Terraform itself needs,");
+    let _ = writeln!(s, "# creates the service agents it binds roles to and the state bucket (in the {} project).", default.name);
+    let _ = writeln!(s, "# Safe to run again.");
     let _ = writeln!(s, "# usage: terraform/bootstrap.sh [{}]", envs.join("|"));
     s.push_str("#\n");
     for line in first_deploy(m) {
@@ -47,10 +60,18 @@ pub fn script(m: &Model) -> String {
     let _ = writeln!(s, "state_project={}", q(&default.gcp_project));
     let _ = writeln!(s, "state_region={}", q(&default.region));
     s.push('\n');
+    let agents: Vec<&str> = crate::model::iam::agents(&m.grants).into_iter().filter_map(|a| a.api()).collect();
     s.push_str("gcloud services enable --project=\"${project}\" \\\n");
-    let apis: Vec<String> = TERRAFORM_APIS.iter().map(|a| format!("  {a}")).collect();
+    let apis: Vec<String> = TERRAFORM_APIS.iter().chain(&agents).map(|a| format!("  {a}")).collect();
     s.push_str(&apis.join(" \\\n"));
     s.push_str("\n\n");
+    if !agents.is_empty() {
+        s.push_str(AGENTS_NOTE);
+        for api in &agents {
+            let _ = writeln!(s, "gcloud beta services identity create --service={api} --project=\"${{project}}\"");
+        }
+        s.push('\n');
+    }
     s.push_str("if ! gcloud storage buckets describe \"gs://${state_bucket}\" --project=\"${state_project}\" >/dev/null 2>&1; then\n");
     s.push_str("  gcloud storage buckets create \"gs://${state_bucket}\" --project=\"${state_project}\" \\\n");
     s.push_str("    --location=\"${state_region}\" --uniform-bucket-level-access --public-access-prevention\n");

@@ -62,8 +62,14 @@ pub fn file(m: &Model) -> TfFile {
                 .build();
             b = b.add_block(condition);
         }
-        if let Some(api) = scope_api(&g.scope) {
-            b = b.attr("depends_on", depends_on_apis(m, &[api]));
+        // A binding waits for the API its scope lives in and, for a service agent, the API that
+        // agent belongs to (bootstrap.sh creates the agent itself; see `bootstrap`).
+        let mut apis: Vec<&str> = scope_api(&g.scope).into_iter().collect();
+        if let Member::Agent(a) = g.member {
+            apis.extend(a.api().filter(|api| !apis.contains(api)));
+        }
+        if !apis.is_empty() {
+            b = b.attr("depends_on", depends_on_apis(m, &apis));
         }
         if let Scope::BigQueryDataset(id) = &g.scope {
             b = b.add_block(super::storage::dataset_exists(id));
@@ -112,6 +118,11 @@ fn agent_email(agent: Agent) -> Expression {
         Agent::Vertex => {
             tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-aiplatform.iam.gserviceaccount.com")])
         }
+        Agent::MonitoringNotification => tpl(vec![
+            lit("serviceAccount:service-"),
+            number,
+            lit("@gcp-sa-monitoring-notification.iam.gserviceaccount.com"),
+        ]),
     }
 }
 
@@ -153,6 +164,7 @@ fn name(g: &Grant) -> String {
         Scope::RequestLog(k) => format!("{}_", super::vertex::request_log(k)),
         Scope::ComposerBucket => "composer_bucket_".into(),
         Scope::FunctionSources => "function_sources_".into(),
+        Scope::Topic(t) => format!("{}_", super::monitoring::topic(t)),
         Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
     };
     let role = g.role.trim_start_matches("roles/").replace('.', "_").to_lowercase();
@@ -180,6 +192,7 @@ pub fn address(g: &Grant) -> (&'static str, String) {
         Scope::Function(_) if g.role.starts_with("roles/run.") => "google_cloud_run_v2_service_iam_member",
         Scope::Function(_) => "google_cloudfunctions2_function_iam_member",
         Scope::CloudRunService(_) => "google_cloud_run_v2_service_iam_member",
+        Scope::Topic(_) => "google_pubsub_topic_iam_member",
     };
     (ty, name(g))
 }
@@ -209,6 +222,7 @@ fn binding(g: &Grant) -> BlockBuilder {
         Scope::CloudRunService(k) => b
             .attr("location", var("region"))
             .attr("name", r(&["google_cloud_run_v2_service", &ident(k), "name"])),
+        Scope::Topic(t) => b.attr("topic", r(&["google_pubsub_topic", &super::monitoring::topic(t), "name"])),
     }
 }
 

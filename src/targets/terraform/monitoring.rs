@@ -1,10 +1,10 @@
-//! `monitoring.tf`: notification channels, log-based metrics and alert policies for what
+//! `monitoring.tf`: notification channels (with the topics of `pubsub:` channels), log-based metrics and alert policies for what
 //! `monitoring.alerts` asks (pipeline, build and DAG failures, endpoint latency and errors), and
 //! the drift alert on the metric the drift job writes.
 
 use super::depends_on_apis;
-use super::syntax::{block, ident, iref, list, lit, num, r, record, resource, s, tpl, BlockExt, Item, TfFile};
-use crate::model::{Endpoint, Model};
+use super::syntax::{block, data, ident, iref, list, lit, num, r, record, resource, s, tpl, BlockExt, Item, TfFile};
+use crate::model::{Channel, Endpoint, Model};
 use hcl::expr::Expression;
 use hcl::structure::Block;
 
@@ -17,17 +17,22 @@ const MONITORING: &str = "monitoring.googleapis.com";
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
     let mon = &m.monitoring;
-    for c in &mon.channels {
+    let mut topics: Vec<&str> = mon.channels.iter().filter(|c| c.kind == "pubsub").map(|c| c.address.as_str()).collect();
+    topics.sort_unstable();
+    topics.dedup();
+    for t in topics {
         f.push(
             Item::from(
-                resource("google_monitoring_notification_channel", &c.key)
-                    .attr("display_name", s(&c.address))
-                    .attr("type", s(&c.kind))
-                    .attr("labels", record([("email_address", s(&c.address))]))
-                    .attr("depends_on", depends_on_apis(m, &[MONITORING])),
+                resource("google_pubsub_topic", &topic(t))
+                    .attr("name", s(t))
+                    .attr("depends_on", depends_on_apis(m, &["pubsub.googleapis.com"])),
             )
-            .note(format!("monitoring.notify: {}:{}", c.kind, c.address)),
+            .note(format!("monitoring.notify: alerts are published to topic `{t}`"))
+            .skip("CKV_GCP_83", "alert notifications carry no customer data; Google-managed encryption"),
         );
+    }
+    for c in &mon.channels {
+        channel(&mut f, m, c);
     }
     let a = &mon.alerts;
     if a.pipeline_failures && !m.pipelines.is_empty() {
@@ -53,6 +58,63 @@ pub fn file(m: &Model) -> TfFile {
         drift(&mut f, m, &d.dataset, d.threshold, &d.endpoint);
     }
     f
+}
+
+/// Terraform name of the topic a `pubsub:` channel publishes to: `topic_` and the id with every
+/// character but letters and digits spelled `_XX` (hex), so distinct ids never share a name.
+pub fn topic(id: &str) -> String {
+    let mut name = String::from("topic_");
+    for c in id.chars() {
+        if c.is_ascii_alphanumeric() {
+            name.push(c);
+        } else {
+            name.push_str(&format!("_{:02x}", u32::from(c)));
+        }
+    }
+    name
+}
+
+/// One notification channel. Channel types and labels are Cloud Monitoring's descriptors
+/// (`gcloud beta monitoring channel-descriptors list`;
+/// https://cloud.google.com/monitoring/support/notification-options): `email` (`email_address`),
+/// `slack` (`channel_name`, `auth_token`), `webhook_tokenauth` (`url`), `pagerduty`
+/// (`service_key`) and `pubsub` (`topic`). Credentials go in `sensitive_labels`, read from the
+/// secret's latest version by `google_secret_manager_secret_version_access`
+/// (https://registry.terraform.io/providers/hashicorp/google/latest/docs/data-sources/secret_manager_secret_version_access;
+/// the value lands in the state, marked sensitive, so the state bucket's access matters).
+fn channel(f: &mut TfFile, m: &Model, c: &Channel) {
+    let secret = c.secret.as_ref().map(|id| {
+        f.push(
+            Item::from(
+                data("google_secret_manager_secret_version_access", &c.key)
+                    .attr("secret", s(id))
+                    .attr("depends_on", depends_on_apis(m, &["secretmanager.googleapis.com"])),
+            )
+            .note(format!("monitoring.notify: the {} channel's credential (latest version of secret `{id}`)", c.kind)),
+        );
+        r(&["data", "google_secret_manager_secret_version_access", &c.key, "secret_data"])
+    });
+    let (ty, labels, sensitive): (&str, Vec<(&str, Expression)>, Option<&str>) = match c.kind.as_str() {
+        "slack" => ("slack", vec![("channel_name", s(&c.address))], Some("auth_token")),
+        "webhook" => ("webhook_tokenauth", vec![("url", s(&c.address))], None),
+        "pagerduty" => ("pagerduty", Vec::new(), Some("service_key")),
+        "pubsub" => ("pubsub", vec![("topic", r(&["google_pubsub_topic", &topic(&c.address), "id"]))], None),
+        _ => ("email", vec![("email_address", s(&c.address))], None),
+    };
+    let mut deps = vec![MONITORING];
+    if c.kind == "pubsub" {
+        deps.push("pubsub.googleapis.com");
+    }
+    let mut b = resource("google_monitoring_notification_channel", &c.key)
+        .attr("display_name", s(format!("{}: {}:{}", m.project.name, c.kind, c.address)))
+        .attr("type", s(ty));
+    if !labels.is_empty() {
+        b = b.attr("labels", record(labels));
+    }
+    if let (Some(key), Some(value)) = (sensitive, secret) {
+        b = b.add_block(block("sensitive_labels").attr(key, value).build());
+    }
+    f.push(Item::from(b.attr("depends_on", depends_on_apis(m, &deps))).note(format!("monitoring.notify: {}:{}", c.kind, c.address)));
 }
 
 fn aggregation(aligner: &str, reducer: Option<&str>, period: &str) -> Block {

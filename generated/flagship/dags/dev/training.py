@@ -6,18 +6,24 @@ Validate the customer table, tune, train, evaluate, register and deploy if good 
 - Schedule: `0 3 * * 1` (UTC); no catch-up; one run at a time.
 - Waits for: dataset `customers` at `bq://acme-churn-dev.churn.customers`.
 - Runs: the compiled pipeline from the KFP repository `churn-pipelines` at tag `dev`.
-- On failure: email to ml-oncall@acme.example.
+- On failure: Cloud Monitoring alert `dag_failures` notifies email:ml-oncall@acme.example, \
+slack:#churn-alerts, pagerduty:churn-pagerduty-key, webhook:https://hooks.acme.example/gcp-alerts, \
+pubsub:churn-alerts.
 - Composer: `composer-3-airflow-2.10.5` (Airflow 2); the file loads on Airflow 2.10+ and 3.
 """
 
 import datetime
 
+from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.operators.vertex_ai.pipeline_job import (
     RunPipelineJobOperator,
 )
-from airflow.providers.google.cloud.sensors.bigquery import (
-    BigQueryTableExistenceSensor,
-)
+from google.api_core.exceptions import NotFound
+
+try:  # Airflow 3
+    from airflow.providers.standard.sensors.python import PythonSensor
+except ImportError:  # Airflow 2
+    from airflow.sensors.python import PythonSensor
 
 try:  # Airflow 3
     from airflow.sdk import DAG, CronTriggerTimetable
@@ -42,6 +48,26 @@ PARAMETER_VALUES = {
     "max_depth": 6,
     "min_auc": 0.8,
 }
+# The table to wait for; a module constant, so no Jinja renders it.
+DATA_TABLE = "acme-churn-dev.churn.customers"
+
+
+def data_is_fresh(prev_start_date_success=None, **_):
+    """True once DATA_TABLE exists and was modified after the last successful run of this DAG
+    started (any time, on the first run): `Table.modified` from BigQuery's tables.get."""
+    try:
+        table = BigQueryHook(use_legacy_sql=False).get_client(project_id=PROJECT_ID).get_table(DATA_TABLE)
+    except NotFound:
+        return False
+    since = last_success(prev_start_date_success)
+    return since is None or table.modified > since
+
+
+def last_success(value):
+    """The last successful run's start as a plain datetime, or None before the first success.
+    Airflow 3 passes a lazy proxy, which is never `is None`, so it is unwrapped here."""
+    return datetime.datetime.fromisoformat(value.isoformat()) if value else None
+
 
 default_args = {
     "owner": "churn",
@@ -49,11 +75,9 @@ default_args = {
     "retry_delay": datetime.timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": datetime.timedelta(hours=1),
-    # monitoring.notify: Airflow emails these addresses through Composer's email backend when a
-    # task fails.
-    "email": ["ml-oncall@acme.example"],
-    "email_on_failure": True,
-    "email_on_retry": False,
+    # No email arguments: failures reach monitoring.notify through Cloud Monitoring (a failed
+    # run counts in composer.googleapis.com/workflow/run_count, see monitoring.tf), not through
+    # an SMTP or SendGrid backend Composer does not have by default.
 }
 
 with DAG(
@@ -67,12 +91,13 @@ with DAG(
     default_args=default_args,
     tags=["mlopsgen", "churn", "dev", "training"],
 ) as dag:
-    wait_for_customers = BigQueryTableExistenceSensor(
+    # Waits for new data: checks every 10 minutes, freeing its worker slot in between
+    # (reschedule mode); after 6 hours the sensor times out, which fails the task at once (no
+    # retries for a sensor timeout) and so the run, and the run's failure alerts.
+    wait_for_customers = PythonSensor(
         task_id="wait_for_customers",
-        project_id=PROJECT_ID,
-        dataset_id="churn",
-        table_id="customers",
-        deferrable=True,
+        python_callable=data_is_fresh,
+        mode="reschedule",
         poke_interval=10 * 60,
         timeout=6 * 60 * 60,
     )

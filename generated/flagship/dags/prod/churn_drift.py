@@ -7,7 +7,9 @@ Compares the prediction requests the endpoint logs to BigQuery with the training
 
 - Schedule: `0 6 * * *` (UTC); no catch-up; one run at a time.
 - Runs: the `validator` image as a Vertex AI custom job.
-- On failure: email to ml-oncall@acme.example.
+- On failure: Cloud Monitoring alert `dag_failures` notifies email:ml-oncall@acme.example, \
+slack:#churn-alerts, pagerduty:churn-pagerduty-key, webhook:https://hooks.acme.example/gcp-alerts, \
+pubsub:churn-alerts.
 - Composer: `composer-3-airflow-2.10.5` (Airflow 2); the file loads on Airflow 2.10+ and 3.
 """
 
@@ -60,11 +62,9 @@ default_args = {
     "retry_delay": datetime.timedelta(minutes=5),
     "retry_exponential_backoff": True,
     "max_retry_delay": datetime.timedelta(hours=1),
-    # monitoring.notify: Airflow emails these addresses through Composer's email backend when a
-    # task fails.
-    "email": ["ml-oncall@acme.example"],
-    "email_on_failure": True,
-    "email_on_retry": False,
+    # No email arguments: failures reach monitoring.notify through Cloud Monitoring (a failed
+    # run counts in composer.googleapis.com/workflow/run_count, see monitoring.tf), not through
+    # an SMTP or SendGrid backend Composer does not have by default.
 }
 
 with DAG(
