@@ -14,9 +14,11 @@ pub mod graph;
 mod ir;
 mod jobs;
 pub mod json;
+mod metrics;
 mod models;
 mod plan;
 mod stream;
+mod trials;
 
 use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::Emitter;

@@ -39,8 +39,6 @@ LABELS = {
     "tier": "critical",
 }
 PARAMETER_VALUES = {
-    "learning_rate": 0.05,
-    "max_depth": 6,
     "min_auc": 0.8,
 }
 
