@@ -8,8 +8,8 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_tensorboard, publisher, retire,
-                    unmanaged_model, validator)
+from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_tensorboard, publisher,
+                    retire, unmanaged_model, validator)
 
 ENV = "dev"
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
@@ -89,7 +89,8 @@ def training(min_auc: float = 0.8):
         }),
         max_trial_count=20, parallel_trial_count=4, service_account=TRAINING_SA, project=PROJECT, location=REGION,
     ).set_display_name("tune").set_caching_options(False).after(validate)
-    best = best_trial(gcp_resources=tune.outputs["gcp_resources"]).set_display_name("tune-best").set_caching_options(False)
+    best = best_trial(gcp_resources=tune.outputs["gcp_resources"])
+    best.set_display_name("tune-best").set_caching_options(False)
     board = find_tensorboard(display_name="churn", location=REGION, project=PROJECT)
     board.set_display_name("train-tensorboard").set_caching_options(False)
     trained = train_job(data=validate.outputs["dataset"], learning_rate=best.outputs["learning_rate"],

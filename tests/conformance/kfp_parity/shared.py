@@ -2,6 +2,9 @@
 around GCPC ops (the converter feeding ModelUploadOp, the endpoint importer, the retire task, the
 best-trial task after a tuning job, the TensorBoard lookup before a training job and the task
 publishing a metrics output as artifact metadata)."""
+import re
+from pathlib import Path
+
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel, VertexEndpoint
 from kfp import dsl
 
@@ -70,45 +73,21 @@ def validator(image, dataset_uri):
     return validate
 
 
+def rust_script(module, name):
+    """A helper task's program, read from the Rust source that emits it (`pub const NAME: &str =
+    r#"..."#;` in src/targets/kubeflow/<module>), so the twin runs exactly what mlopsgen writes."""
+    source = (Path(__file__).resolve().parents[3] / "src/targets/kubeflow" / module).read_text()
+    found = re.search(r'pub const ' + name + r': &str = r#"(.*?)"#;', source, re.S)
+    if not found:
+        raise LookupError(f"{name} not in src/targets/kubeflow/{module}")
+    return found.group(1)
+
+
 # The task after a tuning job returning the best trial's hyperparameters (src/targets/kubeflow/trials.rs).
-BEST_TRIAL_SCRIPT = '''import json, os, sys
-from google.cloud import aiplatform_v1 as v1
-ex = json.loads(sys.argv[1])
-uri = json.loads(ex["inputs"]["parameterValues"]["gcp_resources"])["resources"][0]["resourceUri"]
-host, name = uri.split("https://", 1)[1].split("/v1/", 1)
-client = v1.JobServiceClient(client_options={"api_endpoint": host})
-job = v1.HyperparameterTuningJob.to_dict(client.get_hyperparameter_tuning_job(name=name))
-spec = job["study_spec"]["metrics"][0]
-def final(trial):
-    return [m["value"] for m in trial["final_measurement"]["metrics"] if m["metric_id"] == spec["metric_id"]]
-done = [t for t in job["trials"] if t["state"] == 4 and final(t)]
-if not done:
-    sys.exit("no trial of " + name + " succeeded with metric " + spec["metric_id"])
-pick = max if spec["goal"] == 1 else min
-best = pick(done, key=lambda t: final(t)[0])
-values = {p["parameter_id"]: p["value"] for p in best["parameters"]}
-print("best trial", best["id"], spec["metric_id"], final(best)[0], values)
-for key, out in ex["outputs"]["parameters"].items():
-    value = values[key]
-    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
-    os.makedirs(os.path.dirname(out["outputFile"]), exist_ok=True)
-    with open(out["outputFile"], "w") as f:
-        f.write(text)
-'''
+BEST_TRIAL_SCRIPT = rust_script("trials.rs", "BEST_TRIAL_SCRIPT")
 
 # The TensorBoard lookup before a training job (src/targets/kubeflow/jobs.rs).
-TENSORBOARD_SCRIPT = '''import json, os, sys
-from google.cloud import aiplatform
-ex = json.loads(sys.argv[1])
-p = ex["inputs"]["parameterValues"]
-found = aiplatform.Tensorboard.list(filter='display_name="%s"' % p["display_name"], project=p["project"], location=p["location"])
-if len(found) != 1:
-    sys.exit("expected one TensorBoard named %r in %s/%s, found %d" % (p["display_name"], p["project"], p["location"], len(found)))
-path = ex["outputs"]["parameters"]["tensorboard"]["outputFile"]
-os.makedirs(os.path.dirname(path), exist_ok=True)
-with open(path, "w") as f:
-    f.write(found[0].resource_name)
-'''
+TENSORBOARD_SCRIPT = rust_script("jobs.rs", "TENSORBOARD_SCRIPT")
 
 
 @dsl.container_component
@@ -118,22 +97,7 @@ def find_tensorboard(display_name: str, location: str, project: str, tensorboard
 
 
 # The task publishing a metrics output as artifact metadata (src/targets/kubeflow/metrics.rs).
-PUBLISH_SCRIPT = '''import json, os, sys
-ex = json.loads(sys.argv[1])
-source = ex["inputs"]["artifacts"]["source"]["artifacts"][0]
-(name, outs), = ex["outputs"]["artifacts"].items()
-out = outs["artifacts"][0]
-with open(source["uri"].replace("gs://", "/gcs/", 1)) as f:
-    data = json.load(f)
-if isinstance(data.get("metrics"), list):
-    data = {m["name"]: m["numberValue"] for m in data["metrics"]}
-out["uri"] = source["uri"]
-out["metadata"] = data
-path = ex["outputs"]["outputFile"]
-os.makedirs(os.path.dirname(path), exist_ok=True)
-with open(path, "w") as f:
-    json.dump({"artifacts": {name: {"artifacts": [out]}}}, f)
-'''
+PUBLISH_SCRIPT = rust_script("metrics.rs", "PUBLISH_SCRIPT")
 
 
 def publisher(output, artifact_class):
