@@ -249,3 +249,13 @@ fn metrics_outputs_are_returned_as_artifact_metadata() {
         assert_eq!((&artifact["name"], &artifact["type"]["schemaTitle"]), (&own["name"], &json!(schema)), "{task}: name and type kept");
     }
 }
+
+#[test]
+fn a_tuning_step_nobody_reads_gets_no_best_trial_task() {
+    // specs/gcpc.yaml's `fit` waits for `tune` without reading its results.
+    let c = support::compile_spec(Path::new("tests/conformance/kfp_parity/specs/gcpc.yaml"));
+    let spec: Value = serde_json::from_str(c.output.get("pipelines/dev/vertex.json").unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let tasks = spec["root"]["dag"]["tasks"].as_object().cloned().unwrap_or_default();
+    assert!(tasks.contains_key("tune") && !tasks.contains_key("tune-best"), "{:?}", tasks.keys().collect::<Vec<_>>());
+    assert_eq!(tasks["fit"]["dependentTasks"], json!(["prepare", "tune"]));
+}
