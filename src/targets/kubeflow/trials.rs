@@ -2,9 +2,10 @@
 //! finished job and returns the best trial's hyperparameters as output parameters, which later
 //! steps take as inputs (`learning_rate: tune.learning_rate`).
 //!
-//! GCPC 2.22's `HyperparameterTuningJobRunOp` outputs only `gcp_resources` (the 1.x
-//! `GetBestTrialOp`/`GetBestHyperparametersOp` were removed with the `experimental` namespace,
-//! GCPC RELEASE.md 2.0.0), so this task reads the job named there itself.
+//! GCPC 2.22's `HyperparameterTuningJobRunOp` outputs only `gcp_resources`, and its
+//! `v1.hyperparameter_tuning_job` exports only that op and `serialize_metrics`/`_parameters`
+//! (GCPC 1.x's `GetBestTrialOp`/`GetBestHyperparametersOp` are gone), so this task reads the job
+//! named there itself.
 
 use super::bug;
 use super::container::parameter_type;
