@@ -97,7 +97,7 @@ const FIELDS: &[Field] = &[
     f("pipelines key", &[(Merge, "/pipelines", r#"{"@@": {"steps": {"s": {"kind": "container", "image": "trainer"}}}}"#)], &[]),
     f("pipelines.description", &[(Set, "/pipelines/training/description", r#""@@""#)], &[]),
     f("pipelines.parameters key", &[(Merge, "/pipelines/training/parameters", r#"{"@@": {"type": "string", "default": "x"}}"#)], &[]),
-    f("pipelines.parameters.description", &[(Set, "/pipelines/training/parameters/learning_rate/description", r#""@@""#)], &[]),
+    f("pipelines.parameters.description", &[(Set, "/pipelines/training/parameters/min_auc/description", r#""@@""#)], &[]),
     f("pipelines.parameters.default (string)", &[(Merge, "/pipelines/training/parameters", r#"{"note": {"type": "string", "default": "@@"}}"#)], &[]),
     f("pipelines.parameters.default (struct)", &[(Merge, "/pipelines/training/parameters", r#"{"conf": {"type": "struct", "default": {"@@": ["@@"]}}}"#)], &[]),
     f(

@@ -37,6 +37,10 @@ pub enum Act {
     Predict,
     /// Write TensorBoard runs of a training job.
     WriteTensorboard,
+    /// Find the project's TensorBoard by display name (the training task's lookup).
+    FindTensorboard,
+    /// Read a finished hyperparameter tuning job's trials (the best-trial task).
+    ReadTuningJob,
     /// Start a job that runs as another service account.
     ActAs,
     /// Read objects of a bucket.
@@ -210,8 +214,14 @@ fn pipelines(a: &mut Actions, m: &Model) {
                     a.add(Training, Act::PullArtifacts, Scope::DockerRepo, format!("{as_training} runs its image"));
                     a.add(Training, Act::ReadObjects, root.clone(), format!("{as_training} reads its input artifacts"));
                     a.add(Training, Act::WriteObjects, root.clone(), format!("{as_training} writes its output artifacts"));
-                    if m.tensorboard {
-                        a.add(Training, Act::WriteTensorboard, Scope::Project, format!("{as_training} logs to the TensorBoard"));
+                    if m.tensorboard && matches!(step.kind, StepKind::CustomTraining { .. }) {
+                        let logs = format!("{at}: the job uploads its TensorBoard logs");
+                        a.add(Pipelines, Act::FindTensorboard, Scope::Project, format!("{at}: its tensorboard task looks up the TensorBoard"));
+                        a.add(Training, Act::WriteTensorboard, Scope::Project, format!("{logs} (as the training SA) to the TensorBoard"));
+                        a.add(Training, Act::WriteObjects, root.clone(), format!("{logs}, written under the run's base output directory"));
+                    }
+                    if matches!(step.kind, StepKind::HyperparameterTuning { .. }) && p.steps.iter().any(|s| s.reads_from(&step.name)) {
+                        a.add(Pipelines, Act::ReadTuningJob, Scope::Project, format!("{at}: its best-trial task reads the job's trials"));
                     }
                     for d in &datasets {
                         a.read_dataset(m, Training, d, &format!("{as_training} reads dataset `{d}`"));

@@ -256,7 +256,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
                     g.add(Pipelines, Scope::ServiceAccount(Training), ACT_AS, job.clone());
                     g.add(Training, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
                     g.add(Training, root.clone(), OBJECT_USER, format!("{job} and reads and writes pipeline artifacts"));
-                    if m.tensorboard {
+                    if m.tensorboard && matches!(step.kind, StepKind::CustomTraining { .. }) {
                         g.add(Training, Scope::Project, AIPLATFORM_USER, format!("{job} and logs to the TensorBoard (experiments.tensorboard)"));
                     }
                     for d in step_datasets(m, p, step) {

@@ -369,7 +369,10 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
     match step {
         spec::Step::Container(s) => declared(&s.outputs),
         spec::Step::CustomTraining(s) => declared(&s.outputs),
-        spec::Step::HyperparameterTuning(_) | spec::Step::EndpointDeploy(_) => Vec::new(),
+        spec::Step::HyperparameterTuning(t) => {
+            t.search_space.iter().map(|(n, p)| Output { name: n.clone(), ty: IoType::Parameter(best_value_type(p)) }).collect()
+        }
+        spec::Step::EndpointDeploy(_) => Vec::new(),
         spec::Step::ModelUpload(_) => fixed(&[("model", ArtifactType::VertexModel)]),
         spec::Step::BatchPrediction(_) => fixed(&[("predictions", ArtifactType::VertexBatchPredictionJob)]),
         spec::Step::DataValidation(_) => fixed(&[
@@ -377,6 +380,16 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
             ("metrics", ArtifactType::Metrics),
             ("report", ArtifactType::Markdown),
         ]),
+    }
+}
+
+/// Type of a tuning step's output: the best trial's value of one hyperparameter (Vertex reports
+/// every trial parameter as a JSON number or string, REST `Trial.Parameter.value`).
+pub fn best_value_type(p: &spec::SearchParam) -> ParamType {
+    match p {
+        spec::SearchParam::Integer { .. } => ParamType::Int,
+        spec::SearchParam::Categorical { .. } => ParamType::String,
+        spec::SearchParam::Double { .. } | spec::SearchParam::Discrete { .. } => ParamType::Float,
     }
 }
 

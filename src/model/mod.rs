@@ -60,7 +60,7 @@ pub struct Model {
     pub services: Vec<Service>,
     /// Cloud Functions, sorted by key.
     pub functions: Vec<Function>,
-    /// Create a Vertex AI TensorBoard.
+    /// Create a Vertex AI TensorBoard (display name [`Model::tensorboard_name`]).
     pub tensorboard: bool,
     /// Composer environment, if declared.
     pub composer: Option<Composer>,
@@ -486,6 +486,12 @@ impl Model {
     /// The default (first) environment.
     pub fn default_env(&self) -> &Environment {
         &self.environments[0]
+    }
+
+    /// Display name of the TensorBoard (Terraform creates it; training tasks look it up by it,
+    /// since Vertex AI assigns its ID).
+    pub fn tensorboard_name(&self) -> &str {
+        &self.project.name
     }
 
     /// Looks up a pipeline by key.

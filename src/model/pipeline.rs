@@ -389,4 +389,10 @@ impl Step {
     pub fn output(&self, name: &str) -> Option<&Output> {
         self.outputs.iter().find(|o| o.name == name)
     }
+
+    /// Whether it takes an input from, or runs on a condition on, step `producer`.
+    pub fn reads_from(&self, producer: &str) -> bool {
+        let input = self.inputs.iter().any(|i| matches!(&i.source, InputSource::Output { step: p, .. } if p == producer));
+        input || self.condition.as_ref().is_some_and(|c| c.step == producer)
+    }
 }

@@ -33,10 +33,20 @@ pub fn needs(act: Act) -> Needs {
         Act::RetireModels => (&["aiplatform.endpoints.get", "aiplatform.endpoints.undeploy"], VERTEX),
         Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
         Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
+        // The job's uploader creates an experiment, runs and time series, then writes them.
         Act::WriteTensorboard => (
-            &["aiplatform.tensorboardExperiments.write", "aiplatform.tensorboardRuns.write"],
+            &[
+                "aiplatform.tensorboards.get",
+                "aiplatform.tensorboardExperiments.create",
+                "aiplatform.tensorboardExperiments.write",
+                "aiplatform.tensorboardRuns.create",
+                "aiplatform.tensorboardRuns.write",
+                "aiplatform.tensorboardTimeSeries.create",
+            ],
             "https://cloud.google.com/vertex-ai/docs/experiments/tensorboard-training",
         ),
+        Act::FindTensorboard => (&["aiplatform.tensorboards.list"], VERTEX),
+        Act::ReadTuningJob => (&["aiplatform.hyperparameterTuningJobs.get"], VERTEX),
         Act::ActAs => (&["iam.serviceAccounts.actAs"], "https://cloud.google.com/iam/docs/service-accounts-actas"),
         Act::ReadObjects => (&["storage.objects.get", "storage.objects.list"], STORAGE),
         Act::WriteObjects => (&["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"], STORAGE),

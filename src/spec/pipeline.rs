@@ -98,7 +98,9 @@ pub enum Orchestrator {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepCommon {
-    /// Inputs by name: `<step>.<output>` or `params.<parameter>`.
+    /// Inputs by name: `<step>.<output>` or `params.<parameter>`. A `hyperparameter_tuning`
+    /// step's outputs are its search-space names, each the best trial's value, so
+    /// `learning_rate: tune.learning_rate` trains with what tuning found.
     #[serde(default)]
     pub inputs: BTreeMap<String, String>,
     /// Steps that must finish first although no data flows from them.
@@ -267,7 +269,10 @@ pub struct TuningStep {
     pub args: Vec<String>,
     /// Metric to optimise and its goal.
     pub metric: TuningMetric,
-    /// Search space by hyperparameter name.
+    /// Search space by hyperparameter name. Each name is also an output of the step: the best
+    /// trial's value of that hyperparameter (`double` and `discrete` as Float, `integer` as Int,
+    /// `categorical` as String), read by later steps as `<step>.<name>`. A task after the job
+    /// picks the succeeded trial with the best final value of `metric`.
     pub search_space: BTreeMap<String, SearchParam>,
     /// Total trials.
     pub max_trials: u32,

@@ -69,6 +69,19 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
                 let pos = c.key_at(&pointer_push(&format!("{sp}/{section}"), n));
                 c.report(Code::DuplicateName, pos, format!("`{n}` is a setting of the Vertex AI custom job this step runs as"), Some("rename it".into()));
             }
+            // The job's container runs in a remote CustomJob, not in the task: GCPC's launcher
+            // (`container/v1/custom_job/remote_runner.py`) only writes `gcp_resources`, so an
+            // output parameter file the job writes is never read (kubeflow/pipelines#7234).
+            // Artifacts are files under the pipeline root, which the job writes through `/gcs/`.
+            for (n, _) in s.outputs.iter().filter(|(_, t)| matches!(t, OutputType::String | OutputType::Int | OutputType::Float | OutputType::Bool)) {
+                let pos = c.at(&pointer_push(&format!("{sp}/outputs"), n));
+                c.report(
+                    Code::WrongKind,
+                    pos,
+                    format!("a custom training job can't return the output parameter `{n}`"),
+                    Some("the job runs outside the pipeline task, which reads only the job's status: write it into a `Metrics` output, or return it from a `container` step".into()),
+                );
+            }
         }
         Step::HyperparameterTuning(t) => {
             for (i, arg) in t.args.iter().enumerate() {

@@ -190,7 +190,6 @@ resource "google_bigquery_dataset_iam_member" "pipelines_churn_requests_bigquery
   member     = google_service_account.pipelines.member
 }
 
-# pipeline `training` step `tune` runs as the training SA and logs to the TensorBoard (experiments.tensorboard)
 # pipeline `training` step `train` runs as the training SA and logs to the TensorBoard (experiments.tensorboard)
 resource "google_project_iam_member" "training_aiplatform_user" {
   project = var.project_id

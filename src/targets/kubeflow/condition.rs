@@ -13,7 +13,7 @@ use super::container::declare;
 use super::ir::{ArtifactInput, CachingOptions, ComponentRef, ComponentSpec, Dag, ExecutorSpec, ParamInput, RetryPolicy, Task, TaskInfo, TaskInputs, TriggerPolicy};
 use super::json::python_float;
 use super::plan::{output_key, PlannedTask, Source};
-use crate::model::{kfp_task_name, Condition, IoType, Operand, ParamType, Pipeline};
+use crate::model::{Condition, IoType, Operand, ParamType, Pipeline};
 use crate::targets::TargetError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,7 +162,7 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
 fn operand(pipeline: &Pipeline, c: &Condition) -> Result<Source, TargetError> {
     let step = pipeline.step(&c.step).ok_or_else(|| bug(format!("condition on unknown step `{}`", c.step)))?;
     let out = step.output(&c.output).ok_or_else(|| bug(format!("step `{}` has no output `{}`", c.step, c.output)))?;
-    Ok(Source::Output { task: kfp_task_name(&step.name), key: output_key(step, &c.output).to_owned(), ty: out.ty })
+    Ok(Source::Output { task: super::trials::output_task(step), key: output_key(step, &c.output).to_owned(), ty: out.ty })
 }
 
 /// The pipeline parameter a condition compares with, as a source (`None` for a literal).

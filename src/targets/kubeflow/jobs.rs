@@ -7,18 +7,86 @@
 //! user container with its placeholders, which the backend resolves inside the launcher's
 //! payload. The trainer therefore writes outputs to the same `{{$.outputs…}}` paths as in a
 //! container step (Cloud Storage FUSE paths under `/gcs/`).
+//!
+//! Each run's jobs write under their own directory, `<pipeline root>/<run id>/<step>`: the
+//! tuning job's trials and the training job's `AIP_MODEL_DIR`, checkpoints and TensorBoard logs
+//! (`base_output_directory`, REST `CustomJobSpec.baseOutputDirectory`). With
+//! `experiments.tensorboard`, a task before each training job looks up the environment's
+//! TensorBoard (its ID is server-assigned, so only its display name is known here) and the job
+//! gets its resource name (`CustomJobSpec.tensorboard`).
 
 use super::container::{placeholder, render_args, step_component, wire_inputs};
+use super::container::parameter_type;
 use super::gcpc::{number, op_task, task_with, text, value, Fragment, Op};
+use super::ir::{ComponentSpec, ExecutorSpec, ParameterSpec};
+use super::models::gcpc_python;
 use super::json::float;
 use super::plan::{Ctx, PlannedTask};
 use super::bug;
-use crate::model::{ArgPart, Container, Goal, Machine, SaRole, Scale, SearchParam, Step, StepKind};
+use super::plan::Source;
+use crate::model::{ArgPart, Container, Goal, IoType, Machine, ParamType, SaRole, Scale, SearchParam, Step, StepKind};
 use crate::targets::TargetError;
 use serde_json::{json, Value};
 
-/// A `custom_training` step.
-pub fn custom_training(ctx: &Ctx<'_>, step: &Step, container: &Container, machine: &Machine) -> Result<PlannedTask, TargetError> {
+/// The run's ID as Vertex AI substitutes it in a task's constant inputs (kfp
+/// `dsl.PIPELINE_JOB_ID_PLACEHOLDER`; GCPC's compiled Vertex pipelines rely on the substitution
+/// inside longer strings, e.g. `job_display_name` in
+/// `preview/automl/forecasting/*_pipeline.yaml`).
+pub const RUN_ID: &str = "{{$.pipeline_job_uuid}}";
+
+/// Where a job of this run writes: `<pipeline root>/<run id>/<step>`, new for every run.
+pub fn run_dir(ctx: &Ctx<'_>, step: &Step) -> String {
+    format!("{}/{RUN_ID}/{}", ctx.env.pipeline_root(&ctx.model.pipeline_root_bucket, ctx.pipeline), step.name)
+}
+
+/// Finds the TensorBoard Terraform created by its display name in the environment's project and
+/// region and writes its resource name as the `tensorboard` output; fails unless exactly one
+/// matches. Runs on the GCPC image (Vertex AI SDK installed).
+pub const TENSORBOARD_SCRIPT: &str = r#"import json, os, sys
+from google.cloud import aiplatform
+ex = json.loads(sys.argv[1])
+p = ex["inputs"]["parameterValues"]
+found = aiplatform.Tensorboard.list(filter='display_name="%s"' % p["display_name"], project=p["project"], location=p["location"])
+if len(found) != 1:
+    sys.exit("expected one TensorBoard named %r in %s/%s, found %d" % (p["display_name"], p["project"], p["location"], len(found)))
+path = ex["outputs"]["parameters"]["tensorboard"]["outputFile"]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path, "w") as f:
+    f.write(found[0].resource_name)
+"#;
+
+/// The task that looks up the environment's TensorBoard for a training step.
+fn tensorboard_lookup(ctx: &mut Ctx<'_>, step: &Step) -> Result<PlannedTask, TargetError> {
+    let key = ctx.helper_key(step, "tensorboard")?;
+    let mut component = ComponentSpec::default();
+    for name in ["display_name", "location", "project"] {
+        component.input_definitions.parameters.insert(name.into(), ParameterSpec::of(parameter_type(ParamType::String)));
+    }
+    component.output_definitions.parameters.insert("tensorboard".into(), ParameterSpec::of(parameter_type(ParamType::String)));
+    let mut task = PlannedTask::new(&key, step, component, ExecutorSpec::Container(gcpc_python(TENSORBOARD_SCRIPT)));
+    task.inputs.insert("display_name".into(), text(ctx.model.tensorboard_name()));
+    task.inputs.insert("location".into(), text(&ctx.env.region));
+    task.inputs.insert("project".into(), text(&ctx.env.gcp_project));
+    // A recreated TensorBoard gets a new ID: look it up on every run.
+    task.cache = false;
+    Ok(task)
+}
+
+/// A `custom_training` step: its job's task, after the TensorBoard lookup when there is one.
+pub fn custom_training(ctx: &mut Ctx<'_>, step: &Step, container: &Container, machine: &Machine) -> Result<Vec<PlannedTask>, TargetError> {
+    let mut job = custom_job(ctx, step, container, machine)?;
+    job.inputs.insert("base_output_directory".into(), text(run_dir(ctx, step)));
+    if !ctx.model.tensorboard {
+        return Ok(vec![job]);
+    }
+    let lookup = tensorboard_lookup(ctx, step)?;
+    let name = Source::Output { task: lookup.key.clone(), key: "tensorboard".into(), ty: IoType::Parameter(ParamType::String) };
+    job.inputs.insert("tensorboard".into(), name);
+    Ok(vec![lookup, job])
+}
+
+/// The CustomJob task of a `custom_training` step.
+fn custom_job(ctx: &Ctx<'_>, step: &Step, container: &Container, machine: &Machine) -> Result<PlannedTask, TargetError> {
     let Fragment { mut component, executor, .. } = Op::CustomTrainingJob.fragment()?;
     let container_spec = json!({
         "args": render_args(ctx, &container.args, |p| placeholder(step, p))?,
@@ -88,10 +156,9 @@ pub fn tuning(ctx: &Ctx<'_>, step: &Step) -> Result<PlannedTask, TargetError> {
         Goal::Maximize => 1.0,
         Goal::Minimize => 2.0,
     };
-    let root = ctx.env.pipeline_root(&ctx.model.pipeline_root_bucket, ctx.pipeline);
     let mut inputs = vec![
         ("display_name", text(display_name(ctx, step))),
-        ("base_output_directory", text(format!("{root}/{}", step.name))),
+        ("base_output_directory", text(run_dir(ctx, step))),
         ("worker_pool_specs", value(Value::Array(worker_pools(&pool, machine.replica_count)))),
         ("study_spec_metrics", value(json!([{"goal": float(goal), "metric_id": metric}]))),
         ("study_spec_parameters", value(Value::Array(search_space.iter().map(|(n, p)| study_parameter(n, p)).collect()))),

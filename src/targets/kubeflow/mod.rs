@@ -13,9 +13,11 @@ mod gcpc;
 mod ir;
 mod jobs;
 pub mod json;
+mod metrics;
 mod models;
 mod plan;
 mod stream;
+mod trials;
 
 use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::Emitter;

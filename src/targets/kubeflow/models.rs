@@ -47,7 +47,7 @@ for deployed in endpoint.list_models():
 
 /// A Python program on the GCPC image (which has Python and the Vertex AI SDK), given the
 /// executor input (`{{$}}`) as its one argument.
-fn gcpc_python(script: &str) -> ir::Container {
+pub fn gcpc_python(script: &str) -> ir::Container {
     ir::Container {
         args: vec![ir::EXECUTOR_INPUT.into()],
         command: vec!["python3".into(), "-c".into(), script.into()],

@@ -5,7 +5,7 @@
 //! produces the step's outputs; helper tasks (an importer, a converter) get `<step>-<what>` keys.
 
 use super::ir::{ComponentSpec, ExecutorSpec};
-use super::{bug, container, jobs, models};
+use super::{bug, container, jobs, metrics, models, trials};
 use crate::model::{kfp_task_name as task_key, Environment, InputSource, IoType, Model, ParamType, Pipeline, Step, StepKind};
 use crate::targets::TargetError;
 use serde_json::Value;
@@ -134,7 +134,7 @@ impl Ctx<'_> {
             },
             InputSource::Output { step: producer, output } => {
                 let producer_step = self.pipeline.step(producer).ok_or_else(|| bug(format!("no step `{producer}`")))?;
-                Source::Output { task: self.task_of(producer)?.to_owned(), key: output_key(producer_step, output).to_owned(), ty: i.ty }
+                Source::Output { task: trials::output_task(producer_step), key: output_key(producer_step, output).to_owned(), ty: i.ty }
             }
         })
     }
@@ -168,14 +168,24 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
         let mut planned = match &step.kind {
             StepKind::Container { container, resources } => vec![container::container_step(&ctx, step, container, resources)?],
             StepKind::DataValidation { dataset } => vec![container::validation_step(&ctx, step, dataset)?],
-            StepKind::CustomTraining { container, machine } => vec![jobs::custom_training(&ctx, step, container, machine)?],
-            StepKind::HyperparameterTuning { .. } => vec![jobs::tuning(&ctx, step)?],
+            StepKind::CustomTraining { container, machine } => jobs::custom_training(&mut ctx, step, container, machine)?,
+            StepKind::HyperparameterTuning { .. } => {
+                let job = jobs::tuning(&ctx, step)?;
+                let best = trials::is_read(pipeline, step).then(|| trials::best_trial(step, &job.key)).transpose()?;
+                if let Some(b) = &best {
+                    if !ctx.taken.insert(b.key.clone()) {
+                        return Err(bug(format!("step `{}`: the task name `{}` of its best trial is taken", step.name, b.key)));
+                    }
+                }
+                std::iter::once(job).chain(best).collect()
+            }
             StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
             StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
             StepKind::BatchPrediction { dataset, destination, machine_type, max_replicas } => {
                 vec![models::batch_predict(&ctx, step, dataset, destination, machine_type, *max_replicas)?]
             }
         };
+        planned.extend(metrics::publish(&mut ctx, step)?);
         link_step(&ctx, step, &mut planned)?;
         tasks.extend(planned);
     }
@@ -199,7 +209,9 @@ fn link_step(ctx: &Ctx<'_>, step: &Step, planned: &mut [PlannedTask]) -> Result<
     for dep in &step.depends_on {
         let task = ctx.task_of(dep)?;
         let is_condition = step.condition.as_ref().is_some_and(|c| &c.step == dep);
-        if !read.contains(task) && !is_condition {
+        // Reading a tuning step's results means reading its best-trial task, which follows the job.
+        let reads_results = ctx.pipeline.step(dep).is_some_and(|d| read.contains(trials::output_task(d).as_str()));
+        if !read.contains(task) && !is_condition && !reads_results {
             after.insert(task.to_owned());
         }
     }

@@ -17,7 +17,7 @@ pub fn file(m: &Model) -> TfFile {
         f.push(
             Item::from(
                 resource("google_vertex_ai_tensorboard", "tensorboard")
-                    .attr("display_name", s(&m.project.name))
+                    .attr("display_name", s(m.tensorboard_name()))
                     .attr("description", s(format!("Experiment tracking for {}.", m.project.name)))
                     .attr("region", var("region"))
                     .attr("depends_on", depends_on_apis(m, &[AIPLATFORM])),

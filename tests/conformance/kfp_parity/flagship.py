@@ -8,7 +8,8 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import container_spec, endpoint_importer, retire, unmanaged_model, validator
+from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_tensorboard, publisher,
+                    retire, unmanaged_model, validator)
 
 ENV = "dev"
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
@@ -18,6 +19,7 @@ LABELS = {"cost-center": "retention", "env": "dev", "managed-by": "mlopsgen", "t
 TRAINING_SA = f"churn-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
+RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER: each run's jobs write under their own directory
 ENDPOINT_ID = 6478338283  # mlopsgen derives it from the project and endpoint names
 SERVING = container_spec(SERVER, 8080, "/health", "/predict")
 
@@ -28,6 +30,12 @@ def train(data: dsl.Input[dsl.Dataset], learning_rate: float, max_depth: int,
     return dsl.ContainerSpec(image=TRAINER, command=["python", "-m", "trainer"], args=[
         "train", "--data", data.path, "--lr", learning_rate, "--max-depth", max_depth,
         "--model", model.path, "--metrics", metrics.path])
+
+
+@dsl.container_component
+def best_trial(gcp_resources: str, learning_rate: dsl.OutputPath(float), max_depth: dsl.OutputPath(int)):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", BEST_TRIAL_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
 
 train_job = create_custom_training_job_from_component(
@@ -62,11 +70,10 @@ def upload(name, model):
 
 @dsl.pipeline(name="churn-training", pipeline_root=f"{ROOT}/training",
               description="Validate the customer table, tune, train, evaluate, register and deploy if good enough.")
-def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0.8):
+def training(min_auc: float = 0.8):
     """Validate the customer table, tune, train, evaluate, register and deploy if good enough.
 
     Args:
-      learning_rate: Gradient boosting learning rate.
       min_auc: Deploy only above this AUC.
     """
     validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate").set_caching_options(False)
@@ -74,7 +81,7 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
                                "image_uri": TRAINER},
             "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
     tune = HyperparameterTuningJobRunOp(
-        display_name="churn-training-tune", base_output_directory=f"{ROOT}/training/tune", worker_pool_specs=[pool],
+        display_name="churn-training-tune", base_output_directory=f"{ROOT}/training/{RUN}/tune", worker_pool_specs=[pool],
         study_spec_metrics=serialize_metrics({"auc": "maximize"}),
         study_spec_parameters=serialize_parameters({
             "learning_rate": hpt.DoubleParameterSpec(min=0.001, max=0.3, scale="log"),
@@ -82,10 +89,18 @@ def training(learning_rate: float = 0.05, max_depth: int = 6, min_auc: float = 0
         }),
         max_trial_count=20, parallel_trial_count=4, service_account=TRAINING_SA, project=PROJECT, location=REGION,
     ).set_display_name("tune").set_caching_options(False).after(validate)
-    trained = train_job(data=validate.outputs["dataset"], learning_rate=learning_rate, max_depth=max_depth)
-    trained.set_display_name("train").set_retry(2).after(tune)
+    best = best_trial(gcp_resources=tune.outputs["gcp_resources"])
+    best.set_display_name("tune-best").set_caching_options(False)
+    board = find_tensorboard(display_name="churn", location=REGION, project=PROJECT)
+    board.set_display_name("train-tensorboard").set_caching_options(False)
+    trained = train_job(data=validate.outputs["dataset"], learning_rate=best.outputs["learning_rate"],
+                        max_depth=best.outputs["max_depth"], base_output_directory=f"{ROOT}/training/{RUN}/train",
+                        tensorboard=board.outputs["tensorboard"])
+    trained.set_display_name("train").set_retry(2)
+    publisher("metrics", dsl.Metrics)(source=trained.outputs["metrics"]).set_display_name("train-metrics")
     ev = evaluate(model=trained.outputs["model"], data=validate.outputs["dataset"]).set_display_name("evaluate")
     ev.set_cpu_limit("4").set_memory_limit("16G")
+    publisher("report", dsl.ClassificationMetrics)(source=ev.outputs["report"]).set_display_name("evaluate-report")
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
         endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)

@@ -8,7 +8,7 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import container_spec, endpoint_importer, retire, unmanaged_model, validator
+from shared import container_spec, endpoint_importer, publisher, retire, unmanaged_model, validator
 
 ENV = "dev"
 PROJECT, REGION = "acme-par-dev", "us-central1"
@@ -17,13 +17,14 @@ LABELS = {"env": "dev", "managed-by": "mlopsgen", "tier": "test"}
 TRAINING_SA = f"par-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"par-serving@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-par-dev-artifacts/pipeline-root/vertex"
+RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER
 ENDPOINT_ID = 7503404158  # mlopsgen derives it from the project and endpoint names
 
 
 @dsl.container_component
-def fit(rows: dsl.Input[dsl.Dataset], lr: float, model: dsl.Output[dsl.Model], loss: dsl.OutputPath(float)):
+def fit(rows: dsl.Input[dsl.Dataset], lr: float, model: dsl.Output[dsl.Model], loss: dsl.Output[dsl.Metrics]):
     return dsl.ContainerSpec(image=f"{REPO}/trainer:dev", command=["python", "-m", "trainer"],
-                             args=["fit", "--rows", rows.path, "--lr", lr, "--model", model.path, "--loss", loss])
+                             args=["fit", "--rows", rows.path, "--lr", lr, "--model", model.path, "--loss", loss.path])
 
 
 fit_job = create_custom_training_job_from_component(
@@ -39,7 +40,7 @@ def vertex(data: str, lr: float = 0.1):
                                "image_uri": f"{REPO}/trainer:dev"},
             "machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
     tune = HyperparameterTuningJobRunOp(
-        display_name="par-vertex-tune", base_output_directory=f"{ROOT}/tune", worker_pool_specs=[pool, pool],
+        display_name="par-vertex-tune", base_output_directory=f"{ROOT}/{RUN}/tune", worker_pool_specs=[pool, pool],
         study_spec_metrics=serialize_metrics({"loss": "minimize"}),
         study_spec_parameters=serialize_parameters({
             "batch": hpt.DiscreteParameterSpec(values=[16, 32, 64], scale="linear"),
@@ -49,7 +50,9 @@ def vertex(data: str, lr: float = 0.1):
         }),
         max_trial_count=12, parallel_trial_count=3, service_account=TRAINING_SA, project=PROJECT, location=REGION,
     ).set_display_name("tune").set_caching_options(False).after(prepare)
-    trained = fit_job(rows=prepare.outputs["dataset"], lr=lr).set_display_name("fit").after(tune)
+    trained = fit_job(rows=prepare.outputs["dataset"], lr=lr, base_output_directory=f"{ROOT}/{RUN}/fit")
+    trained.set_display_name("fit").after(tune)
+    publisher("loss", dsl.Metrics)(source=trained.outputs["loss"]).set_display_name("fit-loss")
     convert = unmanaged_model(model=trained.outputs["model"],
                               container_spec=container_spec(f"{REPO}/server:dev", 9000, "/healthz", "/v1/predict"))
     convert.set_display_name("register-unmanaged-model").set_caching_options(False)

@@ -1,6 +1,8 @@
 """kfp DSL twin of specs/linear.yaml (environment dev)."""
 from kfp import dsl
 
+from shared import publisher
+
 IMAGE = "europe-west4-docker.pkg.dev/acme-par-dev/par-images/job:dev"
 ENV = "dev"
 
@@ -45,6 +47,9 @@ def linear(source: str, epochs: int = 10, lr: float = 0.05, gpu: bool = True,
     t.set_cpu_limit("4").set_memory_limit("16Gi")
     t.set_accelerator_type("NVIDIA_TESLA_T4").set_accelerator_limit(2)
     t.set_retry(0).set_caching_options(False)
+    for output, kind in [("cm", dsl.ClassificationMetrics), ("metrics", dsl.Metrics)]:
+        published = publisher(output, kind)(source=t.outputs[output])
+        published.set_display_name(f"train-{output}").set_caching_options(False)
     r = report(model=t.outputs["model"], loss=t.outputs["loss"]).set_display_name("report")
     r.set_caching_options(False)
 

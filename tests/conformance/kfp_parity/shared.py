@@ -1,5 +1,10 @@
-"""Pieces the kfp DSL twins share: the pinned GCPC image and the two helper tasks mlopsgen adds
-around GCPC ops (the converter feeding ModelUploadOp and the endpoint importer)."""
+"""Pieces the kfp DSL twins share: the pinned GCPC image and the helper tasks mlopsgen adds
+around GCPC ops (the converter feeding ModelUploadOp, the endpoint importer, the retire task, the
+best-trial task after a tuning job, the TensorBoard lookup before a training job and the task
+publishing a metrics output as artifact metadata)."""
+import re
+from pathlib import Path
+
 from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel, VertexEndpoint
 from kfp import dsl
 
@@ -66,3 +71,41 @@ def validator(image, dataset_uri):
                                                     "--executor-input", dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
     return validate
+
+
+def rust_script(module, name):
+    """A helper task's program, read from the Rust source that emits it (`pub const NAME: &str =
+    r#"..."#;` in src/targets/kubeflow/<module>), so the twin runs exactly what mlopsgen writes."""
+    source = (Path(__file__).resolve().parents[3] / "src/targets/kubeflow" / module).read_text()
+    found = re.search(r'pub const ' + name + r': &str = r#"(.*?)"#;', source, re.S)
+    if not found:
+        raise LookupError(f"{name} not in src/targets/kubeflow/{module}")
+    return found.group(1)
+
+
+# The task after a tuning job returning the best trial's hyperparameters (src/targets/kubeflow/trials.rs).
+BEST_TRIAL_SCRIPT = rust_script("trials.rs", "BEST_TRIAL_SCRIPT")
+
+# The TensorBoard lookup before a training job (src/targets/kubeflow/jobs.rs).
+TENSORBOARD_SCRIPT = rust_script("jobs.rs", "TENSORBOARD_SCRIPT")
+
+
+@dsl.container_component
+def find_tensorboard(display_name: str, location: str, project: str, tensorboard: dsl.OutputPath(str)):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", TENSORBOARD_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
+# The task publishing a metrics output as artifact metadata (src/targets/kubeflow/metrics.rs).
+PUBLISH_SCRIPT = rust_script("metrics.rs", "PUBLISH_SCRIPT")
+
+
+def publisher(output, artifact_class):
+    """The publishing component of a step's metrics output `output` (its name is a parameter name,
+    so the component is written out and defined here)."""
+    text = (f"def publish(source: dsl.Input[cls], {output}: dsl.Output[cls]):\n"
+            "    return dsl.ContainerSpec(image=GCPC_IMAGE, command=['python3', '-c', PUBLISH_SCRIPT],\n"
+            "                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])\n")
+    scope = {"dsl": dsl, "cls": artifact_class, "GCPC_IMAGE": GCPC_IMAGE, "PUBLISH_SCRIPT": PUBLISH_SCRIPT}
+    exec(text, scope)
+    return dsl.container_component(scope["publish"])

@@ -44,8 +44,6 @@ LABELS = {
     "team": "ml-platform",
 }
 PARAMETER_VALUES = {
-    "learning_rate": 0.05,
-    "max_depth": 6,
     "min_auc": 0.8,
 }
 # The table to wait for; a module constant, so no Jinja renders it.
