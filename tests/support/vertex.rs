@@ -6,7 +6,8 @@
 //! entry per model (its resource name without a version); `Model("<model>@<alias or id>")` raises
 //! `NotFound` when nothing matches; an alias is unique within a model, so adding it to one
 //! version removes it from the one that had it (Model Registry docs, "How to use model version
-//! aliases"); an endpoint's `traffic_split` maps deployed-model ids to percentages.
+//! aliases"); `models.patch` on `<model>@<version>` sets that version's labels (REST
+//! `UpdateModelRequest`); an endpoint's `traffic_split` maps deployed-model ids to percentages.
 
 #![allow(dead_code)]
 
@@ -54,26 +55,6 @@ class Model:
         assert order_by == "create_time"
         return [Model(m["name"]) for m in s["models"] if filter == 'display_name="%s"' % m["display_name"]]
 
-    def update(self, labels):
-        s = _load()
-        _, v = _version(s, self.resource_name + "@" + self.version_id)
-        v["labels"] = labels
-        s["calls"].append(["models.patch", self.version_id, labels])
-        _save(s)
-
-class models:
-    class ModelRegistry:
-        def __init__(self, model):
-            self.model = model
-
-        def add_version_aliases(self, new_aliases, version):
-            s = _load()
-            m, target = _version(s, self.model + "@" + version)
-            for v in m["versions"]:
-                v["aliases"] = [a for a in v["aliases"] if a not in new_aliases]
-            target["aliases"] += new_aliases
-            s["calls"].append(["models.mergeVersionAliases", version, new_aliases])
-            _save(s)
 
 class _Deployed:
     def __init__(self, id):
@@ -91,6 +72,32 @@ class Endpoint:
         s["endpoint"]["deployed"].remove(deployed_model_id)
         s["endpoint"]["traffic_split"].pop(deployed_model_id, None)
         s["calls"].append(["endpoints.undeployModel", deployed_model_id])
+        _save(s)
+"#;
+
+/// `google.cloud.aiplatform_v1`: the calls that write versions, on `<model>@<version>` names.
+const FAKE_AIPLATFORM_V1: &str = r#"
+from google.cloud.aiplatform import _load, _save, _version
+
+class ModelServiceClient:
+    def __init__(self, client_options):
+        assert client_options["api_endpoint"].endswith("-aiplatform.googleapis.com")
+
+    def update_model(self, model, update_mask):
+        assert update_mask == {"paths": ["labels"]} and "@" in model["name"], "version labels need <model>@<version>"
+        s = _load()
+        _, v = _version(s, model["name"])
+        v["labels"] = model["labels"]
+        s["calls"].append(["models.patch", model["name"], model["labels"]])
+        _save(s)
+
+    def merge_version_aliases(self, name, version_aliases):
+        s = _load()
+        m, target = _version(s, name)
+        for v in m["versions"]:
+            v["aliases"] = [a for a in v["aliases"] if a not in version_aliases]
+        target["aliases"] += version_aliases
+        s["calls"].append(["models.mergeVersionAliases", name, version_aliases])
         _save(s)
 "#;
 
@@ -113,6 +120,7 @@ impl Vertex {
         write("google/__init__.py", "");
         write("google/cloud/__init__.py", "");
         write("google/cloud/aiplatform/__init__.py", FAKE_AIPLATFORM);
+        write("google/cloud/aiplatform_v1/__init__.py", FAKE_AIPLATFORM_V1);
         write("google/api_core/__init__.py", "");
         write("google/api_core/exceptions.py", "class NotFound(Exception):\n    pass\n");
         let v = Vertex { dir, python: python.to_owned() };

@@ -91,14 +91,15 @@ with open(path, "w") as f:
 /// "How to use model version aliases"). With a goal, only when the `metric` input beats the
 /// value the current holder recorded as label `mlopsgen-metric` when it was promoted (label
 /// values can't hold `.`, so `0.91` is written `0_91`); a holder without that label (moved by
-/// hand) is kept. Writes `promoted` (true/false).
+/// hand) is kept. The label goes on the version: `models.patch` of `<model>@<version>` updates
+/// version labels (REST `UpdateModelRequest.model`). Writes `promoted` (true/false).
 const PROMOTE_SCRIPT: &str = r#"import json, os, sys
 from google.api_core import exceptions
-from google.cloud import aiplatform
+from google.cloud import aiplatform, aiplatform_v1
 ex = json.loads(sys.argv[1])
 p = ex["inputs"]["parameterValues"]
 version = ex["inputs"]["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"]
-model, version_id = version.rsplit("@", 1)
+model = version.rsplit("@", 1)[0]
 alias, goal, metric = p["alias"], p["goal"], p.get("metric")
 LABEL = "mlopsgen-metric"
 promote = True
@@ -118,12 +119,14 @@ if goal:
         promote = metric > best if goal == "maximize" else metric < best
         print("candidate %r vs %r of version %s: %s" % (metric, best, holder.version_id, "promote" if promote else "keep"))
 if promote:
-    aiplatform.models.ModelRegistry(model).add_version_aliases([alias], version_id)
+    location = version.split("/")[3]
+    client = aiplatform_v1.ModelServiceClient(client_options={"api_endpoint": location + "-aiplatform.googleapis.com"})
     if goal:
-        promoted = aiplatform.Model(model_name=version)
-        labels = dict(promoted.labels or {})
+        labels = dict(aiplatform.Model(model_name=version).labels or {})
         labels[LABEL] = repr(float(metric)).lower().replace(".", "_").replace("+", "")
-        promoted.update(labels=labels)
+        client.update_model(model={"name": version, "labels": labels}, update_mask={"paths": ["labels"]})
+    client.merge_version_aliases(name=version, version_aliases=[alias])
+    print("moved %r to %s" % (alias, version))
 path = ex["outputs"]["parameters"]["promoted"]["outputFile"]
 os.makedirs(os.path.dirname(path), exist_ok=True)
 with open(path, "w") as f:
