@@ -158,6 +158,11 @@ fn scoring_reads_the_champion_by_alias_without_uploading() {
     assert!(payload.contains("{{$.inputs.artifacts['model'].metadata['resourceName']}}"), "{payload}");
 
     let Some(v) = vertex() else { return };
+    // Before any training run there is nothing to score with: the lookup fails the run.
+    let lookup = json!({"parameterValues": constants(&p, "predict-model")});
+    let err = v.try_run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]).err().unwrap_or_default();
+    assert!(err.contains("no registry model 'churn-churn' yet"), "{err}");
+
     let name = "projects/acme-churn-dev/locations/europe-west4/models/1000";
     let display = constants(&p, "predict-model")["display_name"].clone();
     v.set_state(&json!({"calls": [], "endpoint": {"deployed": [], "traffic_split": {}}, "models": [
@@ -165,8 +170,13 @@ fn scoring_reads_the_champion_by_alias_without_uploading() {
             {"id": "1", "aliases": ["default"], "labels": {}},
             {"id": "2", "aliases": ["champion"], "labels": {}},
             {"id": "3", "aliases": ["challenger"], "labels": {}}]}]}));
-    let (out, _) = v.run(script(&p, "predict-model"), json!({"parameterValues": constants(&p, "predict-model")}), &["model"], &[]);
+    let (out, _) = v.run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]);
     assert_eq!(out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"], format!("{name}@champion"));
+    // A model without a champion yet fails too (the alias is checked, not assumed).
+    let mut s = v.state();
+    s["models"][0]["versions"][1]["aliases"] = json!([]);
+    v.set_state(&s);
+    assert!(v.try_run(script(&p, "predict-model"), lookup, &["model"], &[]).is_err(), "a missing alias must fail the lookup");
     let calls = v.state()["calls"].to_string();
     assert!(calls.contains(&format!(r#"display_name=\"{}\""#, display.as_str().unwrap_or_default())), "{calls}");
 }

@@ -147,6 +147,14 @@ impl Vertex {
     /// built from `inputs` (`{"parameterValues": …, "artifacts": …}`) and the named outputs;
     /// returns the executor output file (or `{}`) and every output parameter file's text.
     pub fn run(&self, script: &str, inputs: Value, artifacts_out: &[&str], params_out: &[&str]) -> (Value, Value) {
+        match self.try_run(script, inputs, artifacts_out, params_out) {
+            Ok(outputs) => outputs,
+            Err(log) => panic!("{log}"),
+        }
+    }
+
+    /// [`Vertex::run`], returning the program's output when it exits non-zero.
+    pub fn try_run(&self, script: &str, inputs: Value, artifacts_out: &[&str], params_out: &[&str]) -> Result<(Value, Value), String> {
         let work = tempfile::tempdir_in(self.dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let out_file = work.path().join("out/executor_output.json");
         let mut outputs = json!({"artifacts": {}, "parameters": {}, "outputFile": out_file.to_string_lossy()});
@@ -165,14 +173,16 @@ impl Vertex {
             .env("FAKE_VERTEX_STATE", self.state_file())
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        if !out.status.success() {
+            return Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+        }
         let read = |p: &Path| std::fs::read_to_string(p).ok();
         let executor_output = read(&out_file).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| json!({}));
         let mut params = json!({});
         for p in params_out {
             params[*p] = read(&work.path().join(format!("params/{p}"))).map_or(Value::Null, Value::String);
         }
-        (executor_output, params)
+        Ok((executor_output, params))
     }
 }
 
