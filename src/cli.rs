@@ -194,7 +194,6 @@ impl Ctx {
     /// Lowers a spec already read from `spec` to its model, reporting failures; `Err(code)` on
     /// failure.
     fn lower(&self, spec: &Path, text: String, out: Option<PathBuf>) -> Result<Lowered, u8> {
-        std::thread::spawn(mlopsgen::validate::prepare);
         let source = Source { name: spec.display().to_string(), text };
         let lowered = mlopsgen::lower(&source, &Options { spec_file: spec.to_path_buf(), out_override: out })
             .map_err(|e| self.failed(&e, Some(&source)))?;

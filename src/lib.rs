@@ -105,27 +105,13 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
 
-/// `spec::load → validate` (the JSON Schema, then the typed and semantic checks), with the
-/// warnings of a valid spec.
+/// `spec::load → validate` (the typed and semantic checks; the JSON Schema only to explain a
+/// document that doesn't conform), with the warnings of a valid spec.
 fn checked_spec(source: &Source) -> Result<(spec::Spec, Vec<Diagnostic>), Error> {
     let doc = spec::load(source).map_err(Error::Invalid)?;
-    // The JSON Schema check (and, on first use, the schema's compilation) runs on a second
-    // thread beside the typed checks, which assume it passes. Schema diagnostics win and the other
-    // result (even a panic) is dropped, so the outcome is that of running them one after the other;
-    // the semantic problems that don't depend on the schema errors are then added to them.
-    std::thread::scope(|scope| {
-        let schema = scope.spawn(|| validate::schema_errors(&doc));
-        let typed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| validate::typed(&doc)));
-        let errors = schema.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        match typed {
-            _ if !errors.is_empty() => Err(Error::Invalid(validate::with_independent_problems(&doc, errors))),
-            Ok(result) => result.map(|spec| {
-                let warnings = validate::warnings(&spec, &doc);
-                (spec, warnings)
-            }).map_err(Error::Invalid),
-            Err(panic) => std::panic::resume_unwind(panic),
-        }
-    })
+    let spec = validate::check(&doc).map_err(Error::Invalid)?;
+    let warnings = validate::warnings(&spec, &doc);
+    Ok((spec, warnings))
 }
 
 /// Works out the output directory and the repository-relative paths the targets refer to.

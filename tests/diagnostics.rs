@@ -53,6 +53,7 @@ fn one_run_reports_every_independent_mistake_at_its_position() {
         ("E021", "20:7", "cycle"),
         ("E020", "22:16", "unknown image `trainr`"),
         ("E020", "30:56", "unknown parameter `lr`"),
+        ("E033", "31:25", "`n1-standard` has no size `7`"),
         ("E010", "32:9", "unknown field `retrys`"),
         ("E020", "33:15", "`orchestration.composer` is not declared"),
         ("E031", "33:22", "the hour field `25` is not valid (values 0-23"),

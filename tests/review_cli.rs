@@ -66,7 +66,7 @@ fn diff_base_compares_with_the_committed_output() {
         .code(1)
         .stdout(predicates::str::contains("`hello (dev) / parameter greeting`"));
 
-    mlopsgen(dir, &["diff", "--base", "no-such-ref"]).assert().code(2).stderr(predicates::str::contains("error: git"));
+    mlopsgen(dir, &["diff", "--base", "no-such-ref"]).assert().code(2).stderr(predicates::str::contains("`no-such-ref` is not a commit in this repository"));
 }
 
 #[test]

@@ -2,11 +2,11 @@
 //! services, functions, orchestration, CI and monitoring.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Cloud Storage settings.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     /// Buckets by short name; the bucket is created as `<gcp_project>-<name>`.
@@ -18,7 +18,7 @@ pub struct Storage {
 }
 
 /// One Cloud Storage bucket (uniform access and public-access prevention are always on).
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Bucket {
     /// Keep old object versions.
@@ -33,7 +33,7 @@ pub struct Bucket {
 }
 
 /// Object lifecycle rules of a bucket.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lifecycle {
     /// Delete objects older than this many days.
@@ -48,7 +48,7 @@ pub struct Lifecycle {
 }
 
 /// A container image built from this repository.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Image {
     /// Build context directory, relative to the repository root.
@@ -79,7 +79,7 @@ pub struct Image {
 }
 
 /// HTTP contract of a serving image.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Serving {
     /// Port the server listens on (`AIP_HTTP_PORT`).
@@ -104,7 +104,7 @@ fn default_predict() -> String {
 }
 
 /// A dataset and its column contract.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
     /// `bq://dataset.table` (in the environment's project) or `gs://<bucket>/<path>` where
@@ -121,7 +121,7 @@ pub struct Dataset {
 }
 
 /// File format of a dataset on Cloud Storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     /// Comma-separated values with a header row.
@@ -131,7 +131,7 @@ pub enum FileFormat {
 }
 
 /// One column's contract.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
     /// Column type.
@@ -162,7 +162,7 @@ fn yes() -> bool {
 }
 
 /// Type of a dataset column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ColumnType {
     /// Text.
@@ -178,7 +178,7 @@ pub enum ColumnType {
 }
 
 /// Vertex AI Feature Store (V2).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Features {
     /// The online store serving features.
@@ -192,7 +192,7 @@ pub struct Features {
 }
 
 /// Online store type.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OnlineStore {
     /// `optimized` (recommended) or `bigtable`.
@@ -201,7 +201,7 @@ pub struct OnlineStore {
 }
 
 /// Kind of Feature Store online serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OnlineStoreType {
     /// Optimized online serving.
@@ -211,7 +211,7 @@ pub enum OnlineStoreType {
 }
 
 /// A feature group over a BigQuery dataset.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureGroup {
     /// A dataset from `datasets` with a `bq://` source.
@@ -223,7 +223,7 @@ pub struct FeatureGroup {
 }
 
 /// A feature view served by the online store.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureView {
     /// The feature group it serves.
@@ -234,7 +234,7 @@ pub struct FeatureView {
 }
 
 /// A model in the Vertex AI Model Registry.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelDef {
     /// Image (from `images`, with `serving`) that serves predictions.
@@ -251,7 +251,7 @@ pub struct ModelDef {
 /// 2026-03-16, shut off 2027-03-16. The model is uploaded with `explanation_metadata` whose
 /// inputs are the dataset's columns (less `exclude`) and whose output is `prediction`; the
 /// serving container must accept instances keyed by those columns and answer with that field.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Explanation {
     /// Attribution method.
@@ -273,7 +273,7 @@ pub struct Explanation {
 }
 
 /// Explainable AI attribution method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExplanationMethod {
     /// Sampled Shapley values.
@@ -285,7 +285,7 @@ pub enum ExplanationMethod {
 }
 
 /// A Vertex AI online prediction endpoint.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// Machine type of deployed models.
@@ -309,7 +309,7 @@ fn one() -> u32 {
 }
 
 /// Request-response logging of an endpoint.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestLogging {
     /// Share of requests logged, 0–1.
@@ -317,7 +317,7 @@ pub struct RequestLogging {
 }
 
 /// An accelerator attached to a machine.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Accelerator {
     /// Vertex AI accelerator type, e.g. `NVIDIA_TESLA_T4`.
@@ -329,7 +329,7 @@ pub struct Accelerator {
 }
 
 /// A Cloud Run service.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     /// Image from `images`.
@@ -362,7 +362,7 @@ fn default_max_instances() -> u32 {
 }
 
 /// A Cloud Function (2nd gen).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Function {
     /// Source directory, relative to the repository root.
@@ -386,7 +386,7 @@ pub struct Function {
 }
 
 /// Event that triggers a function.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FunctionTrigger {
     /// Bucket (from `storage.buckets`) whose new objects trigger the function.
@@ -394,7 +394,7 @@ pub struct FunctionTrigger {
 }
 
 /// Experiment tracking.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Experiments {
     /// Create a Vertex AI TensorBoard instance and log pipeline runs to it.
@@ -403,7 +403,7 @@ pub struct Experiments {
 }
 
 /// Orchestrators.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Orchestration {
     /// Cloud Composer 3 environment for `orchestrator: composer` schedules.
@@ -412,7 +412,7 @@ pub struct Orchestration {
 }
 
 /// A Cloud Composer environment.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Composer {
     /// Composer image version, e.g. `composer-3-airflow-2.10.5`.
@@ -423,7 +423,7 @@ pub struct Composer {
 }
 
 /// Cloud Composer environment size.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ComposerSize {
     /// Small.
@@ -436,7 +436,7 @@ pub enum ComposerSize {
 }
 
 /// CI/CD on Cloud Build.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ci {
     /// The GitHub repository Cloud Build connects to.
@@ -489,7 +489,7 @@ fn default_ci_image() -> String {
 }
 
 /// A GitHub repository connected through the Cloud Build GitHub App.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GitHub {
     /// Repository owner (user or organisation).
@@ -503,7 +503,7 @@ pub struct GitHub {
 }
 
 /// Notifications, alerts and drift detection.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Monitoring {
     /// Notification targets, e.g. `email:ml-oncall@example.com`.
@@ -518,7 +518,7 @@ pub struct Monitoring {
 }
 
 /// Alert policies.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Alerts {
     /// Alert when a Vertex AI pipeline run fails.
@@ -539,7 +539,7 @@ pub struct Alerts {
 }
 
 /// Drift detection between training data and logged prediction requests.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Drift {
     /// Endpoint (with `request_logging`) whose requests are compared.

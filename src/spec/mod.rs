@@ -15,11 +15,11 @@ pub use pipeline::*;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A whole mlopsgen project: one ML system on Google Cloud.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     /// Spec format version. Only `1` exists.
@@ -76,7 +76,7 @@ pub struct Spec {
 }
 
 /// Project identity.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Project {
     /// Short name (lowercase letters, digits, hyphens); the prefix of every resource name.
@@ -90,7 +90,7 @@ pub struct Project {
 }
 
 /// One deployment environment (a GCP project and region).
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// The GCP project id.
@@ -103,7 +103,7 @@ pub struct Environment {
 }
 
 /// Where Terraform keeps its state.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TerraformSettings {
     /// Existing GCS bucket for Terraform state (created by `bootstrap.sh`).

@@ -2,11 +2,11 @@
 
 use super::Accelerator;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A Vertex AI pipeline.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pipeline {
     /// What the pipeline does.
@@ -33,7 +33,7 @@ fn yes() -> bool {
 }
 
 /// A pipeline parameter.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Parameter {
     /// Value type.
@@ -48,7 +48,7 @@ pub struct Parameter {
 }
 
 /// Type of a pipeline parameter or output parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
     /// Text.
@@ -66,7 +66,7 @@ pub enum ParamType {
 }
 
 /// When a pipeline runs.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Five-field cron expression (UTC).
@@ -85,7 +85,7 @@ pub struct Schedule {
 }
 
 /// Scheduler of a pipeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Orchestrator {
     /// A Cloud Composer (Airflow) DAG.
@@ -94,7 +94,7 @@ pub enum Orchestrator {
 }
 
 /// Settings every step kind shares.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepCommon {
     /// Inputs by name: `<step>.<output>` or `params.<parameter>`.
@@ -118,7 +118,7 @@ pub struct StepCommon {
 }
 
 /// Kinds of pipeline output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, JsonSchema)]
 pub enum OutputType {
     /// A dataset artifact.
     Dataset,
@@ -145,7 +145,7 @@ pub enum OutputType {
 }
 
 /// Compute resources of a container step.
-#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
     /// CPU limit, e.g. `4`.
@@ -160,7 +160,7 @@ pub struct Resources {
 }
 
 /// A Compute Engine machine for a Vertex AI job.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Machine {
     /// Machine type, e.g. `n1-standard-8`.
@@ -179,7 +179,7 @@ fn one() -> u32 {
 }
 
 /// One pipeline step.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Step {
     /// Run a container from `images`.
@@ -202,7 +202,7 @@ pub enum Step {
 }
 
 /// A container step.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContainerStep {
     #[serde(flatten)]
@@ -228,7 +228,7 @@ pub struct ContainerStep {
 }
 
 /// A custom training job step.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CustomTrainingStep {
     #[serde(flatten)]
@@ -253,7 +253,7 @@ pub struct CustomTrainingStep {
 }
 
 /// A hyperparameter tuning step.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuningStep {
     #[serde(flatten)]
@@ -281,7 +281,7 @@ pub struct TuningStep {
 }
 
 /// The metric a tuning job optimises.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TuningMetric {
     /// Metric id the trainer reports (hypertune).
@@ -291,7 +291,7 @@ pub struct TuningMetric {
 }
 
 /// Optimisation direction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Goal {
     /// Larger is better.
@@ -301,7 +301,7 @@ pub enum Goal {
 }
 
 /// One hyperparameter's search range.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SearchParam {
     /// A floating-point range.
@@ -337,7 +337,7 @@ pub enum SearchParam {
 }
 
 /// How a numeric range is searched.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Scale {
     /// Linear.
@@ -348,7 +348,7 @@ pub enum Scale {
 }
 
 /// Upload a model to the registry.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelUploadStep {
     #[serde(flatten)]
@@ -389,7 +389,7 @@ fn champion() -> String {
 }
 
 /// Deploy a registered model.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointDeployStep {
     #[serde(flatten)]
@@ -408,7 +408,7 @@ fn hundred() -> u32 {
 }
 
 /// Batch prediction.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchPredictionStep {
     #[serde(flatten)]
@@ -468,7 +468,7 @@ pub enum PredictionsFormat {
 }
 
 /// Validate a dataset.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataValidationStep {
     #[serde(flatten)]

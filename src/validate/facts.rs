@@ -15,21 +15,45 @@ pub const REGIONS: [&str; 42] = [
     "us-west2", "us-west3", "us-west4",
 ];
 
-/// Machine families Vertex AI jobs and endpoints accept, with their classes.
-const MACHINE_FAMILIES: [(&str, &[&str]); 12] = [
-    ("e2", &["standard", "highmem", "highcpu"]),
-    ("n1", &["standard", "highmem", "highcpu"]),
-    ("n2", &["standard", "highmem", "highcpu"]),
-    ("n2d", &["standard", "highmem", "highcpu"]),
-    ("c2", &["standard"]),
-    ("c2d", &["standard", "highmem", "highcpu"]),
-    ("c3", &["standard", "highmem", "highcpu"]),
-    ("m1", &["ultramem", "megamem"]),
-    ("a2", &["highgpu", "megagpu", "ultragpu"]),
-    ("a3", &["highgpu", "megagpu"]),
-    ("g2", &["standard"]),
-    ("ct5lp", &["hightpu"]),
+/// Machine types Vertex AI training, prediction and batch prediction accept: `(family-class, sizes)`,
+/// the sizes being the predefined vCPU counts (`8` in `n1-standard-8`), or `<n>g` GPUs / `<n>t` TPU
+/// chips for accelerator-optimised types. From Compute Engine's machine families
+/// (https://cloud.google.com/compute/docs/machine-resource) and Vertex AI's lists
+/// (https://cloud.google.com/vertex-ai/docs/training/configure-compute#machine-types); a size the
+/// family doesn't have (`n1-standard-7`) fails at job creation with INVALID_ARGUMENT, so it fails here.
+const MACHINE_TYPES: &[(&str, &[&str])] = &[
+    ("e2-standard", &["2", "4", "8", "16", "32"]),
+    ("e2-highmem", &["2", "4", "8", "16"]),
+    ("e2-highcpu", &["2", "4", "8", "16", "32"]),
+    ("n1-standard", &["1", "2", "4", "8", "16", "32", "64", "96"]),
+    ("n1-highmem", &["2", "4", "8", "16", "32", "64", "96"]),
+    ("n1-highcpu", &["2", "4", "8", "16", "32", "64", "96"]),
+    ("n2-standard", &["2", "4", "8", "16", "32", "48", "64", "80", "96", "128"]),
+    ("n2-highmem", &["2", "4", "8", "16", "32", "48", "64", "80", "96", "128"]),
+    ("n2-highcpu", &["2", "4", "8", "16", "32", "48", "64", "80", "96"]),
+    ("n2d-standard", &["2", "4", "8", "16", "32", "48", "64", "80", "96", "128", "224"]),
+    ("n2d-highmem", &["2", "4", "8", "16", "32", "48", "64", "80", "96"]),
+    ("n2d-highcpu", &["2", "4", "8", "16", "32", "48", "64", "80", "96", "128", "224"]),
+    ("c2-standard", &["4", "8", "16", "30", "60"]),
+    ("c2d-standard", &["2", "4", "8", "16", "32", "56", "112"]),
+    ("c2d-highmem", &["2", "4", "8", "16", "32", "56", "112"]),
+    ("c2d-highcpu", &["2", "4", "8", "16", "32", "56", "112"]),
+    ("c3-standard", &["4", "8", "22", "44", "88", "176"]),
+    ("c3-highmem", &["4", "8", "22", "44", "88", "176"]),
+    ("c3-highcpu", &["4", "8", "22", "44", "88", "176"]),
+    ("m1-ultramem", &["40", "80", "160"]),
+    ("m1-megamem", &["96"]),
+    ("a2-highgpu", &["1g", "2g", "4g", "8g"]),
+    ("a2-megagpu", &["16g"]),
+    ("a2-ultragpu", &["1g", "2g", "4g", "8g"]),
+    ("a3-highgpu", &["1g", "2g", "4g", "8g"]),
+    ("a3-megagpu", &["8g"]),
+    ("g2-standard", &["4", "8", "12", "16", "24", "32", "48", "96"]),
+    ("ct5lp-hightpu", &["1t", "4t", "8t"]),
 ];
+
+/// How many L4 GPUs each G2 size comes with (https://cloud.google.com/compute/docs/gpus#l4-gpus).
+const G2_GPUS: [(&str, u32); 8] = [("4", 1), ("8", 1), ("12", 1), ("16", 1), ("24", 2), ("32", 1), ("48", 4), ("96", 8)];
 
 /// Accelerators and the machine-type prefixes they attach to.
 const ACCELERATORS: [(&str, &[&str]); 9] = [
@@ -51,17 +75,14 @@ type Problem = (String, Option<String>);
 
 /// Checks a machine type and its accelerator; `Err((message, hint))`.
 pub fn check_machine(machine: &str, accelerator: Option<&Accelerator>) -> Result<(), Problem> {
-    let mut parts = machine.splitn(3, '-');
-    let (family, class, size) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let known = MACHINE_FAMILIES.iter().find(|(f, _)| *f == family);
-    let size_ok = !size.is_empty() && size.trim_end_matches('g').chars().all(|c| c.is_ascii_digit());
-    let valid = known.is_some_and(|(_, classes)| classes.contains(&class)) && size_ok;
-    if !valid {
-        let families: Vec<&str> = MACHINE_FAMILIES.iter().map(|(f, _)| *f).collect();
-        return Err((
-            format!("unknown machine type `{machine}`"),
-            Some(format!("use <family>-<class>-<vCPUs>, e.g. n1-standard-8; families: {}", families.join(", "))),
-        ));
+    let Some((kind, size)) = machine.rsplit_once('-') else {
+        return Err(unknown_machine(machine));
+    };
+    let Some((_, sizes)) = MACHINE_TYPES.iter().find(|(k, _)| *k == kind) else {
+        return Err(unknown_machine(machine));
+    };
+    if !sizes.contains(&size) {
+        return Err((format!("`{kind}` has no size `{size}`"), Some(format!("{kind} comes in sizes {}", sizes.join(", ")))));
     }
     match accelerator {
         None if GPU_FAMILIES.iter().any(|p| machine.starts_with(p)) => Err((
@@ -80,12 +101,34 @@ pub fn check_machine(machine: &str, accelerator: Option<&Accelerator>) -> Result
                     Some(format!("{} runs on {} machines", acc.ty, prefixes.join(" or ").replace('-', ""))),
                 ));
             }
+            // GPU-attached types come with a fixed number of GPUs: the `<n>g` in the name, or G2's table.
+            let fixed = match size.strip_suffix('g') {
+                Some(n) => n.parse::<u32>().ok(),
+                None if kind == "g2-standard" => G2_GPUS.iter().find(|(s, _)| *s == size).map(|(_, n)| *n),
+                None => None,
+            };
+            if let Some(n) = fixed.filter(|n| *n != acc.count) {
+                return Err((
+                    format!("`{machine}` comes with {n} × {}, not {}", acc.ty, acc.count),
+                    Some(format!("set count: {n}, or pick the size with {} GPUs", acc.count)),
+                ));
+            }
             if ![1, 2, 4, 8, 16].contains(&acc.count) {
                 return Err((format!("accelerator count {} is not allowed", acc.count), Some("use 1, 2, 4, 8 or 16".into())));
             }
             Ok(())
         }
     }
+}
+
+/// The error for a machine type of no known family and class, listing the families.
+fn unknown_machine(machine: &str) -> Problem {
+    let mut families: Vec<&str> = MACHINE_TYPES.iter().filter_map(|(kind, _)| kind.split('-').next()).collect();
+    families.dedup();
+    (
+        format!("unknown machine type `{machine}`"),
+        Some(format!("use <family>-<class>-<size>, e.g. n1-standard-8; families: {}", families.join(", "))),
+    )
 }
 
 /// Checks a five-field cron expression.
@@ -251,6 +294,13 @@ mod tests {
         assert!(check_machine("n1-standard-8", Some(&acc("NVIDIA_TESLA_T4", 3))).is_err());
         assert!(check_machine("x9-standard-8", None).is_err());
         assert!(check_machine("n1-standard", None).is_err());
+        assert!(check_machine("n1-standard-7", None).is_err_and(|(m, _)| m.contains("no size `7`")));
+        assert!(check_machine("c3-standard-22", None).is_ok());
+        assert!(check_machine("ct5lp-hightpu-4t", None).is_ok());
+        assert!(check_machine("a2-highgpu-2g", Some(&acc("NVIDIA_TESLA_A100", 2))).is_ok());
+        assert!(check_machine("a2-highgpu-2g", Some(&acc("NVIDIA_TESLA_A100", 1))).is_err());
+        assert!(check_machine("g2-standard-48", Some(&acc("NVIDIA_L4", 4))).is_ok());
+        assert!(check_machine("g2-standard-48", Some(&acc("NVIDIA_L4", 1))).is_err());
     }
 
     #[test]

@@ -21,12 +21,6 @@ pub fn spec_schema_json() -> String {
     s
 }
 
-/// Compiles the validator now (it is compiled once per process, on first use). The CLI calls
-/// this on a second thread at start-up, so compiling overlaps reading and parsing the spec.
-pub fn prepare() {
-    validator();
-}
-
 /// The validation schema (with tagged `oneOf`s rewritten) and its compiled validator.
 ///
 /// The schema is taken as schemars builds it, without the keyword reordering its serialisation
