@@ -370,7 +370,7 @@ fn challenger() -> Vec<String> {
 /// only when the metric beats the value recorded on the version holding the alias now (or no
 /// version holds it yet); the promoted version records its metric as a label. Output `promoted`
 /// (Bool) says whether it moved, for a later step's `when`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelPromoteStep {
     #[serde(flatten)]
@@ -438,7 +438,7 @@ pub struct BatchPredictionStep {
 }
 
 /// Vertex batch prediction input formats (`InputConfig.instancesFormat`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstancesFormat {
     /// One JSON instance per line.
@@ -456,7 +456,7 @@ pub enum InstancesFormat {
 }
 
 /// Vertex batch prediction output formats (`OutputConfig.predictionsFormat`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PredictionsFormat {
     /// One JSON prediction per line.
