@@ -21,7 +21,7 @@ fn prints_mermaid_by_default_and_dot_on_request() {
         .args(["graph", "scoring", "--format", "dot", "specs/flagship.yaml"])
         .assert()
         .success()
-        .stdout(contains("\"export\" -> \"upload\" [label=\"model\"];"));
+        .stdout(contains("\"validate\" -> \"predict\";"));
 }
 
 #[test]

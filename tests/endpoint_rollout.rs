@@ -34,7 +34,7 @@ class Endpoint:
 fn the_task_after_deploy_undeploys_models_without_traffic() {
     let c = support::compile_spec(Path::new("specs/flagship.yaml"));
     let json: Value = serde_json::from_str(c.output.get("pipelines/dev/training.json").unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
-    let group = &json["components"]["comp-condition-1"]["dag"]["tasks"];
+    let group = &json["components"]["comp-condition-2"]["dag"]["tasks"];
     let retire = &group["deploy-retire"];
     assert!(retire["dependentTasks"].as_array().is_some_and(|d| d.iter().any(|t| t == "deploy")), "retire must wait for the deploy");
     assert_eq!(retire["inputs"]["artifacts"]["endpoint"]["taskOutputArtifact"]["producerTask"], "deploy-endpoint");

@@ -47,7 +47,12 @@ fn deploy_runs_only_above_the_runs_min_auc() {
     let tasks = json["root"]["dag"]["tasks"].as_object().cloned().unwrap_or_default();
     let (_, group) = tasks.iter().find(|(_, t)| t.get("triggerPolicy").is_some()).unwrap_or_else(|| panic!("no condition group"));
     let component = &json["components"][group["componentRef"]["name"].as_str().unwrap_or_default()];
-    assert!(component["dag"]["tasks"].get("deploy").is_some(), "deploy is not inside the condition");
+    // The upload sits in the group; the deploy in the promotion's group nested inside it.
+    assert!(component["dag"]["tasks"].get("register").is_some(), "register is not inside the condition");
+    let nested = component["dag"]["tasks"].as_object().into_iter().flatten().any(|(_, t)| {
+        json["components"][t["componentRef"]["name"].as_str().unwrap_or_default()]["dag"]["tasks"].get("deploy").is_some()
+    });
+    assert!(nested, "deploy is not inside the condition");
     // The run's `min_auc` reaches the group unchanged.
     assert_eq!(group["inputs"]["parameters"]["pipelinechannel--min_auc"]["componentInputParameter"], "min_auc");
     assert_eq!(component["inputDefinitions"]["parameters"]["pipelinechannel--min_auc"]["parameterType"], "NUMBER_DOUBLE");

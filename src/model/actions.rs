@@ -10,7 +10,7 @@
 //! permission table.
 
 use super::iam::{Agent, Member, Scope};
-use super::{DataSource, InputSource, Model, SaRole, Step, StepKind};
+use super::{DataSource, Destination, InputSource, Model, SaRole, Step, StepKind};
 
 /// A kind of runtime operation; its permissions are in the proof's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,6 +31,14 @@ pub enum Act {
     DeployModel,
     /// Read an endpoint's deployed models and undeploy those left without traffic.
     RetireModels,
+    /// Read an endpoint's traffic split (a canary deploy keeps the busiest model serving).
+    ReadEndpoint,
+    /// Find a registry model by display name and read its versions (upload parent, alias lookup).
+    FindModel,
+    /// Move a version alias and record the promoted version's metric as a label.
+    MoveAlias,
+    /// Create and fill BigQuery tables (batch prediction output).
+    WriteTables,
     /// Create a batch prediction job and follow it.
     CreateBatchPredictionJob,
     /// Call an endpoint's predict method.
@@ -227,22 +235,47 @@ fn pipelines(a: &mut Actions, m: &Model) {
                         a.read_dataset(m, Training, d, &format!("{as_training} reads dataset `{d}`"));
                     }
                 }
-                StepKind::ModelUpload { .. } => a.add(Pipelines, Act::UploadModel, Scope::Project, format!("{at} uploads its model")),
-                StepKind::EndpointDeploy { endpoint, .. } => {
+                StepKind::ModelUpload { model, .. } => {
+                    a.add(Pipelines, Act::FindModel, Scope::Project, format!("{at}: its parent task finds registry model `{model}` to add a version to"));
+                    a.add(Pipelines, Act::UploadModel, Scope::Project, format!("{at} uploads its model"));
+                }
+                StepKind::ModelPromote { alias, .. } => {
+                    a.add(Pipelines, Act::MoveAlias, Scope::Project, format!("{at} moves alias `{alias}` and records the metric"));
+                }
+                StepKind::EndpointDeploy { endpoint, traffic_percent } => {
                     a.add(Pipelines, Act::DeployModel, Scope::Project, format!("{at} deploys to endpoint `{endpoint}`"));
+                    if *traffic_percent < 100 {
+                        let split = format!("{at}: its split task reads endpoint `{endpoint}`'s traffic split for the canary");
+                        a.add(Pipelines, Act::ReadEndpoint, Scope::Project, split);
+                    }
                     let retire = format!("{at}: its retire task undeploys the models left at 0 % on endpoint `{endpoint}`");
                     a.add(Pipelines, Act::RetireModels, Scope::Project, retire);
                     a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(Serving), format!("{at}: the deployed model runs as the serving SA"));
                 }
-                StepKind::BatchPrediction { dataset, destination, .. } => {
+                StepKind::BatchPrediction { dataset, destination, registry, .. } => {
                     a.add(Pipelines, Act::CreateBatchPredictionJob, Scope::Project, format!("{at} starts its job"));
+                    if let Some(r) = registry {
+                        a.add(Pipelines, Act::FindModel, Scope::Project, format!("{at}: its lookup task finds `{}@{}`", r.model, r.alias));
+                    }
                     let job = batch_prediction_identity();
                     if let Member::Sa(sa) = job {
                         a.add(Pipelines, Act::ActAs, Scope::ServiceAccount(sa), format!("{at} runs its job as the {} SA", sa.as_str()));
                     }
                     a.read_dataset(m, job, dataset, &format!("{at} (its job) scores dataset `{dataset}`"));
-                    let write = format!("{at} (its job) writes predictions to bucket `{destination}`");
-                    a.add(job, Act::WriteObjects, Scope::Bucket(destination.clone()), write);
+                    match destination {
+                        Destination::Bucket(bucket) => {
+                            let write = format!("{at} (its job) writes predictions to bucket `{bucket}`");
+                            a.add(job, Act::WriteObjects, Scope::Bucket(bucket.clone()), write);
+                        }
+                        Destination::BigQueryDataset(ds) => {
+                            let write = format!("{at} (its job) writes prediction tables into BigQuery dataset `{ds}`");
+                            a.add(job, Act::WriteTables, Scope::BigQueryDataset(ds.clone()), write);
+                        }
+                        Destination::BigQueryProject => {
+                            let write = format!("{at} (its job) creates a BigQuery dataset of prediction tables");
+                            a.add(job, Act::WriteTables, Scope::Project, write);
+                        }
+                    }
                 }
             }
         }

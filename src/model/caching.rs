@@ -20,6 +20,7 @@ pub fn reuse_by_default(kind: &StepKind, inputs: &[Input]) -> bool {
         StepKind::Container { container, .. } | StepKind::CustomTraining { container, .. } => container,
         StepKind::HyperparameterTuning { .. }
         | StepKind::ModelUpload { .. }
+        | StepKind::ModelPromote { .. }
         | StepKind::EndpointDeploy { .. }
         | StepKind::BatchPrediction { .. }
         | StepKind::DataValidation { .. } => return false,

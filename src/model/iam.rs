@@ -274,14 +274,18 @@ fn pipelines(g: &mut Grants, m: &Model) {
                         let runs = format!("{at} runs its batch prediction job as the {} SA", job.as_str());
                         g.add(Pipelines, Scope::ServiceAccount(job), ACT_AS, runs.clone());
                         read_dataset(g, m, job, dataset, &format!("{runs} and scores dataset `{dataset}`"));
-                        g.add(job, Scope::Bucket(destination.clone()), OBJECT_USER, format!("{runs} and writes predictions to bucket `{destination}`"));
+                        // A BigQuery destination would need a dataset editor grant here.
+                        if let super::Destination::Bucket(bucket) = destination {
+                            g.add(job, Scope::Bucket(bucket.clone()), OBJECT_USER, format!("{runs} and writes predictions to bucket `{bucket}`"));
+                        }
                     }
                 }
                 StepKind::DataValidation { dataset } => {
                     g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", super::lower::VALIDATOR_IMAGE));
                     read_dataset(g, m, Pipelines, dataset, &format!("{at} validates dataset `{dataset}`"));
                 }
-                StepKind::ModelUpload { .. } => {}
+                // The registry and endpoint calls are covered by the project-wide Vertex AI User role above.
+                StepKind::ModelUpload { .. } | StepKind::ModelPromote { .. } => {}
             }
         }
     }

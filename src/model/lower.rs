@@ -374,6 +374,7 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
         }
         spec::Step::EndpointDeploy(_) => Vec::new(),
         spec::Step::ModelUpload(_) => fixed(&[("model", ArtifactType::VertexModel)]),
+        spec::Step::ModelPromote(_) => vec![Output { name: "promoted".into(), ty: IoType::Parameter(ParamType::Bool) }],
         spec::Step::BatchPrediction(_) => fixed(&[("predictions", ArtifactType::VertexBatchPredictionJob)]),
         spec::Step::DataValidation(_) => fixed(&[
             ("dataset", ArtifactType::Dataset),
@@ -400,6 +401,7 @@ pub fn step_common(step: &spec::Step) -> &spec::StepCommon {
         spec::Step::CustomTraining(s) => &s.common,
         spec::Step::HyperparameterTuning(s) => &s.common,
         spec::Step::ModelUpload(s) => &s.common,
+        spec::Step::ModelPromote(s) => &s.common,
         spec::Step::EndpointDeploy(s) => &s.common,
         spec::Step::BatchPrediction(s) => &s.common,
         spec::Step::DataValidation(s) => &s.common,
@@ -412,7 +414,11 @@ pub fn step_args(step: &spec::Step) -> &[String] {
         spec::Step::Container(s) => &s.args,
         spec::Step::CustomTraining(s) => &s.args,
         spec::Step::HyperparameterTuning(s) => &s.args,
-        spec::Step::ModelUpload(_) | spec::Step::EndpointDeploy(_) | spec::Step::BatchPrediction(_) | spec::Step::DataValidation(_) => &[],
+        spec::Step::ModelUpload(_)
+        | spec::Step::ModelPromote(_)
+        | spec::Step::EndpointDeploy(_)
+        | spec::Step::BatchPrediction(_)
+        | spec::Step::DataValidation(_) => &[],
     }
 }
 
@@ -453,6 +459,21 @@ pub fn parse_arg(arg: &str) -> Arg {
         }
     }
     Arg(merged)
+}
+
+/// `churn@champion` → model `churn`, alias `champion`.
+pub fn registry_ref(text: &str) -> Option<RegistryRef> {
+    let (model, alias) = text.split_once('@')?;
+    Some(RegistryRef { model: model.to_owned(), alias: alias.to_owned() })
+}
+
+/// A batch prediction's input format when the spec gives none: `bigquery` for a table, else the
+/// dataset's file format (validation rejects formats Vertex can't read).
+pub fn default_instances_format(spec: &Spec, dataset: &str) -> InstancesFormat {
+    match spec.datasets.get(dataset) {
+        Some(d) if d.source.starts_with("bq://") => InstancesFormat::Bigquery,
+        _ => InstancesFormat::Csv,
+    }
 }
 
 /// Parses `step.output OP value`.
@@ -574,9 +595,16 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             spec::Step::EndpointDeploy(d) => {
                 StepKind::EndpointDeploy { endpoint: d.endpoint.clone(), traffic_percent: d.traffic_percent }
             }
+            spec::Step::ModelPromote(m) => StepKind::ModelPromote { alias: m.alias.clone(), goal: m.goal },
             spec::Step::BatchPrediction(b) => StepKind::BatchPrediction {
                 dataset: b.dataset.clone(),
-                destination: b.destination.clone(),
+                registry: b.model.as_deref().and_then(registry_ref),
+                destination: Destination::parse(&b.destination),
+                instances_format: b.instances_format.unwrap_or_else(|| default_instances_format(spec, &b.dataset)),
+                predictions_format: b.predictions_format.unwrap_or(match Destination::parse(&b.destination) {
+                    Destination::Bucket(_) => PredictionsFormat::Jsonl,
+                    Destination::BigQueryDataset(_) | Destination::BigQueryProject => PredictionsFormat::Bigquery,
+                }),
                 machine_type: b.machine_type.clone(),
                 max_replicas: b.max_replicas,
             },
@@ -660,6 +688,7 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         StepKind::Container { .. }
         | StepKind::DataValidation { .. }
         | StepKind::ModelUpload { .. }
+        | StepKind::ModelPromote { .. }
         | StepKind::EndpointDeploy { .. }
         | StepKind::BatchPrediction { .. } => false,
     });

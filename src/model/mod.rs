@@ -22,8 +22,8 @@ pub use pipeline::*;
 pub use scope::*;
 
 pub use crate::spec::{
-    Accelerator, Alerts, ColumnType, ComposerSize, Explanation, ExplanationMethod, FileFormat, Goal,
-    OnlineStoreType, Orchestrator, ParamType, Scale, SearchParam, Serving,
+    Accelerator, Alerts, ColumnType, ComposerSize, Explanation, ExplanationMethod, FileFormat, Goal, InstancesFormat,
+    OnlineStoreType, Orchestrator, ParamType, PredictionsFormat, Scale, SearchParam, Serving,
 };
 use std::collections::BTreeMap;
 

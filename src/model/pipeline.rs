@@ -1,6 +1,6 @@
 //! Resolved pipelines: typed parameters, steps in topological order, data edges and conditions.
 
-use super::{Accelerator, Goal, ParamType, SearchParam};
+use super::{Accelerator, Goal, InstancesFormat, ParamType, PredictionsFormat, SearchParam};
 use std::collections::BTreeMap;
 
 /// A pipeline.
@@ -318,6 +318,13 @@ pub enum StepKind {
         /// Version aliases.
         version_aliases: Vec<String>,
     },
+    /// Move an alias onto an uploaded version.
+    ModelPromote {
+        /// The alias.
+        alias: String,
+        /// How the `metric` input compares with the alias holder's (`None`: always promote).
+        goal: Option<Goal>,
+    },
     /// Deploy to an endpoint.
     EndpointDeploy {
         /// Endpoint key.
@@ -329,8 +336,14 @@ pub enum StepKind {
     BatchPrediction {
         /// Dataset key.
         dataset: String,
-        /// Destination bucket key.
-        destination: String,
+        /// The registry version read by alias, when there is no `model` input.
+        registry: Option<RegistryRef>,
+        /// Where predictions go.
+        destination: Destination,
+        /// Input format.
+        instances_format: InstancesFormat,
+        /// Output format.
+        predictions_format: PredictionsFormat,
         /// Machine type.
         machine_type: String,
         /// Max replicas.
@@ -351,9 +364,41 @@ impl StepKind {
             StepKind::CustomTraining { .. } => "custom_training",
             StepKind::HyperparameterTuning { .. } => "hyperparameter_tuning",
             StepKind::ModelUpload { .. } => "model_upload",
+            StepKind::ModelPromote { .. } => "model_promote",
             StepKind::EndpointDeploy { .. } => "endpoint_deploy",
             StepKind::BatchPrediction { .. } => "batch_prediction",
             StepKind::DataValidation { .. } => "data_validation",
+        }
+    }
+}
+
+/// A registry model version named by alias (`churn@champion`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRef {
+    /// Model key from `models`.
+    pub model: String,
+    /// Version alias.
+    pub alias: String,
+}
+
+/// Where a batch prediction job writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A bucket key (objects under `<pipeline>/<step>/`).
+    Bucket(String),
+    /// An existing BigQuery dataset of the environment's project.
+    BigQueryDataset(String),
+    /// A new BigQuery dataset per job in the environment's project.
+    BigQueryProject,
+}
+
+impl Destination {
+    /// Parses the spec's `destination` (validation checks the names).
+    pub fn parse(text: &str) -> Destination {
+        match text.strip_prefix("bq://") {
+            Some(dataset) => Destination::BigQueryDataset(dataset.to_owned()),
+            None if text == "bigquery" => Destination::BigQueryProject,
+            None => Destination::Bucket(text.to_owned()),
         }
     }
 }

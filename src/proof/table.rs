@@ -31,6 +31,12 @@ pub fn needs(act: Act) -> Needs {
         Act::UploadModel => (&["aiplatform.models.upload"], VERTEX),
         Act::DeployModel => (&["aiplatform.endpoints.deploy"], VERTEX),
         Act::RetireModels => (&["aiplatform.endpoints.get", "aiplatform.endpoints.undeploy"], VERTEX),
+        Act::ReadEndpoint => (&["aiplatform.endpoints.get"], VERTEX),
+        // Lookup: `models.list` by display name, then `models.get` of the versions.
+        Act::FindModel => (&["aiplatform.models.list", "aiplatform.models.get"], VERTEX),
+        // `models.mergeVersionAliases` and `models.patch` (labels) are both `models.update`.
+        Act::MoveAlias => (&["aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"], VERTEX),
+        Act::WriteTables => (&["bigquery.tables.create", "bigquery.tables.updateData"], BIGQUERY),
         Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
         Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
         // The job's uploader creates an experiment, runs and time series, then writes them.

@@ -193,6 +193,9 @@ pub enum Step {
     HyperparameterTuning(TuningStep),
     /// Upload a model artifact to the Vertex AI Model Registry.
     ModelUpload(ModelUploadStep),
+    /// Move an alias (`champion`) onto an uploaded model version, optionally only when its metric
+    /// beats the version holding the alias now.
+    ModelPromote(ModelPromoteStep),
     /// Deploy a registered model to an endpoint.
     EndpointDeploy(EndpointDeployStep),
     /// Run a Vertex AI batch prediction job.
@@ -357,11 +360,38 @@ pub struct ModelUploadStep {
     #[serde(flatten)]
     #[allow(missing_docs)]
     pub common: StepCommon,
-    /// Model from `models`; its `model` input is the trained artifact.
+    /// Model from `models`; its `model` input is the trained artifact. Every run uploads a new
+    /// version of the registry model with this display name (the first run creates it).
     pub model: String,
-    /// Version aliases to set, e.g. `challenger`.
-    #[serde(default)]
+    /// Version aliases the new version takes (moved off the version that had them).
+    #[serde(default = "challenger")]
     pub version_aliases: Vec<String>,
+}
+
+fn challenger() -> Vec<String> {
+    vec!["challenger".into()]
+}
+
+/// Promote an uploaded model version: move `alias` onto it. With a `metric` input and a `goal`,
+/// only when the metric beats the value recorded on the version holding the alias now (or no
+/// version holds it yet); the promoted version records its metric as a label. Output `promoted`
+/// (Bool) says whether it moved, for a later step's `when`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelPromoteStep {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub common: StepCommon,
+    /// The alias to move.
+    #[serde(default = "champion")]
+    pub alias: String,
+    /// Whether a larger or smaller `metric` input wins; required with a `metric` input.
+    #[serde(default)]
+    pub goal: Option<Goal>,
+}
+
+fn champion() -> String {
+    "champion".into()
 }
 
 /// Deploy a registered model.
@@ -373,7 +403,8 @@ pub struct EndpointDeployStep {
     pub common: StepCommon,
     /// Endpoint from `endpoints`; its `model` input is a `model_upload` step's output.
     pub endpoint: String,
-    /// Share of traffic for the new model, 1–100.
+    /// Share of traffic for the new model, 1–100. Below 100 is a canary: the model serving the
+    /// most traffic before keeps the rest, every other model is undeployed.
     #[serde(default = "hundred")]
     pub traffic_percent: u32,
 }
@@ -391,13 +422,55 @@ pub struct BatchPredictionStep {
     pub common: StepCommon,
     /// Dataset from `datasets` to score.
     pub dataset: String,
-    /// Bucket from `storage.buckets` for the predictions.
+    /// A registry model version by alias, `<model>@<alias>` (e.g. `churn@champion`), instead of
+    /// a `model` input: nothing is uploaded, the job reads the version holding the alias.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Where predictions go: a bucket from `storage.buckets` (under `<pipeline>/<step>/`),
+    /// `bq://<dataset>` (an existing BigQuery dataset of the environment's project; the job
+    /// creates its tables) or `bigquery` (a new dataset per job in the environment's project).
     pub destination: String,
+    /// Input format; default from the dataset (`bigquery` for tables, else its `format`).
+    #[serde(default)]
+    pub instances_format: Option<InstancesFormat>,
+    /// Output format; default `jsonl` for a bucket, `bigquery` for BigQuery (the only one allowed there).
+    #[serde(default)]
+    pub predictions_format: Option<PredictionsFormat>,
     /// Machine type of the prediction workers.
     pub machine_type: String,
     /// Maximum replicas.
     #[serde(default = "one")]
     pub max_replicas: u32,
+}
+
+/// Vertex batch prediction input formats (`InputConfig.instancesFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstancesFormat {
+    /// One JSON instance per line.
+    Jsonl,
+    /// CSV with a header row.
+    Csv,
+    /// A BigQuery table.
+    Bigquery,
+    /// TFRecord files.
+    TfRecord,
+    /// Gzipped TFRecord files.
+    TfRecordGzip,
+    /// A text file listing one file URI per line.
+    FileList,
+}
+
+/// Vertex batch prediction output formats (`OutputConfig.predictionsFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PredictionsFormat {
+    /// One JSON prediction per line.
+    Jsonl,
+    /// CSV.
+    Csv,
+    /// BigQuery tables (`predictions`, `errors`).
+    Bigquery,
 }
 
 /// Validate a dataset.

@@ -89,6 +89,12 @@ pub const COLUMN: Rule = Rule {
     },
 };
 
+/// Model version aliases (REST `Model.versionAliases`: `[a-z][a-zA-Z0-9-]{0,126}[a-z0-9]`).
+pub const MODEL_ALIAS: Rule = Rule {
+    describe: "a version alias: 2–128 letters, digits and hyphens, starting with a lowercase letter and ending with a lowercase letter or digit",
+    check: |s| (2..=128).contains(&s.len()) && starts_lower(s) && ends_alnum(s) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+};
+
 /// BigQuery dataset and table ids.
 pub const BQ_ID: Rule = Rule {
     describe: "a BigQuery id: 1–1024 letters, digits and underscores",

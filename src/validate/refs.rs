@@ -96,7 +96,9 @@ fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)>
         Step::Container(s) => Some((&s.image, &s.outputs)),
         Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
         Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
-        Step::ModelUpload(_) | Step::EndpointDeploy(_) | Step::BatchPrediction(_) | Step::DataValidation(_) => None,
+        Step::ModelUpload(_) | Step::ModelPromote(_) | Step::EndpointDeploy(_) | Step::BatchPrediction(_) | Step::DataValidation(_) => {
+            None
+        }
     }
 }
 
@@ -146,7 +148,15 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         }
         Step::ModelUpload(m) => {
             c.reference("model", &m.model, &c.spec.models, &format!("{sp}/model"));
+            for (i, alias) in m.version_aliases.iter().enumerate() {
+                c.name(names::MODEL_ALIAS, "version alias", alias, &format!("{sp}/version_aliases/{i}"));
+            }
             required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::Model)], "a `Model` output of a training step");
+        }
+        Step::ModelPromote(m) => {
+            c.name(names::MODEL_ALIAS, "version alias", &m.alias, &format!("{sp}/alias"));
+            required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step");
+            promote_metric(c, p, name, m, sp);
         }
         Step::EndpointDeploy(d) => {
             c.reference("endpoint", &d.endpoint, &c.spec.endpoints, &format!("{sp}/endpoint"));
@@ -158,9 +168,8 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         }
         Step::BatchPrediction(b) => {
             c.reference("dataset", &b.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
-            c.reference("bucket", &b.destination, &c.spec.storage.buckets, &format!("{sp}/destination"));
             c.machine(&b.machine_type, None, &format!("{sp}/machine_type"));
-            required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step");
+            batch_prediction(c, p, name, step, b, sp);
         }
         Step::DataValidation(v) => {
             c.reference("dataset", &v.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
@@ -238,6 +247,77 @@ fn required_input(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp
     }
 }
 
+/// A promotion's `metric` input (a number parameter) and `goal` come together.
+fn promote_metric(c: &mut Checker<'_>, p: &Pipeline, name: &str, m: &ModelPromoteStep, sp: &str) {
+    match (m.common.inputs.get("metric"), m.goal) {
+        (Some(reference), Some(_)) => {
+            let ptr = pointer_push(&format!("{sp}/inputs"), "metric");
+            let saved = c.out.len();
+            let ty = resolve(c, p, name, reference, &ptr);
+            c.out.truncate(saved);
+            if let Some(ty @ (IoType::Artifact(_) | IoType::Parameter(ParamType::String | ParamType::Bool | ParamType::List | ParamType::Struct))) = ty {
+                let pos = c.at(&ptr);
+                c.report(Code::WrongKind, pos, format!("input `metric` of `{name}` must be a float or int parameter, but `{reference}` is {}", describe(ty)), None);
+            }
+        }
+        (Some(_), None) => {
+            let pos = c.key_at(sp);
+            c.report(Code::InvalidValue, pos, format!("step `{name}` has a `metric` input but no `goal`"), Some("add `goal: maximize` or `goal: minimize`".into()));
+        }
+        (None, Some(_)) => {
+            let pos = c.at(&format!("{sp}/goal"));
+            c.report(Code::InvalidValue, pos, format!("step `{name}` has a `goal` but no `metric` input to compare"), Some("add `inputs: {metric: <step>.<output>}`".into()));
+        }
+        (None, None) => {}
+    }
+}
+
+/// The model (an upstream upload or a registry alias), destination and formats of a batch prediction.
+fn batch_prediction(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, b: &BatchPredictionStep, sp: &str) {
+    match (&b.model, b.common.inputs.contains_key("model")) {
+        (Some(text), false) => match crate::model::lower::registry_ref(text) {
+            Some(r) if c.reference("model", &r.model, &c.spec.models, &format!("{sp}/model")) => {
+                c.name(names::MODEL_ALIAS, "version alias", &r.alias, &format!("{sp}/model"));
+            }
+            Some(_) => {}
+            None => {
+                let pos = c.at(&format!("{sp}/model"));
+                c.report(Code::InvalidValue, pos, format!("`{text}` must be `<model>@<alias>`"), Some("e.g. `churn@champion`".into()));
+            }
+        },
+        (Some(_), true) => {
+            let pos = c.at(&format!("{sp}/model"));
+            c.report(Code::InvalidValue, pos, format!("step `{name}` has both `model` and a `model` input"), Some("keep one: a registry alias or an upload's output".into()));
+        }
+        (None, _) => required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step (or set `model: <model>@<alias>`)"),
+    }
+    let to_bigquery = match crate::model::Destination::parse(&b.destination) {
+        crate::model::Destination::Bucket(bucket) => {
+            c.reference("bucket", &bucket, &c.spec.storage.buckets, &format!("{sp}/destination"));
+            false
+        }
+        crate::model::Destination::BigQueryDataset(dataset) => {
+            c.name(names::BQ_ID, "BigQuery dataset", &dataset, &format!("{sp}/destination"));
+            true
+        }
+        crate::model::Destination::BigQueryProject => true,
+    };
+    let bigquery_out = b.predictions_format.map_or(to_bigquery, |f| f == PredictionsFormat::Bigquery);
+    if bigquery_out != to_bigquery {
+        let pos = c.at(&format!("{sp}/predictions_format"));
+        let why = if to_bigquery { "a BigQuery destination takes `bigquery` predictions" } else { "`bigquery` predictions need a `bq://<dataset>` or `bigquery` destination" };
+        c.report(Code::InvalidValue, pos, why, None);
+    }
+    let table = c.spec.datasets.get(&b.dataset).map(|d| d.source.starts_with("bq://"));
+    if let (Some(table), Some(f)) = (table, b.instances_format) {
+        if table != (f == InstancesFormat::Bigquery) {
+            let pos = c.at(&format!("{sp}/instances_format"));
+            let why = if table { format!("dataset `{}` is a BigQuery table: its format is `bigquery`", b.dataset) } else { format!("dataset `{}` is files: `bigquery` reads only tables", b.dataset) };
+            c.report(Code::InvalidValue, pos, why, None);
+        }
+    }
+}
+
 fn describe(ty: IoType) -> String {
     match ty {
         IoType::Artifact(a) => format!("a `{}` artifact", a.schema_title()),
@@ -252,6 +332,7 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
         Step::CustomTraining(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
         Step::HyperparameterTuning(_)
         | Step::ModelUpload(_)
+        | Step::ModelPromote(_)
         | Step::EndpointDeploy(_)
         | Step::BatchPrediction(_)
         | Step::DataValidation(_) => BTreeMap::new(),

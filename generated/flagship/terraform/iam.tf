@@ -137,7 +137,6 @@ resource "google_storage_bucket_iam_member" "pipelines_data_storage_objectviewer
   member = google_service_account.pipelines.member
 }
 
-# pipeline `scoring` step `export` runs image `trainer`
 # pipeline `scoring` step `validate` runs image `validator`
 # pipeline `training` step `validate` runs image `validator`
 # pipeline `training` step `evaluate` runs image `trainer`

@@ -1,7 +1,9 @@
 //! Model Registry and serving steps as GCPC tasks: `model_upload` (`ModelUploadOp`, fed by a
 //! small task that turns the trained `system.Model` into the `google.UnmanagedContainerModel`
-//! the op reads), `endpoint_deploy` (`ModelDeployOp` to the Terraform-managed endpoint, brought
-//! in by an importer) and `batch_prediction` (`ModelBatchPredictOp`).
+//! the op reads, and by a lookup of the registry model it adds a version to), `model_promote`
+//! (moves an alias), `endpoint_deploy` (`ModelDeployOp` to the Terraform-managed endpoint,
+//! brought in by an importer, then a task retiring idle models; a canary first computes the
+//! split) and `batch_prediction` (`ModelBatchPredictOp`, on an upload or a version by alias).
 
 use super::bug;
 use super::gcpc::{number, op_task, text, value, GCPC_IMAGE, Op};
@@ -9,7 +11,10 @@ use super::ir::{self, ArtifactSpec, ComponentSpec, ExecutorSpec, Importer, Impor
 use super::jobs::display_name;
 use super::json::float;
 use super::plan::{Ctx, PlannedTask, Source};
-use crate::model::{ArtifactType, DataSource, Explanation, ExplanationMethod, FileFormat, IoType, RegistryModel, SaRole, Step};
+use crate::model::{
+    ArtifactType, DataSource, Destination, Explanation, ExplanationMethod, Goal, InstancesFormat, IoType, ParamType, PredictionsFormat,
+    RegistryModel, SaRole, Step, StepKind,
+};
 use crate::targets::TargetError;
 use serde_json::{json, Value};
 
@@ -45,6 +50,111 @@ for deployed in endpoint.list_models():
         endpoint.undeploy(deployed_model_id=deployed.id)
 "#;
 
+/// Finds the registry model a pipeline works on: the oldest model with the display name (every
+/// upload after the first adds a version to it, so there is one). Output `model`
+/// (`google.VertexModel`) has `metadata.resourceName`:
+/// - without an alias (the upload's `parent_model`): the model, or `""` when none exists yet.
+///   GCPC's upload launcher passes `parent_model` only when that name is non-empty
+///   (`container/v1/model/upload_model/remote_runner.py`: `if parent_model_name:`), so the first
+///   run creates the model and every later run uploads a new version of it (REST
+///   `models.upload`: `parentModel`, "only specify this field when uploading a new version").
+/// - with an alias: `<model>@<alias>` (REST `BatchPredictionJob.model` takes a version alias),
+///   checked to exist; the task fails when the model or alias doesn't exist yet.
+const FIND_MODEL_SCRIPT: &str = r#"import json, os, sys
+from google.cloud import aiplatform
+ex = json.loads(sys.argv[1])
+p = ex["inputs"]["parameterValues"]
+name = p["display_name"].replace("\\", "\\\\").replace('"', '\\"')
+found = aiplatform.Model.list(filter='display_name="%s"' % name, order_by="create_time", project=p["project"], location=p["location"])
+out = ex["outputs"]["artifacts"]["model"]["artifacts"][0]
+if not found:
+    if p["alias"]:
+        sys.exit("no registry model %r yet: run the pipeline that uploads it first" % p["display_name"])
+    print("no registry model %r yet: this upload creates it" % p["display_name"])
+    resource = ""
+else:
+    resource = found[0].resource_name
+    if p["alias"]:
+        resource += "@" + p["alias"]
+        aiplatform.Model(model_name=resource)
+    out["uri"] = "https://%s-aiplatform.googleapis.com/v1/%s" % (p["location"], resource)
+print("registry model:", resource or "(none)")
+out["metadata"] = {"resourceName": resource}
+path = ex["outputs"]["outputFile"]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path, "w") as f:
+    json.dump({"artifacts": {"model": {"artifacts": [out]}}}, f)
+"#;
+
+/// Moves an alias onto the uploaded version (REST `models.mergeVersionAliases`; an alias is
+/// unique within a model, so Vertex takes it off the version that had it — Model Registry docs,
+/// "How to use model version aliases"). With a goal, only when the `metric` input beats the
+/// value the current holder recorded as label `mlopsgen-metric` when it was promoted (label
+/// values can't hold `.`, so `0.91` is written `0_91`); a holder without that label (moved by
+/// hand) is kept. The label goes on the version: `models.patch` of `<model>@<version>` updates
+/// version labels (REST `UpdateModelRequest.model`). Writes `promoted` (true/false).
+const PROMOTE_SCRIPT: &str = r#"import json, os, sys
+from google.api_core import exceptions
+from google.cloud import aiplatform, aiplatform_v1
+ex = json.loads(sys.argv[1])
+p = ex["inputs"]["parameterValues"]
+version = ex["inputs"]["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"]
+model = version.rsplit("@", 1)[0]
+alias, goal, metric = p["alias"], p["goal"], p.get("metric")
+LABEL = "mlopsgen-metric"
+promote = True
+if goal:
+    try:
+        holder = aiplatform.Model(model_name=model + "@" + alias)
+    except exceptions.NotFound:
+        holder = None
+    recorded = (holder.labels or {}).get(LABEL) if holder else None
+    if holder is None:
+        print("no version holds %r yet" % alias)
+    elif recorded is None:
+        print("version %s holds %r without a recorded metric; keeping it" % (holder.version_id, alias))
+        promote = False
+    else:
+        best = float(recorded.replace("_", "."))
+        promote = metric > best if goal == "maximize" else metric < best
+        print("candidate %r vs %r of version %s: %s" % (metric, best, holder.version_id, "promote" if promote else "keep"))
+if promote:
+    location = version.split("/")[3]
+    client = aiplatform_v1.ModelServiceClient(client_options={"api_endpoint": location + "-aiplatform.googleapis.com"})
+    if goal:
+        labels = dict(aiplatform.Model(model_name=version).labels or {})
+        labels[LABEL] = repr(float(metric)).lower().replace(".", "_").replace("+", "")
+        client.update_model(model={"name": version, "labels": labels}, update_mask={"paths": ["labels"]})
+    client.merge_version_aliases(name=version, version_aliases=[alias])
+    print("moved %r to %s" % (alias, version))
+path = ex["outputs"]["parameters"]["promoted"]["outputFile"]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path, "w") as f:
+    f.write("true" if promote else "false")
+"#;
+
+/// A canary's traffic split: the new model (`"0"`, REST `endpoints.deployModel` `trafficSplit`)
+/// gets `percent`, the deployed model serving the most traffic now keeps the rest (so the split
+/// sums to 100, as the API requires), every other model gets nothing and is then retired. On an
+/// endpoint without traffic the new model gets 100.
+const SPLIT_SCRIPT: &str = r#"import json, os, sys
+from google.cloud import aiplatform
+ex = json.loads(sys.argv[1])
+resource = ex["inputs"]["artifacts"]["endpoint"]["artifacts"][0]["metadata"]["resourceName"]
+percent = int(ex["inputs"]["parameterValues"]["percent"])
+serving = {k: v for k, v in aiplatform.Endpoint(resource).traffic_split.items() if v}
+if serving:
+    keep = max(sorted(serving), key=lambda k: serving[k])
+    split = {"0": percent, keep: 100 - percent}
+else:
+    split = {"0": 100}
+print("traffic split:", split)
+path = ex["outputs"]["parameters"]["traffic_split"]["outputFile"]
+os.makedirs(os.path.dirname(path), exist_ok=True)
+with open(path, "w") as f:
+    json.dump(split, f)
+"#;
+
 /// A Python program on the GCPC image (which has Python and the Vertex AI SDK), given the
 /// executor input (`{{$}}`) as its one argument.
 pub fn gcpc_python(script: &str) -> ir::Container {
@@ -67,8 +177,12 @@ pub fn upload(ctx: &mut Ctx<'_>, step: &Step, model: &str, aliases: &[String]) -
     let convert = unmanaged_model(ctx, step, &convert_key, registry)?;
     let unmanaged =
         Source::Output { task: convert_key, key: "unmanaged_container_model".into(), ty: IoType::Artifact(ArtifactType::UnmanagedContainerModel) };
+    let parent_key = ctx.helper_key(step, "parent")?;
+    let parent = find_model(ctx, step, &parent_key, &registry.display_name, "");
+    let parent_model = Source::Output { task: parent_key, key: "model".into(), ty: IoType::Artifact(ArtifactType::VertexModel) };
     let mut inputs = vec![
         ("display_name", text(&registry.display_name)),
+        ("parent_model", parent_model),
         ("unmanaged_container_model", unmanaged),
         ("labels", value(json!(ctx.env.labels))),
         ("project", text(&ctx.env.gcp_project)),
@@ -85,7 +199,47 @@ pub fn upload(ctx: &mut Ctx<'_>, step: &Step, model: &str, aliases: &[String]) -
         inputs.push(("explanation_parameters", value(explanation_parameters(e))));
     }
     let upload = op_task(ctx.task_of(&step.name)?, step, Op::ModelUpload, inputs)?;
-    Ok(vec![convert, upload])
+    Ok(vec![parent, convert, upload])
+}
+
+/// The lookup task of a registry model (see [`FIND_MODEL_SCRIPT`]); `alias` empty for an upload's parent.
+fn find_model(ctx: &Ctx<'_>, step: &Step, key: &str, display_name: &str, alias: &str) -> PlannedTask {
+    let mut component = ComponentSpec::default();
+    for name in ["alias", "display_name", "location", "project"] {
+        component.input_definitions.parameters.insert(name.into(), ParameterSpec::of("STRING"));
+    }
+    component.output_definitions.artifacts.insert("model".into(), artifact(ArtifactType::VertexModel));
+    let mut task = PlannedTask::new(key, step, component, ExecutorSpec::Container(gcpc_python(FIND_MODEL_SCRIPT)));
+    task.cache = false; // reads the registry, which changes between runs
+    task.inputs.insert("alias".into(), text(alias));
+    task.inputs.insert("display_name".into(), text(display_name));
+    task.inputs.insert("location".into(), text(&ctx.env.region));
+    task.inputs.insert("project".into(), text(&ctx.env.gcp_project));
+    task
+}
+
+/// A `model_promote` step: one task moving the alias (see [`PROMOTE_SCRIPT`]).
+pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>) -> Result<PlannedTask, TargetError> {
+    let mut component = ComponentSpec::default();
+    component.input_definitions.artifacts.insert("model".into(), artifact(ArtifactType::VertexModel));
+    for name in ["alias", "goal"] {
+        component.input_definitions.parameters.insert(name.into(), ParameterSpec::of("STRING"));
+    }
+    component.output_definitions.parameters.insert("promoted".into(), ParameterSpec::of("BOOLEAN"));
+    let mut task = PlannedTask::new(ctx.task_of(&step.name)?, step, component, ExecutorSpec::Container(gcpc_python(PROMOTE_SCRIPT)));
+    task.inputs.insert("model".into(), ctx.source(step, "model")?);
+    if let Some(metric) = step.input("metric") {
+        super::container::declare(&mut task.component.input_definitions, "metric", metric.ty);
+        task.inputs.insert("metric".into(), ctx.source(step, "metric")?);
+    }
+    task.inputs.insert("alias".into(), text(alias));
+    let goal = match goal {
+        Some(Goal::Maximize) => "maximize",
+        Some(Goal::Minimize) => "minimize",
+        None => "",
+    };
+    task.inputs.insert("goal".into(), text(goal));
+    Ok(task)
 }
 
 /// The task that attaches the serving container to the trained model directory.
@@ -150,13 +304,21 @@ pub fn deploy(ctx: &mut Ctx<'_>, step: &Step, endpoint: &str, traffic_percent: u
     importer.inputs.insert("uri".into(), text(uri));
 
     let imported = Source::Output { task: importer_key.clone(), key: "artifact".into(), ty: IoType::Artifact(ArtifactType::VertexEndpoint) };
+    let mut tasks = vec![importer];
+    let split_source = if traffic_percent < 100 {
+        let key = ctx.helper_key(step, "split")?;
+        tasks.push(canary_split(step, &key, imported.clone(), traffic_percent));
+        Source::Output { task: key, key: "traffic_split".into(), ty: IoType::Parameter(ParamType::Struct) }
+    } else {
+        value(json!({"0": float(100.0)}))
+    };
     let mut inputs = vec![
         ("model", ctx.source(step, "model")?),
         ("endpoint", imported),
         ("dedicated_resources_machine_type", text(&endpoint.machine_type)),
         ("dedicated_resources_min_replica_count", number(endpoint.min_replicas)),
         ("dedicated_resources_max_replica_count", number(endpoint.max_replicas)),
-        ("traffic_split", value(json!({"0": float(f64::from(traffic_percent))}))),
+        ("traffic_split", split_source),
         ("service_account", text(ctx.env.sa_email(SaRole::Serving))),
     ];
     if let Some(acc) = &endpoint.accelerator {
@@ -165,7 +327,21 @@ pub fn deploy(ctx: &mut Ctx<'_>, step: &Step, endpoint: &str, traffic_percent: u
     }
     let deploy = op_task(ctx.task_of(&step.name)?, step, Op::ModelDeploy, inputs)?;
     let retire = retire_idle_models(ctx, step, &importer_key, &deploy.key)?;
-    Ok(vec![importer, deploy, retire])
+    tasks.extend([deploy, retire]);
+    Ok(tasks)
+}
+
+/// The task computing a canary's traffic split (see [`SPLIT_SCRIPT`]).
+fn canary_split(step: &Step, key: &str, endpoint: Source, percent: u32) -> PlannedTask {
+    let mut component = ComponentSpec::default();
+    component.input_definitions.artifacts.insert("endpoint".into(), artifact(ArtifactType::VertexEndpoint));
+    component.input_definitions.parameters.insert("percent".into(), ParameterSpec::of("NUMBER_INTEGER"));
+    component.output_definitions.parameters.insert("traffic_split".into(), ParameterSpec::of("STRUCT"));
+    let mut task = PlannedTask::new(key, step, component, ExecutorSpec::Container(gcpc_python(SPLIT_SCRIPT)));
+    task.cache = false; // reads the endpoint, which changes between runs
+    task.inputs.insert("endpoint".into(), endpoint);
+    task.inputs.insert("percent".into(), number(percent));
+    task
 }
 
 /// The task after a deploy that undeploys the endpoint's models left at 0 % traffic.
@@ -181,39 +357,70 @@ fn retire_idle_models(ctx: &mut Ctx<'_>, step: &Step, importer: &str, deploy: &s
     Ok(task)
 }
 
-/// A `batch_prediction` step.
-pub fn batch_predict(
-    ctx: &Ctx<'_>,
-    step: &Step,
-    dataset: &str,
-    destination: &str,
-    machine_type: &str,
-    max_replicas: u32,
-) -> Result<PlannedTask, TargetError> {
+/// A `batch_prediction` step: on an upload's output, or on a registry version by alias through a
+/// lookup task (no upload), with the spec's formats and destination (REST `BatchPredictionJob`:
+/// `inputConfig.instancesFormat`, `outputConfig.predictionsFormat`, `gcsDestination` or
+/// `bigqueryDestination`, whose `outputUri` is `bq://project` or `bq://project.dataset`).
+pub fn batch_predict(ctx: &mut Ctx<'_>, step: &Step) -> Result<Vec<PlannedTask>, TargetError> {
+    let StepKind::BatchPrediction { dataset, registry, destination, instances_format, predictions_format, machine_type, max_replicas } = &step.kind
+    else {
+        return Err(bug(format!("step `{}` is not a batch prediction", step.name)));
+    };
     let data = ctx.model.dataset(dataset).ok_or_else(|| bug(format!("no dataset `{dataset}`")))?;
     let uri = ctx.env.dataset_uri(data);
+    let mut tasks = Vec::new();
+    let model = match registry {
+        Some(r) => {
+            let registered = ctx.model.model(&r.model).ok_or_else(|| bug(format!("no model `{}`", r.model)))?;
+            let key = ctx.helper_key(step, "model")?;
+            tasks.push(find_model(ctx, step, &key, &registered.display_name, &r.alias));
+            Source::Output { task: key, key: "model".into(), ty: IoType::Artifact(ArtifactType::VertexModel) }
+        }
+        None => ctx.source(step, "model")?,
+    };
     let mut inputs = vec![
         ("job_display_name", text(display_name(ctx, step))),
-        ("model", ctx.source(step, "model")?),
-        ("gcs_destination_output_uri_prefix", text(format!("{}/{}/{}", ctx.env.bucket_url(destination), ctx.pipeline.key, step.name))),
+        ("model", model),
+        ("instances_format", text(instances_format_name(*instances_format))),
+        ("predictions_format", text(predictions_format_name(*predictions_format))),
         ("machine_type", text(machine_type)),
-        ("max_replica_count", number(max_replicas)),
+        ("max_replica_count", number(*max_replicas)),
         ("labels", value(json!(ctx.env.labels))),
         ("project", text(&ctx.env.gcp_project)),
         ("location", text(&ctx.env.region)),
     ];
-    match (&data.source, data.format) {
-        (DataSource::BigQuery { .. }, _) => {
-            inputs.push(("instances_format", text("bigquery")));
-            inputs.push(("bigquery_source_input_uri", text(uri)));
-        }
-        (DataSource::Gcs { .. }, Some(FileFormat::Csv)) => {
-            inputs.push(("instances_format", text("csv")));
-            inputs.push(("gcs_source_uris", value(json!([uri]))));
-        }
-        (DataSource::Gcs { .. }, _) => {
-            return Err(bug(format!("batch prediction can't read dataset `{dataset}` (validation should have caught it)")));
-        }
+    match &data.source {
+        DataSource::BigQuery { .. } => inputs.push(("bigquery_source_input_uri", text(uri))),
+        DataSource::Gcs { .. } => inputs.push(("gcs_source_uris", value(json!([uri])))),
     }
-    op_task(ctx.task_of(&step.name)?, step, Op::ModelBatchPredict, inputs)
+    let project = &ctx.env.gcp_project;
+    match destination {
+        Destination::Bucket(bucket) => {
+            let prefix = format!("{}/{}/{}", ctx.env.bucket_url(bucket), ctx.pipeline.key, step.name);
+            inputs.push(("gcs_destination_output_uri_prefix", text(prefix)));
+        }
+        Destination::BigQueryDataset(ds) => inputs.push(("bigquery_destination_output_uri", text(format!("bq://{project}.{ds}")))),
+        Destination::BigQueryProject => inputs.push(("bigquery_destination_output_uri", text(format!("bq://{project}")))),
+    }
+    tasks.push(op_task(ctx.task_of(&step.name)?, step, Op::ModelBatchPredict, inputs)?);
+    Ok(tasks)
+}
+
+fn instances_format_name(f: InstancesFormat) -> &'static str {
+    match f {
+        InstancesFormat::Jsonl => "jsonl",
+        InstancesFormat::Csv => "csv",
+        InstancesFormat::Bigquery => "bigquery",
+        InstancesFormat::TfRecord => "tf-record",
+        InstancesFormat::TfRecordGzip => "tf-record-gzip",
+        InstancesFormat::FileList => "file-list",
+    }
+}
+
+fn predictions_format_name(f: PredictionsFormat) -> &'static str {
+    match f {
+        PredictionsFormat::Jsonl => "jsonl",
+        PredictionsFormat::Csv => "csv",
+        PredictionsFormat::Bigquery => "bigquery",
+    }
 }

@@ -151,6 +151,7 @@ pub fn output_key<'s>(step: &Step, output: &'s str) -> &'s str {
         | StepKind::CustomTraining { .. }
         | StepKind::HyperparameterTuning { .. }
         | StepKind::ModelUpload { .. }
+        | StepKind::ModelPromote { .. }
         | StepKind::EndpointDeploy { .. } => output,
     }
 }
@@ -181,9 +182,8 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
             }
             StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
             StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
-            StepKind::BatchPrediction { dataset, destination, machine_type, max_replicas } => {
-                vec![models::batch_predict(&ctx, step, dataset, destination, machine_type, *max_replicas)?]
-            }
+            StepKind::ModelPromote { alias, goal } => vec![models::promote(&ctx, step, alias, *goal)?],
+            StepKind::BatchPrediction { .. } => models::batch_predict(&mut ctx, step)?,
         };
         planned.extend(metrics::publish(&mut ctx, step)?);
         link_step(&ctx, step, &mut planned)?;

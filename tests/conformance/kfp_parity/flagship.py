@@ -8,8 +8,8 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_tensorboard, publisher,
-                    retire, unmanaged_model, validator)
+from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard,
+                    promote, publisher, retire, unmanaged_model, validator)
 
 ENV = "dev"
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
@@ -50,16 +50,15 @@ def evaluate(model: dsl.Input[dsl.Model], data: dsl.Input[dsl.Dataset], auc: dsl
         "evaluate", "--model", model.path, "--data", data.path, "--auc", auc, "--report", report.path])
 
 
-@dsl.container_component
-def export(model: dsl.Output[dsl.Model]):
-    return dsl.ContainerSpec(image=TRAINER, command=["python", "-m", "trainer"],
-                             args=["export-latest", "--model", model.path])
+def lookup(name, alias):
+    return find_model(alias=alias, display_name="churn-churn", location=REGION, project=PROJECT).set_display_name(name).set_caching_options(False)
 
 
 def upload(name, model):
+    parent = lookup(f"{name}-parent", "")
     convert = unmanaged_model(model=model, container_spec=SERVING).set_display_name(f"{name}-unmanaged-model").set_caching_options(False)
     return ModelUploadOp(
-        display_name="churn-churn", description="Gradient-boosted churn classifier.",
+        display_name="churn-churn", description="Gradient-boosted churn classifier.", parent_model=parent.outputs["model"],
         unmanaged_container_model=convert.outputs["unmanaged_container_model"], labels=LABELS,
         project=PROJECT, location=REGION, explanation_parameters={"sampledShapleyAttribution": {"pathCount": 10}},
         explanation_metadata={"inputs": {"monthly_charges": {}, "plan": {}, "tenure_months": {}},
@@ -103,23 +102,25 @@ def training(min_auc: float = 0.8):
     publisher("report", dsl.ClassificationMetrics)(source=ev.outputs["report"]).set_display_name("evaluate-report")
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
-        endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
-        deployed = ModelDeployOp(
-            model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
-            dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
-            dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
-        ).set_display_name("deploy").set_caching_options(False)
-        retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
+        promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize")
+        promoted.set_display_name("promote").set_caching_options(False)
+        with dsl.If(promoted.outputs["promoted"] == True, name="promote.promoted == true"):  # noqa: E712 (kfp's DSL)
+            endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
+            deployed = ModelDeployOp(
+                model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
+                dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
+                dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
+            ).set_display_name("deploy").set_caching_options(False)
+            retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
 
 
 @dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")
 def scoring():
     validate = validator(f"{REPO}/validator:dev", "gs://acme-churn-dev-data/scoring/*.csv")().set_display_name("validate").set_caching_options(False)
-    exported = export().set_display_name("export").set_caching_options(False)
-    uploaded = upload("upload", exported.outputs["model"])
+    champion = lookup("predict-model", "champion")
     ModelBatchPredictOp(
-        job_display_name="churn-scoring-predict", model=uploaded.outputs["model"], instances_format="csv",
-        gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
+        job_display_name="churn-scoring-predict", model=champion.outputs["model"], instances_format="csv",
+        predictions_format="jsonl", gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
         gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
         machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
     ).set_display_name("predict").set_caching_options(False).after(validate)

@@ -8,7 +8,7 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import dsl
 
-from shared import container_spec, endpoint_importer, publisher, retire, unmanaged_model, validator
+from shared import canary_split, container_spec, endpoint_importer, find_model, publisher, retire, unmanaged_model, validator
 
 ENV = "dev"
 PROJECT, REGION = "acme-par-dev", "us-central1"
@@ -56,23 +56,28 @@ def vertex(data: str, lr: float = 0.1):
     convert = unmanaged_model(model=trained.outputs["model"],
                               container_spec=container_spec(f"{REPO}/server:dev", 9000, "/healthz", "/v1/predict"))
     convert.set_display_name("register-unmanaged-model").set_caching_options(False)
+    parent = find_model(alias="", display_name="par-ranker", location=REGION, project=PROJECT)
+    parent.set_display_name("register-parent").set_caching_options(False)
     register = ModelUploadOp(
-        display_name="par-ranker", unmanaged_container_model=convert.outputs["unmanaged_container_model"],
+        display_name="par-ranker", parent_model=parent.outputs["model"],
+        unmanaged_container_model=convert.outputs["unmanaged_container_model"],
         labels=LABELS, project=PROJECT, location=REGION, version_aliases=["candidate", "nightly"],
         explanation_parameters={"integratedGradientsAttribution": {"stepCount": 25}},
         explanation_metadata={"inputs": {"id": {}}, "outputs": {"score": {}}},
     ).set_display_name("register").set_caching_options(False)
     endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("serve-endpoint").set_caching_options(False)
+    split = canary_split(endpoint=endpoint.outputs["artifact"], percent=25).set_display_name("serve-split").set_caching_options(False)
     deployed = ModelDeployOp(
         model=register.outputs["model"], endpoint=endpoint.outputs["artifact"],
         dedicated_resources_machine_type="g2-standard-8", dedicated_resources_accelerator_type="NVIDIA_L4",
         dedicated_resources_accelerator_count=1, dedicated_resources_min_replica_count=2,
-        dedicated_resources_max_replica_count=5, traffic_split={"0": 100}, service_account=SERVING_SA,
+        dedicated_resources_max_replica_count=5, traffic_split=split.outputs["traffic_split"], service_account=SERVING_SA,
     ).set_display_name("serve").set_retry(2).set_caching_options(False)
     retire(endpoint=endpoint.outputs["artifact"]).set_display_name("serve-retire").set_caching_options(False).after(deployed)
     ModelBatchPredictOp(
         job_display_name="par-vertex-score", model=register.outputs["model"], instances_format="bigquery",
-        bigquery_source_input_uri=f"bq://{PROJECT}.par.rows", gcs_destination_output_uri_prefix="gs://acme-par-dev-scores/vertex/score",
+        bigquery_source_input_uri=f"bq://{PROJECT}.par.rows", predictions_format="bigquery",
+        bigquery_destination_output_uri=f"bq://{PROJECT}.par_scores",
         machine_type="n1-highmem-4", max_replica_count=6, labels=LABELS, project=PROJECT, location=REGION,
     ).set_display_name("score").set_caching_options(False)
 

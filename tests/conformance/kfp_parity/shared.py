@@ -1,27 +1,28 @@
 """Pieces the kfp DSL twins share: the pinned GCPC image and the helper tasks mlopsgen adds
-around GCPC ops (the converter feeding ModelUploadOp, the endpoint importer, the retire task, the
-best-trial task after a tuning job, the TensorBoard lookup before a training job and the task
-publishing a metrics output as artifact metadata)."""
+around GCPC ops (the converter feeding ModelUploadOp, the registry lookup, promotion, canary split,
+the endpoint importer, the retire task, the best-trial task after a tuning job, the TensorBoard
+lookup before a training job and the task publishing a metrics output as artifact metadata)."""
 import re
 from pathlib import Path
 
-from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel, VertexEndpoint
+from google_cloud_pipeline_components.types.artifact_types import UnmanagedContainerModel, VertexEndpoint, VertexModel
 from kfp import dsl
 
 GCPC_IMAGE = "gcr.io/ml-pipeline/google-cloud-pipeline-components:2.22.0"
+MODELS_RS = Path(__file__).resolve().parents[3] / "src" / "targets" / "kubeflow" / "models.rs"
+
+
+def program(name):
+    """A helper task's Python program, read from the Rust constant mlopsgen writes it from (the
+    program text is mlopsgen's own; parity checks where the tasks sit and what they are wired to)."""
+    found = re.search(rf'const {name}: &str = r#"(.*?)"#;', MODELS_RS.read_text(), re.S)
+    if not found:
+        raise SystemExit(f"{MODELS_RS}: no constant {name}")
+    return found.group(1)
+
 
 # The converter's program, as mlopsgen writes it (src/targets/kubeflow/models.rs).
-UNMANAGED_MODEL_SCRIPT = '''import json, os, sys
-ex = json.loads(sys.argv[1])
-model = ex["inputs"]["artifacts"]["model"]["artifacts"][0]
-out = ex["outputs"]["artifacts"]["unmanaged_container_model"]["artifacts"][0]
-out["uri"] = model["uri"]
-out["metadata"] = {"containerSpec": ex["inputs"]["parameterValues"]["container_spec"]}
-path = ex["outputs"]["outputFile"]
-os.makedirs(os.path.dirname(path), exist_ok=True)
-with open(path, "w") as f:
-    json.dump({"artifacts": {"unmanaged_container_model": {"artifacts": [out]}}}, f)
-'''
+UNMANAGED_MODEL_SCRIPT = program("UNMANAGED_MODEL_SCRIPT")
 
 
 @dsl.container_component
@@ -32,22 +33,43 @@ def unmanaged_model(model: dsl.Input[dsl.Model], container_spec: dict,
 
 
 # The task after a deploy that undeploys models left at 0 % traffic (src/targets/kubeflow/models.rs).
-RETIRE_SCRIPT = '''import json, sys
-from google.cloud import aiplatform
-ex = json.loads(sys.argv[1])
-resource = ex["inputs"]["artifacts"]["endpoint"]["artifacts"][0]["metadata"]["resourceName"]
-endpoint = aiplatform.Endpoint(resource)
-split = endpoint.traffic_split
-for deployed in endpoint.list_models():
-    if not split.get(deployed.id):
-        print("undeploying", deployed.id, "(no traffic)")
-        endpoint.undeploy(deployed_model_id=deployed.id)
-'''
+RETIRE_SCRIPT = program("RETIRE_SCRIPT")
 
 
 @dsl.container_component
 def retire(endpoint: dsl.Input[VertexEndpoint]):
     return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", RETIRE_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
+# The registry lookup before an upload (its parent_model) or a batch prediction by alias
+# (src/targets/kubeflow/models.rs).
+FIND_MODEL_SCRIPT = program("FIND_MODEL_SCRIPT")
+
+
+@dsl.container_component
+def find_model(alias: str, display_name: str, location: str, project: str, model: dsl.Output[VertexModel]):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", FIND_MODEL_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
+# The model_promote step's program (src/targets/kubeflow/models.rs).
+PROMOTE_SCRIPT = program("PROMOTE_SCRIPT")
+
+
+@dsl.container_component
+def promote(model: dsl.Input[VertexModel], metric: float, alias: str, goal: str, promoted: dsl.OutputPath(bool)):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", PROMOTE_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
+# A canary deploy's traffic split (src/targets/kubeflow/models.rs).
+SPLIT_SCRIPT = program("SPLIT_SCRIPT")
+
+
+@dsl.container_component
+def canary_split(endpoint: dsl.Input[VertexEndpoint], percent: int, traffic_split: dsl.OutputPath(dict)):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", SPLIT_SCRIPT],
                              args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
 

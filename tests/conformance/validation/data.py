@@ -11,6 +11,7 @@ CUSTOMERS = {
     "columns": {
         "churned": {"type": "bool", "nullable": False},
         "customer_id": {"type": "string", "nullable": False, "unique": True},
+        "feature_timestamp": {"type": "timestamp", "nullable": False},
         "monthly_charges": {"type": "float", "min": 0, "max_missing_ratio": 0.01},
         "plan": {"type": "string", "allowed": ["basic", "standard", "premium"]},
         "tenure_months": {"type": "int", "min": 0, "max": 600},
@@ -39,6 +40,7 @@ def customers(rows: int = 200, seed: int = 7) -> pd.DataFrame:
             "monthly_charges": charges,
             "plan": rng.choice(["basic", "standard", "premium"], rows),
             "churned": rng.random(rows) < 0.3,
+            "feature_timestamp": pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(rows), unit="h"),
         }
     )
 

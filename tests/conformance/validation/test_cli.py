@@ -58,7 +58,7 @@ def test_pipeline_step_validates_by_uri_and_writes_its_artifacts(tmp_path, fake_
         "--executor-input", executor_input,
     )  # fmt: skip
     assert code == 0
-    assert "customers (bq://acme-churn-dev.churn.customers): 200 rows, 14 checks, all passed" in (
+    assert "customers (bq://acme-churn-dev.churn.customers): 200 rows, 16 checks, all passed" in (
         capsys.readouterr().out
     )
     report = (out / "report").read_text()
@@ -91,7 +91,7 @@ def test_broken_data_exits_1_with_a_readable_summary(tmp_path, fake_bigquery, ca
     )
     printed = capsys.readouterr().out.splitlines()
     assert printed == [
-        f"customers ({DEV_URI}): 200 rows, 14 checks, 2 failed",
+        f"customers ({DEV_URI}): 200 rows, 16 checks, 2 failed",
         (
             "  FAIL plan.allowed: 1 values are not allowed: 'gold' (1); "
             "allowed: basic, standard, premium"

@@ -32,6 +32,8 @@ def test_clean_data_passes_every_rule(reader):
         ("customer_id", "type"),
         ("customer_id", "not_null"),
         ("customer_id", "unique"),
+        ("feature_timestamp", "type"),
+        ("feature_timestamp", "not_null"),
         ("monthly_charges", "type"),
         ("monthly_charges", "max_missing_ratio"),
         ("monthly_charges", "min"),

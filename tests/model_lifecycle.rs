@@ -1,0 +1,216 @@
+//! The model lifecycle the flagship compiles to, run across several pipeline runs against a
+//! stand-in Vertex AI (tests/support/vertex.rs): the programs are the ones in the generated
+//! pipeline, fed the constants the compiled tasks pass them.
+//!
+//! - Uploads become versions of one registry model. GCPC 2.22.0's `ModelUploadOp` passes
+//!   `--parent_model_name {{$.inputs.artifacts['parent_model'].metadata['resourceName']}}`
+//!   (`v1/model/upload_model/component.py`, IfPresent) and its launcher sets the request's
+//!   `parent_model` only when that name is non-empty (`container/v1/model/upload_model/
+//!   remote_runner.py`); REST `models.upload`: with `parentModel` the model becomes a new
+//!   version, without it a new model. The lookup task before the upload gives `""` on the first
+//!   run and the model on every later one.
+//! - Aliases move: `challenger` on every upload, `champion` only when the run's AUC beats the
+//!   champion's (an alias is unique within a model: Model Registry docs, "How to use model
+//!   version aliases", https://cloud.google.com/vertex-ai/docs/model-registry/model-alias).
+//! - A canary's split sums to 100 with the busiest model keeping the rest (REST
+//!   `endpoints.deployModel`, `trafficSplit`: "must add up to 100"; "0" is the new model), and
+//!   the retire task leaves that model deployed.
+//! - Scoring reads `churn@champion` (REST `BatchPredictionJob.model` accepts
+//!   `models/{model}@{alias}`) and uploads nothing.
+//!
+//! Each test is skipped with a note when there is no `python3`.
+
+mod support;
+#[path = "support/vertex.rs"]
+mod vertex;
+
+use serde_json::{json, Value};
+use std::path::Path;
+use vertex::{constants, script, task, Vertex};
+
+const MODEL_ARTIFACT: &str = "google.VertexModel";
+
+fn pipeline(spec_text: Option<&str>, file: &str) -> Value {
+    let c = match spec_text {
+        None => support::compile_spec(Path::new("specs/flagship.yaml")),
+        Some(text) => {
+            let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let path = dir.path().join("flagship.yaml");
+            std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            support::compile_spec(&path)
+        }
+    };
+    serde_json::from_str(c.output.get(file).unwrap_or_default()).unwrap_or_else(|e| panic!("{file}: {e}"))
+}
+
+fn vertex() -> Option<Vertex> {
+    let v = Vertex::new();
+    if v.is_none() {
+        eprintln!("note: no python3; the lifecycle programs were not run");
+    }
+    v
+}
+
+fn producer<'a>(t: &'a Value, artifact: &str) -> (&'a str, &'a str) {
+    let o = &t["inputs"]["artifacts"][artifact]["taskOutputArtifact"];
+    (o["producerTask"].as_str().unwrap_or_default(), o["outputArtifactKey"].as_str().unwrap_or_default())
+}
+
+fn model_artifact(resource: &str) -> Value {
+    json!({"artifacts": [{"name": "model", "uri": format!("https://x/v1/{resource}"), "metadata": {"resourceName": resource}}]})
+}
+
+/// What GCPC's upload launcher and `models.upload` do with the request the compiled upload task
+/// makes: a new version of `parent` (non-empty), else a new model whose first version is
+/// `default`; the requested aliases move onto the new version. Returns `<model>@<version>`, the
+/// output artifact's `resourceName` (remote_runner.py appends `@modelVersionId`).
+fn upload(v: &Vertex, parent: &str, display_name: &str, aliases: &[Value]) -> String {
+    let mut s = v.state();
+    let aliases: Vec<String> = aliases.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect();
+    let models = s["models"].as_array_mut().unwrap_or_else(|| panic!("state"));
+    let resource = if parent.is_empty() {
+        let name = format!("projects/acme-churn-dev/locations/europe-west4/models/{}", 1000 + models.len());
+        let mut first = vec!["default".to_owned()];
+        first.extend(aliases);
+        models.push(json!({"name": name, "display_name": display_name, "versions": [{"id": "1", "aliases": first, "labels": {}}]}));
+        format!("{name}@1")
+    } else {
+        let model = models.iter_mut().find(|m| m["name"] == parent).unwrap_or_else(|| panic!("no parent {parent}"));
+        let versions = model["versions"].as_array_mut().unwrap_or_else(|| panic!("versions"));
+        for old in versions.iter_mut() {
+            let kept: Vec<Value> = old["aliases"].as_array().into_iter().flatten().filter(|a| !aliases.iter().any(|n| *a == n.as_str())).cloned().collect();
+            old["aliases"] = Value::Array(kept);
+        }
+        let id = (versions.len() + 1).to_string();
+        versions.push(json!({"id": id, "aliases": aliases, "labels": {}}));
+        format!("{parent}@{id}")
+    };
+    v.set_state(&s);
+    resource
+}
+
+/// One training run from the upload on, with the AUC the evaluation reported; returns the
+/// parent the upload got and whether the run promoted its version.
+fn training_run(v: &Vertex, p: &Value, auc: f64) -> (String, bool) {
+    let (out, _) = v.run(script(p, "register-parent"), json!({"parameterValues": constants(p, "register-parent")}), &["model"], &[]);
+    let parent = out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"].as_str().unwrap_or_else(|| panic!("{out}")).to_owned();
+    let register = constants(p, "register");
+    let aliases = register["version_aliases"].as_array().cloned().unwrap_or_default();
+    let version = upload(v, &parent, register["display_name"].as_str().unwrap_or_default(), &aliases);
+    let mut values = constants(p, "promote");
+    values["metric"] = json!(auc);
+    let inputs = json!({"parameterValues": values, "artifacts": {"model": model_artifact(&version)}});
+    let (_, params) = v.run(script(p, "promote"), inputs, &[], &["promoted"]);
+    (parent, params["promoted"] == "true")
+}
+
+fn holder(state: &Value, alias: &str) -> Vec<String> {
+    let versions = state["models"][0]["versions"].as_array().cloned().unwrap_or_default();
+    versions.iter().filter(|v| v["aliases"].as_array().is_some_and(|a| a.iter().any(|x| x == alias))).map(|v| v["id"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
+    let p = pipeline(None, "pipelines/dev/training.json");
+    // The upload's parent_model is the lookup task's output, and the lookup asks for no alias.
+    assert_eq!(producer(task(&p, "register"), "parent_model"), ("register-parent", "model"));
+    assert_eq!(p["components"]["comp-register-parent"]["outputDefinitions"]["artifacts"]["model"]["artifactType"]["schemaTitle"], MODEL_ARTIFACT);
+    assert_eq!(constants(&p, "register-parent")["alias"], "");
+    assert_eq!(constants(&p, "register-parent")["display_name"], constants(&p, "register")["display_name"]);
+    let args = p["deploymentSpec"]["executors"]["exec-register"]["container"]["args"].to_string();
+    assert!(args.contains(r#"--parent_model_name\", \"{{$.inputs.artifacts['parent_model'].metadata['resourceName']}}"#), "{args}");
+    // Promotion reads the evaluation's AUC and the uploaded version; deploy waits for `promoted`.
+    assert_eq!(task(&p, "promote")["inputs"]["parameters"]["metric"]["componentInputParameter"], "pipelinechannel--evaluate-auc");
+    assert_eq!(producer(task(&p, "promote"), "model"), ("register", "model"));
+    assert_eq!(constants(&p, "promote"), json!({"alias": "champion", "goal": "maximize"}));
+    let condition = task(&p, "condition-2")["triggerPolicy"]["condition"].as_str().unwrap_or_default();
+    assert!(condition.contains("pipelinechannel--promote-promoted") && condition.ends_with("== true"), "{condition}");
+
+    let Some(v) = vertex() else { return };
+    let (parent, promoted) = training_run(&v, &p, 0.85);
+    assert_eq!((parent.as_str(), promoted), ("", true), "first run: no model yet, so a new one; nothing to beat");
+    let s = v.state();
+    let model = s["models"][0]["name"].as_str().unwrap_or_default().to_owned();
+    assert_eq!((holder(&s, "challenger"), holder(&s, "champion")), (vec!["1".to_owned()], vec!["1".to_owned()]));
+    assert_eq!(s["models"][0]["versions"][0]["labels"]["mlopsgen-metric"], "0_85");
+
+    let (parent, promoted) = training_run(&v, &p, 0.83);
+    assert_eq!((parent.as_str(), promoted), (model.as_str(), false), "second run: a version of the same model, worse AUC");
+    let s = v.state();
+    assert_eq!(s["models"].as_array().map(Vec::len), Some(1), "one registry model");
+    assert_eq!((holder(&s, "challenger"), holder(&s, "champion")), (vec!["2".to_owned()], vec!["1".to_owned()]));
+
+    let (parent, promoted) = training_run(&v, &p, 0.9);
+    assert_eq!((parent.as_str(), promoted), (model.as_str(), true), "third run: better AUC takes champion");
+    let s = v.state();
+    assert_eq!((holder(&s, "challenger"), holder(&s, "champion"), holder(&s, "default")), (vec!["3".to_owned()], vec!["3".to_owned()], vec!["1".to_owned()]));
+    assert_eq!(s["models"][0]["versions"][2]["labels"]["mlopsgen-metric"], "0_9");
+}
+
+#[test]
+fn scoring_reads_the_champion_by_alias_without_uploading() {
+    let p = pipeline(None, "pipelines/dev/scoring.json");
+    let execs = p["deploymentSpec"]["executors"].as_object().cloned().unwrap_or_default();
+    assert!(!execs.values().any(|e| e.to_string().contains("upload_model.launcher")), "scoring must not upload a model");
+    assert_eq!(producer(task(&p, "predict"), "model"), ("predict-model", "model"));
+    assert_eq!(constants(&p, "predict-model")["alias"], "champion");
+    let payload = execs["exec-predict"]["container"]["args"].to_string();
+    assert!(payload.contains("{{$.inputs.artifacts['model'].metadata['resourceName']}}"), "{payload}");
+
+    let Some(v) = vertex() else { return };
+    // Before any training run there is nothing to score with: the lookup fails the run.
+    let lookup = json!({"parameterValues": constants(&p, "predict-model")});
+    let err = v.try_run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]).err().unwrap_or_default();
+    assert!(err.contains("no registry model 'churn-churn' yet"), "{err}");
+
+    let name = "projects/acme-churn-dev/locations/europe-west4/models/1000";
+    let display = constants(&p, "predict-model")["display_name"].clone();
+    v.set_state(&json!({"calls": [], "endpoint": {"deployed": [], "traffic_split": {}}, "models": [
+        {"name": name, "display_name": display, "versions": [
+            {"id": "1", "aliases": ["default"], "labels": {}},
+            {"id": "2", "aliases": ["champion"], "labels": {}},
+            {"id": "3", "aliases": ["challenger"], "labels": {}}]}]}));
+    let (out, _) = v.run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]);
+    assert_eq!(out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"], format!("{name}@champion"));
+    // A model without a champion yet fails too (the alias is checked, not assumed).
+    let mut s = v.state();
+    s["models"][0]["versions"][1]["aliases"] = json!([]);
+    v.set_state(&s);
+    assert!(v.try_run(script(&p, "predict-model"), lookup, &["model"], &[]).is_err(), "a missing alias must fail the lookup");
+    let calls = v.state()["calls"].to_string();
+    assert!(calls.contains(&format!(r#"display_name=\"{}\""#, display.as_str().unwrap_or_default())), "{calls}");
+}
+
+#[test]
+fn a_canary_split_sums_to_100_and_the_previous_model_keeps_serving() {
+    let text = std::fs::read_to_string("specs/flagship.yaml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(text.contains("traffic_percent: 100"));
+    let p = pipeline(Some(&text.replace("traffic_percent: 100", "traffic_percent: 20")), "pipelines/dev/training.json");
+    let deploy = task(&p, "deploy");
+    let split = &deploy["inputs"]["parameters"]["traffic_split"]["taskOutputParameter"];
+    assert_eq!((split["producerTask"].as_str(), split["outputParameterKey"].as_str()), (Some("deploy-split"), Some("traffic_split")));
+    assert_eq!(producer(task(&p, "deploy-split"), "endpoint"), ("deploy-endpoint", "artifact"));
+    let endpoint = json!({"artifacts": [{"metadata": {"resourceName": "projects/acme-churn-dev/locations/europe-west4/endpoints/1"}}]});
+    let inputs = json!({"parameterValues": constants(&p, "deploy-split"), "artifacts": {"endpoint": endpoint}});
+
+    let Some(v) = vertex() else { return };
+    // First deploy: nothing serves yet, so the new model takes everything.
+    let (_, out) = v.run(script(&p, "deploy-split"), inputs.clone(), &[], &["traffic_split"]);
+    assert_eq!(serde_json::from_str::<Value>(out["traffic_split"].as_str().unwrap_or_default()).ok(), Some(json!({"0": 100})));
+
+    // Later: `stable` serves 70 %, an earlier canary 30 %, `idle` nothing.
+    v.set_state(&json!({"calls": [], "models": [], "endpoint": {"deployed": ["stable", "canary", "idle"], "traffic_split": {"stable": 70, "canary": 30, "idle": 0}}}));
+    let (_, out) = v.run(script(&p, "deploy-split"), inputs.clone(), &[], &["traffic_split"]);
+    let split: Value = serde_json::from_str(out["traffic_split"].as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(split, json!({"0": 20, "stable": 80}));
+    let total: i64 = split.as_object().into_iter().flatten().filter_map(|(_, p)| p.as_i64()).sum();
+    assert_eq!(total, 100);
+
+    // deployModel replaces the split with it ("0" → the new deployed model), then the retire task runs.
+    let mut s = v.state();
+    s["endpoint"] = json!({"deployed": ["stable", "canary", "idle", "new"], "traffic_split": {"new": 20, "stable": 80}});
+    v.set_state(&s);
+    v.run(script(&p, "deploy-retire"), json!({"artifacts": {"endpoint": endpoint}}), &[], &[]);
+    let s = v.state();
+    assert_eq!(s["endpoint"]["deployed"], json!(["stable", "new"]), "{s}");
+}
