@@ -74,6 +74,7 @@ resource "google_monitoring_alert_policy" "pipeline_failures" {
 
 # monitoring.alerts.build_failures
 resource "google_logging_metric" "build_failures" {
+  count       = length(var.ci_triggers) > 0 ? 1 : 0
   name        = "churn-build-failures"
   description = "Cloud Build build failed (monitoring.alerts.build_failures)."
   filter      = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\""
@@ -91,6 +92,7 @@ resource "google_logging_metric" "build_failures" {
 
 # monitoring.alerts.build_failures
 resource "google_monitoring_alert_policy" "build_failures" {
+  count        = length(var.ci_triggers) > 0 ? 1 : 0
   display_name = "churn: Cloud Build build failed"
   combiner     = "OR"
   severity     = "ERROR"
@@ -102,7 +104,7 @@ resource "google_monitoring_alert_policy" "build_failures" {
     display_name = "Cloud Build build failed"
 
     condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.build_failures.name}\""
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.build_failures[0].name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"
