@@ -90,10 +90,27 @@ pub struct Project {
 /// Terraform state location.
 #[derive(Debug, Clone)]
 pub struct TerraformState {
-    /// State bucket name.
+    /// State bucket name pattern (`terraform.state_bucket`); see [`TerraformState::bucket_for`].
     pub bucket: String,
     /// State prefix; `/<env>` is appended per environment.
     pub prefix: String,
+}
+
+impl TerraformState {
+    /// The state bucket of one environment, in that environment's project: the pattern with
+    /// `{project}` and `{env}` replaced, or the name with `-<env>` appended when it has neither.
+    pub fn bucket_for(&self, env: &Environment) -> String {
+        state_bucket_name(&self.bucket, &env.gcp_project, &env.name)
+    }
+}
+
+/// `terraform.state_bucket` for one environment (see [`TerraformState::bucket_for`]).
+pub fn state_bucket_name(pattern: &str, project: &str, env: &str) -> String {
+    if pattern.contains("{project}") || pattern.contains("{env}") {
+        pattern.replace("{project}", project).replace("{env}", env)
+    } else {
+        format!("{pattern}-{env}")
+    }
 }
 
 /// A bucket.

@@ -106,7 +106,10 @@ pub struct Environment {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TerraformSettings {
-    /// Existing GCS bucket for Terraform state (created by `bootstrap.sh`).
+    /// Name of each environment's Terraform state bucket, created by `bootstrap.sh` in that
+    /// environment's own project (so whoever administers one environment cannot read or change
+    /// another's state). `{project}` and `{env}` are replaced by the environment's GCP project and
+    /// name; a name with neither gets `-<env>` appended (`acme-tf-state` → `acme-tf-state-dev`).
     pub state_bucket: String,
     /// State prefix; the environment name is appended. Defaults to `mlopsgen/<project>`.
     #[serde(default)]

@@ -181,7 +181,15 @@ impl Checker<'_> {
                 }
             }
         }
-        self.value_name(names::BUCKET, "state bucket", &self.spec.terraform.state_bucket, "/terraform/state_bucket");
+        let pattern = &self.spec.terraform.state_bucket;
+        for (name, env) in &self.spec.environments {
+            let full = crate::model::state_bucket_name(pattern, &env.gcp_project, name);
+            if names::BUCKET.check(&full).is_err() {
+                let pos = self.at("/terraform/state_bucket");
+                self.report(Code::InvalidName, pos, format!("the state bucket of `{name}` would be named `{full}`, which is not a valid bucket name"), Some(format!("use {} (`{{project}}` and `{{env}}` are replaced per environment)", names::BUCKET.describe)));
+                break;
+            }
+        }
     }
 
     fn storage(&mut self) {

@@ -159,6 +159,7 @@ resource "google_monitoring_alert_policy" "pipeline_failures" {
 
 # monitoring.alerts.build_failures
 resource "google_logging_metric" "build_failures" {
+  count       = length(var.ci_triggers) > 0 ? 1 : 0
   name        = "churn-build-failures"
   description = "Cloud Build build failed (monitoring.alerts.build_failures)."
   filter      = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\""
@@ -176,6 +177,7 @@ resource "google_logging_metric" "build_failures" {
 
 # monitoring.alerts.build_failures
 resource "google_monitoring_alert_policy" "build_failures" {
+  count        = length(var.ci_triggers) > 0 ? 1 : 0
   display_name = "churn: Cloud Build build failed"
   combiner     = "OR"
   severity     = "ERROR"
@@ -191,7 +193,7 @@ resource "google_monitoring_alert_policy" "build_failures" {
     display_name = "Cloud Build build failed"
 
     condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.build_failures.name}\""
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.build_failures[0].name}\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0
       duration        = "0s"

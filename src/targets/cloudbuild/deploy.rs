@@ -15,13 +15,34 @@ use super::vars::{self, Scope};
 use crate::model::{paths, Function, Model};
 
 /// Uploads a template to the KFP repository in `$KFP_REPO` with the tags in `$TAGS`
-/// (comma-separated); `$1` is the file, in the step's working directory. This is the
-/// repository's documented multipart upload (`tags`, `content`), authenticated as the build.
+/// (comma-separated: the commit, so every version stays addressable, and the environment, which
+/// moves); `$1` is the file, in the step's working directory. First, every reference in it to an
+/// image of `$DOCKER_REPO` (the keys in `$IMAGES`) is rewritten from its moving tag to the digest
+/// of `:$SHA`, the image this build pushed or promoted, so a run of this template version runs
+/// exactly those images; a reference left on a tag fails the step. The upload is the repository's
+/// documented multipart upload (`tags`, `content`), authenticated as the build
+/// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>); digests:
+/// <https://cloud.google.com/artifact-registry/docs/docker/manage-images#tags>.
 const UPLOAD_TEMPLATE: &str = "set -euo pipefail
+pinned=\"$$(mktemp)\"
+cp -- \"$$1\" \"$$pinned\"
+for image in $${IMAGES:-}; do
+  ref=\"$$DOCKER_REPO/$$image\"
+  digest=\"$$(gcloud artifacts docker images describe \"$$ref:$$SHA\" --format='value(image_summary.digest)')\"
+  case \"$$digest\" in
+    sha256:*) ;;
+    *) echo \"no digest for $$ref:$$SHA: '$$digest'\" >&2; exit 1 ;;
+  esac
+  sed -i \"s|\\\"$$ref:[^\\\"@]*\\\"|\\\"$$ref@$$digest\\\"|g\" \"$$pinned\"
+done
+if [ -n \"$${DOCKER_REPO:-}\" ] && grep -o \"\\\"$$DOCKER_REPO/[^\\\"@]*:[^\\\"]*\\\"\" \"$$pinned\"; then
+  echo \"$$1 still names images by tag\" >&2
+  exit 1
+fi
 curl --fail-with-body --silent --show-error -X POST \\
   -H \"Authorization: Bearer $$(gcloud auth print-access-token)\" \\
   -F \"tags=$$TAGS\" \\
-  -F \"content=@$$1\" \\
+  -F \"content=@$$pinned;filename=$$1\" \\
   \"$$KFP_REPO\"";
 
 /// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
@@ -68,12 +89,17 @@ pub fn upload_templates(model: &Model, scope: Scope, after: &[String]) -> Vec<St
         .map(|p| {
             let file = paths::pipeline_json(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
-            Step::new(format!("upload-{}", p.key), GCLOUD)
+            let step = Step::new(format!("upload-{}", p.key), GCLOUD)
                 .entrypoint("bash")
                 .dir(output_path(model, dir))
                 .env("KFP_REPO", scope.var(vars::KFP_REPO))
-                .env("TAGS", format!("{},{env}", var("SHORT_SHA")))
-                .args(["-c", UPLOAD_TEMPLATE, "upload-template", name])
+                .env("TAGS", format!("{},{env}", var("SHORT_SHA")));
+            let step = if model.images.is_empty() {
+                step
+            } else {
+                step.env("DOCKER_REPO", scope.var(vars::DOCKER_REPO)).env("IMAGES", image_keys(model)).env("SHA", var("SHORT_SHA"))
+            };
+            step.args(["-c", UPLOAD_TEMPLATE, "upload-template", name])
                 .after(after)
                 .timeout(300)
         })

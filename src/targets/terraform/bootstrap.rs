@@ -1,5 +1,6 @@
 //! `terraform/bootstrap.sh`: what must exist before the first `terraform init` — the state bucket,
-//! the APIs Terraform itself calls, and the service agents `iam.tf` binds roles to. Idempotent; every spec value is single-quoted. Its header
+//! the APIs Terraform itself calls, and the service agents `iam.tf` binds roles to, per environment.
+//! Idempotent; every spec value is single-quoted. Its header
 //! spells out an environment's first deploy, which Terraform and CD share (see `runtime`).
 
 use super::runtime::CREATE_FUNCTIONS;
@@ -38,8 +39,8 @@ pub fn script(m: &Model) -> String {
     let default = m.default_env();
     let mut s = String::from("#!/usr/bin/env bash\n");
     let _ = writeln!(s, "# Prepares a project for this Terraform module: enables the APIs Terraform itself needs,");
-    let _ = writeln!(s, "# creates the service agents it binds roles to and the state bucket (in the {} project).", default.name);
-    let _ = writeln!(s, "# Safe to run again.");
+    let _ = writeln!(s, "# creates the service agents it binds roles to and the environment's state bucket in its own");
+    let _ = writeln!(s, "# project (versioned, uniform access, public access prevented). Safe to run again.");
     let _ = writeln!(s, "# usage: terraform/bootstrap.sh [{}]", envs.join("|"));
     s.push_str("#\n");
     for line in first_deploy(m) {
@@ -51,15 +52,13 @@ pub fn script(m: &Model) -> String {
     for e in &m.environments {
         let _ = writeln!(s, "  {})", q(&e.name));
         let _ = writeln!(s, "    project={}", q(&e.gcp_project));
+        let _ = writeln!(s, "    region={}", q(&e.region));
+        let _ = writeln!(s, "    state_bucket={}", q(&m.state.bucket_for(e)));
         s.push_str("    ;;\n");
     }
     s.push_str("  *)\n");
     let _ = writeln!(s, "    echo \"usage: $0 [{}]\" >&2", envs.join("|"));
     s.push_str("    exit 2\n    ;;\nesac\n\n");
-    let _ = writeln!(s, "state_bucket={}", q(&m.state.bucket));
-    let _ = writeln!(s, "state_project={}", q(&default.gcp_project));
-    let _ = writeln!(s, "state_region={}", q(&default.region));
-    s.push('\n');
     let agents: Vec<&str> = crate::model::iam::agents(&m.grants).into_iter().filter_map(|a| a.api()).collect();
     s.push_str("gcloud services enable --project=\"${project}\" \\\n");
     let apis: Vec<String> = TERRAFORM_APIS.iter().chain(&agents).map(|a| format!("  {a}")).collect();
@@ -72,11 +71,15 @@ pub fn script(m: &Model) -> String {
         }
         s.push('\n');
     }
-    s.push_str("if ! gcloud storage buckets describe \"gs://${state_bucket}\" --project=\"${state_project}\" >/dev/null 2>&1; then\n");
-    s.push_str("  gcloud storage buckets create \"gs://${state_bucket}\" --project=\"${state_project}\" \\\n");
-    s.push_str("    --location=\"${state_region}\" --uniform-bucket-level-access --public-access-prevention\n");
+    // https://cloud.google.com/storage/docs/creating-buckets, /docs/using-public-access-prevention,
+    // /docs/using-object-versioning; Terraform's gcs backend recommends versioning the state bucket
+    // (https://developer.hashicorp.com/terraform/language/backend/gcs).
+    s.push_str("if ! gcloud storage buckets describe \"gs://${state_bucket}\" --project=\"${project}\" >/dev/null 2>&1; then\n");
+    s.push_str("  gcloud storage buckets create \"gs://${state_bucket}\" --project=\"${project}\" \\\n");
+    s.push_str("    --location=\"${region}\" --uniform-bucket-level-access --public-access-prevention\n");
     s.push_str("fi\n");
-    s.push_str("gcloud storage buckets update \"gs://${state_bucket}\" --project=\"${state_project}\" --versioning\n");
+    s.push_str("gcloud storage buckets update \"gs://${state_bucket}\" --project=\"${project}\" \\\n");
+    s.push_str("  --versioning --uniform-bucket-level-access --public-access-prevention\n");
     s.push_str("echo \"ready: terraform init -reconfigure -backend-config=env/${env_name}.backend.hcl\"\n");
     s
 }

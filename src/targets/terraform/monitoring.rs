@@ -41,7 +41,10 @@ pub fn file(m: &Model) -> TfFile {
     }
     if a.build_failures && m.ci.is_some() {
         let filter = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\"";
-        log_alert(&mut f, m, "build_failures", "Cloud Build build failed", filter, "monitoring.alerts.build_failures");
+        // Builds run only in the environments with triggers (`cicd::runners`): the metric and its
+        // alert exist there, where the signal is, not in every environment.
+        let only = Some(super::cicd::has_triggers());
+        log_alert_if(&mut f, m, "build_failures", "Cloud Build build failed", filter, "monitoring.alerts.build_failures", only);
     }
     if let (true, Some(c)) = (a.dag_failures, &m.composer) {
         let filter = format!(
@@ -152,6 +155,21 @@ fn policy(
     reason: &str,
     extra_deps: Vec<Expression>,
 ) {
+    policy_if(f, m, name, title, condition, reason, extra_deps, None);
+}
+
+/// [`policy`], created only where `only` holds (a `count`).
+#[allow(clippy::too_many_arguments)]
+fn policy_if(
+    f: &mut TfFile,
+    m: &Model,
+    name: &str,
+    title: &str,
+    condition: hcl::structure::BlockBuilder,
+    reason: &str,
+    extra_deps: Vec<Expression>,
+    only: Option<Expression>,
+) {
     let display = format!("{}: {title}", m.project.name);
     let mut deps = match depends_on_apis(m, &[MONITORING]) {
         Expression::Array(a) => a,
@@ -159,6 +177,7 @@ fn policy(
     };
     deps.extend(extra_deps);
     let b = resource("google_monitoring_alert_policy", name)
+        .opt("count", only.map(super::syntax::count_if))
         .attr("display_name", s(&display))
         .attr("combiner", s("OR"))
         .attr("severity", s("ERROR"))
@@ -177,10 +196,16 @@ fn policy(
 
 /// A log-based counter and an alert on any increase.
 fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str) {
+    log_alert_if(f, m, name, title, filter, reason, None);
+}
+
+/// [`log_alert`], created only where `only` holds (a `count`).
+fn log_alert_if(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str, only: Option<Expression>) {
     let metric_name = format!("{}-{}", m.project.name, name.replace('_', "-"));
     f.push(
         Item::from(
             resource("google_logging_metric", name)
+                .opt("count", only.clone().map(super::syntax::count_if))
                 .attr("name", s(&metric_name))
                 .attr("description", s(format!("{title} ({reason}).")))
                 .attr("filter", s(filter))
@@ -195,13 +220,14 @@ fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, r
         )
         .note(reason),
     );
-    let filter = tpl(vec![
-        lit("metric.type=\"logging.googleapis.com/user/"),
-        iref(r(&["google_logging_metric", name, "name"])),
-        lit("\""),
-    ]);
+    let metric = if only.is_some() {
+        super::syntax::ri(&["google_logging_metric", &format!("{name}[0]"), "name"])
+    } else {
+        r(&["google_logging_metric", name, "name"])
+    };
+    let filter = tpl(vec![lit("metric.type=\"logging.googleapis.com/user/"), iref(metric), lit("\"")]);
     let cond = threshold(filter, 0.0, "0s", aggregation("ALIGN_SUM", Some("REDUCE_SUM"), "300s"));
-    policy(f, m, name, title, cond, reason, Vec::new());
+    policy_if(f, m, name, title, cond, reason, Vec::new(), only);
 }
 
 fn endpoint_filter(metric: &str, e: &Endpoint) -> String {

@@ -24,13 +24,16 @@ pub fn versions(m: &Model) -> TfFile {
     let tf = block("terraform")
         .attr("required_version", s(">= 1.5.0"))
         .add_block(providers)
-        .add_block(block("backend").add_label("gcs").attr("bucket", s(&m.state.bucket)).build());
+        // Partial configuration: each environment's bucket and prefix come from its
+        // `env/<env>.backend.hcl` (https://developer.hashicorp.com/terraform/language/backend#partial-configuration).
+        .add_block(block("backend").add_label("gcs").build());
     let env = m.default_env();
     f.push(
         Item::from(tf)
             .note(format!("google provider {PROVIDER_VERSION}: checked against the 6.50 schema and valid in 7.x (explicit"))
             .note("disable_on_destroy, Cloud Run deletion_protection, functions event_type); 8.0 may remove fields.")
-            .note("The state bucket is created by bootstrap.sh; each environment keeps its state under its own prefix:")
+            .note("Each environment keeps its state in a bucket of its own project (bootstrap.sh creates it; versioned,")
+            .note("public access prevented); env/<env>.backend.hcl names it:")
             .note(format!(
                 "  terraform init -reconfigure -backend-config=env/{0}.backend.hcl && terraform apply -var-file=env/{0}.tfvars",
                 env.name
@@ -249,12 +252,13 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
     f
 }
 
-/// `env/<env>.backend.hcl`: the environment's state prefix.
+/// `env/<env>.backend.hcl`: the environment's state bucket (in its own project) and prefix.
 pub fn backend(m: &Model, env: &Environment) -> TfFile {
     let mut f = TfFile::new();
     let prefix = format!("{}/{}", m.state.prefix, env.name);
+    let body = Body::builder().add_attribute(("bucket", s(m.state.bucket_for(env)))).add_attribute(("prefix", s(prefix)));
     f.push(
-        Item::attributes(Body::builder().add_attribute(("prefix", s(prefix))).build())
+        Item::attributes(body.build())
             .note(format!("terraform init -reconfigure -backend-config=env/{}.backend.hcl", env.name)),
     );
     f

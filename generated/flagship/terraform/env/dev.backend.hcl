@@ -1,2 +1,3 @@
 # terraform init -reconfigure -backend-config=env/dev.backend.hcl
+bucket = "acme-churn-tf-state-dev"
 prefix = "mlopsgen/churn/dev"

@@ -1,2 +1,3 @@
 # terraform init -reconfigure -backend-config=env/prod.backend.hcl
+bucket = "acme-churn-tf-state-prod"
 prefix = "mlopsgen/churn/prod"

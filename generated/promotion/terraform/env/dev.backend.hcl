@@ -1,2 +1,3 @@
 # terraform init -reconfigure -backend-config=env/dev.backend.hcl
+bucket = "acme-relay-dev-tf-state"
 prefix = "mlopsgen/relay/dev"

@@ -1,2 +1,3 @@
 # terraform init -reconfigure -backend-config=env/staging.backend.hcl
+bucket = "acme-relay-staging-tf-state"
 prefix = "mlopsgen/relay/staging"
