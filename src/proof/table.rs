@@ -42,6 +42,8 @@ pub fn needs(act: Act) -> Needs {
         Act::WriteObjects => (&["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"], STORAGE),
         Act::GetBucket => (&["storage.buckets.get"], STORAGE),
         Act::ReadTables => (&["bigquery.tables.get", "bigquery.tables.getData"], BIGQUERY),
+        // Loading or inserting into a table, creating it first if needed.
+        Act::WriteTables => (&["bigquery.tables.create", "bigquery.tables.get", "bigquery.tables.updateData"], BIGQUERY),
         Act::RunQueryJobs => (&["bigquery.jobs.create"], BIGQUERY),
         Act::PullArtifacts => (&["artifactregistry.repositories.downloadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),
         Act::PushArtifacts => (&["artifactregistry.repositories.uploadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),

@@ -4,6 +4,7 @@
 //! deserialises the typed [`Spec`], then runs the semantic checks in [`semantic`]. It only
 //! returns a spec when there is no diagnostic at all.
 
+mod access;
 mod airflow;
 mod contracts;
 pub mod facts;

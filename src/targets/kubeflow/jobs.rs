@@ -23,7 +23,7 @@ pub fn custom_training(ctx: &Ctx<'_>, step: &Step, container: &Container, machin
     let container_spec = json!({
         "args": render_args(ctx, &container.args, |p| placeholder(step, p))?,
         "command": container.command,
-        "env": container.env.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+        "env": super::container::env_vars(ctx, container),
         "image_uri": ctx.env.image_ref(&container.image),
     });
     let pool = json!({

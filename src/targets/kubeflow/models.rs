@@ -10,6 +10,8 @@ use super::jobs::display_name;
 use super::json::float;
 use super::plan::{Ctx, PlannedTask, Source};
 use crate::model::{ArtifactType, DataSource, Explanation, ExplanationMethod, FileFormat, IoType, RegistryModel, SaRole, Step};
+use crate::model::actions;
+use crate::model::iam::Member;
 use crate::targets::TargetError;
 use serde_json::{json, Value};
 
@@ -202,6 +204,11 @@ pub fn batch_predict(
         ("project", text(&ctx.env.gcp_project)),
         ("location", text(&ctx.env.region)),
     ];
+    // The job's identity (BatchPredictionJob.serviceAccount; empty runs it as the Vertex AI
+    // service agent): the proof grants this account the job's reads and writes.
+    if let Member::Sa(role) = actions::batch_prediction_identity() {
+        inputs.push(("service_account", text(ctx.env.sa_email(role))));
+    }
     match (&data.source, data.format) {
         (DataSource::BigQuery { .. }, _) => {
             inputs.push(("instances_format", text("bigquery")));

@@ -17,6 +17,7 @@ TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
 LABELS = {"cost-center": "retention", "env": "dev", "managed-by": "mlopsgen", "team": "ml-platform"}
 TRAINING_SA = f"churn-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
+PIPELINES_SA = f"churn-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
 ENDPOINT_ID = 6478338283  # mlopsgen derives it from the project and endpoint names
 SERVING = container_spec(SERVER, 8080, "/health", "/predict")
@@ -32,7 +33,8 @@ def train(data: dsl.Input[dsl.Dataset], learning_rate: float, max_depth: int,
 
 train_job = create_custom_training_job_from_component(
     train, display_name="churn-training-train", machine_type="n1-standard-8",
-    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS)
+    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS,
+    env=[{"name": "CUSTOMERS_TABLE", "value": f"bq://{PROJECT}.churn.customers"}])
 
 
 @dsl.container_component
@@ -107,6 +109,7 @@ def scoring():
         gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
         gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
         machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
+        service_account=PIPELINES_SA,
     ).set_display_name("predict").set_caching_options(False).after(validate)
 
 

@@ -16,6 +16,7 @@ REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/par-images"
 LABELS = {"env": "dev", "managed-by": "mlopsgen", "tier": "test"}
 TRAINING_SA = f"par-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"par-serving@{PROJECT}.iam.gserviceaccount.com"
+PIPELINES_SA = f"par-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-par-dev-artifacts/pipeline-root/vertex"
 ENDPOINT_ID = 7503404158  # mlopsgen derives it from the project and endpoint names
 
@@ -71,6 +72,7 @@ def vertex(data: str, lr: float = 0.1):
         job_display_name="par-vertex-score", model=register.outputs["model"], instances_format="bigquery",
         bigquery_source_input_uri=f"bq://{PROJECT}.par.rows", gcs_destination_output_uri_prefix="gs://acme-par-dev-scores/vertex/score",
         machine_type="n1-highmem-4", max_replica_count=6, labels=LABELS, project=PROJECT, location=REGION,
+        service_account=PIPELINES_SA,
     ).set_display_name("score").set_caching_options(False)
 
 
