@@ -117,17 +117,27 @@ pub enum EnvPart<'a> {
     Name(&'a str),
 }
 
-/// Splits a value at its `{{…}}` placeholders (an unclosed `{{` stays text).
+/// Splits a value at its `{{buckets.…}}`, `{{datasets.…}}`, `{{endpoints.…}}` and
+/// `{{secrets.…}}` names; any other `{{…}}` (and an unclosed `{{`) stays text, so values that
+/// already held braces keep their meaning.
 pub fn env_parts(value: &str) -> Vec<EnvPart<'_>> {
     let mut out = Vec::new();
     let mut rest = value;
-    while let Some(start) = rest.find("{{") {
+    let mut from = 0;
+    while let Some(found) = rest[from..].find("{{") {
+        let start = from + found;
         let Some(len) = rest[start + 2..].find("}}") else { break };
+        let inner = rest[start + 2..start + 2 + len].trim();
+        if !Kind::ALL.iter().any(|k| inner.strip_prefix(k.section()).is_some_and(|r| r.starts_with('.'))) {
+            from = start + 2;
+            continue;
+        }
         if start > 0 {
             out.push(EnvPart::Text(&rest[..start]));
         }
-        out.push(EnvPart::Name(rest[start + 2..start + 2 + len].trim()));
+        out.push(EnvPart::Name(inner));
         rest = &rest[start + 2 + len + 2..];
+        from = 0;
     }
     if !rest.is_empty() {
         out.push(EnvPart::Text(rest));
@@ -183,6 +193,8 @@ mod tests {
     fn splits_env_values() {
         assert_eq!(env_parts("gs://{{ buckets.x }}/out"), vec![EnvPart::Text("gs://"), EnvPart::Name("buckets.x"), EnvPart::Text("/out")]);
         assert_eq!(env_parts("a {{b"), vec![EnvPart::Text("a {{b")]);
+        assert_eq!(env_parts("{{ jinja }} {{$}}"), vec![EnvPart::Text("{{ jinja }} {{$}}")]);
+        assert_eq!(env_parts("{{x}}{{buckets.b}}"), vec![EnvPart::Text("{{x}}"), EnvPart::Name("buckets.b")]);
         assert_eq!(env_parts(""), vec![]);
     }
 }

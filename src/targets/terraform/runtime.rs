@@ -263,7 +263,7 @@ fn env_value(m: &Model, value: &str) -> Expression {
             }
             EnvPart::Name(n) => Ref::parse(n),
         };
-        let Ok(named) = named else { continue };
+        let Ok(named) = named else { continue }; // validation rejected it
         match named.kind {
             Kind::Bucket => out.push(iref(bucket(&named.key))),
             Kind::Dataset => match m.dataset(&named.key).map(|d| &d.source) {
