@@ -8,7 +8,7 @@
 //! Validation (`validate::access`) checks each one; [`super::actions`] turns them into actions of
 //! the declaring identity and [`super::iam`] grants exactly those.
 
-use super::{DataSource, Environment, Model};
+use super::{Environment, Model};
 
 /// What kind of resource a reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -166,14 +166,6 @@ pub fn resolve_env(m: &Model, env: &Environment, value: &str) -> String {
             EnvPart::Name(n) => Ref::parse(n).ok().and_then(|r| resolve(m, env, &r)).unwrap_or_else(|| format!("{{{{{n}}}}}")),
         })
         .collect()
-}
-
-/// The bucket holding a dataset's objects, `None` for a BigQuery dataset.
-pub fn dataset_bucket(m: &Model, key: &str) -> Option<String> {
-    match m.dataset(key).map(|d| &d.source) {
-        Some(DataSource::Gcs { bucket, .. }) => Some(bucket.clone()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

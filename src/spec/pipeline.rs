@@ -201,10 +201,13 @@ pub enum Step {
 /// No environment variables (a tuning step has none).
 static NO_ENV: BTreeMap<String, String> = BTreeMap::new();
 
+/// A step's `reads`, `writes` and `env`.
+pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a BTreeMap<String, String>);
+
 impl Step {
     /// What a container-running step declares it reads and writes, and its environment
     /// (`None` for the other kinds, whose access mlopsgen derives itself).
-    pub fn declared_access(&self) -> Option<(&[String], &[String], &BTreeMap<String, String>)> {
+    pub fn declared_access(&self) -> Option<DeclaredAccess<'_>> {
         match self {
             Step::Container(c) => Some((&c.reads, &c.writes, &c.env)),
             Step::CustomTraining(c) => Some((&c.reads, &c.writes, &c.env)),
