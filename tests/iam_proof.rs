@@ -106,7 +106,61 @@ fn a_grant_on_the_wrong_resource_provides_nothing() {
     g.scope = Scope::Bucket("predictions".into());
     let proof = check(actions::derive(&c.model), grants, &roles());
     assert!(proof.problems.iter().any(|p| matches!(p, Problem::Missing { member: Member::Sa(SaRole::Pipelines), permission: "storage.objects.get", scope: Scope::Bucket(b), .. } if b == "data")));
-    assert!(proof.problems.iter().any(|p| matches!(p, Problem::Unused { scope: Scope::Bucket(b), .. } if b == "predictions")));
+    // (On `predictions` the moved role is not unused: the batch prediction job, which runs as the
+    // pipelines SA, reads back what it writes there.)
+}
+
+#[test]
+fn weakening_a_declared_read_fails_naming_the_service() {
+    // `services.api.reads: [buckets.predictions]` gives the serving SA objectViewer on that bucket alone.
+    let binding = "google_storage_bucket_iam_member.serving_predictions_storage_objectviewer";
+    let out = iam(&["specs/flagship.yaml", "--without", binding]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("missing: serving SA needs storage.objects.get on bucket `predictions`"))
+        .unwrap_or_else(|| panic!("no missing line in:\n{text}"));
+    assert!(line.contains("service `api`") && line.contains("declared in `reads`"), "{line}");
+}
+
+#[test]
+fn declared_access_is_granted_on_that_resource_alone() {
+    let c = flagship();
+    let serving: Vec<&Grant> = c.model.grants.iter().filter(|g| g.member == Member::Sa(SaRole::Serving)).collect();
+    assert!(serving.iter().any(|g| g.scope == Scope::Bucket("predictions".into()) && g.role == "roles/storage.objectViewer"));
+    // No storage role on the project for anyone.
+    assert!(!c.model.grants.iter().any(|g| g.scope == Scope::Project && g.role.starts_with("roles/storage.")));
+    // Every grant for a declared action is on the action's own resource.
+    for a in actions::declared(&c.model) {
+        assert!(c.model.grants.iter().any(|g| g.member == a.member && g.scope == a.scope), "{a:?}");
+    }
+}
+
+#[test]
+fn batch_prediction_runs_as_the_pipelines_sa_which_holds_exactly_its_reads_and_writes() {
+    assert_eq!(batch_prediction_identity(), Member::Sa(SaRole::Pipelines));
+    let c = flagship();
+    let proof = prove(&c.model, &roles());
+    assert!(proof.holds(), "{:?}", proof.problems);
+    let job: Vec<_> = proof.actions.iter().filter(|p| p.action.why.contains("step `predict`")).collect();
+    assert!(job.iter().any(|p| p.action.act == Act::WriteObjects && p.action.scope == Scope::Bucket("predictions".into())));
+    assert!(job.iter().any(|p| p.action.act == Act::ActAs && p.action.scope == Scope::ServiceAccount(SaRole::Pipelines)));
+    assert!(job.iter().all(|p| p.action.member == Member::Sa(SaRole::Pipelines)));
+}
+
+#[test]
+fn env_vars_naming_resources_resolve_per_environment() {
+    let c = flagship();
+    let runtime = c.output.get("terraform/runtime.tf").unwrap_or_else(|| panic!("no runtime.tf"));
+    assert!(runtime.contains("name  = \"PREDICTIONS_BUCKET\"\n        value = google_storage_bucket.predictions.name"), "{runtime}");
+    let customers = c.model.dataset("customers").unwrap_or_else(|| panic!("no customers"));
+    for env in &c.model.environments {
+        let path = format!("pipelines/{}/training.json", env.name);
+        let text = c.output.get(&path).unwrap_or_else(|| panic!("no {path}"));
+        let expected = format!("{{\n                      \"name\": \"CUSTOMERS_TABLE\",\n                      \"value\": \"{}\"", env.dataset_uri(customers));
+        assert!(text.contains(&expected), "{path}: {expected}");
+    }
 }
 
 #[test]

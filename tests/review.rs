@@ -108,7 +108,7 @@ fn flagship_without_endpoint() -> String {
     for (from, to) in [
         ("      deploy:\n        kind: endpoint_deploy\n        endpoint: churn\n        inputs: {model: register.model}\n        traffic_percent: 100\n        when: promote.promoted == true\n", ""),
         ("endpoints:\n  churn:\n    machine_type: n1-standard-4\n    min_replicas: 1\n    max_replicas: 3\n    request_logging: {sampling_rate: 0.1}\n", ""),
-        ("    endpoint: churn\n    env: {LOG_LEVEL: info}", "    env: {LOG_LEVEL: info}"),
+        ("    endpoint: churn\n    # Serves", "    # Serves"),
         ("    endpoint_p99_latency_ms: 500\n    endpoint_error_rate: 0.05\n", ""),
         ("  drift:\n    endpoint: churn\n    dataset: customers\n    threshold: 0.2\n    cron: \"0 6 * * *\"\n", ""),
     ] {

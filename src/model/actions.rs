@@ -9,6 +9,7 @@
 //! (one function, called from [`derive`]); a new kind of act also needs a row in the proof's
 //! permission table.
 
+use super::access::{Access, Kind};
 use super::iam::{Agent, Member, Scope};
 use super::{DataSource, Destination, InputSource, Model, SaRole, Step, StepKind};
 
@@ -37,7 +38,7 @@ pub enum Act {
     FindModel,
     /// Move a version alias and record the promoted version's metric as a label.
     MoveAlias,
-    /// Create and fill BigQuery tables (batch prediction output).
+    /// Create tables of a BigQuery dataset and write their rows (batch prediction output, declared writes).
     WriteTables,
     /// Create a batch prediction job and follow it.
     CreateBatchPredictionJob,
@@ -121,6 +122,33 @@ impl Actions {
         }
     }
 
+    /// What an entry declares it reads and writes (`reads`, `writes`), done as `who`.
+    fn declared(&mut self, m: &Model, who: impl Into<Member>, access: &Access, at: &str) {
+        let who = who.into();
+        for r in &access.reads {
+            let why = format!("{at} reads {} `{}` (declared in `reads`)", r.kind.noun(), r.key);
+            match r.kind {
+                Kind::Bucket => self.add(who, Act::ReadObjects, Scope::Bucket(r.key.clone()), why),
+                Kind::Dataset => self.read_dataset(m, who, &r.key, &why),
+                Kind::Endpoint => self.add(who, Act::Predict, Scope::Project, format!("{at} calls endpoint `{}` (declared in `reads`)", r.key)),
+                Kind::Secret => self.add(who, Act::AccessSecret, Scope::Secret(r.key.clone()), why),
+            }
+        }
+        for r in &access.writes {
+            let why = format!("{at} writes {} `{}` (declared in `writes`)", r.kind.noun(), r.key);
+            match (r.kind, m.dataset(&r.key).map(|d| &d.source)) {
+                (Kind::Bucket, _) => self.add(who, Act::WriteObjects, Scope::Bucket(r.key.clone()), why),
+                (Kind::Dataset, Some(DataSource::BigQuery { dataset, .. })) => {
+                    self.add(who, Act::WriteTables, Scope::BigQueryDataset(dataset.clone()), why.clone());
+                    self.add(who, Act::RunQueryJobs, Scope::Project, why);
+                }
+                (Kind::Dataset, Some(DataSource::Gcs { bucket, .. })) => self.add(who, Act::WriteObjects, Scope::Bucket(bucket.clone()), why),
+                // Validation rejects writing endpoints and secrets.
+                _ => {}
+            }
+        }
+    }
+
     /// Submitting a pipeline run: create the job, act as the pipelines SA, fetch the template.
     fn start_pipeline(&mut self, who: impl Into<Member>, why: &str) {
         let who = who.into();
@@ -130,17 +158,45 @@ impl Actions {
     }
 }
 
-/// The identity a batch prediction job runs as. The Kubeflow target passes no
-/// `service_account`, so the job runs as the Vertex AI service agent (GCPC
-/// `ModelBatchPredictOp` docs: "If not specified, the job runs as the Vertex AI service agent").
-/// A test compares this with the generated pipeline; change both together.
+/// The identity a batch prediction job runs as: the pipelines SA, which the Kubeflow target passes
+/// as `ModelBatchPredictOp`'s `service_account` (BatchPredictionJob.serviceAccount; left empty,
+/// the job would run as the Vertex AI service agent with Google's project-wide grants). Whoever
+/// creates the job needs `iam.serviceAccounts.actAs` on that account
+/// (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.batchPredictionJobs#BatchPredictionJob),
+/// here the pipelines SA on itself. The job reads its dataset and writes its destination bucket
+/// as this account, so those grants go to it and nowhere else.
 pub fn batch_prediction_identity() -> Member {
-    Member::Agent(Agent::Vertex)
+    Member::Sa(SaRole::Pipelines)
+}
+
+/// The actions of what container steps, services and functions declare they read and write
+/// (`reads`, `writes`): [`super::iam`] grants exactly these, so the grants for declared access
+/// come from the same walk the proof checks.
+pub fn declared(m: &Model) -> Vec<Action> {
+    let mut a = Actions::default();
+    for p in &m.pipelines {
+        for step in &p.steps {
+            let (who, container) = match &step.kind {
+                StepKind::Container { container, .. } => (SaRole::Pipelines, container),
+                StepKind::CustomTraining { container, .. } | StepKind::HyperparameterTuning { container, .. } => (SaRole::Training, container),
+                _ => continue,
+            };
+            let at = format!("pipeline `{}` step `{}` (as the {} SA)", p.key, step.name, who.as_str());
+            a.declared(m, who, &container.access, &at);
+        }
+    }
+    for s in &m.services {
+        a.declared(m, SaRole::Serving, &s.access, &format!("service `{}` (as the serving SA)", s.key));
+    }
+    for f in &m.functions {
+        a.declared(m, SaRole::Functions, &f.access, &format!("function `{}` (as the functions SA)", f.key));
+    }
+    a.0
 }
 
 /// Every action the model's declared usage performs, sorted.
 pub fn derive(m: &Model) -> Vec<Action> {
-    let mut a = Actions::default();
+    let mut a = Actions(declared(m));
     pipelines(&mut a, m);
     serving(&mut a, m);
     schedules(&mut a, m);

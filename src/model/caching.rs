@@ -44,7 +44,7 @@ mod tests {
 
     fn container(args: &[&str]) -> StepKind {
         let args = args.iter().map(|a| Arg(vec![ArgPart::Text((*a).to_owned())])).collect();
-        let container = Container { image: "job".into(), command: Vec::new(), args, env: BTreeMap::new() };
+        let container = Container { image: "job".into(), command: Vec::new(), args, env: BTreeMap::new(), access: Default::default() };
         StepKind::Container { container, resources: Resources::default() }
     }
 

@@ -146,7 +146,7 @@ mod tests {
     use crate::model::{ArtifactType, CmpOp, Condition, Container, Input, IoType, Resources, Step, StepKind};
 
     fn step(name: &str, deps: &[&str], inputs: Vec<Input>, condition: Option<Condition>) -> Step {
-        let container = Container { image: "job".into(), command: vec![], args: vec![], env: Default::default() };
+        let container = Container { image: "job".into(), command: vec![], args: vec![], env: Default::default(), access: Default::default() };
         Step {
             name: name.into(),
             kind: StepKind::Container { container, resources: Resources::default() },

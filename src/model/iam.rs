@@ -5,7 +5,7 @@
 //! used only where Google Cloud offers no narrower scope (creating Vertex AI jobs, writing logs,
 //! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
-use super::actions::step_datasets;
+use super::actions::{self, step_datasets, Act};
 use super::{DataSource, Model, SaRole, StepKind};
 use indexmap::IndexSet;
 use std::collections::BTreeMap;
@@ -173,6 +173,7 @@ const AIPLATFORM_USER: &str = "roles/aiplatform.user";
 const ACT_AS: &str = "roles/iam.serviceAccountUser";
 const AR_READER: &str = "roles/artifactregistry.reader";
 const AR_WRITER: &str = "roles/artifactregistry.writer";
+const DATA_EDITOR: &str = "roles/bigquery.dataEditor";
 
 /// Collects grants, merging the reasons of identical bindings.
 #[derive(Default)]
@@ -183,7 +184,19 @@ impl Grants {
         self.0.entry((member.into(), scope, role)).or_default().insert(reason.into());
     }
 
-    fn into_vec(self) -> Vec<Grant> {
+    /// Drops a role another grant to the same member on the same resource includes (objectViewer
+    /// beside objectUser, …), keeping its reasons on the broader one.
+    fn into_vec(mut self) -> Vec<Grant> {
+        const SUBSUMED: [(&str, &str); 3] =
+            [(OBJECT_VIEWER, OBJECT_USER), (AR_READER, AR_WRITER), ("roles/bigquery.dataViewer", DATA_EDITOR)];
+        let keys: Vec<(Member, Scope, &'static str)> = self.0.keys().cloned().collect();
+        for (member, scope, role) in keys {
+            let Some(&(_, broader)) = SUBSUMED.iter().find(|(narrow, _)| *narrow == role) else { continue };
+            if self.0.contains_key(&(member, scope.clone(), broader)) {
+                let reasons = self.0.remove(&(member, scope.clone(), role)).unwrap_or_default();
+                self.0.entry((member, scope, broader)).or_default().extend(reasons);
+            }
+        }
         self.0
             .into_iter()
             .map(|((member, scope, role), reasons)| Grant { member, scope, role, reasons: Vec::from_iter(reasons) })
@@ -212,6 +225,7 @@ fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &
 /// Derives the grants the model's declared usage needs, sorted and deduplicated.
 pub fn derive(m: &Model) -> Vec<Grant> {
     let mut g = Grants::default();
+    declared(&mut g, m);
     pipelines(&mut g, m);
     serving(&mut g, m);
     ci(&mut g, m);
@@ -229,6 +243,35 @@ fn notifications(g: &mut Grants, m: &Model) {
     for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
         let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
         g.add(Member::Agent(Agent::MonitoringNotification), Scope::Topic(c.address.clone()), "roles/pubsub.publisher", why);
+    }
+}
+
+/// The narrowest predefined (or custom) role for an action of declared access
+/// ([`actions::declared`]), granted on the action's own resource.
+fn declared_role(act: Act) -> Option<&'static str> {
+    Some(match act {
+        Act::ReadObjects => OBJECT_VIEWER,
+        Act::WriteObjects => OBJECT_USER,
+        Act::ReadTables => "roles/bigquery.dataViewer",
+        Act::WriteTables => DATA_EDITOR,
+        Act::RunQueryJobs => "roles/bigquery.jobUser",
+        Act::Predict => ENDPOINT_PREDICTOR.id,
+        Act::AccessSecret => "roles/secretmanager.secretAccessor",
+        _ => return None,
+    })
+}
+
+/// Grants for what steps, services and functions declare they read and write: one per action of
+/// [`actions::declared`], so these grants and the proof's actions come from one walk.
+fn declared(g: &mut Grants, m: &Model) {
+    for a in actions::declared(m) {
+        let Some(role) = declared_role(a.act) else { continue };
+        let why = match a.act {
+            Act::RunQueryJobs => format!("{} (BigQuery jobs have no narrower scope)", a.why),
+            Act::Predict => format!("{} (the provider has no endpoint-level IAM)", a.why),
+            _ => a.why,
+        };
+        g.add(a.member, a.scope, role, why);
     }
 }
 
@@ -274,9 +317,19 @@ fn pipelines(g: &mut Grants, m: &Model) {
                         let runs = format!("{at} runs its batch prediction job as the {} SA", job.as_str());
                         g.add(Pipelines, Scope::ServiceAccount(job), ACT_AS, runs.clone());
                         read_dataset(g, m, job, dataset, &format!("{runs} and scores dataset `{dataset}`"));
-                        // A BigQuery destination would need a dataset editor grant here.
-                        if let super::Destination::Bucket(bucket) = destination {
-                            g.add(job, Scope::Bucket(bucket.clone()), OBJECT_USER, format!("{runs} and writes predictions to bucket `{bucket}`"));
+                        match destination {
+                            super::Destination::Bucket(bucket) => {
+                                g.add(job, Scope::Bucket(bucket.clone()), OBJECT_USER, format!("{runs} and writes predictions to bucket `{bucket}`"));
+                            }
+                            super::Destination::BigQueryDataset(ds) => {
+                                let why = format!("{runs} and writes prediction tables into BigQuery dataset `{ds}`");
+                                g.add(job, Scope::BigQueryDataset(ds.clone()), DATA_EDITOR, why);
+                            }
+                            // `bq://project`: the job creates a dataset of its own, so the grant
+                            // can't be narrower than the project.
+                            super::Destination::BigQueryProject => {
+                                g.add(job, Scope::Project, DATA_EDITOR, format!("{runs} and creates a BigQuery dataset of prediction tables"));
+                            }
                         }
                     }
                 }

@@ -4,6 +4,7 @@
 //! mlopsgen and comes back as [`LowerError`] (exit code 101), never as a panic.
 
 use super::*;
+use super::access::Access;
 use crate::spec::{self, OutputType, Spec};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
@@ -117,6 +118,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 cpu: s.cpu.clone(),
                 memory: s.memory.clone(),
                 env: s.env.clone(),
+                access: Access::from_spec(&s.reads, &s.writes),
                 endpoint: s.endpoint.clone(),
             })
             .collect(),
@@ -132,6 +134,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 trigger_bucket: f.trigger.as_ref().map(|t| t.bucket.clone()),
                 memory: f.memory.clone(),
                 env: f.env.clone(),
+                access: Access::from_spec(&f.reads, &f.writes),
                 starts_pipeline: f.starts_pipeline.clone(),
             })
             .collect(),
@@ -552,6 +555,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
         if let Some(c) = &condition {
             depends_on.insert(c.step.clone());
         }
+        let access = s.declared_access().map(|(r, w, _)| Access::from_spec(r, w)).unwrap_or_default();
         let container = |image: &str, command: &[String], env: &BTreeMap<String, String>| Container {
             image: image.to_owned(),
             command: if command.is_empty() {
@@ -561,6 +565,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             },
             args: args.clone(),
             env: env.clone(),
+            access: access.clone(),
         };
         let machine = |m: &spec::Machine| Machine {
             machine_type: m.ty.clone(),

@@ -6,6 +6,7 @@
 //! topologically ordered with a name tie-break. Nothing after lowering sees YAML, and all targets
 //! take their names from here, so the artifacts cannot disagree with each other.
 
+pub mod access;
 pub mod caching;
 pub mod actions;
 mod env;
@@ -331,6 +332,8 @@ pub struct Service {
     pub memory: Option<String>,
     /// Environment.
     pub env: BTreeMap<String, String>,
+    /// What it declares it reads and writes (`reads`, `writes`).
+    pub access: access::Access,
     /// Endpoint key it calls.
     pub endpoint: Option<String>,
 }
@@ -354,6 +357,8 @@ pub struct Function {
     pub memory: Option<String>,
     /// Environment.
     pub env: BTreeMap<String, String>,
+    /// What it declares it reads and writes (`reads`, `writes`).
+    pub access: access::Access,
     /// Pipeline key it may start.
     pub starts_pipeline: Option<String>,
 }

@@ -273,8 +273,10 @@ pub struct Container {
     pub command: Vec<String>,
     /// Templated arguments.
     pub args: Vec<Arg>,
-    /// Environment variables.
+    /// Environment variables (values may hold `{{buckets.x}}`-style names, see [`super::access`]).
     pub env: BTreeMap<String, String>,
+    /// What the step declares it reads and writes.
+    pub access: super::access::Access,
 }
 
 /// What a step does.

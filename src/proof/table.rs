@@ -36,7 +36,6 @@ pub fn needs(act: Act) -> Needs {
         Act::FindModel => (&["aiplatform.models.list", "aiplatform.models.get"], VERTEX),
         // `models.mergeVersionAliases` and `models.patch` (labels) are both `models.update`.
         Act::MoveAlias => (&["aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"], VERTEX),
-        Act::WriteTables => (&["bigquery.tables.create", "bigquery.tables.updateData"], BIGQUERY),
         Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
         Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
         // The job's uploader creates an experiment, runs and time series, then writes them.
@@ -58,6 +57,8 @@ pub fn needs(act: Act) -> Needs {
         Act::WriteObjects => (&["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"], STORAGE),
         Act::GetBucket => (&["storage.buckets.get"], STORAGE),
         Act::ReadTables => (&["bigquery.tables.get", "bigquery.tables.getData"], BIGQUERY),
+        // Loading or inserting into a table, creating it first if needed.
+        Act::WriteTables => (&["bigquery.tables.create", "bigquery.tables.get", "bigquery.tables.updateData"], BIGQUERY),
         Act::RunQueryJobs => (&["bigquery.jobs.create"], BIGQUERY),
         Act::PullArtifacts => (&["artifactregistry.repositories.downloadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),
         Act::PushArtifacts => (&["artifactregistry.repositories.uploadArtifacts"], "https://cloud.google.com/artifact-registry/docs/access-control"),

@@ -349,9 +349,19 @@ pub struct Service {
     /// Memory limit, e.g. `512Mi`.
     #[serde(default)]
     pub memory: Option<String>,
-    /// Environment variables.
+    /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
+    /// in a value become that resource's name in each environment (it must be in `reads` or
+    /// `writes`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
+    /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
+    /// resource alone where IAM allows (README, "Identities and IAM").
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Data it writes: `buckets.<key>` or `datasets.<key>`; its identity gets write access to each.
+    #[serde(default)]
+    pub writes: Vec<String>,
     /// Endpoint the service calls for predictions (grants it `aiplatform.user`).
     #[serde(default)]
     pub endpoint: Option<String>,
@@ -377,9 +387,19 @@ pub struct Function {
     /// Memory, e.g. `256M`.
     #[serde(default)]
     pub memory: Option<String>,
-    /// Environment variables.
+    /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
+    /// in a value become that resource's name in each environment (it must be in `reads` or
+    /// `writes`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
+    /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
+    /// resource alone where IAM allows (README, "Identities and IAM").
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Data it writes: `buckets.<key>` or `datasets.<key>`; its identity gets write access to each.
+    #[serde(default)]
+    pub writes: Vec<String>,
     /// Pipeline the function may start (grants it `aiplatform.user` and actAs on the pipelines SA).
     #[serde(default)]
     pub starts_pipeline: Option<String>,

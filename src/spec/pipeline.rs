@@ -204,6 +204,25 @@ pub enum Step {
     DataValidation(DataValidationStep),
 }
 
+/// No environment variables (a tuning step has none).
+static NO_ENV: BTreeMap<String, String> = BTreeMap::new();
+
+/// A step's `reads`, `writes` and `env`.
+pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a BTreeMap<String, String>);
+
+impl Step {
+    /// What a container-running step declares it reads and writes, and its environment
+    /// (`None` for the other kinds, whose access mlopsgen derives itself).
+    pub fn declared_access(&self) -> Option<DeclaredAccess<'_>> {
+        match self {
+            Step::Container(c) => Some((&c.reads, &c.writes, &c.env)),
+            Step::CustomTraining(c) => Some((&c.reads, &c.writes, &c.env)),
+            Step::HyperparameterTuning(t) => Some((&t.reads, &t.writes, &NO_ENV)),
+            _ => None,
+        }
+    }
+}
+
 /// A container step.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -222,9 +241,19 @@ pub struct ContainerStep {
     /// Outputs by name and type.
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputType>,
-    /// Environment variables.
+    /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
+    /// in a value become that resource's name in each environment (it must be in `reads` or
+    /// `writes`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
+    /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
+    /// resource alone where IAM allows (README, "Identities and IAM").
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Data it writes: `buckets.<key>` or `datasets.<key>`; its identity gets write access to each.
+    #[serde(default)]
+    pub writes: Vec<String>,
     /// CPU, memory and accelerator limits.
     #[serde(default)]
     pub resources: Option<Resources>,
@@ -248,9 +277,19 @@ pub struct CustomTrainingStep {
     /// Outputs by name and type.
     #[serde(default)]
     pub outputs: BTreeMap<String, OutputType>,
-    /// Environment variables.
+    /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
+    /// in a value become that resource's name in each environment (it must be in `reads` or
+    /// `writes`).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
+    /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
+    /// resource alone where IAM allows (README, "Identities and IAM").
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Data it writes: `buckets.<key>` or `datasets.<key>`; its identity gets write access to each.
+    #[serde(default)]
+    pub writes: Vec<String>,
     /// Machine the job runs on.
     pub machine: Machine,
 }
@@ -270,6 +309,14 @@ pub struct TuningStep {
     /// Arguments; the trial's values are appended as `--<name>=<value>`.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
+    /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
+    /// resource alone where IAM allows (README, "Identities and IAM").
+    #[serde(default)]
+    pub reads: Vec<String>,
+    /// Data it writes: `buckets.<key>` or `datasets.<key>`; its identity gets write access to each.
+    #[serde(default)]
+    pub writes: Vec<String>,
     /// Metric to optimise and its goal.
     pub metric: TuningMetric,
     /// Search space by hyperparameter name. Each name is also an output of the step: the best

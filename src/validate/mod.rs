@@ -6,6 +6,7 @@
 //! Then the semantic checks in [`semantic`] run. It only returns a spec when there is no
 //! diagnostic at all.
 
+mod access;
 mod airflow;
 mod contracts;
 pub mod facts;

@@ -101,6 +101,12 @@ pub const BQ_ID: Rule = Rule {
     check: |s| (1..=1024).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
 };
 
+/// Secret Manager secret ids (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create).
+pub const SECRET_ID: Rule = Rule {
+    describe: "a Secret Manager secret id: 1-255 letters, digits, `-` and `_`",
+    check: |s| (1..=255).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_')),
+};
+
 /// Environment variable names.
 pub const ENV_VAR: Rule = Rule {
     describe: "an environment variable name: letters, digits and underscores, not starting with a digit",

@@ -26,6 +26,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     super::kfp::models(&mut c);
     super::kfp::placeholders(&mut c);
     c.services_and_functions();
+    super::access::check(&mut c);
     c.orchestration_and_ci();
     c.monitoring();
     airflow::dag_names(&mut c);

@@ -17,7 +17,7 @@ resource "google_cloudbuildv2_connection" "github" {
   depends_on = [
     google_project_service.cloudbuild,
     google_project_service.secretmanager,
-    google_secret_manager_secret_iam_member.cloudbuild_agent_secret_secretmanager_secretaccessor
+    google_secret_manager_secret_iam_member.cloudbuild_agent_secret_github_oauth_token_secretmanager_secretaccessor
   ]
 }
 

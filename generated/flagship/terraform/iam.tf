@@ -131,9 +131,17 @@ resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_objectu
 }
 
 # pipeline `scoring` step `validate` validates dataset `scoring_batch`
+# pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and scores dataset `scoring_batch`
 resource "google_storage_bucket_iam_member" "pipelines_data_storage_objectviewer" {
   bucket = google_storage_bucket.data.name
   role   = "roles/storage.objectViewer"
+  member = google_service_account.pipelines.member
+}
+
+# pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and writes predictions to bucket `predictions`
+resource "google_storage_bucket_iam_member" "pipelines_predictions_storage_objectuser" {
+  bucket = google_storage_bucket.predictions.name
+  role   = "roles/storage.objectUser"
   member = google_service_account.pipelines.member
 }
 
@@ -146,6 +154,13 @@ resource "google_artifact_registry_repository_iam_member" "pipelines_docker_arti
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.pipelines.member
+}
+
+# pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA
+resource "google_service_account_iam_member" "pipelines_on_pipelines_iam_serviceaccountuser" {
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.pipelines.member
 }
 
 # pipeline `training` step `tune` runs as the training SA
@@ -196,6 +211,7 @@ resource "google_project_iam_member" "training_aiplatform_user" {
   member  = google_service_account.training.member
 }
 
+# pipeline `training` step `train` (as the training SA) reads dataset `customers` (declared in `reads`) (BigQuery jobs have no narrower scope)
 # pipeline `training` step `tune` reads dataset `customers` (BigQuery jobs have no narrower scope)
 # pipeline `training` step `train` reads dataset `customers` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "training_bigquery_jobuser" {
@@ -221,6 +237,7 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
   member     = google_service_account.training.member
 }
 
+# pipeline `training` step `train` (as the training SA) reads dataset `customers` (declared in `reads`)
 # pipeline `training` step `tune` reads dataset `customers`
 # pipeline `training` step `train` reads dataset `customers`
 resource "google_bigquery_dataset_iam_member" "training_bq_churn_bigquery_dataviewer" {
@@ -249,6 +266,13 @@ resource "google_project_iam_member" "serving_endpoint_predictor" {
 # endpoint `churn` serves models whose artifacts live under the pipeline root
 resource "google_storage_bucket_iam_member" "serving_artifacts_storage_objectviewer" {
   bucket = google_storage_bucket.artifacts.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.serving.member
+}
+
+# service `api` (as the serving SA) reads bucket `predictions` (declared in `reads`)
+resource "google_storage_bucket_iam_member" "serving_predictions_storage_objectviewer" {
+  bucket = google_storage_bucket.predictions.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.serving.member
 }
@@ -532,7 +556,7 @@ resource "google_project_iam_member" "functions_function_sources_storage_objectv
 }
 
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
-resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_secretmanager_secretaccessor" {
+resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_github_oauth_token_secretmanager_secretaccessor" {
   count     = length(var.ci_triggers) > 0 ? 1 : 0
   secret_id = "github-oauth-token"
   role      = "roles/secretmanager.secretAccessor"

@@ -35,6 +35,11 @@ resource "google_cloud_run_v2_service" "api" {
       }
 
       env {
+        name  = "PREDICTIONS_BUCKET"
+        value = google_storage_bucket.predictions.name
+      }
+
+      env {
         name  = "VERTEX_ENDPOINT"
         value = google_vertex_ai_endpoint.churn.id
       }

@@ -125,7 +125,7 @@ resource "google_artifact_registry_repository_iam_member" "promote_docker_artifa
 }
 
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
-resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_secretmanager_secretaccessor" {
+resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_github_oauth_token_secretmanager_secretaccessor" {
   count     = length(var.ci_triggers) > 0 ? 1 : 0
   secret_id = "github-oauth-token"
   role      = "roles/secretmanager.secretAccessor"

@@ -110,9 +110,14 @@ pub fn wire_inputs(ctx: &Ctx<'_>, step: &Step, task: &mut PlannedTask) -> Result
     Ok(())
 }
 
-/// The user container's environment, sorted by name.
-pub fn env_vars(container: &Container) -> Vec<EnvVar> {
-    container.env.iter().map(|(name, value)| EnvVar { name: name.clone(), value: value.clone() }).collect()
+/// The user container's environment, sorted by name, with `{{buckets.x}}`-style names resolved
+/// for this environment.
+pub fn env_vars(ctx: &Ctx<'_>, container: &Container) -> Vec<EnvVar> {
+    container
+        .env
+        .iter()
+        .map(|(name, value)| EnvVar { name: name.clone(), value: crate::model::access::resolve_env(ctx.model, ctx.env, value) })
+        .collect()
 }
 
 /// A `container` step.
@@ -125,7 +130,7 @@ pub fn container_step(
     let executor = ir::Container {
         args: render_args(ctx, &container.args, |p| placeholder(step, p))?,
         command: container.command.clone(),
-        env: env_vars(container),
+        env: env_vars(ctx, container),
         image: ctx.env.image_ref(&container.image),
         resources: container_resources(resources)?,
     };

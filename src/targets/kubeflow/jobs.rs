@@ -91,7 +91,7 @@ fn custom_job(ctx: &Ctx<'_>, step: &Step, container: &Container, machine: &Machi
     let container_spec = json!({
         "args": render_args(ctx, &container.args, |p| placeholder(step, p))?,
         "command": container.command,
-        "env": container.env.iter().map(|(n, v)| json!({"name": n, "value": v})).collect::<Vec<_>>(),
+        "env": super::container::env_vars(ctx, container),
         "image_uri": ctx.env.image_ref(&container.image),
     });
     let pool = json!({

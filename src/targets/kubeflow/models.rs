@@ -15,6 +15,8 @@ use crate::model::{
     ArtifactType, DataSource, Destination, Explanation, ExplanationMethod, Goal, InstancesFormat, IoType, ParamType, PredictionsFormat,
     RegistryModel, SaRole, Step, StepKind,
 };
+use crate::model::actions;
+use crate::model::iam::Member;
 use crate::targets::TargetError;
 use serde_json::{json, Value};
 
@@ -389,6 +391,11 @@ pub fn batch_predict(ctx: &mut Ctx<'_>, step: &Step) -> Result<Vec<PlannedTask>,
         ("project", text(&ctx.env.gcp_project)),
         ("location", text(&ctx.env.region)),
     ];
+    // The job's identity (BatchPredictionJob.serviceAccount; empty runs it as the Vertex AI
+    // service agent): the proof grants this account the job's reads and writes.
+    if let Member::Sa(role) = actions::batch_prediction_identity() {
+        inputs.push(("service_account", text(ctx.env.sa_email(role))));
+    }
     match &data.source {
         DataSource::BigQuery { .. } => inputs.push(("bigquery_source_input_uri", text(uri))),
         DataSource::Gcs { .. } => inputs.push(("gcs_source_uris", value(json!([uri])))),

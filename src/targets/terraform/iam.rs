@@ -159,7 +159,7 @@ fn name(g: &Grant) -> String {
         Scope::DockerRepo => "docker_".into(),
         Scope::KfpRepo => "kfp_".into(),
         Scope::ServiceAccount(r) => format!("on_{}_", r.as_str()),
-        Scope::Secret(_) => "secret_".into(),
+        Scope::Secret(id) => format!("secret_{}_", ident(id)),
         Scope::BigQueryDataset(d) => format!("bq_{}_", ident(d)),
         Scope::RequestLog(k) => format!("{}_", super::vertex::request_log(k)),
         Scope::ComposerBucket => "composer_bucket_".into(),

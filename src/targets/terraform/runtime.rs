@@ -11,8 +11,9 @@ use super::syntax::{
     block, bool, count_if, ident, iref, list, lit, num, object, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile,
 };
 use super::{api, bucket, sa, storage};
+use crate::model::access::{env_parts, EnvPart, Kind, Ref};
 use crate::model::iam::{Agent, Member, Scope};
-use crate::model::{ComposerSize, Function, Model, SaRole, Service};
+use crate::model::{ComposerSize, DataSource, Function, Model, SaRole, Service};
 use hcl::expr::Expression;
 use std::collections::BTreeMap;
 
@@ -64,7 +65,7 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
     if !limits.is_empty() {
         container = container.add_block(block("resources").attr("limits", object(limits)).build());
     }
-    let mut env: Vec<(String, Expression)> = sv.env.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    let mut env: Vec<(String, Expression)> = sv.env.iter().map(|(k, v)| (k.clone(), env_value(m, v))).collect();
     if let Some(e) = &sv.endpoint {
         env.push(("VERTEX_ENDPOINT".into(), r(&["google_vertex_ai_endpoint", &ident(e), "id"])));
     }
@@ -131,7 +132,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         .attr("docker_repository", r(&["google_artifact_registry_repository", "docker", "id"]))
         .add_block(source)
         .build();
-    let mut env: Vec<(String, Expression)> = func.env.iter().map(|(k, v)| (k.clone(), s(v))).collect();
+    let mut env: Vec<(String, Expression)> = func.env.iter().map(|(k, v)| (k.clone(), env_value(m, v))).collect();
     if let Some(p) = func.starts_pipeline.as_ref().and_then(|p| m.pipeline(p)) {
         env.push(("PIPELINE_TEMPLATE".into(), kfp_template(&p.name)));
         env.push((
@@ -243,4 +244,42 @@ fn composer(f: &mut TfFile, m: &Model) {
             .note("orchestration.composer: runs the DAGs of pipelines scheduled on Composer. Its bucket is created")
             .note("above it, so CD knows the DAG folder (Environment::composer_dag_folder) without Terraform outputs."),
     );
+}
+
+/// An environment variable's value with its `{{buckets.x}}`-style names as references to what
+/// Terraform creates (or the environment's project), so each environment gets its own names
+/// (`model::access::resolve` spells the same names for the pipelines).
+fn env_value(m: &Model, value: &str) -> Expression {
+    let parts = env_parts(value);
+    if !parts.iter().any(|p| matches!(p, EnvPart::Name(_))) {
+        return s(value);
+    }
+    let mut out = Vec::new();
+    for part in parts {
+        let named = match part {
+            EnvPart::Text(t) => {
+                out.push(lit(t));
+                continue;
+            }
+            EnvPart::Name(n) => Ref::parse(n),
+        };
+        let Ok(named) = named else { continue }; // validation rejected it
+        match named.kind {
+            Kind::Bucket => out.push(iref(bucket(&named.key))),
+            Kind::Dataset => match m.dataset(&named.key).map(|d| &d.source) {
+                Some(DataSource::BigQuery { dataset, table }) => {
+                    out.extend([lit("bq://"), iref(var("project_id")), lit(format!(".{dataset}.{table}"))]);
+                }
+                Some(DataSource::Gcs { bucket: b, path }) => out.extend([lit("gs://"), iref(bucket(b)), lit(format!("/{path}"))]),
+                None => {}
+            },
+            Kind::Endpoint => out.push(iref(r(&["google_vertex_ai_endpoint", &ident(&named.key), "id"]))),
+            Kind::Secret => out.extend([lit("projects/"), iref(var("project_id")), lit(format!("/secrets/{}", named.key))]),
+        }
+    }
+    match <[super::syntax::Part; 1]>::try_from(out) {
+        Ok([super::syntax::Part::Ref(whole)]) => whole,
+        Ok(one) => tpl(one.into()),
+        Err(parts) => tpl(parts),
+    }
 }

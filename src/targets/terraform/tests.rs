@@ -73,7 +73,8 @@ fn spec_strings_stay_literal() {
 
 #[test]
 fn hostile_service_env_round_trips() {
-    let spec = FLAGSHIP.replace("env: {LOG_LEVEL: info}", &format!("env: {{LOG_LEVEL: '{}'}}", HOSTILE.replace('\'', "''")));
+    let spec = FLAGSHIP.replace("env: {LOG_LEVEL: info,", &format!("env: {{LOG_LEVEL: '{}',", HOSTILE.replace('\'', "''")));
+    assert_ne!(spec, FLAGSHIP);
     let c = build(&spec);
     let runtime = file(&c, "runtime.tf");
     let run = resource_body(&runtime, "google_cloud_run_v2_service", "api");

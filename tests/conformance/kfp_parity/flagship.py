@@ -18,6 +18,7 @@ TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
 LABELS = {"cost-center": "retention", "env": "dev", "managed-by": "mlopsgen", "team": "ml-platform"}
 TRAINING_SA = f"churn-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
+PIPELINES_SA = f"churn-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
 RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER: each run's jobs write under their own directory
 ENDPOINT_ID = 6478338283  # mlopsgen derives it from the project and endpoint names
@@ -40,7 +41,8 @@ def best_trial(gcp_resources: str, learning_rate: dsl.OutputPath(float), max_dep
 
 train_job = create_custom_training_job_from_component(
     train, display_name="churn-training-train", machine_type="n1-standard-8",
-    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS)
+    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS,
+    env=[{"name": "CUSTOMERS_TABLE", "value": f"bq://{PROJECT}.churn.customers"}])
 
 
 @dsl.container_component
@@ -123,6 +125,7 @@ def scoring():
         predictions_format="jsonl", gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
         gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
         machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
+        service_account=PIPELINES_SA,
     ).set_display_name("predict").set_caching_options(False).after(validate)
 
 

@@ -16,6 +16,7 @@ REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/par-images"
 LABELS = {"env": "dev", "managed-by": "mlopsgen", "tier": "test"}
 TRAINING_SA = f"par-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"par-serving@{PROJECT}.iam.gserviceaccount.com"
+PIPELINES_SA = f"par-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-par-dev-artifacts/pipeline-root/vertex"
 RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER
 ENDPOINT_ID = 7503404158  # mlopsgen derives it from the project and endpoint names
@@ -79,6 +80,7 @@ def vertex(data: str, lr: float = 0.1):
         bigquery_source_input_uri=f"bq://{PROJECT}.par.rows", predictions_format="bigquery",
         bigquery_destination_output_uri=f"bq://{PROJECT}.par_scores",
         machine_type="n1-highmem-4", max_replica_count=6, labels=LABELS, project=PROJECT, location=REGION,
+        service_account=PIPELINES_SA,
     ).set_display_name("score").set_caching_options(False)
 
 

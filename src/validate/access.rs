@@ -1,0 +1,90 @@
+//! Checks declared data access (`reads`, `writes`) and the `{{buckets.x}}`-style names in
+//! environment variables of container steps, services and functions (see `model::access`).
+
+use super::names;
+use super::semantic::Checker;
+use super::suggest;
+use crate::diagnostic::Code;
+use crate::model::access::{env_parts, EnvPart, Kind, Ref};
+use crate::spec::yaml::pointer_push;
+use std::collections::BTreeMap;
+
+/// Checks every declaring entry.
+pub fn check(c: &mut Checker<'_>) {
+    let spec = c.spec;
+    for (pk, p) in &spec.pipelines {
+        for (sk, step) in &p.steps {
+            if let Some((reads, writes, env)) = step.declared_access() {
+                let at = pointer_push(&format!("{}/steps", pointer_push("/pipelines", pk)), sk);
+                entry(c, &at, reads, writes, env);
+            }
+        }
+    }
+    for (k, s) in &spec.services {
+        entry(c, &pointer_push("/services", k), &s.reads, &s.writes, &s.env);
+    }
+    for (k, f) in &spec.functions {
+        entry(c, &pointer_push("/functions", k), &f.reads, &f.writes, &f.env);
+    }
+}
+
+fn entry(c: &mut Checker<'_>, at: &str, reads: &[String], writes: &[String], env: &BTreeMap<String, String>) {
+    let mut declared = Vec::new();
+    for (field, list) in [("reads", reads), ("writes", writes)] {
+        for (i, text) in list.iter().enumerate() {
+            let ptr = format!("{at}/{field}/{i}");
+            let Some(r) = reference(c, text, &ptr) else { continue };
+            if field == "writes" && !r.kind.writable() {
+                let pos = c.at(&ptr);
+                let hint = match r.kind {
+                    Kind::Endpoint => "an `endpoint_deploy` step deploys to an endpoint; list it under `reads` to call it",
+                    _ => "list it under `reads`; mlopsgen grants only secret access, never secret writes",
+                };
+                c.report(Code::WrongKind, pos, format!("{} `{}` can't be written", r.kind.noun(), r.key), Some(hint.into()));
+            }
+            declared.push(r);
+        }
+    }
+    for (name, value) in env {
+        let ptr = pointer_push(&format!("{at}/env"), name);
+        for part in env_parts(value) {
+            let EnvPart::Name(text) = part else { continue };
+            let Some(r) = reference(c, text, &ptr) else { continue };
+            if !declared.contains(&r) {
+                let pos = c.at(&ptr);
+                let message = format!("environment variable `{name}` names {} `{}`, which this entry neither reads nor writes", r.kind.noun(), r.key);
+                let hint = format!("add `{}` to `reads` or `writes` so its identity gets access", r.spelled());
+                c.report(Code::UnknownReference, pos, message, Some(hint));
+            }
+        }
+    }
+}
+
+/// Parses a reference and checks it names something declared; reports and returns `None` if not.
+fn reference(c: &mut Checker<'_>, text: &str, ptr: &str) -> Option<Ref> {
+    let r = match Ref::parse(text) {
+        Ok(r) => r,
+        Err(hint) => {
+            let pos = c.at(ptr);
+            c.report(Code::UnknownReference, pos, format!("`{text}` names no bucket, dataset, endpoint or secret"), Some(hint));
+            return None;
+        }
+    };
+    let spec = c.spec;
+    let keys: Vec<&str> = match r.kind {
+        Kind::Bucket => spec.storage.buckets.keys().map(String::as_str).collect(),
+        Kind::Dataset => spec.datasets.keys().map(String::as_str).collect(),
+        Kind::Endpoint => spec.endpoints.keys().map(String::as_str).collect(),
+        Kind::Secret => {
+            c.value_name(names::SECRET_ID, "secret id", &r.key, ptr);
+            return Some(r);
+        }
+    };
+    if keys.contains(&r.key.as_str()) {
+        return Some(r);
+    }
+    let pos = c.at(ptr);
+    let hint = suggest::hint(&r.key, keys.iter().copied());
+    c.report(Code::UnknownReference, pos, format!("unknown {} `{}`", r.kind.noun(), r.key), Some(hint));
+    None
+}
