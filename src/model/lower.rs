@@ -164,6 +164,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         service_accounts: Vec::new(),
         grants: Vec::new(),
         apis: Vec::new(),
+        terraform_overrides: spec.overrides.terraform.clone(),
     };
 
     for (key, m) in &spec.models {
