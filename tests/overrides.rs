@@ -95,6 +95,15 @@ fn an_overridden_file_is_owned_output_and_survives_build_check() {
     let written = std::fs::read_to_string(dir.path().join("generated/terraform/storage.tf")).unwrap_or_default();
     assert_eq!(blocks(&bucket(&written).body, "soft_delete_policy").count(), 1, "{written}");
     run(&["build", "--check"]).success();
+    // A team's own `*.extra.tf` next to the generated files: Terraform loads it with the module,
+    // and mlopsgen neither refuses it as a hand edit nor removes it as an orphan.
+    let extra = dir.path().join("generated/terraform/team.extra.tf");
+    let own = "resource \"google_storage_bucket\" \"team\" {\n  name     = \"team\"\n  location = var.region\n}\n";
+    std::fs::write(&extra, own).unwrap_or_else(|e| panic!("{e}"));
+    run(&["build", "--check"]).success();
+    run(&["build"]).success();
+    run(&["diff"]).success();
+    assert_eq!(std::fs::read_to_string(&extra).ok().as_deref(), Some(own));
     // Editing the overridden line by hand is a hand edit like any other.
     std::fs::write(dir.path().join("generated/terraform/storage.tf"), written.replace("retention_duration_seconds = 0", "retention_duration_seconds = 7"))
         .unwrap_or_else(|e| panic!("{e}"));
