@@ -664,10 +664,12 @@ fn apis(m: &Model) -> Vec<&'static str> {
     // Log-based metrics back the pipeline- and build-failure alerts.
     let log_metrics = (a.pipeline_failures && !m.pipelines.is_empty()) || (a.build_failures && m.ci.is_some());
     let endpoint_alerts = !m.endpoints.is_empty() && (a.endpoint_p99_latency_ms.is_some() || a.endpoint_error_rate.is_some());
+    let service_alerts = !m.services.is_empty() && (a.service_p99_latency_ms.is_some() || a.service_error_rate.is_some());
     let monitoring = !m.monitoring.channels.is_empty()
         || m.monitoring.drift.is_some()
         || log_metrics
         || endpoint_alerts
+        || service_alerts
         || (a.dag_failures && m.composer.is_some());
     let wanted = [
         ("aiplatform.googleapis.com", vertex),
