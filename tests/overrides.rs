@@ -66,7 +66,7 @@ fn overrides_set_merge_and_remove_attributes_of_the_addressed_resource() {
     // A spec string is a literal: Terraform reads `$${` as the text `${`, never a reference.
     assert!(text.contains(r#"storage_class = "$${var.region}""#), "{text}");
     // New entries go before the meta-arguments that end the block.
-    let last = b.body.iter().last();
+    let last = b.body.iter().next_back();
     assert!(matches!(last, Some(Structure::Attribute(a)) if a.key.as_str() == "depends_on"), "{text}");
 }
 

@@ -102,7 +102,7 @@ fn merge_body(body: &mut Body, patch: &Map<String, Value>, path: &mut Vec<String
                 _ => insert(body, Structure::Block(new_block(key, inner))),
             },
             Value::Array(items) if blocks > 0 && items.iter().all(Value::is_object) => {
-                let at = body.0.iter().position(|s| is_block(s)).unwrap_or(body.0.len());
+                let at = body.0.iter().position(&is_block).unwrap_or(body.0.len());
                 body.0.retain(|s| !is_block(s));
                 let new = items.iter().filter_map(Value::as_object).map(|m| Structure::Block(new_block(key, m)));
                 body.0.splice(at.min(body.0.len())..at.min(body.0.len()), new);
