@@ -121,6 +121,10 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower(&spec, &layout).map_err(Bug::from)?;
+    let stale = targets::terraform::override_problems(&model);
+    if !stale.is_empty() {
+        return Err(Error::Invalid(override_diagnostics(source, &stale)));
+    }
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
@@ -132,6 +136,26 @@ fn checked_spec(source: &Source) -> Result<(spec::Spec, Vec<Diagnostic>), Error>
     let spec = validate::check(&doc).map_err(Error::Invalid)?;
     let warnings = validate::warnings(&spec, &doc);
     Ok((spec, warnings))
+}
+
+/// `overrides.terraform` entries that match nothing, as E020 at their key in the spec (the
+/// document is parsed again for positions: only on this error path).
+fn override_diagnostics(source: &Source, problems: &[targets::terraform::overrides::Problem]) -> Vec<Diagnostic> {
+    let doc = spec::load(source).ok();
+    problems
+        .iter()
+        .map(|p| {
+            let pointer = std::iter::once(&p.address)
+                .chain(&p.path)
+                .fold("/overrides/terraform".to_owned(), |at, key| spec::yaml::pointer_push(&at, key));
+            let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
+            let d = Diagnostic::new(diagnostic::Code::UnknownReference, pos, p.message.clone());
+            match &p.did_you_mean {
+                Some(m) => d.with_hint(format!("did you mean `{m}`?")),
+                None => d,
+            }
+        })
+        .collect()
 }
 
 /// Works out the output directory and the repository-relative paths the targets refer to.

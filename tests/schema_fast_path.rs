@@ -84,7 +84,9 @@ fn the_fast_path_rejects_every_unknown_key_and_wrong_type_the_schema_rejects() {
             let (fast, slow) = verdicts(&base);
             base.value = original;
             assert_eq!(fast, slow, "{pointer} = {variant}: conforming says {fast}, schema + serde say {slow}");
-            if variant.get("zz_not_a_field").is_some() {
+            // Override payloads are free-form by design (attributes the spec does not model).
+            let free_form = pointer.starts_with("/overrides/terraform/");
+            if variant.get("zz_not_a_field").is_some() && !free_form {
                 assert!(!fast, "{pointer}: an unknown key passed");
                 unknown_keys += 1;
             } else {

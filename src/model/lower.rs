@@ -167,6 +167,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         service_accounts: Vec::new(),
         grants: Vec::new(),
         apis: Vec::new(),
+        terraform_overrides: spec.overrides.terraform.clone(),
     };
 
     for (key, m) in &spec.models {
@@ -720,10 +721,12 @@ fn apis(m: &Model) -> Vec<&'static str> {
     // Log-based metrics back the pipeline- and build-failure alerts.
     let log_metrics = (a.pipeline_failures && !m.pipelines.is_empty()) || (a.build_failures && m.ci.is_some());
     let endpoint_alerts = !m.endpoints.is_empty() && (a.endpoint_p99_latency_ms.is_some() || a.endpoint_error_rate.is_some());
+    let service_alerts = !m.services.is_empty() && (a.service_p99_latency_ms.is_some() || a.service_error_rate.is_some());
     let monitoring = !m.monitoring.channels.is_empty()
         || m.monitoring.drift.is_some()
         || log_metrics
         || endpoint_alerts
+        || service_alerts
         || (a.dag_failures && m.composer.is_some());
     let channel = |kind: &str| m.monitoring.channels.iter().any(|c| c.kind == kind);
     let channel_secrets = m.monitoring.channels.iter().any(|c| c.secret.is_some());

@@ -75,6 +75,8 @@ pub struct Model {
     pub grants: Vec<iam::Grant>,
     /// Google APIs the project uses, sorted.
     pub apis: Vec<&'static str>,
+    /// `overrides.terraform`: resource address → attributes deep-merged into its block.
+    pub terraform_overrides: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Project identity.

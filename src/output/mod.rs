@@ -150,6 +150,9 @@ impl Emitter for OutputSet {
 /// returns its text normalised and bannered.
 fn prepare(path: &str, contents: String, spec_path: &str, taken: bool) -> Result<String, PathError> {
     check_path(path)?;
+    if is_user_owned(path) {
+        return Err(PathError { path: path.to_owned(), reason: "reserved for user-owned files" });
+    }
     if taken {
         return Err(PathError { path: path.to_owned(), reason: "generated twice" });
     }
@@ -165,6 +168,17 @@ impl fmt::Display for OutputSet {
         }
         Ok(())
     }
+}
+
+/// File names mlopsgen never generates, so the team's own files can sit next to generated ones:
+/// `*.extra.tf` / `*.extra.tf.json` in `terraform/` are part of the root module Terraform loads
+/// (it reads every `.tf` and `.tf.json` file of the directory), and the writer never touches a
+/// file it did not write, so they are neither hand edits nor orphans (README "Owned output").
+pub const USER_OWNED_SUFFIXES: &[&str] = &[".extra.tf", ".extra.tf.json"];
+
+/// Whether a path is one of the [`USER_OWNED_SUFFIXES`] names.
+pub fn is_user_owned(path: &str) -> bool {
+    USER_OWNED_SUFFIXES.iter().any(|suffix| path.ends_with(suffix))
 }
 
 /// Rejects absolute paths, `..`, empty or dot segments, backslashes and control characters.
@@ -236,6 +250,14 @@ mod tests {
             assert!(check_path(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_path("terraform/env/dev.tfvars").is_ok());
+    }
+
+    #[test]
+    fn user_owned_names_are_never_generated() {
+        let mut set = OutputSet::new("specs/x.yaml");
+        assert!(set.insert("terraform/team.extra.tf", "x = 1").is_err());
+        assert!(set.insert("terraform/team.extra.tf.json", "{}").is_err());
+        assert!(set.insert("terraform/extra.tf", "x = 1").is_ok());
     }
 
     #[test]

@@ -563,6 +563,15 @@ pub struct Alerts {
     /// Alert when an endpoint's error ratio exceeds this share, 0–1.
     #[serde(default)]
     pub endpoint_error_rate: Option<f64>,
+    /// Alert when a Cloud Run service's p99 request latency (`run.googleapis.com/request_latencies`,
+    /// per revision, over 5 minutes) exceeds this many milliseconds; one policy per service.
+    #[serde(default)]
+    pub service_p99_latency_ms: Option<u32>,
+    /// Alert when the share of a Cloud Run service's requests answered with a 5xx status
+    /// (`run.googleapis.com/request_count` with `response_code_class="5xx"` over all requests, 5
+    /// minutes) exceeds this share, 0–1; one policy per service.
+    #[serde(default)]
+    pub service_error_rate: Option<f64>,
 }
 
 /// Drift detection between training data and logged prediction requests.

@@ -7,10 +7,12 @@
 //! order is the promotion order (first = default, release promotes to the next).
 
 mod infra;
+mod overrides;
 mod pipeline;
 pub mod yaml;
 
 pub use infra::*;
+pub use overrides::Overrides;
 pub use pipeline::*;
 
 use indexmap::IndexMap;
@@ -73,6 +75,9 @@ pub struct Spec {
     /// Notifications, alerts and drift detection.
     #[serde(default)]
     pub monitoring: Option<Monitoring>,
+    /// Escape hatch: attributes set on generated resources the spec does not model.
+    #[serde(default)]
+    pub overrides: Overrides,
 }
 
 /// Project identity.

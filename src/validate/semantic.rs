@@ -534,11 +534,21 @@ impl Checker<'_> {
             let pos = self.at("/monitoring/alerts/build_failures");
             self.report(Code::UnknownReference, pos, "build failure alerts need a `ci` section", None);
         }
-        if let Some(r) = a.endpoint_error_rate {
-            if !(r > 0.0 && r <= 1.0) {
-                let pos = self.at("/monitoring/alerts/endpoint_error_rate");
-                self.report(Code::InvalidValue, pos, "endpoint_error_rate must be greater than 0 and at most 1", None);
+        for (field, rate) in [("endpoint_error_rate", a.endpoint_error_rate), ("service_error_rate", a.service_error_rate)] {
+            if rate.is_some_and(|r| !(r > 0.0 && r <= 1.0)) {
+                let pos = self.at(&format!("/monitoring/alerts/{field}"));
+                self.report(Code::InvalidValue, pos, format!("{field} must be greater than 0 and at most 1"), None);
             }
+        }
+        for (field, set) in [("service_p99_latency_ms", a.service_p99_latency_ms.is_some()), ("service_error_rate", a.service_error_rate.is_some())] {
+            if set && self.spec.services.is_empty() {
+                let pos = self.at(&format!("/monitoring/alerts/{field}"));
+                self.report(Code::UnknownReference, pos, format!("`{field}` alerts on Cloud Run services, but no service is declared"), Some("declare one under `services:` or remove the alert".into()));
+            }
+        }
+        if a.service_p99_latency_ms == Some(0) {
+            let pos = self.at("/monitoring/alerts/service_p99_latency_ms");
+            self.report(Code::InvalidValue, pos, "service_p99_latency_ms must be at least 1", None);
         }
         if let Some(d) = &m.drift {
             if self.reference("endpoint", &d.endpoint, &self.spec.endpoints, "/monitoring/drift/endpoint")

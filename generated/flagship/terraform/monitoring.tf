@@ -377,6 +377,111 @@ resource "google_monitoring_alert_policy" "churn_errors" {
   ]
 }
 
+# monitoring.alerts.service_p99_latency_ms
+resource "google_monitoring_alert_policy" "service_api_latency" {
+  display_name = "churn: service api p99 latency above 800 ms"
+  combiner     = "OR"
+  severity     = "ERROR"
+  notification_channels = [
+    google_monitoring_notification_channel.email_0.name,
+    google_monitoring_notification_channel.slack_1.name,
+    google_monitoring_notification_channel.pagerduty_2.name,
+    google_monitoring_notification_channel.webhook_3.name,
+    google_monitoring_notification_channel.pubsub_4.name
+  ]
+
+  conditions {
+    display_name = "service api p99 latency above 800 ms"
+
+    condition_threshold {
+      filter          = "metric.type=\"run.googleapis.com/request_latencies\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=\"churn-api\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 800
+      duration        = "300s"
+
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_PERCENTILE_99"
+      }
+
+      trigger {
+        count = 1
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "service api p99 latency above 800 ms in churn (`monitoring.alerts.service_p99_latency_ms` in the spec)."
+    mime_type = "text/markdown"
+  }
+
+  depends_on = [
+    google_project_service.monitoring,
+    google_cloud_run_v2_service.api
+  ]
+}
+
+# monitoring.alerts.service_error_rate
+resource "google_monitoring_alert_policy" "service_api_errors" {
+  display_name = "churn: service api 5xx ratio above 0.02"
+  combiner     = "OR"
+  severity     = "ERROR"
+  notification_channels = [
+    google_monitoring_notification_channel.email_0.name,
+    google_monitoring_notification_channel.slack_1.name,
+    google_monitoring_notification_channel.pagerduty_2.name,
+    google_monitoring_notification_channel.webhook_3.name,
+    google_monitoring_notification_channel.pubsub_4.name
+  ]
+
+  conditions {
+    display_name = "service api 5xx ratio above 0.02"
+
+    condition_threshold {
+      filter          = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=\"churn-api\" AND metric.label.response_code_class=\"5xx\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0.02
+      duration        = "300s"
+
+      aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+
+      trigger {
+        count = 1
+      }
+
+      denominator_filter = "metric.type=\"run.googleapis.com/request_count\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=\"churn-api\""
+
+      denominator_aggregations {
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_RATE"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+
+  alert_strategy {
+    auto_close = "1800s"
+  }
+
+  documentation {
+    content   = "service api 5xx ratio above 0.02 in churn (`monitoring.alerts.service_error_rate` in the spec)."
+    mime_type = "text/markdown"
+  }
+
+  depends_on = [
+    google_project_service.monitoring,
+    google_cloud_run_v2_service.api
+  ]
+}
+
 # monitoring.drift: the drift job writes one point per column and run.
 resource "google_monitoring_metric_descriptor" "drift_psi" {
   type         = "custom.googleapis.com/mlopsgen/drift_psi"

@@ -79,6 +79,10 @@ resource "google_storage_bucket" "data" {
     }
   }
 
+  soft_delete_policy {
+    retention_duration_seconds = 1209600
+  }
+
   depends_on = [
     google_project_service.storage
   ]

@@ -11,6 +11,7 @@ mod cicd;
 mod fmt;
 mod iam;
 mod monitoring;
+pub mod overrides;
 mod root;
 mod runtime;
 mod storage;
@@ -29,19 +30,10 @@ use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let files: Vec<(&str, TfFile)> = vec![
-        ("versions.tf", root::versions(model)),
-        ("providers.tf", root::providers(model)),
-        ("variables.tf", root::variables(model)),
-        ("outputs.tf", root::outputs(model)),
-        ("apis.tf", apis::file(model)),
-        ("storage.tf", storage::file(model)),
-        ("iam.tf", iam::file(model)),
-        ("vertex.tf", vertex::file(model)),
-        ("runtime.tf", runtime::file(model)),
-        ("cicd.tf", cicd::file(model)),
-        ("monitoring.tf", monitoring::file(model)),
-    ];
+    let mut files = files(model);
+    if let Some(p) = overrides::apply(&mut files, &model.terraform_overrides).into_iter().next() {
+        return Err(TargetError::Failed { target: "terraform", message: p.message });
+    }
     for (name, file) in files {
         if !file.is_empty() {
             out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(&file)?)?;
@@ -53,6 +45,29 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     }
     out.insert(format!("{}/bootstrap.sh", paths::TERRAFORM_DIR), bootstrap::script(model))?;
     Ok(())
+}
+
+/// The overrides (`overrides.terraform`) that match nothing in the generated module; checked
+/// before any target runs, so each is reported at its place in the spec.
+pub fn override_problems(model: &Model) -> Vec<overrides::Problem> {
+    overrides::apply(&mut files(model), &model.terraform_overrides)
+}
+
+/// The module's `*.tf` files, before overrides.
+fn files(model: &Model) -> Vec<(&'static str, TfFile)> {
+    vec![
+        ("versions.tf", root::versions(model)),
+        ("providers.tf", root::providers(model)),
+        ("variables.tf", root::variables(model)),
+        ("outputs.tf", root::outputs(model)),
+        ("apis.tf", apis::file(model)),
+        ("storage.tf", storage::file(model)),
+        ("iam.tf", iam::file(model)),
+        ("vertex.tf", vertex::file(model)),
+        ("runtime.tf", runtime::file(model)),
+        ("cicd.tf", cicd::file(model)),
+        ("monitoring.tf", monitoring::file(model)),
+    ]
 }
 
 fn render(file: &TfFile) -> Result<String, TargetError> {

@@ -1,10 +1,10 @@
-//! `monitoring.tf`: notification channels (with the topics of `pubsub:` channels), log-based metrics and alert policies for what
-//! `monitoring.alerts` asks (pipeline, build and DAG failures, endpoint latency and errors), and
-//! the drift alert on the metric the drift job writes.
+//! `monitoring.tf`: notification channels (with the topics of `pubsub:` channels), log-based metrics
+//! and alert policies for what `monitoring.alerts` asks (pipeline, build and DAG failures, endpoint
+//! and Cloud Run service latency and errors), and the drift alert on the metric the drift job writes.
 
 use super::depends_on_apis;
 use super::syntax::{block, data, ident, iref, list, lit, num, r, record, resource, s, tpl, BlockExt, Item, TfFile};
-use crate::model::{Channel, Endpoint, Model};
+use crate::model::{Channel, Endpoint, Model, Service};
 use hcl::expr::Expression;
 use hcl::structure::Block;
 
@@ -56,6 +56,9 @@ pub fn file(m: &Model) -> TfFile {
     }
     for e in &m.endpoints {
         endpoint_alerts(&mut f, m, e);
+    }
+    for sv in &m.services {
+        service_alerts(&mut f, m, sv);
     }
     if let Some(d) = &mon.drift {
         drift(&mut f, m, &d.dataset, d.threshold, &d.endpoint);
@@ -140,6 +143,20 @@ fn threshold(filter: impl Into<Expression>, value: f64, duration: &str, agg: Blo
         .attr("duration", s(duration))
         .add_block(agg)
         .add_block(block("trigger").attr("count", num(1)).build())
+}
+
+/// A ratio condition: the numerator's rate over the denominator's, each summed over 5 minutes,
+/// above `limit`.
+fn ratio(numerator: String, denominator: String, limit: f64) -> hcl::structure::BlockBuilder {
+    threshold(s(numerator), limit, "300s", aggregation("ALIGN_RATE", Some("REDUCE_SUM"), "300s"))
+        .attr("denominator_filter", s(denominator))
+        .add_block(
+            block("denominator_aggregations")
+                .attr("alignment_period", s("300s"))
+                .attr("per_series_aligner", s("ALIGN_RATE"))
+                .attr("cross_series_reducer", s("REDUCE_SUM"))
+                .build(),
+        )
 }
 
 fn channels(m: &Model) -> Expression {
@@ -252,17 +269,45 @@ fn endpoint_alerts(f: &mut TfFile, m: &Model, e: &Endpoint) {
         policy(f, m, &format!("{key}_latency"), &title, cond, "monitoring.alerts.endpoint_p99_latency_ms", deps.clone());
     }
     if let Some(rate) = a.endpoint_error_rate {
-        let cond = threshold(s(endpoint_filter("error_count", e)), rate, "300s", aggregation("ALIGN_RATE", Some("REDUCE_SUM"), "300s"))
-            .attr("denominator_filter", s(endpoint_filter("prediction_count", e)))
-            .add_block(
-                block("denominator_aggregations")
-                    .attr("alignment_period", s("300s"))
-                    .attr("per_series_aligner", s("ALIGN_RATE"))
-                    .attr("cross_series_reducer", s("REDUCE_SUM"))
-                    .build(),
-            );
+        let cond = ratio(endpoint_filter("error_count", e), endpoint_filter("prediction_count", e), rate);
         let title = format!("endpoint {} error ratio above {rate}", e.key);
         policy(f, m, &format!("{key}_errors"), &title, cond, "monitoring.alerts.endpoint_error_rate", deps);
+    }
+}
+
+/// A Cloud Run metric of one service, across its revisions. Metric and labels:
+/// <https://cloud.google.com/monitoring/api/metrics_gcp_p_z#gcp-run> — `request_latencies` is a
+/// DELTA distribution in ms, `request_count` a DELTA INT64 with the metric label
+/// `response_code_class` (`2xx` … `5xx`), both on the `cloud_run_revision` resource whose
+/// `service_name` label is the service's name.
+fn service_filter(metric: &str, sv: &Service, extra: &str) -> String {
+    format!(
+        "metric.type=\"run.googleapis.com/{metric}\" AND resource.type=\"cloud_run_revision\" AND resource.label.service_name=\"{}\"{extra}",
+        sv.name
+    )
+}
+
+fn service_alerts(f: &mut TfFile, m: &Model, sv: &Service) {
+    let a = &m.monitoring.alerts;
+    let key = ident(&sv.key);
+    let deps = vec![r(&["google_cloud_run_v2_service", &key])];
+    if let Some(ms) = a.service_p99_latency_ms {
+        // The 99th percentile of each revision's latency distribution over 5 minutes.
+        let cond = threshold(
+            s(service_filter("request_latencies", sv, "")),
+            f64::from(ms),
+            "300s",
+            aggregation("ALIGN_PERCENTILE_99", None, "300s"),
+        );
+        let title = format!("service {} p99 latency above {ms} ms", sv.key);
+        policy(f, m, &format!("service_{key}_latency"), &title, cond, "monitoring.alerts.service_p99_latency_ms", deps.clone());
+    }
+    if let Some(rate) = a.service_error_rate {
+        // 5xx requests per second over all requests per second, each summed across revisions: a ratio.
+        let five_xx = " AND metric.label.response_code_class=\"5xx\"";
+        let cond = ratio(service_filter("request_count", sv, five_xx), service_filter("request_count", sv, ""), rate);
+        let title = format!("service {} 5xx ratio above {rate}", sv.key);
+        policy(f, m, &format!("service_{key}_errors"), &title, cond, "monitoring.alerts.service_error_rate", deps);
     }
 }
 

@@ -318,6 +318,14 @@ impl TfFile {
         self.items.is_empty()
     }
 
+    /// The top-level blocks, for [`super::overrides`].
+    pub fn blocks_mut(&mut self) -> impl Iterator<Item = &mut Block> {
+        self.items.iter_mut().filter_map(|item| match &mut item.body {
+            ItemBody::Block(b) => Some(b),
+            _ => None,
+        })
+    }
+
     /// Renders the file: hcl-rs formats each block, comments are placed, then `=` are aligned.
     pub fn render(&self) -> Result<String, hcl::Error> {
         let mut chunks = Vec::with_capacity(self.items.len());
