@@ -296,7 +296,7 @@ fn a_vertex_schedule_runs_what_the_composer_dag_runs() {
     let vertex = compiled(&text);
     for env in ["dev", "prod"] {
         let dag = dag_constants(composer.output.get(&format!("dags/{env}/training.py")).unwrap_or_else(|| panic!("dag")));
-        let body: Value = serde_json::from_str(vertex.output.get(&format!("schedules/{env}/training.json")).unwrap_or_else(|| panic!("schedule")))
+        let body: Value = serde_json::from_str(vertex.output.get(&format!("cloudbuild/schedules/{env}/training.json")).unwrap_or_else(|| panic!("schedule")))
             .unwrap_or_else(|e| panic!("{e}"));
         let job = &body["createPipelineJobRequest"]["pipelineJob"];
         assert_eq!(job["runtimeConfig"]["parameterValues"], dag["PARAMETER_VALUES"], "{env}");

@@ -454,7 +454,7 @@ fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
     }
     // A Vertex AI schedule creates each run from its `createPipelineJobRequest`, which names the
     // pipelines SA: whoever writes the schedule needs the scheduler API (docs: roles/aiplatform.user,
-    // https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run#before_you_begin),
+    // https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run),
     // the right to create the pipeline jobs it asks for, and actAs on the account they run as.
     for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex)) {
         let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);

@@ -25,7 +25,7 @@ pub fn drift_dag_file(env: &str, dag_id: &str) -> String {
 /// Vertex AI schedule (the `projects.locations.schedules` request body) of a pipeline in an
 /// environment, which CD creates or updates.
 pub fn schedule_file(env: &str, pipeline: &str) -> String {
-    format!("schedules/{env}/{pipeline}.json")
+    format!("cloudbuild/schedules/{env}/{pipeline}.json")
 }
 
 /// Dockerfile of an image.

@@ -1,5 +1,5 @@
 //! Vertex AI schedules (`orchestrator: vertex`): the request body of each environment's schedule,
-//! `schedules/<env>/<pipeline>.json`, and the build step that creates or updates it.
+//! `cloudbuild/schedules/<env>/<pipeline>.json`, and the build step that creates or updates it.
 //!
 //! The google provider (6.50) has no resource for Vertex AI schedules, so CD owns them: after the
 //! template upload, one step per scheduled pipeline finds the schedule by display name

@@ -16,7 +16,6 @@ pubsub:churn-alerts.
 import datetime
 
 import pendulum
-
 from airflow.providers.google.cloud.operators.vertex_ai.custom_job import (
     CreateCustomContainerTrainingJobOperator,
 )

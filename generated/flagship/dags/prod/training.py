@@ -15,7 +15,6 @@ pubsub:churn-alerts.
 import datetime
 
 import pendulum
-
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.operators.vertex_ai.pipeline_job import (
     RunPipelineJobOperator,
