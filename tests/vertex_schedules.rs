@@ -348,3 +348,12 @@ fn no_composer_schedule_means_no_composer() {
     let cd = c.output.get("cloudbuild/cd.yaml").unwrap_or("");
     assert!(!cd.contains("sync-dags") && cd.contains("schedule-training") && cd.contains("schedule-scoring"));
 }
+
+#[test]
+fn a_vertex_schedule_cannot_wait_for_data() {
+    let text = flagship().replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n      wait_for: customers\n");
+    let line = text.lines().position(|l| l.contains("wait_for: customers")).unwrap_or_else(|| panic!("edit")) + 1;
+    let d = compile_text(&text).err().unwrap_or_else(|| panic!("accepted"));
+    let hit = d.iter().find(|d| d.message.contains("`wait_for` needs a Composer DAG")).unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!((hit.code.as_str(), hit.pos.line), ("E035", line));
+}
