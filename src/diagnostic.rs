@@ -59,6 +59,8 @@ pub enum Code {
     UnsafeString,
     /// W001 (warning): a pipeline parameter nothing reads.
     UnusedParameter,
+    /// W002 (warning): a declared resource nothing uses, so none is created (`orchestration.composer`).
+    UnusedResource,
 }
 
 impl Code {
@@ -81,6 +83,7 @@ impl Code {
             Code::InvalidValue => "E035",
             Code::UnsafeString => "E036",
             Code::UnusedParameter => "W001",
+            Code::UnusedResource => "W002",
         }
     }
 }
@@ -88,7 +91,7 @@ impl Code {
 impl Code {
     /// Whether it is a warning (reported, but the spec still compiles).
     pub fn is_warning(self) -> bool {
-        matches!(self, Code::UnusedParameter)
+        matches!(self, Code::UnusedParameter | Code::UnusedResource)
     }
 }
 

@@ -47,7 +47,8 @@ fn expectations(model: &Model) -> Value {
     for env in &model.environments {
         let mut dags = Map::new();
         for p in &model.pipelines {
-            let Some(s) = &p.schedule else { continue };
+            // Only Composer schedules become DAGs (`orchestrator: vertex` is a Vertex AI schedule).
+            let Some(s) = p.schedule.as_ref().filter(|s| s.orchestrator == mlopsgen::model::Orchestrator::Composer) else { continue };
             let mut tasks = Map::new();
             let mut upstream = Vec::new();
             if let Some(key) = &s.wait_for {

@@ -289,6 +289,11 @@ fn the_build_identities_hold_what_the_builds_do() {
         }
         has(who, Scope::ServiceAccount(SaRole::Functions), "roles/iam.serviceAccountUser");
     }
-    // A release runs in the previous environment's project: it needs nothing project-wide here.
-    assert!(m.grants.iter().all(|g| !(g.member == Member::Promoter && g.scope == Scope::Project)));
+    // A release runs in the previous environment's project: it needs nothing project-wide here,
+    // except the scheduler API for the Vertex AI schedules it creates or updates here.
+    for who in [ci, Member::Promoter] {
+        has(who, Scope::Project, "roles/aiplatform.user");
+    }
+    let project_wide = m.grants.iter().filter(|g| g.member == Member::Promoter && g.scope == Scope::Project);
+    assert!(project_wide.clone().all(|g| g.role == "roles/aiplatform.user" && g.reasons.iter().all(|r| r.contains("Vertex AI schedule"))));
 }

@@ -11,7 +11,7 @@
 
 use super::access::{Access, Kind};
 use super::iam::{Agent, Member, Scope};
-use super::{DataSource, Destination, InputSource, Model, SaRole, Step, StepKind};
+use super::{DataSource, Destination, InputSource, Model, Orchestrator, SaRole, Step, StepKind};
 
 /// A kind of runtime operation; its permissions are in the proof's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,6 +86,8 @@ pub enum Act {
     RunComposer,
     /// Manage the IAM policy of a service account (Composer's workload identity bindings).
     ManageSaPolicy,
+    /// Find a Vertex AI schedule by display name and create or update it.
+    ManageSchedules,
 }
 
 /// One runtime operation of one identity on one resource.
@@ -358,7 +360,7 @@ fn schedules(a: &mut Actions, m: &Model) {
     let env = "orchestration.composer: the environment runs as the Composer SA";
     a.add(Composer, Act::RunComposer, Scope::Project, env);
     a.add(Member::Agent(Agent::Composer), Act::ManageSaPolicy, Scope::ServiceAccount(Composer), env);
-    for p in m.pipelines.iter().filter(|p| p.schedule.is_some()) {
+    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Composer)) {
         a.start_pipeline(Composer, &format!("pipeline `{}` schedule: its DAG starts runs as the pipelines SA", p.key));
         if let Some(d) = p.schedule.as_ref().and_then(|s| s.wait_for.as_deref()) {
             a.read_dataset(m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
@@ -449,6 +451,16 @@ fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
     }
     if m.deploys_dags() {
         a.add(who, Act::WriteObjects, Scope::ComposerBucket, format!("{by} syncs the DAGs into the Composer bucket"));
+    }
+    // A Vertex AI schedule creates each run from its `createPipelineJobRequest`, which names the
+    // pipelines SA: whoever writes the schedule needs the scheduler API (docs: roles/aiplatform.user,
+    // https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run),
+    // the right to create the pipeline jobs it asks for, and actAs on the account they run as.
+    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex)) {
+        let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
+        a.add(who, Act::ManageSchedules, Scope::Project, why.clone());
+        a.add(who, Act::SubmitPipelineJob, Scope::Project, format!("{why}, whose runs it starts"));
+        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), format!("{why}, whose runs run as the pipelines SA"));
     }
     for s in &m.services {
         let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);

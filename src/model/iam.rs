@@ -6,7 +6,7 @@
 //! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
 use super::actions::{self, step_datasets, Act};
-use super::{DataSource, Model, SaRole, StepKind};
+use super::{DataSource, Model, Orchestrator, SaRole, StepKind};
 use indexmap::IndexSet;
 use std::collections::BTreeMap;
 
@@ -405,6 +405,11 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
     if m.deploys_dags() {
         g.add(who, Scope::ComposerBucket, OBJECT_USER, format!("{by} syncs the DAGs into the Composer bucket"));
     }
+    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex)) {
+        let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
+        g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
+        g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
+    }
     for s in &m.services {
         let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
         g.add(who, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
@@ -426,7 +431,7 @@ fn composer(g: &mut Grants, m: &Model) {
     let env = "orchestration.composer: the environment runs as the Composer SA";
     g.add(Composer, Scope::Project, "roles/composer.worker", format!("{env} (Composer requires this project role)"));
     g.add(Member::Agent(Agent::Composer), Scope::ServiceAccount(Composer), "roles/composer.ServiceAgentV2Ext", env);
-    for p in m.pipelines.iter().filter(|p| p.schedule.is_some()) {
+    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Composer)) {
         let why = format!("pipeline `{}` schedule: its DAG starts runs as the pipelines SA", p.key);
         g.add(Composer, Scope::Project, AIPLATFORM_USER, format!("{why} (Vertex AI jobs have no narrower scope)"));
         g.add(Composer, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why.clone());

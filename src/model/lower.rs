@@ -138,7 +138,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
             })
             .collect(),
         tensorboard: spec.experiments.as_ref().is_some_and(|e| e.tensorboard),
-        composer: spec.orchestration.composer.as_ref().map(|c| Composer {
+        composer: spec.orchestration.composer.as_ref().filter(|_| needs_composer(spec)).map(|c| Composer {
             name: prefixed("composer"),
             image_version: c.image_version.clone(),
             size: c.size,
@@ -192,6 +192,15 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
     model.apis = apis(&model);
     model.grants = iam::derive(&model);
     Ok(model)
+}
+
+/// Whether anything runs on Composer: a pipeline scheduled there, or drift detection (a DAG). A
+/// spec whose schedules are all on Vertex AI gets no Composer environment, DAGs or Composer IAM,
+/// even with `orchestration.composer` declared (validation warns about that).
+pub fn needs_composer(spec: &Spec) -> bool {
+    let mut schedules = spec.pipelines.values().filter_map(|p| p.schedule.as_ref());
+    schedules.any(|s| s.orchestrator == crate::spec::Orchestrator::Composer)
+        || spec.monitoring.as_ref().is_some_and(|m| m.drift.is_some())
 }
 
 /// Name of the built-in data-validation and drift image; specs may not declare it.
@@ -637,6 +646,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
         schedule: p.schedule.as_ref().map(|s| Schedule {
             cron: s.cron.clone(),
             orchestrator: s.orchestrator,
+            time_zone: s.time_zone.clone(),
             parameters: s.parameters.clone(),
             wait_for: s.wait_for.clone(),
         }),

@@ -22,6 +22,12 @@ pub fn drift_dag_file(env: &str, dag_id: &str) -> String {
     format!("dags/{env}/{dag_id}.py")
 }
 
+/// Vertex AI schedule (the `projects.locations.schedules` request body) of a pipeline in an
+/// environment, which CD creates or updates.
+pub fn schedule_file(env: &str, pipeline: &str) -> String {
+    format!("cloudbuild/schedules/{env}/{pipeline}.json")
+}
+
 /// Dockerfile of an image.
 pub fn dockerfile(image: &str) -> String {
     format!("docker/{image}/Dockerfile")

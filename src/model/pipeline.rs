@@ -23,6 +23,22 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Values a scheduled run passes, on either orchestrator: the schedule's values over the
+    /// parameters' defaults. A float parameter given as a whole number is written as a float
+    /// (`1.0`), as its KFP type says.
+    pub fn scheduled_values(&self, schedule: &Schedule) -> BTreeMap<String, serde_json::Value> {
+        let mut values: BTreeMap<String, serde_json::Value> =
+            self.params.iter().filter_map(|p| Some((p.name.clone(), p.default.clone()?))).collect();
+        values.extend(schedule.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
+        for (name, value) in values.iter_mut() {
+            let is_float = self.param(name).is_some_and(|p| p.ty == ParamType::Float);
+            if let (true, Some(whole)) = (is_float && !value.is_f64(), value.as_i64()) {
+                *value = serde_json::Value::from(whole as f64);
+            }
+        }
+        values
+    }
+
     /// Looks up a step.
     pub fn step(&self, name: &str) -> Option<&Step> {
         self.steps.iter().find(|s| s.name == name)
@@ -68,6 +84,8 @@ pub struct Schedule {
     pub cron: String,
     /// Scheduler.
     pub orchestrator: super::Orchestrator,
+    /// IANA time zone the cron is read in.
+    pub time_zone: String,
     /// Parameter values for scheduled runs.
     pub parameters: BTreeMap<String, serde_json::Value>,
     /// Dataset key to wait for.

@@ -69,6 +69,10 @@ pub fn needs(act: Act) -> Needs {
         Act::Invoke => (&["run.routes.invoke"], "https://cloud.google.com/run/docs/securing/managing-access"),
         Act::Publish => (&["pubsub.topics.publish"], "https://cloud.google.com/pubsub/docs/access-control"),
         Act::UpdateService => (&["run.services.get", "run.services.update"], "https://cloud.google.com/run/docs/reference/iam/permissions"),
+        Act::ManageSchedules => (
+            &["aiplatform.schedules.create", "aiplatform.schedules.get", "aiplatform.schedules.list", "aiplatform.schedules.update"],
+            "https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run",
+        ),
         Act::UpdateFunction => (&["cloudfunctions.functions.get", "cloudfunctions.functions.update"], "https://cloud.google.com/functions/docs/reference/iam/permissions"),
         // The environment's workers read the environment and its bucket and write logs and metrics.
         Act::RunComposer => (

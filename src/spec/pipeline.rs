@@ -32,6 +32,10 @@ fn yes() -> bool {
     true
 }
 
+fn utc() -> String {
+    "UTC".to_owned()
+}
+
 /// A pipeline parameter.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -69,15 +73,19 @@ pub enum ParamType {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
-    /// Five-field cron expression (UTC).
+    /// Five-field cron expression, read in `time_zone`.
     pub cron: String,
-    /// What triggers the runs.
+    /// What triggers the runs: a Cloud Composer DAG (the default) or a Vertex AI schedule.
     #[serde(default)]
     pub orchestrator: Orchestrator,
+    /// IANA time zone the cron is read in, e.g. `Europe/Berlin` (default `UTC`): runs follow
+    /// the zone's daylight-saving changes.
+    #[serde(default = "utc")]
+    pub time_zone: String,
     /// Parameter values for scheduled runs (override defaults).
     #[serde(default)]
     pub parameters: BTreeMap<String, serde_json::Value>,
-    /// Before each run, wait for new data in this dataset (Composer only): a sensor checks every
+    /// Before each run, wait for new data in this dataset (`composer` only): a sensor checks every
     /// 10 minutes until the BigQuery table (its modification time) or a matching Cloud Storage
     /// object (its update time) is newer than the start of the DAG's last successful run (the
     /// first run only needs the data to exist), and fails the run, which alerts, after 6 hours.
@@ -92,6 +100,9 @@ pub enum Orchestrator {
     /// A Cloud Composer (Airflow) DAG.
     #[default]
     Composer,
+    /// A Vertex AI Pipelines schedule (no Composer environment needed), which CD creates and
+    /// updates.
+    Vertex,
 }
 
 /// Settings every step kind shares.

@@ -139,6 +139,22 @@ fn unknown_machine(machine: &str) -> Problem {
     )
 }
 
+/// IANA time zone names (the Zone and Link names of the tz database), which both schedulers take:
+/// Vertex AI reads a `TZ=<name>` cron prefix "from IANA time zone database"
+/// (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.schedules, `cron`)
+/// and Airflow's timetables take the same names (pendulum).
+const TIME_ZONES: &str = include_str!("../../data/tz/zones.txt");
+
+/// Every known IANA time zone name.
+pub fn time_zones() -> impl Iterator<Item = &'static str> + Clone {
+    TIME_ZONES.lines().filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Whether `name` is an IANA time zone name (case-sensitive, as the tz database is).
+pub fn is_time_zone(name: &str) -> bool {
+    time_zones().any(|z| z == name)
+}
+
 /// Checks a five-field cron expression.
 pub fn check_cron(cron: &str) -> Result<(), String> {
     let fields = cron.split_whitespace().count();
@@ -393,5 +409,7 @@ mod tests {
         assert_eq!(airflow_major("composer-3-airflow-3.1.0"), Some(3));
         assert!(escapes("../x") && escapes("/abs") && !escapes("trainer/src"));
         assert!(is_runtime("python312") && !is_runtime("python"));
+        assert!(is_time_zone("UTC") && is_time_zone("Europe/Berlin") && is_time_zone("America/New_York"));
+        assert!(!is_time_zone("europe/berlin") && !is_time_zone("CET+1") && !is_time_zone(""));
     }
 }

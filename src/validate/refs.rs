@@ -1,6 +1,7 @@
 //! Pipeline checks: step references, data edges, placeholders, conditions, cycles, parameter
 //! types and schedules.
 
+use super::facts;
 use super::names;
 use super::semantic::{common, Checker};
 use super::suggest;
@@ -494,9 +495,30 @@ fn find_cycle<'a>(edges: &BTreeMap<&'a str, BTreeSet<&'a str>>, start: &'a str) 
 
 fn schedule(c: &mut Checker<'_>, p: &Pipeline, s: &crate::spec::Schedule, ptr: &str) {
     c.cron(&s.cron, &format!("{ptr}/cron"));
-    if s.orchestrator == Orchestrator::Composer && c.spec.orchestration.composer.is_none() {
-        let pos = c.at(ptr);
-        c.report(Code::UnknownReference, pos, "this schedule runs on Composer, but `orchestration.composer` is not declared", Some("add `orchestration: {composer: {image_version: composer-3-airflow-2.10.5}}`".into()));
+    if !facts::is_time_zone(&s.time_zone) {
+        let pos = c.at(&format!("{ptr}/time_zone"));
+        let hint = match suggest::closest(&s.time_zone, facts::time_zones()) {
+            Some(z) => format!("did you mean `{z}`?"),
+            None => "use an IANA time zone name, e.g. `UTC`, `Europe/Berlin` or `America/New_York`".to_owned(),
+        };
+        c.report(Code::InvalidValue, pos, format!("unknown time zone `{}`", s.time_zone), Some(hint));
+    }
+    match s.orchestrator {
+        Orchestrator::Composer if c.spec.orchestration.composer.is_none() => {
+            let pos = c.at(ptr);
+            c.report(Code::UnknownReference, pos, "this schedule runs on Composer, but `orchestration.composer` is not declared", Some("add `orchestration: {composer: {image_version: composer-3-airflow-2.10.5}}`, or `orchestrator: vertex`".into()));
+        }
+        Orchestrator::Composer => {}
+        Orchestrator::Vertex => {
+            if c.spec.ci.is_none() {
+                let pos = c.at(&format!("{ptr}/orchestrator"));
+                c.report(Code::UnknownReference, pos, "a Vertex AI schedule is created and updated by CD, but `ci` is not declared", Some("add a `ci` section, or use `orchestrator: composer`".into()));
+            }
+            if s.wait_for.is_some() {
+                let pos = c.at(&format!("{ptr}/wait_for"));
+                c.report(Code::InvalidValue, pos, "`wait_for` needs a Composer DAG (a sensor task); a Vertex AI schedule only starts runs on time", Some("remove `wait_for`, or use `orchestrator: composer`".into()));
+            }
+        }
     }
     for (name, v) in &s.parameters {
         let pp = pointer_push(&format!("{ptr}/parameters"), name);

@@ -1,6 +1,7 @@
-//! Warnings: things that compile but probably don't do what the author meant. Today one check —
-//! a declared pipeline parameter that no step argument, input or condition reads (setting it
-//! on a run or a schedule changes nothing).
+//! Warnings: things that compile but probably don't do what the author meant: a declared
+//! pipeline parameter that no step argument, input or condition reads (setting it on a run or a
+//! schedule changes nothing), and an `orchestration.composer` nothing runs on (no environment is
+//! created for it).
 
 use super::semantic::common;
 use crate::diagnostic::{Code, Diagnostic};
@@ -34,6 +35,11 @@ pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
             let hint = format!("read it with `{{{{params.{name}}}}}` in args, `params.{name}` in inputs or a `when`, or remove it");
             out.push(Diagnostic::new(Code::UnusedParameter, doc.spans.key(&pointer), message).with_hint(hint));
         }
+    }
+    if spec.orchestration.composer.is_some() && !crate::model::lower::needs_composer(spec) {
+        let message = "no schedule runs on Composer and there is no drift detection: no Composer environment is created";
+        let hint = "remove `orchestration.composer`, or schedule a pipeline with `orchestrator: composer`";
+        out.push(Diagnostic::new(Code::UnusedResource, doc.spans.key("/orchestration/composer"), message).with_hint(hint));
     }
     out.sort_by_key(|d| d.pos);
     out

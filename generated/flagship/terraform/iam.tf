@@ -277,6 +277,7 @@ resource "google_storage_bucket_iam_member" "serving_predictions_storage_objectv
   member = google_service_account.serving.member
 }
 
+# ci: CD creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -330,6 +331,7 @@ resource "google_artifact_registry_repository_iam_member" "ci_kfp_artifactregist
   member     = google_service_account.ci.member
 }
 
+# ci: CD creates or updates the Vertex AI schedule of pipeline `scoring`, whose runs run as the pipelines SA
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA
 resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccountuser" {
   count              = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -416,7 +418,6 @@ resource "google_artifact_registry_repository_iam_member" "promote_docker_artifa
   member     = google_service_account.promote.member
 }
 
-# pipeline `scoring` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # monitoring.drift: the drift DAG starts the drift job on Vertex AI (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "composer_aiplatform_user" {
@@ -440,7 +441,6 @@ resource "google_project_iam_member" "composer_composer_worker" {
   member  = google_service_account.composer.member
 }
 
-# pipeline `scoring` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifactregistry_reader" {
   location   = google_artifact_registry_repository.kfp.location
@@ -449,7 +449,6 @@ resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifact
   member     = google_service_account.composer.member
 }
 
-# pipeline `scoring` schedule: its DAG starts runs as the pipelines SA
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA
 # monitoring.drift: the drift DAG starts the drift job on Vertex AI as the pipelines SA
 resource "google_service_account_iam_member" "composer_on_pipelines_iam_serviceaccountuser" {
@@ -594,6 +593,14 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_churn_2dalerts
   ]
 }
 
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
+resource "google_project_iam_member" "promoter_aiplatform_user" {
+  count   = var.promoter_sa != "" ? 1 : 0
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = "serviceAccount:${var.promoter_sa}"
+}
+
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_storage_bucket_iam_member" "promoter_artifacts_storage_objectuser" {
   count  = var.promoter_sa != "" ? 1 : 0
@@ -621,6 +628,14 @@ resource "google_artifact_registry_repository_iam_member" "promoter_kfp_artifact
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.writer"
   member     = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring`, whose runs run as the pipelines SA
+resource "google_service_account_iam_member" "promoter_on_pipelines_iam_serviceaccountuser" {
+  count              = var.promoter_sa != "" ? 1 : 0
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment rolls service `api` onto the new `server` image

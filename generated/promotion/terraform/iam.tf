@@ -64,6 +64,14 @@ resource "google_artifact_registry_repository_iam_member" "pipelines_docker_arti
   member     = google_service_account.pipelines.member
 }
 
+# ci: CD creates or updates the Vertex AI schedule of pipeline `hello` (the scheduler API has no narrower scope)
+resource "google_project_iam_member" "ci_aiplatform_user" {
+  count   = contains(var.ci_triggers, "cd") ? 1 : 0
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = google_service_account.ci.member
+}
+
 # ci: builds run as the CI (CD) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "ci_logging_logwriter" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -88,6 +96,14 @@ resource "google_artifact_registry_repository_iam_member" "ci_kfp_artifactregist
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.writer"
   member     = google_service_account.ci.member
+}
+
+# ci: CD creates or updates the Vertex AI schedule of pipeline `hello`, whose runs run as the pipelines SA
+resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccountuser" {
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.ci.member
 }
 
 # ci: builds run as the checks (pull requests) SA and log to Cloud Logging only (no narrower scope)
@@ -136,6 +152,14 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_gith
   ]
 }
 
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `hello` (the scheduler API has no narrower scope)
+resource "google_project_iam_member" "promoter_aiplatform_user" {
+  count   = var.promoter_sa != "" ? 1 : 0
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = "serviceAccount:${var.promoter_sa}"
+}
+
 # ci: a release from the previous environment pushes image `job`
 resource "google_artifact_registry_repository_iam_member" "promoter_docker_artifactregistry_writer" {
   count      = var.promoter_sa != "" ? 1 : 0
@@ -152,4 +176,12 @@ resource "google_artifact_registry_repository_iam_member" "promoter_kfp_artifact
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.writer"
   member     = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `hello`, whose runs run as the pipelines SA
+resource "google_service_account_iam_member" "promoter_on_pipelines_iam_serviceaccountuser" {
+  count              = var.promoter_sa != "" ? 1 : 0
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.promoter_sa}"
 }

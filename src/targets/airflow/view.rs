@@ -7,7 +7,7 @@
 
 use super::python;
 use crate::model::{
-    Composer, DataSource, Dataset, Drift, Environment, Model, ParamType, Pipeline, SaRole, Schedule,
+    Composer, DataSource, Dataset, Drift, Environment, Model, Pipeline, SaRole, Schedule,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -31,6 +31,8 @@ pub struct Common {
     pub dag_id: String,
     /// Five-field cron.
     pub cron: String,
+    /// IANA time zone of the cron (and of the start date).
+    pub time_zone: String,
     /// DAG tags.
     pub tags: Vec<String>,
     /// Owner in `default_args`.
@@ -152,6 +154,7 @@ pub struct Target<'a> {
 struct Head<'a> {
     dag_id: &'a str,
     cron: &'a str,
+    time_zone: &'a str,
     tag: &'a str,
     runs_as: SaRole,
     doc: String,
@@ -169,15 +172,15 @@ pub fn pipeline_dag(t: Target<'_>, pipeline: &Pipeline, schedule: &Schedule) -> 
     if let Some(d) = pipeline.description.as_deref().filter(|d| !d.trim().is_empty()) {
         doc.push_str(&format!("{}\n\n", d.trim_end()));
     }
-    doc.push_str(&format!("- Schedule: `{}` (UTC); no catch-up; one run at a time.\n", schedule.cron));
+    doc.push_str(&format!("- Schedule: `{}` ({}); no catch-up; one run at a time.\n", schedule.cron, schedule.time_zone));
     if let Some(ds) = wait_for {
         doc.push_str(&format!("- Waits for: dataset `{}` at `{}`.\n", ds.key, env.dataset_uri(ds)));
     }
     let repo = env.kfp_repo_id();
     doc.push_str(&format!("- Runs: the compiled pipeline from the KFP repository `{repo}` at tag `{}`.\n", env.name));
-    let head = Head { dag_id: &pipeline.dag_id, cron: &schedule.cron, tag: &pipeline.key, runs_as: SaRole::Pipelines, doc };
+    let head = Head { dag_id: &pipeline.dag_id, cron: &schedule.cron, time_zone: &schedule.time_zone, tag: &pipeline.key, runs_as: SaRole::Pipelines, doc };
     let common = common(t, head);
-    let values = parameter_values(pipeline, schedule);
+    let values = pipeline.scheduled_values(schedule);
     Ok(PipelineDag {
         common,
         display_name: pipeline.name.clone(),
@@ -191,21 +194,6 @@ pub fn pipeline_dag(t: Target<'_>, pipeline: &Pipeline, schedule: &Schedule) -> 
         run_task: RUN_PIPELINE_TASK,
         sensor: wait_for.map(|ds| sensor(env, ds)),
     })
-}
-
-/// Values a scheduled run passes: the schedule's values over the parameters' defaults. A float
-/// parameter given as a whole number is written as a float (`1.0`), as its KFP type says.
-fn parameter_values(pipeline: &Pipeline, schedule: &Schedule) -> BTreeMap<String, Value> {
-    let mut values: BTreeMap<String, Value> =
-        pipeline.params.iter().filter_map(|p| Some((p.name.clone(), p.default.clone()?))).collect();
-    values.extend(schedule.parameters.iter().map(|(k, v)| (k.clone(), v.clone())));
-    for (name, value) in values.iter_mut() {
-        let is_float = pipeline.param(name).is_some_and(|p| p.ty == ParamType::Float);
-        if let (true, Some(whole)) = (is_float && !value.is_f64(), value.as_i64()) {
-            *value = Value::from(whole as f64);
-        }
-    }
-    values
 }
 
 /// Task id of the sensor waiting for a dataset (also its Python variable, so `-` becomes `_`).
@@ -244,7 +232,7 @@ pub fn drift_dag(t: Target<'_>, drift: &Drift) -> Result<DriftDag, String> {
         endpoint.display_name, env.name, drift.dataset, drift.threshold, drift.cron,
     );
     let dag_id = model.drift_dag_id();
-    let common = common(t, Head { dag_id: &dag_id, cron: &drift.cron, tag: "drift", runs_as: model.drift_runner(), doc });
+    let common = common(t, Head { dag_id: &dag_id, cron: &drift.cron, time_zone: "UTC", tag: "drift", runs_as: model.drift_runner(), doc });
     Ok(DriftDag {
         common,
         display_name: format!("{}-drift", model.project.name),
@@ -284,6 +272,7 @@ fn common(t: Target<'_>, head: Head<'_>) -> Common {
         doc,
         dag_id: head.dag_id.to_owned(),
         cron: head.cron.to_owned(),
+        time_zone: head.time_zone.to_owned(),
         tags: vec!["mlopsgen".into(), model.project.name.clone(), env.name.clone(), head.tag.to_owned()],
         owner: model.project.name.clone(),
         project_id: env.gcp_project.clone(),

@@ -7,6 +7,7 @@
 
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
+use super::schedule;
 use super::subst::{literal, var};
 use super::vars::{self, Scope};
 use crate::model::{paths, Model};
@@ -35,6 +36,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
     steps.extend(uploads);
     steps.extend(deploy::sync_dags(model, Scope::Current, &uploaded));
+    steps.extend(schedule::steps(model, Scope::Current, &uploaded));
     steps.extend(deploy::deploy_services(model, Scope::Current, &pushed));
     steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
     steps.extend(run_pipeline(model, &uploaded));

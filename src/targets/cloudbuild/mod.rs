@@ -15,6 +15,7 @@ mod cd;
 mod deploy;
 mod pr;
 mod release;
+pub mod schedule;
 pub mod subst;
 mod vars;
 mod yaml;
@@ -32,6 +33,11 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     for config in builds(model) {
         let path = paths::cloudbuild(config.name);
         out.insert(path, render(model, config)?)?;
+    }
+    if model.ci.is_some() {
+        for (path, text) in schedule::files(model) {
+            out.insert(path, text)?;
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 use super::build::{Step, DOCKER};
 use super::deploy::{self, ids};
+use super::schedule;
 use super::subst::var;
 use super::vars::{self, Scope};
 use crate::model::Model;
@@ -56,6 +57,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let uploaded = if uploads.is_empty() { promoted.clone() } else { ids(&uploads) };
     steps.extend(uploads);
     steps.extend(deploy::sync_dags(model, next, &uploaded));
+    steps.extend(schedule::steps(model, next, &uploaded));
     steps.extend(deploy::deploy_services(model, next, &promoted));
     steps.extend(deploy::deploy_functions(model, next, &promoted));
     let mark = deploy::mark_deployed(model, next, &steps);

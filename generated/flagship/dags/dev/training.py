@@ -3,7 +3,7 @@
 
 Validate the customer table, tune, train, evaluate, register and deploy if good enough.
 
-- Schedule: `0 3 * * 1` (UTC); no catch-up; one run at a time.
+- Schedule: `0 3 * * 1` (Europe/Amsterdam); no catch-up; one run at a time.
 - Waits for: dataset `customers` at `bq://acme-churn-dev.churn.customers`.
 - Runs: the compiled pipeline from the KFP repository `churn-pipelines` at tag `dev`.
 - On failure: Cloud Monitoring alert `dag_failures` notifies email:ml-oncall@acme.example, \
@@ -14,6 +14,7 @@ pubsub:churn-alerts.
 
 import datetime
 
+import pendulum
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.operators.vertex_ai.pipeline_job import (
     RunPipelineJobOperator,
@@ -81,9 +82,10 @@ default_args = {
 with DAG(
     dag_id="churn_training",
     doc_md=__doc__,
-    # Runs fire at the cron time (UTC) on Airflow 2 and 3 alike.
-    schedule=CronTriggerTimetable("0 3 * * 1", timezone="UTC"),
-    start_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+    # Runs fire at the cron time in this time zone (daylight-saving changes included) on
+    # Airflow 2 and 3 alike; the start date is in the same zone.
+    schedule=CronTriggerTimetable("0 3 * * 1", timezone="Europe/Amsterdam"),
+    start_date=pendulum.datetime(2025, 1, 1, tz="Europe/Amsterdam"),
     catchup=False,
     max_active_runs=1,
     default_args=default_args,

@@ -13,6 +13,7 @@ pubsub:demand-alerts.
 
 import datetime
 
+import pendulum
 from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 from airflow.providers.google.cloud.operators.vertex_ai.pipeline_job import (
     RunPipelineJobOperator,
@@ -80,9 +81,10 @@ default_args = {
 with DAG(
     dag_id="demand_tuning",
     doc_md=__doc__,
-    # Runs fire at the cron time (UTC) on Airflow 2 and 3 alike.
+    # Runs fire at the cron time in this time zone (daylight-saving changes included) on
+    # Airflow 2 and 3 alike; the start date is in the same zone.
     schedule=CronTriggerTimetable("0 4 * * 0", timezone="UTC"),
-    start_date=datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC),
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
     default_args=default_args,

@@ -1,0 +1,140 @@
+//! Vertex AI schedules (`orchestrator: vertex`): the request body of each environment's schedule,
+//! `cloudbuild/schedules/<env>/<pipeline>.json`, and the build step that creates or updates it.
+//!
+//! The google provider (6.50) has no resource for Vertex AI schedules, so CD owns them: after the
+//! template upload, one step per scheduled pipeline finds the schedule by display name
+//! (`schedules.list` with `filter=display_name="…"`) and patches it, or creates it when there is
+//! none; a second run finds the one the first created, so schedules are never duplicated
+//! (REST reference: https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.schedules;
+//! list filter fields: `ListSchedulesRequest.filter`). An update replaces the fields in its
+//! `updateMask`; runs already started are not touched, and the next run follows the new cron
+//! (`schedules.patch`).
+//!
+//! The body holds what a Composer DAG passes to `RunPipelineJobOperator`, from the same model
+//! values: display name, pipeline root, parameter values (schedule over defaults), the pipelines
+//! service account and the environment's labels. Like the DAG, it leaves `enable_caching` unset,
+//! so each step's compiled caching setting applies. `cron` carries the time zone as the
+//! documented `TZ=<IANA name> ` prefix (`Schedule.cron`); `maxConcurrentRunCount: 1` and
+//! `allowQueueing: true` mirror the DAG's `max_active_runs=1` (a run due while one is running
+//! waits for it). The step sets `templateUri` to the template version this build uploaded (its
+//! commit tag), which Vertex AI resolves into the pipeline spec (`PipelineJob.templateUri`).
+
+use super::build::{Step, GCLOUD};
+use super::deploy::output_path;
+use super::subst::{literal, var};
+use super::vars::{self, Scope};
+use crate::model::{paths, Environment, Model, Orchestrator, Pipeline, SaRole, Schedule};
+use serde_json::{json, Value};
+
+/// Creates or updates the schedule in the JSON file `$1`: `$API` is the Vertex AI REST root,
+/// `$TEMPLATE_URI` the template version to run. Lists by display name (following pages); one
+/// match is patched, none created, more than one fails (a schedule made by hand with the same
+/// name: delete it or rename it). No `$` in the text: Cloud Build would substitute it.
+pub const UPSERT_SCHEDULE: &str = r#"import json
+import subprocess
+import sys
+import urllib.parse
+import urllib.request
+from os import environ
+
+TOKEN = subprocess.run(["gcloud", "auth", "print-access-token"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def call(method, url, body=None):
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"}
+    with urllib.request.urlopen(urllib.request.Request(url, data=data, method=method, headers=headers)) as answer:
+        text = answer.read().decode()
+    return json.loads(text) if text else {}
+
+
+with open(sys.argv[1], encoding="utf-8") as f:
+    schedule = json.load(f)
+schedule["createPipelineJobRequest"]["pipelineJob"]["templateUri"] = environ["TEMPLATE_URI"]
+api = environ["API"].rstrip("/")
+collection = api + "/" + schedule["createPipelineJobRequest"]["parent"] + "/schedules"
+query = {"filter": 'display_name="' + schedule["displayName"] + '"'}
+found = []
+while True:
+    page = call("GET", collection + "?" + urllib.parse.urlencode(query))
+    found += page.get("schedules", [])
+    if not page.get("nextPageToken"):
+        break
+    query["pageToken"] = page["nextPageToken"]
+if len(found) > 1:
+    sys.exit("more than one schedule is named " + schedule["displayName"] + ": " + ", ".join(s["name"] for s in found))
+if found:
+    mask = ",".join(key for key in schedule if key != "displayName")
+    name = found[0]["name"]
+    call("PATCH", api + "/" + name + "?" + urllib.parse.urlencode({"updateMask": mask}), schedule)
+    print("updated", name)
+else:
+    print("created", call("POST", collection, schedule).get("name"))"#;
+
+/// Pipelines scheduled on Vertex AI.
+pub fn scheduled(model: &Model) -> impl Iterator<Item = (&Pipeline, &Schedule)> {
+    model
+        .pipelines
+        .iter()
+        .filter_map(|p| Some((p, p.schedule.as_ref().filter(|s| s.orchestrator == Orchestrator::Vertex)?)))
+}
+
+/// The `cron` of a schedule: the time zone as a `TZ=` prefix, then the five fields.
+pub fn cron(schedule: &Schedule) -> String {
+    format!("TZ={} {}", schedule.time_zone, schedule.cron)
+}
+
+/// The schedule resource (without `templateUri`, which the step sets) of a pipeline in one
+/// environment.
+pub fn body(model: &Model, env: &Environment, pipeline: &Pipeline, schedule: &Schedule) -> Value {
+    json!({
+        "displayName": pipeline.name,
+        "cron": cron(schedule),
+        "maxConcurrentRunCount": "1",
+        "allowQueueing": true,
+        "createPipelineJobRequest": {
+            "parent": format!("projects/{}/locations/{}", env.gcp_project, env.region),
+            "pipelineJob": {
+                "displayName": pipeline.name,
+                "runtimeConfig": {
+                    "gcsOutputDirectory": env.pipeline_root(&model.pipeline_root_bucket, pipeline),
+                    "parameterValues": pipeline.scheduled_values(schedule),
+                },
+                "serviceAccount": env.sa_email(SaRole::Pipelines),
+                "labels": env.labels,
+            },
+        },
+    })
+}
+
+/// Every environment's schedule files.
+pub fn files(model: &Model) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for env in &model.environments {
+        for (pipeline, schedule) in scheduled(model) {
+            let text = serde_json::to_string_pretty(&body(model, env, pipeline, schedule)).unwrap_or_default();
+            out.push((paths::schedule_file(&env.name, &pipeline.key), text + "\n"));
+        }
+    }
+    out
+}
+
+/// One step per Vertex-scheduled pipeline: create or update its schedule in the scope's
+/// environment, after the templates are uploaded.
+pub fn steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
+    let env = scope.var(vars::ENV);
+    scheduled(model)
+        .map(|(p, _)| {
+            let file = paths::schedule_file(&env, &p.key);
+            let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
+            Step::new(format!("schedule-{}", p.key), GCLOUD)
+                .entrypoint("python3")
+                .dir(output_path(model, dir))
+                .env("API", format!("https://{}-aiplatform.googleapis.com/v1", scope.var(vars::REGION)))
+                .env("TEMPLATE_URI", format!("{}/{}/{}", scope.var(vars::KFP_REPO), literal(&p.name), var("SHORT_SHA")))
+                .args(["-c", UPSERT_SCHEDULE, name])
+                .after(after)
+                .timeout(300)
+        })
+        .collect()
+}

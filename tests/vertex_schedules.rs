@@ -1,0 +1,359 @@
+//! `orchestrator: vertex` and `time_zone`, proven at run time where possible:
+//!
+//! - the CD step's script (taken from the generated `cd.yaml`, Cloud Build substitutions filled in
+//!   from the model) run twice with python3 against a stand-in Vertex AI schedules API creates the
+//!   schedule once and then updates it (never a second one), sends the cron with its `TZ=` prefix
+//!   and the new template version, and refuses to pick between two schedules of the same name;
+//! - the schedule's parameter values, service account, labels and pipeline root equal what the
+//!   Composer DAG of the same pipeline passes to `RunPipelineJobOperator` (read from the DAG with
+//!   Python's `ast`);
+//! - an unknown time zone is an error at its position; a spec with no Composer schedule (and no
+//!   drift) gets no Composer environment, DAGs or Composer IAM.
+
+use mlopsgen::{compile, Compilation, Options, Source};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A stand-in for `projects.locations.schedules` (list with a `display_name` filter, one result
+/// per page; create; patch by `updateMask`); `GET /dump` returns every schedule. Each request is
+/// appended to the log file given as `argv[1]`.
+const FAKE_API: &str = r#"
+import json, sys, urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+schedules = {}
+log = open(sys.argv[1], "a")
+
+
+class Api(BaseHTTPRequestHandler):
+    def send(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def record(self, body=None):
+        entry = {"method": self.command, "path": self.path, "auth": self.headers.get("Authorization"), "body": body}
+        log.write(json.dumps(entry) + "\n")
+        log.flush()
+
+    def body(self):
+        return json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == "/dump":
+            return self.send(200, list(schedules.values()))
+        self.record()
+        query = urllib.parse.parse_qs(url.query)
+        wanted = query["filter"][0]
+        assert wanted.startswith('display_name="') and wanted.endswith('"'), wanted
+        parent = url.path[len("/v1/"):-len("/schedules")]
+        hits = [s for s in schedules.values() if s["displayName"] == wanted[14:-1] and s["name"].startswith(parent + "/")]
+        at = int(query.get("pageToken", ["0"])[0])
+        page = {"schedules": hits[at:at + 1]} if hits[at:at + 1] else {}
+        if at + 1 < len(hits):
+            page["nextPageToken"] = str(at + 1)
+        self.send(200, page)
+
+    def do_POST(self):
+        body = self.body()
+        self.record(body)
+        parent = urllib.parse.urlsplit(self.path).path[len("/v1/"):-len("/schedules")]
+        body["name"] = "%s/schedules/%d" % (parent, len(schedules) + 1)
+        schedules[body["name"]] = body
+        self.send(200, body)
+
+    def do_PATCH(self):
+        body = self.body()
+        self.record(body)
+        url = urllib.parse.urlsplit(self.path)
+        name = url.path[len("/v1/"):]
+        if name not in schedules:
+            return self.send(404, {"error": {"status": "NOT_FOUND"}})
+        for field in urllib.parse.parse_qs(url.query)["updateMask"][0].split(","):
+            schedules[name][field] = body[field]
+        self.send(200, schedules[name])
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("127.0.0.1", 0), Api)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"#;
+
+const FAKE_GCLOUD: &str = "#!/bin/sh\necho fake-token\n";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn flagship() -> String {
+    std::fs::read_to_string(root().join("specs/flagship.yaml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn compile_text(text: &str) -> Result<Compilation, Vec<mlopsgen::Diagnostic>> {
+    let source = Source { name: "flagship.yaml".into(), text: text.to_owned() };
+    let options = Options { spec_file: root().join("specs/flagship.yaml"), out_override: None };
+    match compile(&source, &options) {
+        Ok(c) => Ok(c),
+        Err(mlopsgen::Error::Invalid(d)) => Err(d),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn compiled(text: &str) -> Compilation {
+    compile_text(text).unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+/// The step with this id from a generated Cloud Build file.
+fn step(c: &Compilation, config: &str, id: &str) -> Value {
+    let text = c.output.get(&format!("cloudbuild/{config}.yaml")).unwrap_or_else(|| panic!("no {config}.yaml"));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let build = serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let steps = build["steps"].as_array().cloned().unwrap_or_default();
+    steps.into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {config}.yaml"))
+}
+
+/// Fills `${NAME}` from `values`, then `$$` → `$`, as Cloud Build does.
+fn substitute(text: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = text.to_owned();
+    for (k, v) in values {
+        out = out.replace(&format!("${{{k}}}"), v);
+    }
+    assert!(!out.replace("$$", "").contains("${"), "unfilled substitution in {out}");
+    out.replace("$$", "$")
+}
+
+struct Api {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Api {
+    fn start(dir: &Path) -> Api {
+        let log = dir.join("api.log");
+        let mut child = Command::new("python3")
+            .args(["-c", FAKE_API])
+            .arg(&log)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("python3: {e}"));
+        let mut line = String::new();
+        let out = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        BufReader::new(out).read_line(&mut line).unwrap_or_else(|e| panic!("{e}"));
+        let port = line.trim().parse().unwrap_or_else(|e| panic!("port {line:?}: {e}"));
+        Api { child, port, log }
+    }
+
+    fn schedules(&self) -> Vec<Value> {
+        let out = Command::new("python3")
+            .args(["-c", "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())"])
+            .arg(format!("http://127.0.0.1:{}/dump", self.port))
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"))).collect()
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the step as Cloud Build would, in `env`'s build, for commit `sha`, against the fake API.
+fn run_step(c: &Compilation, step: &Value, env: &str, sha: &str, api: &Api, dir: &Path) -> (bool, String) {
+    let model = &c.model;
+    let environment = model.environments.iter().find(|e| e.name == env).unwrap_or_else(|| panic!("{env}"));
+    let mut values = mlopsgen::targets::cloudbuild::substitutions(model, environment);
+    values.insert("SHORT_SHA".into(), sha.into());
+    // The step's working directory: its `dir` under a copy of the output, at the repository root.
+    let rel = substitute(step["dir"].as_str().unwrap_or("."), &values);
+    let out_rel = model.output_dir.trim_end_matches('/');
+    let inside = rel.strip_prefix(&format!("{out_rel}/")).unwrap_or_else(|| panic!("{rel} not under {out_rel}"));
+    let work = dir.join("repo").join(&rel);
+    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{e}"));
+    for (path, text) in c.output.files().filter(|(p, _)| p.starts_with(&format!("{inside}/"))) {
+        std::fs::write(work.join(&path[inside.len() + 1..]), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(bin.join("gcloud"), FAKE_GCLOUD).unwrap_or_else(|e| panic!("{e}"));
+    let _ = Command::new("chmod").arg("+x").arg(bin.join("gcloud")).status();
+
+    let mut command = Command::new(step["entrypoint"].as_str().unwrap_or_else(|| panic!("entrypoint")));
+    let args: Vec<String> = step["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).map(|a| substitute(a, &values)).collect();
+    command.args(&args).current_dir(&work).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    for entry in step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
+        let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
+        command.env(key, substitute(value, &values));
+    }
+    // The real root is https://REGION-aiplatform.googleapis.com/v1; only the host changes here.
+    let real = format!("https://{}-aiplatform.googleapis.com/v1", environment.region);
+    let api_root = substitute(step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).find_map(|e| e.strip_prefix("API=")).unwrap_or(""), &values);
+    assert_eq!(api_root, real);
+    command.env("API", format!("http://127.0.0.1:{}/v1", api.port));
+    let out = command.output().unwrap_or_else(|e| panic!("{e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mlopsgen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+#[test]
+fn cd_creates_the_schedule_once_then_updates_it() {
+    let c = compiled(&flagship());
+    let step = step(&c, "cd", "schedule-scoring");
+    let dir = temp_dir("vertex-schedule");
+    let api = Api::start(&dir);
+
+    let (ok, out) = run_step(&c, &step, "dev", "aaa1111", &api, &dir);
+    assert!(ok && out.starts_with("created projects/acme-churn-dev/locations/europe-west4/schedules/"), "{out}");
+    let (ok, out) = run_step(&c, &step, "dev", "bbb2222", &api, &dir);
+    assert!(ok && out.starts_with("updated "), "{out}");
+
+    let all = api.schedules();
+    assert_eq!(all.len(), 1, "a second CD run must not add a schedule: {all:#?}");
+    let s = &all[0];
+    assert_eq!(s["displayName"], "churn-scoring");
+    // The spec's time zone reaches the API as the documented `TZ=` prefix of the cron.
+    assert_eq!(s["cron"], "TZ=Europe/Amsterdam 30 4 * * *");
+    let job = &s["createPipelineJobRequest"]["pipelineJob"];
+    let dev = c.model.environments.iter().find(|e| e.name == "dev").unwrap_or_else(|| panic!("dev"));
+    let scoring = c.model.pipeline("scoring").unwrap_or_else(|| panic!("scoring"));
+    assert_eq!(job["templateUri"], format!("{}/{}/bbb2222", dev.kfp_repo(), scoring.name), "the update runs the newly uploaded version");
+    let requests = api.requests();
+    assert!(requests.iter().all(|r| r["auth"] == "Bearer fake-token"), "{requests:#?}");
+    let methods: Vec<&str> = requests.iter().filter_map(|r| r["method"].as_str()).collect();
+    assert_eq!(methods, ["GET", "POST", "GET", "PATCH"]);
+    let patch = &requests[3];
+    assert!(patch["path"].as_str().is_some_and(|p| p.contains("updateMask=cron%2CmaxConcurrentRunCount%2CallowQueueing%2CcreatePipelineJobRequest")), "{patch}");
+
+    // A second schedule with the same name (made by hand): the step refuses to guess.
+    let mut copy = s.clone();
+    copy.as_object_mut().map(|o| o.remove("name"));
+    let post = "import json, sys, urllib.request\nreq = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST')\nurllib.request.urlopen(req).read()";
+    let parent = "projects/acme-churn-dev/locations/europe-west4";
+    let status = Command::new("python3")
+        .args(["-c", post, &format!("http://127.0.0.1:{}/v1/{parent}/schedules", api.port), &copy.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success());
+    let (ok, out) = run_step(&c, &step, "dev", "ccc3333", &api, &dir);
+    assert!(!ok && out.contains("more than one schedule is named churn-scoring"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn release_schedules_in_the_next_environment() {
+    let c = compiled(&flagship());
+    let step = step(&c, "release", "schedule-scoring");
+    let dir = temp_dir("vertex-schedule-release");
+    let api = Api::start(&dir);
+    let (ok, out) = run_step(&c, &step, "dev", "aaa1111", &api, &dir);
+    assert!(ok && out.starts_with("created projects/acme-churn-prod/locations/europe-west4/schedules/"), "{out}");
+    let all = api.schedules();
+    let job = &all[0]["createPipelineJobRequest"]["pipelineJob"];
+    assert_eq!(job["serviceAccount"], "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com");
+    assert_eq!(job["labels"]["env"], "prod");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Module-level literals of a generated DAG, read with Python's `ast`.
+fn dag_constants(text: &str) -> Value {
+    let script = "import ast, json, sys\nout = {}\nfor node in ast.parse(sys.stdin.read()).body:\n    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):\n        try:\n            out[node.targets[0].id] = ast.literal_eval(node.value)\n        except ValueError:\n            pass\nprint(json.dumps(out))";
+    let mut child = Command::new("python3").args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("{e}"));
+    std::io::Write::write_all(&mut child.stdin.take().unwrap_or_else(|| panic!("stdin")), text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_vertex_schedule_runs_what_the_composer_dag_runs() {
+    // The flagship's training pipeline on Composer, and the same pipeline on Vertex AI (without
+    // `wait_for`, which needs a DAG).
+    let composer = compiled(&flagship());
+    let text = flagship().replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n");
+    let vertex = compiled(&text);
+    for env in ["dev", "prod"] {
+        let dag = dag_constants(composer.output.get(&format!("dags/{env}/training.py")).unwrap_or_else(|| panic!("dag")));
+        let body: Value = serde_json::from_str(vertex.output.get(&format!("cloudbuild/schedules/{env}/training.json")).unwrap_or_else(|| panic!("schedule")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let job = &body["createPipelineJobRequest"]["pipelineJob"];
+        assert_eq!(job["runtimeConfig"]["parameterValues"], dag["PARAMETER_VALUES"], "{env}");
+        assert_eq!(job["serviceAccount"], dag["SERVICE_ACCOUNT"], "{env}");
+        assert_eq!(job["labels"], dag["LABELS"], "{env}");
+        assert_eq!(job["runtimeConfig"]["gcsOutputDirectory"], dag["PIPELINE_ROOT"], "{env}");
+        assert_eq!(body["createPipelineJobRequest"]["parent"], format!("projects/{}/locations/{}", dag["PROJECT_ID"].as_str().unwrap_or(""), dag["REGION"].as_str().unwrap_or("")));
+        // Same package; the DAG runs the environment's tag, the schedule the version CD uploaded.
+        let template = dag["TEMPLATE_PATH"].as_str().unwrap_or("");
+        assert!(template.ends_with(&format!("/churn-training/{env}")), "{template}");
+        assert!(!job["runtimeConfig"]["parameterValues"].as_object().is_some_and(|o| o.is_empty()), "the comparison needs parameters");
+        assert!(job.get("enableCaching").is_none() && !composer.output.get(&format!("dags/{env}/training.py")).unwrap_or("").contains("enable_caching"));
+        // Both read the cron in the same time zone.
+        assert!(composer.output.get(&format!("dags/{env}/training.py")).unwrap_or("").contains("CronTriggerTimetable(\"0 3 * * 1\", timezone=\"Europe/Amsterdam\")"));
+        assert_eq!(body["cron"], "TZ=Europe/Amsterdam 0 3 * * 1");
+    }
+    // The Vertex variant has no DAG for the pipeline.
+    assert!(vertex.output.get("dags/dev/training.py").is_none());
+}
+
+#[test]
+fn an_unknown_time_zone_is_reported_at_its_position() {
+    let text = flagship().replace("time_zone: Europe/Amsterdam   #", "time_zone: Europe/Amsterdm   #");
+    let line = text.lines().position(|l| l.contains("Europe/Amsterdm")).unwrap_or_else(|| panic!("edit")) + 1;
+    let d = compile_text(&text).err().unwrap_or_else(|| panic!("accepted"));
+    let hit = d.iter().find(|d| d.message.contains("unknown time zone `Europe/Amsterdm`")).unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!((hit.code.as_str(), hit.pos.line), ("E035", line));
+    assert_eq!(hit.hint.as_deref(), Some("did you mean `Europe/Amsterdam`?"));
+}
+
+#[test]
+fn no_composer_schedule_means_no_composer() {
+    // Flagship without drift detection and with both pipelines on Vertex AI.
+    let text = flagship()
+        .replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n")
+        .replace("    dag_failures: true\n", "");
+    let start = text.find("  drift:").unwrap_or_else(|| panic!("drift"));
+    let end = start + text[start..].find("\n\n").unwrap_or(text.len() - start);
+    let text = format!("{}{}", &text[..start], &text[end + 1..]);
+    let c = compiled(&text);
+    assert!(c.model.composer.is_none());
+    assert!(c.warnings.iter().any(|w| w.code.as_str() == "W002"), "{:?}", c.warnings);
+    let files: Vec<&str> = c.output.files().map(|(p, _)| p).collect();
+    assert!(!files.iter().any(|p| p.starts_with("dags/")), "{files:?}");
+    let tf: String = c.output.files().filter(|(p, _)| p.starts_with("terraform/")).map(|(_, t)| t).collect();
+    for absent in ["google_composer_environment", "composer.worker", "cloudcomposer", "composer.ServiceAgentV2Ext", "dag_failures"] {
+        assert!(!tf.contains(absent), "{absent} in Terraform");
+    }
+    let cd = c.output.get("cloudbuild/cd.yaml").unwrap_or("");
+    assert!(!cd.contains("sync-dags") && cd.contains("schedule-training") && cd.contains("schedule-scoring"));
+}
+
+#[test]
+fn a_vertex_schedule_cannot_wait_for_data() {
+    let text = flagship().replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n      wait_for: customers\n");
+    let line = text.lines().position(|l| l.contains("wait_for: customers")).unwrap_or_else(|| panic!("edit")) + 1;
+    let d = compile_text(&text).err().unwrap_or_else(|| panic!("accepted"));
+    let hit = d.iter().find(|d| d.message.contains("`wait_for` needs a Composer DAG")).unwrap_or_else(|| panic!("{d:?}"));
+    assert_eq!((hit.code.as_str(), hit.pos.line), ("E035", line));
+}
