@@ -8,6 +8,7 @@
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
 use super::subst::{literal, var};
+use super::terraform;
 use super::vars::{self, Scope};
 use crate::model::{paths, Model};
 use crate::targets::docker::REVISION_ARG;
@@ -29,7 +30,11 @@ print(\"submitted\", job.resource_name)";
 /// The CD steps and the images they push.
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let (mut steps, images) = build_images(model);
-    let pushes = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    let mut pushes: Vec<String> = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    // Deploys wait for the environment's Terraform apply too (`ci.terraform.apply`).
+    let infra = terraform::apply_steps(model, Scope::Current, &[]);
+    pushes.extend(infra.last().map(|s| s.id.clone()));
+    steps.extend(infra);
     let pushed = deploy::join(&mut steps, "images-pushed", pushes);
     let uploads = deploy::upload_templates(model, Scope::Current, &pushed);
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };

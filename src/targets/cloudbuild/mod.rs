@@ -16,6 +16,7 @@ mod deploy;
 mod pr;
 mod release;
 pub mod subst;
+mod terraform;
 mod vars;
 mod yaml;
 

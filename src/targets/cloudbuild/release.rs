@@ -32,7 +32,13 @@ const WAIT_SECONDS: u32 = 7200;
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let next = Scope::Next;
     let mut steps: Vec<Step> = deploy::wait_deployed(model, Scope::Current, WAIT_SECONDS).into_iter().collect();
-    let ready = ids(&steps);
+    let waited = ids(&steps);
+    // The next environment's Terraform is applied once the commit is known deployed here; the
+    // copies and deploys wait for it (`ci.terraform.apply`).
+    let infra = super::terraform::apply_steps(model, next, &waited);
+    let mut ready = waited.clone();
+    ready.extend(infra.last().map(|s| s.id.clone()));
+    steps.extend(infra);
     let mut images = Vec::new();
     for image in &model.images {
         let src = format!("{}/{}:{}", Scope::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
