@@ -25,7 +25,7 @@ use super::vars::{self, Scope};
 use crate::model::{paths, Model, SaRole};
 
 /// The volume holding each environment's working copy, plan and provider plugins.
-const VOLUME: (&str, &str) = ("terraform", "/terraform");
+const VOLUME: (&str, &str) = ("terraform", "/tf-work");
 
 /// Copies the module (`$1`) into `$WORK` and initialises it against `$ENV`'s backend.
 const INIT: &str = "set -eu
@@ -46,12 +46,12 @@ terraform show -no-color plan.tfplan > plan.txt";
 const SUMMARY: &str = "set -eu
 for env in \"$$@\"; do
   echo \"==== terraform plan: $$env ====\"
-  grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"/terraform/$$env/plan.txt\" || true
+  grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"/tf-work/$$env/plan.txt\" || true
 done
 for env in \"$$@\"; do
   echo
   echo \"==== full plan: $$env ====\"
-  cat \"/terraform/$$env/plan.txt\"
+  cat \"/tf-work/$$env/plan.txt\"
 done";
 
 /// Reports drift: exit 2 when refreshing would change the state.
