@@ -125,9 +125,9 @@ pub fn plan_steps(model: &Model) -> Vec<Step> {
     steps
 }
 
-/// CD / release steps applying the scope's environment as its apply SA, after `after`; the last
-/// id is what deploys wait for.
-pub fn apply_steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
+/// CD / release steps applying the scope's environment as its apply SA, after `after`, with the
+/// apply itself also after `apply_after`; the last id is what deploys wait for.
+pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &[String]) -> Vec<Step> {
     if !crate::model::terraform_access::applies(model) {
         return Vec::new();
     }
@@ -144,8 +144,10 @@ pub fn apply_steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
     let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
     drift.allow_exit_codes = vec![2];
     let plan = step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200);
+    let mut waits = vec![plan.id.clone(), drift.id.clone()];
+    waits.extend(apply_after.iter().cloned());
     let apply = step(model, "tf-apply".to_owned(), &env, &sa, &work, APPLY)
-        .after(&[plan.id.clone(), drift.id.clone()])
+        .after(&waits)
         .timeout(3600);
     vec![init, drift, plan, apply]
 }

@@ -85,6 +85,9 @@ pub fn file(m: &Model) -> TfFile {
             b = b.add_block(super::storage::dataset_exists(id));
         }
         let mut item = Item::from(b);
+        if g.member == Member::Sa(SaRole::Apply) && g.role == "roles/iam.serviceAccountAdmin" {
+            item = item.skip("CKV_GCP_49", "the apply SA runs Terraform, which creates and manages this project's service accounts");
+        }
         if g.role == "roles/composer.worker" {
             item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");
         }
