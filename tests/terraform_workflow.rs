@@ -21,36 +21,16 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+#[path = "support/subst.rs"]
+mod subst_support;
+use subst_support::expand;
+
 fn compile_spec(name: &str) -> Compilation {
     let path = format!("specs/{name}.yaml");
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(&path)).unwrap_or_else(|e| panic!("{e}"));
     let source = Source { name: path.clone(), text };
     let options = Options { spec_file: path.into(), out_override: None };
     compile(&source, &options).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Cloud Build's substitution: `$$` → `$`, `${K}` → the trigger's value.
-fn expand(text: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-        } else if let Some(braced) = after.strip_prefix('{') {
-            let end = braced.find('}').unwrap_or_else(|| panic!("unclosed in {text}"));
-            let name = &braced[..end];
-            out.push_str(values.get(name).map_or("", String::as_str));
-            rest = &braced[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
