@@ -18,7 +18,7 @@ use mlopsgen::proof::{self, roles::Roles};
 use mlopsgen::targets::cloudbuild::{identity, substitutions};
 use mlopsgen::{compile, Compilation, Options, Source};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 #[path = "support/subst.rs"]
