@@ -10,6 +10,10 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+#[path = "support/subst.rs"]
+mod subst_support;
+use subst_support::expand;
+
 const SHA: &str = "abc1234";
 
 fn compile_text(text: &str) -> Compilation {
@@ -30,31 +34,6 @@ fn flagship_text() -> String {
 fn parse(text: &str) -> Value {
     let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// What Cloud Build does to a string: `$$` → `$`, `${K}`/`$K` → the value.
-fn expand(text: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let (name, tail) = if let Some(tail) = after.strip_prefix('$') {
-            out.push('$');
-            rest = tail;
-            continue;
-        } else if let Some(braced) = after.strip_prefix('{') {
-            let end = braced.find('}').unwrap_or_else(|| panic!("unclosed in {text}"));
-            (&braced[..end], &braced[end + 1..])
-        } else {
-            let len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-            (&after[..len], &after[len..])
-        };
-        out.push_str(values.get(name).unwrap_or_else(|| panic!("`{name}` has no value in {text}")));
-        rest = tail;
-    }
-    out.push_str(rest);
-    out
 }
 
 fn expand_all(value: &Value, values: &BTreeMap<String, String>) -> Value {
@@ -315,8 +294,8 @@ fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     let deploys = roles(Member::Promoter);
     assert!(deploys.contains("roles/artifactregistry.writer") && deploys.contains("roles/run.developer"), "{deploys:?}");
     let tf = c.output.get("terraform/env/prod.tfvars").unwrap_or_default();
-    let promoter = format!("promoter_sa = \"{}\"", m.default_env().sa_email(SaRole::Promote));
-    assert!(tf.contains(&promoter), "{tf}");
+    let promoter = tf.lines().find(|l| l.split('=').next().map(str::trim) == Some("promoter_sa")).unwrap_or_default();
+    assert!(promoter.contains(&format!("\"{}\"", m.default_env().sa_email(SaRole::Promote))), "{tf}");
     let ci = m.default_env().sa_email(SaRole::Ci);
     assert!(!tf.contains(&ci), "prod names the dev CI SA: {tf}");
 }

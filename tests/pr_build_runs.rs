@@ -6,7 +6,11 @@
 //! - a `python:*` image: a fresh virtualenv of this machine's Python (python and pip, nothing
 //!   installed) first on `PATH`, the system's base tools after it;
 //! - the spec's `ci.mlopsgen_image`: the `mlopsgen` binary this crate builds, which is what its
-//!   `Dockerfile` installs on `PATH`.
+//!   `Dockerfile` installs on `PATH`;
+//! - the spec's `ci.terraform.image`: [`TERRAFORM`], a stand-in `terraform` (the real one would
+//!   reach Google Cloud) that keeps the CLI's contract as far as the steps use it: `-chdir`, `init`
+//!   reads the backend file and must come first, `plan` reads the tfvars and writes `-out`, `show`
+//!   reads that file; it refuses to run without the impersonation variables.
 //!
 //! Volumes become directories shared by the steps that mount them, `/workspace` the checkout.
 //! Cloud Build runs steps as `entrypoint args…` after replacing `$$` by `$`
@@ -69,12 +73,41 @@ fn network_env() -> Vec<(String, String)> {
 /// Base tools every image used here has (Debian's coreutils and `sh`).
 const SYSTEM_PATH: &str = "/usr/bin:/bin";
 
+/// The stand-in `terraform` (see the module doc).
+const TERRAFORM: &str = r#"#!/bin/sh
+set -eu
+if [ "${1#-chdir=}" != "$1" ]; then cd "${1#-chdir=}"; shift; fi
+: "${GOOGLE_IMPERSONATE_SERVICE_ACCOUNT:?terraform runs as the build itself}"
+test "${GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT:-}" = "$GOOGLE_IMPERSONATE_SERVICE_ACCOUNT"
+command="$1"
+shift
+last=""
+for arg in "$@"; do
+  case "$arg" in
+    -backend-config=*|-var-file=*) test -f "${arg#*=}" || { echo "no file ${arg#*=} in $(pwd)" >&2; exit 1; } ;;
+    -out=*) out="${arg#-out=}" ;;
+  esac
+  last="$arg"
+done
+case "$command" in
+  init) test -f versions.tf && mkdir -p .terraform && echo "$GOOGLE_IMPERSONATE_SERVICE_ACCOUNT" > .terraform/as ;;
+  plan)
+    test "$(cat .terraform/as)" = "$GOOGLE_IMPERSONATE_SERVICE_ACCOUNT" || { echo "plan before init" >&2; exit 1; }
+    printf '  # google_service_account.plan will be created
+Plan: 1 to add, 0 to change, 0 to destroy (%s as %s)
+' "$ENV" "$GOOGLE_IMPERSONATE_SERVICE_ACCOUNT" > "$out" ;;
+  show) cat "$last" ;;
+  *) echo "unexpected: terraform $command" >&2; exit 1 ;;
+esac
+"#;
+
 /// Stands in for the images of the PR build.
 struct Images {
     scratch: PathBuf,
     python: PathBuf,
     mlopsgen_image: String,
     mlopsgen_bin: PathBuf,
+    terraform_image: String,
 }
 
 impl Images {
@@ -90,6 +123,12 @@ impl Images {
             std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
             let _ = std::fs::remove_file(bin.join("mlopsgen"));
             std::os::unix::fs::symlink(&self.mlopsgen_bin, bin.join("mlopsgen")).unwrap_or_else(|e| panic!("{e}"));
+            format!("{}:{SYSTEM_PATH}", bin.display())
+        } else if image == self.terraform_image {
+            let bin = self.scratch.join("images").join(id);
+            write(&bin.join("terraform"), TERRAFORM);
+            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+            std::fs::set_permissions(bin.join("terraform"), mode).unwrap_or_else(|e| panic!("{e}"));
             format!("{}:{SYSTEM_PATH}", bin.display())
         } else {
             panic!("step {id}: no stand-in for image {image}");
@@ -115,6 +154,13 @@ fn resolve(text: &str, mounts: &[(String, PathBuf)]) -> String {
 /// Runs one step as Cloud Build would; returns whether it succeeded.
 fn run_step(step: &Value, repo: &Path, images: &Images) -> bool {
     let id = step["id"].as_str().unwrap_or_default();
+    let mut command = step_command(step, repo, images);
+    command.status().unwrap_or_else(|e| panic!("step {id}: {e}")).success()
+}
+
+/// The command running one step as Cloud Build would.
+fn step_command(step: &Value, repo: &Path, images: &Images) -> Command {
+    let id = step["id"].as_str().unwrap_or_default();
     let image = step["name"].as_str().unwrap_or_default();
     let mut mounts = vec![("/workspace".to_owned(), repo.to_path_buf())];
     for volume in step["volumes"].as_array().into_iter().flatten() {
@@ -135,7 +181,7 @@ fn run_step(step: &Value, repo: &Path, images: &Images) -> bool {
         command.env(key, resolve(value, &mounts));
     }
     eprintln!("--- step {id} ({image})");
-    command.status().unwrap_or_else(|e| panic!("step {id}: {entrypoint}: {e}")).success()
+    command
 }
 
 fn pr_build(repo: &Path) -> Value {
@@ -175,6 +221,12 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
         python,
         mlopsgen_image: check["name"].as_str().unwrap_or_default().to_owned(),
         mlopsgen_bin,
+        terraform_image: build["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["id"] == "terraform-plans"))
+            .and_then(|s| s["name"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
     };
     let mut ran = Vec::new();
     for step in build["steps"].as_array().into_iter().flatten() {
@@ -185,8 +237,23 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
         assert!(run_step(step, &repo, &images), "PR step {id} failed");
         ran.push(id.to_owned());
     }
-    for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples"] {
+    for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples", "terraform-plans"] {
         assert!(ran.iter().any(|r| r == kind), "the PR build has no step {kind}: {ran:?}");
+    }
+    // The summary prints every environment's plan, in promotion order, each planned as its
+    // environment's plan SA (the email Terraform's `google_service_account.plan` gets there).
+    let summary = build["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "terraform-plans")).cloned();
+    let out = step_command(&summary.unwrap_or_default(), &repo, &images).output().unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let iam = std::fs::read_to_string(repo.join("generated/flagship/terraform/iam.tf")).unwrap_or_default();
+    let account = iam.split("resource \"google_service_account\" \"plan\"").nth(1).and_then(|r| r.split('"').nth(1)).unwrap_or_default().to_owned();
+    let mut at = 0;
+    for env in ["dev", "prod"] {
+        let tfvars = std::fs::read_to_string(repo.join(format!("generated/flagship/terraform/env/{env}.tfvars"))).unwrap_or_default();
+        let project = tfvars.lines().find_map(|l| l.strip_prefix("project_id")).and_then(|v| v.split('"').nth(1)).unwrap_or_default();
+        let line = format!("({env} as {account}@{project}.iam.gserviceaccount.com)");
+        let found = text[at..].find(&line).unwrap_or_else(|| panic!("no plan summary {line} after byte {at} in:\n{text}"));
+        at += found + line.len();
     }
 
     // The same check fails once a generated file no longer matches the spec.

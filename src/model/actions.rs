@@ -88,6 +88,13 @@ pub enum Act {
     ManageSaPolicy,
     /// Find a Vertex AI schedule by display name and create or update it.
     ManageSchedules,
+    /// Mint access tokens for a service account (run Terraform as it).
+    Impersonate,
+    /// Refresh the resources of one area of the Terraform module (`terraform plan`; see
+    /// [`super::terraform_access`]).
+    ReadInfra(&'static str),
+    /// Create, change and delete them (`terraform apply`).
+    ManageInfra(&'static str),
 }
 
 /// One runtime operation of one identity on one resource.
@@ -205,6 +212,7 @@ pub fn derive(m: &Model) -> Vec<Action> {
     drift(&mut a, m);
     functions(&mut a, m);
     ci(&mut a, m);
+    terraform(&mut a, m);
     for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
         let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
         a.add(Member::Agent(Agent::MonitoringNotification), Act::Publish, Scope::Topic(c.address.clone()), why);
@@ -438,6 +446,43 @@ fn ci(a: &mut Actions, m: &Model) {
         a.add(Ci, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), why.clone());
         let check = format!("{why}: the Vertex AI SDK checks the pipeline-root bucket before submitting");
         a.add(Ci, Act::GetBucket, Scope::Bucket(m.pipeline_root_bucket.clone()), check);
+    }
+}
+
+/// `ci.terraform`: PR builds plan every environment as its plan SA; CD and releases apply as the
+/// apply SA (see `cloudbuild::terraform`).
+fn terraform(a: &mut Actions, m: &Model) {
+    use super::terraform_access::{applies, areas, plans, runs_as, secrets_read};
+    let custom = m.grants.iter().any(|g| super::iam::custom_role(g.role).is_some());
+    if plans(m) {
+        let why = "ci.terraform.plan: the first environment's PR build runs terraform plan for this environment as its plan SA";
+        a.add(Member::Checker, Act::Impersonate, Scope::ServiceAccount(SaRole::Plan), why);
+        a.add(SaRole::Plan, Act::ReadObjects, Scope::StateBucket, "ci.terraform.plan: terraform plan reads the state (-lock=false)");
+        for area in areas(m, custom) {
+            a.add(SaRole::Plan, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.plan: terraform plan refreshes the {} resources", area.name));
+        }
+        for id in secrets_read(m) {
+            a.add(SaRole::Plan, Act::AccessSecret, Scope::Secret(id.to_owned()), format!("ci.terraform.plan: terraform plan reads secret `{id}` (a notification channel's credential)"));
+        }
+    }
+    if applies(m) {
+        let why = |by: &str| format!("ci.terraform.apply: {by} runs terraform plan and apply for this environment as its apply SA");
+        a.add(SaRole::Ci, Act::Impersonate, Scope::ServiceAccount(SaRole::Apply), why("CD"));
+        if m.environments.len() > 1 {
+            a.add(Member::Promoter, Act::Impersonate, Scope::ServiceAccount(SaRole::Apply), why("a release from the previous environment"));
+        }
+        a.add(SaRole::Apply, Act::WriteObjects, Scope::StateBucket, "ci.terraform.apply: terraform writes the state and takes the lock (a lock object)");
+        for area in areas(m, custom) {
+            a.add(SaRole::Apply, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.apply: the apply build's plan refreshes the {} resources", area.name));
+            a.add(SaRole::Apply, Act::ManageInfra(area.name), Scope::Project, format!("ci.terraform.apply: terraform apply manages the {} resources", area.name));
+        }
+        for id in secrets_read(m) {
+            a.add(SaRole::Apply, Act::AccessSecret, Scope::Secret(id.to_owned()), format!("ci.terraform.apply: the apply build's plan reads secret `{id}` (a notification channel's credential)"));
+        }
+        for r in runs_as(m) {
+            let why = format!("ci.terraform.apply: terraform creates resources that run as the {} SA", r.as_str());
+            a.add(SaRole::Apply, Act::ActAs, Scope::ServiceAccount(r), why);
+        }
     }
 }
 

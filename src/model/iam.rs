@@ -20,6 +20,9 @@ pub enum Member {
     /// The promotion SA of the environment before this one in promotion order: its release builds
     /// deploy into this environment (absent in the first).
     Promoter,
+    /// The first environment's checks SA (`var.checks_sa`), in every environment: its PR builds
+    /// plan each environment's Terraform as that environment's plan SA (`ci.terraform.plan`).
+    Checker,
 }
 
 /// Google-managed service agents that need a grant for a declared feature to work.
@@ -89,6 +92,7 @@ impl Member {
             Member::Sa(r) => r.as_str(),
             Member::Agent(a) => a.as_str(),
             Member::Promoter => "promoter",
+            Member::Checker => "checker",
         }
     }
 }
@@ -118,6 +122,8 @@ pub enum Scope {
     Function(String),
     /// A Cloud Run service (by key).
     CloudRunService(String),
+    /// The environment's Terraform state bucket (created by `bootstrap.sh`, `var.state_bucket`).
+    StateBucket,
     /// The buckets Cloud Functions keeps its copies of function sources in (`gcf-v2-sources-*`):
     /// created by the service on the first deploy, so the role is granted on the project with an
     /// IAM condition on their names.
@@ -171,6 +177,9 @@ const OBJECT_USER: &str = "roles/storage.objectUser";
 const OBJECT_VIEWER: &str = "roles/storage.objectViewer";
 const AIPLATFORM_USER: &str = "roles/aiplatform.user";
 const ACT_AS: &str = "roles/iam.serviceAccountUser";
+/// Minting access tokens for a service account (impersonation).
+const SECRET_ACCESSOR: &str = "roles/secretmanager.secretAccessor";
+const TOKEN_CREATOR: &str = "roles/iam.serviceAccountTokenCreator";
 const AR_READER: &str = "roles/artifactregistry.reader";
 const AR_WRITER: &str = "roles/artifactregistry.writer";
 const DATA_EDITOR: &str = "roles/bigquery.dataEditor";
@@ -233,6 +242,8 @@ pub fn derive(m: &Model) -> Vec<Grant> {
     drift(&mut g, m);
     functions(&mut g, m);
     notifications(&mut g, m);
+    let custom = g.0.keys().any(|(_, _, role)| custom_role(role).is_some());
+    terraform(&mut g, m, custom);
     g.into_vec()
 }
 
@@ -420,6 +431,42 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
         g.add(who, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
         g.add(who, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
         g.add(who, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
+    }
+}
+
+/// `ci.terraform`: the plan and apply SAs' roles (see [`super::terraform_access`]) and who may
+/// impersonate them: the first environment's PR builds the plan SA, CD (first environment) and the
+/// release from the previous environment the apply SA.
+fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
+    use super::terraform_access::{applies, areas, plans, runs_as, secrets_read};
+    if plans(m) {
+        let why = "ci.terraform.plan: PR builds plan this environment as its plan SA";
+        g.add(Member::Checker, Scope::ServiceAccount(SaRole::Plan), TOKEN_CREATOR, why);
+        g.add(SaRole::Plan, Scope::StateBucket, OBJECT_VIEWER, "ci.terraform.plan: terraform plan reads the state (-lock=false)");
+        for a in areas(m, uses_custom_roles) {
+            g.add(SaRole::Plan, Scope::Project, a.read_role, format!("ci.terraform.plan: terraform plan refreshes the {} resources", a.name));
+        }
+        for id in secrets_read(m) {
+            g.add(SaRole::Plan, Scope::Secret(id.to_owned()), SECRET_ACCESSOR, format!("ci.terraform.plan: terraform plan reads secret `{id}` (a notification channel's credential)"));
+        }
+    }
+    if applies(m) {
+        let why = |by: &str| format!("ci.terraform.apply: {by} applies this environment as its apply SA");
+        g.add(SaRole::Ci, Scope::ServiceAccount(SaRole::Apply), TOKEN_CREATOR, why("CD"));
+        if m.environments.len() > 1 {
+            g.add(Member::Promoter, Scope::ServiceAccount(SaRole::Apply), TOKEN_CREATOR, why("a release from the previous environment"));
+        }
+        g.add(SaRole::Apply, Scope::StateBucket, OBJECT_USER, "ci.terraform.apply: terraform writes the state and its lock object");
+        for a in areas(m, uses_custom_roles) {
+            g.add(SaRole::Apply, Scope::Project, a.manage_role, format!("ci.terraform.apply: terraform apply manages the {} resources", a.name));
+        }
+        for id in secrets_read(m) {
+            g.add(SaRole::Apply, Scope::Secret(id.to_owned()), SECRET_ACCESSOR, format!("ci.terraform.apply: the apply build's plan reads secret `{id}` (a notification channel's credential)"));
+        }
+        for r in runs_as(m) {
+            let why = format!("ci.terraform.apply: terraform creates resources that run as the {} SA", r.as_str());
+            g.add(SaRole::Apply, Scope::ServiceAccount(r), ACT_AS, why);
+        }
     }
 }
 

@@ -159,6 +159,9 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
             test: c.test.clone(),
             run_pipeline: c.run_pipeline.clone(),
             connection: prefixed("github"),
+            plan: c.terraform.plan,
+            apply: c.terraform.apply,
+            terraform_image: c.terraform.image.clone(),
         }),
         monitoring: spec.monitoring.as_ref().map(lower_monitoring).unwrap_or_default(),
         images,
@@ -709,6 +712,8 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         (SaRole::Promote, m.ci.is_some() && m.environments.len() > 1),
         (SaRole::Composer, m.composer.is_some()),
         (SaRole::Functions, !m.functions.is_empty()),
+        (SaRole::Plan, m.ci.as_ref().is_some_and(|c| c.plan)),
+        (SaRole::Apply, m.ci.as_ref().is_some_and(|c| c.apply)),
     ];
     wanted.into_iter().filter(|(_, used)| *used).map(|(r, _)| r).collect()
 }

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod lower;
 pub mod naming;
 pub mod paths;
+pub mod terraform_access;
 mod pipeline;
 mod scope;
 
@@ -418,6 +419,12 @@ pub struct Ci {
     pub run_pipeline: Option<String>,
     /// Cloud Build connection name (`<project>-github`).
     pub connection: String,
+    /// Whether PR builds plan every environment's Terraform (`ci.terraform.plan`).
+    pub plan: bool,
+    /// Whether CD and releases apply it (`ci.terraform.apply`).
+    pub apply: bool,
+    /// The Terraform image of the plan and apply steps.
+    pub terraform_image: String,
 }
 
 /// A notification channel.
@@ -477,11 +484,15 @@ pub enum SaRole {
     Composer,
     /// Runs (and builds) Cloud Functions.
     Functions,
+    /// Plans the environment's Terraform in pull requests: reads resources, IAM policies and state.
+    Plan,
+    /// Applies the environment's Terraform from CD and releases: manages its resources and IAM.
+    Apply,
 }
 
 impl SaRole {
     /// Every role, in order.
-    pub const ALL: [SaRole; 8] = [
+    pub const ALL: [SaRole; 10] = [
         SaRole::Pipelines,
         SaRole::Training,
         SaRole::Serving,
@@ -490,6 +501,8 @@ impl SaRole {
         SaRole::Promote,
         SaRole::Composer,
         SaRole::Functions,
+        SaRole::Plan,
+        SaRole::Apply,
     ];
 
     /// Short name: the Terraform resource name and the suffix of the account id.
@@ -503,6 +516,8 @@ impl SaRole {
             SaRole::Promote => "promote",
             SaRole::Composer => "composer",
             SaRole::Functions => "functions",
+            SaRole::Plan => "plan",
+            SaRole::Apply => "apply",
         }
     }
 }

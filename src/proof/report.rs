@@ -15,6 +15,7 @@ pub fn member_name(m: Member) -> String {
         Member::Agent(Agent::Vertex) => "Vertex AI service agent".into(),
         Member::Agent(Agent::MonitoringNotification) => "Cloud Monitoring notification service agent".into(),
         Member::Promoter => "promoter (previous environment's CI SA)".into(),
+        Member::Checker => "checker (first environment's checks SA)".into(),
     }
 }
 
@@ -34,6 +35,7 @@ pub fn scope_name(s: &Scope) -> String {
         Scope::CloudRunService(k) => format!("service `{k}`"),
         Scope::FunctionSources => "Cloud Functions source buckets".into(),
         Scope::Topic(t) => format!("Pub/Sub topic `{t}`"),
+        Scope::StateBucket => "Terraform state bucket".into(),
     }
 }
 

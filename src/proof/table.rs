@@ -79,6 +79,15 @@ pub fn needs(act: Act) -> Needs {
             &["composer.environments.get", "storage.objects.get", "logging.logEntries.create", "monitoring.timeSeries.create"],
             "https://cloud.google.com/composer/docs/composer-3/access-control",
         ),
+        Act::Impersonate => (&["iam.serviceAccounts.getAccessToken"], "https://cloud.google.com/iam/docs/service-account-impersonation"),
+        Act::ReadInfra(area) => (
+            crate::model::terraform_access::by_name(area).map_or(&[][..], |a| a.reads),
+            "https://cloud.google.com/iam/docs/permissions-reference",
+        ),
+        Act::ManageInfra(area) => (
+            crate::model::terraform_access::by_name(area).map_or(&[][..], |a| a.manages),
+            "https://cloud.google.com/iam/docs/permissions-reference",
+        ),
         Act::ManageSaPolicy => (
             &["iam.serviceAccounts.getIamPolicy", "iam.serviceAccounts.setIamPolicy"],
             "https://cloud.google.com/composer/docs/composer-3/access-control#service-agent",

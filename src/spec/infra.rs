@@ -493,6 +493,37 @@ pub struct Ci {
     /// Pipeline to start after a successful deploy.
     #[serde(default)]
     pub run_pipeline: Option<String>,
+    /// Terraform in the workflow: plans in pull requests, applies on merge and promotion.
+    #[serde(default)]
+    pub terraform: CiTerraform,
+}
+
+/// Terraform plan and apply in Cloud Build (see the README's "Terraform in the workflow").
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CiTerraform {
+    /// Pull-request builds run `terraform plan` for every environment as that environment's
+    /// read-only plan SA and print each plan; stale generated files or a failing plan fail the PR.
+    #[serde(default = "default_true")]
+    pub plan: bool,
+    /// CD applies the first environment's Terraform and each release the next environment's
+    /// (behind the approval into the last) as that environment's apply SA, which holds admin
+    /// roles on its project. Off: applies stay manual.
+    #[serde(default)]
+    pub apply: bool,
+    /// The Terraform image the plan and apply steps run, pinned by version or digest.
+    #[serde(default = "default_terraform_image")]
+    pub image: String,
+}
+
+impl Default for CiTerraform {
+    fn default() -> Self {
+        CiTerraform { plan: true, apply: false, image: default_terraform_image() }
+    }
+}
+
+fn default_terraform_image() -> String {
+    "hashicorp/terraform:1.9.8".into()
 }
 
 fn default_branch() -> String {

@@ -12,6 +12,8 @@
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
 #   4. terraform apply -var-file=env/ENV.tfvars -var=create_functions=false
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
+#      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases
+#      apply this environment as its apply SA
 #   5. build: in dev, push to `main` (CD)
 #      in prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 #      The build uploads each function's zipped source before deploying it.

@@ -71,6 +71,24 @@ resource "google_service_account" "functions" {
   ]
 }
 
+resource "google_service_account" "plan" {
+  account_id   = "churn-plan"
+  display_name = "churn plan"
+  description  = "Plans this environment's Terraform in pull-request builds: reads resources, IAM policies and state only."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
+resource "google_service_account" "apply" {
+  account_id   = "churn-apply"
+  display_name = "churn apply"
+  description  = "Applies this environment's Terraform from CD and releases: manages its resources and IAM."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # The Cloud Storage service agent, which publishes bucket events to Eventarc.
 data "google_storage_project_service_account" "this" {
   project = var.project_id
@@ -356,6 +374,14 @@ resource "google_service_account_iam_member" "ci_on_functions_iam_serviceaccount
   member             = google_service_account.ci.member
 }
 
+# ci.terraform.apply: CD applies this environment as its apply SA
+resource "google_service_account_iam_member" "ci_on_apply_iam_serviceaccounttokencreator" {
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
+  service_account_id = google_service_account.apply.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.ci.member
+}
+
 # ci: CD syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "ci_composer_bucket_storage_objectuser" {
   count  = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -554,6 +580,341 @@ resource "google_project_iam_member" "functions_function_sources_storage_objectv
   }
 }
 
+# ci.terraform.plan: terraform plan refreshes the aiplatform.googleapis.com resources
+resource "google_project_iam_member" "plan_aiplatform_viewer" {
+  project = var.project_id
+  role    = "roles/aiplatform.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the artifactregistry.googleapis.com resources
+resource "google_project_iam_member" "plan_artifactregistry_viewer" {
+  project = var.project_id
+  role    = "roles/artifactregistry.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the bigquery.googleapis.com resources
+resource "google_project_iam_member" "plan_bigquery_metadataviewer" {
+  project = var.project_id
+  role    = "roles/bigquery.metadataViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the cloudbuild.googleapis.com resources
+resource "google_project_iam_member" "plan_cloudbuild_viewer" {
+  project = var.project_id
+  role    = "roles/cloudbuild.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the cloudfunctions.googleapis.com resources
+resource "google_project_iam_member" "plan_cloudfunctions_viewer" {
+  project = var.project_id
+  role    = "roles/cloudfunctions.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the composer.googleapis.com resources
+resource "google_project_iam_member" "plan_composer_viewer" {
+  project = var.project_id
+  role    = "roles/composer.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the eventarc.googleapis.com resources
+resource "google_project_iam_member" "plan_eventarc_viewer" {
+  project = var.project_id
+  role    = "roles/eventarc.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the custom roles resources
+resource "google_project_iam_member" "plan_iam_roleviewer" {
+  project = var.project_id
+  role    = "roles/iam.roleViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the IAM policies resources
+resource "google_project_iam_member" "plan_iam_securityreviewer" {
+  project = var.project_id
+  role    = "roles/iam.securityReviewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the iam.googleapis.com resources
+resource "google_project_iam_member" "plan_iam_serviceaccountviewer" {
+  project = var.project_id
+  role    = "roles/iam.serviceAccountViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the logging.googleapis.com resources
+resource "google_project_iam_member" "plan_logging_viewer" {
+  project = var.project_id
+  role    = "roles/logging.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the monitoring.googleapis.com resources
+resource "google_project_iam_member" "plan_monitoring_viewer" {
+  project = var.project_id
+  role    = "roles/monitoring.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the pubsub.googleapis.com resources
+resource "google_project_iam_member" "plan_pubsub_viewer" {
+  project = var.project_id
+  role    = "roles/pubsub.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the run.googleapis.com resources
+resource "google_project_iam_member" "plan_run_viewer" {
+  project = var.project_id
+  role    = "roles/run.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the secretmanager.googleapis.com resources
+resource "google_project_iam_member" "plan_secretmanager_viewer" {
+  project = var.project_id
+  role    = "roles/secretmanager.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the service usage resources
+resource "google_project_iam_member" "plan_serviceusage_serviceusageviewer" {
+  project = var.project_id
+  role    = "roles/serviceusage.serviceUsageViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the storage.googleapis.com resources
+resource "google_project_iam_member" "plan_storage_bucketviewer" {
+  project = var.project_id
+  role    = "roles/storage.bucketViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan reads secret `churn-pagerduty-key` (a notification channel's credential)
+resource "google_secret_manager_secret_iam_member" "plan_secret_churn_pagerduty_key_secretmanager_secretaccessor" {
+  secret_id = "churn-pagerduty-key"
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.plan.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
+# ci.terraform.plan: terraform plan reads secret `slack-bot-token` (a notification channel's credential)
+resource "google_secret_manager_secret_iam_member" "plan_secret_slack_bot_token_secretmanager_secretaccessor" {
+  secret_id = "slack-bot-token"
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.plan.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
+# ci.terraform.plan: terraform plan reads the state (-lock=false)
+resource "google_storage_bucket_iam_member" "plan_state_storage_objectviewer" {
+  bucket = var.state_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.plan.member
+}
+
+# ci.terraform.apply: terraform apply manages the aiplatform.googleapis.com resources
+resource "google_project_iam_member" "apply_aiplatform_admin" {
+  project = var.project_id
+  role    = "roles/aiplatform.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the artifactregistry.googleapis.com resources
+resource "google_project_iam_member" "apply_artifactregistry_admin" {
+  project = var.project_id
+  role    = "roles/artifactregistry.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the bigquery.googleapis.com resources
+resource "google_project_iam_member" "apply_bigquery_admin" {
+  project = var.project_id
+  role    = "roles/bigquery.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the cloudbuild.googleapis.com resources
+resource "google_project_iam_member" "apply_cloudbuild_editor" {
+  project = var.project_id
+  role    = "roles/cloudbuild.editor"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the cloudfunctions.googleapis.com resources
+resource "google_project_iam_member" "apply_cloudfunctions_admin" {
+  project = var.project_id
+  role    = "roles/cloudfunctions.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the composer.googleapis.com resources
+resource "google_project_iam_member" "apply_composer_admin" {
+  project = var.project_id
+  role    = "roles/composer.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the eventarc.googleapis.com resources
+resource "google_project_iam_member" "apply_eventarc_admin" {
+  project = var.project_id
+  role    = "roles/eventarc.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the custom roles resources
+resource "google_project_iam_member" "apply_iam_roleadmin" {
+  project = var.project_id
+  role    = "roles/iam.roleAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the iam.googleapis.com resources
+resource "google_project_iam_member" "apply_iam_serviceaccountadmin" {
+  # checkov:skip=CKV_GCP_49:the apply SA runs Terraform, which creates and manages this project's service accounts
+  project = var.project_id
+  role    = "roles/iam.serviceAccountAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the logging.googleapis.com resources
+resource "google_project_iam_member" "apply_logging_admin" {
+  project = var.project_id
+  role    = "roles/logging.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the monitoring.googleapis.com resources
+resource "google_project_iam_member" "apply_monitoring_editor" {
+  project = var.project_id
+  role    = "roles/monitoring.editor"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the pubsub.googleapis.com resources
+resource "google_project_iam_member" "apply_pubsub_admin" {
+  project = var.project_id
+  role    = "roles/pubsub.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the IAM policies resources
+resource "google_project_iam_member" "apply_resourcemanager_projectiamadmin" {
+  project = var.project_id
+  role    = "roles/resourcemanager.projectIamAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the run.googleapis.com resources
+resource "google_project_iam_member" "apply_run_admin" {
+  project = var.project_id
+  role    = "roles/run.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the secretmanager.googleapis.com resources
+resource "google_project_iam_member" "apply_secretmanager_admin" {
+  project = var.project_id
+  role    = "roles/secretmanager.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the service usage resources
+resource "google_project_iam_member" "apply_serviceusage_serviceusageadmin" {
+  project = var.project_id
+  role    = "roles/serviceusage.serviceUsageAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the storage.googleapis.com resources
+resource "google_project_iam_member" "apply_storage_admin" {
+  project = var.project_id
+  role    = "roles/storage.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the serving SA
+resource "google_service_account_iam_member" "apply_on_serving_iam_serviceaccountuser" {
+  service_account_id = google_service_account.serving.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the ci SA
+resource "google_service_account_iam_member" "apply_on_ci_iam_serviceaccountuser" {
+  service_account_id = google_service_account.ci.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the checks SA
+resource "google_service_account_iam_member" "apply_on_checks_iam_serviceaccountuser" {
+  service_account_id = google_service_account.checks.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the promote SA
+resource "google_service_account_iam_member" "apply_on_promote_iam_serviceaccountuser" {
+  service_account_id = google_service_account.promote.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the composer SA
+resource "google_service_account_iam_member" "apply_on_composer_iam_serviceaccountuser" {
+  service_account_id = google_service_account.composer.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the functions SA
+resource "google_service_account_iam_member" "apply_on_functions_iam_serviceaccountuser" {
+  service_account_id = google_service_account.functions.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: the apply build's plan reads secret `churn-pagerduty-key` (a notification channel's credential)
+resource "google_secret_manager_secret_iam_member" "apply_secret_churn_pagerduty_key_secretmanager_secretaccessor" {
+  secret_id = "churn-pagerduty-key"
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.apply.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
+# ci.terraform.apply: the apply build's plan reads secret `slack-bot-token` (a notification channel's credential)
+resource "google_secret_manager_secret_iam_member" "apply_secret_slack_bot_token_secretmanager_secretaccessor" {
+  secret_id = "slack-bot-token"
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.apply.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
+# ci.terraform.apply: terraform writes the state and its lock object
+resource "google_storage_bucket_iam_member" "apply_state_storage_objectuser" {
+  bucket = var.state_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.apply.member
+}
+
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
 resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_github_oauth_token_secretmanager_secretaccessor" {
   count     = length(var.ci_triggers) > 0 ? 1 : 0
@@ -654,6 +1015,14 @@ resource "google_service_account_iam_member" "promoter_on_functions_iam_servicea
   member             = "serviceAccount:${var.promoter_sa}"
 }
 
+# ci.terraform.apply: a release from the previous environment applies this environment as its apply SA
+resource "google_service_account_iam_member" "promoter_on_apply_iam_serviceaccounttokencreator" {
+  count              = var.promoter_sa != "" ? 1 : 0
+  service_account_id = google_service_account.apply.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.promoter_sa}"
+}
+
 # ci: a release from the previous environment syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "promoter_composer_bucket_storage_objectuser" {
   count  = var.promoter_sa != "" ? 1 : 0
@@ -678,4 +1047,14 @@ resource "google_cloud_run_v2_service_iam_member" "promoter_api_run_developer" {
   name     = google_cloud_run_v2_service.api.name
   role     = "roles/run.developer"
   member   = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci.terraform.plan: PR builds plan this environment as its plan SA
+resource "google_service_account_iam_member" "checker_on_plan_iam_serviceaccounttokencreator" {
+  service_account_id = google_service_account.plan.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.checks_sa}"
+  depends_on = [
+    google_service_account.checks
+  ]
 }

@@ -19,6 +19,8 @@ output "service_accounts" {
     "promote"   = google_service_account.promote.email
     "composer"  = google_service_account.composer.email
     "functions" = google_service_account.functions.email
+    "plan"      = google_service_account.plan.email
+    "apply"     = google_service_account.apply.email
   }
 }
 

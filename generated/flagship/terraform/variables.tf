@@ -60,6 +60,16 @@ variable "build_substitutions" {
   description = "Cloud Build substitutions with this environment's values (see cloudbuild/*.yaml)."
 }
 
+variable "checks_sa" {
+  type        = string
+  description = "Email of the first environment's checks SA, whose pull-request builds plan this environment as its plan SA."
+}
+
+variable "state_bucket" {
+  type        = string
+  description = "This environment's Terraform state bucket (bootstrap.sh creates it; env/<env>.backend.hcl names it too)."
+}
+
 variable "promoter_sa" {
   type        = string
   description = "Email of the previous environment's promotion SA, whose release builds deploy into this environment (empty in the first)."

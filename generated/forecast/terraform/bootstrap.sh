@@ -12,6 +12,7 @@
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
 #   4. terraform apply -var-file=env/ENV.tfvars
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
+#      by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as
 #   5. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 # From then on builds deploy images and function sources; Terraform ignores both once it has

@@ -62,6 +62,15 @@ resource "google_service_account" "composer" {
   ]
 }
 
+resource "google_service_account" "plan" {
+  account_id   = "demand-plan"
+  display_name = "demand plan"
+  description  = "Plans this environment's Terraform in pull-request builds: reads resources, IAM policies and state only."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # No predefined role is this narrow (see `mlopsgen iam`).
 resource "google_project_iam_custom_role" "endpoint_predictor" {
   project = var.project_id
@@ -429,6 +438,118 @@ resource "google_bigquery_dataset_iam_member" "composer_bq_retail_bigquery_datav
   }
 }
 
+# ci.terraform.plan: terraform plan refreshes the aiplatform.googleapis.com resources
+resource "google_project_iam_member" "plan_aiplatform_viewer" {
+  project = var.project_id
+  role    = "roles/aiplatform.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the artifactregistry.googleapis.com resources
+resource "google_project_iam_member" "plan_artifactregistry_viewer" {
+  project = var.project_id
+  role    = "roles/artifactregistry.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the bigquery.googleapis.com resources
+resource "google_project_iam_member" "plan_bigquery_metadataviewer" {
+  project = var.project_id
+  role    = "roles/bigquery.metadataViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the cloudbuild.googleapis.com resources
+resource "google_project_iam_member" "plan_cloudbuild_viewer" {
+  project = var.project_id
+  role    = "roles/cloudbuild.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the composer.googleapis.com resources
+resource "google_project_iam_member" "plan_composer_viewer" {
+  project = var.project_id
+  role    = "roles/composer.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the custom roles resources
+resource "google_project_iam_member" "plan_iam_roleviewer" {
+  project = var.project_id
+  role    = "roles/iam.roleViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the IAM policies resources
+resource "google_project_iam_member" "plan_iam_securityreviewer" {
+  project = var.project_id
+  role    = "roles/iam.securityReviewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the iam.googleapis.com resources
+resource "google_project_iam_member" "plan_iam_serviceaccountviewer" {
+  project = var.project_id
+  role    = "roles/iam.serviceAccountViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the logging.googleapis.com resources
+resource "google_project_iam_member" "plan_logging_viewer" {
+  project = var.project_id
+  role    = "roles/logging.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the monitoring.googleapis.com resources
+resource "google_project_iam_member" "plan_monitoring_viewer" {
+  project = var.project_id
+  role    = "roles/monitoring.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the pubsub.googleapis.com resources
+resource "google_project_iam_member" "plan_pubsub_viewer" {
+  project = var.project_id
+  role    = "roles/pubsub.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the run.googleapis.com resources
+resource "google_project_iam_member" "plan_run_viewer" {
+  project = var.project_id
+  role    = "roles/run.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the secretmanager.googleapis.com resources
+resource "google_project_iam_member" "plan_secretmanager_viewer" {
+  project = var.project_id
+  role    = "roles/secretmanager.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the service usage resources
+resource "google_project_iam_member" "plan_serviceusage_serviceusageviewer" {
+  project = var.project_id
+  role    = "roles/serviceusage.serviceUsageViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the storage.googleapis.com resources
+resource "google_project_iam_member" "plan_storage_bucketviewer" {
+  project = var.project_id
+  role    = "roles/storage.bucketViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan reads the state (-lock=false)
+resource "google_storage_bucket_iam_member" "plan_state_storage_objectviewer" {
+  bucket = var.state_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.plan.member
+}
+
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
 resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_github_oauth_token_secretmanager_secretaccessor" {
   count     = length(var.ci_triggers) > 0 ? 1 : 0
@@ -506,4 +627,14 @@ resource "google_cloud_run_v2_service_iam_member" "promoter_api_run_developer" {
   name     = google_cloud_run_v2_service.api.name
   role     = "roles/run.developer"
   member   = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci.terraform.plan: PR builds plan this environment as its plan SA
+resource "google_service_account_iam_member" "checker_on_plan_iam_serviceaccounttokencreator" {
+  service_account_id = google_service_account.plan.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.checks_sa}"
+  depends_on = [
+    google_service_account.checks
+  ]
 }

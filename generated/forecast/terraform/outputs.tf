@@ -17,6 +17,7 @@ output "service_accounts" {
     "checks"    = google_service_account.checks.email
     "promote"   = google_service_account.promote.email
     "composer"  = google_service_account.composer.email
+    "plan"      = google_service_account.plan.email
   }
 }
 

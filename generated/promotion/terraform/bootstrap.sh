@@ -11,6 +11,8 @@
 #      store a GitHub token in secret `github-oauth-token`
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
 #   4. terraform apply -var-file=env/ENV.tfvars
+#      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases
+#      apply this environment as its apply SA
 #   5. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 set -euo pipefail

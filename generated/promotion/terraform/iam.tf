@@ -35,6 +35,24 @@ resource "google_service_account" "promote" {
   ]
 }
 
+resource "google_service_account" "plan" {
+  account_id   = "relay-plan"
+  display_name = "relay plan"
+  description  = "Plans this environment's Terraform in pull-request builds: reads resources, IAM policies and state only."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
+resource "google_service_account" "apply" {
+  account_id   = "relay-apply"
+  display_name = "relay apply"
+  description  = "Applies this environment's Terraform from CD and releases: manages its resources and IAM."
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `hello` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
   project = var.project_id
@@ -106,6 +124,14 @@ resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccount
   member             = google_service_account.ci.member
 }
 
+# ci.terraform.apply: CD applies this environment as its apply SA
+resource "google_service_account_iam_member" "ci_on_apply_iam_serviceaccounttokencreator" {
+  count              = contains(var.ci_triggers, "cd") ? 1 : 0
+  service_account_id = google_service_account.apply.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = google_service_account.ci.member
+}
+
 # ci: builds run as the checks (pull requests) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "checks_logging_logwriter" {
   count   = contains(var.ci_triggers, "pr") ? 1 : 0
@@ -138,6 +164,154 @@ resource "google_artifact_registry_repository_iam_member" "promote_docker_artifa
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.promote.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the aiplatform.googleapis.com resources
+resource "google_project_iam_member" "plan_aiplatform_viewer" {
+  project = var.project_id
+  role    = "roles/aiplatform.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the artifactregistry.googleapis.com resources
+resource "google_project_iam_member" "plan_artifactregistry_viewer" {
+  project = var.project_id
+  role    = "roles/artifactregistry.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the cloudbuild.googleapis.com resources
+resource "google_project_iam_member" "plan_cloudbuild_viewer" {
+  project = var.project_id
+  role    = "roles/cloudbuild.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the IAM policies resources
+resource "google_project_iam_member" "plan_iam_securityreviewer" {
+  project = var.project_id
+  role    = "roles/iam.securityReviewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the iam.googleapis.com resources
+resource "google_project_iam_member" "plan_iam_serviceaccountviewer" {
+  project = var.project_id
+  role    = "roles/iam.serviceAccountViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the secretmanager.googleapis.com resources
+resource "google_project_iam_member" "plan_secretmanager_viewer" {
+  project = var.project_id
+  role    = "roles/secretmanager.viewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the service usage resources
+resource "google_project_iam_member" "plan_serviceusage_serviceusageviewer" {
+  project = var.project_id
+  role    = "roles/serviceusage.serviceUsageViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan refreshes the storage.googleapis.com resources
+resource "google_project_iam_member" "plan_storage_bucketviewer" {
+  project = var.project_id
+  role    = "roles/storage.bucketViewer"
+  member  = google_service_account.plan.member
+}
+
+# ci.terraform.plan: terraform plan reads the state (-lock=false)
+resource "google_storage_bucket_iam_member" "plan_state_storage_objectviewer" {
+  bucket = var.state_bucket
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.plan.member
+}
+
+# ci.terraform.apply: terraform apply manages the aiplatform.googleapis.com resources
+resource "google_project_iam_member" "apply_aiplatform_admin" {
+  project = var.project_id
+  role    = "roles/aiplatform.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the artifactregistry.googleapis.com resources
+resource "google_project_iam_member" "apply_artifactregistry_admin" {
+  project = var.project_id
+  role    = "roles/artifactregistry.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the cloudbuild.googleapis.com resources
+resource "google_project_iam_member" "apply_cloudbuild_editor" {
+  project = var.project_id
+  role    = "roles/cloudbuild.editor"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the iam.googleapis.com resources
+resource "google_project_iam_member" "apply_iam_serviceaccountadmin" {
+  # checkov:skip=CKV_GCP_49:the apply SA runs Terraform, which creates and manages this project's service accounts
+  project = var.project_id
+  role    = "roles/iam.serviceAccountAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the IAM policies resources
+resource "google_project_iam_member" "apply_resourcemanager_projectiamadmin" {
+  project = var.project_id
+  role    = "roles/resourcemanager.projectIamAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the secretmanager.googleapis.com resources
+resource "google_project_iam_member" "apply_secretmanager_admin" {
+  project = var.project_id
+  role    = "roles/secretmanager.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the service usage resources
+resource "google_project_iam_member" "apply_serviceusage_serviceusageadmin" {
+  project = var.project_id
+  role    = "roles/serviceusage.serviceUsageAdmin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the storage.googleapis.com resources
+resource "google_project_iam_member" "apply_storage_admin" {
+  project = var.project_id
+  role    = "roles/storage.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the ci SA
+resource "google_service_account_iam_member" "apply_on_ci_iam_serviceaccountuser" {
+  service_account_id = google_service_account.ci.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the checks SA
+resource "google_service_account_iam_member" "apply_on_checks_iam_serviceaccountuser" {
+  service_account_id = google_service_account.checks.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform creates resources that run as the promote SA
+resource "google_service_account_iam_member" "apply_on_promote_iam_serviceaccountuser" {
+  service_account_id = google_service_account.promote.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform writes the state and its lock object
+resource "google_storage_bucket_iam_member" "apply_state_storage_objectuser" {
+  bucket = var.state_bucket
+  role   = "roles/storage.objectUser"
+  member = google_service_account.apply.member
 }
 
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
@@ -184,4 +358,22 @@ resource "google_service_account_iam_member" "promoter_on_pipelines_iam_servicea
   service_account_id = google_service_account.pipelines.name
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci.terraform.apply: a release from the previous environment applies this environment as its apply SA
+resource "google_service_account_iam_member" "promoter_on_apply_iam_serviceaccounttokencreator" {
+  count              = var.promoter_sa != "" ? 1 : 0
+  service_account_id = google_service_account.apply.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci.terraform.plan: PR builds plan this environment as its plan SA
+resource "google_service_account_iam_member" "checker_on_plan_iam_serviceaccounttokencreator" {
+  service_account_id = google_service_account.plan.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.checks_sa}"
+  depends_on = [
+    google_service_account.checks
+  ]
 }

@@ -13,6 +13,8 @@ output "service_accounts" {
     "ci"        = google_service_account.ci.email
     "checks"    = google_service_account.checks.email
     "promote"   = google_service_account.promote.email
+    "plan"      = google_service_account.plan.email
+    "apply"     = google_service_account.apply.email
   }
 }
 

@@ -80,6 +80,9 @@ pub struct Step {
     pub wait_for: Vec<String>,
     /// Step timeout, e.g. `600s`.
     pub timeout: String,
+    /// Exit codes with which the step shows as failed but the build goes on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_exit_codes: Vec<i32>,
 }
 
 /// A volume steps share (outside `/workspace`, so nothing lands in the checkout).
@@ -105,6 +108,7 @@ impl Step {
             volumes: Vec::new(),
             wait_for: vec!["-".to_owned()],
             timeout: "600s".to_owned(),
+            allow_exit_codes: Vec::new(),
         }
     }
 

@@ -9,6 +9,8 @@ use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
 use super::schedule;
 use super::subst::{literal, var};
+use super::terraform;
+use crate::model::terraform_access;
 use super::vars::{self, Scope};
 use crate::model::{paths, Model};
 use crate::targets::docker::REVISION_ARG;
@@ -30,7 +32,15 @@ print(\"submitted\", job.resource_name)";
 /// The CD steps and the images they push.
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let (mut steps, images) = build_images(model);
-    let pushes = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    let mut pushes: Vec<String> = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
+    // With `ci.terraform.apply`, deploys wait for the environment's apply; except functions:
+    // Terraform creates a function from the source its deploy step uploads, so that step runs
+    // before the apply (a function that does not exist yet gets only its source; see `deploy`).
+    let functions = if terraform_access::applies(model) { deploy::deploy_functions(model, Scope::Current, &pushes) } else { Vec::new() };
+    let infra = terraform::apply_steps(model, Scope::Current, &[], &deploy_ids(&functions));
+    pushes.extend(infra.last().map(|s| s.id.clone()));
+    steps.extend(functions);
+    steps.extend(infra);
     let pushed = deploy::join(&mut steps, "images-pushed", pushes);
     let uploads = deploy::upload_templates(model, Scope::Current, &pushed);
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
@@ -38,11 +48,18 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::sync_dags(model, Scope::Current, &uploaded));
     steps.extend(schedule::steps(model, Scope::Current, &uploaded));
     steps.extend(deploy::deploy_services(model, Scope::Current, &pushed));
-    steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
+    if !terraform_access::applies(model) {
+        steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
+    }
     steps.extend(run_pipeline(model, &uploaded));
     let mark = deploy::mark_deployed(model, Scope::Current, &steps);
     steps.extend(mark);
     (steps, images)
+}
+
+/// The ids of the function deploy steps among `steps` (what an apply waits for).
+pub fn deploy_ids(steps: &[super::build::Step]) -> Vec<String> {
+    steps.iter().filter(|s| s.id.starts_with("deploy-function-")).map(|s| s.id.clone()).collect()
 }
 
 /// Build and push steps for every image, and the pushed references.

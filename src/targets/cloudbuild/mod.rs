@@ -17,6 +17,7 @@ mod pr;
 mod release;
 pub mod schedule;
 pub mod subst;
+mod terraform;
 mod vars;
 mod yaml;
 

@@ -89,6 +89,7 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
         steps.push(Step::new("dag-syntax", PYTHON).entrypoint("python").args(["-m", "compileall", "-q"]).args(dirs));
     }
     steps.extend(sample_steps(model));
+    steps.extend(super::terraform::plan_steps(model));
     steps
 }
 

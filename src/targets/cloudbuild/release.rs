@@ -33,7 +33,17 @@ const WAIT_SECONDS: u32 = 7200;
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let next = Scope::Next;
     let mut steps: Vec<Step> = deploy::wait_deployed(model, Scope::Current, WAIT_SECONDS).into_iter().collect();
-    let ready = ids(&steps);
+    let waited = ids(&steps);
+    // The next environment's Terraform is applied once the commit is known deployed here; the
+    // copies and deploys wait for it (`ci.terraform.apply`).
+    // Functions are deployed before the apply, which creates them from that source (`cd.rs`).
+    let applies = crate::model::terraform_access::applies(model);
+    let functions = if applies { deploy::deploy_functions(model, next, &waited) } else { Vec::new() };
+    let infra = super::terraform::apply_steps(model, next, &waited, &super::cd::deploy_ids(&functions));
+    let mut ready = waited.clone();
+    ready.extend(infra.last().map(|s| s.id.clone()));
+    steps.extend(functions);
+    steps.extend(infra);
     let mut images = Vec::new();
     for image in &model.images {
         let src = format!("{}/{}:{}", Scope::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
@@ -59,7 +69,9 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::sync_dags(model, next, &uploaded));
     steps.extend(schedule::steps(model, next, &uploaded));
     steps.extend(deploy::deploy_services(model, next, &promoted));
-    steps.extend(deploy::deploy_functions(model, next, &promoted));
+    if !applies {
+        steps.extend(deploy::deploy_functions(model, next, &promoted));
+    }
     let mark = deploy::mark_deployed(model, next, &steps);
     steps.extend(mark);
     (steps, images)

@@ -59,6 +59,9 @@ pub const RUN_TEMPLATE_URI: &str = "RUN_TEMPLATE_URI";
 /// Pipeline root of that run.
 pub const RUN_PIPELINE_ROOT: &str = "RUN_PIPELINE_ROOT";
 
+/// The environment's Terraform apply identity (`ci.terraform.apply`).
+pub const APPLY_SA: &str = "APPLY_SA";
+
 /// Key of a bucket's name, e.g. `BUCKET_RAW_DATA` for bucket `raw-data`.
 pub fn bucket(key: &str) -> String {
     format!("BUCKET_{}", key.to_ascii_uppercase().replace('-', "_"))
@@ -105,6 +108,9 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     let function_buckets = model.functions.iter().flat_map(|f| [f.trigger_bucket.as_deref(), Some(&model.pipeline_root_bucket)]);
     for key in function_buckets.flatten() {
         put(&bucket(key), env.bucket_name(key));
+    }
+    if crate::model::terraform_access::applies(model) {
+        put(APPLY_SA, env.sa_email(SaRole::Apply));
     }
     if run_pipeline(model).is_some() {
         put(PIPELINES_SA, env.sa_email(SaRole::Pipelines));

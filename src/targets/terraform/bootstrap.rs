@@ -107,6 +107,14 @@ fn first_deploy(m: &Model) -> Vec<String> {
     if !m.services.is_empty() {
         apply.push("   (Cloud Run services start on a placeholder image until the first build deploys theirs)".to_owned());
     }
+    if crate::model::terraform_access::applies(m) {
+        // The chicken and egg of `ci.terraform.apply`: the apply SA the builds run Terraform as is
+        // itself created (and granted its roles) by Terraform.
+        apply.push("   by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases".to_owned());
+        apply.push("   apply this environment as its apply SA".to_owned());
+    } else if crate::model::terraform_access::plans(m) {
+        apply.push("   by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as".to_owned());
+    }
     steps.push(apply);
     match (&m.ci, envs.split_first()) {
         (Some(ci), Some((first, rest))) => {

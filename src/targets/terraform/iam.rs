@@ -16,6 +16,13 @@ const FUNCTION_SOURCES: &str = "gcf-v2-sources-";
 /// `var.promoter_sa`: email of the previous environment's promotion SA, empty in the first.
 pub const PROMOTER_VAR: &str = "promoter_sa";
 
+/// `var.checks_sa`: email of the first environment's checks SA, whose PR builds plan every
+/// environment (`ci.terraform.plan`).
+pub const CHECKER_VAR: &str = "checks_sa";
+
+/// `var.state_bucket`: the environment's state bucket (`bootstrap.sh` creates it).
+pub const STATE_BUCKET_VAR: &str = "state_bucket";
+
 /// The file.
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
@@ -70,6 +77,9 @@ pub fn file(m: &Model) -> TfFile {
         }
         if !apis.is_empty() {
             b = b.attr("depends_on", depends_on_apis(m, &apis));
+        } else if g.member == Member::Checker {
+            // In the first environment `var.checks_sa` is the checks SA this module creates.
+            b = b.attr("depends_on", super::syntax::list(vec![r(&["google_service_account", SaRole::Checks.as_str()])]));
         }
         if let Scope::BigQueryDataset(id) = &g.scope {
             if !super::storage::prediction_datasets(m).contains(&id.as_str()) {
@@ -77,6 +87,9 @@ pub fn file(m: &Model) -> TfFile {
             }
         }
         let mut item = Item::from(b);
+        if g.member == Member::Sa(SaRole::Apply) && g.role == "roles/iam.serviceAccountAdmin" {
+            item = item.skip("CKV_GCP_49", "the apply SA runs Terraform, which creates and manages this project's service accounts");
+        }
         if g.role == "roles/composer.worker" {
             item = item.skip("CKV_GCP_49", "Cloud Composer requires roles/composer.worker on the environment's own SA");
         }
@@ -104,6 +117,8 @@ fn purpose(role: SaRole) -> &'static str {
         SaRole::Promote => "Runs Cloud Build releases: promotes this environment's images and artifacts to the next one.",
         SaRole::Composer => "Runs the Cloud Composer environment and its DAGs.",
         SaRole::Functions => "Builds and runs Cloud Functions and receives their events.",
+        SaRole::Plan => "Plans this environment's Terraform in pull-request builds: reads resources, IAM policies and state only.",
+        SaRole::Apply => "Applies this environment's Terraform from CD and releases: manages its resources and IAM.",
     }
 }
 
@@ -133,6 +148,7 @@ fn member(m: Member) -> Expression {
         Member::Sa(role) => sa(role, "member"),
         Member::Agent(a) => agent_email(a),
         Member::Promoter => tpl(vec![lit("serviceAccount:"), iref(var(PROMOTER_VAR))]),
+        Member::Checker => tpl(vec![lit("serviceAccount:"), iref(var(CHECKER_VAR))]),
     }
 }
 
@@ -167,6 +183,7 @@ fn name(g: &Grant) -> String {
         Scope::ComposerBucket => "composer_bucket_".into(),
         Scope::FunctionSources => "function_sources_".into(),
         Scope::Topic(t) => format!("{}_", super::monitoring::topic(t)),
+        Scope::StateBucket => "state_".into(),
         Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
     };
     let role = g.role.trim_start_matches("roles/").replace('.', "_").to_lowercase();
@@ -186,7 +203,7 @@ fn scope_api(scope: &Scope) -> Option<&'static str> {
 pub fn address(g: &Grant) -> (&'static str, String) {
     let ty = match &g.scope {
         Scope::Project | Scope::FunctionSources => "google_project_iam_member",
-        Scope::Bucket(_) | Scope::ComposerBucket => "google_storage_bucket_iam_member",
+        Scope::Bucket(_) | Scope::ComposerBucket | Scope::StateBucket => "google_storage_bucket_iam_member",
         Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
         Scope::ServiceAccount(_) => "google_service_account_iam_member",
         Scope::Secret(_) => "google_secret_manager_secret_iam_member",
@@ -228,6 +245,7 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
             .attr("location", var("region"))
             .attr("name", r(&["google_cloud_run_v2_service", &ident(k), "name"])),
         Scope::Topic(t) => b.attr("topic", r(&["google_pubsub_topic", &super::monitoring::topic(t), "name"])),
+        Scope::StateBucket => b.attr("bucket", var(STATE_BUCKET_VAR)),
     }
 }
 

@@ -5,7 +5,7 @@ use super::syntax::{
     block, call, ident, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
 };
 use super::{bucket, cicd, iam, runtime, sa, storage};
-use crate::model::iam::Member;
+use crate::model::iam::{Member, Scope};
 use crate::model::{Environment, Model, SaRole};
 use crate::targets::cloudbuild;
 use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
@@ -154,6 +154,22 @@ pub fn variables(m: &Model) -> TfFile {
             None,
         ));
     }
+    if m.grants.iter().any(|g| g.member == Member::Checker) {
+        f.push(variable(
+            iam::CHECKER_VAR,
+            ty("string"),
+            "Email of the first environment's checks SA, whose pull-request builds plan this environment as its plan SA.",
+            None,
+        ));
+    }
+    if m.grants.iter().any(|g| g.scope == Scope::StateBucket) {
+        f.push(variable(
+            iam::STATE_BUCKET_VAR,
+            ty("string"),
+            "This environment's Terraform state bucket (bootstrap.sh creates it; env/<env>.backend.hcl names it too).",
+            None,
+        ));
+    }
     if m.grants.iter().any(|g| g.member == Member::Promoter) {
         f.push(variable(
             iam::PROMOTER_VAR,
@@ -230,6 +246,12 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
         body = body
             .add_attribute(("ci_triggers", strings(cicd::triggers(m, index))))
             .add_attribute(("build_substitutions", string_map(&subs)));
+    }
+    if m.grants.iter().any(|g| g.member == Member::Checker) {
+        body = body.add_attribute((iam::CHECKER_VAR, s(m.default_env().sa_email(SaRole::Checks))));
+    }
+    if m.grants.iter().any(|g| g.scope == Scope::StateBucket) {
+        body = body.add_attribute((iam::STATE_BUCKET_VAR, s(m.state.bucket_for(env))));
     }
     if m.grants.iter().any(|g| g.member == Member::Promoter) {
         let previous = index.checked_sub(1).and_then(|i| m.environments.get(i));

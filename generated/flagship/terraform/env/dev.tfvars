@@ -15,6 +15,7 @@ ci_triggers = [
   "release"
 ]
 build_substitutions = {
+  "_APPLY_SA"                   = "churn-apply@acme-churn-dev.iam.gserviceaccount.com"
   "_BUCKET_ARTIFACTS"           = "acme-churn-dev-artifacts"
   "_BUCKET_DATA"                = "acme-churn-dev-data"
   "_COMPOSER_DAG_FOLDER"        = "gs://acme-churn-dev-composer/dags/churn"
@@ -23,6 +24,7 @@ build_substitutions = {
   "_FUNCTIONS_SA"               = "churn-functions@acme-churn-dev.iam.gserviceaccount.com"
   "_FUNCTIONS_SA_RESOURCE"      = "projects/acme-churn-dev/serviceAccounts/churn-functions@acme-churn-dev.iam.gserviceaccount.com"
   "_KFP_REPO"                   = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines"
+  "_NEXT_APPLY_SA"              = "churn-apply@acme-churn-prod.iam.gserviceaccount.com"
   "_NEXT_BUCKET_ARTIFACTS"      = "acme-churn-prod-artifacts"
   "_NEXT_BUCKET_DATA"           = "acme-churn-prod-data"
   "_NEXT_COMPOSER_DAG_FOLDER"   = "gs://acme-churn-prod-composer/dags/churn"
@@ -42,4 +44,6 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"           = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines/churn-training/dev"
   "_SERVING_SA"                 = "churn-serving@acme-churn-dev.iam.gserviceaccount.com"
 }
-promoter_sa = ""
+checks_sa    = "churn-checks@acme-churn-dev.iam.gserviceaccount.com"
+state_bucket = "acme-churn-tf-state-dev"
+promoter_sa  = ""

@@ -12,6 +12,7 @@ labels = {
 deletion_protection = true
 ci_triggers         = []
 build_substitutions = {
+  "_APPLY_SA"              = "churn-apply@acme-churn-prod.iam.gserviceaccount.com"
   "_BUCKET_ARTIFACTS"      = "acme-churn-prod-artifacts"
   "_BUCKET_DATA"           = "acme-churn-prod-data"
   "_COMPOSER_DAG_FOLDER"   = "gs://acme-churn-prod-composer/dags/churn"
@@ -27,4 +28,6 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"      = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines/churn-training/prod"
   "_SERVING_SA"            = "churn-serving@acme-churn-prod.iam.gserviceaccount.com"
 }
-promoter_sa = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"
+checks_sa    = "churn-checks@acme-churn-dev.iam.gserviceaccount.com"
+state_bucket = "acme-churn-tf-state-prod"
+promoter_sa  = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"

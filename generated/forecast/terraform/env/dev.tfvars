@@ -34,4 +34,6 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"         = "https://us-east1-kfp.pkg.dev/acme-demand-dev/demand-pipelines/demand-training/dev"
   "_SERVING_SA"               = "demand-serving@acme-demand-dev.iam.gserviceaccount.com"
 }
-promoter_sa = ""
+checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
+state_bucket = "acme-demand-dev-tf-state"
+promoter_sa  = ""

@@ -23,4 +23,6 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"    = "https://us-east1-kfp.pkg.dev/acme-demand-prod/demand-pipelines/demand-training/prod"
   "_SERVING_SA"          = "demand-serving@acme-demand-prod.iam.gserviceaccount.com"
 }
-promoter_sa = "demand-promote@acme-demand-staging.iam.gserviceaccount.com"
+checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
+state_bucket = "acme-demand-prod-tf-state"
+promoter_sa  = "demand-promote@acme-demand-staging.iam.gserviceaccount.com"

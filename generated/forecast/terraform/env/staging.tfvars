@@ -32,4 +32,6 @@ build_substitutions = {
   "_RUN_TEMPLATE_URI"         = "https://us-east1-kfp.pkg.dev/acme-demand-staging/demand-pipelines/demand-training/staging"
   "_SERVING_SA"               = "demand-serving@acme-demand-staging.iam.gserviceaccount.com"
 }
-promoter_sa = "demand-promote@acme-demand-dev.iam.gserviceaccount.com"
+checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
+state_bucket = "acme-demand-staging-tf-state"
+promoter_sa  = "demand-promote@acme-demand-dev.iam.gserviceaccount.com"

@@ -12,9 +12,11 @@ ci_triggers = [
   "release"
 ]
 build_substitutions = {
+  "_APPLY_SA"         = "relay-apply@acme-relay-dev.iam.gserviceaccount.com"
   "_DOCKER_REPO"      = "us-central1-docker.pkg.dev/acme-relay-dev/relay-images"
   "_ENV"              = "dev"
   "_KFP_REPO"         = "https://us-central1-kfp.pkg.dev/acme-relay-dev/relay-pipelines"
+  "_NEXT_APPLY_SA"    = "relay-apply@acme-relay-staging.iam.gserviceaccount.com"
   "_NEXT_DOCKER_REPO" = "us-central1-docker.pkg.dev/acme-relay-staging/relay-images"
   "_NEXT_ENV"         = "staging"
   "_NEXT_KFP_REPO"    = "https://us-central1-kfp.pkg.dev/acme-relay-staging/relay-pipelines"
@@ -23,4 +25,6 @@ build_substitutions = {
   "_PROJECT"          = "acme-relay-dev"
   "_REGION"           = "us-central1"
 }
-promoter_sa = ""
+checks_sa    = "relay-checks@acme-relay-dev.iam.gserviceaccount.com"
+state_bucket = "acme-relay-dev-tf-state"
+promoter_sa  = ""

@@ -8,10 +8,13 @@ labels = {
 }
 ci_triggers = []
 build_substitutions = {
+  "_APPLY_SA"    = "relay-apply@acme-relay-prod.iam.gserviceaccount.com"
   "_DOCKER_REPO" = "us-central1-docker.pkg.dev/acme-relay-prod/relay-images"
   "_ENV"         = "prod"
   "_KFP_REPO"    = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
   "_PROJECT"     = "acme-relay-prod"
   "_REGION"      = "us-central1"
 }
-promoter_sa = "relay-promote@acme-relay-staging.iam.gserviceaccount.com"
+checks_sa    = "relay-checks@acme-relay-dev.iam.gserviceaccount.com"
+state_bucket = "acme-relay-prod-tf-state"
+promoter_sa  = "relay-promote@acme-relay-staging.iam.gserviceaccount.com"

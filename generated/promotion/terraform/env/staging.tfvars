@@ -10,9 +10,11 @@ ci_triggers = [
   "release"
 ]
 build_substitutions = {
+  "_APPLY_SA"         = "relay-apply@acme-relay-staging.iam.gserviceaccount.com"
   "_DOCKER_REPO"      = "us-central1-docker.pkg.dev/acme-relay-staging/relay-images"
   "_ENV"              = "staging"
   "_KFP_REPO"         = "https://us-central1-kfp.pkg.dev/acme-relay-staging/relay-pipelines"
+  "_NEXT_APPLY_SA"    = "relay-apply@acme-relay-prod.iam.gserviceaccount.com"
   "_NEXT_DOCKER_REPO" = "us-central1-docker.pkg.dev/acme-relay-prod/relay-images"
   "_NEXT_ENV"         = "prod"
   "_NEXT_KFP_REPO"    = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
@@ -21,4 +23,6 @@ build_substitutions = {
   "_PROJECT"          = "acme-relay-staging"
   "_REGION"           = "us-central1"
 }
-promoter_sa = "relay-promote@acme-relay-dev.iam.gserviceaccount.com"
+checks_sa    = "relay-checks@acme-relay-dev.iam.gserviceaccount.com"
+state_bucket = "acme-relay-staging-tf-state"
+promoter_sa  = "relay-promote@acme-relay-dev.iam.gserviceaccount.com"

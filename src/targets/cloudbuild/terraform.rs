@@ -1,0 +1,153 @@
+//! Terraform in the builds (`ci.terraform`): pull requests plan every environment, CD and
+//! releases apply the environment they deploy into.
+//!
+//! Each environment is planned and applied in a copy of the generated `terraform/` folder in a
+//! volume (so parallel `init`s with different backends never share `.terraform`), with the
+//! environment's `env/<env>.backend.hcl` and `env/<env>.tfvars`. The build's own identity only
+//! impersonates: the google provider and the gcs backend mint tokens for the environment's plan
+//! or apply SA (`GOOGLE_IMPERSONATE_SERVICE_ACCOUNT`, and `GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT`
+//! for the backend: hashicorp/terraform#32557; provider:
+//! <https://registry.terraform.io/providers/hashicorp/google/latest/docs/guides/provider_reference#impersonate_service_account>).
+//!
+//! - PR: `tf-init-<env>` → `tf-plan-<env>` (`-lock=false`: a PR never takes the state lock), then
+//!   `terraform-plans` prints every plan's summary and the full plans, top to bottom.
+//! - CD / release: `tf-init` → `tf-drift` (`plan -refresh-only -detailed-exitcode`: exit 2 = the
+//!   real resources differ from the state; `allowExitCodes: [2]`, so the build shows the step
+//!   failed and goes on, while any other failure fails the build) and `tf-plan` (`-out`, under the lock) → `tf-apply`, which applies exactly that saved
+//!   plan: Terraform refuses a saved plan once the state changed after it was made
+//!   (<https://developer.hashicorp.com/terraform/cli/commands/apply#saved-plan-mode>) and holds the
+//!   state lock while applying (<https://developer.hashicorp.com/terraform/language/backend/gcs>).
+
+use super::build::Step;
+use super::deploy::output_path;
+use super::subst::literal;
+use super::vars::{self, Scope};
+use crate::model::{paths, Model, SaRole};
+
+/// The volume holding each environment's working copy, plan and provider plugins.
+const VOLUME: (&str, &str) = ("terraform", "/tf-work");
+
+/// Copies the module (`$1`) into `$WORK` and initialises it against `$ENV`'s backend.
+const INIT: &str = "set -eu
+rm -rf \"$$WORK\"
+mkdir -p \"$$WORK\"
+cp -R \"$$1/.\" \"$$WORK/\"
+terraform -chdir=\"$$WORK\" init -input=false -reconfigure -backend-config=\"env/$$ENV.backend.hcl\"";
+
+/// Plans `$ENV` into `$WORK/plan.tfplan` and writes its text to `plan.txt`; `$@` are extra
+/// `plan` flags.
+const PLAN: &str = "set -eu
+cd \"$$WORK\"
+terraform plan -input=false -no-color -var-file=\"env/$$ENV.tfvars\" -out=plan.tfplan \"$$@\"
+terraform show -no-color plan.tfplan > plan.txt";
+
+/// Prints, for every environment named in `$@`, the plan's summary (one line per resource
+/// change and the `Plan:` line), then every full plan: what a reviewer reads top to bottom.
+const SUMMARY: &str = "set -eu
+for env in \"$$@\"; do
+  echo \"==== terraform plan: $$env ====\"
+  grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"/tf-work/$$env/plan.txt\" || true
+done
+for env in \"$$@\"; do
+  echo
+  echo \"==== full plan: $$env ====\"
+  cat \"/tf-work/$$env/plan.txt\"
+done";
+
+/// Reports drift: exit 2 when refreshing would change the state.
+const DRIFT: &str = "set -u
+cd \"$$WORK\"
+terraform plan -input=false -lock=false -refresh-only -detailed-exitcode -no-color -var-file=\"env/$$ENV.tfvars\"
+code=$$?
+case \"$$code\" in
+  0) echo \"$$ENV: no drift\" ;;
+  2) echo \"$$ENV: DRIFT: resources changed outside Terraform (above); tf-apply applies the code again\" >&2 ;;
+esac
+exit \"$$code\"";
+
+/// Applies the saved plan (under the state lock; refused if the state changed since).
+const APPLY: &str = "set -eu
+cd \"$$WORK\"
+terraform apply -input=false plan.tfplan";
+
+/// A Terraform step acting as `sa` on environment `env` in working copy `work`.
+fn step(model: &Model, id: String, env: &str, sa: &str, work: &str, script: &str) -> Step {
+    let image = model.ci.as_ref().map(|c| literal(&c.terraform_image)).unwrap_or_default();
+    let (volume, mount) = VOLUME;
+    Step::new(id, image)
+        .entrypoint("sh")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("ENV", env)
+        .env("WORK", work)
+        .env("GOOGLE_IMPERSONATE_SERVICE_ACCOUNT", sa)
+        .env("GOOGLE_BACKEND_IMPERSONATE_SERVICE_ACCOUNT", sa)
+        .args(["-c", script])
+        .volume(volume, mount)
+}
+
+/// The module folder, relative to the repository root.
+fn module(model: &Model) -> String {
+    output_path(model, paths::TERRAFORM_DIR)
+}
+
+/// PR steps: every environment planned as its plan SA, then the summary.
+pub fn plan_steps(model: &Model) -> Vec<Step> {
+    if !crate::model::terraform_access::plans(model) {
+        return Vec::new();
+    }
+    let mut steps = Vec::new();
+    let mut plans = Vec::new();
+    for env in &model.environments {
+        let name = literal(&env.name);
+        let sa = env.sa_email(SaRole::Plan);
+        let work = format!("{}/{name}", VOLUME.1);
+        let init = step(model, format!("tf-init-{}", env.name), &name, &sa, &work, INIT)
+            .args(["tf-init".to_owned(), module(model)])
+            .timeout(600);
+        let plan = step(model, format!("tf-plan-{}", env.name), &name, &sa, &work, PLAN)
+            .args(["tf-plan", "-lock=false"])
+            .after(std::slice::from_ref(&init.id))
+            .timeout(1200);
+        plans.push(plan.id.clone());
+        steps.extend([init, plan]);
+    }
+    let (volume, mount) = VOLUME;
+    let image = model.ci.as_ref().map(|c| literal(&c.terraform_image)).unwrap_or_default();
+    steps.push(
+        Step::new("terraform-plans", image)
+            .entrypoint("sh")
+            .args(["-c", SUMMARY, "terraform-plans"])
+            .args(model.environments.iter().map(|e| literal(&e.name)))
+            .volume(volume, mount)
+            .after(&plans)
+            .timeout(120),
+    );
+    steps
+}
+
+/// CD / release steps applying the scope's environment as its apply SA, after `after`, with the
+/// apply itself also after `apply_after`; the last id is what deploys wait for.
+pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &[String]) -> Vec<Step> {
+    if !crate::model::terraform_access::applies(model) {
+        return Vec::new();
+    }
+    let env = scope.var(vars::ENV);
+    let sa = scope.var(vars::APPLY_SA);
+    let work = format!("{}/work", VOLUME.1);
+    let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT)
+        .args(["tf-init".to_owned(), module(model)])
+        .after(after)
+        .timeout(600);
+    let ready = std::slice::from_ref(&init.id);
+    // `allowExitCodes`: with exit 2 the step has a failure status and the build succeeds
+    // (https://cloud.google.com/build/docs/build-config-file-schema#allowexitcodes).
+    let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
+    drift.allow_exit_codes = vec![2];
+    let plan = step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200);
+    let mut waits = vec![plan.id.clone(), drift.id.clone()];
+    waits.extend(apply_after.iter().cloned());
+    let apply = step(model, "tf-apply".to_owned(), &env, &sa, &work, APPLY)
+        .after(&waits)
+        .timeout(3600);
+    vec![init, drift, plan, apply]
+}
