@@ -42,6 +42,13 @@ resource "google_project_iam_member" "pipelines_aiplatform_user" {
   member  = google_service_account.pipelines.member
 }
 
+# pipeline `hello` step `prepare` (as the pipelines SA) reads dataset `orders` (declared in `reads`) (BigQuery jobs have no narrower scope)
+resource "google_project_iam_member" "pipelines_bigquery_jobuser" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.pipelines.member
+}
+
 # pipeline `hello` runs on Vertex AI Pipelines as the pipelines SA: Vertex AI checks the pipeline-root bucket
 resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_legacybucketreader" {
   bucket = google_storage_bucket.artifacts.name
@@ -56,12 +63,37 @@ resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_objectu
   member = google_service_account.pipelines.member
 }
 
+# pipeline `hello` step `prepare` (as the pipelines SA) writes bucket `landing` (declared in `writes`)
+resource "google_storage_bucket_iam_member" "pipelines_landing_storage_objectuser" {
+  bucket = google_storage_bucket.landing.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.pipelines.member
+}
+
+# pipeline `hello` step `prepare` (as the pipelines SA) reads bucket `reference` (declared in `reads`)
+resource "google_storage_bucket_iam_member" "pipelines_reference_storage_objectviewer" {
+  bucket = data.google_storage_bucket.reference.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.pipelines.member
+}
+
 # pipeline `hello` step `prepare` runs image `job`
 resource "google_artifact_registry_repository_iam_member" "pipelines_docker_artifactregistry_reader" {
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.pipelines.member
+}
+
+# pipeline `hello` step `prepare` (as the pipelines SA) reads dataset `orders` (declared in `reads`)
+resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_warehouse_sales_bigquery_dataviewer" {
+  project    = "acme-warehouse"
+  dataset_id = "sales"
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
+  depends_on = [
+    google_project_service.bigquery
+  ]
 }
 
 # ci: builds run as the CI (CD) SA and log to Cloud Logging only (no narrower scope)
