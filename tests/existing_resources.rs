@@ -148,7 +148,7 @@ fn external_resources_produce_no_resource_blocks() {
             let rendered = hcl::to_string(&Body::from(vec![block.clone()])).unwrap_or_default();
             if block.identifier() == "resource" && !labels[0].ends_with("_iam_member") {
                 for (key, name) in &external {
-                    assert!(!(labels == ["google_storage_bucket", key.as_str()]), "{path}: external bucket `{key}` is created");
+                    assert!(labels != ["google_storage_bucket", key.as_str()], "{path}: external bucket `{key}` is created");
                     assert!(!rendered.contains(name.as_str()), "{path}: resource {labels:?} manages external bucket {name}");
                 }
                 for (project, dataset) in &foreign {
