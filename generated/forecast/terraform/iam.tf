@@ -163,8 +163,6 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_forecasts_bigquery_d
 
 # pipeline `scoring` step `validate` validates dataset `next_week`
 # pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and scores dataset `next_week`
-# pipeline `training` step `validate` validates dataset `sales`
-# pipeline `training` step `evaluate` reads dataset `sales`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_dataviewer" {
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
@@ -179,6 +177,18 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_data
       error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
     }
   }
+}
+
+# pipeline `training` step `validate` validates dataset `sales`
+# pipeline `training` step `evaluate` reads dataset `sales`
+resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
+  dataset_id = "retail"
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
+  depends_on = [
+    google_project_service.bigquery
+  ]
 }
 
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`) (BigQuery jobs have no narrower scope)
@@ -210,20 +220,14 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`)
 # pipeline `training` step `train` reads dataset `sales`
 # pipeline `tuning` step `tune` reads dataset `sales`
-resource "google_bigquery_dataset_iam_member" "training_bq_retail_bigquery_dataviewer" {
+resource "google_bigquery_dataset_iam_member" "training_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.training.member
   depends_on = [
     google_project_service.bigquery
   ]
-
-  lifecycle {
-    precondition {
-      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "retail")
-      error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
-    }
-  }
 }
 
 # service `api` calls endpoint `demand` (the provider has no endpoint-level IAM)
@@ -406,20 +410,14 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
 }
 
 # pipeline `training` schedule waits for dataset `sales`
-resource "google_bigquery_dataset_iam_member" "composer_bq_retail_bigquery_dataviewer" {
+resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.composer.member
   depends_on = [
     google_project_service.bigquery
   ]
-
-  lifecycle {
-    precondition {
-      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "retail")
-      error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
-    }
-  }
 }
 
 # ci.github.oauth_token_secret: the Cloud Build connection reads secret `github-oauth-token`
