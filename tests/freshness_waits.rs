@@ -46,8 +46,9 @@ fn wait_for_waits_for_data_newer_than_the_last_success() {
             for env in &c.model.environments {
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 let want = match &ds.source {
-                    DataSource::BigQuery { dataset, table } => {
-                        json!({"task_id": task_id, "kind": "bigquery", "table": format!("{}.{dataset}.{table}", env.gcp_project)})
+                    DataSource::BigQuery { project, dataset, table } => {
+                        let project = project.as_deref().unwrap_or(&env.gcp_project);
+                        json!({"task_id": task_id, "kind": "bigquery", "table": format!("{project}.{dataset}.{table}")})
                     }
                     DataSource::Gcs { bucket, path } => {
                         let glob = path.contains(['*', '?', '[']);

@@ -122,8 +122,10 @@ impl Actions {
     fn read_dataset(&mut self, m: &Model, who: impl Into<Member>, key: &str, why: &str) {
         let who = who.into();
         match m.dataset(key).map(|d| &d.source) {
-            Some(DataSource::BigQuery { dataset, .. }) => {
-                self.add(who, Act::ReadTables, Scope::BigQueryDataset(dataset.clone()), why);
+            Some(bq @ DataSource::BigQuery { .. }) => {
+                if let Some(scope) = bq.table_scope() {
+                    self.add(who, Act::ReadTables, scope, why);
+                }
                 self.add(who, Act::RunQueryJobs, Scope::Project, why);
             }
             Some(DataSource::Gcs { bucket, .. }) => self.add(who, Act::ReadObjects, Scope::Bucket(bucket.clone()), why),
@@ -147,8 +149,10 @@ impl Actions {
             let why = format!("{at} writes {} `{}` (declared in `writes`)", r.kind.noun(), r.key);
             match (r.kind, m.dataset(&r.key).map(|d| &d.source)) {
                 (Kind::Bucket, _) => self.add(who, Act::WriteObjects, Scope::Bucket(r.key.clone()), why),
-                (Kind::Dataset, Some(DataSource::BigQuery { dataset, .. })) => {
-                    self.add(who, Act::WriteTables, Scope::BigQueryDataset(dataset.clone()), why.clone());
+                (Kind::Dataset, Some(bq @ DataSource::BigQuery { .. })) => {
+                    if let Some(scope) = bq.table_scope() {
+                        self.add(who, Act::WriteTables, scope, why.clone());
+                    }
                     self.add(who, Act::RunQueryJobs, Scope::Project, why);
                 }
                 (Kind::Dataset, Some(DataSource::Gcs { bucket, .. })) => self.add(who, Act::WriteObjects, Scope::Bucket(bucket.clone()), why),
@@ -238,7 +242,8 @@ pub fn step_datasets<'m>(m: &'m Model, pipeline: &'m super::Pipeline, step: &Ste
             .collect();
         for d in &m.datasets {
             let uri = match &d.source {
-                DataSource::BigQuery { dataset, table } => format!("bq://{dataset}.{table}"),
+                DataSource::BigQuery { project: None, dataset, table } => format!("bq://{dataset}.{table}"),
+                DataSource::BigQuery { project: Some(project), dataset, table } => format!("bq://{project}.{dataset}.{table}"),
                 DataSource::Gcs { bucket, path } => format!("gs://{bucket}/{path}"),
             };
             if texts.iter().any(|t| t.contains(&uri)) {

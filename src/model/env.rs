@@ -18,6 +18,9 @@ pub struct Environment {
     pub labels: BTreeMap<String, String>,
     /// Project name (resource-name prefix).
     pub(super) project_name: String,
+    /// Buckets whose name in this environment is not `<gcp_project>-<key>`: external ones and
+    /// those adopted here (key → name).
+    pub(super) bucket_names: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -57,9 +60,13 @@ impl Environment {
         self.image_uri(image, self.image_tag())
     }
 
-    /// Bucket name: `<gcp_project>-<key>`.
+    /// Bucket name: `<gcp_project>-<key>`, or the existing bucket's name for an external bucket
+    /// or one adopted in this environment.
     pub fn bucket_name(&self, key: &str) -> String {
-        format!("{}-{key}", self.gcp_project)
+        match self.bucket_names.get(key) {
+            Some(name) => name.clone(),
+            None => format!("{}-{key}", self.gcp_project),
+        }
     }
 
     /// Bucket URL: `gs://<gcp_project>-<key>`.
@@ -110,9 +117,16 @@ impl Environment {
     /// Fully qualified BigQuery table or `gs://` URI of a dataset.
     pub fn dataset_uri(&self, dataset: &Dataset) -> String {
         match &dataset.source {
-            DataSource::BigQuery { dataset, table } => format!("bq://{}.{dataset}.{table}", self.gcp_project),
+            DataSource::BigQuery { project, dataset, table } => {
+                format!("bq://{}.{dataset}.{table}", self.table_project(project.as_deref()))
+            }
             DataSource::Gcs { bucket, path } => format!("{}/{path}", self.bucket_url(bucket)),
         }
+    }
+
+    /// The project a BigQuery table of a dataset lives in: its own, or this environment's.
+    pub fn table_project<'a>(&'a self, project: Option<&'a str>) -> &'a str {
+        project.unwrap_or(&self.gcp_project)
     }
 
     /// Full endpoint resource name.

@@ -114,6 +114,14 @@ pub enum Scope {
     Secret(String),
     /// A BigQuery dataset of the environment's project (by dataset id).
     BigQueryDataset(String),
+    /// A BigQuery dataset of another project (external data a dataset's `bq://project.dataset.table`
+    /// names): the binding is made on that dataset, in that project.
+    ExternalDataset {
+        /// Its project.
+        project: String,
+        /// Its dataset id.
+        dataset: String,
+    },
     /// The BigQuery dataset an endpoint logs its requests and responses to (by endpoint key).
     RequestLog(String),
     /// The Composer environment's bucket.
@@ -219,11 +227,29 @@ impl From<SaRole> for Member {
     }
 }
 
-/// Read access to a dataset: the BigQuery dataset or the bucket holding it.
+impl DataSource {
+    /// The BigQuery dataset holding a BigQuery source's table, where grants on it go: in the
+    /// environment's project, or in the other project it names. `None` for Cloud Storage.
+    pub fn table_scope(&self) -> Option<Scope> {
+        match self {
+            DataSource::BigQuery { project: None, dataset, .. } => Some(Scope::BigQueryDataset(dataset.clone())),
+            DataSource::BigQuery { project: Some(project), dataset, .. } => {
+                Some(Scope::ExternalDataset { project: project.clone(), dataset: dataset.clone() })
+            }
+            DataSource::Gcs { .. } => None,
+        }
+    }
+}
+
+/// Read access to a dataset: the BigQuery dataset (wherever it is; the query jobs run in the
+/// environment's project) or the bucket holding it.
 fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &str) {
-    match m.dataset(dataset).map(|d| &d.source) {
-        Some(DataSource::BigQuery { dataset: bq, .. }) => {
-            g.add(who, Scope::BigQueryDataset(bq.clone()), "roles/bigquery.dataViewer", reason);
+    let source = m.dataset(dataset).map(|d| &d.source);
+    match source {
+        Some(bq @ DataSource::BigQuery { .. }) => {
+            if let Some(scope) = bq.table_scope() {
+                g.add(who, scope, "roles/bigquery.dataViewer", reason);
+            }
             g.add(who, Scope::Project, "roles/bigquery.jobUser", format!("{reason} (BigQuery jobs have no narrower scope)"));
         }
         Some(DataSource::Gcs { bucket, .. }) => g.add(who, Scope::Bucket(bucket.clone()), OBJECT_VIEWER, reason),

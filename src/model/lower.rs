@@ -47,6 +47,12 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 region: e.region.clone(),
                 labels,
                 project_name: project_name.clone(),
+                bucket_names: spec
+                    .storage
+                    .buckets
+                    .iter()
+                    .filter_map(|(k, b)| b.external.as_ref().or_else(|| b.adopt.get(name)).map(|n| (k.clone(), n.clone())))
+                    .collect(),
             }
         })
         .collect::<Vec<_>>();
@@ -82,6 +88,11 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 nearline_after_days: b.lifecycle.as_ref().and_then(|l| l.nearline_after_days),
                 keep_versions: b.lifecycle.as_ref().and_then(|l| l.keep_versions),
                 kms_key: b.kms_key.clone(),
+                ownership: match (&b.external, b.adopt.is_empty()) {
+                    (Some(name), _) => Ownership::External(name.clone()),
+                    (None, false) => Ownership::Adopted(b.adopt.clone()),
+                    (None, true) => Ownership::Owned,
+                },
             })
             .collect(),
         pipeline_root_bucket: spec.storage.pipeline_root.clone().unwrap_or_else(|| "artifacts".into()),
@@ -254,12 +265,18 @@ fn lower_image(key: &str, i: &spec::Image) -> Image {
     }
 }
 
-/// Parses a dataset source (`bq://dataset.table` or `gs://bucket/path`).
+/// Parses a dataset source (`bq://dataset.table`, `bq://project.dataset.table` or
+/// `gs://bucket/path`).
 pub fn parse_source(source: &str) -> Option<DataSource> {
     if let Some(rest) = source.strip_prefix("bq://") {
-        let (dataset, table) = rest.split_once('.')?;
-        (!dataset.is_empty() && !table.is_empty() && !table.contains('.'))
-            .then(|| DataSource::BigQuery { dataset: dataset.to_owned(), table: table.to_owned() })
+        let parts: Vec<&str> = rest.split('.').collect();
+        let (project, dataset, table) = match parts[..] {
+            [dataset, table] => (None, dataset, table),
+            [project, dataset, table] if !project.is_empty() => (Some(project.to_owned()), dataset, table),
+            _ => return None,
+        };
+        (!dataset.is_empty() && !table.is_empty())
+            .then(|| DataSource::BigQuery { project, dataset: dataset.to_owned(), table: table.to_owned() })
     } else if let Some(rest) = source.strip_prefix("gs://") {
         let (bucket, path) = rest.split_once('/')?;
         (!bucket.is_empty() && !path.is_empty())

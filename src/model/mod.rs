@@ -133,6 +133,28 @@ pub struct Bucket {
     pub keep_versions: Option<u32>,
     /// CMEK key.
     pub kms_key: Option<String>,
+    /// Who owns it: this spec (created or adopted) or someone else.
+    pub ownership: Ownership,
+}
+
+/// Who owns a resource the spec names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Ownership {
+    /// Terraform creates it in every environment.
+    #[default]
+    Owned,
+    /// It exists already in some environments (environment → its name there): Terraform imports
+    /// it there (an `import` block), creates it elsewhere, and refuses to destroy it.
+    Adopted(BTreeMap<String, String>),
+    /// Owned elsewhere (its name): Terraform reads it with a data source and only grants on it.
+    External(String),
+}
+
+impl Bucket {
+    /// Whether Terraform manages the bucket (creates or imports it).
+    pub fn managed(&self) -> bool {
+        !matches!(self.ownership, Ownership::External(_))
+    }
 }
 
 /// What an image is for.
@@ -184,8 +206,11 @@ impl Image {
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
-    /// A BigQuery table in the environment's project.
+    /// A BigQuery table, in the environment's project unless `project` names another.
     BigQuery {
+        /// The project owning the table when it is not the environment's (`bq://project.dataset.table`):
+        /// external data, only granted on.
+        project: Option<String>,
         /// Dataset id.
         dataset: String,
         /// Table id.

@@ -29,6 +29,7 @@ pub fn scope_name(s: &Scope) -> String {
         Scope::ServiceAccount(r) => format!("{} SA", r.as_str()),
         Scope::Secret(id) => format!("secret `{id}`"),
         Scope::BigQueryDataset(d) => format!("BigQuery dataset `{d}`"),
+        Scope::ExternalDataset { project, dataset } => format!("BigQuery dataset `{dataset}` of project `{project}` (external)"),
         Scope::RequestLog(e) => format!("request-log dataset of endpoint `{e}`"),
         Scope::ComposerBucket => "Composer bucket".into(),
         Scope::Function(k) => format!("function `{k}`"),

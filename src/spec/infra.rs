@@ -30,6 +30,17 @@ pub struct Bucket {
     /// Cloud KMS key (full resource name) for customer-managed encryption.
     #[serde(default)]
     pub kms_key: Option<String>,
+    /// An existing bucket owned elsewhere (its name, the same in every environment): Terraform
+    /// reads it with a `google_storage_bucket` data source and only grants on it, never creates,
+    /// changes or destroys it; it takes no other settings.
+    #[serde(default)]
+    pub external: Option<String>,
+    /// Existing buckets this spec now owns, by environment: `{<env>: <existing bucket name>}`.
+    /// In those environments Terraform imports the bucket (an `import` block) instead of creating
+    /// `<gcp_project>-<name>`, then applies this entry's settings to it; the bucket is protected
+    /// by `lifecycle.prevent_destroy`. Other environments create the bucket as usual.
+    #[serde(default)]
+    pub adopt: BTreeMap<String, String>,
 }
 
 /// Object lifecycle rules of a bucket.
@@ -107,8 +118,10 @@ fn default_predict() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dataset {
-    /// `bq://dataset.table` (in the environment's project) or `gs://<bucket>/<path>` where
-    /// `<bucket>` is a bucket name from `storage.buckets`.
+    /// `bq://dataset.table` (in the environment's project), `bq://project.dataset.table` (a table
+    /// in another project, the same in every environment: its dataset is granted on there, jobs
+    /// still run in the environment's project) or `gs://<bucket>/<path>` where `<bucket>` is a
+    /// bucket name from `storage.buckets`.
     pub source: String,
     /// File format for `gs://` sources.
     #[serde(default)]

@@ -9,6 +9,7 @@
 mod access;
 mod airflow;
 mod contracts;
+mod existing;
 pub mod facts;
 pub mod kfp;
 pub mod names;

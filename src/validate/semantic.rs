@@ -18,6 +18,7 @@ pub fn check(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     c.project();
     c.environments();
     c.storage();
+    super::existing::check(&mut c);
     c.images();
     c.datasets();
     contracts::check(&mut c);
@@ -175,7 +176,8 @@ impl Checker<'_> {
                 self.report(Code::DuplicateName, pos, format!("environments `{other}` and `{name}` use the same project and region, so their resources would collide"), Some("give each environment its own GCP project".into()));
             }
             let project_ok = names::GCP_PROJECT.check(&env.gcp_project).is_ok();
-            for bucket in self.spec.storage.buckets.keys().filter(|b| project_ok && names::KEY.check(b).is_ok()) {
+            let generated = self.spec.storage.buckets.iter().filter(|(_, b)| b.external.is_none() && !b.adopt.contains_key(name));
+            for bucket in generated.map(|(k, _)| k).filter(|b| project_ok && names::KEY.check(b).is_ok()) {
                 let full = format!("{}-{bucket}", env.gcp_project);
                 if names::BUCKET.check(&full).is_err() {
                     let pos = self.key_at(&pointer_push("/storage/buckets", bucket));
@@ -268,7 +270,7 @@ impl Checker<'_> {
             match parse_source(&d.source) {
                 None => {
                     let pos = self.at(&format!("{p}/source"));
-                    self.report(Code::InvalidValue, pos, format!("invalid dataset source `{}`", d.source), Some("use `bq://dataset.table` or `gs://<bucket>/<path>` with a bucket from storage.buckets".into()));
+                    self.report(Code::InvalidValue, pos, format!("invalid dataset source `{}`", d.source), Some("use `bq://dataset.table`, `bq://project.dataset.table` or `gs://<bucket>/<path>` with a bucket from storage.buckets".into()));
                 }
                 Some(crate::model::DataSource::Gcs { bucket, .. }) => {
                     self.reference("bucket", &bucket, &self.spec.storage.buckets, &format!("{p}/source"));
@@ -277,7 +279,10 @@ impl Checker<'_> {
                         self.report(Code::InvalidValue, pos, format!("dataset `{name}` on Cloud Storage needs a `format`"), Some("add `format: csv` or `format: parquet`".into()));
                     }
                 }
-                Some(crate::model::DataSource::BigQuery { dataset, table }) => {
+                Some(crate::model::DataSource::BigQuery { project, dataset, table }) => {
+                    if let Some(project) = project {
+                        self.value_name(names::GCP_PROJECT, "GCP project id", &project, &format!("{p}/source"));
+                    }
                     for id in [dataset, table] {
                         self.value_name(names::BQ_ID, "BigQuery id", &id, &format!("{p}/source"));
                     }

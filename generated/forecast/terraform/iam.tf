@@ -171,10 +171,6 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_forecasts_bigquery_d
 
 # pipeline `scoring` step `validate` validates dataset `next_week`
 # pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and scores dataset `next_week`
-# pipeline `training` step `validate` validates dataset `sales`
-# pipeline `training` step `evaluate` reads dataset `sales`
-# pipeline `tuning` step `validate` validates dataset `sales`
-# pipeline `tuning` step `evaluate` reads dataset `sales`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_dataviewer" {
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
@@ -189,6 +185,20 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_data
       error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
     }
   }
+}
+
+# pipeline `training` step `validate` validates dataset `sales`
+# pipeline `training` step `evaluate` reads dataset `sales`
+# pipeline `tuning` step `validate` validates dataset `sales`
+# pipeline `tuning` step `evaluate` reads dataset `sales`
+resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
+  dataset_id = "retail"
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
+  depends_on = [
+    google_project_service.bigquery
+  ]
 }
 
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`) (BigQuery jobs have no narrower scope)
@@ -224,20 +234,14 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
 # pipeline `training` step `train` reads dataset `sales`
 # pipeline `tuning` step `tune` reads dataset `sales`
 # pipeline `tuning` step `train` reads dataset `sales`
-resource "google_bigquery_dataset_iam_member" "training_bq_retail_bigquery_dataviewer" {
+resource "google_bigquery_dataset_iam_member" "training_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.training.member
   depends_on = [
     google_project_service.bigquery
   ]
-
-  lifecycle {
-    precondition {
-      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "retail")
-      error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
-    }
-  }
 }
 
 # service `api` calls endpoint `demand` (the provider has no endpoint-level IAM)
@@ -422,20 +426,14 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
 
 # pipeline `training` schedule waits for dataset `sales`
 # pipeline `tuning` schedule waits for dataset `sales`
-resource "google_bigquery_dataset_iam_member" "composer_bq_retail_bigquery_dataviewer" {
+resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.composer.member
   depends_on = [
     google_project_service.bigquery
   ]
-
-  lifecycle {
-    precondition {
-      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "retail")
-      error_message = "BigQuery dataset retail does not exist in this project: create it and load the tables the spec's datasets name before applying."
-    }
-  }
 }
 
 # ci.terraform.plan: terraform plan refreshes the aiplatform.googleapis.com resources

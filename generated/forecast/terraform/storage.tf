@@ -35,10 +35,17 @@ resource "google_storage_bucket" "artifacts" {
   ]
 }
 
+# storage.buckets.exports.adopt: the existing bucket is imported in prod (created elsewhere).
+import {
+  for_each = toset(compact([lookup({ "prod" = "acme-demand-exports" }, var.env, "")]))
+  to       = google_storage_bucket.exports
+  id       = "${var.project_id}/${each.value}"
+}
+
 # storage.buckets.exports
 resource "google_storage_bucket" "exports" {
   # checkov:skip=CKV_GCP_62:access logs go to Cloud Audit Logs; no separate log bucket is declared
-  name                        = "${var.project_id}-exports"
+  name                        = lookup({ "prod" = "acme-demand-exports" }, var.env, "${var.project_id}-exports")
   location                    = var.region
   uniform_bucket_level_access = true
   public_access_prevention    = "enforced"
@@ -54,6 +61,10 @@ resource "google_storage_bucket" "exports" {
   depends_on = [
     google_project_service.storage
   ]
+
+  lifecycle {
+    prevent_destroy = true
+  }
 }
 
 # written by batch predictions with `destination: bq://forecasts`

@@ -60,6 +60,13 @@ resource "google_project_iam_member" "pipelines_aiplatform_user" {
   member  = google_service_account.pipelines.member
 }
 
+# pipeline `hello` step `prepare` (as the pipelines SA) reads dataset `orders` (declared in `reads`) (BigQuery jobs have no narrower scope)
+resource "google_project_iam_member" "pipelines_bigquery_jobuser" {
+  project = var.project_id
+  role    = "roles/bigquery.jobUser"
+  member  = google_service_account.pipelines.member
+}
+
 # pipeline `hello` runs on Vertex AI Pipelines as the pipelines SA: Vertex AI checks the pipeline-root bucket
 resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_legacybucketreader" {
   bucket = google_storage_bucket.artifacts.name
@@ -74,12 +81,37 @@ resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_objectu
   member = google_service_account.pipelines.member
 }
 
+# pipeline `hello` step `prepare` (as the pipelines SA) writes bucket `landing` (declared in `writes`)
+resource "google_storage_bucket_iam_member" "pipelines_landing_storage_objectuser" {
+  bucket = google_storage_bucket.landing.name
+  role   = "roles/storage.objectUser"
+  member = google_service_account.pipelines.member
+}
+
+# pipeline `hello` step `prepare` (as the pipelines SA) reads bucket `reference` (declared in `reads`)
+resource "google_storage_bucket_iam_member" "pipelines_reference_storage_objectviewer" {
+  bucket = data.google_storage_bucket.reference.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.pipelines.member
+}
+
 # pipeline `hello` step `prepare` runs image `job`
 resource "google_artifact_registry_repository_iam_member" "pipelines_docker_artifactregistry_reader" {
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.reader"
   member     = google_service_account.pipelines.member
+}
+
+# pipeline `hello` step `prepare` (as the pipelines SA) reads dataset `orders` (declared in `reads`)
+resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_warehouse_sales_bigquery_dataviewer" {
+  project    = "acme-warehouse"
+  dataset_id = "sales"
+  role       = "roles/bigquery.dataViewer"
+  member     = google_service_account.pipelines.member
+  depends_on = [
+    google_project_service.bigquery
+  ]
 }
 
 # ci: CD creates or updates the Vertex AI schedule of pipeline `hello` (the scheduler API has no narrower scope)
@@ -180,6 +212,13 @@ resource "google_project_iam_member" "plan_artifactregistry_viewer" {
   member  = google_service_account.plan.member
 }
 
+# ci.terraform.plan: terraform plan refreshes the bigquery.googleapis.com resources
+resource "google_project_iam_member" "plan_bigquery_metadataviewer" {
+  project = var.project_id
+  role    = "roles/bigquery.metadataViewer"
+  member  = google_service_account.plan.member
+}
+
 # ci.terraform.plan: terraform plan refreshes the cloudbuild.googleapis.com resources
 resource "google_project_iam_member" "plan_cloudbuild_viewer" {
   project = var.project_id
@@ -240,6 +279,13 @@ resource "google_project_iam_member" "apply_aiplatform_admin" {
 resource "google_project_iam_member" "apply_artifactregistry_admin" {
   project = var.project_id
   role    = "roles/artifactregistry.admin"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the bigquery.googleapis.com resources
+resource "google_project_iam_member" "apply_bigquery_admin" {
+  project = var.project_id
+  role    = "roles/bigquery.admin"
   member  = google_service_account.apply.member
 }
 

@@ -3,6 +3,8 @@ output "buckets" {
   description = "Bucket names by spec key."
   value = {
     "artifacts" = google_storage_bucket.artifacts.name
+    "landing"   = google_storage_bucket.landing.name
+    "reference" = data.google_storage_bucket.reference.name
   }
 }
 

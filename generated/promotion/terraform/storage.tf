@@ -17,6 +17,42 @@ resource "google_storage_bucket" "artifacts" {
   ]
 }
 
+# storage.buckets.landing.adopt: the existing bucket is imported in prod (created elsewhere).
+import {
+  for_each = toset(compact([lookup({ "prod" = "acme-relay-landing" }, var.env, "")]))
+  to       = google_storage_bucket.landing
+  id       = "${var.project_id}/${each.value}"
+}
+
+# storage.buckets.landing
+resource "google_storage_bucket" "landing" {
+  # checkov:skip=CKV_GCP_62:access logs go to Cloud Audit Logs; no separate log bucket is declared
+  name                        = lookup({ "prod" = "acme-relay-landing" }, var.env, "${var.project_id}-landing")
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+
+  versioning {
+    enabled = true
+  }
+
+  depends_on = [
+    google_project_service.storage
+  ]
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+# storage.buckets.reference.external: owned elsewhere; this Terraform only grants on it.
+data "google_storage_bucket" "reference" {
+  name = "acme-shared-reference-data"
+  depends_on = [
+    google_project_service.storage
+  ]
+}
+
 resource "google_artifact_registry_repository" "docker" {
   # checkov:skip=CKV_GCP_84:Google-managed encryption; the spec declares no repository key
   repository_id          = "relay-images"

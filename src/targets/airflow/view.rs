@@ -204,8 +204,8 @@ fn sensor_task_id(dataset: &Dataset) -> String {
 fn sensor(env: &Environment, ds: &Dataset) -> Sensor {
     let task_id = sensor_task_id(ds);
     let source = match &ds.source {
-        DataSource::BigQuery { dataset, table } => SensorSource::Bigquery {
-            table: format!("{}.{dataset}.{table}", env.gcp_project),
+        DataSource::BigQuery { project, dataset, table } => SensorSource::Bigquery {
+            table: format!("{}.{dataset}.{table}", env.table_project(project.as_deref())),
         },
         DataSource::Gcs { bucket, path } => SensorSource::Gcs {
             bucket: env.bucket_name(bucket),

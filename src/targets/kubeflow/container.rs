@@ -80,11 +80,12 @@ pub fn render_args(
 /// Writes a declared BigQuery dataset's `bq://dataset.table` as the environment's
 /// `bq://project.dataset.table`, the URI every other step (validation, batch prediction) uses,
 /// so a step reads the table of the project it runs in (the short form would leave the project
-/// to whatever client default the container has).
+/// to whatever client default the container has). A table of another project is written in full
+/// already.
 fn qualify_tables(ctx: &Ctx<'_>, text: &str) -> String {
     let mut out = text.to_owned();
     for data in &ctx.model.datasets {
-        let DataSource::BigQuery { dataset, table } = &data.source else { continue };
+        let DataSource::BigQuery { project: None, dataset, table } = &data.source else { continue };
         let short = format!("bq://{dataset}.{table}");
         let full = ctx.env.dataset_uri(data);
         let mut rewritten = String::with_capacity(out.len());

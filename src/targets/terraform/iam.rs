@@ -179,6 +179,7 @@ fn name(g: &Grant) -> String {
         Scope::ServiceAccount(r) => format!("on_{}_", r.as_str()),
         Scope::Secret(id) => format!("secret_{}_", ident(id)),
         Scope::BigQueryDataset(d) => format!("bq_{}_", ident(d)),
+        Scope::ExternalDataset { project, dataset } => format!("bq_{}_{}_", ident(project), ident(dataset)),
         Scope::RequestLog(k) => format!("{}_", super::vertex::request_log(k)),
         Scope::ComposerBucket => "composer_bucket_".into(),
         Scope::FunctionSources => "function_sources_".into(),
@@ -194,7 +195,7 @@ fn name(g: &Grant) -> String {
 fn scope_api(scope: &Scope) -> Option<&'static str> {
     match scope {
         Scope::Secret(_) => Some("secretmanager.googleapis.com"),
-        Scope::BigQueryDataset(_) => Some("bigquery.googleapis.com"),
+        Scope::BigQueryDataset(_) | Scope::ExternalDataset { .. } => Some("bigquery.googleapis.com"),
         _ => None,
     }
 }
@@ -207,7 +208,7 @@ pub fn address(g: &Grant) -> (&'static str, String) {
         Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
         Scope::ServiceAccount(_) => "google_service_account_iam_member",
         Scope::Secret(_) => "google_secret_manager_secret_iam_member",
-        Scope::BigQueryDataset(_) | Scope::RequestLog(_) => "google_bigquery_dataset_iam_member",
+        Scope::BigQueryDataset(_) | Scope::ExternalDataset { .. } | Scope::RequestLog(_) => "google_bigquery_dataset_iam_member",
         Scope::Function(_) if g.role.starts_with("roles/run.") => "google_cloud_run_v2_service_iam_member",
         Scope::Function(_) => "google_cloudfunctions2_function_iam_member",
         Scope::CloudRunService(_) => "google_cloud_run_v2_service_iam_member",
@@ -223,7 +224,7 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
     match &g.scope {
         Scope::Project => b.attr("project", var("project_id")),
         Scope::FunctionSources => b.attr("project", var("project_id")),
-        Scope::Bucket(k) => b.attr("bucket", bucket(k)),
+        Scope::Bucket(k) => b.attr("bucket", bucket(m, k)),
         Scope::DockerRepo | Scope::KfpRepo => {
             let repo = if g.scope == Scope::DockerRepo { "docker" } else { "kfp" };
             b.attr("location", r(&["google_artifact_registry_repository", repo, "location"]))
@@ -235,8 +236,11 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
             b.attr("dataset_id", r(&["google_bigquery_dataset", &super::storage::prediction_dataset_name(id), "dataset_id"]))
         }
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
+        // The binding goes on the dataset where the data is; `project` is that dataset's project
+        // (google_bigquery_dataset_iam_member takes `project`, defaulting to the provider's).
+        Scope::ExternalDataset { project, dataset } => b.attr("project", s(project)).attr("dataset_id", s(dataset)),
         Scope::RequestLog(k) => b.attr("dataset_id", r(&["google_bigquery_dataset", &super::vertex::request_log(k), "dataset_id"])),
-        Scope::ComposerBucket => b.attr("bucket", bucket(super::storage::COMPOSER_BUCKET)),
+        Scope::ComposerBucket => b.attr("bucket", bucket(m, super::storage::COMPOSER_BUCKET)),
         Scope::Function(k) if g.role.starts_with("roles/run.") => {
             b.attr("location", var("region")).attr("name", function_name(k))
         }

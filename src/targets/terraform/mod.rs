@@ -89,9 +89,23 @@ fn sa(role: SaRole, attr: &str) -> Expression {
     r(&["google_service_account", role.as_str(), attr])
 }
 
-/// `google_storage_bucket.<key>.name`.
-fn bucket(key: &str) -> Expression {
-    r(&["google_storage_bucket", &syntax::ident(key), "name"])
+/// `google_storage_bucket.<key>.name`, or `data.google_storage_bucket.<key>.name` for an
+/// external bucket (which this Terraform only reads).
+fn bucket(m: &Model, key: &str) -> Expression {
+    if m.buckets.iter().any(|b| b.key == key && !b.managed()) {
+        r(&["data", "google_storage_bucket", &syntax::ident(key), "name"])
+    } else {
+        r(&["google_storage_bucket", &syntax::ident(key), "name"])
+    }
+}
+
+/// `bq://PROJECT.DATASET.TABLE` as template parts: the environment's `var.project_id`, or the
+/// other project a `bq://project.dataset.table` source names.
+fn table_uri(project: Option<&str>, dataset: &str, table: &str) -> Vec<syntax::Part> {
+    match project {
+        None => vec![syntax::lit("bq://"), syntax::iref(syntax::var("project_id")), syntax::lit(format!(".{dataset}.{table}"))],
+        Some(p) => vec![syntax::lit(format!("bq://{p}.{dataset}.{table}"))],
+    }
 }
 
 #[cfg(test)]

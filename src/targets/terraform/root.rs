@@ -188,7 +188,7 @@ pub fn outputs(m: &Model) -> TfFile {
         f.push(block("output").add_label(name).attr("description", s(description)).attr("value", value));
     };
     if !m.buckets.is_empty() {
-        let names = m.buckets.iter().map(|b| (b.key.clone(), bucket(&b.key)));
+        let names = m.buckets.iter().map(|b| (b.key.clone(), bucket(m, &b.key)));
         output("buckets", "Bucket names by spec key.", object(names));
     }
     if !m.service_accounts.is_empty() {

@@ -120,7 +120,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
     let source = block("source")
         .add_block(
             block("storage_source")
-                .attr("bucket", bucket(&m.pipeline_root_bucket))
+                .attr("bucket", bucket(m, &m.pipeline_root_bucket))
                 .attr("object", s(func.source_object()))
                 .build(),
         )
@@ -137,7 +137,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         env.push(("PIPELINE_TEMPLATE".into(), kfp_template(&p.name)));
         env.push((
             "PIPELINE_ROOT".into(),
-            tpl(vec![lit("gs://"), iref(bucket(&m.pipeline_root_bucket)), lit(format!("/pipeline-root/{}", p.key))]),
+            tpl(vec![lit("gs://"), iref(bucket(m, &m.pipeline_root_bucket)), lit(format!("/pipeline-root/{}", p.key))]),
         ));
         env.push(("PIPELINE_SERVICE_ACCOUNT".into(), sa(SaRole::Pipelines, "email")));
         env.push(("GOOGLE_CLOUD_REGION".into(), var("region")));
@@ -159,7 +159,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
     let mut apis = vec!["cloudfunctions.googleapis.com", "cloudbuild.googleapis.com", "run.googleapis.com"];
     if let Some(bkt) = &func.trigger_bucket {
         apis.extend(["eventarc.googleapis.com", "pubsub.googleapis.com"]);
-        let filter = block("event_filters").attr("attribute", s("bucket")).attr("value", bucket(bkt)).build();
+        let filter = block("event_filters").attr("attribute", s("bucket")).attr("value", bucket(m, bkt)).build();
         b = b.add_block(
             block("event_trigger")
                 .attr("event_type", s("google.cloud.storage.object.v1.finalized"))
@@ -230,7 +230,7 @@ fn composer(f: &mut TfFile, m: &Model) {
         .attr("name", s(&c.name))
         .attr("region", var("region"))
         .add_block(config)
-        .add_block(block("storage_config").attr("bucket", bucket(storage::COMPOSER_BUCKET)).build())
+        .add_block(block("storage_config").attr("bucket", bucket(m, storage::COMPOSER_BUCKET)).build())
         .attr("depends_on", depends(m, &["composer.googleapis.com"], needs));
     f.push(
         Item::from(b)
@@ -258,12 +258,10 @@ fn env_value(m: &Model, value: &str) -> Expression {
         };
         let Ok(named) = named else { continue }; // validation rejected it
         match named.kind {
-            Kind::Bucket => out.push(iref(bucket(&named.key))),
+            Kind::Bucket => out.push(iref(bucket(m, &named.key))),
             Kind::Dataset => match m.dataset(&named.key).map(|d| &d.source) {
-                Some(DataSource::BigQuery { dataset, table }) => {
-                    out.extend([lit("bq://"), iref(var("project_id")), lit(format!(".{dataset}.{table}"))]);
-                }
-                Some(DataSource::Gcs { bucket: b, path }) => out.extend([lit("gs://"), iref(bucket(b)), lit(format!("/{path}"))]),
+                Some(DataSource::BigQuery { project, dataset, table }) => out.extend(super::table_uri(project.as_deref(), dataset, table)),
+                Some(DataSource::Gcs { bucket: b, path }) => out.extend([lit("gs://"), iref(bucket(m, b)), lit(format!("/{path}"))]),
                 None => {}
             },
             Kind::Endpoint => out.push(iref(r(&["google_vertex_ai_endpoint", &ident(&named.key), "id"]))),

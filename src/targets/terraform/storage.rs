@@ -4,7 +4,8 @@
 use super::syntax::{block, bool, call, data, ident, iref, lit, num, r, resource, s, strings, tpl, var, BlockExt, Item, Part, TfFile};
 use crate::model::naming::{DOCKER_HOST_SUFFIX, KFP_HOST_SUFFIX};
 use super::depends_on_apis;
-use crate::model::{Bucket, DataSource, Destination, Model, StepKind};
+use crate::model::{Bucket, DataSource, Destination, Model, Ownership, StepKind};
+use std::collections::BTreeMap;
 use hcl::expr::{Expression, Traversal, TraversalOperator};
 use hcl::Identifier;
 use hcl::structure::Block;
@@ -23,12 +24,13 @@ pub fn has_kfp_repo(m: &Model) -> bool {
     !m.pipelines.is_empty()
 }
 
-/// The BigQuery datasets the spec's datasets live in (`bq://<dataset>.<table>`), sorted.
+/// The BigQuery datasets of the environment's project the spec's datasets live in
+/// (`bq://<dataset>.<table>`), sorted; tables of other projects are not listed here.
 pub fn source_datasets(m: &Model) -> Vec<&str> {
     let mut ids: Vec<&str> = m
         .datasets
         .iter()
-        .filter_map(|d| if let DataSource::BigQuery { dataset, .. } = &d.source { Some(dataset.as_str()) } else { None })
+        .filter_map(|d| if let DataSource::BigQuery { project: None, dataset, .. } = &d.source { Some(dataset.as_str()) } else { None })
         .collect();
     ids.sort_unstable();
     ids.dedup();
@@ -98,7 +100,14 @@ pub fn file(m: &Model) -> TfFile {
         );
     }
     for b in &m.buckets {
-        f.push(bucket(m, b));
+        match &b.ownership {
+            Ownership::Owned => f.push(bucket(m, b, bucket_name(&b.key))),
+            Ownership::Adopted(names) => {
+                f.push(adopt_import(b, names));
+                f.push(bucket(m, b, adopted_name(&b.key, names)));
+            }
+            Ownership::External(name) => f.push(external_bucket(m, b, name)),
+        }
     }
     for id in prediction_datasets(m) {
         f.push(
@@ -135,6 +144,48 @@ fn bucket_name(key: &str) -> Expression {
     tpl(vec![iref(var("project_id")), lit(format!("-{key}"))])
 }
 
+/// `{ <env> = "<existing name>", … }` of an adopted bucket.
+fn adopted_names(names: &BTreeMap<String, String>) -> Expression {
+    super::syntax::object(names.iter().map(|(env, name)| (env.clone(), s(name))))
+}
+
+/// An adopted bucket's name: its existing name in the environments that adopt it, else
+/// `<project_id>-<key>` (see `Environment::bucket_name`).
+fn adopted_name(key: &str, names: &BTreeMap<String, String>) -> Expression {
+    call("lookup", vec![adopted_names(names), var("env"), bucket_name(key)])
+}
+
+/// The `import` block (Terraform ≥ 1.7 for `for_each`) that takes an existing bucket into
+/// `google_storage_bucket.<key>` in the environments that adopt it: `for_each` has the existing
+/// name in those and nothing elsewhere, where the resource is created instead. The id is the
+/// provider's documented `{{project_id}}/{{bucket}}` import format
+/// (https://registry.terraform.io/providers/hashicorp/google/6.50.0/docs/resources/storage_bucket#import;
+/// https://cloud.google.com/docs/terraform/resource-management/import).
+pub fn adopt_import(b: &Bucket, names: &BTreeMap<String, String>) -> Item {
+    let adopted_here = call("compact", vec![super::syntax::list([call("lookup", vec![adopted_names(names), var("env"), s("")])])]);
+    let id = tpl(vec![iref(var("project_id")), lit("/"), iref(r(&["each", "value"]))]);
+    let envs: Vec<&str> = names.keys().map(String::as_str).collect();
+    Item::from(
+        block("import")
+            .attr("for_each", call("toset", vec![adopted_here]))
+            .attr("to", r(&["google_storage_bucket", &ident(&b.key)]))
+            .attr("id", id)
+            .build(),
+    )
+    .note(format!("storage.buckets.{}.adopt: the existing bucket is imported in {} (created elsewhere).", b.key, envs.join(", ")))
+}
+
+/// An external bucket: read, never managed; grants on it use this data source's name, and the
+/// plan fails if it does not exist (or the deployer cannot see it).
+fn external_bucket(m: &Model, b: &Bucket, name: &str) -> Item {
+    Item::from(
+        data("google_storage_bucket", &ident(&b.key))
+            .attr("name", s(name))
+            .attr("depends_on", depends_on_apis(m, &["storage.googleapis.com"])),
+    )
+    .note(format!("storage.buckets.{}.external: owned elsewhere; this Terraform only grants on it.", b.key))
+}
+
 fn rule(action: Block, condition: Block) -> Block {
     block("lifecycle_rule").add_block(condition).add_block(action).build()
 }
@@ -143,9 +194,9 @@ fn delete() -> Block {
     block("action").attr("type", s("Delete")).build()
 }
 
-fn bucket(m: &Model, b: &Bucket) -> Item {
+fn bucket(m: &Model, b: &Bucket, name: Expression) -> Item {
     let mut r = resource("google_storage_bucket", &ident(&b.key))
-        .attr("name", bucket_name(&b.key))
+        .attr("name", name)
         .attr("location", var("region"))
         .attr("uniform_bucket_level_access", bool(true))
         .attr("public_access_prevention", s("enforced"))
@@ -165,6 +216,11 @@ fn bucket(m: &Model, b: &Bucket) -> Item {
         r = r.add_block(block("encryption").attr("default_kms_key_name", s(key)).build());
     }
     r = r.attr("depends_on", depends_on_apis(m, &["storage.googleapis.com"]));
+    if matches!(b.ownership, Ownership::Adopted(_)) {
+        // The team's existing data: a change that would replace the bucket (a different
+        // location, …) fails the plan instead of deleting it.
+        r = r.add_block(block("lifecycle").attr("prevent_destroy", bool(true)).build());
+    }
     let mut item = Item::from(r)
         .note(format!("storage.buckets.{}", b.key))
         .skip("CKV_GCP_62", "access logs go to Cloud Audit Logs; no separate log bucket is declared");

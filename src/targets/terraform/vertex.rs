@@ -99,10 +99,8 @@ fn features(f: &mut TfFile, m: &Model, fs: &FeatureStore) {
     };
     f.push(Item::from(store.attr("depends_on", depends_on_apis(m, &[AIPLATFORM]))).note("features.online_store"));
     for g in &fs.groups {
-        let Some(DataSource::BigQuery { dataset, table }) = m.dataset(&g.dataset).map(|d| &d.source) else { continue };
-        let source = block("big_query_source")
-            .attr("input_uri", tpl(vec![lit("bq://"), iref(var("project_id")), lit(format!(".{dataset}.{table}"))]))
-            .build();
+        let Some(DataSource::BigQuery { project, dataset, table }) = m.dataset(&g.dataset).map(|d| &d.source) else { continue };
+        let source = block("big_query_source").attr("input_uri", tpl(super::table_uri(project.as_deref(), dataset, table))).build();
         f.push(
             Item::from(
                 resource("google_vertex_ai_feature_group", &ident(&g.key))

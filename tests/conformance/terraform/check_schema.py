@@ -21,6 +21,8 @@ What is an error (one line each, `file: address: problem`):
   `each.*` without for_each, `count.*` without count, `self` outside provisioner/connection, an instance key on a
   resource without count/for_each, or a missing instance key on one with them;
 - `lifecycle.ignore_changes` naming an argument the resource does not have;
+- an `import` block without `to` or `id`, or with an argument Terraform does not know (`to` must resolve like any
+  reference; `each.*` needs its `for_each`);
 - duplicate resource/data/variable/local/output/module names; a variable default that references something;
 - in `.tfvars`: setting an undeclared variable, a reference, and leaving a variable without default unset
   (`terraform plan -var-file=env/<env>.tfvars -input=false` would stop on it).
@@ -486,7 +488,16 @@ class Checker:
                 for body in doc.get(kind) or []:
                     if kind in ("moved", "removed"):  # `from` names an address that no longer exists
                         body = {k: v for k, v in body.items() if k != "from"}
-                    self.check_refs(body, Ctx(f, kind), mod)
+                    if kind == "import":
+                        # Terraform >= 1.5: `to` (a resource address) and `id` (or, >= 1.12, `identity`);
+                        # `for_each` (>= 1.7) makes `each.*` valid in `to` and `id`.
+                        for key in ("to", "id"):
+                            if key not in body and not (key == "id" and "identity" in body):
+                                self.err(f, kind, f"import block without '{key}'")
+                        unknown = set(body) - {"to", "id", "identity", "for_each", "provider"}
+                        for key in sorted(unknown):
+                            self.err(f, kind, f"unknown argument '{key}' in an import block")
+                    self.check_refs(body, Ctx(f, kind, has_for_each="for_each" in body), mod)
         return mod
 
     def check_tfvars(self, f: str, mod: Module) -> None:

@@ -4,7 +4,7 @@
 Validate yesterday's sales, retrain, evaluate, and register a challenger if good enough.
 
 - Schedule: `0 2 * * *` (UTC); no catch-up; one run at a time.
-- Waits for: dataset `sales` at `bq://acme-demand-prod.retail.sales_daily`.
+- Waits for: dataset `sales` at `bq://acme-retail-warehouse.retail.sales_daily`.
 - Runs: the compiled pipeline from the KFP repository `demand-pipelines` at tag `prod`.
 - On failure: Cloud Monitoring alert `dag_failures` notifies email:forecasting-oncall@acme.example, \
 pubsub:demand-alerts.
@@ -49,7 +49,7 @@ PARAMETER_VALUES = {
     "max_mape": 0.25,
 }
 # The table to wait for; a module constant, so no Jinja renders it.
-DATA_TABLE = "acme-demand-prod.retail.sales_daily"
+DATA_TABLE = "acme-retail-warehouse.retail.sales_daily"
 
 
 def data_is_fresh(prev_start_date_success=None, **_):
