@@ -134,6 +134,10 @@ impl Actions {
                 Kind::Secret => self.add(who, Act::AccessSecret, Scope::Secret(r.key.clone()), why),
             }
         }
+        for (name, s) in &access.secret_env {
+            let why = format!("{at} takes secret `{}` in env `{name}`", s.secret);
+            self.add(who, Act::AccessSecret, Scope::Secret(s.secret.clone()), why);
+        }
         for r in &access.writes {
             let why = format!("{at} writes {} `{}` (declared in `writes`)", r.kind.noun(), r.key);
             match (r.kind, m.dataset(&r.key).map(|d| &d.source)) {

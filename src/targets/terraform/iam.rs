@@ -53,7 +53,7 @@ pub fn file(m: &Model) -> TfFile {
             Some(c) => r(&["google_project_iam_custom_role", c.id, "id"]),
             None => s(g.role),
         };
-        let mut b = binding(g).attr("role", role).attr("member", member(g.member));
+        let mut b = binding(m, g).attr("role", role).attr("member", member(g.member));
         if g.scope == Scope::FunctionSources {
             let condition = block("condition")
                 .attr("title", s("function-source-buckets"))
@@ -198,7 +198,7 @@ pub fn address(g: &Grant) -> (&'static str, String) {
 }
 
 /// The binding resource for a grant's scope, without role and member.
-fn binding(g: &Grant) -> BlockBuilder {
+fn binding(m: &Model, g: &Grant) -> BlockBuilder {
     let (ty, n) = address(g);
     let b = resource(ty, &n).opt("count", condition(g).map(count_if));
     match &g.scope {
@@ -211,7 +211,7 @@ fn binding(g: &Grant) -> BlockBuilder {
                 .attr("repository", r(&["google_artifact_registry_repository", repo, "name"]))
         }
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
-        Scope::Secret(id) => b.attr("secret_id", s(id)),
+        Scope::Secret(id) => b.attr("secret_id", super::secrets::secret_id(m, id)),
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
         Scope::RequestLog(k) => b.attr("dataset_id", r(&["google_bigquery_dataset", &super::vertex::request_log(k), "dataset_id"])),
         Scope::ComposerBucket => b.attr("bucket", bucket(super::storage::COMPOSER_BUCKET)),
