@@ -33,8 +33,11 @@ fn each_invalid_spec_reports_its_problem_at_its_position() {
     }
 }
 
-/// Schema and semantic mistakes come in one run: unknown fields are reported and then ignored, so
-/// the semantic checks still see the rest of the spec (issue: "errors come in rounds").
+/// Schema and semantic mistakes come in one run: schema slips are reported and then read as their
+/// hints say (an unknown field as the field meant, `contaner` as `container`, `"3"` as 3), so the
+/// semantic checks still see the rest of the spec (issue: "errors come in rounds"). Without the
+/// repairs of enum values and types, the `=<` condition, the cron and the memory limit would wait
+/// for a second run.
 #[test]
 fn one_run_reports_every_independent_mistake_at_its_position() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/many_mistakes.yaml");
@@ -45,19 +48,25 @@ fn one_run_reports_every_independent_mistake_at_its_position() {
     let got: Vec<(String, String, &str)> =
         diagnostics.iter().map(|d| (d.code.as_str().to_owned(), format!("{}:{}", d.pos.line, d.pos.col), d.message.as_str())).collect();
     let expected = [
-        ("E010", "4:1", "unknown field `projct`"),
-        ("E032", "9:45", "unknown region `us-central9`"),
-        ("E020", "12:10", "no bucket `artifacts`"),
-        ("E030", "13:5", "invalid bucket name `Artifacts`"),
-        ("E010", "14:30", "unknown field `versoning`"),
-        ("E021", "20:7", "cycle"),
-        ("E020", "22:16", "unknown image `trainr`"),
-        ("E020", "30:56", "unknown parameter `lr`"),
-        ("E033", "31:25", "`n1-standard` has no size `7`"),
-        ("E010", "32:9", "unknown field `retrys`"),
-        ("E020", "33:15", "`orchestration.composer` is not declared"),
-        ("E031", "33:22", "the hour field `25` is not valid (values 0-23"),
-        ("E010", "35:40", "unknown field `min_replica`"),
+        ("E010", "6:1", "unknown field `projct`"),
+        ("E032", "11:45", "unknown region `us-central9`"),
+        ("E020", "14:10", "no bucket `artifacts`"),
+        ("E030", "15:5", "invalid bucket name `Artifacts`"),
+        ("E010", "16:30", "unknown field `versoning`"),
+        ("E021", "22:7", "cycle"),
+        ("E020", "24:16", "unknown image `trainr`"),
+        ("E010", "26:40", "`integer` is not allowed here"),
+        ("E020", "32:56", "unknown parameter `lr`"),
+        ("E033", "33:25", "`n1-standard` has no size `7`"),
+        ("E010", "34:9", "unknown field `retrys`"),
+        ("E010", "36:15", "`contaner` is not allowed here"),
+        ("E035", "38:15", "unknown comparison `=<`"),
+        ("E020", "39:15", "`orchestration.composer` is not declared"),
+        ("E031", "39:22", "the hour field `25` is not valid (values 0-23"),
+        ("E010", "41:40", "unknown field `min_replica`"),
+        ("E010", "41:70", "expected an integer, found the string `\"3\"`"),
+        ("E035", "43:33", "invalid Cloud Run memory limit `512MB`"),
+        ("E010", "43:40", "unknown field `port`"),
     ];
     assert_eq!(got.len(), expected.len(), "{}", render(&source, &diagnostics, false));
     for ((code, pos, message), (want_code, want_pos, fragment)) in got.iter().zip(expected) {

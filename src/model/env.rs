@@ -1,5 +1,7 @@
-//! Per-environment resolved names: the single place GCP resource names are spelled out.
+//! Per-environment resolved names: what [`super::naming`] derives from the spec's keys, placed in
+//! one environment's GCP project and region.
 
+use super::naming;
 use super::{DataSource, Dataset, Pipeline, SaRole};
 use std::collections::BTreeMap;
 
@@ -21,22 +23,22 @@ pub struct Environment {
 impl Environment {
     /// Artifact Registry Docker repository id (`<project>-images`).
     pub fn docker_repo_id(&self) -> String {
-        format!("{}-images", self.project_name)
+        naming::docker_repo_id(&self.project_name)
     }
 
     /// Artifact Registry KFP repository id (`<project>-pipelines`).
     pub fn kfp_repo_id(&self) -> String {
-        format!("{}-pipelines", self.project_name)
+        naming::kfp_repo_id(&self.project_name)
     }
 
     /// Docker repository host path: `REGION-docker.pkg.dev/PROJECT/REPO`.
     pub fn docker_repo(&self) -> String {
-        format!("{}-docker.pkg.dev/{}/{}", self.region, self.gcp_project, self.docker_repo_id())
+        format!("{}{}/{}/{}", self.region, naming::DOCKER_HOST_SUFFIX, self.gcp_project, self.docker_repo_id())
     }
 
     /// KFP repository URL: `https://REGION-kfp.pkg.dev/PROJECT/REPO`.
     pub fn kfp_repo(&self) -> String {
-        format!("https://{}-kfp.pkg.dev/{}/{}", self.region, self.gcp_project, self.kfp_repo_id())
+        format!("https://{}{}/{}/{}", self.region, naming::KFP_HOST_SUFFIX, self.gcp_project, self.kfp_repo_id())
     }
 
     /// Image URI with a tag: `REGION-docker.pkg.dev/PROJECT/REPO/IMAGE:TAG`.
@@ -67,7 +69,7 @@ impl Environment {
 
     /// Service account id (`<project>-<role>`, 6–30 characters).
     pub fn sa_id(&self, role: SaRole) -> String {
-        format!("{}-{}", self.project_name, role.as_str())
+        naming::service_account_id(&self.project_name, role.as_str())
     }
 
     /// Service account email.

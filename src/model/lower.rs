@@ -6,7 +6,6 @@
 use super::*;
 use super::access::{self, Access};
 use crate::spec::{self, OutputType, Spec};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An inconsistency validation should have caught.
@@ -55,7 +54,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         return Err(bug("no environments"));
     }
 
-    let prefixed = |key: &str| format!("{project_name}-{key}");
+    let prefixed = |key: &str| naming::prefixed(&project_name, key);
     let mut images: Vec<Image> = spec.images.iter().map(|(k, i)| lower_image(k, i)).collect();
     if needs_validator(spec) {
         images.push(validator_image(&layout.output_dir));
@@ -95,13 +94,13 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
             .map(|(k, e)| Endpoint {
                 key: k.clone(),
                 display_name: prefixed(k),
-                id: endpoint_id(&project_name, k),
+                id: naming::endpoint_id(&project_name, k),
                 machine_type: e.machine_type.clone(),
                 accelerator: e.accelerator.clone(),
                 min_replicas: e.min_replicas,
                 max_replicas: e.max_replicas,
                 request_logging: e.request_logging.as_ref().map(|r| r.sampling_rate),
-                logging_dataset: format!("{}_{}_requests", project_name, k).replace('-', "_"),
+                logging_dataset: naming::request_log_dataset(&project_name, k),
             })
             .collect(),
         services: spec
@@ -307,7 +306,7 @@ fn lower_features(project: &str, f: &spec::Features) -> FeatureStore {
             .collect()
     };
     FeatureStore {
-        online_store_name: format!("{project}_features").replace('-', "_"),
+        online_store_name: naming::online_store_name(project),
         store_type: f.online_store.ty,
         groups,
         views,
@@ -341,13 +340,6 @@ fn lower_monitoring(m: &spec::Monitoring) -> Monitoring {
     }
 }
 
-/// Deterministic numeric endpoint id: 10 digits, no leading zero.
-pub fn endpoint_id(project: &str, key: &str) -> u64 {
-    let digest = Sha256::digest(format!("{project}/{key}").as_bytes());
-    let mut bytes = [0u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    1_000_000_000 + u64::from_be_bytes(bytes) % 9_000_000_000
-}
 
 /// Maps a spec output type to its model type.
 pub fn output_type(t: OutputType) -> IoType {
@@ -642,8 +634,8 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
     let steps = order.into_iter().filter_map(|n| steps.remove(&n)).collect();
     Ok(Pipeline {
         key: key.to_owned(),
-        name: format!("{project}-{key}").replace('_', "-"),
-        dag_id: format!("{project}_{key}").replace('-', "_"),
+        name: naming::pipeline_name(project, key),
+        dag_id: naming::dag_id(project, key),
         description: p.description.clone(),
         params,
         steps,
@@ -791,11 +783,4 @@ mod tests {
         assert_eq!(value("s.out == ready"), text("ready"));
     }
 
-    #[test]
-    fn endpoint_ids_are_ten_digits_and_stable() {
-        let id = endpoint_id("churn", "churn");
-        assert!((1_000_000_000..10_000_000_000).contains(&id));
-        assert_eq!(id, endpoint_id("churn", "churn"));
-        assert_ne!(id, endpoint_id("churn", "other"));
-    }
 }

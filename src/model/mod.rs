@@ -13,6 +13,7 @@ mod env;
 pub mod graph;
 pub mod iam;
 pub mod lower;
+pub mod naming;
 pub mod paths;
 mod pipeline;
 mod scope;
@@ -565,7 +566,7 @@ impl Model {
 
     /// Airflow DAG id of the drift-monitoring job (`<project>_drift`, underscores).
     pub fn drift_dag_id(&self) -> String {
-        format!("{}_drift", self.project.name).replace('-', "_")
+        naming::drift_dag_id(&self.project.name)
     }
 
     /// Whether a service account role is in use.

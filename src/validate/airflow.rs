@@ -6,6 +6,7 @@
 
 use super::semantic::Checker;
 use crate::diagnostic::Code;
+use crate::model::naming;
 use crate::spec::yaml::pointer_push;
 
 /// Reports scheduled pipelines whose DAG would collide with the drift-monitoring DAG.
@@ -14,15 +15,14 @@ pub fn dag_names(c: &mut Checker<'_>) {
         return;
     }
     let project = &c.spec.project.name;
-    // The drift DAG's id and file stem are both `<project>_drift` with `-` as `_`.
-    let drift_dag_id = format!("{project}_drift").replace('-', "_");
+    let drift_dag_id = naming::drift_dag_id(project);
     let clashes: Vec<String> = c
         .spec
         .pipelines
         .iter()
         .filter(|(key, p)| {
             p.schedule.is_some()
-                && (format!("{project}_{key}").replace('-', "_") == drift_dag_id || **key == drift_dag_id)
+                && (naming::dag_id(project, key) == drift_dag_id || **key == drift_dag_id)
         })
         .map(|(key, _)| key.clone())
         .collect();

@@ -81,15 +81,27 @@ pub fn schema_errors(doc: &Document) -> Vec<Diagnostic> {
 }
 
 /// Adds to a document's schema errors the semantic problems that do not depend on them, so one run
-/// reports both. An unknown field is read as the known field it is closest to (`defualt` as
-/// `default`, as its "did you mean" hint says) if that one is absent, and dropped otherwise; if
-/// the result deserialises, the semantic checks run on it. A semantic problem at the position of a
-/// schema error is left out (the same mistake seen twice). If the rest does not deserialise (a
-/// wrong type, a missing field), the schema errors stand alone.
+/// reports both. Each schema error is read past as its hint says the user meant
+/// ([`schema::repairs`]): an unknown field as the known field it is closest to (`defualt` as
+/// `default`), an enum value with a slip as the value it is closest to, a quoted number as the
+/// number; any other wrong value is dropped. If the result deserialises, the semantic checks run on
+/// it. A semantic problem at the position of a schema error is left out (the same mistake seen
+/// twice). If the rest does not deserialise (a missing field, a dropped value that was required),
+/// the schema errors stand alone.
 pub fn with_independent_problems(doc: &Document, mut schema_errors: Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut recovered = doc.value.clone();
-    for (pointer, meant) in schema::unknown_fields(doc) {
-        read_as(&mut recovered, &pointer, meant.as_deref());
+    // A repair can uncover an error under it (a renamed field's value of the wrong type): a few
+    // rounds read past those too.
+    for _ in 0..4 {
+        let mut repairs = schema::repairs(&recovered);
+        if repairs.is_empty() {
+            break;
+        }
+        // Deepest first, so dropping a node never moves one a later repair names.
+        repairs.sort_by_key(|r| std::cmp::Reverse(repair_pointer(r).matches('/').count()));
+        for repair in &repairs {
+            apply(&mut recovered, repair);
+        }
     }
     if let Ok(spec) = serde_json::from_value::<Spec>(recovered) {
         let taken: std::collections::BTreeSet<_> = schema_errors.iter().map(|d| d.pos).collect();
@@ -100,16 +112,37 @@ pub fn with_independent_problems(doc: &Document, mut schema_errors: Vec<Diagnost
     schema_errors
 }
 
-/// Moves the member a JSON pointer names to the key `meant` (if given and free), else removes it.
-fn read_as(value: &mut serde_json::Value, pointer: &str, meant: Option<&str>) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+fn repair_pointer(repair: &schema::Repair) -> &str {
+    match repair {
+        schema::Repair::Rename { pointer, .. } | schema::Repair::Set { pointer, .. } | schema::Repair::Remove { pointer } => pointer,
+    }
+}
+
+/// Applies one repair to the document's JSON value.
+fn apply(value: &mut serde_json::Value, repair: &schema::Repair) {
+    let Some((parent, last)) = repair_pointer(repair).rsplit_once('/') else { return };
     let key = last.replace("~1", "/").replace("~0", "~");
-    if let Some(serde_json::Value::Object(map)) = value.pointer_mut(parent) {
-        if let Some(v) = map.remove(&key) {
-            if let Some(meant) = meant.filter(|m| !map.contains_key(*m)) {
-                map.insert(meant.to_owned(), v);
+    match (value.pointer_mut(parent), repair) {
+        (Some(serde_json::Value::Object(map)), schema::Repair::Rename { meant, .. }) => {
+            if let Some(v) = map.remove(&key) {
+                if let Some(meant) = meant.as_deref().filter(|m| !map.contains_key(*m)) {
+                    map.insert(meant.to_owned(), v);
+                }
             }
         }
+        (Some(serde_json::Value::Object(map)), schema::Repair::Set { value, .. }) => {
+            map.insert(key, value.clone());
+        }
+        (Some(serde_json::Value::Object(map)), schema::Repair::Remove { .. }) => {
+            map.remove(&key);
+        }
+        (Some(serde_json::Value::Array(items)), schema::Repair::Set { value, .. }) => {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = value.clone();
+            }
+        }
+        // Removing a list item would shift the ones after it: leave the list as it is.
+        _ => {}
     }
 }
 

@@ -6,7 +6,7 @@ use super::semantic::{common, Checker};
 use super::suggest;
 use crate::diagnostic::Code;
 use crate::model::lower::{output_type, parse_arg, parse_condition, step_args, step_outputs};
-use crate::model::{ArgPart, ArtifactType, IoType, Operand};
+use crate::model::{naming, ArgPart, ArtifactType, IoType, Operand};
 use crate::spec::yaml::pointer_push;
 use crate::spec::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,12 +18,12 @@ pub fn pipelines(c: &mut Checker<'_>) {
     for (key, p) in &c.spec.pipelines {
         let pp = pointer_push("/pipelines", key);
         c.name(names::STEP, "pipeline name", key, &pp);
-        let kfp = format!("{project}-{key}").replace('_', "-");
+        let kfp = naming::pipeline_name(&project, key);
         if let Some(other) = kfp_names.insert(kfp.clone(), key.clone()) {
             let pos = c.key_at(&pp);
             c.report(Code::DuplicateName, pos, format!("pipelines `{other}` and `{key}` would both be named `{kfp}`"), Some("rename one of them".into()));
         }
-        if names::KFP_PIPELINE.check(&kfp).is_err() || names::DAG_ID.check(&format!("{project}_{key}")).is_err() {
+        if names::KFP_PIPELINE.check(&kfp).is_err() || names::DAG_ID.check(&naming::dag_id(&project, key)).is_err() {
             let pos = c.key_at(&pp);
             c.report(Code::InvalidName, pos, format!("pipeline `{key}` gives the invalid KFP name `{kfp}`"), Some(format!("use {}", names::KFP_PIPELINE.describe)));
         }

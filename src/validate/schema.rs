@@ -143,11 +143,10 @@ pub fn check(doc: &Document) -> Vec<Diagnostic> {
                     let options: Vec<String> = options.as_array().into_iter().flatten().map(|o| o.as_str().map_or_else(|| o.to_string(), str::to_owned)).collect();
                     let got = e.instance().as_str().map_or_else(|| e.instance().to_string(), str::to_owned);
                     let msg = format!("`{got}` is not allowed here{}", at(&pointer));
-                    let same_but_case = options.iter().find(|o| o.eq_ignore_ascii_case(&got));
-                    let hint = match (same_but_case, suggest::closest(&got, options.iter().map(String::as_str))) {
-                        (Some(c), _) => format!("did you mean `{c}`? (the case matters here)"),
-                        (None, Some(c)) => format!("did you mean `{c}`?"),
-                        (None, None) => format!("use one of: {}", options.join(", ")),
+                    let hint = match meant_value(&got, &options) {
+                        Some((c, true)) => format!("did you mean `{c}`? (the case matters here)"),
+                        Some((c, false)) => format!("did you mean `{c}`?"),
+                        None => format!("use one of: {}", options.join(", ")),
                     };
                     vec![Diagnostic::new(Code::Schema, doc.spans.value(&pointer), msg).with_hint(hint)]
                 }
@@ -234,24 +233,81 @@ fn type_hint(value: &Value, expected: &TypeKind) -> Option<String> {
     }
 }
 
-/// The fields the schema does not know, as JSON pointers, each with the known field it is closest
-/// to (the one the user evidently meant), if any. Error path only: it validates again.
-pub(super) fn unknown_fields(doc: &Document) -> Vec<(String, Option<String>)> {
+/// The enum value the user evidently meant by `got`: the same but for case (`true`), or the
+/// closest option (`false`).
+fn meant_value<'a>(got: &str, options: &'a [String]) -> Option<(&'a str, bool)> {
+    match options.iter().find(|o| o.eq_ignore_ascii_case(got)) {
+        Some(same) => Some((same, true)),
+        None => suggest::closest(got, options.iter().map(String::as_str)).map(|c| (c, false)),
+    }
+}
+
+/// How to read past one schema error so the rest of the document can still be checked.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Repair {
+    /// An unknown field: read it as the known field it is closest to (if that one is absent),
+    /// else drop it.
+    Rename { pointer: String, meant: Option<String> },
+    /// A value with an evident intended form: an enum value with a case slip or typo, a quoted
+    /// number or boolean, a single item where a list goes.
+    Set { pointer: String, value: Value },
+    /// Any other wrong value: drop it (an optional field then takes its default).
+    Remove { pointer: String },
+}
+
+/// One repair per schema error, each reading the document as its diagnostic's hint says the user
+/// meant. Missing fields have none: nothing says what their value would be. Error path only: it
+/// validates again.
+pub(super) fn repairs(value: &Value) -> Vec<Repair> {
     let Some((schema, validator)) = validator() else { return Vec::new() };
     validator
-        .iter_errors(&doc.value)
-        .flat_map(|e| match e.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let base = e.instance_path().to_string();
-                let allowed = allowed_properties(schema, &e.schema_path().to_string());
-                unexpected
-                    .iter()
-                    .map(|p| (pointer_push(&base, p), suggest::closest(p, allowed.iter().map(String::as_str)).map(str::to_owned)))
-                    .collect()
+        .iter_errors(value)
+        .flat_map(|e| {
+            let pointer = e.instance_path().to_string();
+            match e.kind() {
+                ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let allowed = allowed_properties(schema, &e.schema_path().to_string());
+                    unexpected
+                        .iter()
+                        .map(|p| Repair::Rename {
+                            pointer: pointer_push(&pointer, p),
+                            meant: suggest::closest(p, allowed.iter().map(String::as_str)).map(str::to_owned),
+                        })
+                        .collect()
+                }
+                ValidationErrorKind::Enum { options } => {
+                    let options: Vec<String> = options.as_array().into_iter().flatten().filter_map(|o| o.as_str().map(str::to_owned)).collect();
+                    let meant = e.instance().as_str().and_then(|got| meant_value(got, &options));
+                    vec![match meant {
+                        Some((value, _)) => Repair::Set { pointer, value: Value::String(value.to_owned()) },
+                        None => Repair::Remove { pointer },
+                    }]
+                }
+                ValidationErrorKind::Required { .. } => Vec::new(),
+                ValidationErrorKind::Type { kind } => vec![match intended(e.instance(), kind) {
+                    Some(value) => Repair::Set { pointer, value },
+                    None => Repair::Remove { pointer },
+                }],
+                _ => vec![Repair::Remove { pointer }],
             }
-            _ => Vec::new(),
         })
         .collect()
+}
+
+/// The value a slip [`type_hint`] describes was meant to be: the number or boolean in quotes,
+/// the single item as a one-item list.
+fn intended(value: &Value, expected: &TypeKind) -> Option<Value> {
+    let wants = |name: &str| match expected {
+        TypeKind::Single(t) => t.to_string() == name,
+        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
+    };
+    match value {
+        Value::String(s) if wants("integer") => s.trim().parse::<i64>().ok().map(Value::from),
+        Value::String(s) if wants("number") => s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),
+        Value::String(s) if wants("boolean") => s.parse::<bool>().ok().map(Value::Bool),
+        Value::String(_) | Value::Number(_) | Value::Bool(_) if wants("array") => Some(Value::Array(vec![value.clone()])),
+        _ => None,
+    }
 }
 
 fn at(pointer: &str) -> String {

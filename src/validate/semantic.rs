@@ -7,6 +7,7 @@ use super::suggest;
 use super::{airflow, contracts, facts, refs};
 use crate::diagnostic::{Code, Diagnostic, Pos};
 use crate::model::lower::{parse_source, step_common};
+use crate::model::naming;
 use crate::spec::yaml::{pointer_push, Document};
 use crate::spec::*;
 use std::collections::BTreeMap;
@@ -382,7 +383,7 @@ impl Checker<'_> {
         for (name, s) in &self.spec.services {
             let p = pointer_push("/services", name);
             self.name(names::KEY, "service name", name, &p);
-            let full = format!("{project}-{name}");
+            let full = naming::prefixed(&project, name);
             if names::CLOUD_RUN.check(&full).is_err() {
                 let pos = self.key_at(&p);
                 self.report(Code::InvalidName, pos, format!("Cloud Run service would be named `{full}`"), Some(format!("use {}", names::CLOUD_RUN.describe)));
@@ -414,7 +415,7 @@ impl Checker<'_> {
         for (name, f) in &self.spec.functions {
             let p = pointer_push("/functions", name);
             self.name(names::KEY, "function name", name, &p);
-            let full = format!("{project}-{name}");
+            let full = naming::prefixed(&project, name);
             if names::FUNCTION.check(&full).is_err() {
                 let pos = self.key_at(&p);
                 self.report(Code::InvalidName, pos, format!("function would be named `{full}`"), Some(format!("use {}", names::FUNCTION.describe)));

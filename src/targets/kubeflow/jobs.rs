@@ -176,7 +176,7 @@ pub fn tuning(ctx: &Ctx<'_>, step: &Step) -> Result<PlannedTask, TargetError> {
 
 /// The Vertex job name of a step: `<pipeline name>-<step>`.
 pub fn display_name(ctx: &Ctx<'_>, step: &Step) -> String {
-    format!("{}-{}", ctx.pipeline.name, step.name)
+    crate::model::naming::job_display_name(&ctx.pipeline.name, &step.name)
 }
 
 /// `machine_spec` of a worker pool (accelerator fields only with an accelerator).

@@ -218,7 +218,7 @@ fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, r
 
 /// [`log_alert`], created only where `only` holds (a `count`).
 fn log_alert_if(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str, only: Option<Expression>) {
-    let metric_name = format!("{}-{}", m.project.name, name.replace('_', "-"));
+    let metric_name = crate::model::naming::log_metric_name(&m.project.name, name);
     f.push(
         Item::from(
             resource("google_logging_metric", name)

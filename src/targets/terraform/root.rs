@@ -2,7 +2,7 @@
 //! per-environment `env/<env>.tfvars` and `env/<env>.backend.hcl`.
 
 use super::syntax::{
-    block, call, ident, iref, lit, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
+    block, call, ident, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
 };
 use super::{bucket, cicd, iam, runtime, sa, storage};
 use crate::model::iam::Member;
@@ -184,27 +184,14 @@ pub fn outputs(m: &Model) -> TfFile {
         output(
             "docker_repository",
             "Docker repository path: images are <path>/<image>:<tag>.",
-            tpl(vec![
-                iref(var("region")),
-                lit("-docker.pkg.dev/"),
-                iref(var("project_id")),
-                lit("/"),
-                iref(r(&["google_artifact_registry_repository", "docker", "repository_id"])),
-            ]),
+            tpl(storage::docker_repository_path()),
         );
     }
     if storage::has_kfp_repo(m) {
         output(
             "kfp_repository",
             "KFP repository URL holding the compiled pipeline templates.",
-            tpl(vec![
-                lit("https://"),
-                iref(var("region")),
-                lit("-kfp.pkg.dev/"),
-                iref(var("project_id")),
-                lit("/"),
-                iref(r(&["google_artifact_registry_repository", "kfp", "repository_id"])),
-            ]),
+            tpl(storage::kfp_repository_url()),
         );
     }
     if m.composer.is_some() {

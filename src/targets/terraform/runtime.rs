@@ -220,16 +220,9 @@ fn takes_secret(g: &crate::model::iam::Grant, who: SaRole, access: &crate::model
 
 /// This environment's template of a pipeline (see `Environment::template_uri`).
 fn kfp_template(pipeline_name: &str) -> Expression {
-    tpl(vec![
-        lit("https://"),
-        iref(var("region")),
-        lit("-kfp.pkg.dev/"),
-        iref(var("project_id")),
-        lit("/"),
-        iref(r(&["google_artifact_registry_repository", "kfp", "repository_id"])),
-        lit(format!("/{pipeline_name}/")),
-        iref(var("env")),
-    ])
+    let mut parts = storage::kfp_repository_url();
+    parts.extend([lit(format!("/{pipeline_name}/")), iref(var("env"))]);
+    tpl(parts)
 }
 
 fn composer(f: &mut TfFile, m: &Model) {

@@ -1,7 +1,8 @@
 //! `storage.tf`: Cloud Storage buckets (the declared ones and the Composer environment's) and the
 //! Artifact Registry repositories (Docker images, KFP pipeline templates).
 
-use super::syntax::{block, bool, call, data, ident, iref, lit, num, r, resource, s, strings, tpl, var, BlockExt, Item, TfFile};
+use super::syntax::{block, bool, call, data, ident, iref, lit, num, r, resource, s, strings, tpl, var, BlockExt, Item, Part, TfFile};
+use crate::model::naming::{DOCKER_HOST_SUFFIX, KFP_HOST_SUFFIX};
 use super::depends_on_apis;
 use crate::model::{Bucket, DataSource, Model};
 use hcl::expr::{Expression, Traversal, TraversalOperator};
@@ -176,4 +177,29 @@ fn repository(m: &Model, name: &str, id: &str, format: &str, description: &str, 
         .add_block(delete_old)
         .attr("depends_on", depends_on_apis(m, &["artifactregistry.googleapis.com"]))
         .build()
+}
+
+/// The Docker repository's path in this environment, `REGION-docker.pkg.dev/PROJECT/REPO`, as
+/// template parts (the Terraform twin of `Environment::docker_repo`).
+pub fn docker_repository_path() -> Vec<Part> {
+    vec![
+        iref(var("region")),
+        lit(format!("{DOCKER_HOST_SUFFIX}/")),
+        iref(var("project_id")),
+        lit("/"),
+        iref(r(&["google_artifact_registry_repository", "docker", "repository_id"])),
+    ]
+}
+
+/// The KFP repository's URL in this environment, `https://REGION-kfp.pkg.dev/PROJECT/REPO`, as
+/// template parts (the Terraform twin of `Environment::kfp_repo`).
+pub fn kfp_repository_url() -> Vec<Part> {
+    vec![
+        lit("https://"),
+        iref(var("region")),
+        lit(format!("{KFP_HOST_SUFFIX}/")),
+        iref(var("project_id")),
+        lit("/"),
+        iref(r(&["google_artifact_registry_repository", "kfp", "repository_id"])),
+    ]
 }

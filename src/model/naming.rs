@@ -1,0 +1,97 @@
+//! Every name and URL mlopsgen derives from the spec's keys, spelled once. Plain functions of the
+//! project name and keys, so validation (which runs before lowering) checks exactly the names the
+//! targets write; [`super::Environment`] adds the per-environment parts (GCP project, region).
+
+use sha2::{Digest, Sha256};
+
+/// Host suffix of Artifact Registry Docker repositories: `REGION-docker.pkg.dev`.
+pub const DOCKER_HOST_SUFFIX: &str = "-docker.pkg.dev";
+
+/// Host suffix of Artifact Registry KFP repositories: `REGION-kfp.pkg.dev`.
+pub const KFP_HOST_SUFFIX: &str = "-kfp.pkg.dev";
+
+/// A project-scoped resource: `<project>-<key>` (Cloud Run services, functions, endpoints'
+/// display names, the Composer environment, the GitHub connection …).
+pub fn prefixed(project: &str, key: &str) -> String {
+    format!("{project}-{key}")
+}
+
+/// A pipeline's KFP name and template package: `<project>-<key>`, underscores as hyphens (KFP
+/// pipeline names are lowercase letters, digits and hyphens).
+pub fn pipeline_name(project: &str, key: &str) -> String {
+    prefixed(project, key).replace('_', "-")
+}
+
+/// A pipeline's Airflow `dag_id` and DAG file stem: `<project>_<key>`, hyphens as underscores.
+pub fn dag_id(project: &str, key: &str) -> String {
+    format!("{project}_{key}").replace('-', "_")
+}
+
+/// The drift-monitoring DAG's id and file stem: `<project>_drift`, hyphens as underscores (it can
+/// collide with a pipeline keyed `drift`, which validation reports).
+pub fn drift_dag_id(project: &str) -> String {
+    dag_id(project, "drift")
+}
+
+/// The Vertex job display name of a step: `<pipeline name>-<step>`.
+pub fn job_display_name(pipeline_name: &str, step: &str) -> String {
+    format!("{pipeline_name}-{step}")
+}
+
+/// A service account id: `<project>-<role>` (6–30 characters).
+pub fn service_account_id(project: &str, role: &str) -> String {
+    prefixed(project, role)
+}
+
+/// Artifact Registry Docker repository id: `<project>-images`.
+pub fn docker_repo_id(project: &str) -> String {
+    prefixed(project, "images")
+}
+
+/// Artifact Registry KFP repository id: `<project>-pipelines`.
+pub fn kfp_repo_id(project: &str) -> String {
+    prefixed(project, "pipelines")
+}
+
+/// A log-based metric of an alert: `<project>-<alert>`, underscores as hyphens.
+pub fn log_metric_name(project: &str, alert: &str) -> String {
+    prefixed(project, &alert.replace('_', "-"))
+}
+
+/// The BigQuery dataset an endpoint logs requests to: `<project>_<key>_requests`.
+pub fn request_log_dataset(project: &str, endpoint: &str) -> String {
+    format!("{project}_{endpoint}_requests").replace('-', "_")
+}
+
+/// The Feature Store online store: `<project>_features`.
+pub fn online_store_name(project: &str) -> String {
+    format!("{project}_features").replace('-', "_")
+}
+
+/// A stable 10-digit endpoint id from the project and endpoint key (user-chosen ids make the
+/// endpoint's resource name known before it exists).
+pub fn endpoint_id(project: &str, key: &str) -> u64 {
+    let digest = Sha256::digest(format!("{project}/{key}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    1_000_000_000 + u64::from_be_bytes(bytes) % 9_000_000_000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_ids_are_ten_digits_and_stable() {
+        let id = endpoint_id("churn", "churn");
+        assert!((1_000_000_000..10_000_000_000).contains(&id));
+        assert_eq!(id, endpoint_id("churn", "churn"));
+        assert_ne!(id, endpoint_id("churn", "other"));
+    }
+
+    #[test]
+    fn kfp_and_airflow_names_swap_separators_in_opposite_directions() {
+        assert_eq!(pipeline_name("my-proj", "daily_train"), "my-proj-daily-train");
+        assert_eq!(dag_id("my-proj", "daily_train"), "my_proj_daily_train");
+    }
+}
