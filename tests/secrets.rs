@@ -220,3 +220,31 @@ fn a_read_declared_twice_is_one_grant() {
     assert_eq!(grants[0].member, Member::Sa(SaRole::Serving));
     assert_eq!(grants[0].reasons.len(), 2, "{:?}", grants[0].reasons);
 }
+
+#[test]
+fn rotation_notices_go_to_a_topic_the_secret_manager_agent_may_publish_to() {
+    let c = flagship();
+    let rotated: Vec<_> = c.model.secrets.iter().filter(|s| s.rotation.is_some()).collect();
+    assert!(!rotated.is_empty(), "the flagship rotates a secret");
+    let secrets = parse(&c, "secrets.tf");
+    let roles = Roles::load().unwrap_or_else(|e| panic!("{e}"));
+    for s in rotated {
+        let rot = s.rotation.as_ref().unwrap_or_else(|| unreachable!());
+        let b = resource(&secrets, "google_secret_manager_secret", &s.id.replace('-', "_"));
+        let r = blocks(b.body(), "rotation").next().unwrap_or_else(|| panic!("{}: no rotation", s.id));
+        assert_eq!(attr(r.body(), "rotation_period"), Some(format!("{}s", rot.period_seconds)));
+        let topic = blocks(b.body(), "topics").find_map(|t| attr(t.body(), "name")).unwrap_or_else(|| panic!("{}: rotation needs a topic", s.id));
+        let topic_resource = topic.strip_suffix(".id").unwrap_or_else(|| panic!("{topic}"));
+        let name = topic_resource.strip_prefix("google_pubsub_topic.").unwrap_or_else(|| panic!("{topic}"));
+        assert_eq!(attr(resource(&secrets, "google_pubsub_topic", name).body(), "name"), Some(rot.topic.clone()));
+        // The secret waits for the agent's publish grant, and the proof needs that grant.
+        let depends = attr(b.body(), "depends_on").unwrap_or_default();
+        assert!(depends.contains("google_pubsub_topic_iam_member.secretmanager_agent_"), "{depends}");
+        let mut grants = c.model.grants.clone();
+        let before = grants.len();
+        grants.retain(|g| g.scope != Scope::Topic(rot.topic.clone()));
+        assert_eq!(grants.len() + 1, before);
+        let proof = check(actions::derive(&c.model), grants, &roles);
+        assert!(proof.problems.iter().any(|p| matches!(p, Problem::Missing { member: Member::Agent(_), permission: "pubsub.topics.publish", scope: Scope::Topic(t), .. } if *t == rot.topic)), "{:?}", proof.problems);
+    }
+}

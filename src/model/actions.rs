@@ -211,6 +211,9 @@ pub fn derive(m: &Model) -> Vec<Action> {
         let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
         a.add(Member::Agent(Agent::MonitoringNotification), Act::Publish, Scope::Topic(c.address.clone()), why);
     }
+    for (s, r) in m.secrets.iter().filter_map(|s| Some((s, s.rotation.as_ref()?))) {
+        a.add(Member::Agent(Agent::SecretManager), Act::Publish, Scope::Topic(r.topic.clone()), super::iam::rotation_reason(&s.id, &r.topic));
+    }
     a.0.sort();
     a.0.dedup();
     a.0

@@ -140,7 +140,15 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         secrets: spec
             .secrets
             .iter()
-            .map(|(id, s)| Secret { id: id.clone(), existing: s.existing, locations: s.locations.clone() })
+            .map(|(id, s)| Secret {
+                id: id.clone(),
+                existing: s.existing,
+                locations: s.locations.clone(),
+                rotation: s.rotation.as_ref().filter(|_| !s.existing).map(|r| SecretRotation {
+                    period_seconds: u64::from(r.period_days) * 86_400,
+                    topic: format!("{project_name}-{id}-rotation"),
+                }),
+            })
             .collect(),
         tensorboard: spec.experiments.as_ref().is_some_and(|e| e.tensorboard),
         composer: spec.orchestration.composer.as_ref().map(|c| Composer {
@@ -739,7 +747,7 @@ fn apis(m: &Model) -> Vec<&'static str> {
         ("iam.googleapis.com", true),
         ("logging.googleapis.com", log_metrics),
         ("monitoring.googleapis.com", monitoring),
-        ("pubsub.googleapis.com", any_trigger || channel("pubsub")),
+        ("pubsub.googleapis.com", any_trigger || channel("pubsub") || m.secrets.iter().any(|s| s.rotation.is_some())),
         ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),
         ("secretmanager.googleapis.com", m.ci.is_some() || channel_secrets || !m.secrets.is_empty()),
         ("storage.googleapis.com", true),

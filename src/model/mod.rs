@@ -377,6 +377,17 @@ pub struct Secret {
     pub existing: bool,
     /// User-managed replication regions; empty = automatic replication.
     pub locations: Vec<String>,
+    /// Rotation schedule, if any.
+    pub rotation: Option<SecretRotation>,
+}
+
+/// A secret's rotation schedule and the topic its notifications go to.
+#[derive(Debug, Clone)]
+pub struct SecretRotation {
+    /// Seconds between notifications.
+    pub period_seconds: u64,
+    /// Pub/Sub topic id (`<project>-<secret>-rotation`), created by Terraform.
+    pub topic: String,
 }
 
 impl Model {

@@ -20,6 +20,20 @@ pub struct Secret {
     /// replication (Google chooses the locations). Ignored for `existing` secrets.
     #[serde(default)]
     pub locations: Vec<String>,
+    /// A rotation schedule: Secret Manager publishes a `SECRET_ROTATE` message to a Pub/Sub topic
+    /// Terraform creates for the secret every period; the team's rotator subscribes to it and adds
+    /// the new version. Only for secrets Terraform creates.
+    #[serde(default)]
+    pub rotation: Option<Rotation>,
+}
+
+/// How often a secret is due for rotation.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// Days between rotation notifications (1 to 36500). The first is one period after the secret
+    /// is created.
+    pub period_days: u32,
 }
 
 /// A secret version to expose: `latest` or a version number.

@@ -21,6 +21,18 @@ pub fn check(c: &mut Checker<'_>) {
             let hint = "drop `locations` (the secret's owner chose its replication) or `existing` (Terraform creates it)";
             c.report(Code::InvalidValue, pos, format!("secret `{id}` is `existing`: mlopsgen does not create it, so it sets no replication"), Some(hint.into()));
         }
+        if let Some(r) = &s.rotation {
+            if s.existing {
+                let pos = c.at(&format!("{at}/rotation"));
+                let hint = "rotate it where it is owned, or drop `existing` so Terraform creates it";
+                c.report(Code::InvalidValue, pos, format!("secret `{id}` is `existing`: mlopsgen does not create it, so it sets no rotation"), Some(hint.into()));
+            }
+            if !(1..=36_500).contains(&r.period_days) {
+                let pos = c.at(&format!("{at}/rotation/period_days"));
+                let hint = "Secret Manager takes a rotation period from 1 hour to 100 years; write 1 to 36500 days";
+                c.report(Code::InvalidValue, pos, format!("rotation period of {} days is out of range", r.period_days), Some(hint.into()));
+            }
+        }
         for (i, loc) in s.locations.iter().enumerate() {
             if !super::facts::REGIONS.contains(&loc.as_str()) {
                 let pos = c.at(&format!("{at}/locations/{i}"));

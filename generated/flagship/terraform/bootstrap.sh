@@ -50,13 +50,15 @@ gcloud services enable --project="${project}" \
   storage.googleapis.com \
   cloudbuild.googleapis.com \
   composer.googleapis.com \
-  monitoring.googleapis.com
+  monitoring.googleapis.com \
+  secretmanager.googleapis.com
 
 # Google-managed service agents that iam.tf grants roles to. Enabling an API does not always
 # create its agent, and a binding to an agent that does not exist fails. Idempotent.
 gcloud beta services identity create --service=cloudbuild.googleapis.com --project="${project}"
 gcloud beta services identity create --service=composer.googleapis.com --project="${project}"
 gcloud beta services identity create --service=monitoring.googleapis.com --project="${project}"
+gcloud beta services identity create --service=secretmanager.googleapis.com --project="${project}"
 
 if ! gcloud storage buckets describe "gs://${state_bucket}" --project="${project}" >/dev/null 2>&1; then
   gcloud storage buckets create "gs://${state_bucket}" --project="${project}" \

@@ -624,6 +624,16 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_churn_2dalerts
   ]
 }
 
+# secrets.api-signing-key.rotation: Secret Manager publishes rotation notifications to topic `churn-api-signing-key-rotation`
+resource "google_pubsub_topic_iam_member" "secretmanager_agent_topic_churn_2dapi_2dsigning_2dkey_2drotation_pubsub_publisher" {
+  topic  = google_pubsub_topic.topic_churn_2dapi_2dsigning_2dkey_2drotation.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-secretmanager.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
 # ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it
 resource "google_storage_bucket_iam_member" "promoter_artifacts_storage_objectuser" {
   count  = var.promoter_sa != "" ? 1 : 0

@@ -118,6 +118,9 @@ fn agent_email(agent: Agent) -> Expression {
         Agent::Vertex => {
             tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-aiplatform.iam.gserviceaccount.com")])
         }
+        Agent::SecretManager => {
+            tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-secretmanager.iam.gserviceaccount.com")])
+        }
         Agent::MonitoringNotification => tpl(vec![
             lit("serviceAccount:service-"),
             number,

@@ -8,8 +8,9 @@
 //! replication: https://cloud.google.com/secret-manager/docs/choosing-replication.
 
 use super::depends_on_apis;
-use super::syntax::{block, data, ident, r, resource, s, var, BlockExt, Item, TfFile};
-use crate::model::iam::Scope;
+use super::monitoring;
+use super::syntax::{block, call, data, ident, list, r, resource, ri, s, var, BlockExt, Item, TfFile};
+use crate::model::iam::{Agent, Member, Scope};
 use crate::model::{Model, Secret};
 use hcl::expr::Expression;
 
@@ -17,7 +18,13 @@ use hcl::expr::Expression;
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
     for secret in &m.secrets {
-        f.push(if secret.existing { existing(m, secret) } else { item(m, secret) });
+        if secret.existing {
+            f.push(existing(m, secret));
+        } else {
+            for i in item(m, secret) {
+                f.push(i);
+            }
+        }
     }
     f
 }
@@ -59,7 +66,7 @@ pub fn secret_id(m: &Model, id: &str) -> Expression {
     }
 }
 
-fn item(m: &Model, secret: &Secret) -> Item {
+fn item(m: &Model, secret: &Secret) -> Vec<Item> {
     let replication = if secret.locations.is_empty() {
         block("replication").add_block(block("auto").build())
     } else {
@@ -69,15 +76,42 @@ fn item(m: &Model, secret: &Secret) -> Item {
         }
         block("replication").add_block(managed.build())
     };
-    let b = resource("google_secret_manager_secret", &ident(&secret.id))
+    let mut b = resource("google_secret_manager_secret", &ident(&secret.id))
         .attr("secret_id", s(&secret.id))
         .attr("labels", var("labels"))
         .add_block(replication.build())
-        .attr("deletion_protection", var("deletion_protection"))
-        .attr("depends_on", depends_on_apis(m, &["secretmanager.googleapis.com"]));
+        .attr("deletion_protection", var("deletion_protection"));
+    let mut depends = vec![super::api("secretmanager.googleapis.com")];
+    if let Some(rot) = &secret.rotation {
+        // The first notification is one period after creation; Secret Manager then moves
+        // next_rotation_time itself, so Terraform sets it only when it creates the secret.
+        let period = format!("{}s", rot.period_seconds);
+        let next = call("timeadd", vec![call("timestamp", vec![]), s(&period)]);
+        b = b
+            .add_block(block("topics").attr("name", r(&["google_pubsub_topic", &monitoring::topic(&rot.topic), "id"])).build())
+            .add_block(block("rotation").attr("rotation_period", s(&period)).attr("next_rotation_time", next).build())
+            .add_block(block("lifecycle").attr("ignore_changes", list([ri(&["rotation[0]", "next_rotation_time"])])).build());
+        // Secret Manager checks that its agent may publish to the topic when the secret is saved.
+        depends.extend(m.grants.iter().filter(|g| g.member == Member::Agent(Agent::SecretManager) && g.scope == Scope::Topic(rot.topic.clone())).map(|g| {
+            let (ty, name) = super::iam::address(g);
+            r(&[ty, &name])
+        }));
+    }
+    let b = b.attr("depends_on", list(depends));
+    let rotation = secret.rotation.as_ref().map(|rot| {
+        let topic = resource("google_pubsub_topic", &monitoring::topic(&rot.topic))
+            .attr("name", s(&rot.topic))
+            .attr("labels", var("labels"))
+            .attr("depends_on", depends_on_apis(m, &["pubsub.googleapis.com"]));
+        Item::from(topic)
+            .note(format!("secrets.{}.rotation: Secret Manager publishes SECRET_ROTATE here every {} days; the", secret.id, rot.period_seconds / 86_400))
+            .note("team's rotator subscribes and adds a new version (https://cloud.google.com/secret-manager/docs/secret-rotation).")
+            .skip("CKV_GCP_83", "rotation notifications carry the secret's name, not its value; Google-managed encryption")
+    });
     let replicated = if secret.locations.is_empty() { "automatic replication".to_owned() } else { format!("replicated to {}", secret.locations.join(", ")) };
-    Item::from(b)
+    let item = Item::from(b)
         .note(format!("secrets.{}: created empty ({replicated}); add its value with", secret.id))
         .note(format!("  gcloud secrets versions add {} --data-file=- --project=<project>", secret.id))
-        .note(readers(m, secret))
+        .note(readers(m, secret));
+    rotation.into_iter().chain([item]).collect()
 }
