@@ -69,6 +69,45 @@ fn bigquery_datasets_nothing_creates_are_checked_before_use() {
     assert!(bodies[2].blocks().any(|b| b.identifier() == "data" && b.labels()[0].as_str() == "google_bigquery_datasets"));
 }
 
+/// A batch prediction writing into `bq://<dataset>` needs that dataset to exist, in the job's
+/// region (https://cloud.google.com/vertex-ai/docs/predictions/get-batch-predictions,
+/// "Limitations"): an output nobody else creates is created here, in `var.region`, and the
+/// job identity's binding refers to it, so Terraform creates the dataset first.
+#[test]
+fn batch_prediction_output_datasets_are_created_in_the_job_region_before_their_bindings() {
+    let c = support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/forecast.yaml"));
+    let destinations: BTreeSet<String> = c
+        .model
+        .pipelines
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter_map(|s| match &s.kind {
+            mlopsgen::model::StepKind::BatchPrediction { destination: mlopsgen::model::Destination::BigQueryDataset(ds), .. } => Some(ds.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(!destinations.is_empty(), "specs/forecast.yaml has no batch prediction into BigQuery");
+    let storage = parse(&c, "storage.tf");
+    let iam = parse(&c, "iam.tf");
+    for ds in &destinations {
+        let created = storage
+            .blocks()
+            .find(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "google_bigquery_dataset" && attr(b.body(), "dataset_id").map(|e| e.to_string()) == Some(format!("\"{ds}\"")))
+            .unwrap_or_else(|| panic!("nothing creates output dataset {ds}"));
+        assert_eq!(attr(created.body(), "location").map(|e| e.to_string()).as_deref(), Some("var.region"));
+        let address = format!("google_bigquery_dataset.{}.dataset_id", created.labels()[1].as_str());
+        let bindings: Vec<_> = iam
+            .blocks()
+            .filter(|b| b.labels().first().map(|l| l.as_str()) == Some("google_bigquery_dataset_iam_member"))
+            .filter(|b| attr(b.body(), "dataset_id").map(|e| e.to_string()) == Some(address.clone()))
+            .collect();
+        assert!(!bindings.is_empty(), "no binding refers to {address}");
+        for b in bindings {
+            assert!(checked(b.body()).is_empty(), "a created dataset needs no existence precondition");
+        }
+    }
+}
+
 #[test]
 fn composer_runs_a_triggerer_when_a_dag_defers() {
     let c = support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml"));

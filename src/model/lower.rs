@@ -720,7 +720,10 @@ fn apis(m: &Model) -> Vec<&'static str> {
     let vertex = !m.pipelines.is_empty() || !m.endpoints.is_empty() || m.features.is_some() || m.tensorboard;
     let bigquery = m.datasets.iter().any(|d| matches!(d.source, DataSource::BigQuery { .. }))
         || m.endpoints.iter().any(|e| e.request_logging.is_some())
-        || m.features.is_some();
+        || m.features.is_some()
+        || m.pipelines.iter().flat_map(|p| &p.steps).any(|s| {
+            matches!(&s.kind, StepKind::BatchPrediction { destination: Destination::BigQueryDataset(_) | Destination::BigQueryProject, .. })
+        });
     let any_trigger = m.functions.iter().any(|f| f.trigger_bucket.is_some());
     let a = &m.monitoring.alerts;
     // Log-based metrics back the pipeline- and build-failure alerts.

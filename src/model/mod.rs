@@ -298,7 +298,7 @@ pub struct Endpoint {
     pub key: String,
     /// Display name (`<project>-<key>`).
     pub display_name: String,
-    /// Numeric resource id (≤ 10 digits, no leading zero), derived from project and key.
+    /// Numeric resource id (9 digits, no leading zero), derived from project and key.
     pub id: u64,
     /// Machine type of deployed models.
     pub machine_type: String,

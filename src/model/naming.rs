@@ -68,13 +68,16 @@ pub fn online_store_name(project: &str) -> String {
     format!("{project}_features").replace('-', "_")
 }
 
-/// A stable 10-digit endpoint id from the project and endpoint key (user-chosen ids make the
-/// endpoint's resource name known before it exists).
+/// A stable 9-digit endpoint id from the project and endpoint key (user-chosen ids make the
+/// endpoint's resource name known before it exists). `CreateEndpointRequest.endpoint_id`: an id
+/// starting with a digit "may be up to 9 characters, and valid characters are [0-9] with no
+/// leading zeros" (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/create;
+/// older API docs said 1-10 digits, the provider still accepts 10).
 pub fn endpoint_id(project: &str, key: &str) -> u64 {
     let digest = Sha256::digest(format!("{project}/{key}").as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
-    1_000_000_000 + u64::from_be_bytes(bytes) % 9_000_000_000
+    100_000_000 + u64::from_be_bytes(bytes) % 900_000_000
 }
 
 #[cfg(test)]
@@ -82,9 +85,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn endpoint_ids_are_ten_digits_and_stable() {
+    fn endpoint_ids_are_nine_digits_and_stable() {
         let id = endpoint_id("churn", "churn");
-        assert!((1_000_000_000..10_000_000_000).contains(&id));
+        assert!((100_000_000..1_000_000_000).contains(&id));
         assert_eq!(id, endpoint_id("churn", "churn"));
         assert_ne!(id, endpoint_id("churn", "other"));
     }

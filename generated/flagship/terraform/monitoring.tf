@@ -289,7 +289,7 @@ resource "google_monitoring_alert_policy" "churn_latency" {
     display_name = "endpoint churn p99 latency above 500 ms"
 
     condition_threshold {
-      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"6478338283\""
+      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"178338283\""
       comparison      = "COMPARISON_GT"
       threshold_value = 500
       duration        = "300s"
@@ -337,7 +337,7 @@ resource "google_monitoring_alert_policy" "churn_errors" {
     display_name = "endpoint churn error ratio above 0.05"
 
     condition_threshold {
-      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/error_count\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"6478338283\""
+      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/error_count\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"178338283\""
       comparison      = "COMPARISON_GT"
       threshold_value = 0.05
       duration        = "300s"
@@ -352,7 +352,7 @@ resource "google_monitoring_alert_policy" "churn_errors" {
         count = 1
       }
 
-      denominator_filter = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_count\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"6478338283\""
+      denominator_filter = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_count\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"178338283\""
 
       denominator_aggregations {
         alignment_period     = "300s"

@@ -16,7 +16,7 @@ resource "google_bigquery_dataset" "churn_requests" {
 resource "google_vertex_ai_endpoint" "churn" {
   # checkov:skip=CKV2_GCP_24:Google-managed encryption; the spec declares no key
   # checkov:skip=CKV2_GCP_33:served on the public endpoint with IAM authentication; the spec declares no private network
-  name         = "6478338283"
+  name         = "178338283"
   display_name = "churn-churn"
   location     = var.region
   region       = var.region

@@ -88,6 +88,8 @@ resource "google_project_iam_member" "pipelines_aiplatform_user" {
 # pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and scores dataset `next_week` (BigQuery jobs have no narrower scope)
 # pipeline `training` step `validate` validates dataset `sales` (BigQuery jobs have no narrower scope)
 # pipeline `training` step `evaluate` reads dataset `sales` (BigQuery jobs have no narrower scope)
+# pipeline `tuning` step `validate` validates dataset `sales` (BigQuery jobs have no narrower scope)
+# pipeline `tuning` step `evaluate` reads dataset `sales` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
@@ -115,6 +117,8 @@ resource "google_storage_bucket_iam_member" "pipelines_artifacts_storage_objectu
 # pipeline `scoring` step `validate` runs image `validator`
 # pipeline `training` step `validate` runs image `validator`
 # pipeline `training` step `evaluate` runs image `trainer`
+# pipeline `tuning` step `validate` runs image `validator`
+# pipeline `tuning` step `evaluate` runs image `trainer`
 resource "google_artifact_registry_repository_iam_member" "pipelines_docker_artifactregistry_reader" {
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
@@ -131,6 +135,7 @@ resource "google_service_account_iam_member" "pipelines_on_pipelines_iam_service
 
 # pipeline `training` step `train` runs as the training SA
 # pipeline `tuning` step `tune` runs as the training SA
+# pipeline `tuning` step `train` runs as the training SA
 resource "google_service_account_iam_member" "pipelines_on_training_iam_serviceaccountuser" {
   service_account_id = google_service_account.training.name
   role               = "roles/iam.serviceAccountUser"
@@ -138,6 +143,7 @@ resource "google_service_account_iam_member" "pipelines_on_training_iam_servicea
 }
 
 # pipeline `training` step `deploy` deploys to endpoint `demand`, whose models run as the serving SA
+# pipeline `tuning` step `deploy` deploys to endpoint `demand`, whose models run as the serving SA
 resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceaccountuser" {
   service_account_id = google_service_account.serving.name
   role               = "roles/iam.serviceAccountUser"
@@ -146,25 +152,20 @@ resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceac
 
 # pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and writes prediction tables into BigQuery dataset `forecasts`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_forecasts_bigquery_dataeditor" {
-  dataset_id = "forecasts"
+  dataset_id = google_bigquery_dataset.bq_forecasts.dataset_id
   role       = "roles/bigquery.dataEditor"
   member     = google_service_account.pipelines.member
   depends_on = [
     google_project_service.bigquery
   ]
-
-  lifecycle {
-    precondition {
-      condition     = contains(data.google_bigquery_datasets.this.datasets[*].dataset_id, "forecasts")
-      error_message = "BigQuery dataset forecasts does not exist in this project: create it and load the tables the spec's datasets name before applying."
-    }
-  }
 }
 
 # pipeline `scoring` step `validate` validates dataset `next_week`
 # pipeline `scoring` step `predict` runs its batch prediction job as the pipelines SA and scores dataset `next_week`
 # pipeline `training` step `validate` validates dataset `sales`
 # pipeline `training` step `evaluate` reads dataset `sales`
+# pipeline `tuning` step `validate` validates dataset `sales`
+# pipeline `tuning` step `evaluate` reads dataset `sales`
 resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_dataviewer" {
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
@@ -184,6 +185,7 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_retail_bigquery_data
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`) (BigQuery jobs have no narrower scope)
 # pipeline `training` step `train` reads dataset `sales` (BigQuery jobs have no narrower scope)
 # pipeline `tuning` step `tune` reads dataset `sales` (BigQuery jobs have no narrower scope)
+# pipeline `tuning` step `train` reads dataset `sales` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "training_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
@@ -192,6 +194,7 @@ resource "google_project_iam_member" "training_bigquery_jobuser" {
 
 # pipeline `training` step `train` runs as the training SA and reads and writes pipeline artifacts
 # pipeline `tuning` step `tune` runs as the training SA and reads and writes pipeline artifacts
+# pipeline `tuning` step `train` runs as the training SA and reads and writes pipeline artifacts
 resource "google_storage_bucket_iam_member" "training_artifacts_storage_objectuser" {
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectUser"
@@ -200,6 +203,7 @@ resource "google_storage_bucket_iam_member" "training_artifacts_storage_objectus
 
 # pipeline `training` step `train` runs image `trainer`
 # pipeline `tuning` step `tune` runs image `trainer`
+# pipeline `tuning` step `train` runs image `trainer`
 resource "google_artifact_registry_repository_iam_member" "training_docker_artifactregistry_reader" {
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
@@ -210,6 +214,7 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`)
 # pipeline `training` step `train` reads dataset `sales`
 # pipeline `tuning` step `tune` reads dataset `sales`
+# pipeline `tuning` step `train` reads dataset `sales`
 resource "google_bigquery_dataset_iam_member" "training_bq_retail_bigquery_dataviewer" {
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
@@ -382,6 +387,7 @@ resource "google_project_iam_member" "composer_aiplatform_user" {
 }
 
 # pipeline `training` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
+# pipeline `tuning` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "composer_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
@@ -416,6 +422,7 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
 }
 
 # pipeline `training` schedule waits for dataset `sales`
+# pipeline `tuning` schedule waits for dataset `sales`
 resource "google_bigquery_dataset_iam_member" "composer_bq_retail_bigquery_dataviewer" {
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"

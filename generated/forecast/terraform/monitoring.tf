@@ -218,7 +218,7 @@ resource "google_monitoring_alert_policy" "demand_latency" {
     display_name = "endpoint demand p99 latency above 300 ms"
 
     condition_threshold {
-      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"2850625507\""
+      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"150625507\""
       comparison      = "COMPARISON_GT"
       threshold_value = 300
       duration        = "300s"

@@ -56,6 +56,18 @@ resource "google_storage_bucket" "exports" {
   ]
 }
 
+# written by batch predictions with `destination: bq://forecasts`
+resource "google_bigquery_dataset" "bq_forecasts" {
+  # checkov:skip=CKV_GCP_81:Google-managed encryption; the spec declares no dataset key
+  dataset_id                 = "forecasts"
+  description                = "Batch prediction output: each job adds a predictions and an errors table."
+  location                   = var.region
+  delete_contents_on_destroy = false
+  depends_on = [
+    google_project_service.bigquery
+  ]
+}
+
 # orchestration.composer: the environment's bucket (DAGs, plugins, logs); CD syncs the DAGs into it.
 resource "google_storage_bucket" "composer" {
   # checkov:skip=CKV_GCP_62:access logs go to Cloud Audit Logs; no separate log bucket is declared

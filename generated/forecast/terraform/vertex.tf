@@ -4,7 +4,7 @@
 resource "google_vertex_ai_endpoint" "demand" {
   # checkov:skip=CKV2_GCP_24:Google-managed encryption; the spec declares no key
   # checkov:skip=CKV2_GCP_33:served on the public endpoint with IAM authentication; the spec declares no private network
-  name         = "2850625507"
+  name         = "150625507"
   display_name = "demand-demand"
   location     = var.region
   region       = var.region

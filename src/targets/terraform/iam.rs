@@ -72,7 +72,9 @@ pub fn file(m: &Model) -> TfFile {
             b = b.attr("depends_on", depends_on_apis(m, &apis));
         }
         if let Scope::BigQueryDataset(id) = &g.scope {
-            b = b.add_block(super::storage::dataset_exists(id));
+            if !super::storage::prediction_datasets(m).contains(&id.as_str()) {
+                b = b.add_block(super::storage::dataset_exists(id));
+            }
         }
         let mut item = Item::from(b);
         if g.role == "roles/composer.worker" {
@@ -215,6 +217,9 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
         }
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
         Scope::Secret(id) => b.attr("secret_id", super::secrets::secret_id(m, id)),
+        Scope::BigQueryDataset(id) if super::storage::prediction_datasets(m).contains(&id.as_str()) => {
+            b.attr("dataset_id", r(&["google_bigquery_dataset", &super::storage::prediction_dataset_name(id), "dataset_id"]))
+        }
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
         Scope::RequestLog(k) => b.attr("dataset_id", r(&["google_bigquery_dataset", &super::vertex::request_log(k), "dataset_id"])),
         Scope::ComposerBucket => b.attr("bucket", bucket(super::storage::COMPOSER_BUCKET)),

@@ -4,7 +4,7 @@
 use super::syntax::{block, bool, call, data, ident, iref, lit, num, r, resource, s, strings, tpl, var, BlockExt, Item, Part, TfFile};
 use crate::model::naming::{DOCKER_HOST_SUFFIX, KFP_HOST_SUFFIX};
 use super::depends_on_apis;
-use crate::model::{Bucket, DataSource, Model};
+use crate::model::{Bucket, DataSource, Destination, Model, StepKind};
 use hcl::expr::{Expression, Traversal, TraversalOperator};
 use hcl::Identifier;
 use hcl::structure::Block;
@@ -33,6 +33,33 @@ pub fn source_datasets(m: &Model) -> Vec<&str> {
     ids.sort_unstable();
     ids.dedup();
     ids
+}
+
+/// The BigQuery datasets batch predictions write into (`destination: bq://<dataset>`) that no spec
+/// dataset reads from, sorted: outputs, so Terraform creates them. The job needs the dataset to
+/// exist (`BigQueryDestination.outputUri` names an existing dataset; the job adds a table pair per
+/// run) and to be in the job's region ("input and output … in the same region or multi-region as
+/// your model", https://cloud.google.com/vertex-ai/docs/predictions/get-batch-predictions).
+pub fn prediction_datasets(m: &Model) -> Vec<&str> {
+    let sources = source_datasets(m);
+    let mut ids: Vec<&str> = m
+        .pipelines
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter_map(|s| match &s.kind {
+            StepKind::BatchPrediction { destination: Destination::BigQueryDataset(ds), .. } => Some(ds.as_str()),
+            _ => None,
+        })
+        .filter(|ds| !sources.contains(ds))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+/// Terraform address of a created prediction dataset: `google_bigquery_dataset.bq_<id>`.
+pub fn prediction_dataset_name(id: &str) -> String {
+    format!("bq_{}", ident(id))
 }
 
 /// `lifecycle { precondition }` that fails the plan with a clear message when BigQuery dataset
@@ -72,6 +99,20 @@ pub fn file(m: &Model) -> TfFile {
     }
     for b in &m.buckets {
         f.push(bucket(m, b));
+    }
+    for id in prediction_datasets(m) {
+        f.push(
+            Item::from(
+                resource("google_bigquery_dataset", &prediction_dataset_name(id))
+                    .attr("dataset_id", s(id))
+                    .attr("description", s("Batch prediction output: each job adds a predictions and an errors table."))
+                    .attr("location", var("region"))
+                    .attr("delete_contents_on_destroy", bool(false))
+                    .attr("depends_on", depends_on_apis(m, &["bigquery.googleapis.com"])),
+            )
+            .note(format!("written by batch predictions with `destination: bq://{id}`"))
+            .skip("CKV_GCP_81", "Google-managed encryption; the spec declares no dataset key"),
+        );
     }
     if m.composer.is_some() {
         f.push(composer_bucket(m));
