@@ -7,8 +7,15 @@
 //! `endpoints.<key>` or `secrets.<id>` (a Secret Manager secret of the environment's project).
 //! Validation (`validate::access`) checks each one; [`super::actions`] turns them into actions of
 //! the declaring identity and [`super::iam`] grants exactly those.
+//!
+//! Secrets are one concept with two spellings: `env: {X: {secret: s}}` (the platform hands the
+//! value over) *implies* reading `secrets.s`, so it needs no `reads` entry; `reads: [secrets.s]`
+//! alone means the code reads it through the Secret Manager API. Either way the identity gets
+//! `secretAccessor` on that secret alone, and every secret named must be declared in `secrets`.
 
 use super::{Environment, Model};
+use crate::spec;
+use std::collections::BTreeMap;
 
 /// What kind of resource a reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -19,7 +26,7 @@ pub enum Kind {
     Dataset,
     /// A Vertex AI endpoint of `endpoints` (reading it means calling predict).
     Endpoint,
-    /// A Secret Manager secret (by id; created outside mlopsgen).
+    /// A Secret Manager secret of `secrets` (by id).
     Secret,
 }
 
@@ -81,31 +88,65 @@ impl Ref {
     }
 }
 
+/// An environment variable that takes a secret's version (`env: {X: {secret: s, version: v}}`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEnv {
+    /// Secret id (key of `secrets`).
+    pub secret: String,
+    /// `latest` or a version number.
+    pub version: String,
+}
+
 /// What one identity-bearing entry declares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access {
-    /// Read, sorted and deduplicated.
+    /// Read, sorted and deduplicated (`reads`, without the secrets only `env` takes).
     pub reads: Vec<Ref>,
     /// Written, sorted and deduplicated.
     pub writes: Vec<Ref>,
+    /// Environment variables that take a secret, by variable name (each implies reading it).
+    pub secret_env: BTreeMap<String, SecretEnv>,
 }
 
 impl Access {
     /// From validated spec lists (unparsable entries were rejected by validation and are skipped).
-    pub fn from_spec(reads: &[String], writes: &[String]) -> Access {
+    pub fn from_spec(reads: &[String], writes: &[String], env: &spec::Env) -> Access {
         let parse = |l: &[String]| {
             let mut v: Vec<Ref> = l.iter().filter_map(|r| Ref::parse(r).ok()).collect();
             v.sort();
             v.dedup();
             v
         };
-        Access { reads: parse(reads), writes: parse(writes) }
+        let secret_env = env
+            .iter()
+            .filter_map(|(name, v)| match v {
+                spec::EnvValue::Secret(s) => Some((name.clone(), SecretEnv { secret: s.secret.clone(), version: s.version() })),
+                spec::EnvValue::Text(_) => None,
+            })
+            .collect();
+        Access { reads: parse(reads), writes: parse(writes), secret_env }
     }
 
-    /// Whether it declares `r` at all.
+    /// Whether it declares `r` at all (a secret taken by `env` counts as read).
     pub fn declares(&self, r: &Ref) -> bool {
-        self.reads.contains(r) || self.writes.contains(r)
+        self.reads.contains(r) || self.writes.contains(r) || (r.kind == Kind::Secret && self.secret_env.values().any(|s| s.secret == r.key))
     }
+}
+
+/// The text environment variables of a spec `env` (those taking a secret are in
+/// [`Access::secret_env`]).
+pub fn text_env(env: &spec::Env) -> BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|(name, v)| match v {
+            spec::EnvValue::Text(t) => Some((name.clone(), t.clone())),
+            spec::EnvValue::Secret(_) => None,
+        })
+        .collect()
+}
+
+/// A secret version's resource name in one environment (`projects/P/secrets/S/versions/V`).
+pub fn secret_version(env: &Environment, s: &SecretEnv) -> String {
+    format!("projects/{}/secrets/{}/versions/{}", env.gcp_project, s.secret, s.version)
 }
 
 /// A piece of an environment variable's value.

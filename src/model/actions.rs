@@ -145,6 +145,10 @@ impl Actions {
                 Kind::Secret => self.add(who, Act::AccessSecret, Scope::Secret(r.key.clone()), why),
             }
         }
+        for (name, s) in &access.secret_env {
+            let why = format!("{at} takes secret `{}` in env `{name}`", s.secret);
+            self.add(who, Act::AccessSecret, Scope::Secret(s.secret.clone()), why);
+        }
         for r in &access.writes {
             let why = format!("{at} writes {} `{}` (declared in `writes`)", r.kind.noun(), r.key);
             match (r.kind, m.dataset(&r.key).map(|d| &d.source)) {
@@ -220,6 +224,9 @@ pub fn derive(m: &Model) -> Vec<Action> {
     for c in m.monitoring.channels.iter().filter(|c| c.kind == "pubsub") {
         let why = format!("monitoring.notify: Cloud Monitoring publishes alerts to topic `{}`", c.address);
         a.add(Member::Agent(Agent::MonitoringNotification), Act::Publish, Scope::Topic(c.address.clone()), why);
+    }
+    for (s, r) in m.secrets.iter().filter_map(|s| Some((s, s.rotation.as_ref()?))) {
+        a.add(Member::Agent(Agent::SecretManager), Act::Publish, Scope::Topic(r.topic.clone()), super::iam::rotation_reason(&s.id, &r.topic));
     }
     a.0.sort();
     a.0.dedup();

@@ -39,6 +39,9 @@ pub enum Agent {
     /// Cloud Monitoring notifications (`service-N@gcp-sa-monitoring-notification`): publishes
     /// alerts to `pubsub:` channels' topics.
     MonitoringNotification,
+    /// Secret Manager (`service-N@gcp-sa-secretmanager`): publishes rotation notifications to a
+    /// secret's topics.
+    SecretManager,
 }
 
 impl Agent {
@@ -50,6 +53,7 @@ impl Agent {
             Agent::Storage => "storage_agent",
             Agent::Vertex => "vertex_agent",
             Agent::MonitoringNotification => "monitoring_agent",
+            Agent::SecretManager => "secretmanager_agent",
         }
     }
 
@@ -67,6 +71,7 @@ impl Agent {
             Agent::Storage => None,
             Agent::Vertex => Some("aiplatform.googleapis.com"),
             Agent::MonitoringNotification => Some("monitoring.googleapis.com"),
+            Agent::SecretManager => Some("secretmanager.googleapis.com"),
         }
     }
 }
@@ -268,9 +273,20 @@ pub fn derive(m: &Model) -> Vec<Grant> {
     drift(&mut g, m);
     functions(&mut g, m);
     notifications(&mut g, m);
+    for (s, r) in m.secrets.iter().filter_map(|s| Some((s, s.rotation.as_ref()?))) {
+        g.add(Member::Agent(Agent::SecretManager), Scope::Topic(r.topic.clone()), "roles/pubsub.publisher", rotation_reason(&s.id, &r.topic));
+    }
     let custom = g.0.keys().any(|(_, _, role)| custom_role(role).is_some());
     terraform(&mut g, m, custom);
     g.into_vec()
+}
+
+/// Why the Secret Manager agent publishes to a rotation topic: Secret Manager sends the
+/// notifications as its service agent, which needs `pubsub.topics.publish` on each topic of a
+/// secret (https://cloud.google.com/secret-manager/docs/secret-rotation,
+/// https://cloud.google.com/secret-manager/docs/event-notifications).
+pub fn rotation_reason(secret: &str, topic: &str) -> String {
+    format!("secrets.{secret}.rotation: Secret Manager publishes rotation notifications to topic `{topic}`")
 }
 
 /// `pubsub:` notification channels: Cloud Monitoring publishes alerts to the topic as its

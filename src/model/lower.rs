@@ -4,7 +4,7 @@
 //! mlopsgen and comes back as [`LowerError`] (exit code 101), never as a panic.
 
 use super::*;
-use super::access::Access;
+use super::access::{self, Access};
 use crate::spec::{self, OutputType, Spec};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -127,8 +127,8 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 max_instances: s.max_instances,
                 cpu: s.cpu.clone(),
                 memory: s.memory.clone(),
-                env: s.env.clone(),
-                access: Access::from_spec(&s.reads, &s.writes),
+                env: access::text_env(&s.env),
+                access: Access::from_spec(&s.reads, &s.writes, &s.env),
                 endpoint: s.endpoint.clone(),
             })
             .collect(),
@@ -143,9 +143,22 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
                 entry_point: f.entry_point.clone(),
                 trigger_bucket: f.trigger.as_ref().map(|t| t.bucket.clone()),
                 memory: f.memory.clone(),
-                env: f.env.clone(),
-                access: Access::from_spec(&f.reads, &f.writes),
+                env: access::text_env(&f.env),
+                access: Access::from_spec(&f.reads, &f.writes, &f.env),
                 starts_pipeline: f.starts_pipeline.clone(),
+            })
+            .collect(),
+        secrets: spec
+            .secrets
+            .iter()
+            .map(|(id, s)| Secret {
+                id: id.clone(),
+                existing: s.existing,
+                locations: s.locations.clone(),
+                rotation: s.rotation.as_ref().filter(|_| !s.existing).map(|r| SecretRotation {
+                    period_seconds: u64::from(r.period_days) * 86_400,
+                    topic: format!("{project_name}-{id}-rotation"),
+                }),
             })
             .collect(),
         tensorboard: spec.experiments.as_ref().is_some_and(|e| e.tensorboard),
@@ -577,8 +590,8 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
         if let Some(c) = &condition {
             depends_on.insert(c.step.clone());
         }
-        let access = s.declared_access().map(|(r, w, _)| Access::from_spec(r, w)).unwrap_or_default();
-        let container = |image: &str, command: &[String], env: &BTreeMap<String, String>| Container {
+        let access = s.declared_access().map(|(r, w, e)| Access::from_spec(r, w, e)).unwrap_or_default();
+        let container = |image: &str, command: &[String], env: &spec::Env| Container {
             image: image.to_owned(),
             command: if command.is_empty() {
                 spec.images.get(image).map(|i| i.entrypoint.clone()).unwrap_or_default()
@@ -586,7 +599,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
                 command.to_vec()
             },
             args: args.clone(),
-            env: env.clone(),
+            env: access::text_env(env),
             access: access.clone(),
         };
         let machine = |m: &spec::Machine| Machine {
@@ -769,9 +782,9 @@ fn apis(m: &Model) -> Vec<&'static str> {
         ("iam.googleapis.com", true),
         ("logging.googleapis.com", log_metrics),
         ("monitoring.googleapis.com", monitoring),
-        ("pubsub.googleapis.com", any_trigger || channel("pubsub")),
+        ("pubsub.googleapis.com", any_trigger || channel("pubsub") || m.secrets.iter().any(|s| s.rotation.is_some())),
         ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),
-        ("secretmanager.googleapis.com", m.ci.is_some() || channel_secrets),
+        ("secretmanager.googleapis.com", m.ci.is_some() || channel_secrets || !m.secrets.is_empty()),
         ("storage.googleapis.com", true),
     ];
     wanted.into_iter().filter(|(_, used)| *used).map(|(a, _)| a).collect()

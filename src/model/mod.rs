@@ -63,6 +63,8 @@ pub struct Model {
     pub services: Vec<Service>,
     /// Cloud Functions, sorted by key.
     pub functions: Vec<Function>,
+    /// Secret Manager secrets of `secrets`, sorted by id.
+    pub secrets: Vec<Secret>,
     /// Create a Vertex AI TensorBoard (display name [`Model::tensorboard_name`]).
     pub tensorboard: bool,
     /// Composer environment, if declared.
@@ -390,6 +392,35 @@ pub struct Function {
     pub access: access::Access,
     /// Pipeline key it may start.
     pub starts_pipeline: Option<String>,
+}
+
+/// A Secret Manager secret (`secrets.<id>`); the same id in each environment's project.
+#[derive(Debug, Clone)]
+pub struct Secret {
+    /// Secret id.
+    pub id: String,
+    /// Created outside the spec: mlopsgen only grants access to it.
+    pub existing: bool,
+    /// User-managed replication regions; empty = automatic replication.
+    pub locations: Vec<String>,
+    /// Rotation schedule, if any.
+    pub rotation: Option<SecretRotation>,
+}
+
+/// A secret's rotation schedule and the topic its notifications go to.
+#[derive(Debug, Clone)]
+pub struct SecretRotation {
+    /// Seconds between notifications.
+    pub period_seconds: u64,
+    /// Pub/Sub topic id (`<project>-<secret>-rotation`), created by Terraform.
+    pub topic: String,
+}
+
+impl Model {
+    /// The secrets Terraform creates (not the `existing` ones).
+    pub fn created_secrets(&self) -> impl Iterator<Item = &Secret> {
+        self.secrets.iter().filter(|s| !s.existing)
+    }
 }
 
 impl Function {

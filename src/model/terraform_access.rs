@@ -65,7 +65,7 @@ const BY_API: &[Area] = &[
     area("run.googleapis.com", "roles/run.viewer", &["run.services.get"],
         "roles/run.admin", &["run.services.create", "run.services.update", "run.services.delete", "run.services.setIamPolicy"]),
     area("secretmanager.googleapis.com", "roles/secretmanager.viewer", &["secretmanager.secrets.get"],
-        "roles/secretmanager.admin", &["secretmanager.secrets.get", "secretmanager.secrets.setIamPolicy"]),
+        "roles/secretmanager.admin", &["secretmanager.secrets.create", "secretmanager.secrets.update", "secretmanager.secrets.delete", "secretmanager.secrets.setIamPolicy"]),
     area("storage.googleapis.com", "roles/storage.bucketViewer", &["storage.buckets.get"],
         "roles/storage.admin", &["storage.buckets.create", "storage.buckets.update", "storage.buckets.delete", "storage.buckets.setIamPolicy"]),
 ];

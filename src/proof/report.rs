@@ -14,6 +14,7 @@ pub fn member_name(m: Member) -> String {
         Member::Agent(Agent::Storage) => "Cloud Storage service agent".into(),
         Member::Agent(Agent::Vertex) => "Vertex AI service agent".into(),
         Member::Agent(Agent::MonitoringNotification) => "Cloud Monitoring notification service agent".into(),
+        Member::Agent(Agent::SecretManager) => "Secret Manager service agent".into(),
         Member::Promoter => "promoter (previous environment's CI SA)".into(),
         Member::Checker => "checker (first environment's checks SA)".into(),
     }

@@ -1,6 +1,7 @@
 //! Spec types for infrastructure: storage, images, datasets, features, models, endpoints,
 //! services, functions, orchestration, CI and monitoring.
 
+use super::Env;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -364,9 +365,10 @@ pub struct Service {
     pub memory: Option<String>,
     /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
     /// in a value become that resource's name in each environment (it must be in `reads` or
-    /// `writes`).
+    /// `writes`). `{secret: <id>, version: latest}` takes a secret of `secrets` (and implies
+    /// reading it).
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
     /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
     /// resource alone where IAM allows (README, "Identities and IAM").
@@ -402,9 +404,10 @@ pub struct Function {
     pub memory: Option<String>,
     /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
     /// in a value become that resource's name in each environment (it must be in `reads` or
-    /// `writes`).
+    /// `writes`). `{secret: <id>, version: latest}` takes a secret of `secrets` (and implies
+    /// reading it).
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
     /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
     /// resource alone where IAM allows (README, "Identities and IAM").

@@ -9,11 +9,13 @@
 mod infra;
 mod overrides;
 mod pipeline;
+mod secrets;
 pub mod yaml;
 
 pub use infra::*;
 pub use overrides::Overrides;
 pub use pipeline::*;
+pub use secrets::*;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -63,6 +65,10 @@ pub struct Spec {
     /// Cloud Functions (2nd gen).
     #[serde(default)]
     pub functions: BTreeMap<String, Function>,
+    /// Secret Manager secrets (by secret id) that services, functions and steps use through
+    /// `env: {NAME: {secret: <id>}}` or `reads: [secrets.<id>]`.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, Secret>,
     /// Experiment tracking.
     #[serde(default)]
     pub experiments: Option<Experiments>,

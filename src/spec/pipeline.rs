@@ -1,6 +1,6 @@
 //! Spec types for Vertex AI pipelines: typed parameters, steps of every kind, schedules.
 
-use super::Accelerator;
+use super::{Accelerator, Env};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -216,10 +216,10 @@ pub enum Step {
 }
 
 /// No environment variables (a tuning step has none).
-static NO_ENV: BTreeMap<String, String> = BTreeMap::new();
+static NO_ENV: Env = BTreeMap::new();
 
 /// A step's `reads`, `writes` and `env`.
-pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a BTreeMap<String, String>);
+pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a Env);
 
 impl Step {
     /// What a container-running step declares it reads and writes, and its environment
@@ -254,9 +254,10 @@ pub struct ContainerStep {
     pub outputs: BTreeMap<String, OutputType>,
     /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
     /// in a value become that resource's name in each environment (it must be in `reads` or
-    /// `writes`).
+    /// `writes`). `{secret: <id>, version: latest}` takes a secret of `secrets` (and implies
+    /// reading it).
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
     /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
     /// resource alone where IAM allows (README, "Identities and IAM").
@@ -290,9 +291,10 @@ pub struct CustomTrainingStep {
     pub outputs: BTreeMap<String, OutputType>,
     /// Environment variables; `{{buckets.<key>}}`, `{{datasets.<key>}}` and `{{endpoints.<key>}}`
     /// in a value become that resource's name in each environment (it must be in `reads` or
-    /// `writes`).
+    /// `writes`). `{secret: <id>, version: latest}` takes a secret of `secrets` (and implies
+    /// reading it).
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: Env,
     /// Data it reads: `buckets.<key>`, `datasets.<key>`, `endpoints.<key>` (calls predict) or
     /// `secrets.<id>` (a Secret Manager secret); its identity gets read access to each, on that
     /// resource alone where IAM allows (README, "Identities and IAM").

@@ -125,7 +125,7 @@ impl Checker<'_> {
     }
 
     /// Checks environment variable names.
-    pub fn env_vars(&mut self, env: &BTreeMap<String, String>, pointer: &str) {
+    pub fn env_vars<V>(&mut self, env: &BTreeMap<String, V>, pointer: &str) {
         for k in env.keys() {
             self.name(names::ENV_VAR, "environment variable", k, &pointer_push(pointer, k));
         }

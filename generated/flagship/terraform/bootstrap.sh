@@ -10,14 +10,19 @@
 #   2. in dev (it runs the triggers): install the GitHub App (installation 12345678) on the repository and
 #      store a GitHub token in secret `github-oauth-token`
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
-#   4. terraform apply -var-file=env/ENV.tfvars -var=create_functions=false
+#   4. make sure secret(s) `partner-feed-token` exist in ENV's project, with a version
+#   5. terraform apply -var-file=env/ENV.tfvars -target=google_secret_manager_secret.api_signing_key -target=google_secret_manager_secret.report_webhook_url
+#      then give each a first version (Terraform never holds secret values), e.g.
+#      gcloud secrets versions add api-signing-key --data-file=FILE --project=PROJECT
+#      gcloud secrets versions add report-webhook-url --data-file=FILE --project=PROJECT
+#   6. terraform apply -var-file=env/ENV.tfvars -var=create_functions=false
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases
 #      apply this environment as its apply SA
-#   5. build: in dev, push to `main` (CD)
+#   7. build: in dev, push to `main` (CD)
 #      in prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 #      The build uploads each function's zipped source before deploying it.
-#   6. terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)
+#   8. terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)
 # From then on builds deploy images and function sources; Terraform ignores both once it has
 # created the services and functions (lifecycle.ignore_changes).
 set -euo pipefail
@@ -47,13 +52,15 @@ gcloud services enable --project="${project}" \
   storage.googleapis.com \
   cloudbuild.googleapis.com \
   composer.googleapis.com \
-  monitoring.googleapis.com
+  monitoring.googleapis.com \
+  secretmanager.googleapis.com
 
 # Google-managed service agents that iam.tf grants roles to. Enabling an API does not always
 # create its agent, and a binding to an agent that does not exist fails. Idempotent.
 gcloud beta services identity create --service=cloudbuild.googleapis.com --project="${project}"
 gcloud beta services identity create --service=composer.googleapis.com --project="${project}"
 gcloud beta services identity create --service=monitoring.googleapis.com --project="${project}"
+gcloud beta services identity create --service=secretmanager.googleapis.com --project="${project}"
 
 if ! gcloud storage buckets describe "gs://${state_bucket}" --project="${project}" >/dev/null 2>&1; then
   gcloud storage buckets create "gs://${state_bucket}" --project="${project}" \

@@ -196,6 +196,16 @@ resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceac
   member             = google_service_account.pipelines.member
 }
 
+# pipeline `training` step `evaluate` (as the pipelines SA) takes secret `report-webhook-url` in env `REPORT_WEBHOOK_SECRET`
+resource "google_secret_manager_secret_iam_member" "pipelines_secret_report_webhook_url_secretmanager_secretaccessor" {
+  secret_id = google_secret_manager_secret.report_webhook_url.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.pipelines.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
 # pipeline `training` step `validate` validates dataset `customers`
 # pipeline `training` step `evaluate` reads dataset `customers`
 # monitoring.drift: the drift job runs as the pipelines SA and compares dataset `customers`
@@ -293,6 +303,16 @@ resource "google_storage_bucket_iam_member" "serving_predictions_storage_objectv
   bucket = google_storage_bucket.predictions.name
   role   = "roles/storage.objectViewer"
   member = google_service_account.serving.member
+}
+
+# service `api` (as the serving SA) takes secret `api-signing-key` in env `SIGNING_KEY`
+resource "google_secret_manager_secret_iam_member" "serving_secret_api_signing_key_secretmanager_secretaccessor" {
+  secret_id = google_secret_manager_secret.api_signing_key.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.serving.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
 }
 
 # ci: CD creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
@@ -556,6 +576,16 @@ resource "google_service_account_iam_member" "functions_on_pipelines_iam_service
   service_account_id = google_service_account.pipelines.name
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.functions.member
+}
+
+# function `on-new-data` (as the functions SA) takes secret `partner-feed-token` in env `PARTNER_TOKEN`
+resource "google_secret_manager_secret_iam_member" "functions_secret_partner_feed_token_secretmanager_secretaccessor" {
+  secret_id = data.google_secret_manager_secret.partner_feed_token.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.functions.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
 }
 
 # function `on-new-data` is triggered by new objects in bucket `data`; the trigger invokes it as the functions SA
@@ -951,6 +981,16 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_churn_2dalerts
   member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
   depends_on = [
     google_project_service.monitoring
+  ]
+}
+
+# secrets.api-signing-key.rotation: Secret Manager publishes rotation notifications to topic `churn-api-signing-key-rotation`
+resource "google_pubsub_topic_iam_member" "secretmanager_agent_topic_churn_2dapi_2dsigning_2dkey_2drotation_pubsub_publisher" {
+  topic  = google_pubsub_topic.topic_churn_2dapi_2dsigning_2dkey_2drotation.name
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-secretmanager.iam.gserviceaccount.com"
+  depends_on = [
+    google_project_service.secretmanager
   ]
 }
 

@@ -44,6 +44,17 @@ resource "google_cloud_run_v2_service" "api" {
         value = google_vertex_ai_endpoint.churn.id
       }
 
+      env {
+        name = "SIGNING_KEY"
+
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.api_signing_key.secret_id
+            version = "latest"
+          }
+        }
+      }
+
       startup_probe {
         http_get {
           path = "/health"
@@ -61,7 +72,8 @@ resource "google_cloud_run_v2_service" "api" {
   }
 
   depends_on = [
-    google_project_service.run
+    google_project_service.run,
+    google_secret_manager_secret_iam_member.serving_secret_api_signing_key_secretmanager_secretaccessor
   ]
 }
 
@@ -97,6 +109,13 @@ resource "google_cloudfunctions2_function" "on_new_data" {
       "PIPELINE_SERVICE_ACCOUNT" = google_service_account.pipelines.email
       "GOOGLE_CLOUD_REGION"      = var.region
     }
+
+    secret_environment_variables {
+      key        = "PARTNER_TOKEN"
+      project_id = var.project_id
+      secret     = data.google_secret_manager_secret.partner_feed_token.secret_id
+      version    = "3"
+    }
   }
 
   event_trigger {
@@ -131,6 +150,7 @@ resource "google_cloudfunctions2_function" "on_new_data" {
     google_artifact_registry_repository_iam_member.functions_docker_artifactregistry_writer,
     google_artifact_registry_repository_iam_member.functions_kfp_artifactregistry_reader,
     google_service_account_iam_member.functions_on_pipelines_iam_serviceaccountuser,
+    google_secret_manager_secret_iam_member.functions_secret_partner_feed_token_secretmanager_secretaccessor,
     google_project_iam_member.functions_function_sources_storage_objectviewer,
     google_project_iam_member.storage_agent_pubsub_publisher
   ]

@@ -10,10 +10,13 @@
 #   2. in dev, staging (it runs the triggers): install the GitHub App (installation 24681357) on the repository and
 #      store a GitHub token in secret `github-oauth-token`
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
-#   4. terraform apply -var-file=env/ENV.tfvars
+#   4. terraform apply -var-file=env/ENV.tfvars -target=google_secret_manager_secret.api_keys
+#      then give each a first version (Terraform never holds secret values), e.g.
+#      gcloud secrets versions add api-keys --data-file=FILE --project=PROJECT
+#   5. terraform apply -var-file=env/ENV.tfvars
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as
-#   5. build: in dev, push to `main` (CD)
+#   6. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 # From then on builds deploy images and function sources; Terraform ignores both once it has
 # created the services and functions (lifecycle.ignore_changes).

@@ -265,6 +265,16 @@ resource "google_storage_bucket_iam_member" "serving_exports_storage_objectviewe
   member = google_service_account.serving.member
 }
 
+# service `api` (as the serving SA) takes secret `api-keys` in env `API_KEYS`
+resource "google_secret_manager_secret_iam_member" "serving_secret_api_keys_secretmanager_secretaccessor" {
+  secret_id = google_secret_manager_secret.api_keys.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.serving.member
+  depends_on = [
+    google_project_service.secretmanager
+  ]
+}
+
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0

@@ -38,6 +38,17 @@ resource "google_cloud_run_v2_service" "api" {
         value = google_vertex_ai_endpoint.demand.id
       }
 
+      env {
+        name = "API_KEYS"
+
+        value_source {
+          secret_key_ref {
+            secret  = google_secret_manager_secret.api_keys.secret_id
+            version = "1"
+          }
+        }
+      }
+
       startup_probe {
         http_get {
           path = "/healthz"
@@ -55,7 +66,8 @@ resource "google_cloud_run_v2_service" "api" {
   }
 
   depends_on = [
-    google_project_service.run
+    google_project_service.run,
+    google_secret_manager_secret_iam_member.serving_secret_api_keys_secretmanager_secretaccessor
   ]
 }
 

@@ -36,7 +36,7 @@ variable "labels" {
 
 variable "deletion_protection" {
   type        = bool
-  description = "Refuse to destroy Cloud Run services (on in the last environment of the promotion order)."
+  description = "Refuse to destroy Cloud Run services and Secret Manager secrets (on in the last environment of the promotion order)."
 }
 
 variable "ci_triggers" {

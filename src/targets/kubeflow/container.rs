@@ -112,13 +112,22 @@ pub fn wire_inputs(ctx: &Ctx<'_>, step: &Step, task: &mut PlannedTask) -> Result
 }
 
 /// The user container's environment, sorted by name, with `{{buckets.x}}`-style names resolved
-/// for this environment.
+/// for this environment. A variable that takes a secret holds the secret version's resource name
+/// (`projects/P/secrets/S/versions/V`), never its value: Vertex AI custom jobs have no secret
+/// environment variables (`ContainerSpec.env` is name/value only,
+/// https://cloud.google.com/vertex-ai/docs/reference/rest/v1/CustomJobSpec#containerspec), so
+/// the step reads the value at run time (`AccessSecretVersion`) with the accessor grant its
+/// identity gets for that secret (README, "Secrets").
 pub fn env_vars(ctx: &Ctx<'_>, container: &Container) -> Vec<EnvVar> {
-    container
+    use crate::model::access::{resolve_env, secret_version};
+    let mut vars: Vec<EnvVar> = container
         .env
         .iter()
-        .map(|(name, value)| EnvVar { name: name.clone(), value: crate::model::access::resolve_env(ctx.model, ctx.env, value) })
-        .collect()
+        .map(|(name, value)| EnvVar { name: name.clone(), value: resolve_env(ctx.model, ctx.env, value) })
+        .collect();
+    vars.extend(container.access.secret_env.iter().map(|(name, s)| EnvVar { name: name.clone(), value: secret_version(ctx.env, s) }));
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    vars
 }
 
 /// A `container` step.

@@ -100,6 +100,7 @@ fn first_deploy(m: &Model) -> Vec<String> {
         ]);
     }
     steps.push(vec!["cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl".to_owned()]);
+    steps.extend(secret_steps(m));
     let mut apply = vec![format!(
         "terraform apply -var-file=env/ENV.tfvars{}",
         if functions { format!(" -var={CREATE_FUNCTIONS}=false") } else { String::new() }
@@ -153,4 +154,27 @@ fn first_deploy(m: &Model) -> Vec<String> {
         lines.push("created the services and functions (lifecycle.ignore_changes).".to_owned());
     }
     lines
+}
+
+/// Secrets need a version before anything reads them: Cloud Run refuses to deploy a revision
+/// whose secret environment variable has no version to resolve
+/// (https://cloud.google.com/run/docs/configuring/services/secrets, "How secrets are checked"),
+/// and Terraform never writes a value. So the secrets it creates come first, then their values.
+fn secret_steps(m: &Model) -> Vec<Vec<String>> {
+    let mut steps = Vec::new();
+    let existing: Vec<String> = m.secrets.iter().filter(|s| s.existing).map(|s| format!("`{}`", s.id)).collect();
+    if !existing.is_empty() {
+        steps.push(vec![format!("make sure secret(s) {} exist in ENV's project, with a version", existing.join(", "))]);
+    }
+    let created: Vec<&str> = m.created_secrets().map(|s| s.id.as_str()).collect();
+    if !created.is_empty() {
+        let targets: Vec<String> = created.iter().map(|id| format!(" -target=google_secret_manager_secret.{}", super::syntax::ident(id))).collect();
+        steps.push(vec![
+            format!("terraform apply -var-file=env/ENV.tfvars{}", targets.concat()),
+            "   then give each a first version (Terraform never holds secret values), e.g.".to_owned(),
+        ]);
+        let last = steps.len() - 1;
+        steps[last].extend(created.iter().map(|id| format!("   gcloud secrets versions add {id} --data-file=FILE --project=PROJECT")));
+    }
+    steps
 }

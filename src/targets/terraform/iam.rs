@@ -135,6 +135,9 @@ fn agent_email(agent: Agent) -> Expression {
         Agent::Vertex => {
             tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-aiplatform.iam.gserviceaccount.com")])
         }
+        Agent::SecretManager => {
+            tpl(vec![lit("serviceAccount:service-"), number, lit("@gcp-sa-secretmanager.iam.gserviceaccount.com")])
+        }
         Agent::MonitoringNotification => tpl(vec![
             lit("serviceAccount:service-"),
             number,
@@ -231,7 +234,7 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
                 .attr("repository", r(&["google_artifact_registry_repository", repo, "name"]))
         }
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
-        Scope::Secret(id) => b.attr("secret_id", s(id)),
+        Scope::Secret(id) => b.attr("secret_id", super::secrets::secret_id(m, id)),
         Scope::BigQueryDataset(id) if super::storage::prediction_datasets(m).contains(&id.as_str()) => {
             b.attr("dataset_id", r(&["google_bigquery_dataset", &super::storage::prediction_dataset_name(id), "dataset_id"]))
         }

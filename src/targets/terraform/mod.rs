@@ -14,6 +14,7 @@ mod monitoring;
 pub mod overrides;
 mod root;
 mod runtime;
+mod secrets;
 mod storage;
 pub mod syntax;
 mod vertex;
@@ -65,6 +66,7 @@ fn files(model: &Model) -> Vec<(&'static str, TfFile)> {
         ("iam.tf", iam::file(model)),
         ("vertex.tf", vertex::file(model)),
         ("runtime.tf", runtime::file(model)),
+        ("secrets.tf", secrets::file(model)),
         ("cicd.tf", cicd::file(model)),
         ("monitoring.tf", monitoring::file(model)),
     ]

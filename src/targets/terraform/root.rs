@@ -112,11 +112,12 @@ pub fn variables(m: &Model) -> TfFile {
         Some((call("contains", vec![strings(&envs), var("env")]), format!("env must be one of: {}.", envs.join(", ")))),
     ));
     f.push(variable("labels", ty_of("map", "string"), "Labels put on every resource that takes labels.", None));
-    if !m.services.is_empty() {
+    if deletion_protection(m) {
+        let what = if m.created_secrets().next().is_some() { "Cloud Run services and Secret Manager secrets" } else { "Cloud Run services" };
         f.push(variable(
             "deletion_protection",
             ty("bool"),
-            "Refuse to destroy Cloud Run services (on in the last environment of the promotion order).",
+            &format!("Refuse to destroy {what} (on in the last environment of the promotion order)."),
             None,
         ));
     }
@@ -237,7 +238,7 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
         .add_attribute(("region", s(&env.region)))
         .add_attribute(("env", s(&env.name)))
         .add_attribute(("labels", string_map(&env.labels)));
-    if !m.services.is_empty() {
+    if deletion_protection(m) {
         let last = m.environments.len() > 1 && index + 1 == m.environments.len();
         body = body.add_attribute(("deletion_protection", super::syntax::bool(last)));
     }
@@ -271,4 +272,10 @@ pub fn backend(m: &Model, env: &Environment) -> TfFile {
             .note(format!("terraform init -reconfigure -backend-config=env/{}.backend.hcl", env.name)),
     );
     f
+}
+
+/// Whether anything takes `var.deletion_protection`: Cloud Run services, and secrets Terraform
+/// creates (destroying one deletes its versions, which are in no state).
+fn deletion_protection(m: &Model) -> bool {
+    !m.services.is_empty() || m.created_secrets().next().is_some()
 }

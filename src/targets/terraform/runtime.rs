@@ -10,7 +10,7 @@ use super::iam::address;
 use super::syntax::{
     block, bool, count_if, ident, iref, list, lit, num, object, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile,
 };
-use super::{api, bucket, sa, storage};
+use super::{api, bucket, sa, secrets, storage};
 use crate::model::access::{env_parts, EnvPart, Kind, Ref};
 use crate::model::iam::{Agent, Member, Scope};
 use crate::model::{ComposerSize, DataSource, Function, Model, SaRole, Service};
@@ -72,6 +72,14 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
     for (name, value) in env {
         container = container.add_block(block("env").attr("name", s(name)).attr("value", value).build());
     }
+    // The secret's value, resolved by Cloud Run when an instance starts (a pinned version) or
+    // per the docs for `latest`
+    // (https://cloud.google.com/run/docs/configuring/services/secrets#access-secrets).
+    for (name, sec) in &sv.access.secret_env {
+        let key_ref = block("secret_key_ref").attr("secret", secrets::secret_id(m, &sec.secret)).attr("version", s(&sec.version)).build();
+        let source = block("value_source").add_block(key_ref).build();
+        container = container.add_block(block("env").attr("name", s(name)).add_block(source).build());
+    }
     if let Some(serving) = m.image(&sv.image).and_then(|i| i.serving.as_ref()) {
         let probe = block("startup_probe")
             .add_block(block("http_get").attr("path", s(&serving.health_route)).build())
@@ -95,7 +103,7 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
         .attr("deletion_protection", var("deletion_protection"))
         .add_block(template)
         .add_block(ignore(&[&["client"], &["client_version"], &["template[0]", "containers[0]", "image"]]))
-        .attr("depends_on", depends(m, &["run.googleapis.com"], |_| false));
+        .attr("depends_on", depends(m, &["run.googleapis.com"], |g| takes_secret(g, SaRole::Serving, &sv.access)));
     f.push(
         Item::from(b)
             .note(format!("services.{}: runs image `{}` as the serving SA. Created on a placeholder image;", sv.key, sv.image))
@@ -150,6 +158,18 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
     if !env.is_empty() {
         service = service.attr("environment_variables", object(env));
     }
+    // Secrets as environment variables, resolved when an instance starts
+    // (https://cloud.google.com/functions/docs/configuring/secrets).
+    for (name, sec) in &func.access.secret_env {
+        service = service.add_block(
+            block("secret_environment_variables")
+                .attr("key", s(name))
+                .attr("project_id", var("project_id"))
+                .attr("secret", secrets::secret_id(m, &sec.secret))
+                .attr("version", s(&sec.version))
+                .build(),
+        );
+    }
     let mut b = resource("google_cloudfunctions2_function", &key)
         .attr("count", count_if(var(CREATE_FUNCTIONS)))
         .attr("name", s(&func.name))
@@ -190,6 +210,12 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         item = item.note(format!("Runs on every new object in bucket `{bkt}`."));
     }
     f.push(item);
+}
+
+/// Whether `g` is the accessor grant of `who` on a secret `access` takes in `env`: Cloud Run
+/// checks it when it deploys a revision, so the service waits for it.
+fn takes_secret(g: &crate::model::iam::Grant, who: SaRole, access: &crate::model::access::Access) -> bool {
+    g.member == Member::Sa(who) && matches!(&g.scope, Scope::Secret(id) if access.secret_env.values().any(|s| &s.secret == id))
 }
 
 /// This environment's template of a pipeline (see `Environment::template_uri`).
