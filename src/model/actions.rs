@@ -261,6 +261,10 @@ fn pipelines(a: &mut Actions, m: &Model) {
             let at = format!("pipeline `{}` step `{}`", p.key, step.name);
             let datasets = step_datasets(m, p, step);
             match &step.kind {
+                // Runs as the pipelines SA, reading and writing artifacts under the pipeline root
+                // (above); its image is pulled as the component file names it, from outside
+                // the project's repository (README "Custom components").
+                StepKind::Component { .. } => {}
                 StepKind::Container { .. } | StepKind::DataValidation { .. } => {
                     a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
                     for d in &datasets {

@@ -288,6 +288,8 @@ fn pipelines(g: &mut Grants, m: &Model) {
             let sk = &step.name;
             let at = format!("pipeline `{pk}` step `{sk}`");
             match &step.kind {
+                // Nothing beyond the pipeline root: its image is not in the project's repository.
+                StepKind::Component { .. } => {}
                 StepKind::Container { container, .. } => {
                     g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
                     for d in step_datasets(m, p, step) {

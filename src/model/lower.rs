@@ -385,6 +385,8 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
             ("metrics", ArtifactType::Metrics),
             ("report", ArtifactType::Markdown),
         ]),
+        // Before its file is read (validation reports why it couldn't be), none.
+        spec::Step::Component(c) => c.loaded.as_ref().map(|l| l.outputs.clone()).unwrap_or_default(),
     }
 }
 
@@ -409,6 +411,7 @@ pub fn step_common(step: &spec::Step) -> &spec::StepCommon {
         spec::Step::EndpointDeploy(s) => &s.common,
         spec::Step::BatchPrediction(s) => &s.common,
         spec::Step::DataValidation(s) => &s.common,
+        spec::Step::Component(s) => &s.common,
     }
 }
 
@@ -422,7 +425,8 @@ pub fn step_args(step: &spec::Step) -> &[String] {
         | spec::Step::ModelPromote(_)
         | spec::Step::EndpointDeploy(_)
         | spec::Step::BatchPrediction(_)
-        | spec::Step::DataValidation(_) => &[],
+        | spec::Step::DataValidation(_)
+        | spec::Step::Component(_) => &[],
     }
 }
 
@@ -615,6 +619,9 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
                 max_replicas: b.max_replicas,
             },
             spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
+            spec::Step::Component(c) => StepKind::Component {
+                component: c.loaded.clone().ok_or_else(|| bug(format!("component file `{}` was not loaded", c.component)))?,
+            },
         };
         let inputs: Vec<Input> = inputs.into_values().collect();
         // An explicit `cache` wins; otherwise the step kind decides, unless the pipeline turns caching off.
@@ -693,6 +700,7 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => true,
         StepKind::Container { .. }
         | StepKind::DataValidation { .. }
+        | StepKind::Component { .. }
         | StepKind::ModelUpload { .. }
         | StepKind::ModelPromote { .. }
         | StepKind::EndpointDeploy { .. }

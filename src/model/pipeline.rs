@@ -356,6 +356,11 @@ pub enum StepKind {
         /// Dataset key.
         dataset: String,
     },
+    /// A KFP container component from a component file.
+    Component {
+        /// The loaded file.
+        component: std::sync::Arc<super::component::Component>,
+    },
 }
 
 impl StepKind {
@@ -370,6 +375,7 @@ impl StepKind {
             StepKind::EndpointDeploy { .. } => "endpoint_deploy",
             StepKind::BatchPrediction { .. } => "batch_prediction",
             StepKind::DataValidation { .. } => "data_validation",
+            StepKind::Component { .. } => "component",
         }
     }
 }

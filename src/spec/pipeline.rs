@@ -202,6 +202,8 @@ pub enum Step {
     BatchPrediction(BatchPredictionStep),
     /// Validate a dataset against its column contract.
     DataValidation(DataValidationStep),
+    /// Run a KFP component from a component YAML file in the repository.
+    Component(ComponentStep),
 }
 
 /// No environment variables (a tuning step has none).
@@ -529,4 +531,24 @@ pub struct DataValidationStep {
     pub common: StepCommon,
     /// Dataset from `datasets`.
     pub dataset: String,
+}
+
+/// Run a KFP container component defined in a component YAML file: the file kfp 2 writes with
+/// `kfp.compiler.Compiler().compile(component, "component.yaml")` (what
+/// `kfp.components.load_component_from_file` reads). mlopsgen reads it at build time: its
+/// inputs and outputs (names and types) are the step's, so `inputs`, `when` and later steps'
+/// `<step>.<output>` references are checked against them, and its container runs as written,
+/// as the pipelines service account.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentStep {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub common: StepCommon,
+    /// The component YAML file, relative to the spec file's folder (inside the repository).
+    /// It is an input of the build: when it changes, `build --check` reports the output stale.
+    pub component: String,
+    /// The component file as read at build time (not part of the spec text).
+    #[serde(skip)]
+    pub loaded: Option<std::sync::Arc<crate::model::component::Component>>,
 }

@@ -96,9 +96,12 @@ fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)>
         Step::Container(s) => Some((&s.image, &s.outputs)),
         Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
         Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
-        Step::ModelUpload(_) | Step::ModelPromote(_) | Step::EndpointDeploy(_) | Step::BatchPrediction(_) | Step::DataValidation(_) => {
-            None
-        }
+        Step::ModelUpload(_)
+        | Step::ModelPromote(_)
+        | Step::EndpointDeploy(_)
+        | Step::BatchPrediction(_)
+        | Step::DataValidation(_)
+        | Step::Component(_) => None,
     }
 }
 
@@ -174,6 +177,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         Step::DataValidation(v) => {
             c.reference("dataset", &v.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
         }
+        Step::Component(s) => super::components::step_inputs(c, p, name, s, sp),
     }
     inputs(c, p, name, step, sp);
     for (i, after) in cm.after.iter().enumerate() {
@@ -192,7 +196,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
 }
 
 /// Resolves an input reference to its type, reporting unknown steps, outputs and parameters.
-fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: &str) -> Option<IoType> {
+pub(super) fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: &str) -> Option<IoType> {
     let Some((ns, rest)) = reference.split_once('.') else {
         let pos = c.at(ptr);
         c.report(Code::InvalidValue, pos, format!("input `{reference}` must be `<step>.<output>` or `params.<name>`"), None);
@@ -318,7 +322,7 @@ fn batch_prediction(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, 
     }
 }
 
-fn describe(ty: IoType) -> String {
+pub(super) fn describe(ty: IoType) -> String {
     match ty {
         IoType::Artifact(a) => format!("a `{}` artifact", a.schema_title()),
         IoType::Parameter(t) => format!("a {} parameter", type_name(t)),
@@ -335,7 +339,8 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
         | Step::ModelPromote(_)
         | Step::EndpointDeploy(_)
         | Step::BatchPrediction(_)
-        | Step::DataValidation(_) => BTreeMap::new(),
+        | Step::DataValidation(_)
+        | Step::Component(_) => BTreeMap::new(),
     };
     let params = &p.parameters;
     for (i, arg) in step_args(step).iter().enumerate() {

@@ -4,6 +4,7 @@
 use super::bug;
 use super::ir::{self, ArtifactSpec, ComponentSpec, EnvVar, ExecutorSpec, Interface, ParameterSpec, TypeSchema};
 use super::plan::{Ctx, PlannedTask};
+use crate::model::component::Component;
 use crate::model::{Arg, ArgPart, Container, DataSource, IoType, ParamType, Resources, Step};
 use crate::targets::TargetError;
 
@@ -136,6 +137,21 @@ pub fn container_step(
     };
     let key = ctx.task_of(&step.name)?.to_owned();
     let mut task = PlannedTask::new(&key, step, step_component(step), ExecutorSpec::Container(executor));
+    wire_inputs(ctx, step, &mut task)?;
+    Ok(task)
+}
+
+/// A `component` step: the component file's interface and container as written, as kfp emits
+/// a component loaded with `components.load_component_from_file` (defaults as
+/// `google.protobuf.Value`s); only the inputs the step sets are wired, the rest keep their
+/// defaults.
+pub fn component_step(ctx: &Ctx<'_>, step: &Step, component: &Component) -> Result<PlannedTask, TargetError> {
+    let mut interface = component.interface.clone();
+    for p in interface.input_definitions.parameters.values_mut() {
+        p.default_value = p.default_value.as_ref().map(super::json::proto_value);
+    }
+    let key = ctx.task_of(&step.name)?.to_owned();
+    let mut task = PlannedTask::new(&key, step, interface, ExecutorSpec::Container(component.container.clone()));
     wire_inputs(ctx, step, &mut task)?;
     Ok(task)
 }

@@ -10,7 +10,7 @@
 mod condition;
 mod container;
 mod gcpc;
-mod ir;
+pub mod ir;
 mod jobs;
 pub mod json;
 mod metrics;

@@ -6,12 +6,16 @@ from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
     HyperparameterTuningJobRunOp, serialize_metrics, serialize_parameters)
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
-from kfp import dsl
+from pathlib import Path
+
+from kfp import components, dsl
 
 from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard,
                     promote, publisher, retire, unmanaged_model, validator)
 
 ENV = "dev"
+# The flagship's `component` step: kfp loads the same file mlopsgen reads.
+PROFILE = components.load_component_from_file(str(Path(__file__).resolve().parents[3] / "specs/components/profile/component.yaml"))
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
 REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/churn-images"
 TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
@@ -78,6 +82,7 @@ def training(min_auc: float = 0.8):
       min_auc: Deploy only above this AUC.
     """
     validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate").set_caching_options(False)
+    PROFILE(data=validate.outputs["dataset"]).set_display_name("profile")
     pool = {"container_spec": {"args": ["tune", "--data", f"bq://{PROJECT}.churn.customers"], "command": ["python", "-m", "trainer"],
                                "image_uri": TRAINER},
             "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
