@@ -94,7 +94,7 @@ pub struct Lowered {
     pub model: model::Model,
     /// Output directory on disk.
     pub out_dir: PathBuf,
-    /// sha256 of the spec text.
+    /// sha256 of the spec text and the component files it reads ([`output::manifest::inputs_sha256`]).
     pub spec_sha256: String,
     /// Warnings about the spec (it compiled anyway).
     pub warnings: Vec<Diagnostic>,
@@ -126,6 +126,7 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
         return Err(Error::Invalid(override_diagnostics(source, &stale)));
     }
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
+    let spec_sha256 = output::manifest::inputs_sha256(&spec_sha256, &model::component::files(&model));
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
 

@@ -77,7 +77,7 @@ pub fn parse(path: &str, text: &str) -> Result<Component, LoadError> {
     let v = &doc.value;
     if v.get("implementation").is_some() {
         let hint = "a kfp 1 component (`implementation.container`) is not supported: load it with kfp 2 and write it again with `kfp.compiler.Compiler().compile(component, \"component.yaml\")`";
-        return Err(at("/implementation", hint.into()));
+        return Err(LoadError { pos: doc.spans.key("/implementation"), message: hint.into() });
     }
     let Some(name) = v.pointer("/pipelineInfo/name").and_then(Value::as_str) else {
         return Err(at("/pipelineInfo", "not a kfp 2 component file: `pipelineInfo.name` is missing".into()));
@@ -201,4 +201,21 @@ pub fn accepts(wanted: IoType, given: IoType) -> bool {
         (IoType::Artifact(w), IoType::Artifact(g)) => w == g || w == ArtifactType::Artifact || g == ArtifactType::Artifact,
         _ => wanted == given,
     }
+}
+
+/// The component files a model's steps read, as (path from the spec's folder, sha256), sorted
+/// and without repeats: the build's inputs besides the spec.
+pub fn files(model: &super::Model) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = model
+        .pipelines
+        .iter()
+        .flat_map(|p| &p.steps)
+        .filter_map(|s| match &s.kind {
+            super::StepKind::Component { component } => Some((component.path.clone(), component.sha256.clone())),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }

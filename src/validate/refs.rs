@@ -213,6 +213,9 @@ pub(super) fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: 
     if !c.reference("step", ns, &p.steps, ptr) {
         return None;
     }
+    if matches!(p.steps.get(ns), Some(Step::Component(c)) if c.loaded.is_none()) {
+        return None; // its component file couldn't be read: reported there, once
+    }
     let outs = p.steps.get(ns).map(step_outputs).unwrap_or_default();
     match outs.iter().find(|o| o.name == rest) {
         Some(o) => Some(o.ty),
