@@ -167,7 +167,7 @@ fn a_component_file_kfp_cant_load_is_an_error_at_its_position_in_the_file() {
     // A container field mlopsgen can't carry: the position of that executor in the file.
     let extra = PROFILE.replace("        image: python:3.11-slim", "        image: python:3.11-slim\n        lifecycle: {}");
     let d = file_problem(&extra);
-    let at = format!("components/profile.yaml:{}:", line_of(&extra, "      container:"));
+    let at = format!("components/profile.yaml:{}:", line_of(&extra, "lifecycle"));
     assert!(d.message.contains(&at) && d.message.contains("lifecycle"), "{d:?} (want {at})");
     // An artifact type nothing knows.
     let unknown = PROFILE.replace("schemaTitle: system.HTML", "schemaTitle: acme.Report");
@@ -225,4 +225,30 @@ fn editing_the_component_file_makes_build_check_fail() {
     }
     let json = std::fs::read_to_string(dir.path().join("generated/pipelines/dev/p.json")).unwrap_or_default();
     assert!(json.contains("python:3.12-slim"));
+}
+
+#[test]
+fn an_image_from_images_replaces_the_files_image_and_is_granted() {
+    use mlopsgen::model::iam::{Member, Scope};
+    use mlopsgen::model::SaRole;
+    let spec = SPEC.replace("component: components/profile.yaml", "component: components/profile.yaml\n        image: job");
+    let dir = project(&spec, PROFILE);
+    let c = compiled(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let container = &pipeline(&c)["deploymentSpec"]["executors"]["exec-profile"]["container"];
+    let file = component_json(PROFILE);
+    let written = &file["deploymentSpec"]["executors"]["exec-profile"]["container"];
+    // The environment's image of `job`, with the file's command and args.
+    let job = c.model.environments[0].image_ref("job");
+    assert_eq!(container["image"], json!(job));
+    assert_eq!((&container["command"], &container["args"]), (&written["command"], &written["args"]));
+    // The pipelines SA may pull it, and the IAM proof holds.
+    assert!(c.model.grants.iter().any(|g| g.member == Member::Sa(SaRole::Pipelines)
+        && g.scope == Scope::DockerRepo
+        && g.role == "roles/artifactregistry.reader"
+        && g.reasons.iter().any(|r| r.contains("step `profile`"))));
+    let roles = mlopsgen::proof::roles::Roles::load().unwrap_or_else(|e| panic!("{e}"));
+    assert!(mlopsgen::proof::prove(&c.model, &roles).holds());
+    // An image the spec doesn't declare is an unknown reference at `image`.
+    let d = problems(&spec.replace("image: job\n        inputs: {data", "image: jb\n        inputs: {data"), PROFILE);
+    assert_eq!(d.iter().map(|d| (d.code, d.pos.line)).collect::<Vec<_>>(), [(Code::UnknownReference, line_of(&spec, "image: job"))]);
 }

@@ -262,9 +262,13 @@ fn pipelines(a: &mut Actions, m: &Model) {
             let datasets = step_datasets(m, p, step);
             match &step.kind {
                 // Runs as the pipelines SA, reading and writing artifacts under the pipeline root
-                // (above); its image is pulled as the component file names it, from outside
-                // the project's repository (README "Custom components").
-                StepKind::Component { .. } => {}
+                // (above). An `image` from `images` comes from the project's repository; else the
+                // image is pulled as the component file names it (README "Custom components").
+                StepKind::Component { image, .. } => {
+                    if image.is_some() {
+                        a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
+                    }
+                }
                 StepKind::Container { .. } | StepKind::DataValidation { .. } => {
                     a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
                     for d in &datasets {

@@ -24,9 +24,9 @@ pub fn reuse_by_default(kind: &StepKind, inputs: &[Input]) -> bool {
         | StepKind::EndpointDeploy { .. }
         | StepKind::BatchPrediction { .. }
         | StepKind::DataValidation { .. } => return false,
-        StepKind::Component { component } => {
+        StepKind::Component { component, .. } => {
             let c = &component.container;
-            let external = c.command.iter().chain(&c.args).chain(c.env.iter().map(|e| &e.value)).any(|t| t.contains("bq://") || t.contains("gs://"));
+            let external = c.command.iter().chain(&c.args).chain(c.env.iter().map(|(_, v)| v)).any(|t| t.contains("bq://") || t.contains("gs://"));
             return reads_upstream(inputs) && !external;
         }
     };

@@ -386,7 +386,7 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
             ("report", ArtifactType::Markdown),
         ]),
         // Before its file is read (validation reports why it couldn't be), none.
-        spec::Step::Component(c) => c.loaded.as_ref().map(|l| l.outputs.clone()).unwrap_or_default(),
+        spec::Step::Component(c) => c.loaded.as_deref().and_then(|f| super::component::parse(f).ok()).map(|c| c.outputs).unwrap_or_default(),
     }
 }
 
@@ -620,7 +620,13 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             },
             spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
             spec::Step::Component(c) => StepKind::Component {
-                component: c.loaded.clone().ok_or_else(|| bug(format!("component file `{}` was not loaded", c.component)))?,
+                component: std::sync::Arc::new(
+                    c.loaded
+                        .as_deref()
+                        .and_then(|f| super::component::parse(f).ok())
+                        .ok_or_else(|| bug(format!("component file `{}` was not loaded", c.component)))?,
+                ),
+                image: c.image.clone(),
             },
         };
         let inputs: Vec<Input> = inputs.into_values().collect();

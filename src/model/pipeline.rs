@@ -360,6 +360,8 @@ pub enum StepKind {
     Component {
         /// The loaded file.
         component: std::sync::Arc<super::component::Component>,
+        /// Image key from `images` replacing the file's image.
+        image: Option<String>,
     },
 }
 

@@ -548,7 +548,25 @@ pub struct ComponentStep {
     /// The component YAML file, relative to the spec file's folder (inside the repository).
     /// It is an input of the build: when it changes, `build --check` reports the output stale.
     pub component: String,
+    /// Image from `images` to run instead of the image the file names: the container's command
+    /// and args stay the file's, the image is the one CI builds and pushes for each environment,
+    /// and the pipelines service account gets read access to the image repository. Without it
+    /// the file's image is pulled as written (README "Custom components").
+    #[serde(default)]
+    pub image: Option<String>,
     /// The component file as read at build time (not part of the spec text).
     #[serde(skip)]
-    pub loaded: Option<std::sync::Arc<crate::model::component::Component>>,
+    pub loaded: Option<std::sync::Arc<ComponentFile>>,
+}
+
+/// A component file as validation read it: its path as the spec gives it, its text and its YAML
+/// (what the file means is `model::component`'s to say).
+#[derive(Debug)]
+pub struct ComponentFile {
+    /// The path, relative to the spec's folder.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+    /// Its YAML, with positions.
+    pub doc: super::yaml::Document,
 }

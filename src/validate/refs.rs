@@ -177,7 +177,12 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         Step::DataValidation(v) => {
             c.reference("dataset", &v.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
         }
-        Step::Component(s) => super::components::step_inputs(c, p, name, s, sp),
+        Step::Component(s) => {
+            if let Some(image) = &s.image {
+                c.reference("image", image, &c.spec.images, &format!("{sp}/image"));
+            }
+            super::components::step_inputs(c, p, name, s, sp);
+        }
     }
     inputs(c, p, name, step, sp);
     for (i, after) in cm.after.iter().enumerate() {

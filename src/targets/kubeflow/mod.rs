@@ -10,7 +10,7 @@
 mod condition;
 mod container;
 mod gcpc;
-pub mod ir;
+mod ir;
 mod jobs;
 pub mod json;
 mod metrics;
