@@ -1,4 +1,6 @@
 """kfp DSL twin of the repository's specs/flagship.yaml (environment dev)."""
+from pathlib import Path
+
 from google.cloud.aiplatform import hyperparameter_tuning as hpt
 from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
 from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
@@ -6,8 +8,6 @@ from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
     HyperparameterTuningJobRunOp, serialize_metrics, serialize_parameters)
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
-from pathlib import Path
-
 from kfp import components, dsl
 
 from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard,
@@ -15,7 +15,8 @@ from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_impo
 
 ENV = "dev"
 # The flagship's `component` step: kfp loads the same file mlopsgen reads.
-PROFILE = components.load_component_from_file(str(Path(__file__).resolve().parents[3] / "specs/components/profile/component.yaml"))
+COMPONENT_FILE = Path(__file__).resolve().parents[3] / "specs/components/profile/component.yaml"
+PROFILE = components.load_component_from_file(str(COMPONENT_FILE))
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
 REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/churn-images"
 TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
