@@ -8,7 +8,8 @@
 //! ```
 //!
 //! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
-//! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`;
+//! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`
+//!   (it also reads the KFP component files `component` steps name, the build's other inputs);
 //! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
 //! - [`targets`]: pure functions `&Model → files`, each target registered once in
 //!   [`targets::TARGETS`] with its semantic review ([`review`]);
