@@ -323,7 +323,7 @@ impl Ctx {
         match outcome {
             Ok(None) => EXIT_BUG,
             Ok(Some((Outcome::Written(staged), reviewed))) => {
-                memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
+                memo::record(key, &lowered.spec_sha256, &mlopsgen::model::component::files(&lowered.model), &lowered.out_dir);
                 let model = &lowered.model;
                 let report = diff::report::Report::new(&model.spec_path, &model.output_dir, None, Vec::new(), reviewed.changes);
                 emit(&report.summary(BUILD_SUMMARY_CHANGES));
@@ -365,7 +365,7 @@ impl Ctx {
         match self.stream(lowered, Mode::Compare, None) {
             Ok(None) => EXIT_BUG,
             Ok(Some(staged)) if staged.is_up_to_date() => {
-                memo::record(key, &lowered.spec_sha256, &lowered.out_dir);
+                memo::record(key, &lowered.spec_sha256, &mlopsgen::model::component::files(&lowered.model), &lowered.out_dir);
                 println!("{dir} is up to date ({} files)", staged.files.len());
                 0
             }
@@ -378,7 +378,7 @@ impl Ctx {
                     Err(e) => return self.failed(&e.into(), None),
                 }
                 if staged.manifest_stale && staged.changed().next().is_none() {
-                    eprintln!(" .mlopsgen/manifest.json is stale");
+                    eprintln!(" .mlopsgen/manifest.json is stale (the spec or a component file it reads changed)");
                 }
                 let edited: Vec<&str> = staged.conflicts().map(|f| f.path.as_str()).collect();
                 if edited.is_empty() {

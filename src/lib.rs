@@ -8,7 +8,8 @@
 //! ```
 //!
 //! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
-//! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`;
+//! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`
+//!   (it also reads the KFP component files `component` steps name, the build's other inputs);
 //! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
 //! - [`targets`]: pure functions `&Model → files`, each target registered once in
 //!   [`targets::TARGETS`] with its semantic review ([`review`]);
@@ -94,7 +95,7 @@ pub struct Lowered {
     pub model: model::Model,
     /// Output directory on disk.
     pub out_dir: PathBuf,
-    /// sha256 of the spec text.
+    /// sha256 of the spec text and the component files it reads ([`output::manifest::inputs_sha256`]).
     pub spec_sha256: String,
     /// Warnings about the spec (it compiled anyway).
     pub warnings: Vec<Diagnostic>,
@@ -117,7 +118,7 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     // the allocator releases the tree's pages, instead of keeping them in this thread's heap while
     // the targets run (half the peak RSS of a large build).
     let (spec, warnings) = std::thread::scope(|scope| {
-        scope.spawn(|| checked_spec(source)).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        scope.spawn(|| checked_spec(source, spec_dir(options))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower(&spec, &layout).map_err(Bug::from)?;
@@ -126,14 +127,15 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
         return Err(Error::Invalid(override_diagnostics(source, &stale)));
     }
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
+    let spec_sha256 = output::manifest::inputs_sha256(&spec_sha256, &model::component::files(&model));
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
 
 /// `spec::load → validate` (the typed and semantic checks; the JSON Schema only to explain a
 /// document that doesn't conform), with the warnings of a valid spec.
-fn checked_spec(source: &Source) -> Result<(spec::Spec, Vec<Diagnostic>), Error> {
+fn checked_spec(source: &Source, dir: &Path) -> Result<(spec::Spec, Vec<Diagnostic>), Error> {
     let doc = spec::load(source).map_err(Error::Invalid)?;
-    let spec = validate::check(&doc).map_err(Error::Invalid)?;
+    let spec = validate::check_in(&doc, dir).map_err(Error::Invalid)?;
     let warnings = validate::warnings(&spec, &doc);
     Ok((spec, warnings))
 }
@@ -158,12 +160,17 @@ fn override_diagnostics(source: &Source, problems: &[targets::terraform::overrid
         .collect()
 }
 
+/// The spec file's folder (what its relative paths start from).
+fn spec_dir(options: &Options) -> &Path {
+    options.spec_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// Works out the output directory and the repository-relative paths the targets refer to.
 ///
 /// The repository root is the nearest ancestor of the spec's folder holding `.git` (else that
 /// folder); CI configs name files relative to it.
 fn resolve_layout(options: &Options, spec_output: Option<&str>) -> (Layout, PathBuf) {
-    let spec_dir = options.spec_file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let spec_dir = spec_dir(options);
     let out_dir = match &options.out_override {
         Some(o) => o.clone(),
         None => spec_dir.join(spec_output.unwrap_or("generated")),

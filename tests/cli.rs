@@ -96,6 +96,10 @@ fn build_then_check_is_up_to_date() {
 fn a_streamed_build_writes_exactly_the_compiled_output_set() {
     let flagship = include_str!("../specs/flagship.yaml").replace("output: ../generated/flagship", "output: out");
     let p = Project::new(&flagship);
+    // The flagship's `component` step reads a file next to the spec.
+    let component = p.dir.path().join("components/profile/component.yaml");
+    std::fs::create_dir_all(component.parent().unwrap_or(p.dir.path())).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&component, include_str!("../specs/components/profile/component.yaml")).unwrap_or_else(|e| panic!("{e}"));
     p.cmd(&["build"]).assert().code(0);
     let spec = p.dir.path().join("mlops.yaml");
     let source = mlopsgen::Source { name: spec.display().to_string(), text: flagship };

@@ -16,7 +16,7 @@ fn prints_mermaid_by_default_and_dot_on_request() {
         .assert()
         .success()
         .stdout(contains("flowchart TD\n"))
-        .stdout(contains("s3 -.->|\"when auc #62;= params.min_auc\"| s4"));
+        .stdout(contains("s4 -.->|\"when auc #62;= params.min_auc\"| s5"));
     mlopsgen()
         .args(["graph", "scoring", "--format", "dot", "specs/flagship.yaml"])
         .assert()

@@ -51,12 +51,16 @@ fn tree(root: &Path) -> Tree {
 fn built(spec: &str) -> (tempfile::TempDir, Tree) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.path().join("mlops.yaml"), spec).ok();
+    // The flagship's `component` step reads a file next to the spec.
+    std::fs::create_dir_all(dir.path().join("components/profile")).ok();
+    std::fs::write(dir.path().join("components/profile/component.yaml"), PROFILE_COMPONENT).ok();
     assert!(mlopsgen(dir.path(), &["build"], None).status.success());
     let t = tree(&dir.path().join("out"));
     (dir, t)
 }
 
 const FLAGSHIP: &str = include_str!("../specs/flagship.yaml");
+const PROFILE_COMPONENT: &str = include_str!("../specs/components/profile/component.yaml");
 
 /// The flagship writing to `out/`.
 fn flagship_a() -> String {

@@ -37,6 +37,10 @@ fn pipeline(spec_text: Option<&str>, file: &str) -> Value {
             let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
             let path = dir.path().join("flagship.yaml");
             std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+            // The flagship's `component` step reads a file next to the spec.
+            let component = dir.path().join("components/profile/component.yaml");
+            std::fs::create_dir_all(component.parent().unwrap_or(dir.path())).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::copy("specs/components/profile/component.yaml", component).unwrap_or_else(|e| panic!("{e}"));
             support::compile_spec(&path)
         }
     };

@@ -36,7 +36,7 @@ const REPO_FILES: &[(&str, &str)] = &[
 ];
 
 /// Files the team's repository shares with this one (the flagship's data sample).
-const SHARED_FILES: &[&str] = &[SPEC, "data/samples/customers.csv"];
+const SHARED_FILES: &[&str] = &[SPEC, "data/samples/customers.csv", "specs/components/profile/component.yaml"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -18,8 +18,11 @@ const TRAINING_DAG: &str = include_str!("fixtures/review/training_dag.py");
 
 fn compiled(text: &str) -> Compilation {
     let text = text.replace("output: ../generated/minimal", "output: generated").replace("output: ../generated/flagship", "output: generated");
+    // The flagship's `component` step reads `components/…` from the spec's folder: compile it
+    // as if it were in `specs/`.
+    let spec_file = if text.contains("kind: component") { "specs/mlops.yaml" } else { "mlops.yaml" };
     let source = Source { name: "mlops.yaml".into(), text };
-    let options = Options { spec_file: "mlops.yaml".into(), out_override: None };
+    let options = Options { spec_file: spec_file.into(), out_override: None };
     compile(&source, &options).unwrap_or_else(|e| panic!("the spec doesn't compile: {e:?}"))
 }
 

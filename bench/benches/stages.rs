@@ -26,11 +26,16 @@ fn source(input: &str) -> Source {
     let text = match input.strip_prefix('n').and_then(|n| n.parse().ok()) {
         Some(n) => specgen::spec(&Scale::new(n, STEPS)),
         None => {
-            let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs").join(format!("{input}.yaml"));
+            let path = specs_dir().join(format!("{input}.yaml"));
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         }
     };
     Source { name: format!("{input}.yaml"), text }
+}
+
+/// The example specs' folder (the flagship's `component` step reads a file from it).
+fn specs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs")
 }
 
 fn layout() -> Layout {
@@ -39,7 +44,7 @@ fn layout() -> Layout {
 
 fn validated(input: &str) -> mlopsgen::spec::Spec {
     let doc = spec::load(&source(input)).unwrap_or_else(|e| panic!("{e:?}"));
-    validate::check(&doc).unwrap_or_else(|e| panic!("{e:?}"))
+    validate::check_in(&doc, &specs_dir()).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
 fn lowered(input: &str) -> model::Model {
@@ -55,7 +60,7 @@ fn load(bencher: divan::Bencher, input: &str) {
 #[divan::bench(args = INPUTS)]
 fn validate(bencher: divan::Bencher, input: &str) {
     let doc = spec::load(&source(input)).unwrap_or_else(|e| panic!("{e:?}"));
-    bencher.bench(|| validate::check(&doc));
+    bencher.bench(|| validate::check_in(&doc, &specs_dir()));
 }
 
 #[divan::bench(args = INPUTS)]
@@ -125,7 +130,7 @@ fn check(bencher: divan::Bencher, input: &str) {
 fn diff(bencher: divan::Bencher, input: &str) {
     let files = |src: &Source| -> diff::Files {
         let doc = spec::load(src).unwrap_or_else(|e| panic!("{e:?}"));
-        let spec = validate::check(&doc).unwrap_or_else(|e| panic!("{e:?}"));
+        let spec = validate::check_in(&doc, &specs_dir()).unwrap_or_else(|e| panic!("{e:?}"));
         let model = model::lower(&spec, &layout()).unwrap_or_else(|e| panic!("{e}"));
         let set = targets::emit_all(&model).unwrap_or_else(|e| panic!("{e}"));
         set.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()

@@ -283,6 +283,14 @@ fn pipelines(a: &mut Actions, m: &Model) {
             let at = format!("pipeline `{}` step `{}`", p.key, step.name);
             let datasets = step_datasets(m, p, step);
             match &step.kind {
+                // Runs as the pipelines SA, reading and writing artifacts under the pipeline root
+                // (above). An `image` from `images` comes from the project's repository; else the
+                // image is pulled as the component file names it (README "Custom components").
+                StepKind::Component { image, .. } => {
+                    if image.is_some() {
+                        a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
+                    }
+                }
                 StepKind::Container { .. } | StepKind::DataValidation { .. } => {
                     a.add(Pipelines, Act::PullArtifacts, Scope::DockerRepo, format!("{at} runs its image"));
                     for d in &datasets {

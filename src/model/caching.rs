@@ -13,7 +13,7 @@
 use super::{ArgPart, Container, Input, InputSource, StepKind};
 
 /// Whether a step of this kind, with these inputs, reuses earlier results when the spec says
-/// nothing: only container and custom-training steps that read at least one upstream output
+/// nothing: only container, component and custom-training steps that read at least one upstream output
 /// and name no external data (`bq://`, `gs://`) in their args or environment.
 pub fn reuse_by_default(kind: &StepKind, inputs: &[Input]) -> bool {
     let container = match kind {
@@ -24,9 +24,18 @@ pub fn reuse_by_default(kind: &StepKind, inputs: &[Input]) -> bool {
         | StepKind::EndpointDeploy { .. }
         | StepKind::BatchPrediction { .. }
         | StepKind::DataValidation { .. } => return false,
+        StepKind::Component { component, .. } => {
+            let c = &component.container;
+            let external = c.command.iter().chain(&c.args).chain(c.env.iter().map(|(_, v)| v)).any(|t| t.contains("bq://") || t.contains("gs://"));
+            return reads_upstream(inputs) && !external;
+        }
     };
-    let reads_upstream = inputs.iter().any(|i| matches!(i.source, InputSource::Output { .. }));
-    reads_upstream && !names_external_data(container)
+    reads_upstream(inputs) && !names_external_data(container)
+}
+
+/// Whether a step reads at least one upstream output.
+fn reads_upstream(inputs: &[Input]) -> bool {
+    inputs.iter().any(|i| matches!(i.source, InputSource::Output { .. }))
 }
 
 /// Whether a literal in the container's args or environment points at data outside the pipeline.

@@ -341,6 +341,12 @@ fn pipelines(g: &mut Grants, m: &Model) {
             let sk = &step.name;
             let at = format!("pipeline `{pk}` step `{sk}`");
             match &step.kind {
+                // Beyond the pipeline root, only the image when it is one of the spec's.
+                StepKind::Component { image, .. } => {
+                    if let Some(image) = image {
+                        g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{image}`"));
+                    }
+                }
                 StepKind::Container { container, .. } => {
                     g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", container.image));
                     for d in step_datasets(m, p, step) {

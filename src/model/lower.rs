@@ -419,6 +419,8 @@ pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
             ("metrics", ArtifactType::Metrics),
             ("report", ArtifactType::Markdown),
         ]),
+        // Before its file is read (validation reports why it couldn't be), none.
+        spec::Step::Component(c) => c.loaded.as_deref().and_then(|f| super::component::parse(f).ok()).map(|c| c.outputs).unwrap_or_default(),
     }
 }
 
@@ -443,6 +445,7 @@ pub fn step_common(step: &spec::Step) -> &spec::StepCommon {
         spec::Step::EndpointDeploy(s) => &s.common,
         spec::Step::BatchPrediction(s) => &s.common,
         spec::Step::DataValidation(s) => &s.common,
+        spec::Step::Component(s) => &s.common,
     }
 }
 
@@ -456,7 +459,8 @@ pub fn step_args(step: &spec::Step) -> &[String] {
         | spec::Step::ModelPromote(_)
         | spec::Step::EndpointDeploy(_)
         | spec::Step::BatchPrediction(_)
-        | spec::Step::DataValidation(_) => &[],
+        | spec::Step::DataValidation(_)
+        | spec::Step::Component(_) => &[],
     }
 }
 
@@ -649,6 +653,15 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
                 max_replicas: b.max_replicas,
             },
             spec::Step::DataValidation(v) => StepKind::DataValidation { dataset: v.dataset.clone() },
+            spec::Step::Component(c) => StepKind::Component {
+                component: std::sync::Arc::new(
+                    c.loaded
+                        .as_deref()
+                        .and_then(|f| super::component::parse(f).ok())
+                        .ok_or_else(|| bug(format!("component file `{}` was not loaded", c.component)))?,
+                ),
+                image: c.image.clone(),
+            },
         };
         let inputs: Vec<Input> = inputs.into_values().collect();
         // An explicit `cache` wins; otherwise the step kind decides, unless the pipeline turns caching off.
@@ -728,6 +741,7 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
         StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => true,
         StepKind::Container { .. }
         | StepKind::DataValidation { .. }
+        | StepKind::Component { .. }
         | StepKind::ModelUpload { .. }
         | StepKind::ModelPromote { .. }
         | StepKind::EndpointDeploy { .. }

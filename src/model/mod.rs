@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod caching;
+pub mod component;
 pub mod actions;
 mod env;
 pub mod graph;

@@ -374,6 +374,13 @@ pub enum StepKind {
         /// Dataset key.
         dataset: String,
     },
+    /// A KFP container component from a component file.
+    Component {
+        /// The loaded file.
+        component: std::sync::Arc<super::component::Component>,
+        /// Image key from `images` replacing the file's image.
+        image: Option<String>,
+    },
 }
 
 impl StepKind {
@@ -388,6 +395,7 @@ impl StepKind {
             StepKind::EndpointDeploy { .. } => "endpoint_deploy",
             StepKind::BatchPrediction { .. } => "batch_prediction",
             StepKind::DataValidation { .. } => "data_validation",
+            StepKind::Component { .. } => "component",
         }
     }
 }

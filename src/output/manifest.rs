@@ -16,7 +16,8 @@ pub const FORMAT: u32 = 1;
 pub struct Manifest {
     /// Format version.
     pub format: u32,
-    /// sha256 of the spec text the files were generated from.
+    /// sha256 of what the files were generated from: the spec text, or, when the spec reads
+    /// component files, the spec text and those files ([`inputs_sha256`]).
     pub spec_sha256: String,
     /// Owned files: path → sha256 of their contents.
     pub files: BTreeMap<String, String>,
@@ -53,4 +54,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
     }
     out
+}
+
+/// The manifest's `spec_sha256` for a spec whose text hashes to `spec_sha256` and that reads
+/// `files` (path from the spec's folder, sha256 of the bytes; sorted): the spec's hash alone
+/// when it reads none, else the sha256 of `spec <hash>` and one `file <path> <hash>` line each.
+/// So editing a component file makes the manifest stale, which `build --check` reports.
+pub fn inputs_sha256(spec_sha256: &str, files: &[(String, String)]) -> String {
+    if files.is_empty() {
+        return spec_sha256.to_owned();
+    }
+    let mut text = format!("spec {spec_sha256}\n");
+    for (path, sha) in files {
+        text.push_str(&format!("file {path} {sha}\n"));
+    }
+    sha256_hex(text.as_bytes())
 }

@@ -6,7 +6,8 @@
 //! sha256 of the manifest then on disk. The next check with the same spec text, generator and
 //! manifest only has to confirm that every file still has its recorded hash — the cost of reading
 //! the tree. Any mismatch, or any doubt, falls back to the full compile, which gives the same
-//! answer with its diagnostics. Memos live outside the project (`$MLOPSGEN_CACHE_DIR`, else
+//! answer with its diagnostics. A spec that reads component files has their paths and hashes in
+//! the memo too, and each must still hash the same. Memos live outside the project (`$MLOPSGEN_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/mlopsgen`, else `~/.cache/mlopsgen`), so a check still writes nothing in it.
 
 use super::manifest::{sha256_hex, Manifest};
@@ -39,6 +40,9 @@ struct Memo {
     spec_sha256: String,
     out_dir: PathBuf,
     manifest_sha256: String,
+    /// Component files the spec reads: path from the spec's folder, sha256.
+    #[serde(default)]
+    components: Vec<(String, String)>,
 }
 
 /// An output directory found up to date through its memo.
@@ -68,7 +72,13 @@ fn memo_path(key: Key) -> Option<PathBuf> {
 /// Whether the memo proves the output of `spec_text` up to date without compiling.
 pub fn check(key: Key, spec_text: &str) -> Option<UpToDate> {
     let memo: Memo = serde_json::from_slice(&std::fs::read(memo_path(key)?).ok()?).ok()?;
-    let spec_sha256 = sha256_hex(spec_text.as_bytes());
+    let spec_dir = key.spec_file.parent().unwrap_or(Path::new(""));
+    for (path, hash) in &memo.components {
+        if sha256_hex(&std::fs::read(spec_dir.join(path)).ok()?) != *hash {
+            return None;
+        }
+    }
+    let spec_sha256 = super::manifest::inputs_sha256(&sha256_hex(spec_text.as_bytes()), &memo.components);
     if memo.generator != GENERATOR || memo.spec_sha256 != spec_sha256 {
         return None;
     }
@@ -90,9 +100,9 @@ pub fn check(key: Key, spec_text: &str) -> Option<UpToDate> {
     Some(UpToDate { out_dir: memo.out_dir, files: manifest.files.len() })
 }
 
-/// Records that `out_dir` is up to date with `spec_sha256`; best effort (a cache that can't be
-/// written only costs speed).
-pub fn record(key: Key, spec_sha256: &str, out_dir: &Path) {
+/// Records that `out_dir` is up to date with `spec_sha256` (of the spec and the component files
+/// `components` it reads); best effort (a cache that can't be written only costs speed).
+pub fn record(key: Key, spec_sha256: &str, components: &[(String, String)], out_dir: &Path) {
     let Some(path) = memo_path(key) else { return };
     let Ok(Some(manifest)) = read_existing(out_dir, MANIFEST) else { return };
     let memo = Memo {
@@ -100,6 +110,7 @@ pub fn record(key: Key, spec_sha256: &str, out_dir: &Path) {
         spec_sha256: spec_sha256.to_owned(),
         out_dir: out_dir.to_owned(),
         manifest_sha256: sha256_hex(&manifest),
+        components: components.to_vec(),
     };
     let Some(dir) = path.parent() else { return };
     let write = || -> std::io::Result<()> {

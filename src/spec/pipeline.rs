@@ -213,6 +213,8 @@ pub enum Step {
     BatchPrediction(BatchPredictionStep),
     /// Validate a dataset against its column contract.
     DataValidation(DataValidationStep),
+    /// Run a KFP component from a component YAML file in the repository.
+    Component(ComponentStep),
 }
 
 /// No environment variables (a tuning step has none).
@@ -542,4 +544,42 @@ pub struct DataValidationStep {
     pub common: StepCommon,
     /// Dataset from `datasets`.
     pub dataset: String,
+}
+
+/// Run a KFP container component defined in a component YAML file: the file kfp 2 writes with
+/// `kfp.compiler.Compiler().compile(component, "component.yaml")` (what
+/// `kfp.components.load_component_from_file` reads). mlopsgen reads it at build time: its
+/// inputs and outputs (names and types) are the step's, so `inputs`, `when` and later steps'
+/// `<step>.<output>` references are checked against them, and its container runs as written,
+/// as the pipelines service account.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentStep {
+    #[serde(flatten)]
+    #[allow(missing_docs)]
+    pub common: StepCommon,
+    /// The component YAML file, relative to the spec file's folder (inside the repository).
+    /// It is an input of the build: when it changes, `build --check` reports the output stale.
+    pub component: String,
+    /// Image from `images` to run instead of the image the file names: the container's command
+    /// and args stay the file's, the image is the one CI builds and pushes for each environment,
+    /// and the pipelines service account gets read access to the image repository. Without it
+    /// the file's image is pulled as written (README "Custom components").
+    #[serde(default)]
+    pub image: Option<String>,
+    /// The component file as read at build time (not part of the spec text).
+    #[serde(skip)]
+    pub loaded: Option<std::sync::Arc<ComponentFile>>,
+}
+
+/// A component file as validation read it: its path as the spec gives it, its text and its YAML
+/// (what the file means is `model::component`'s to say).
+#[derive(Debug)]
+pub struct ComponentFile {
+    /// The path, relative to the spec's folder.
+    pub path: String,
+    /// The file's text.
+    pub text: String,
+    /// Its YAML, with positions.
+    pub doc: super::yaml::Document,
 }

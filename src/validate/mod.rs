@@ -8,6 +8,7 @@
 
 mod access;
 mod airflow;
+mod components;
 mod contracts;
 mod existing;
 pub mod facts;
@@ -25,19 +26,27 @@ pub use unused::warnings;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::{yaml::Document, Spec};
+use std::path::Path;
 
 /// Validates a parsed document into a typed spec: [`conforming`] and the semantic checks, or, for
 /// a document that doesn't conform, the JSON Schema's diagnostics with the semantic problems that
 /// don't depend on them.
 pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
-    let Some(spec) = conforming(doc) else {
+    check_in(doc, Path::new("."))
+}
+
+/// [`check`] for a spec in folder `base`, where the component files of `component` steps are
+/// read from (they are part of the spec: their interfaces type the steps' inputs and outputs).
+pub fn check_in(doc: &Document, base: &Path) -> Result<Spec, Vec<Diagnostic>> {
+    let Some(mut spec) = conforming(doc) else {
         let schema_errors = schema_errors(doc);
         if !schema_errors.is_empty() {
             return Err(with_independent_problems(doc, schema_errors));
         }
-        return typed(doc);
+        return typed_in(doc, base);
     };
-    let mut diagnostics = semantic::check(&spec, doc);
+    let mut diagnostics = components::attach(&mut spec, doc, base);
+    diagnostics.extend(semantic::check(&spec, doc));
     if diagnostics.is_empty() {
         return Ok(spec);
     }
@@ -150,7 +159,11 @@ fn apply(value: &mut serde_json::Value, repair: &schema::Repair) {
 /// Deserialises the typed spec and runs the semantic checks; the second half of [`check`], for
 /// a document that passed (or is passing, on another thread) the schema.
 pub fn typed(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
-    let spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
+    typed_in(doc, Path::new("."))
+}
+
+fn typed_in(doc: &Document, base: &Path) -> Result<Spec, Vec<Diagnostic>> {
+    let mut spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
         Ok(spec) => spec,
         Err(e) => {
             let pointer: String = e.path().iter().map(|seg| format!("/{seg}")).collect();
@@ -158,7 +171,8 @@ pub fn typed(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
             return Err(vec![Diagnostic::new(Code::Schema, pos, e.inner().to_string())]);
         }
     };
-    let mut diagnostics = semantic::check(&spec, doc);
+    let mut diagnostics = components::attach(&mut spec, doc, base);
+    diagnostics.extend(semantic::check(&spec, doc));
     if diagnostics.is_empty() {
         Ok(spec)
     } else {

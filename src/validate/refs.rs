@@ -97,9 +97,12 @@ fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)>
         Step::Container(s) => Some((&s.image, &s.outputs)),
         Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
         Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
-        Step::ModelUpload(_) | Step::ModelPromote(_) | Step::EndpointDeploy(_) | Step::BatchPrediction(_) | Step::DataValidation(_) => {
-            None
-        }
+        Step::ModelUpload(_)
+        | Step::ModelPromote(_)
+        | Step::EndpointDeploy(_)
+        | Step::BatchPrediction(_)
+        | Step::DataValidation(_)
+        | Step::Component(_) => None,
     }
 }
 
@@ -175,6 +178,12 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
         Step::DataValidation(v) => {
             c.reference("dataset", &v.dataset, &c.spec.datasets, &format!("{sp}/dataset"));
         }
+        Step::Component(s) => {
+            if let Some(image) = &s.image {
+                c.reference("image", image, &c.spec.images, &format!("{sp}/image"));
+            }
+            super::components::step_inputs(c, p, name, s, sp);
+        }
     }
     inputs(c, p, name, step, sp);
     for (i, after) in cm.after.iter().enumerate() {
@@ -193,7 +202,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
 }
 
 /// Resolves an input reference to its type, reporting unknown steps, outputs and parameters.
-fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: &str) -> Option<IoType> {
+pub(super) fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: &str) -> Option<IoType> {
     let Some((ns, rest)) = reference.split_once('.') else {
         let pos = c.at(ptr);
         c.report(Code::InvalidValue, pos, format!("input `{reference}` must be `<step>.<output>` or `params.<name>`"), None);
@@ -209,6 +218,9 @@ fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: &str, ptr: 
     }
     if !c.reference("step", ns, &p.steps, ptr) {
         return None;
+    }
+    if matches!(p.steps.get(ns), Some(Step::Component(c)) if c.loaded.is_none()) {
+        return None; // its component file couldn't be read: reported there, once
     }
     let outs = p.steps.get(ns).map(step_outputs).unwrap_or_default();
     match outs.iter().find(|o| o.name == rest) {
@@ -319,7 +331,7 @@ fn batch_prediction(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, 
     }
 }
 
-fn describe(ty: IoType) -> String {
+pub(super) fn describe(ty: IoType) -> String {
     match ty {
         IoType::Artifact(a) => format!("a `{}` artifact", a.schema_title()),
         IoType::Parameter(t) => format!("a {} parameter", type_name(t)),
@@ -336,7 +348,8 @@ fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
         | Step::ModelPromote(_)
         | Step::EndpointDeploy(_)
         | Step::BatchPrediction(_)
-        | Step::DataValidation(_) => BTreeMap::new(),
+        | Step::DataValidation(_)
+        | Step::Component(_) => BTreeMap::new(),
     };
     let params = &p.parameters;
     for (i, arg) in step_args(step).iter().enumerate() {

@@ -4,6 +4,7 @@
 use super::bug;
 use super::ir::{self, ArtifactSpec, ComponentSpec, EnvVar, ExecutorSpec, Interface, ParameterSpec, TypeSchema};
 use super::plan::{Ctx, PlannedTask};
+use crate::model::component::Component;
 use crate::model::{Arg, ArgPart, Container, DataSource, IoType, ParamType, Resources, Step};
 use crate::targets::TargetError;
 
@@ -146,6 +147,40 @@ pub fn container_step(
     };
     let key = ctx.task_of(&step.name)?.to_owned();
     let mut task = PlannedTask::new(&key, step, step_component(step), ExecutorSpec::Container(executor));
+    wire_inputs(ctx, step, &mut task)?;
+    Ok(task)
+}
+
+/// A `component` step: the component file's interface and container, as kfp writes a component
+/// loaded with `components.load_component_from_file` (defaults as `google.protobuf.Value`s,
+/// `isOptional` as kfp decided it, no descriptions); only the inputs the step sets are wired,
+/// the rest keep their defaults. An `image` from `images` replaces the file's image (as assigning
+/// `component_spec.implementation.container.image` on the loaded component does in kfp).
+pub fn component_step(ctx: &Ctx<'_>, step: &Step, component: &Component, image: Option<&str>) -> Result<PlannedTask, TargetError> {
+    let mut interface = ComponentSpec::default();
+    for i in &component.inputs {
+        declare(&mut interface.input_definitions, &i.name, i.ty);
+        if let Some(p) = interface.input_definitions.parameters.get_mut(&i.name) {
+            p.default_value = i.default.as_ref().map(super::json::proto_value);
+            p.is_optional = i.optional;
+        }
+        if let Some(a) = interface.input_definitions.artifacts.get_mut(&i.name) {
+            a.is_optional = i.optional;
+        }
+    }
+    for o in &component.outputs {
+        declare(&mut interface.output_definitions, &o.name, o.ty);
+    }
+    let c = &component.container;
+    let executor = ir::Container {
+        args: c.args.clone(),
+        command: c.command.clone(),
+        env: c.env.iter().map(|(name, value)| EnvVar { name: name.clone(), value: value.clone() }).collect(),
+        image: image.map_or_else(|| c.image.clone(), |key| ctx.env.image_ref(key)),
+        resources: None,
+    };
+    let key = ctx.task_of(&step.name)?.to_owned();
+    let mut task = PlannedTask::new(&key, step, interface, ExecutorSpec::Container(executor));
     wire_inputs(ctx, step, &mut task)?;
     Ok(task)
 }

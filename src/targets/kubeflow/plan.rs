@@ -152,7 +152,8 @@ pub fn output_key<'s>(step: &Step, output: &'s str) -> &'s str {
         | StepKind::HyperparameterTuning { .. }
         | StepKind::ModelUpload { .. }
         | StepKind::ModelPromote { .. }
-        | StepKind::EndpointDeploy { .. } => output,
+        | StepKind::EndpointDeploy { .. }
+        | StepKind::Component { .. } => output,
     }
 }
 
@@ -169,6 +170,7 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
         let mut planned = match &step.kind {
             StepKind::Container { container, resources } => vec![container::container_step(&ctx, step, container, resources)?],
             StepKind::DataValidation { dataset } => vec![container::validation_step(&ctx, step, dataset)?],
+            StepKind::Component { component, image } => vec![container::component_step(&ctx, step, component, image.as_deref())?],
             StepKind::CustomTraining { container, machine } => jobs::custom_training(&mut ctx, step, container, machine)?,
             StepKind::HyperparameterTuning { .. } => {
                 let job = jobs::tuning(&ctx, step)?;

@@ -1,4 +1,6 @@
 """kfp DSL twin of the repository's specs/flagship.yaml (environment dev)."""
+from pathlib import Path
+
 from google.cloud.aiplatform import hyperparameter_tuning as hpt
 from google_cloud_pipeline_components.v1.batch_predict_job import ModelBatchPredictOp
 from google_cloud_pipeline_components.v1.custom_job import create_custom_training_job_from_component
@@ -6,12 +8,15 @@ from google_cloud_pipeline_components.v1.endpoint import ModelDeployOp
 from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
     HyperparameterTuningJobRunOp, serialize_metrics, serialize_parameters)
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
-from kfp import dsl
+from kfp import components, dsl
 
 from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard,
                     promote, publisher, retire, unmanaged_model, validator)
 
 ENV = "dev"
+# The flagship's `component` step: kfp loads the same file mlopsgen reads.
+COMPONENT_FILE = Path(__file__).resolve().parents[3] / "specs/components/profile/component.yaml"
+PROFILE = components.load_component_from_file(str(COMPONENT_FILE))
 PROJECT, REGION = "acme-churn-dev", "europe-west4"
 REPO = f"{REGION}-docker.pkg.dev/{PROJECT}/churn-images"
 TRAINER, SERVER = f"{REPO}/trainer:dev", f"{REPO}/server:dev"
@@ -78,6 +83,7 @@ def training(min_auc: float = 0.8):
       min_auc: Deploy only above this AUC.
     """
     validate = validator(f"{REPO}/validator:dev", f"bq://{PROJECT}.churn.customers")().set_display_name("validate").set_caching_options(False)
+    PROFILE(data=validate.outputs["dataset"]).set_display_name("profile")
     pool = {"container_spec": {"args": ["tune", "--data", f"bq://{PROJECT}.churn.customers"], "command": ["python", "-m", "trainer"],
                                "image_uri": TRAINER},
             "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
