@@ -168,6 +168,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         grants: Vec::new(),
         apis: Vec::new(),
         terraform_overrides: spec.overrides.terraform.clone(),
+        env_views: Vec::new(),
     };
 
     for (key, m) in &spec.models {

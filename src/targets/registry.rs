@@ -57,6 +57,9 @@ impl Target for Kubeflow {
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         kubeflow::emit(model, out, shard)
     }
+    fn per_environment(&self) -> bool {
+        true
+    }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::kubeflow::changes(old, new)
     }
@@ -78,6 +81,9 @@ impl Target for Airflow {
     }
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         airflow::emit(model, out, shard)
+    }
+    fn per_environment(&self) -> bool {
+        true
     }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::airflow::changes(old, new)

@@ -9,6 +9,7 @@
 mod access;
 mod airflow;
 mod contracts;
+pub mod envs;
 pub mod facts;
 pub mod kfp;
 pub mod names;
