@@ -168,13 +168,14 @@ fn shared_diagnostics(source: &Source, found: &[targets::SharedDifference]) -> V
         .map(|f| {
             let pos = doc.as_ref().map(|d| d.spans.key(&spec::envs::overrides_pointer(&f.env))).unwrap_or_default();
             let msg = format!(
-                "the overrides of `{}` change {} ({}), which serves every environment from one file set",
+                "the overrides of `{}` change {} ({}) in a way one file set for every environment cannot express",
                 f.env,
                 f.target,
                 f.files.join(", ")
             );
-            let hint = "per-environment values reach the Kubeflow pipelines and Airflow DAGs only (yet): keep \
-                        this override the same in every environment";
+            let hint = "overrides may change pipelines, DAGs and literal Terraform attributes (which become \
+                        variables in env/<env>.tfvars); not Cloud Build or Dockerfiles, nor which Terraform \
+                        resources exist";
             Diagnostic::new(diagnostic::Code::InvalidValue, pos, msg).with_hint(hint)
         })
         .collect()

@@ -107,8 +107,9 @@ pub struct SharedDifference {
 }
 
 /// Each environment view whose files differ, for a target that is not per environment, from the
-/// files of the model itself: the overrides it cannot honour yet (a service's replicas live in the
-/// one Terraform module). Empty when no environment has overrides.
+/// files of the model itself, and each whose Terraform module differs beyond per-environment
+/// variables (a resource in one environment only): the overrides mlopsgen cannot honour yet.
+/// Empty when no environment has overrides.
 pub fn shared_differences(model: &Model) -> Result<Vec<SharedDifference>, TargetError> {
     let mut found = Vec::new();
     if model.env_views.is_empty() {
@@ -130,6 +131,9 @@ pub fn shared_differences(model: &Model) -> Result<Vec<SharedDifference>, Target
                 found.push(SharedDifference { env: env.clone(), target: target.title(), files: differing });
             }
         }
+    }
+    for p in terraform::per_env_problems(model) {
+        found.push(SharedDifference { env: p.env, target: "Terraform", files: p.files });
     }
     Ok(found)
 }

@@ -43,3 +43,7 @@ build_substitutions = {
   "_SERVING_SA"                 = "churn-serving@acme-churn-dev.iam.gserviceaccount.com"
 }
 promoter_sa = ""
+
+# Per-environment values (environments.<env>.overrides).
+storage_bucket_artifacts_lifecycle_rule_condition_age        = 30
+cloud_run_v2_service_api_template_scaling_min_instance_count = 0
