@@ -61,13 +61,22 @@ fn each_environment_differs_exactly_where_its_overrides_say() {
     let overrides = |env: &str| &spec["environments"][env]["overrides"];
     assert!(overrides("dev").is_object() && overrides("prod").is_object(), "the flagship exercises overrides in both environments");
 
-    // Files every environment shares are the same with and without the overrides.
+    // Only the overridden pipelines, dev's training DAG (its schedule is null) and the Terraform
+    // attributes that now differ per environment change; Cloud Build and the Dockerfiles do not.
     let paths: BTreeSet<&str> = with.output.files().chain(without.output.files()).map(|(p, _)| p).collect();
     let changed: BTreeSet<&str> = paths.into_iter().filter(|p| with.output.get(p) != without.output.get(p)).collect();
     assert_eq!(
         changed,
-        BTreeSet::from(["dags/dev/training.py", "pipelines/dev/training.json", "pipelines/prod/training.json"]),
-        "only the overridden pipelines (and dev's training DAG, whose schedule is null) change"
+        BTreeSet::from([
+            "dags/dev/training.py",
+            "pipelines/dev/training.json",
+            "pipelines/prod/training.json",
+            "terraform/env/dev.tfvars",
+            "terraform/env/prod.tfvars",
+            "terraform/runtime.tf",
+            "terraform/storage.tf",
+            "terraform/variables.tf",
+        ]),
     );
     // dev: no DAG for the training pipeline, whose schedule the override removes.
     assert!(overrides("dev")["pipelines"]["training"]["schedule"].is_null());
@@ -193,14 +202,54 @@ fn shared_sections_and_shared_files_cannot_differ() {
     assert_eq!(d[0].code, Code::InvalidValue);
     assert_eq!((d[0].pos.line, d[0].pos.col), position_of(&text, "images:\n        trainer"));
 
-    // A Cloud Run service's instances live in the one Terraform module: refused at the
-    // environment's overrides, naming the file, rather than silently applied to every environment.
-    let (text, result) = with_dev_overrides("      services:\n        api: {max_instances: 2}\n");
+    // Which resources exist is the same in every environment (one module, no `count` yet):
+    // leaving the service out of dev is refused at dev's overrides, naming the files.
+    let (text, result) = with_dev_overrides(
+        "      services:\n        api: null\n      monitoring:\n        alerts: {service_p99_latency_ms: null, service_error_rate: null}\n",
+    );
     let d = problems(result);
-    assert_eq!(d.len(), 1, "{d:?}");
-    assert_eq!(d[0].code, Code::InvalidValue);
-    assert!(d[0].message.contains("terraform/runtime.tf"), "{}", d[0].message);
+    assert!(d.iter().all(|d| d.code == Code::InvalidValue), "{d:?}");
+    assert!(d.iter().any(|d| d.message.contains("Terraform (") && d.message.contains("terraform/runtime.tf")), "{d:?}");
     let dev_overrides = text.find("  dev:").and_then(|i| text[i..].find("overrides:").map(|j| i + j)).unwrap_or_default();
     let line = text[..dev_overrides].matches('\n').count() + 1;
-    assert_eq!(d[0].pos.line, line);
+    assert!(d.iter().all(|d| d.pos.line == line), "{d:?}");
+}
+
+/// `name = value` attributes of a tfvars file.
+fn tfvars(c: &Compilation, env: &str) -> hcl::Body {
+    let path = format!("terraform/env/{env}.tfvars");
+    hcl::from_str(c.output.get(&path).unwrap_or_else(|| panic!("no {path}"))).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn attribute(body: &hcl::Body, key: &str) -> Option<hcl::Expression> {
+    body.attributes().find(|a| a.key.as_str() == key).map(|a| a.expr.clone())
+}
+
+#[test]
+fn a_literal_terraform_attribute_that_differs_is_a_variable_each_tfvars_sets() {
+    let (spec, with) = flagship(true);
+    let (_, without) = flagship(false);
+    let floor_of = |c: &Compilation| -> hcl::Expression {
+        let runtime: hcl::Body = hcl::from_str(c.output.get("terraform/runtime.tf").unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let service = runtime
+            .into_blocks()
+            .find(|b| b.labels.iter().map(|l| l.as_str()).eq(["google_cloud_run_v2_service", "api"]))
+            .unwrap_or_else(|| panic!("no service"));
+        let template = service.body.blocks().find(|b| b.identifier.as_str() == "template").cloned();
+        let scaling = template.and_then(|t| t.body.blocks().find(|b| b.identifier.as_str() == "scaling").cloned());
+        scaling.and_then(|b| attribute(&b.body, "min_instance_count")).unwrap_or_else(|| panic!("no min_instance_count"))
+    };
+    let floor = floor_of(&with);
+    let hcl::Expression::Traversal(t) = &floor else { panic!("min_instance_count is not a variable: {floor:?}") };
+    let hcl::Expression::Variable(root) = &t.expr else { panic!("{floor:?}") };
+    assert_eq!(root.as_str(), "var");
+    let Some(hcl::expr::TraversalOperator::GetAttr(name)) = t.operators.first() else { panic!("{floor:?}") };
+    let variables: hcl::Body = hcl::from_str(with.output.get("terraform/variables.tf").unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(variables.blocks().any(|b| b.identifier.as_str() == "variable" && b.labels.iter().any(|l| l.as_str() == name.as_str())));
+    // prod's tfvars holds prod's override, dev's the spec's own value.
+    let want = |v: &Value| hcl::Expression::Number(v.as_u64().unwrap_or_else(|| panic!("{v}")).into());
+    assert_eq!(attribute(&tfvars(&with, "prod"), name.as_str()), Some(want(&spec["environments"]["prod"]["overrides"]["services"]["api"]["min_instances"])));
+    assert_eq!(attribute(&tfvars(&with, "dev"), name.as_str()), Some(floor_of(&without)), "dev keeps the spec's value");
+    // Without overrides there is no such variable: the module keeps the literal.
+    assert!(!without.output.get("terraform/variables.tf").unwrap_or_default().contains(name.as_str()));
 }
