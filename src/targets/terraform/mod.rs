@@ -32,7 +32,7 @@ use syntax::{r, TfFile};
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let mut files = overridden(model)?;
-    let settings = per_env::parameterize(&mut files, model, |view| overridden(view).unwrap_or_default()).map_err(|p| {
+    let settings = per_env::parameterize(&mut files, model, |view| view_files(model, view)).map_err(|p| {
         TargetError::Failed { target: "terraform", message: format!("environments differ beyond variables: {p:?}") }
     })?;
     for (name, file) in files {
@@ -62,7 +62,18 @@ pub fn override_problems(model: &Model) -> Vec<overrides::Problem> {
 /// [`per_env`]); checked before any target runs, so each is reported at its overrides.
 pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
     let Ok(mut files) = overridden(model) else { return Vec::new() };
-    per_env::parameterize(&mut files, model, |view| overridden(view).unwrap_or_default()).err().unwrap_or_default()
+    per_env::parameterize(&mut files, model, |view| view_files(model, view)).err().unwrap_or_default()
+}
+
+/// The module of an environment's view, with the model's grants (the one set every environment
+/// binds, see [`crate::model::iam::derive_all`]).
+fn view_files(model: &Model, view: &Model) -> Vec<(&'static str, TfFile)> {
+    if view.grants == model.grants {
+        return overridden(view).unwrap_or_default();
+    }
+    let mut view = view.clone();
+    view.grants.clone_from(&model.grants);
+    overridden(&view).unwrap_or_default()
 }
 
 /// The module's `*.tf` files with `overrides.terraform` applied.
