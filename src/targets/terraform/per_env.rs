@@ -150,10 +150,10 @@ fn literals(a: &Body, b: &Body, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) 
     for (i, (x, y)) in a.0.iter().zip(&b.0).enumerate() {
         at.push(i);
         match (x, y) {
-            (Structure::Attribute(p), Structure::Attribute(q)) if p.key == q.key && p.expr != q.expr => {
-                if literal(&p.expr) && literal(&q.expr) {
-                    out.push(at.clone());
-                }
+            (Structure::Attribute(p), Structure::Attribute(q))
+                if p.key == q.key && p.expr != q.expr && literal(&p.expr) && literal(&q.expr) =>
+            {
+                out.push(at.clone());
             }
             (Structure::Block(p), Structure::Block(q)) if p.identifier == q.identifier && p.labels == q.labels => {
                 literals(&p.body, &q.body, at, out);
