@@ -117,11 +117,27 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     // The YAML tree is built, checked and dropped on a thread of its own: when that thread ends,
     // the allocator releases the tree's pages, instead of keeping them in this thread's heap while
     // the targets run (half the peak RSS of a large build).
-    let (spec, warnings) = std::thread::scope(|scope| {
+    let (spec, env_specs, warnings) = std::thread::scope(|scope| {
         scope.spawn(|| checked_spec(source, spec_dir(options))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
-    let model = model::lower(&spec, &layout).map_err(Bug::from)?;
+    let mut model = model::lower(&spec, &layout).map_err(Bug::from)?;
+    for (env, env_spec) in &env_specs {
+        let view = model::lower::lower_view(&spec, env_spec, &layout).map_err(Bug::from)?;
+        model.env_views.push((env.clone(), view));
+    }
+    if !model.env_views.is_empty() {
+        let all: Vec<&model::Model> = std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).collect();
+        let grants = model::iam::derive_all(&all);
+        for (_, view) in &mut model.env_views {
+            view.grants.clone_from(&grants);
+        }
+        model.grants = grants;
+    }
+    let shared = targets::shared_differences(&model).map_err(Bug::from)?;
+    if !shared.is_empty() {
+        return Err(Error::Invalid(shared_diagnostics(source, &shared)));
+    }
     let stale = targets::terraform::override_problems(&model);
     if !stale.is_empty() {
         return Err(Error::Invalid(override_diagnostics(source, &stale)));
@@ -131,13 +147,40 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
 }
 
+/// A valid spec, the spec each environment with overrides sees, and the spec's warnings.
+type Checked = (spec::Spec, Vec<(String, spec::Spec)>, Vec<Diagnostic>);
+
 /// `spec::load → validate` (the typed and semantic checks; the JSON Schema only to explain a
-/// document that doesn't conform), with the warnings of a valid spec.
-fn checked_spec(source: &Source, dir: &Path) -> Result<(spec::Spec, Vec<Diagnostic>), Error> {
+/// document that doesn't conform), then each environment's overrides, with the warnings of a
+/// valid spec.
+fn checked_spec(source: &Source, dir: &Path) -> Result<Checked, Error> {
     let doc = spec::load(source).map_err(Error::Invalid)?;
     let spec = validate::check_in(&doc, dir).map_err(Error::Invalid)?;
+    let env_specs = validate::envs::check(&spec, &doc, dir).map_err(Error::Invalid)?;
     let warnings = validate::warnings(&spec, &doc);
-    Ok((spec, warnings))
+    Ok((spec, env_specs, warnings))
+}
+
+/// Overrides that change a target generating one file set for every environment (see
+/// [`targets::shared_differences`]), as E035 at the environment's `overrides`.
+fn shared_diagnostics(source: &Source, found: &[targets::SharedDifference]) -> Vec<Diagnostic> {
+    let doc = spec::load(source).ok();
+    found
+        .iter()
+        .map(|f| {
+            let pos = doc.as_ref().map(|d| d.spans.key(&spec::envs::overrides_pointer(&f.env))).unwrap_or_default();
+            let msg = format!(
+                "the overrides of `{}` change {} ({}) in a way one file set for every environment cannot express",
+                f.env,
+                f.target,
+                f.files.join(", ")
+            );
+            let hint = "overrides may change pipelines, DAGs and literal Terraform attributes (which become \
+                        variables in env/<env>.tfvars); not Cloud Build or Dockerfiles, nor which Terraform \
+                        resources exist";
+            Diagnostic::new(diagnostic::Code::InvalidValue, pos, msg).with_hint(hint)
+        })
+        .collect()
 }
 
 /// `overrides.terraform` entries that match nothing, as E020 at their key in the spec (the

@@ -46,7 +46,9 @@ fn expectations(model: &Model) -> Value {
     let mut envs = Map::new();
     for env in &model.environments {
         let mut dags = Map::new();
-        for p in &model.pipelines {
+        // The environment's own view: its overrides may switch a schedule off or change values.
+        let view = model.for_env(&env.name);
+        for p in &view.pipelines {
             // Only Composer schedules become DAGs (`orchestrator: vertex` is a Vertex AI schedule).
             let Some(s) = p.schedule.as_ref().filter(|s| s.orchestrator == mlopsgen::model::Orchestrator::Composer) else { continue };
             let mut tasks = Map::new();

@@ -112,7 +112,8 @@ fn dags_rely_on_no_email_backend() {
         }
         dags += 1;
     }
-    assert!(dags >= 4, "{dags}");
+    // training (prod; dev switches its schedule off) and drift (dev, prod); scoring is on Vertex AI.
+    assert!(dags >= 3, "{dags}");
 }
 
 #[test]

@@ -44,6 +44,10 @@ fn wait_for_waits_for_data_newer_than_the_last_success() {
             let Some(key) = p.schedule.as_ref().and_then(|s| s.wait_for.as_ref()) else { continue };
             let ds = c.model.dataset(key).unwrap_or_else(|| panic!("dataset"));
             for env in &c.model.environments {
+                // An environment whose overrides switch the schedule off has no DAG for it.
+                if c.model.for_env(&env.name).pipeline(&p.key).is_none_or(|v| v.schedule.is_none()) {
+                    continue;
+                }
                 let task_id = format!("wait_for_{}", key.replace('-', "_"));
                 let want = match &ds.source {
                     DataSource::BigQuery { project, dataset, table } => {

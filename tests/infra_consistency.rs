@@ -20,7 +20,7 @@ fn flagship() -> String {
 /// The flagship with a `staging` environment between dev and prod: the middle of a promotion
 /// chain both receives a release and sends one.
 fn three_environments() -> String {
-    let prod = "  prod: {gcp_project: acme-churn-prod";
+    let prod = "  prod:\n    gcp_project: acme-churn-prod";
     assert!(flagship().contains(prod));
     flagship().replace(prod, &format!("  staging: {{gcp_project: acme-churn-stg, region: europe-west4}}\n{prod}"))
 }

@@ -291,8 +291,10 @@ fn dag_constants(text: &str) -> Value {
 fn a_vertex_schedule_runs_what_the_composer_dag_runs() {
     // The flagship's training pipeline on Composer, and the same pipeline on Vertex AI (without
     // `wait_for`, which needs a DAG).
-    let composer = compiled(&flagship());
-    let text = flagship().replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n");
+    // Dev's overrides switch training's schedule off; both sides keep it here, in every environment.
+    let composer = compiled(&flagship().replace("          schedule: null\n", ""));
+    let text = flagship().replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n")
+        .replace("          schedule: null\n", "");
     let vertex = compiled(&text);
     for env in ["dev", "prod"] {
         let dag = dag_constants(composer.output.get(&format!("dags/{env}/training.py")).unwrap_or_else(|| panic!("dag")));
@@ -332,6 +334,7 @@ fn no_composer_schedule_means_no_composer() {
     // Flagship without drift detection and with both pipelines on Vertex AI.
     let text = flagship()
         .replace("      orchestrator: composer\n      wait_for: customers\n", "      orchestrator: vertex\n")
+        .replace("          schedule: null\n", "")
         .replace("    dag_failures: true\n", "");
     let start = text.find("  drift:").unwrap_or_else(|| panic!("drift"));
     let end = start + text[start..].find("\n\n").unwrap_or(text.len() - start);

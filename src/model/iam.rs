@@ -264,21 +264,37 @@ fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &
 
 /// Derives the grants the model's declared usage needs, sorted and deduplicated.
 pub fn derive(m: &Model) -> Vec<Grant> {
+    derive_all(&[m])
+}
+
+/// The grants every one of `models` needs, merged: the one Terraform module binds the same roles
+/// in every environment, so an environment whose overrides need a grant ([`Model::env_views`])
+/// gets it everywhere, and one that needs fewer keeps the others (Terraform has no
+/// per-environment IAM yet).
+pub fn derive_all(models: &[&Model]) -> Vec<Grant> {
     let mut g = Grants::default();
-    declared(&mut g, m);
-    pipelines(&mut g, m);
-    serving(&mut g, m);
-    ci(&mut g, m);
-    composer(&mut g, m);
-    drift(&mut g, m);
-    functions(&mut g, m);
-    notifications(&mut g, m);
+    for m in models {
+        collect(&mut g, m);
+    }
+    let custom = g.0.keys().any(|(_, _, role)| custom_role(role).is_some());
+    for m in models {
+        terraform(&mut g, m, custom);
+    }
+    g.into_vec()
+}
+
+fn collect(g: &mut Grants, m: &Model) {
+    declared(g, m);
+    pipelines(g, m);
+    serving(g, m);
+    ci(g, m);
+    composer(g, m);
+    drift(g, m);
+    functions(g, m);
+    notifications(g, m);
     for (s, r) in m.secrets.iter().filter_map(|s| Some((s, s.rotation.as_ref()?))) {
         g.add(Member::Agent(Agent::SecretManager), Scope::Topic(r.topic.clone()), "roles/pubsub.publisher", rotation_reason(&s.id, &r.topic));
     }
-    let custom = g.0.keys().any(|(_, _, role)| custom_role(role).is_some());
-    terraform(&mut g, m, custom);
-    g.into_vec()
 }
 
 /// Why the Secret Manager agent publishes to a rotation topic: Secret Manager sends the

@@ -29,6 +29,18 @@ pub struct Layout {
 
 /// Lowers a validated spec.
 pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    lower_with(spec, layout, needs_composer(spec))
+}
+
+/// Lowers one environment's spec (the spec with that environment's overrides) as a view of the
+/// `base` spec: one Terraform module and one CD serve every environment, so whether a Composer
+/// environment exists is the base spec's decision, not the view's (dev with its only Composer
+/// schedule switched off keeps the environment, without that DAG).
+pub fn lower_view(base: &Spec, env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    lower_with(env_spec, layout, needs_composer(base))
+}
+
+fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, LowerError> {
     let project_name = spec.project.name.clone();
     let mut labels = spec.project.labels.clone();
     labels.insert("managed-by".into(), "mlopsgen".into());
@@ -162,7 +174,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
             })
             .collect(),
         tensorboard: spec.experiments.as_ref().is_some_and(|e| e.tensorboard),
-        composer: spec.orchestration.composer.as_ref().filter(|_| needs_composer(spec)).map(|c| Composer {
+        composer: spec.orchestration.composer.as_ref().filter(|_| composer).map(|c| Composer {
             name: prefixed("composer"),
             image_version: c.image_version.clone(),
             size: c.size,
@@ -194,6 +206,7 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
         grants: Vec::new(),
         apis: Vec::new(),
         terraform_overrides: spec.overrides.terraform.clone(),
+        env_views: Vec::new(),
     };
 
     for (key, m) in &spec.models {

@@ -82,6 +82,18 @@ pub struct Model {
     pub apis: Vec<&'static str>,
     /// `overrides.terraform`: resource address → attributes deep-merged into its block.
     pub terraform_overrides: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The model each environment with `overrides` sees (lowered from its merged spec), by
+    /// environment name; an environment not listed sees this model. See [`Model::for_env`].
+    pub env_views: Vec<(String, Model)>,
+}
+
+impl Model {
+    /// What environment `env` sees: its own view if its overrides made one, else this model.
+    /// Targets that generate files per environment read pipelines, schedules, machines and
+    /// replicas from here.
+    pub fn for_env(&self, env: &str) -> &Model {
+        self.env_views.iter().find(|(name, _)| name == env).map_or(self, |(_, view)| view)
+    }
 }
 
 /// Project identity.

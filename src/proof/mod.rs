@@ -111,8 +111,16 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
 }
 
 /// Checks the model's grants against its actions.
+/// With environment views ([`Model::env_views`]), the actions of every environment are checked
+/// against the one set of grants.
 pub fn prove(m: &Model, roles: &Roles) -> Proof {
-    check(actions::derive(m), m.grants.clone(), roles)
+    let mut acts = actions::derive(m);
+    for (_, view) in &m.env_views {
+        acts.extend(actions::derive(view));
+    }
+    acts.sort();
+    acts.dedup();
+    check(acts, m.grants.clone(), roles)
 }
 
 /// Checks `grants` against `acts` (what [`prove`] does; separate so tests can weaken grants).

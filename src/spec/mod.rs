@@ -6,6 +6,7 @@
 //! Maps are `BTreeMap`s so nothing downstream depends on key order — except `environments`, whose
 //! order is the promotion order (first = default, release promotes to the next).
 
+pub mod envs;
 mod infra;
 mod overrides;
 mod pipeline;
@@ -111,6 +112,17 @@ pub struct Environment {
     /// Extra labels for this environment's resources.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// This environment's differences from the rest of the spec: a partial spec (any of
+    /// `pipelines`, `endpoints`, `models`, `services`, `functions`, `storage`, `features`,
+    /// `datasets`, `experiments`, `orchestration`, `monitoring`, `overrides`) merged onto it for
+    /// this environment only, by JSON Merge Patch (RFC 7386): mappings merge key by key, any other
+    /// value (a scalar, a list) replaces the one it overrides, and `null` removes the key — a
+    /// pipeline's `schedule: null` disables its schedule, `services: {api: null}` leaves the
+    /// service out of this environment. Every key must name something the spec has (an entry it
+    /// declares or a field of the section it is in), and the merged spec is validated like the
+    /// spec itself.
+    #[serde(default)]
+    pub overrides: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where Terraform keeps its state.

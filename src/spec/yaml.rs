@@ -37,6 +37,41 @@ pub struct Document {
 pub struct SpanIndex {
     text: String,
     positions: OnceLock<Positions>,
+    /// For an environment's merged document: what its overrides set, and where they are written.
+    overlay: Option<Overlay>,
+}
+
+/// The overrides merged into a document, so a position inside them points at the override.
+#[derive(Debug)]
+struct Overlay {
+    /// Pointer of the overrides in the text (`/environments/dev/overrides`).
+    at: String,
+    /// The overrides tree.
+    tree: Value,
+}
+
+impl Overlay {
+    /// The pointer in the text that holds what the merged document has at `pointer`, if an
+    /// override set it: the override itself, or the override value (a scalar or list that
+    /// replaced the base) the pointer lies in. `None` when it comes from the spec itself.
+    fn locate(&self, pointer: &str) -> Option<String> {
+        let mut node = &self.tree;
+        let mut at = self.at.clone();
+        for segment in pointer.split('/').skip(1) {
+            let key = segment.replace("~1", "/").replace("~0", "~");
+            match node {
+                Value::Object(map) => match map.get(&key) {
+                    Some(child) => {
+                        at = pointer_push(&at, &key);
+                        node = child;
+                    }
+                    None => return None, // merged from the spec itself
+                },
+                _ => return Some(at), // inside a value the override replaced
+            }
+        }
+        Some(at)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -48,12 +83,25 @@ struct Positions {
 impl SpanIndex {
     /// Position of the value at `pointer`, or of its nearest ancestor.
     pub fn value(&self, pointer: &str) -> Pos {
-        self.positions().value(pointer)
+        match self.overlay.as_ref().and_then(|o| o.locate(pointer)) {
+            Some(at) => self.positions().value(&at),
+            None => self.positions().value(pointer),
+        }
     }
 
     /// Position of the key naming `pointer` (falls back to the value, then ancestors).
     pub fn key(&self, pointer: &str) -> Pos {
-        self.positions().key(pointer)
+        match self.overlay.as_ref().and_then(|o| o.locate(pointer)) {
+            Some(at) => self.positions().key(&at),
+            None => self.positions().key(pointer),
+        }
+    }
+
+    /// The index of a document merged from this one and the overrides at `at` (whose tree is
+    /// `tree`): positions of what the overrides set point into them, the rest into the spec.
+    pub fn overlaid(&self, at: &str, tree: Value) -> SpanIndex {
+        let overlay = Some(Overlay { at: at.to_owned(), tree });
+        SpanIndex { text: self.text.clone(), positions: OnceLock::new(), overlay }
     }
 
     fn positions(&self) -> &Positions {
@@ -106,7 +154,7 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
         return Err(builder.errors);
     }
     let value = builder.root.unwrap_or(Value::Null);
-    Ok(Document { value, spans: SpanIndex { text: text.to_owned(), positions: OnceLock::new() } })
+    Ok(Document { value, spans: SpanIndex { text: text.to_owned(), positions: OnceLock::new(), overlay: None } })
 }
 
 /// Runs the parser over `text`, recording positions if `positions`; errors come sorted.

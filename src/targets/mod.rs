@@ -64,6 +64,12 @@ pub trait Target: Sync {
     fn reviewed_whole(&self) -> bool {
         false
     }
+    /// Whether the target generates each environment's files from that environment's view of
+    /// the model ([`Model::for_env`]); a target that does not serves every environment from one
+    /// file set, which `environments.<env>.overrides` must leave unchanged.
+    fn per_environment(&self) -> bool {
+        false
+    }
 }
 
 /// A share of a target's work, so that the largest (a pipeline JSON per pipeline and environment)
@@ -89,6 +95,49 @@ impl Shard {
 /// Runs every target (each shard on its own thread) and merges their files in [`TARGETS`] order (the
 /// first failing target's error wins, and a path two targets write is an error, as when they
 /// run one after the other).
+/// An environment whose overrides change the files of a target that is not per environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDifference {
+    /// The environment.
+    pub env: String,
+    /// The target's title.
+    pub target: &'static str,
+    /// The files that would differ.
+    pub files: Vec<String>,
+}
+
+/// Each environment view whose files differ, for a target that is not per environment, from the
+/// files of the model itself, and each whose Terraform module differs beyond per-environment
+/// variables (a resource in one environment only): the overrides mlopsgen cannot honour yet.
+/// Empty when no environment has overrides.
+pub fn shared_differences(model: &Model) -> Result<Vec<SharedDifference>, TargetError> {
+    let mut found = Vec::new();
+    if model.env_views.is_empty() {
+        return Ok(found);
+    }
+    let files = |target: &dyn Target, m: &Model| -> Result<OutputSet, TargetError> {
+        let mut set = OutputSet::new(&m.spec_path);
+        target.emit(m, &mut set, Shard::ALL).map(|()| set)
+    };
+    for &target in TARGETS.iter().filter(|t| !t.per_environment()) {
+        let base = files(target, model)?;
+        for (env, view) in &model.env_views {
+            let theirs = files(target, view)?;
+            let mut paths: BTreeSet<&str> = base.files().map(|(p, _)| p).collect();
+            paths.extend(theirs.files().map(|(p, _)| p));
+            let differing: Vec<String> =
+                paths.into_iter().filter(|p| base.get(p) != theirs.get(p)).map(str::to_owned).collect();
+            if !differing.is_empty() {
+                found.push(SharedDifference { env: env.clone(), target: target.title(), files: differing });
+            }
+        }
+    }
+    for p in terraform::per_env_problems(model) {
+        found.push(SharedDifference { env: p.env, target: "Terraform", files: p.files });
+    }
+    Ok(found)
+}
+
 pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
     let sets = on_threads(|target, shard| {
         let mut set = OutputSet::new(&model.spec_path);

@@ -28,6 +28,9 @@ impl Target for Terraform {
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         terraform::emit(model, out, shard)
     }
+    fn per_environment(&self) -> bool {
+        true // per-environment literals become variables in env/<env>.tfvars (terraform::per_env)
+    }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::terraform::changes(old, new)
     }
@@ -57,6 +60,9 @@ impl Target for Kubeflow {
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         kubeflow::emit(model, out, shard)
     }
+    fn per_environment(&self) -> bool {
+        true
+    }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::kubeflow::changes(old, new)
     }
@@ -78,6 +84,9 @@ impl Target for Airflow {
     }
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         airflow::emit(model, out, shard)
+    }
+    fn per_environment(&self) -> bool {
+        true
     }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::airflow::changes(old, new)

@@ -11,7 +11,7 @@ resource "google_cloud_run_v2_service" "api" {
     service_account = google_service_account.serving.email
 
     scaling {
-      min_instance_count = 0
+      min_instance_count = var.cloud_run_v2_service_api_template_scaling_min_instance_count
       max_instance_count = 5
     }
 

@@ -22,7 +22,7 @@ resource "google_storage_bucket" "artifacts" {
 
   lifecycle_rule {
     condition {
-      age = 90
+      age = var.storage_bucket_artifacts_lifecycle_rule_condition_age
     }
 
     action {

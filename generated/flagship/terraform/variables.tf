@@ -74,3 +74,13 @@ variable "promoter_sa" {
   type        = string
   description = "Email of the previous environment's promotion SA, whose release builds deploy into this environment (empty in the first)."
 }
+
+variable "storage_bucket_artifacts_lifecycle_rule_condition_age" {
+  type        = number
+  description = "`google_storage_bucket.artifacts.lifecycle_rule.condition.age` in this environment (environments.<env>.overrides)."
+}
+
+variable "cloud_run_v2_service_api_template_scaling_min_instance_count" {
+  type        = number
+  description = "`google_cloud_run_v2_service.api.template.scaling.min_instance_count` in this environment (environments.<env>.overrides)."
+}

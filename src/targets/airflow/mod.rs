@@ -56,9 +56,12 @@ use serde::Serialize;
 
 /// Emits every environment's DAGs.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let Some(composer) = &model.composer else { return Ok(()) };
     let templates = render::environment().map_err(failed)?;
     for env in &model.environments {
+        // The environment's own pipelines and schedules (its overrides may change a cron or
+        // disable a schedule with `schedule: null`).
+        let model = model.for_env(&env.name);
+        let Some(composer) = &model.composer else { continue };
         let target = view::Target { model, composer, env };
         for pipeline in &model.pipelines {
             let Some(schedule) = pipeline.schedule.as_ref().filter(|s| s.orchestrator == Orchestrator::Composer) else {

@@ -27,8 +27,12 @@ use ir::{DeploymentSpec, ParameterSpec, PipelineInfo, PipelineSpec};
 /// Emits `pipelines/<env>/<pipeline>.json` for every environment and the shard's pipelines.
 pub fn emit(model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
     for env in &model.environments {
+        // The environment's own pipelines (its overrides may change or leave out any of them);
+        // sharding by the spec's pipeline order keeps a pipeline on one thread in every view.
+        let view = model.for_env(&env.name);
         for (_, pipeline) in model.pipelines.iter().enumerate().filter(|(i, _)| shard.takes(*i)) {
-            out.insert(paths::pipeline_json(&env.name, &pipeline.key), render(model, env, pipeline)?)?;
+            let Some(pipeline) = view.pipelines.iter().find(|p| p.key == pipeline.key) else { continue };
+            out.insert(paths::pipeline_json(&env.name, &pipeline.key), render(view, env, pipeline)?)?;
         }
     }
     Ok(())

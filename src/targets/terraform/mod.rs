@@ -12,6 +12,7 @@ mod fmt;
 mod iam;
 mod monitoring;
 pub mod overrides;
+pub mod per_env;
 mod root;
 mod runtime;
 mod secrets;
@@ -31,17 +32,21 @@ use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let mut files = files(model);
-    if let Some(p) = overrides::apply(&mut files, &model.terraform_overrides).into_iter().next() {
-        return Err(TargetError::Failed { target: "terraform", message: p.message });
-    }
+    let mut files = overridden(model)?;
+    let settings = per_env::parameterize(&mut files, model, |view| view_files(model, view)).map_err(|p| {
+        TargetError::Failed { target: "terraform", message: format!("environments differ beyond variables: {p:?}") }
+    })?;
     for (name, file) in files {
         if !file.is_empty() {
             out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(&file)?)?;
         }
     }
     for (i, env) in model.environments.iter().enumerate() {
-        out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&root::tfvars(model, i))?)?;
+        let mut tfvars = root::tfvars(model, i);
+        if let Some(values) = per_env::tfvars(&settings, i) {
+            tfvars.push(values);
+        }
+        out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&tfvars)?)?;
         out.insert(format!("{}/env/{}.backend.hcl", paths::TERRAFORM_DIR, env.name), render(&root::backend(model, env))?)?;
     }
     out.insert(format!("{}/bootstrap.sh", paths::TERRAFORM_DIR), bootstrap::script(model))?;
@@ -52,6 +57,33 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
 /// before any target runs, so each is reported at its place in the spec.
 pub fn override_problems(model: &Model) -> Vec<overrides::Problem> {
     overrides::apply(&mut files(model), &model.terraform_overrides)
+}
+
+/// Environments whose overrides change the module beyond what variables express (see
+/// [`per_env`]); checked before any target runs, so each is reported at its overrides.
+pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
+    let Ok(mut files) = overridden(model) else { return Vec::new() };
+    per_env::parameterize(&mut files, model, |view| view_files(model, view)).err().unwrap_or_default()
+}
+
+/// The module of an environment's view, with the model's grants (the one set every environment
+/// binds, see [`crate::model::iam::derive_all`]).
+fn view_files(model: &Model, view: &Model) -> Vec<(&'static str, TfFile)> {
+    if view.grants == model.grants {
+        return overridden(view).unwrap_or_default();
+    }
+    let mut view = view.clone();
+    view.grants.clone_from(&model.grants);
+    overridden(&view).unwrap_or_default()
+}
+
+/// The module's `*.tf` files with `overrides.terraform` applied.
+fn overridden(model: &Model) -> Result<Vec<(&'static str, TfFile)>, TargetError> {
+    let mut files = files(model);
+    match overrides::apply(&mut files, &model.terraform_overrides).into_iter().next() {
+        Some(p) => Err(TargetError::Failed { target: "terraform", message: p.message }),
+        None => Ok(files),
+    }
 }
 
 /// The module's `*.tf` files, before overrides.

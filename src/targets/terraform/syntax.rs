@@ -318,6 +318,14 @@ impl TfFile {
         self.items.is_empty()
     }
 
+    /// The top-level blocks, for [`super::per_env`].
+    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
+        self.items.iter().filter_map(|item| match &item.body {
+            ItemBody::Block(b) => Some(b),
+            _ => None,
+        })
+    }
+
     /// The top-level blocks, for [`super::overrides`].
     pub fn blocks_mut(&mut self) -> impl Iterator<Item = &mut Block> {
         self.items.iter_mut().filter_map(|item| match &mut item.body {

@@ -31,3 +31,7 @@ build_substitutions = {
 checks_sa    = "churn-checks@acme-churn-dev.iam.gserviceaccount.com"
 state_bucket = "acme-churn-tf-state-prod"
 promoter_sa  = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"
+
+# Per-environment values (environments.<env>.overrides).
+storage_bucket_artifacts_lifecycle_rule_condition_age        = 90
+cloud_run_v2_service_api_template_scaling_min_instance_count = 1
