@@ -1,4 +1,4 @@
-"""kfp DSL twin of the repository's specs/flagship.yaml (environment dev)."""
+"""kfp DSL twin of the repository's specs/flagship.yaml (environment dev, with dev's overrides: smaller tuning and training)."""
 from pathlib import Path
 
 from google.cloud.aiplatform import hyperparameter_tuning as hpt
@@ -26,7 +26,7 @@ SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
 PIPELINES_SA = f"churn-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
 RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER: each run's jobs write under their own directory
-ENDPOINT_ID = 6478338283  # mlopsgen derives it from the project and endpoint names
+ENDPOINT_ID = 178338283  # mlopsgen derives it from the project and endpoint names
 SERVING = container_spec(SERVER, 8080, "/health", "/predict")
 
 
@@ -45,8 +45,8 @@ def best_trial(gcp_resources: str, learning_rate: dsl.OutputPath(float), max_dep
 
 
 train_job = create_custom_training_job_from_component(
-    train, display_name="churn-training-train", machine_type="n1-standard-8",
-    accelerator_type="NVIDIA_TESLA_T4", accelerator_count=1, service_account=TRAINING_SA, labels=LABELS,
+    train, display_name="churn-training-train", machine_type="n1-standard-4",  # dev's override: no accelerator
+    service_account=TRAINING_SA, labels=LABELS,
     env=[{"name": "CUSTOMERS_TABLE", "value": f"bq://{PROJECT}.churn.customers"}])
 
 
@@ -86,7 +86,7 @@ def training(min_auc: float = 0.8):
     PROFILE(data=validate.outputs["dataset"]).set_display_name("profile")
     pool = {"container_spec": {"args": ["tune", "--data", f"bq://{PROJECT}.churn.customers"], "command": ["python", "-m", "trainer"],
                                "image_uri": TRAINER},
-            "machine_spec": {"machine_type": "n1-standard-8"}, "replica_count": 1}
+            "machine_spec": {"machine_type": "n1-standard-4"}, "replica_count": 1}
     tune = HyperparameterTuningJobRunOp(
         display_name="churn-training-tune", base_output_directory=f"{ROOT}/training/{RUN}/tune", worker_pool_specs=[pool],
         study_spec_metrics=serialize_metrics({"auc": "maximize"}),
@@ -94,7 +94,7 @@ def training(min_auc: float = 0.8):
             "learning_rate": hpt.DoubleParameterSpec(min=0.001, max=0.3, scale="log"),
             "max_depth": hpt.IntegerParameterSpec(min=3, max=10, scale="linear"),
         }),
-        max_trial_count=20, parallel_trial_count=4, service_account=TRAINING_SA, project=PROJECT, location=REGION,
+        max_trial_count=4, parallel_trial_count=2, service_account=TRAINING_SA, project=PROJECT, location=REGION,
     ).set_display_name("tune").set_caching_options(False).after(validate)
     best = best_trial(gcp_resources=tune.outputs["gcp_resources"])
     best.set_display_name("tune-best").set_caching_options(False)
@@ -106,6 +106,7 @@ def training(min_auc: float = 0.8):
     trained.set_display_name("train").set_retry(2)
     publisher("metrics", dsl.Metrics)(source=trained.outputs["metrics"]).set_display_name("train-metrics")
     ev = evaluate(model=trained.outputs["model"], data=validate.outputs["dataset"]).set_display_name("evaluate")
+    ev.set_env_variable("REPORT_WEBHOOK_SECRET", f"projects/{PROJECT}/secrets/report-webhook-url/versions/latest")
     ev.set_cpu_limit("4").set_memory_limit("16G")
     publisher("report", dsl.ClassificationMetrics)(source=ev.outputs["report"]).set_display_name("evaluate-report")
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):

@@ -19,7 +19,7 @@ SERVING_SA = f"par-serving@{PROJECT}.iam.gserviceaccount.com"
 PIPELINES_SA = f"par-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-par-dev-artifacts/pipeline-root/vertex"
 RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER
-ENDPOINT_ID = 7503404158  # mlopsgen derives it from the project and endpoint names
+ENDPOINT_ID = 303404158  # mlopsgen derives it from the project and endpoint names
 
 
 @dsl.container_component
