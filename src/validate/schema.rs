@@ -215,13 +215,18 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// Whether the schema's expected type(s) include the JSON type `name`.
+fn allows(expected: &TypeKind, name: &str) -> bool {
+    match expected {
+        TypeKind::Single(t) => t.to_string() == name,
+        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
+    }
+}
+
 /// A hint for the common slips: a number or boolean written in quotes, a single item where a
 /// list is expected.
 fn type_hint(value: &Value, expected: &TypeKind) -> Option<String> {
-    let wants = |name: &str| match expected {
-        TypeKind::Single(t) => t.to_string() == name,
-        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
-    };
+    let wants = |name: &str| allows(expected, name);
     match value {
         Value::String(s) if (wants("number") && s.trim().parse::<f64>().is_ok()) || (wants("integer") && s.trim().parse::<i64>().is_ok()) => {
             Some(format!("remove the quotes: {}", s.trim()))
@@ -297,10 +302,7 @@ pub(super) fn repairs(value: &Value) -> Vec<Repair> {
 /// The value a slip [`type_hint`] describes was meant to be: the number or boolean in quotes,
 /// the single item as a one-item list.
 fn intended(value: &Value, expected: &TypeKind) -> Option<Value> {
-    let wants = |name: &str| match expected {
-        TypeKind::Single(t) => t.to_string() == name,
-        TypeKind::Multiple(set) => set.iter().any(|t| t.to_string() == name),
-    };
+    let wants = |name: &str| allows(expected, name);
     match value {
         Value::String(s) if wants("integer") => s.trim().parse::<i64>().ok().map(Value::from),
         Value::String(s) if wants("number") => s.trim().parse::<f64>().ok().and_then(|f| serde_json::Number::from_f64(f).map(Value::Number)),

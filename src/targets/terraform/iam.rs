@@ -55,12 +55,13 @@ pub fn file(m: &Model) -> TfFile {
             .note("No predefined role is this narrow (see `mlopsgen iam`)."),
         );
     }
+    let created = super::storage::prediction_datasets(m);
     for g in &m.grants {
         let role = match custom_role(g.role) {
             Some(c) => r(&["google_project_iam_custom_role", c.id, "id"]),
             None => s(g.role),
         };
-        let mut b = binding(m, g).attr("role", role).attr("member", member(g.member));
+        let mut b = binding(m, g, &created).attr("role", role).attr("member", member(g.member));
         if g.scope == Scope::FunctionSources {
             let condition = block("condition")
                 .attr("title", s("function-source-buckets"))
@@ -82,7 +83,7 @@ pub fn file(m: &Model) -> TfFile {
             b = b.attr("depends_on", super::syntax::list(vec![r(&["google_service_account", SaRole::Checks.as_str()])]));
         }
         if let Scope::BigQueryDataset(id) = &g.scope {
-            if !super::storage::prediction_datasets(m).contains(&id.as_str()) {
+            if !created.contains(&id.as_str()) {
                 b = b.add_block(super::storage::dataset_exists(id));
             }
         }
@@ -221,7 +222,8 @@ pub fn address(g: &Grant) -> (&'static str, String) {
 }
 
 /// The binding resource for a grant's scope, without role and member.
-fn binding(m: &Model, g: &Grant) -> BlockBuilder {
+/// `created`: the BigQuery datasets this Terraform creates ([`super::storage::prediction_datasets`]).
+fn binding(m: &Model, g: &Grant, created: &[&str]) -> BlockBuilder {
     let (ty, n) = address(g);
     let b = resource(ty, &n).opt("count", condition(g).map(count_if));
     match &g.scope {
@@ -235,7 +237,7 @@ fn binding(m: &Model, g: &Grant) -> BlockBuilder {
         }
         Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
         Scope::Secret(id) => b.attr("secret_id", super::secrets::secret_id(m, id)),
-        Scope::BigQueryDataset(id) if super::storage::prediction_datasets(m).contains(&id.as_str()) => {
+        Scope::BigQueryDataset(id) if created.contains(&id.as_str()) => {
             b.attr("dataset_id", r(&["google_bigquery_dataset", &super::storage::prediction_dataset_name(id), "dataset_id"]))
         }
         Scope::BigQueryDataset(id) => b.attr("dataset_id", s(id)),
