@@ -259,3 +259,62 @@ fn hostile_strings_snapshot() {
         c.output.files().filter(|(p, _)| p.starts_with("dags/")).map(|(p, t)| format!("=== {p} ===\n{t}")).collect();
     insta::assert_snapshot!("airflow_hostile", text);
 }
+
+/// Each environment's DAG ids with the cron and time zone the model gives them.
+fn timing_expectations(model: &Model) -> Value {
+    let mut envs = Map::new();
+    for env in &model.environments {
+        let mut dags = Map::new();
+        for p in &model.for_env(&env.name).pipelines {
+            let Some(s) = p.schedule.as_ref().filter(|s| s.orchestrator == mlopsgen::model::Orchestrator::Composer) else { continue };
+            dags.insert(p.dag_id.clone(), json!({"cron": s.cron, "time_zone": s.time_zone}));
+        }
+        if let Some(drift) = &model.monitoring.drift {
+            dags.insert(model.drift_dag_id(), json!({"cron": drift.cron, "time_zone": "UTC"}));
+        }
+        if !dags.is_empty() {
+            envs.insert(env.name.clone(), Value::Object(dags));
+        }
+    }
+    Value::Object(envs)
+}
+
+/// The scheduler starts every DAG's runs at the model's cron times in its time zone, across a
+/// daylight-saving change, the first one at once for the latest cron time already past, and no
+/// DAG waits to be unpaused: `tests/conformance/checks/dag_timing.py` asks each Airflow
+/// version's own `CronTriggerTimetable.next_dagrun_info` with a fixed clock and compares with
+/// times computed from the cron and zone alone.
+#[test]
+fn dags_start_runs_at_their_cron_times_in_their_time_zone() {
+    let pythons = airflow_pythons();
+    if pythons.is_empty() {
+        eprintln!("SKIP: no Airflow venv (set PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let mut failures = Vec::new();
+    let mut zones = std::collections::BTreeSet::new();
+    for spec in specs() {
+        let c = support::compile_spec(&spec);
+        let expect = timing_expectations(&c.model);
+        let Some(envs) = expect.as_object().filter(|e| !e.is_empty()) else { continue };
+        zones.extend(envs.values().flat_map(|d| d.as_object().into_iter().flat_map(|d| d.values())).map(|d| d["time_zone"].to_string()));
+        let name = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let outdir = tmp.path().join(&name);
+        for (path, contents) in c.output.files().filter(|(p, _)| p.starts_with("dags/")) {
+            let file = outdir.join(path);
+            std::fs::create_dir_all(file.parent().unwrap_or(&outdir)).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::write(&file, contents).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let expect_file = outdir.join("timing.json");
+        std::fs::write(&expect_file, expect.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        for (version, python) in &pythons {
+            if let Err(e) = run_check(python, "dag_timing.py", &outdir, &expect_file) {
+                failures.push(format!("{name} {version}:\n{e}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // The examples must exercise a zone with daylight saving, or the DST crossing proves nothing.
+    assert!(zones.iter().any(|z| z != "\"UTC\""), "no DAG outside UTC: {zones:?}");
+}

@@ -50,3 +50,35 @@ fn every_file_is_in_a_target_folder() {
         assert!(stray.is_empty(), "{}: files outside every target folder: {stray:?}", spec.display());
     }
 }
+
+/// The committed `generated/<example>/` holds exactly what the build makes (besides the
+/// manifest and hand-owned `*.extra.tf`): `build --check` only compares the files the build
+/// makes, so a file left behind by a merge or a renamed output would otherwise stay committed,
+/// and CD's `sync-dags` would upload a stale DAG file to Composer, where it keeps running.
+#[test]
+fn committed_output_has_no_file_the_build_does_not_make() {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else if let Ok(rel) = path.strip_prefix(base) {
+                out.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    for spec in examples() {
+        let c = compile_example(&spec);
+        let name = spec.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("generated").join(&name);
+        let mut committed = Vec::new();
+        walk(&dir, &dir, &mut committed);
+        let made: std::collections::BTreeSet<&str> = c.output.files().map(|(p, _)| p).collect();
+        let extra: Vec<&String> = committed
+            .iter()
+            .filter(|p| !p.starts_with(".mlopsgen/") && !p.ends_with(".extra.tf") && !made.contains(p.as_str()))
+            .collect();
+        assert!(!made.is_empty(), "{name}: the build made nothing");
+        assert!(extra.is_empty(), "generated/{name} has files the build does not make: {extra:?}");
+    }
+}

@@ -81,11 +81,15 @@ default_args = {
 with DAG(
     dag_id="demand_tuning",
     doc_md=__doc__,
-    # Runs fire at the cron time in this time zone (daylight-saving changes included) on
-    # Airflow 2 and 3 alike; the start date is in the same zone.
+    # Runs start at each cron time in this time zone (daylight-saving changes included). The
+    # DAG is created unpaused, whatever the environment's dags_are_paused_at_creation says, and
+    # with catchup=False its first run is for the latest cron time already past, so it starts
+    # as soon as the scheduler parses the file (Airflow 2.10 and 3 alike: next_dagrun_info
+    # counts the previous slot; run_immediately applies only without a start_date).
     schedule=CronTriggerTimetable("0 4 * * 0", timezone="UTC"),
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
+    is_paused_upon_creation=False,
     max_active_runs=1,
     default_args=default_args,
     tags=["mlopsgen", "demand", "dev", "tuning"],
