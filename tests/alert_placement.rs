@@ -1,4 +1,4 @@
-//! The build-failure alert lives where builds run: its log metric and policy are counted by
+//! The build-failure alert lives where builds run: its policy is counted by
 //! `length(var.ci_triggers) > 0`, and evaluating that with each environment's committed tfvars
 //! creates them exactly in the environments whose projects have Cloud Build triggers (the
 //! flagship's dev), not in prod, where no build ever runs (Cloud Build writes build logs to the
@@ -30,7 +30,7 @@ fn trigger_count(tfvars: &str) -> usize {
 fn build_failure_alert_exists_only_where_builds_run() {
     let tf = read("generated/flagship/terraform/monitoring.tf");
     let mut with_alert = Vec::new();
-    for header in ["resource \"google_logging_metric\" \"build_failures\"", "resource \"google_monitoring_alert_policy\" \"build_failures\""] {
+    for header in ["resource \"google_monitoring_alert_policy\" \"build_failures\""] {
         let count = count_of(&tf, header).unwrap_or_else(|| panic!("{header} exists in every environment"));
         assert_eq!(count, "length(var.ci_triggers) > 0 ? 1 : 0", "{header}");
     }

@@ -200,3 +200,41 @@ fn feature_groups_read_tables_with_a_feature_timestamp() {
     let line = without.lines().position(|l| l.trim_start().starts_with("dataset: customers") && l.starts_with("      ")).unwrap_or_else(|| panic!("group dataset line"));
     assert_eq!(hit.pos.line, line + 1, "{}", hit.message);
 }
+
+/// No alert policy waits on a log-based metric made in the same apply: Cloud Monitoring answers
+/// 404 "Cannot find metric(s) … could take up to 10 minutes" for a metric that new
+/// (terraform-provider-google#11102), failing the first apply. Pipeline and build failures are
+/// log-match conditions instead, which read the log entries themselves and must carry a
+/// notification rate limit (https://cloud.google.com/monitoring/alerts/log-based-alerts).
+/// Checked on every example, with each failure alert the examples ask for present.
+#[test]
+fn alert_policies_need_no_metric_created_in_the_same_apply() {
+    let mut log_matches = BTreeSet::new();
+    for spec in ["flagship", "minimal", "promotion", "forecast"] {
+        let c = support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("specs/{spec}.yaml")));
+        let Some(text) = c.output.get("terraform/monitoring.tf") else { continue };
+        let body = hcl::parse(text).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        for block in body.blocks().filter(|b| b.identifier() == "resource") {
+            let (ty, name) = (block.labels()[0].as_str(), block.labels()[1].as_str());
+            assert_ne!(ty, "google_logging_metric", "{spec}: {name} is a log-based metric an alert would wait for");
+            if ty != "google_monitoring_alert_policy" {
+                continue;
+            }
+            let conditions: Vec<&hcl::Block> = block.body().blocks().filter(|b| b.identifier() == "conditions").collect();
+            for condition in &conditions {
+                if let Some(filter) = condition.body().blocks().find_map(|b| attr(b.body(), "filter")) {
+                    assert!(!filter.to_string().contains("logging.googleapis.com/user/"), "{spec}: {name} reads a log-based metric");
+                }
+            }
+            let matched_log = conditions.iter().any(|c| c.body().blocks().any(|b| b.identifier() == "condition_matched_log"));
+            if matched_log {
+                assert_eq!(conditions.len(), 1, "{spec}: {name}: a log-match policy takes one condition");
+                let strategy = block.body().blocks().find(|b| b.identifier() == "alert_strategy");
+                let limit = strategy.and_then(|s| s.body().blocks().find(|b| b.identifier() == "notification_rate_limit"));
+                assert!(limit.and_then(|l| attr(l.body(), "period")).is_some(), "{spec}: {name} has no notification rate limit");
+                log_matches.insert(name.to_owned());
+            }
+        }
+    }
+    assert_eq!(log_matches, BTreeSet::from(["build_failures".to_owned(), "pipeline_failures".to_owned()]));
+}

@@ -785,13 +785,15 @@ fn apis(m: &Model) -> Vec<&'static str> {
         });
     let any_trigger = m.functions.iter().any(|f| f.trigger_bucket.is_some());
     let a = &m.monitoring.alerts;
-    // Log-based metrics back the pipeline- and build-failure alerts.
-    let log_metrics = (a.pipeline_failures && !m.pipelines.is_empty()) || (a.build_failures && m.ci.is_some());
+    // The pipeline- and build-failure alerts match log entries (Cloud Logging is on in every
+    // project by default: https://cloud.google.com/service-usage/docs/enabled-service), and
+    // Terraform creates no Logging resource for them.
+    let log_alerts = (a.pipeline_failures && !m.pipelines.is_empty()) || (a.build_failures && m.ci.is_some());
     let endpoint_alerts = !m.endpoints.is_empty() && (a.endpoint_p99_latency_ms.is_some() || a.endpoint_error_rate.is_some());
     let service_alerts = !m.services.is_empty() && (a.service_p99_latency_ms.is_some() || a.service_error_rate.is_some());
     let monitoring = !m.monitoring.channels.is_empty()
         || m.monitoring.drift.is_some()
-        || log_metrics
+        || log_alerts
         || endpoint_alerts
         || service_alerts
         || (a.dag_failures && m.composer.is_some());
@@ -807,7 +809,6 @@ fn apis(m: &Model) -> Vec<&'static str> {
         ("composer.googleapis.com", m.composer.is_some()),
         ("eventarc.googleapis.com", any_trigger),
         ("iam.googleapis.com", true),
-        ("logging.googleapis.com", log_metrics),
         ("monitoring.googleapis.com", monitoring),
         ("pubsub.googleapis.com", any_trigger || channel("pubsub") || m.secrets.iter().any(|s| s.rotation.is_some())),
         ("run.googleapis.com", !m.services.is_empty() || !m.functions.is_empty()),

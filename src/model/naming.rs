@@ -53,11 +53,6 @@ pub fn kfp_repo_id(project: &str) -> String {
     prefixed(project, "pipelines")
 }
 
-/// A log-based metric of an alert: `<project>-<alert>`, underscores as hyphens.
-pub fn log_metric_name(project: &str, alert: &str) -> String {
-    prefixed(project, &alert.replace('_', "-"))
-}
-
 /// The BigQuery dataset an endpoint logs requests to: `<project>_<key>_requests`.
 pub fn request_log_dataset(project: &str, endpoint: &str) -> String {
     format!("{project}_{endpoint}_requests").replace('-', "_")

@@ -56,8 +56,6 @@ const BY_API: &[Area] = &[
         "roles/eventarc.admin", &["eventarc.triggers.create", "eventarc.triggers.update", "eventarc.triggers.delete"]),
     area("iam.googleapis.com", "roles/iam.serviceAccountViewer", &["iam.serviceAccounts.get"],
         "roles/iam.serviceAccountAdmin", &["iam.serviceAccounts.create", "iam.serviceAccounts.update", "iam.serviceAccounts.delete", "iam.serviceAccounts.setIamPolicy"]),
-    area("logging.googleapis.com", "roles/logging.viewer", &["logging.logMetrics.get"],
-        "roles/logging.admin", &["logging.logMetrics.create", "logging.logMetrics.update", "logging.logMetrics.delete"]),
     area("monitoring.googleapis.com", "roles/monitoring.viewer", &["monitoring.alertPolicies.get", "monitoring.notificationChannels.get"],
         "roles/monitoring.editor", &["monitoring.alertPolicies.create", "monitoring.alertPolicies.update", "monitoring.alertPolicies.delete", "monitoring.notificationChannels.create", "monitoring.notificationChannels.update", "monitoring.notificationChannels.delete"]),
     area("pubsub.googleapis.com", "roles/pubsub.viewer", &["pubsub.topics.get"],

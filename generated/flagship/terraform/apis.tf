@@ -42,11 +42,6 @@ resource "google_project_service" "iam" {
   disable_on_destroy = false
 }
 
-resource "google_project_service" "logging" {
-  service            = "logging.googleapis.com"
-  disable_on_destroy = false
-}
-
 resource "google_project_service" "monitoring" {
   service            = "monitoring.googleapis.com"
   disable_on_destroy = false

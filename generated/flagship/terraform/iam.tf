@@ -680,13 +680,6 @@ resource "google_project_iam_member" "plan_iam_serviceaccountviewer" {
   member  = google_service_account.plan.member
 }
 
-# ci.terraform.plan: terraform plan refreshes the logging.googleapis.com resources
-resource "google_project_iam_member" "plan_logging_viewer" {
-  project = var.project_id
-  role    = "roles/logging.viewer"
-  member  = google_service_account.plan.member
-}
-
 # ci.terraform.plan: terraform plan refreshes the monitoring.googleapis.com resources
 resource "google_project_iam_member" "plan_monitoring_viewer" {
   project = var.project_id
@@ -817,13 +810,6 @@ resource "google_project_iam_member" "apply_iam_serviceaccountadmin" {
   # checkov:skip=CKV_GCP_49:the apply SA runs Terraform, which creates and manages this project's service accounts
   project = var.project_id
   role    = "roles/iam.serviceAccountAdmin"
-  member  = google_service_account.apply.member
-}
-
-# ci.terraform.apply: terraform apply manages the logging.googleapis.com resources
-resource "google_project_iam_member" "apply_logging_admin" {
-  project = var.project_id
-  role    = "roles/logging.admin"
   member  = google_service_account.apply.member
 }
 

@@ -502,13 +502,6 @@ resource "google_project_iam_member" "plan_iam_serviceaccountviewer" {
   member  = google_service_account.plan.member
 }
 
-# ci.terraform.plan: terraform plan refreshes the logging.googleapis.com resources
-resource "google_project_iam_member" "plan_logging_viewer" {
-  project = var.project_id
-  role    = "roles/logging.viewer"
-  member  = google_service_account.plan.member
-}
-
 # ci.terraform.plan: terraform plan refreshes the monitoring.googleapis.com resources
 resource "google_project_iam_member" "plan_monitoring_viewer" {
   project = var.project_id

@@ -34,23 +34,6 @@ resource "google_monitoring_notification_channel" "pubsub_1" {
 }
 
 # monitoring.alerts.pipeline_failures
-resource "google_logging_metric" "pipeline_failures" {
-  name        = "demand-pipeline-failures"
-  description = "Vertex AI pipeline run failed (monitoring.alerts.pipeline_failures)."
-  filter      = "resource.type=\"aiplatform.googleapis.com/PipelineJob\" AND jsonPayload.state=\"PIPELINE_STATE_FAILED\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-
-  depends_on = [
-    google_project_service.logging
-  ]
-}
-
-# monitoring.alerts.pipeline_failures
 resource "google_monitoring_alert_policy" "pipeline_failures" {
   display_name = "demand: Vertex AI pipeline run failed"
   combiner     = "OR"
@@ -63,26 +46,17 @@ resource "google_monitoring_alert_policy" "pipeline_failures" {
   conditions {
     display_name = "Vertex AI pipeline run failed"
 
-    condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.pipeline_failures.name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-
-      trigger {
-        count = 1
-      }
+    condition_matched_log {
+      filter = "resource.type=\"aiplatform.googleapis.com/PipelineJob\" AND jsonPayload.state=\"PIPELINE_STATE_FAILED\""
     }
   }
 
   alert_strategy {
     auto_close = "1800s"
+
+    notification_rate_limit {
+      period = "300s"
+    }
   }
 
   documentation {
@@ -92,24 +66,6 @@ resource "google_monitoring_alert_policy" "pipeline_failures" {
 
   depends_on = [
     google_project_service.monitoring
-  ]
-}
-
-# monitoring.alerts.build_failures
-resource "google_logging_metric" "build_failures" {
-  count       = length(var.ci_triggers) > 0 ? 1 : 0
-  name        = "demand-build-failures"
-  description = "Cloud Build build failed (monitoring.alerts.build_failures)."
-  filter      = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\""
-
-  metric_descriptor {
-    metric_kind = "DELTA"
-    value_type  = "INT64"
-    unit        = "1"
-  }
-
-  depends_on = [
-    google_project_service.logging
   ]
 }
 
@@ -127,26 +83,17 @@ resource "google_monitoring_alert_policy" "build_failures" {
   conditions {
     display_name = "Cloud Build build failed"
 
-    condition_threshold {
-      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.build_failures[0].name}\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = 0
-      duration        = "0s"
-
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-      }
-
-      trigger {
-        count = 1
-      }
+    condition_matched_log {
+      filter = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\""
     }
   }
 
   alert_strategy {
     auto_close = "1800s"
+
+    notification_rate_limit {
+      period = "300s"
+    }
   }
 
   documentation {

@@ -1,9 +1,10 @@
-//! `monitoring.tf`: notification channels (with the topics of `pubsub:` channels), log-based metrics
-//! and alert policies for what `monitoring.alerts` asks (pipeline, build and DAG failures, endpoint
-//! and Cloud Run service latency and errors), and the drift alert on the metric the drift job writes.
+//! `monitoring.tf`: notification channels (with the topics of `pubsub:` channels) and alert
+//! policies for what `monitoring.alerts` asks (pipeline and build failures on their log entries,
+//! DAG failures, endpoint and Cloud Run service latency and errors), and the drift alert on the
+//! metric the drift job writes.
 
 use super::depends_on_apis;
-use super::syntax::{block, data, ident, iref, list, lit, num, r, record, resource, s, tpl, BlockExt, Item, TfFile};
+use super::syntax::{block, data, ident, list, num, r, record, resource, s, BlockExt, Item, TfFile};
 use crate::model::{Channel, Endpoint, Model, Service};
 use hcl::expr::Expression;
 use hcl::structure::Block;
@@ -193,14 +194,16 @@ fn policy_if(
         _ => Vec::new(),
     };
     deps.extend(extra_deps);
+    let condition = condition.build();
+    let strategy = alert_strategy(&condition);
     let b = resource("google_monitoring_alert_policy", name)
         .opt("count", only.map(super::syntax::count_if))
         .attr("display_name", s(&display))
         .attr("combiner", s("OR"))
         .attr("severity", s("ERROR"))
         .attr("notification_channels", channels(m))
-        .add_block(block("conditions").attr("display_name", s(title)).add_block(condition.build()).build())
-        .add_block(block("alert_strategy").attr("auto_close", s("1800s")).build())
+        .add_block(block("conditions").attr("display_name", s(title)).add_block(condition).build())
+        .add_block(strategy)
         .add_block(
             block("documentation")
                 .attr("content", s(format!("{title} in {} (`{reason}` in the spec).", m.project.name)))
@@ -211,40 +214,31 @@ fn policy_if(
     f.push(Item::from(b).note(reason));
 }
 
-/// A log-based counter and an alert on any increase.
+/// An alert on every log entry `filter` matches.
 fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str) {
     log_alert_if(f, m, name, title, filter, reason, None);
 }
 
-/// [`log_alert`], created only where `only` holds (a `count`).
+/// [`log_alert`], created only where `only` holds (a `count`). A log-match condition reads the
+/// log entries themselves, so nothing has to exist before the policy: a threshold on a log-based
+/// metric created in the same apply fails with 404 "Cannot find metric(s)" for up to 10 minutes
+/// (terraform-provider-google#11102), which would break every first apply. Log-match policies
+/// notify at most once per `notification_rate_limit` period (required for them:
+/// https://cloud.google.com/monitoring/alerts/log-based-alerts) and take one condition.
 fn log_alert_if(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str, only: Option<Expression>) {
-    let metric_name = crate::model::naming::log_metric_name(&m.project.name, name);
-    f.push(
-        Item::from(
-            resource("google_logging_metric", name)
-                .opt("count", only.clone().map(super::syntax::count_if))
-                .attr("name", s(&metric_name))
-                .attr("description", s(format!("{title} ({reason}).")))
-                .attr("filter", s(filter))
-                .add_block(
-                    block("metric_descriptor")
-                        .attr("metric_kind", s("DELTA"))
-                        .attr("value_type", s("INT64"))
-                        .attr("unit", s("1"))
-                        .build(),
-                )
-                .attr("depends_on", depends_on_apis(m, &["logging.googleapis.com"])),
-        )
-        .note(reason),
-    );
-    let metric = if only.is_some() {
-        super::syntax::ri(&["google_logging_metric", &format!("{name}[0]"), "name"])
-    } else {
-        r(&["google_logging_metric", name, "name"])
-    };
-    let filter = tpl(vec![lit("metric.type=\"logging.googleapis.com/user/"), iref(metric), lit("\"")]);
-    let cond = threshold(filter, 0.0, "0s", aggregation("ALIGN_SUM", Some("REDUCE_SUM"), "300s"));
+    let cond = block("condition_matched_log").attr("filter", s(filter));
     policy_if(f, m, name, title, cond, reason, Vec::new(), only);
+}
+
+/// Incidents close 30 minutes after the condition stops holding; a log-match condition also
+/// limits notifications to one per 5 minutes.
+fn alert_strategy(condition: &Block) -> Block {
+    let strategy = block("alert_strategy").attr("auto_close", s("1800s"));
+    if condition.identifier() == "condition_matched_log" {
+        strategy.add_block(block("notification_rate_limit").attr("period", s("300s")).build()).build()
+    } else {
+        strategy.build()
+    }
 }
 
 fn endpoint_filter(metric: &str, e: &Endpoint) -> String {

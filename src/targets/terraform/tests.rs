@@ -146,7 +146,6 @@ fn every_declared_service_is_covered() {
         "google_vertex_ai_feature_online_store_featureview",
         "google_monitoring_alert_policy",
         "google_monitoring_notification_channel",
-        "google_logging_metric",
     ] {
         assert!(all.contains(&format!("resource \"{ty}\"")), "{ty} missing");
     }
