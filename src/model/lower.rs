@@ -243,12 +243,6 @@ pub fn needs_composer(spec: &Spec) -> bool {
         || spec.monitoring.as_ref().is_some_and(|m| m.drift.is_some())
 }
 
-/// Name of the built-in data-validation and drift image; specs may not declare it.
-pub const VALIDATOR_IMAGE: &str = "validator";
-
-/// Folder (inside the output directory) holding the generated validator package.
-pub const VALIDATOR_DIR: &str = "validation";
-
 /// Whether anything runs the generated validator: a `data_validation` step, drift detection, or
 /// a dataset sample checked in CI.
 fn needs_validator(spec: &Spec) -> bool {
@@ -261,8 +255,8 @@ fn needs_validator(spec: &Spec) -> bool {
 /// The validator image: the generated `validation/` package, built like any job image.
 fn validator_image(output_dir: &str) -> Image {
     Image {
-        key: VALIDATOR_IMAGE.to_owned(),
-        context: format!("{output_dir}/{VALIDATOR_DIR}"),
+        key: naming::VALIDATOR_IMAGE.to_owned(),
+        context: format!("{output_dir}/{}", naming::VALIDATOR_DIR),
         base: "python:3.11-slim".to_owned(),
         digest: None,
         requirements: Some("requirements.txt".to_owned()),

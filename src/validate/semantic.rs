@@ -227,7 +227,7 @@ impl Checker<'_> {
         for (name, image) in &self.spec.images {
             let p = pointer_push("/images", name);
             self.name(names::KEY, "image name", name, &p);
-            if name == crate::model::lower::VALIDATOR_IMAGE {
+            if name == crate::model::naming::VALIDATOR_IMAGE {
                 let pos = self.key_at(&p);
                 self.report(Code::DuplicateName, pos, format!("the image name `{name}` is reserved for mlopsgen's generated data validator"), Some("rename this image".into()));
             }
