@@ -578,16 +578,7 @@ fn image_requirements(spec: &Spec) -> Vec<String> {
 }
 
 fn service_accounts(m: &Model) -> Vec<SaRole> {
-    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| match s.kind {
-        StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => true,
-        StepKind::Container { .. }
-        | StepKind::DataValidation { .. }
-        | StepKind::Component { .. }
-        | StepKind::ModelUpload { .. }
-        | StepKind::ModelPromote { .. }
-        | StepKind::EndpointDeploy { .. }
-        | StepKind::BatchPrediction { .. } => false,
-    });
+    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| matches!(s.kind.user_container(), Some((SaRole::Training, _))));
     let wanted = [
         (SaRole::Pipelines, !m.pipelines.is_empty()),
         (SaRole::Training, has_job_steps),

@@ -1,6 +1,6 @@
 //! Resolved pipelines: typed parameters, steps in topological order, data edges and conditions.
 
-use super::{Accelerator, Arg, ParamType, Condition, Goal, InstancesFormat, IoType, Output, PredictionsFormat, RegistryRef, SearchParam};
+use super::{Accelerator, Arg, Condition, Goal, InstancesFormat, IoType, Output, ParamType, PredictionsFormat, RegistryRef, SaRole, SearchParam};
 use std::collections::BTreeMap;
 
 /// A pipeline.
@@ -253,6 +253,23 @@ impl StepKind {
             StepKind::BatchPrediction { .. } => "batch_prediction",
             StepKind::DataValidation { .. } => "data_validation",
             StepKind::Component { .. } => "component",
+        }
+    }
+
+    /// The container the spec's author wrote, and the identity it runs as: a `container` step
+    /// in the pipeline's own task (the pipelines SA), a custom job or each tuning trial as a
+    /// Vertex AI CustomJob (the training SA). `None` for the built-in kinds and component files,
+    /// whose identity and access mlopsgen derives itself (`super::actions`).
+    pub fn user_container(&self) -> Option<(SaRole, &Container)> {
+        match self {
+            StepKind::Container { container, .. } => Some((SaRole::Pipelines, container)),
+            StepKind::CustomTraining { container, .. } | StepKind::HyperparameterTuning { container, .. } => Some((SaRole::Training, container)),
+            StepKind::ModelUpload { .. }
+            | StepKind::ModelPromote { .. }
+            | StepKind::EndpointDeploy { .. }
+            | StepKind::BatchPrediction { .. }
+            | StepKind::DataValidation { .. }
+            | StepKind::Component { .. } => None,
         }
     }
 }
