@@ -11,17 +11,44 @@ use std::collections::BTreeMap;
 /// No environment variables (a tuning step has none).
 static NO_ENV: Env = BTreeMap::new();
 
+/// No declared outputs (a tuning step's outputs are its search space).
+static NO_OUTPUTS: BTreeMap<String, OutputType> = BTreeMap::new();
+
 /// A step's `reads`, `writes` and `env`.
 pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a Env);
 
+/// The container of a step kind that runs one the spec's author wrote: its image, args, declared
+/// outputs and declared access, as the spec gives them.
+#[derive(Debug, Clone, Copy)]
+pub struct UserContainer<'a> {
+    /// Image key from `images`.
+    pub image: &'a str,
+    /// Arguments, with their `{{…}}` placeholders.
+    pub args: &'a [String],
+    /// Outputs by name and type.
+    pub outputs: &'a BTreeMap<String, OutputType>,
+    /// `reads`.
+    pub reads: &'a [String],
+    /// `writes`.
+    pub writes: &'a [String],
+    /// Environment variables.
+    pub env: &'a Env,
+}
+
 impl Step {
-    /// What a container-running step declares it reads and writes, and its environment
-    /// (`None` for the other kinds, whose access mlopsgen derives itself).
-    pub fn declared_access(&self) -> Option<DeclaredAccess<'_>> {
+    /// The container the spec's author wrote (`None` for the built-in kinds, whose container
+    /// mlopsgen provides, and for component files, whose container the file gives).
+    pub fn user_container(&self) -> Option<UserContainer<'_>> {
         match self {
-            Step::Container(c) => Some((&c.reads, &c.writes, &c.env)),
-            Step::CustomTraining(c) => Some((&c.reads, &c.writes, &c.env)),
-            Step::HyperparameterTuning(t) => Some((&t.reads, &t.writes, &NO_ENV)),
+            Step::Container(c) => {
+                Some(UserContainer { image: &c.image, args: &c.args, outputs: &c.outputs, reads: &c.reads, writes: &c.writes, env: &c.env })
+            }
+            Step::CustomTraining(c) => {
+                Some(UserContainer { image: &c.image, args: &c.args, outputs: &c.outputs, reads: &c.reads, writes: &c.writes, env: &c.env })
+            }
+            Step::HyperparameterTuning(t) => {
+                Some(UserContainer { image: &t.image, args: &t.args, outputs: &NO_OUTPUTS, reads: &t.reads, writes: &t.writes, env: &NO_ENV })
+            }
             Step::ModelUpload(_)
             | Step::ModelPromote(_)
             | Step::EndpointDeploy(_)
@@ -29,6 +56,12 @@ impl Step {
             | Step::DataValidation(_)
             | Step::Component(_) => None,
         }
+    }
+
+    /// What a container-running step declares it reads and writes, and its environment
+    /// (`None` for the other kinds, whose access mlopsgen derives itself).
+    pub fn declared_access(&self) -> Option<DeclaredAccess<'_>> {
+        self.user_container().map(|c| (c.reads, c.writes, c.env))
     }
 
     /// The settings every step kind shares.
@@ -46,52 +79,21 @@ impl Step {
         }
     }
 
-    /// The image from `images` a step runs its own container in (the user-container kinds; a
-    /// `component` step's optional image replaces the file's and is its own field).
+    /// The image from `images` its [`Step::user_container`] runs (a `component` step's optional
+    /// image replaces the file's and is its own field).
     pub fn image(&self) -> Option<&str> {
-        match self {
-            Step::Container(s) => Some(&s.image),
-            Step::CustomTraining(s) => Some(&s.image),
-            Step::HyperparameterTuning(s) => Some(&s.image),
-            Step::ModelUpload(_)
-            | Step::ModelPromote(_)
-            | Step::EndpointDeploy(_)
-            | Step::BatchPrediction(_)
-            | Step::DataValidation(_)
-            | Step::Component(_) => None,
-        }
+        self.user_container().map(|c| c.image)
     }
 
-    /// The args of a step kind that has a user container.
+    /// The args of its [`Step::user_container`] (none for the other kinds).
     pub fn args(&self) -> &[String] {
-        match self {
-            Step::Container(s) => &s.args,
-            Step::CustomTraining(s) => &s.args,
-            Step::HyperparameterTuning(s) => &s.args,
-            Step::ModelUpload(_)
-            | Step::ModelPromote(_)
-            | Step::EndpointDeploy(_)
-            | Step::BatchPrediction(_)
-            | Step::DataValidation(_)
-            | Step::Component(_) => &[],
-        }
+        self.user_container().map_or(&[], |c| c.args)
     }
 
-    /// The outputs the spec declares by name and type (`outputs:` of the user-container kinds
-    /// that have one; empty for the others).
+    /// The outputs the spec declares by name and type (`outputs:` of a [`Step::user_container`]
+    /// that has them; empty for the others).
     pub fn declared_outputs(&self) -> &BTreeMap<String, OutputType> {
-        static NONE: BTreeMap<String, OutputType> = BTreeMap::new();
-        match self {
-            Step::Container(s) => &s.outputs,
-            Step::CustomTraining(s) => &s.outputs,
-            Step::HyperparameterTuning(_)
-            | Step::ModelUpload(_)
-            | Step::ModelPromote(_)
-            | Step::EndpointDeploy(_)
-            | Step::BatchPrediction(_)
-            | Step::DataValidation(_)
-            | Step::Component(_) => &NONE,
-        }
+        self.user_container().map_or(&NO_OUTPUTS, |c| c.outputs)
     }
 
     /// Outputs of a step kind: declared ones for user containers, fixed ones for built-in kinds.
