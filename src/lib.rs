@@ -9,8 +9,10 @@
 //!
 //! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
 //! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`
-//!   (it also reads the KFP component files `component` steps name, the build's other inputs);
-//! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
+//!   (it also reads the KFP component files `component` steps name, the build's other inputs, and
+//!   places what the targets find they can't express, [`validate::emitted`]);
+//! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs, each
+//!   environment's view, [`model::lower::lower_all`]);
 //! - [`targets`]: pure functions `&Model → files`, each target registered once in
 //!   [`targets::TARGETS`] with its semantic review ([`review`]);
 //! - [`proof`]: `mlopsgen iam`, which checks the model's grants against what each identity does;
