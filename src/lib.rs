@@ -9,8 +9,10 @@
 //!
 //! - [`spec`]: the YAML layer and the serde/schemars types of the spec;
 //! - [`validate`]: JSON Schema, then semantic checks; every [`Diagnostic`] points at `file:line:col`
-//!   (it also reads the KFP component files `component` steps name, the build's other inputs);
-//! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs);
+//!   (it also reads the KFP component files `component` steps name, the build's other inputs, and
+//!   places what the targets find they can't express, [`validate::emitted`]);
+//! - [`model`]: the resolved IR every target reads (names, URIs, emails, ordered step DAGs, each
+//!   environment's view, [`model::lower::lower_all`]);
 //! - [`targets`]: pure functions `&Model → files`, each target registered once in
 //!   [`targets::TARGETS`] with its semantic review ([`review`]);
 //! - [`proof`]: `mlopsgen iam`, which checks the model's grants against what each identity does;
@@ -121,27 +123,9 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
         scope.spawn(|| checked_spec(source, spec_dir(options))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
     })?;
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
-    let mut model = model::lower(&spec, &layout).map_err(Bug::from)?;
-    for (env, env_spec) in &env_specs {
-        let view = model::lower::lower_view(&spec, env_spec, &layout).map_err(Bug::from)?;
-        model.env_views.push((env.clone(), view));
-    }
-    if !model.env_views.is_empty() {
-        let all: Vec<&model::Model> = std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).collect();
-        let grants = model::iam::derive_all(&all);
-        for (_, view) in &mut model.env_views {
-            view.grants.clone_from(&grants);
-        }
-        model.grants = grants;
-    }
-    let shared = targets::shared_differences(&model).map_err(Bug::from)?;
-    if !shared.is_empty() {
-        return Err(Error::Invalid(shared_diagnostics(source, &shared)));
-    }
-    let stale = targets::terraform::override_problems(&model);
-    if !stale.is_empty() {
-        return Err(Error::Invalid(override_diagnostics(source, &stale)));
-    }
+    let model = model::lower::lower_all(&spec, &env_specs, &layout).map_err(Bug::from)?;
+    let unexpressed = targets::unexpressed(&model).map_err(Bug::from)?;
+    validate::emitted::check(source, &unexpressed).map_err(Error::Invalid)?;
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     let spec_sha256 = output::manifest::inputs_sha256(&spec_sha256, &model::component::files(&model));
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
@@ -159,48 +143,6 @@ fn checked_spec(source: &Source, dir: &Path) -> Result<Checked, Error> {
     let env_specs = validate::envs::check(&spec, &doc, dir).map_err(Error::Invalid)?;
     let warnings = validate::warnings(&spec, &doc);
     Ok((spec, env_specs, warnings))
-}
-
-/// Overrides that change a target generating one file set for every environment (see
-/// [`targets::shared_differences`]), as E035 at the environment's `overrides`.
-fn shared_diagnostics(source: &Source, found: &[targets::SharedDifference]) -> Vec<Diagnostic> {
-    let doc = spec::load(source).ok();
-    found
-        .iter()
-        .map(|f| {
-            let pos = doc.as_ref().map(|d| d.spans.key(&spec::envs::overrides_pointer(&f.env))).unwrap_or_default();
-            let msg = format!(
-                "the overrides of `{}` change {} ({}) in a way one file set for every environment cannot express",
-                f.env,
-                f.target,
-                f.files.join(", ")
-            );
-            let hint = "overrides may change pipelines, DAGs and literal Terraform attributes (which become \
-                        variables in env/<env>.tfvars); not Cloud Build or Dockerfiles, nor which Terraform \
-                        resources exist";
-            Diagnostic::new(diagnostic::Code::InvalidValue, pos, msg).with_hint(hint)
-        })
-        .collect()
-}
-
-/// `overrides.terraform` entries that match nothing, as E020 at their key in the spec (the
-/// document is parsed again for positions: only on this error path).
-fn override_diagnostics(source: &Source, problems: &[targets::terraform::overrides::Problem]) -> Vec<Diagnostic> {
-    let doc = spec::load(source).ok();
-    problems
-        .iter()
-        .map(|p| {
-            let pointer = std::iter::once(&p.address)
-                .chain(&p.path)
-                .fold("/overrides/terraform".to_owned(), |at, key| spec::yaml::pointer_push(&at, key));
-            let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
-            let d = Diagnostic::new(diagnostic::Code::UnknownReference, pos, p.message.clone());
-            match &p.did_you_mean {
-                Some(m) => d.with_hint(format!("did you mean `{m}`?")),
-                None => d,
-            }
-        })
-        .collect()
 }
 
 /// The spec file's folder (what its relative paths start from).

@@ -2,7 +2,9 @@
 //! import circle between them and no stage reaches up into a later one (e.g. `output` into
 //! `diff`, or `diff` into the crate root's `Compilation`). Read from the source, not by eye:
 //! every `crate::<module>` path outside comments and test code is checked against the order
-//! below. Doc links (`[`crate::…`]`) are comments and may point anywhere.
+//! below. Doc links (`[`crate::…`]`) are comments and may point anywhere. Within the order, a
+//! few submodules are off limits to a layer above them ([`FORBIDDEN`]: `validate` must not use
+//! `model::lower`).
 
 use std::path::{Path, PathBuf};
 
@@ -75,6 +77,91 @@ fn modules_import_only_from_lower_layers() {
     problems.sort();
     problems.dedup();
     assert!(problems.is_empty(), "imports from a higher layer or the crate root:\n{}", problems.join("\n"));
+}
+
+/// Submodules a layer may not use although their parent module sits below it: `validate` reads
+/// what a spec declares from `spec` (`spec::step`), not from the lowering code that builds the
+/// model from it, so checking and lowering share one definition.
+const FORBIDDEN: &[(&str, &str)] = &[("validate", "model::lower")];
+
+/// Every module path a file's code names, with grouped imports expanded
+/// (`model::{lower::{a, b}, naming}` → `model::lower::a`, `model::lower::b`, `model::naming`).
+fn module_paths(code: &str) -> Vec<String> {
+    fn expand(prefix: &str, text: &str, out: &mut Vec<String>) -> usize {
+        let mut path = prefix.to_owned();
+        let mut i = 0;
+        let chars: Vec<char> = text.chars().collect();
+        while i < chars.len() {
+            match chars[i] {
+                '{' => {
+                    i += 1 + expand(&path, &text[text.char_indices().nth(i + 1).map_or(text.len(), |(b, _)| b)..], out);
+                    path = prefix.to_owned();
+                }
+                '}' => {
+                    out.push(path);
+                    return i + 1;
+                }
+                ',' => {
+                    out.push(std::mem::replace(&mut path, prefix.to_owned()));
+                    i += 1;
+                }
+                c if c.is_alphanumeric() || c == '_' || c == ':' => {
+                    path.push(c);
+                    i += 1;
+                }
+                c if c.is_whitespace() => i += 1,
+                _ => {
+                    out.push(path);
+                    return i;
+                }
+            }
+        }
+        out.push(path);
+        i
+    }
+    let mut out = Vec::new();
+    for (at, _) in code.match_indices("crate::").chain(code.match_indices("super::")) {
+        if code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let mut found = Vec::new();
+        expand("", &code[at..], &mut found);
+        out.extend(found.into_iter().map(|p| p.split("::").filter(|s| !s.is_empty() && *s != "crate" && *s != "super").collect::<Vec<_>>().join("::")));
+    }
+    out
+}
+
+#[test]
+fn module_paths_expand_grouped_imports() {
+    let paths = module_paths("use crate::model::{lower::{parse, Layout}, naming};\nlet x = super::super::model::lower::f();");
+    for wanted in ["model::lower::parse", "model::lower::Layout", "model::naming", "model::lower::f"] {
+        assert!(paths.iter().any(|p| p == wanted), "{wanted} missing from {paths:?}");
+    }
+}
+
+#[test]
+fn validate_does_not_import_lowering_code() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for (module, forbidden) in FORBIDDEN {
+        for file in sources(&src.join(module)) {
+            let code = code(&file);
+            if code.contains(forbidden) {
+                let file = file.strip_prefix(&src).unwrap_or(&file).display().to_string();
+                problems.push(format!("{file} ({module}) names {forbidden}"));
+            }
+            for used in module_paths(&code) {
+                seen += 1;
+                if used == *forbidden || used.starts_with(&format!("{forbidden}::")) {
+                    let file = file.strip_prefix(&src).unwrap_or(&file).display().to_string();
+                    problems.push(format!("{file} ({module}) uses {used}"));
+                }
+            }
+        }
+    }
+    assert!(seen > 20, "only {seen} module paths found: is the source readable?");
+    assert!(problems.is_empty(), "imports of a module this layer must not use:\n{}", problems.join("\n"));
 }
 
 #[test]

@@ -193,11 +193,7 @@ pub fn declared(m: &Model) -> Vec<Action> {
     let mut a = Actions::default();
     for p in &m.pipelines {
         for step in &p.steps {
-            let (who, container) = match &step.kind {
-                StepKind::Container { container, .. } => (SaRole::Pipelines, container),
-                StepKind::CustomTraining { container, .. } | StepKind::HyperparameterTuning { container, .. } => (SaRole::Training, container),
-                _ => continue,
-            };
+            let Some((who, container)) = step.kind.user_container() else { continue };
             let at = format!("pipeline `{}` step `{}` (as the {} SA)", p.key, step.name, who.as_str());
             a.declared(m, who, &container.access, &at);
         }

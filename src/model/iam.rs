@@ -409,7 +409,7 @@ fn pipelines(g: &mut Grants, m: &Model) {
                     }
                 }
                 StepKind::DataValidation { dataset } => {
-                    g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", super::lower::VALIDATOR_IMAGE));
+                    g.add(Pipelines, Scope::DockerRepo, AR_READER, format!("{at} runs image `{}`", super::naming::VALIDATOR_IMAGE));
                     read_dataset(g, m, Pipelines, dataset, &format!("{at} validates dataset `{dataset}`"));
                 }
                 // The registry and endpoint calls are covered by the project-wide Vertex AI User role above.
@@ -567,7 +567,7 @@ fn drift(g: &mut Grants, m: &Model) {
     g.add(runner, Scope::RequestLog(d.endpoint.clone()), "roles/bigquery.dataViewer", log.clone());
     g.add(runner, Scope::Project, "roles/bigquery.jobUser", format!("{log} (BigQuery jobs have no narrower scope)"));
     read_dataset(g, m, runner, &d.dataset, &format!("{job} and compares dataset `{}`", d.dataset));
-    g.add(runner, Scope::DockerRepo, AR_READER, format!("{job} and runs image `{}`", super::lower::VALIDATOR_IMAGE));
+    g.add(runner, Scope::DockerRepo, AR_READER, format!("{job} and runs image `{}`", super::naming::VALIDATOR_IMAGE));
     let start = "monitoring.drift: the drift DAG starts the drift job on Vertex AI";
     g.add(Composer, Scope::Project, AIPLATFORM_USER, format!("{start} (Vertex AI jobs have no narrower scope)"));
     // The DAG names the account even when it is Composer's own, which then needs actAs on itself.

@@ -5,7 +5,7 @@
 
 use super::*;
 use super::access::{self, Access};
-use crate::spec::{self, OutputType, Spec};
+use crate::spec::{self, Spec};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An inconsistency validation should have caught.
@@ -29,15 +29,36 @@ pub struct Layout {
 
 /// Lowers a validated spec.
 pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
-    lower_with(spec, layout, needs_composer(spec))
+    lower_with(spec, layout, spec.needs_composer())
 }
 
 /// Lowers one environment's spec (the spec with that environment's overrides) as a view of the
 /// `base` spec: one Terraform module and one CD serve every environment, so whether a Composer
 /// environment exists is the base spec's decision, not the view's (dev with its only Composer
 /// schedule switched off keeps the environment, without that DAG).
-pub fn lower_view(base: &Spec, env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
-    lower_with(env_spec, layout, needs_composer(base))
+fn lower_view(base: &Spec, env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    lower_with(env_spec, layout, base.needs_composer())
+}
+
+/// Lowers a validated spec with each environment's spec (the spec with that environment's
+/// overrides, see `validate::envs`) as a view of it ([`Model::env_views`]); with any view, the
+/// model and every view share one set of grants, derived from all of them
+/// ([`iam::derive_all`]): one Terraform module binds them in every environment.
+pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> Result<Model, LowerError> {
+    let mut model = lower(spec, layout)?;
+    for (env, env_spec) in env_specs {
+        let view = lower_view(spec, env_spec, layout)?;
+        model.env_views.push((env.clone(), view));
+    }
+    if !model.env_views.is_empty() {
+        let all: Vec<&Model> = std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).collect();
+        let grants = iam::derive_all(&all);
+        for (_, view) in &mut model.env_views {
+            view.grants.clone_from(&grants);
+        }
+        model.grants = grants;
+    }
+    Ok(model)
 }
 
 fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, LowerError> {
@@ -234,21 +255,6 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
     Ok(model)
 }
 
-/// Whether anything runs on Composer: a pipeline scheduled there, or drift detection (a DAG). A
-/// spec whose schedules are all on Vertex AI gets no Composer environment, DAGs or Composer IAM,
-/// even with `orchestration.composer` declared (validation warns about that).
-pub fn needs_composer(spec: &Spec) -> bool {
-    let mut schedules = spec.pipelines.values().filter_map(|p| p.schedule.as_ref());
-    schedules.any(|s| s.orchestrator == crate::spec::Orchestrator::Composer)
-        || spec.monitoring.as_ref().is_some_and(|m| m.drift.is_some())
-}
-
-/// Name of the built-in data-validation and drift image; specs may not declare it.
-pub const VALIDATOR_IMAGE: &str = "validator";
-
-/// Folder (inside the output directory) holding the generated validator package.
-pub const VALIDATOR_DIR: &str = "validation";
-
 /// Whether anything runs the generated validator: a `data_validation` step, drift detection, or
 /// a dataset sample checked in CI.
 fn needs_validator(spec: &Spec) -> bool {
@@ -261,8 +267,8 @@ fn needs_validator(spec: &Spec) -> bool {
 /// The validator image: the generated `validation/` package, built like any job image.
 fn validator_image(output_dir: &str) -> Image {
     Image {
-        key: VALIDATOR_IMAGE.to_owned(),
-        context: format!("{output_dir}/{VALIDATOR_DIR}"),
+        key: naming::VALIDATOR_IMAGE.to_owned(),
+        context: format!("{output_dir}/{}", naming::VALIDATOR_DIR),
         base: "python:3.11-slim".to_owned(),
         digest: None,
         requirements: Some("requirements.txt".to_owned()),
@@ -291,29 +297,8 @@ fn lower_image(key: &str, i: &spec::Image) -> Image {
     }
 }
 
-/// Parses a dataset source (`bq://dataset.table`, `bq://project.dataset.table` or
-/// `gs://bucket/path`).
-pub fn parse_source(source: &str) -> Option<DataSource> {
-    if let Some(rest) = source.strip_prefix("bq://") {
-        let parts: Vec<&str> = rest.split('.').collect();
-        let (project, dataset, table) = match parts[..] {
-            [dataset, table] => (None, dataset, table),
-            [project, dataset, table] if !project.is_empty() => (Some(project.to_owned()), dataset, table),
-            _ => return None,
-        };
-        (!dataset.is_empty() && !table.is_empty())
-            .then(|| DataSource::BigQuery { project, dataset: dataset.to_owned(), table: table.to_owned() })
-    } else if let Some(rest) = source.strip_prefix("gs://") {
-        let (bucket, path) = rest.split_once('/')?;
-        (!bucket.is_empty() && !path.is_empty())
-            .then(|| DataSource::Gcs { bucket: bucket.to_owned(), path: path.to_owned() })
-    } else {
-        None
-    }
-}
-
 fn lower_dataset(key: &str, d: &spec::Dataset) -> Result<Dataset, LowerError> {
-    let source = parse_source(&d.source).ok_or_else(|| bug(format!("dataset `{key}`: bad source")))?;
+    let source = DataSource::parse(&d.source).ok_or_else(|| bug(format!("dataset `{key}`: bad source")))?;
     Ok(Dataset {
         key: key.to_owned(),
         source,
@@ -391,137 +376,6 @@ fn lower_monitoring(m: &spec::Monitoring) -> Monitoring {
 }
 
 
-/// Maps a spec output type to its model type.
-pub fn output_type(t: OutputType) -> IoType {
-    use ArtifactType as A;
-    match t {
-        OutputType::Dataset => IoType::Artifact(A::Dataset),
-        OutputType::Model => IoType::Artifact(A::Model),
-        OutputType::Metrics => IoType::Artifact(A::Metrics),
-        OutputType::ClassificationMetrics => IoType::Artifact(A::ClassificationMetrics),
-        OutputType::Markdown => IoType::Artifact(A::Markdown),
-        OutputType::HTML => IoType::Artifact(A::Html),
-        OutputType::Artifact => IoType::Artifact(A::Artifact),
-        OutputType::String => IoType::Parameter(ParamType::String),
-        OutputType::Int => IoType::Parameter(ParamType::Int),
-        OutputType::Float => IoType::Parameter(ParamType::Float),
-        OutputType::Bool => IoType::Parameter(ParamType::Bool),
-    }
-}
-
-/// Outputs of a step kind: declared ones for user containers, fixed ones for built-in kinds.
-pub fn step_outputs(step: &spec::Step) -> Vec<Output> {
-    let declared = |outs: &BTreeMap<String, OutputType>| {
-        outs.iter().map(|(n, t)| Output { name: n.clone(), ty: output_type(*t) }).collect()
-    };
-    let fixed = |list: &[(&str, ArtifactType)]| {
-        list.iter().map(|(n, t)| Output { name: (*n).to_owned(), ty: IoType::Artifact(*t) }).collect()
-    };
-    match step {
-        spec::Step::Container(s) => declared(&s.outputs),
-        spec::Step::CustomTraining(s) => declared(&s.outputs),
-        spec::Step::HyperparameterTuning(t) => {
-            t.search_space.iter().map(|(n, p)| Output { name: n.clone(), ty: IoType::Parameter(best_value_type(p)) }).collect()
-        }
-        spec::Step::EndpointDeploy(_) => Vec::new(),
-        spec::Step::ModelUpload(_) => fixed(&[("model", ArtifactType::VertexModel)]),
-        spec::Step::ModelPromote(_) => vec![Output { name: "promoted".into(), ty: IoType::Parameter(ParamType::Bool) }],
-        spec::Step::BatchPrediction(_) => fixed(&[("predictions", ArtifactType::VertexBatchPredictionJob)]),
-        spec::Step::DataValidation(_) => fixed(&[
-            ("dataset", ArtifactType::Dataset),
-            ("metrics", ArtifactType::Metrics),
-            ("report", ArtifactType::Markdown),
-        ]),
-        // Before its file is read (validation reports why it couldn't be), none.
-        spec::Step::Component(c) => c.loaded.as_deref().and_then(|f| super::component::parse(f).ok()).map(|c| c.outputs).unwrap_or_default(),
-    }
-}
-
-/// Type of a tuning step's output: the best trial's value of one hyperparameter (Vertex reports
-/// every trial parameter as a JSON number or string, REST `Trial.Parameter.value`).
-pub fn best_value_type(p: &spec::SearchParam) -> ParamType {
-    match p {
-        spec::SearchParam::Integer { .. } => ParamType::Int,
-        spec::SearchParam::Categorical { .. } => ParamType::String,
-        spec::SearchParam::Double { .. } | spec::SearchParam::Discrete { .. } => ParamType::Float,
-    }
-}
-
-/// The settings every step kind shares.
-pub fn step_common(step: &spec::Step) -> &spec::StepCommon {
-    match step {
-        spec::Step::Container(s) => &s.common,
-        spec::Step::CustomTraining(s) => &s.common,
-        spec::Step::HyperparameterTuning(s) => &s.common,
-        spec::Step::ModelUpload(s) => &s.common,
-        spec::Step::ModelPromote(s) => &s.common,
-        spec::Step::EndpointDeploy(s) => &s.common,
-        spec::Step::BatchPrediction(s) => &s.common,
-        spec::Step::DataValidation(s) => &s.common,
-        spec::Step::Component(s) => &s.common,
-    }
-}
-
-/// The args of a step kind that has a user container.
-pub fn step_args(step: &spec::Step) -> &[String] {
-    match step {
-        spec::Step::Container(s) => &s.args,
-        spec::Step::CustomTraining(s) => &s.args,
-        spec::Step::HyperparameterTuning(s) => &s.args,
-        spec::Step::ModelUpload(_)
-        | spec::Step::ModelPromote(_)
-        | spec::Step::EndpointDeploy(_)
-        | spec::Step::BatchPrediction(_)
-        | spec::Step::DataValidation(_)
-        | spec::Step::Component(_) => &[],
-    }
-}
-
-/// Splits `train --lr {{params.lr}}` into text and references. Unknown namespaces stay text
-/// (validation reports them).
-pub fn parse_arg(arg: &str) -> Arg {
-    let mut parts = Vec::new();
-    let mut rest = arg;
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
-        let inner = rest[start + 2..start + len].trim();
-        let part = match inner.split_once('.') {
-            Some(("params", n)) => Some(ArgPart::Param(n.to_owned())),
-            Some(("inputs", n)) => Some(ArgPart::Input(n.to_owned())),
-            Some(("outputs", n)) => Some(ArgPart::Output(n.to_owned())),
-            _ => None,
-        };
-        match part {
-            Some(p) => {
-                if start > 0 {
-                    parts.push(ArgPart::Text(rest[..start].to_owned()));
-                }
-                parts.push(p);
-            }
-            None => parts.push(ArgPart::Text(rest[..start + len + 2].to_owned())),
-        }
-        rest = &rest[start + len + 2..];
-    }
-    if !rest.is_empty() {
-        parts.push(ArgPart::Text(rest.to_owned()));
-    }
-    // Merge adjacent text pieces.
-    let mut merged: Vec<ArgPart> = Vec::new();
-    for p in parts {
-        match (merged.last_mut(), p) {
-            (Some(ArgPart::Text(a)), ArgPart::Text(b)) => a.push_str(&b),
-            (_, p) => merged.push(p),
-        }
-    }
-    Arg(merged)
-}
-
-/// `churn@champion` → model `churn`, alias `champion`.
-pub fn registry_ref(text: &str) -> Option<RegistryRef> {
-    let (model, alias) = text.split_once('@')?;
-    Some(RegistryRef { model: model.to_owned(), alias: alias.to_owned() })
-}
-
 /// A batch prediction's input format when the spec gives none: `bigquery` for a table, else the
 /// dataset's file format (validation rejects formats Vertex can't read).
 pub fn default_instances_format(spec: &Spec, dataset: &str) -> InstancesFormat {
@@ -531,43 +385,17 @@ pub fn default_instances_format(spec: &Spec, dataset: &str) -> InstancesFormat {
     }
 }
 
-/// Parses `step.output OP value`.
-pub fn parse_condition(text: &str) -> Option<Condition> {
-    let ops = [(">=", CmpOp::Ge), ("<=", CmpOp::Le), ("==", CmpOp::Eq), ("!=", CmpOp::Ne), (">", CmpOp::Gt), ("<", CmpOp::Lt)];
-    let (idx, sym, op) = ops.iter().filter_map(|(s, op)| text.find(s).map(|i| (i, *s, *op))).min_by_key(|t| t.0)?;
-    let lhs = text[..idx].trim();
-    let rhs = text[idx + sym.len()..].trim();
-    let (step, output) = lhs.split_once('.')?;
-    let value = match (rhs.strip_prefix("params."), serde_json::from_str::<serde_json::Value>(rhs)) {
-        (Some(name), _) => Operand::Param(name.to_owned()),
-        (_, Ok(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::String(_)))) => Operand::Literal(v),
-        _ => Operand::Literal(serde_json::Value::String(unquote(rhs))),
-    };
-    Some(Condition { step: step.to_owned(), output: output.to_owned(), op, value })
-}
-
-/// `'it''s'` → `it's`: strips one pair of matching quotes, `'` or `"` (a doubled quote inside is
-/// one quote); anything else is taken as written.
-fn unquote(text: &str) -> String {
-    for q in ['\'', '"'] {
-        if let Some(inner) = text.strip_prefix(q).and_then(|t| t.strip_suffix(q)).filter(|_| text.len() >= 2) {
-            return inner.replace(&format!("{q}{q}"), &q.to_string());
-        }
-    }
-    text.to_owned()
-}
-
 fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> Result<Pipeline, LowerError> {
     let params: Vec<Param> = p
         .parameters
         .iter()
         .map(|(n, prm)| Param { name: n.clone(), ty: prm.ty, default: prm.default.clone(), description: prm.description.clone() })
         .collect();
-    let outputs: BTreeMap<&str, Vec<Output>> = p.steps.iter().map(|(n, s)| (n.as_str(), step_outputs(s))).collect();
+    let outputs: BTreeMap<&str, Vec<Output>> = p.steps.iter().map(|(n, s)| (n.as_str(), s.outputs())).collect();
 
     let mut steps = BTreeMap::new();
     for (name, s) in &p.steps {
-        let common = step_common(s);
+        let common = s.common();
         let mut inputs: BTreeMap<String, Input> = BTreeMap::new();
         for (input, reference) in &common.inputs {
             let (ns, rest) = reference.split_once('.').ok_or_else(|| bug(format!("input `{reference}`")))?;
@@ -583,7 +411,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             };
             inputs.insert(input.clone(), Input { name: input.clone(), source, ty });
         }
-        let args: Vec<Arg> = step_args(s).iter().map(|a| parse_arg(a)).collect();
+        let args: Vec<Arg> = s.args().iter().map(|a| Arg::parse(a)).collect();
         for part in args.iter().flat_map(|a| &a.0) {
             if let ArgPart::Param(prm) = part {
                 let def = p.parameters.get(prm).ok_or_else(|| bug(format!("parameter `{prm}`")))?;
@@ -595,7 +423,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             }
         }
         let condition = match &common.when {
-            Some(w) => Some(parse_condition(w).ok_or_else(|| bug(format!("condition `{w}`")))?),
+            Some(w) => Some(Condition::parse(w).ok_or_else(|| bug(format!("condition `{w}`")))?),
             None => None,
         };
         let mut depends_on: BTreeSet<String> = common.after.iter().cloned().collect();
@@ -655,7 +483,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             spec::Step::ModelPromote(m) => StepKind::ModelPromote { alias: m.alias.clone(), goal: m.goal },
             spec::Step::BatchPrediction(b) => StepKind::BatchPrediction {
                 dataset: b.dataset.clone(),
-                registry: b.model.as_deref().and_then(registry_ref),
+                registry: b.model.as_deref().and_then(RegistryRef::parse),
                 destination: Destination::parse(&b.destination),
                 instances_format: b.instances_format.unwrap_or_else(|| default_instances_format(spec, &b.dataset)),
                 predictions_format: b.predictions_format.unwrap_or(match Destination::parse(&b.destination) {
@@ -750,16 +578,7 @@ fn image_requirements(spec: &Spec) -> Vec<String> {
 }
 
 fn service_accounts(m: &Model) -> Vec<SaRole> {
-    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| match s.kind {
-        StepKind::CustomTraining { .. } | StepKind::HyperparameterTuning { .. } => true,
-        StepKind::Container { .. }
-        | StepKind::DataValidation { .. }
-        | StepKind::Component { .. }
-        | StepKind::ModelUpload { .. }
-        | StepKind::ModelPromote { .. }
-        | StepKind::EndpointDeploy { .. }
-        | StepKind::BatchPrediction { .. } => false,
-    });
+    let has_job_steps = m.pipelines.iter().flat_map(|p| &p.steps).any(|s| matches!(s.kind.user_container(), Some((SaRole::Training, _))));
     let wanted = [
         (SaRole::Pipelines, !m.pipelines.is_empty()),
         (SaRole::Training, has_job_steps),
@@ -816,42 +635,4 @@ fn apis(m: &Model) -> Vec<&'static str> {
         ("storage.googleapis.com", true),
     ];
     wanted.into_iter().filter(|(_, used)| *used).map(|(a, _)| a).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_templated_args() {
-        let arg = parse_arg("--lr={{params.lr}}/{{ outputs.model }}{{other}}");
-        assert_eq!(
-            arg.0,
-            [
-                ArgPart::Text("--lr=".into()),
-                ArgPart::Param("lr".into()),
-                ArgPart::Text("/".into()),
-                ArgPart::Output("model".into()),
-                ArgPart::Text("{{other}}".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn parses_conditions() {
-        let c = parse_condition("evaluate.auc >= 0.8");
-        assert_eq!(c.map(|c| (c.step, c.output, c.op, c.value)), Some(("evaluate".into(), "auc".into(), CmpOp::Ge, Operand::Literal(serde_json::json!(0.8)))));
-        let c = parse_condition("evaluate.auc >= params.min_auc");
-        assert_eq!(c.map(|c| c.value), Some(Operand::Param("min_auc".into())));
-    }
-
-    #[test]
-    fn condition_strings_keep_their_quotes_inside() {
-        let value = |t: &str| parse_condition(t).map(|c| c.value);
-        let text = |s: &str| Some(Operand::Literal(serde_json::json!(s)));
-        assert_eq!(value("s.out == 'it''s \"ok\"'"), text("it's \"ok\""));
-        assert_eq!(value("s.out == \"a'b\""), text("a'b"));
-        assert_eq!(value("s.out == ready"), text("ready"));
-    }
-
 }

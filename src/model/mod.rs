@@ -29,6 +29,8 @@ pub use crate::spec::{
     Accelerator, Alerts, ColumnType, ComposerSize, Explanation, ExplanationMethod, FileFormat, Goal, InstancesFormat,
     OnlineStoreType, Orchestrator, ParamType, PredictionsFormat, Scale, SearchParam, Serving,
 };
+// What a step declares, read from the spec (see `spec::step`), is the model's vocabulary too.
+pub use crate::spec::{Arg, ArgPart, ArtifactType, CmpOp, Condition, DataSource, IoType, Operand, Output, RegistryRef};
 use std::collections::BTreeMap;
 
 /// The whole resolved project.
@@ -216,28 +218,6 @@ impl Image {
             None => self.base.clone(),
         }
     }
-}
-
-/// Where a dataset lives.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DataSource {
-    /// A BigQuery table, in the environment's project unless `project` names another.
-    BigQuery {
-        /// The project owning the table when it is not the environment's (`bq://project.dataset.table`):
-        /// external data, only granted on.
-        project: Option<String>,
-        /// Dataset id.
-        dataset: String,
-        /// Table id.
-        table: String,
-    },
-    /// Objects in one of the spec's buckets.
-    Gcs {
-        /// Bucket key.
-        bucket: String,
-        /// Object path or glob inside the bucket.
-        path: String,
-    },
 }
 
 /// A dataset with its contract.

@@ -10,6 +10,12 @@ pub const DOCKER_HOST_SUFFIX: &str = "-docker.pkg.dev";
 /// Host suffix of Artifact Registry KFP repositories: `REGION-kfp.pkg.dev`.
 pub const KFP_HOST_SUFFIX: &str = "-kfp.pkg.dev";
 
+/// Key of the built-in data-validation and drift image; specs may not declare it.
+pub const VALIDATOR_IMAGE: &str = "validator";
+
+/// Folder (inside the output directory) holding the generated validator package.
+pub const VALIDATOR_DIR: &str = "validation";
+
 /// A project-scoped resource: `<project>-<key>` (Cloud Run services, functions, endpoints'
 /// display names, the Composer environment, the GitHub connection …).
 pub fn prefixed(project: &str, key: &str) -> String {

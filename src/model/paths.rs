@@ -40,7 +40,7 @@ pub fn cloudbuild(name: &str) -> String {
 
 /// A file of the generated validator (the `validator` image's build context).
 pub fn validator_file(name: &str) -> String {
-    format!("{}/{name}", super::lower::VALIDATOR_DIR)
+    format!("{}/{name}", super::naming::VALIDATOR_DIR)
 }
 
 /// Python package of the validator inside its folder (`python -m mlops_validation`).

@@ -1,6 +1,6 @@
 //! Resolved pipelines: typed parameters, steps in topological order, data edges and conditions.
 
-use super::{Accelerator, Goal, InstancesFormat, ParamType, PredictionsFormat, SearchParam};
+use super::{Accelerator, Arg, Condition, Goal, InstancesFormat, IoType, Output, ParamType, PredictionsFormat, RegistryRef, SaRole, SearchParam};
 use std::collections::BTreeMap;
 
 /// A pipeline.
@@ -92,70 +92,6 @@ pub struct Schedule {
     pub wait_for: Option<String>,
 }
 
-/// Artifact types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ArtifactType {
-    /// `system.Dataset`.
-    Dataset,
-    /// `system.Model`.
-    Model,
-    /// `system.Metrics`.
-    Metrics,
-    /// `system.ClassificationMetrics`.
-    ClassificationMetrics,
-    /// `system.Markdown`.
-    Markdown,
-    /// `system.HTML`.
-    Html,
-    /// `system.Artifact`.
-    Artifact,
-    /// `google.VertexModel`.
-    VertexModel,
-    /// `google.VertexEndpoint`.
-    VertexEndpoint,
-    /// `google.VertexBatchPredictionJob`.
-    VertexBatchPredictionJob,
-    /// `google.UnmanagedContainerModel`.
-    UnmanagedContainerModel,
-}
-
-impl ArtifactType {
-    /// The KFP `schemaTitle`.
-    pub fn schema_title(self) -> &'static str {
-        match self {
-            ArtifactType::Dataset => "system.Dataset",
-            ArtifactType::Model => "system.Model",
-            ArtifactType::Metrics => "system.Metrics",
-            ArtifactType::ClassificationMetrics => "system.ClassificationMetrics",
-            ArtifactType::Markdown => "system.Markdown",
-            ArtifactType::Html => "system.HTML",
-            ArtifactType::Artifact => "system.Artifact",
-            ArtifactType::VertexModel => "google.VertexModel",
-            ArtifactType::VertexEndpoint => "google.VertexEndpoint",
-            ArtifactType::VertexBatchPredictionJob => "google.VertexBatchPredictionJob",
-            ArtifactType::UnmanagedContainerModel => "google.UnmanagedContainerModel",
-        }
-    }
-}
-
-/// The type of a step input or output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum IoType {
-    /// An artifact.
-    Artifact(ArtifactType),
-    /// A parameter.
-    Parameter(ParamType),
-}
-
-/// A named, typed step output.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// Name.
-    pub name: String,
-    /// Type.
-    pub ty: IoType,
-}
-
 /// Where a step input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputSource {
@@ -179,85 +115,6 @@ pub struct Input {
     pub source: InputSource,
     /// Type (of the source).
     pub ty: IoType,
-}
-
-/// One piece of a templated argument.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ArgPart {
-    /// Literal text.
-    Text(String),
-    /// `{{params.x}}`: value of a pipeline parameter (the step gets an input named `x`).
-    Param(String),
-    /// `{{inputs.x}}`: an input's value (parameters) or local path (artifacts).
-    Input(String),
-    /// `{{outputs.x}}`: an output's local path (artifacts) or output file (parameters).
-    Output(String),
-}
-
-/// A templated argument: literal text interleaved with references.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Arg(pub Vec<ArgPart>);
-
-/// Comparison operators of conditions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `>=`
-    Ge,
-    /// `>`
-    Gt,
-    /// `<=`
-    Le,
-    /// `<`
-    Lt,
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-}
-
-impl CmpOp {
-    /// The operator as written.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CmpOp::Ge => ">=",
-            CmpOp::Gt => ">",
-            CmpOp::Le => "<=",
-            CmpOp::Lt => "<",
-            CmpOp::Eq => "==",
-            CmpOp::Ne => "!=",
-        }
-    }
-}
-
-/// Run a step only if an earlier step's output parameter compares true.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Condition {
-    /// Producer step.
-    pub step: String,
-    /// Producer's output parameter.
-    pub output: String,
-    /// Operator.
-    pub op: CmpOp,
-    /// Right-hand side.
-    pub value: Operand,
-}
-
-/// The right-hand side of a condition: a literal or a pipeline parameter (`params.x`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
-    /// A number, boolean or string.
-    Literal(serde_json::Value),
-    /// A pipeline parameter's run-time value.
-    Param(String),
-}
-
-impl std::fmt::Display for Operand {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Operand::Literal(v) => write!(f, "{v}"),
-            Operand::Param(name) => write!(f, "params.{name}"),
-        }
-    }
 }
 
 /// A Vertex AI job machine.
@@ -398,15 +255,23 @@ impl StepKind {
             StepKind::Component { .. } => "component",
         }
     }
-}
 
-/// A registry model version named by alias (`churn@champion`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RegistryRef {
-    /// Model key from `models`.
-    pub model: String,
-    /// Version alias.
-    pub alias: String,
+    /// The container the spec's author wrote, and the identity it runs as: a `container` step
+    /// in the pipeline's own task (the pipelines SA), a custom job or each tuning trial as a
+    /// Vertex AI CustomJob (the training SA). `None` for the built-in kinds and component files,
+    /// whose identity and access mlopsgen derives itself (`super::actions`).
+    pub fn user_container(&self) -> Option<(SaRole, &Container)> {
+        match self {
+            StepKind::Container { container, .. } => Some((SaRole::Pipelines, container)),
+            StepKind::CustomTraining { container, .. } | StepKind::HyperparameterTuning { container, .. } => Some((SaRole::Training, container)),
+            StepKind::ModelUpload { .. }
+            | StepKind::ModelPromote { .. }
+            | StepKind::EndpointDeploy { .. }
+            | StepKind::BatchPrediction { .. }
+            | StepKind::DataValidation { .. }
+            | StepKind::Component { .. } => None,
+        }
+    }
 }
 
 /// Where a batch prediction job writes.

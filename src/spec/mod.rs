@@ -11,12 +11,14 @@ mod infra;
 mod overrides;
 mod pipeline;
 mod secrets;
+mod step;
 pub mod yaml;
 
 pub use infra::*;
 pub use overrides::Overrides;
 pub use pipeline::*;
 pub use secrets::*;
+pub use step::*;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -142,4 +144,15 @@ pub struct TerraformSettings {
 /// Parses spec text into a document with positions (the YAML stage of validation).
 pub fn load(source: &crate::diagnostic::Source) -> Result<yaml::Document, Vec<crate::diagnostic::Diagnostic>> {
     yaml::parse(&source.text)
+}
+
+impl Spec {
+    /// Whether anything runs on Composer: a pipeline scheduled there, or drift detection (a DAG). A
+    /// spec whose schedules are all on Vertex AI gets no Composer environment, DAGs or Composer IAM,
+    /// even with `orchestration.composer` declared (validation warns about that).
+    pub fn needs_composer(&self) -> bool {
+        let mut schedules = self.pipelines.values().filter_map(|p| p.schedule.as_ref());
+        schedules.any(|s| s.orchestrator == Orchestrator::Composer)
+            || self.monitoring.as_ref().is_some_and(|m| m.drift.is_some())
+    }
 }

@@ -217,25 +217,6 @@ pub enum Step {
     Component(ComponentStep),
 }
 
-/// No environment variables (a tuning step has none).
-static NO_ENV: Env = BTreeMap::new();
-
-/// A step's `reads`, `writes` and `env`.
-pub type DeclaredAccess<'a> = (&'a [String], &'a [String], &'a Env);
-
-impl Step {
-    /// What a container-running step declares it reads and writes, and its environment
-    /// (`None` for the other kinds, whose access mlopsgen derives itself).
-    pub fn declared_access(&self) -> Option<DeclaredAccess<'_>> {
-        match self {
-            Step::Container(c) => Some((&c.reads, &c.writes, &c.env)),
-            Step::CustomTraining(c) => Some((&c.reads, &c.writes, &c.env)),
-            Step::HyperparameterTuning(t) => Some((&t.reads, &t.writes, &NO_ENV)),
-            _ => None,
-        }
-    }
-}
-
 /// A container step.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -582,4 +563,7 @@ pub struct ComponentFile {
     pub text: String,
     /// Its YAML, with positions.
     pub doc: super::yaml::Document,
+    /// The outputs it declares, sorted by name (read by `model::component::parse` when
+    /// validation loads the file).
+    pub outputs: Vec<super::Output>,
 }

@@ -22,6 +22,7 @@ pub use registry::{TargetRef, TARGETS};
 use crate::model::Model;
 use crate::output::{Emitter, Files, OutputSet, PathError, Stream};
 use crate::review::Change;
+use crate::validate::emitted::{SharedDifference, Unexpressed};
 use std::collections::BTreeSet;
 
 /// An error inside a target: always a bug in mlopsgen (validation guarantees valid input).
@@ -92,18 +93,15 @@ impl Shard {
     }
 }
 
-/// Runs every target (each shard on its own thread) and merges their files in [`TARGETS`] order (the
-/// first failing target's error wins, and a path two targets write is an error, as when they
-/// run one after the other).
-/// An environment whose overrides change the files of a target that is not per environment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SharedDifference {
-    /// The environment.
-    pub env: String,
-    /// The target's title.
-    pub target: &'static str,
-    /// The files that would differ.
-    pub files: Vec<String>,
+/// What the spec asks for that the generated files can't express, found by running the targets
+/// on the model and its environment views before any file is written: environments whose
+/// overrides change a shared file set ([`shared_differences`]) and, when there are none,
+/// `overrides.terraform` entries that match no generated block. `validate::emitted` places each
+/// in the spec.
+pub fn unexpressed(model: &Model) -> Result<Unexpressed, TargetError> {
+    let shared = shared_differences(model)?;
+    let overrides = if shared.is_empty() { terraform::override_problems(model) } else { Vec::new() };
+    Ok(Unexpressed { shared, overrides })
 }
 
 /// Each environment view whose files differ, for a target that is not per environment, from the
@@ -138,6 +136,9 @@ pub fn shared_differences(model: &Model) -> Result<Vec<SharedDifference>, Target
     Ok(found)
 }
 
+/// Runs every target (each shard on its own thread) and merges their files in [`TARGETS`] order (the
+/// first failing target's error wins, and a path two targets write is an error, as when they
+/// run one after the other).
 pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
     let sets = on_threads(|target, shard| {
         let mut set = OutputSet::new(&model.spec_path);

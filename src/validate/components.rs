@@ -48,8 +48,8 @@ fn load(base: &Path, path: &str) -> Result<ComponentFile, (Code, String, String)
         (Code::InvalidValue, message, "use a file kfp 2 writes for a container component (`kfp.compiler.Compiler().compile`)".to_owned())
     };
     let doc = yaml::parse(&text).map_err(|d| invalid(d[0].pos, &d[0].message))?;
-    let file = ComponentFile { path: path.to_owned(), text, doc };
-    component::parse(&file).map_err(|e| invalid(e.pos, &e.message))?;
+    let mut file = ComponentFile { path: path.to_owned(), text, doc, outputs: Vec::new() };
+    file.outputs = component::parse(&file).map_err(|e| invalid(e.pos, &e.message))?.outputs;
     Ok(file)
 }
 

@@ -5,7 +5,6 @@
 use super::names;
 use super::semantic::Checker;
 use crate::diagnostic::Code;
-use crate::model::lower::parse_source;
 use crate::model::DataSource;
 use crate::spec::yaml::pointer_push;
 use std::collections::BTreeMap;
@@ -65,7 +64,7 @@ pub fn check(c: &mut Checker<'_>) {
     }
     let Some(features) = &spec.features else { return };
     for (gk, g) in &features.groups {
-        let source = spec.datasets.get(&g.dataset).and_then(|d| parse_source(&d.source));
+        let source = spec.datasets.get(&g.dataset).and_then(|d| DataSource::parse(&d.source));
         if let Some(DataSource::BigQuery { project: Some(project), .. }) = source {
             let pos = c.at(&format!("{}/dataset", pointer_push("/features/groups", gk)));
             let message = format!("feature group `{gk}` reads dataset `{}`, a table of project `{project}`", g.dataset);

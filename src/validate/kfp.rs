@@ -1,10 +1,9 @@
 //! Checks for what Kubeflow pipelines on Vertex AI can't express: colliding task names,
 //! conditions that don't nest, values GCPC ops can't carry, resource strings kfp rejects.
 
-use super::semantic::{common, Checker};
+use super::semantic::Checker;
 use crate::diagnostic::Code;
-use crate::model::lower::{parse_arg, parse_condition, step_outputs};
-use crate::model::{condition_scopes, kfp_task_name as task_name, ArgPart, IoType, ScopeStep};
+use crate::model::{condition_scopes, kfp_task_name as task_name, ScopeStep};
 use crate::spec::yaml::pointer_push;
 use crate::spec::*;
 use std::collections::BTreeMap;
@@ -85,7 +84,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
         }
         Step::HyperparameterTuning(t) => {
             for (i, arg) in t.args.iter().enumerate() {
-                for part in parse_arg(arg).0 {
+                for part in Arg::parse(arg).0 {
                     let ArgPart::Input(input) = part else { continue };
                     if input_is_artifact(p, &t.common, &input) {
                         let pos = c.at(&format!("{sp}/args/{i}"));
@@ -104,7 +103,7 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
 
 fn input_is_artifact(p: &Pipeline, common: &StepCommon, input: &str) -> bool {
     let Some((ns, out)) = common.inputs.get(input).and_then(|r| r.split_once('.')) else { return false };
-    p.steps.get(ns).is_some_and(|s| step_outputs(s).iter().any(|o| o.name == out && matches!(o.ty, IoType::Artifact(_))))
+    p.steps.get(ns).is_some_and(|s| s.outputs().iter().any(|o| o.name == out && matches!(o.ty, IoType::Artifact(_))))
 }
 
 /// Conditions must nest: a step's dependencies can't run under unrelated conditions.
@@ -113,8 +112,8 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
         .steps
         .iter()
         .map(|(name, step)| {
-            let cm = common(step);
-            let condition = cm.when.as_deref().and_then(parse_condition);
+            let cm = step.common();
+            let condition = cm.when.as_deref().and_then(Condition::parse);
             let mut deps: Vec<String> = cm.after.clone();
             let refs = cm.inputs.values().filter_map(|r| r.split_once('.').map(|(ns, _)| ns.to_owned()));
             deps.extend(refs.filter(|ns| ns != "params"));

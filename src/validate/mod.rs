@@ -10,6 +10,7 @@ mod access;
 mod airflow;
 mod components;
 mod contracts;
+pub mod emitted;
 pub mod envs;
 mod existing;
 pub mod facts;

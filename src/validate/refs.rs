@@ -3,11 +3,10 @@
 
 use super::facts;
 use super::names;
-use super::semantic::{common, Checker};
+use super::semantic::Checker;
 use super::suggest;
 use crate::diagnostic::Code;
-use crate::model::lower::{output_type, parse_arg, parse_condition, step_args, step_outputs};
-use crate::model::{naming, ArgPart, ArtifactType, IoType, Operand};
+use crate::model::naming;
 use crate::spec::yaml::pointer_push;
 use crate::spec::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -90,30 +89,14 @@ fn parameters(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
     }
 }
 
-/// Container-bearing steps: image, args and declared outputs.
-fn container_parts(step: &Step) -> Option<(&str, &BTreeMap<String, OutputType>)> {
-    static NONE: BTreeMap<String, OutputType> = BTreeMap::new();
-    match step {
-        Step::Container(s) => Some((&s.image, &s.outputs)),
-        Step::CustomTraining(s) => Some((&s.image, &s.outputs)),
-        Step::HyperparameterTuning(s) => Some((&s.image, &NONE)),
-        Step::ModelUpload(_)
-        | Step::ModelPromote(_)
-        | Step::EndpointDeploy(_)
-        | Step::BatchPrediction(_)
-        | Step::DataValidation(_)
-        | Step::Component(_) => None,
-    }
-}
-
 fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str) {
     c.name(names::STEP, "step name", name, sp);
-    let cm = common(step);
-    if let Some((image, outputs)) = container_parts(step) {
+    let cm = step.common();
+    if let Some(image) = step.image() {
         c.reference("image", image, &c.spec.images, &format!("{sp}/image"));
-        for out in outputs.keys() {
-            c.name(names::IDENT, "output name", out, &pointer_push(&format!("{sp}/outputs"), out));
-        }
+    }
+    for out in step.declared_outputs().keys() {
+        c.name(names::IDENT, "output name", out, &pointer_push(&format!("{sp}/outputs"), out));
     }
     match step {
         Step::Container(s) => {
@@ -222,7 +205,7 @@ pub(super) fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: 
     if matches!(p.steps.get(ns), Some(Step::Component(c)) if c.loaded.is_none()) {
         return None; // its component file couldn't be read: reported there, once
     }
-    let outs = p.steps.get(ns).map(step_outputs).unwrap_or_default();
+    let outs = p.steps.get(ns).map(Step::outputs).unwrap_or_default();
     match outs.iter().find(|o| o.name == rest) {
         Some(o) => Some(o.ty),
         None => {
@@ -235,7 +218,7 @@ pub(super) fn resolve(c: &mut Checker<'_>, p: &Pipeline, step: &str, reference: 
 }
 
 fn inputs(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str) {
-    for (input, reference) in &common(step).inputs {
+    for (input, reference) in &step.common().inputs {
         let ptr = pointer_push(&format!("{sp}/inputs"), input);
         c.name(names::IDENT, "input name", input, &ptr);
         resolve(c, p, name, reference, &ptr);
@@ -243,7 +226,7 @@ fn inputs(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str) 
 }
 
 fn required_input(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &str, want: &[IoType], what: &str) {
-    let Some(reference) = common(step).inputs.get("model") else {
+    let Some(reference) = step.common().inputs.get("model") else {
         let pos = c.key_at(sp);
         c.report(Code::UnknownReference, pos, format!("step `{name}` needs an input `model`: {what}"), Some("add `inputs: {model: <step>.<output>}`".into()));
         return;
@@ -288,7 +271,7 @@ fn promote_metric(c: &mut Checker<'_>, p: &Pipeline, name: &str, m: &ModelPromot
 /// The model (an upstream upload or a registry alias), destination and formats of a batch prediction.
 fn batch_prediction(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, b: &BatchPredictionStep, sp: &str) {
     match (&b.model, b.common.inputs.contains_key("model")) {
-        (Some(text), false) => match crate::model::lower::registry_ref(text) {
+        (Some(text), false) => match RegistryRef::parse(text) {
             Some(r) if c.reference("model", &r.model, &c.spec.models, &format!("{sp}/model")) => {
                 c.name(names::MODEL_ALIAS, "version alias", &r.alias, &format!("{sp}/model"));
             }
@@ -339,22 +322,12 @@ pub(super) fn describe(ty: IoType) -> String {
 }
 
 fn args(c: &mut Checker<'_>, p: &Pipeline, step: &Step, sp: &str) {
-    let cm = common(step);
-    let outputs: BTreeMap<String, IoType> = match step {
-        Step::Container(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
-        Step::CustomTraining(s) => s.outputs.iter().map(|(k, t)| (k.clone(), output_type(*t))).collect(),
-        Step::HyperparameterTuning(_)
-        | Step::ModelUpload(_)
-        | Step::ModelPromote(_)
-        | Step::EndpointDeploy(_)
-        | Step::BatchPrediction(_)
-        | Step::DataValidation(_)
-        | Step::Component(_) => BTreeMap::new(),
-    };
+    let cm = step.common();
+    let outputs: BTreeMap<String, IoType> = step.declared_outputs().iter().map(|(k, t)| (k.clone(), t.io_type())).collect();
     let params = &p.parameters;
-    for (i, arg) in step_args(step).iter().enumerate() {
+    for (i, arg) in step.args().iter().enumerate() {
         let ptr = format!("{sp}/args/{i}");
-        for part in parse_arg(arg).0 {
+        for part in Arg::parse(arg).0 {
             match part {
                 ArgPart::Param(prm) => {
                     c.reference("parameter", &prm, params, &ptr);
@@ -404,7 +377,7 @@ fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &st
         c.report(Code::InvalidValue, pos, format!("unknown comparison `{op}` in condition `{when}`"), Some(hint));
         return;
     }
-    let Some(cond) = parse_condition(when) else {
+    let Some(cond) = Condition::parse(when) else {
         let pos = c.at(ptr);
         c.report(Code::InvalidValue, pos, format!("invalid condition `{when}`"), Some("write `<step>.<output> <op> <value>` or `<step>.<output> <op> params.<name>` with op one of >= > <= < == !=".into()));
         return;
@@ -443,7 +416,7 @@ fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &st
 fn cycles(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for (name, step) in &p.steps {
-        let cm = common(step);
+        let cm = step.common();
         let deps = edges.entry(name.as_str()).or_default();
         let refs = cm.inputs.values().map(String::as_str).chain(cm.when.iter().map(String::as_str));
         for r in refs {

@@ -6,7 +6,6 @@ use super::names::{self, Rule};
 use super::suggest;
 use super::{airflow, contracts, facts, refs};
 use crate::diagnostic::{Code, Diagnostic, Pos};
-use crate::model::lower::{parse_source, step_common};
 use crate::model::naming;
 use crate::spec::yaml::{pointer_push, Document};
 use crate::spec::*;
@@ -227,7 +226,7 @@ impl Checker<'_> {
         for (name, image) in &self.spec.images {
             let p = pointer_push("/images", name);
             self.name(names::KEY, "image name", name, &p);
-            if name == crate::model::lower::VALIDATOR_IMAGE {
+            if name == crate::model::naming::VALIDATOR_IMAGE {
                 let pos = self.key_at(&p);
                 self.report(Code::DuplicateName, pos, format!("the image name `{name}` is reserved for mlopsgen's generated data validator"), Some("rename this image".into()));
             }
@@ -267,7 +266,7 @@ impl Checker<'_> {
         for (name, d) in &self.spec.datasets {
             let p = pointer_push("/datasets", name);
             self.name(names::STEP, "dataset name", name, &p);
-            match parse_source(&d.source) {
+            match DataSource::parse(&d.source) {
                 None => {
                     let pos = self.at(&format!("{p}/source"));
                     self.report(Code::InvalidValue, pos, format!("invalid dataset source `{}`", d.source), Some("use `bq://dataset.table`, `bq://project.dataset.table` or `gs://<bucket>/<path>` with a bucket from storage.buckets".into()));
@@ -630,9 +629,4 @@ pub(super) fn walk_strings(v: &serde_json::Value, wanted: &dyn Fn(&str) -> bool,
         }
     }
     walk(v, &mut String::new(), wanted, out);
-}
-
-/// The `StepCommon` of a spec step (re-exported for the pipeline checks).
-pub fn common(step: &Step) -> &StepCommon {
-    step_common(step)
 }

@@ -3,12 +3,9 @@
 //! schedule changes nothing), and an `orchestration.composer` nothing runs on (no environment is
 //! created for it).
 
-use super::semantic::common;
 use crate::diagnostic::{Code, Diagnostic};
-use crate::model::lower::{parse_arg, parse_condition, step_args};
-use crate::model::{ArgPart, Operand};
 use crate::spec::yaml::{pointer_push, Document};
-use crate::spec::Spec;
+use crate::spec::{Arg, ArgPart, Condition, Operand, Spec};
 use std::collections::BTreeSet;
 
 /// Every warning for a valid spec, in source order.
@@ -18,14 +15,14 @@ pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
         let mut used: BTreeSet<&str> = BTreeSet::new();
         let mut arg_params = BTreeSet::new();
         for step in p.steps.values() {
-            let cm = common(step);
+            let cm = step.common();
             used.extend(cm.inputs.values().filter_map(|r| r.strip_prefix("params.")));
-            for part in step_args(step).iter().flat_map(|a| parse_arg(a).0) {
+            for part in step.args().iter().flat_map(|a| Arg::parse(a).0) {
                 if let ArgPart::Param(name) = part {
                     arg_params.insert(name);
                 }
             }
-            if let Some(Operand::Param(name)) = cm.when.as_deref().and_then(parse_condition).map(|c| c.value) {
+            if let Some(Operand::Param(name)) = cm.when.as_deref().and_then(Condition::parse).map(|c| c.value) {
                 arg_params.insert(name);
             }
         }
@@ -36,7 +33,7 @@ pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
             out.push(Diagnostic::new(Code::UnusedParameter, doc.spans.key(&pointer), message).with_hint(hint));
         }
     }
-    if spec.orchestration.composer.is_some() && !crate::model::lower::needs_composer(spec) {
+    if spec.orchestration.composer.is_some() && !spec.needs_composer() {
         let message = "no schedule runs on Composer and there is no drift detection: no Composer environment is created";
         let hint = "remove `orchestration.composer`, or schedule a pipeline with `orchestrator: composer`";
         out.push(Diagnostic::new(Code::UnusedResource, doc.spans.key("/orchestration/composer"), message).with_hint(hint));

@@ -9,7 +9,7 @@
 use super::build::{path_arg, Step, PYTHON};
 use super::deploy::output_path;
 use super::subst::literal;
-use crate::model::lower::VALIDATOR_IMAGE;
+use crate::model::naming::VALIDATOR_IMAGE;
 use crate::model::{paths, Ci, Model};
 
 /// Id of the step that fails the PR when the generated files are stale.

@@ -185,9 +185,6 @@ pub fn component_step(ctx: &Ctx<'_>, step: &Step, component: &Component, image: 
     Ok(task)
 }
 
-/// Image key of the dataset validator.
-pub const VALIDATOR_IMAGE: &str = "validator";
-
 /// A `data_validation` step: the validator image checks the dataset against its contract.
 ///
 /// The validator's command-line contract (the validator image implements it):
@@ -224,7 +221,7 @@ pub fn validation_step(ctx: &Ctx<'_>, step: &Step, dataset: &str) -> Result<Plan
             "--executor-input".into(),
             ir::EXECUTOR_INPUT.into(),
         ],
-        image: ctx.env.image_ref(VALIDATOR_IMAGE),
+        image: ctx.env.image_ref(crate::model::naming::VALIDATOR_IMAGE),
         ..ir::Container::default()
     };
     let key = ctx.task_of(&step.name)?.to_owned();

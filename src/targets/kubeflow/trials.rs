@@ -12,7 +12,6 @@ use super::container::parameter_type;
 use super::ir::{ComponentSpec, ExecutorSpec, ParameterSpec};
 use super::models::gcpc_python;
 use super::plan::{PlannedTask, Source};
-use crate::model::lower::best_value_type;
 use crate::model::{kfp_task_name, IoType, ParamType, Pipeline, Step, StepKind};
 use crate::targets::TargetError;
 
@@ -70,7 +69,7 @@ pub fn best_trial(step: &Step, job: &str) -> Result<PlannedTask, TargetError> {
     let mut component = ComponentSpec::default();
     component.input_definitions.parameters.insert("gcp_resources".into(), ParameterSpec::of("STRING"));
     for (name, p) in search_space {
-        component.output_definitions.parameters.insert(name.clone(), ParameterSpec::of(parameter_type(best_value_type(p))));
+        component.output_definitions.parameters.insert(name.clone(), ParameterSpec::of(parameter_type(p.best_value_type())));
     }
     let mut task = PlannedTask::new(&output_task(step), step, component, ExecutorSpec::Container(gcpc_python(BEST_TRIAL_SCRIPT)));
     let resources = Source::Output { task: job.to_owned(), key: "gcp_resources".into(), ty: IoType::Parameter(ParamType::String) };

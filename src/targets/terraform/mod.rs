@@ -55,7 +55,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
 
 /// The overrides (`overrides.terraform`) that match nothing in the generated module; checked
 /// before any target runs, so each is reported at its place in the spec.
-pub fn override_problems(model: &Model) -> Vec<overrides::Problem> {
+pub fn override_problems(model: &Model) -> Vec<crate::validate::emitted::UnmatchedOverride> {
     overrides::apply(&mut files(model), &model.terraform_overrides)
 }
 

@@ -12,25 +12,12 @@
 //!   text and no spec value becomes a Terraform expression.
 
 use super::syntax::{self, TfFile};
+use crate::validate::emitted::UnmatchedOverride as Problem;
 use hcl::expr::{Expression, ObjectKey, TemplateExpr};
 use hcl::structure::{Attribute, Block, Body, Structure};
 use hcl::Identifier;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-
-/// An override that does not apply: `path` is the override's key path below the address
-/// (empty for the address itself).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    /// The address as written in the spec.
-    pub address: String,
-    /// Keys from the address down to the offending one.
-    pub path: Vec<String>,
-    /// What is wrong.
-    pub message: String,
-    /// The closest existing address, for an unknown one.
-    pub did_you_mean: Option<String>,
-}
 
 /// A block's address: `type.name` for a resource, `data.type.name` for a data source.
 fn address(block: &Block) -> Option<String> {

@@ -13,7 +13,7 @@
 
 pub mod contracts;
 
-use crate::model::lower::VALIDATOR_IMAGE;
+use crate::model::naming::VALIDATOR_IMAGE;
 use crate::model::{paths, Model};
 use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};

@@ -1,0 +1,95 @@
+//! Checks only the generated files can answer, placed in the spec: overrides an environment
+//! can't have because a target writes one file set for every environment (E035 at the
+//! environment's `overrides`), and `overrides.terraform` entries that match no generated block
+//! (E020 at their key). The targets find them (`targets::unexpressed`, after lowering and before
+//! any file is written); the spec is parsed again for positions, only on this error path.
+
+use crate::diagnostic::{Code, Diagnostic, Source};
+
+/// What the targets found they can't express; empty when the spec is fine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unexpressed {
+    /// Environments whose overrides change a shared file set.
+    pub shared: Vec<SharedDifference>,
+    /// `overrides.terraform` entries that match nothing (looked for only without `shared`).
+    pub overrides: Vec<UnmatchedOverride>,
+}
+
+/// An environment whose overrides change the files of a target that is not per environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedDifference {
+    /// The environment.
+    pub env: String,
+    /// The target's title.
+    pub target: &'static str,
+    /// The files that would differ.
+    pub files: Vec<String>,
+}
+
+/// An override that does not apply: `path` is the override's key path below the address
+/// (empty for the address itself).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmatchedOverride {
+    /// The address as written in the spec.
+    pub address: String,
+    /// Keys from the address down to the offending one.
+    pub path: Vec<String>,
+    /// What is wrong.
+    pub message: String,
+    /// The closest existing address, for an unknown one.
+    pub did_you_mean: Option<String>,
+}
+
+/// The diagnostics for what the targets can't express: the shared differences if there are any,
+/// else the unmatched overrides.
+pub fn check(source: &Source, found: &Unexpressed) -> Result<(), Vec<Diagnostic>> {
+    if !found.shared.is_empty() {
+        return Err(shared_diagnostics(source, &found.shared));
+    }
+    if !found.overrides.is_empty() {
+        return Err(override_diagnostics(source, &found.overrides));
+    }
+    Ok(())
+}
+
+/// Overrides that change a target generating one file set for every environment (see
+/// `targets::shared_differences`), as E035 at the environment's `overrides`.
+fn shared_diagnostics(source: &Source, found: &[SharedDifference]) -> Vec<Diagnostic> {
+    let doc = crate::spec::load(source).ok();
+    found
+        .iter()
+        .map(|f| {
+            let pos = doc.as_ref().map(|d| d.spans.key(&crate::spec::envs::overrides_pointer(&f.env))).unwrap_or_default();
+            let msg = format!(
+                "the overrides of `{}` change {} ({}) in a way one file set for every environment cannot express",
+                f.env,
+                f.target,
+                f.files.join(", ")
+            );
+            let hint = "overrides may change pipelines, DAGs and literal Terraform attributes (which become \
+                        variables in env/<env>.tfvars); not Cloud Build or Dockerfiles, nor which Terraform \
+                        resources exist";
+            Diagnostic::new(Code::InvalidValue, pos, msg).with_hint(hint)
+        })
+        .collect()
+}
+
+/// `overrides.terraform` entries that match nothing, as E020 at their key in the spec (the
+/// document is parsed again for positions: only on this error path).
+fn override_diagnostics(source: &Source, problems: &[UnmatchedOverride]) -> Vec<Diagnostic> {
+    let doc = crate::spec::load(source).ok();
+    problems
+        .iter()
+        .map(|p| {
+            let pointer = std::iter::once(&p.address)
+                .chain(&p.path)
+                .fold("/overrides/terraform".to_owned(), |at, key| crate::spec::yaml::pointer_push(&at, key));
+            let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
+            let d = Diagnostic::new(Code::UnknownReference, pos, p.message.clone());
+            match &p.did_you_mean {
+                Some(m) => d.with_hint(format!("did you mean `{m}`?")),
+                None => d,
+            }
+        })
+        .collect()
+}
