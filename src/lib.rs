@@ -123,16 +123,9 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let mut model = model::lower(&spec, &layout).map_err(Bug::from)?;
     for (env, env_spec) in &env_specs {
-        let view = model::lower::lower_view(&spec, env_spec, &layout).map_err(Bug::from)?;
+        // Each view keeps its own grants: Terraform binds them only where it exists.
+        let view = model::lower::lower_view(env_spec, &layout).map_err(Bug::from)?;
         model.env_views.push((env.clone(), view));
-    }
-    if !model.env_views.is_empty() {
-        let all: Vec<&model::Model> = std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).collect();
-        let grants = model::iam::derive_all(&all);
-        for (_, view) in &mut model.env_views {
-            view.grants.clone_from(&grants);
-        }
-        model.grants = grants;
     }
     let shared = targets::shared_differences(&model).map_err(Bug::from)?;
     if !shared.is_empty() {

@@ -32,12 +32,12 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
     lower_with(spec, layout, needs_composer(spec))
 }
 
-/// Lowers one environment's spec (the spec with that environment's overrides) as a view of the
-/// `base` spec: one Terraform module and one CD serve every environment, so whether a Composer
-/// environment exists is the base spec's decision, not the view's (dev with its only Composer
-/// schedule switched off keeps the environment, without that DAG).
-pub fn lower_view(base: &Spec, env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
-    lower_with(env_spec, layout, needs_composer(base))
+/// Lowers one environment's spec (the spec with that environment's overrides): like any spec, it
+/// gets a Composer environment exactly when something of its own runs there, so dev on Vertex AI
+/// schedules has none while prod's Composer schedules have one (the shared Terraform module
+/// counts it per environment, `targets::terraform::per_env`).
+pub fn lower_view(env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    lower(env_spec, layout)
 }
 
 fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, LowerError> {
