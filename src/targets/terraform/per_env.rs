@@ -108,20 +108,40 @@ pub fn parameterize(model: &Model, build: impl Fn(&Model) -> Files) -> Result<(F
         for entry in entries.iter_mut() {
             match merge_entry(entry, &by_address, &envs, &mut out.settings) {
                 Ok(item) => items.push(item),
-                Err(env) => problems.push(Problem { env: envs[env].to_owned(), files: vec![format!("terraform/{name}")] }),
+                Err(env) => problems.push((*name, entry.key.clone(), env)),
             }
         }
         files.push((*name, TfFile::from_items(items)));
     }
     if !problems.is_empty() {
-        problems.sort_by(|a, b| (&a.env, &a.files).cmp(&(&b.env, &b.files)));
-        problems.dedup();
-        return Err(problems);
+        return Err(blame(model, &build, &envs, &views, problems));
     }
     if let Some((_, variables)) = files.iter_mut().find(|(name, _)| *name == "variables.tf") {
         declare(variables, &out);
     }
     Ok((files, out))
+}
+
+/// The problems (file, item, environment where the merge failed) put on the environments whose
+/// overrides change that item: those whose version differs from the spec's own.
+fn blame(model: &Model, build: &impl Fn(&Model) -> Files, envs: &[&str], views: &[Files], found: Vec<(&str, String, usize)>) -> Vec<Problem> {
+    let base = build(model);
+    let version = |files: &Files, name: &str, key: &str| {
+        let file = files.iter().find(|(n, _)| *n == name).map(|(_, f)| f)?;
+        let item = file.items().iter().find(|i| item_key(i) == key)?;
+        TfFile::from_items(vec![item.clone()]).render().ok()
+    };
+    let mut out = Vec::new();
+    for (name, key, at) in found {
+        let file = format!("terraform/{name}");
+        let theirs = |e: usize| version(&views[e], name, &key) != version(&base, name, &key);
+        let changed: Vec<usize> = (0..envs.len()).filter(|&e| theirs(e)).collect();
+        let changed = if changed.is_empty() { vec![at] } else { changed };
+        out.extend(changed.into_iter().map(|e| Problem { env: envs[e].to_owned(), files: vec![file.clone()] }));
+    }
+    out.sort_by(|a, b| (&a.env, &a.files).cmp(&(&b.env, &b.files)));
+    out.dedup();
+    out
 }
 
 /// The `env/<env>.tfvars` lines of environment `index`.
@@ -272,7 +292,7 @@ fn merge_entry(entry: &mut Entry, optional: &BTreeMap<&str, &[bool]>, envs: &[&s
     }
     add_count(&mut block.body, &address);
     let only: Vec<&str> = envs.iter().zip(&present).filter(|(_, p)| **p).map(|(e, _)| *e).collect();
-    Ok(item.note(format!("Only in {} (the other environments' overrides remove it).", only.join(", "))))
+    Ok(item.note(format!("Only in {} (environments.<env>.overrides: the others do not have it).", only.join(", "))))
 }
 
 /// `count = contains(var.present_resources, "<address>") ? 1 : 0`, or that condition joined
@@ -283,7 +303,10 @@ fn add_count(body: &mut Body, address: &str) {
         if let Structure::Attribute(a) = s {
             if a.key.as_str() == "count" {
                 if let Expression::Conditional(c) = &mut a.expr {
-                    let existing = std::mem::replace(&mut c.cond_expr, Expression::Null);
+                    let existing = match std::mem::replace(&mut c.cond_expr, Expression::Null) {
+                        op @ (Expression::Operation(_) | Expression::Conditional(_)) => Expression::Parenthesis(Box::new(op)),
+                        other => other,
+                    };
                     c.cond_expr = super::syntax::op(present, hcl::expr::BinaryOperator::And, existing);
                 }
                 return;
@@ -479,10 +502,48 @@ impl Merge<'_, '_> {
         if exprs.iter().all(|(_, x)| matches!(x, Expression::Array(_))) {
             return self.list(exprs).ok_or(differs);
         }
+        if let Some(merged) = self.same_keys(exprs, address, path) {
+            return merged;
+        }
         if self.outputs && exprs.iter().all(|(_, x)| matches!(x, Expression::Object(_))) {
             return self.object(exprs).ok_or(differs);
         }
         Err(differs)
+    }
+
+    /// Objects with the same keys in every version: each value merged on its own (a label that
+    /// differs becomes a variable). `None` when they are not such objects.
+    fn same_keys(&mut self, exprs: &[(usize, Expression)], address: &str, path: &[String]) -> Option<Result<Expression, usize>> {
+        let objects: Vec<(usize, &hcl::expr::Object<ObjectKey, Expression>)> = exprs
+            .iter()
+            .filter_map(|(e, x)| match x {
+                Expression::Object(o) => Some((*e, o)),
+                _ => None,
+            })
+            .collect();
+        let (_, first) = objects.first()?;
+        let same = objects.len() == exprs.len() && objects.iter().all(|(_, o)| o.len() == first.len() && o.keys().zip(first.keys()).all(|(a, b)| a == b));
+        if !same {
+            return None;
+        }
+        let mut out = hcl::expr::Object::new();
+        for key in first.keys() {
+            let values: Vec<(usize, Expression)> = objects.iter().filter_map(|(e, o)| Some((*e, o.get(key)?.clone()))).collect();
+            let name = match key {
+                ObjectKey::Identifier(i) => i.to_string(),
+                ObjectKey::Expression(k) => hcl::format::to_string(k).unwrap_or_default().trim_matches('"').to_owned(),
+                _ => String::new(),
+            };
+            let mut at = path.to_vec();
+            at.push(name);
+            match self.expression(&values, address, &at) {
+                Ok(v) => {
+                    out.insert(key.clone(), v);
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        Some(Ok(Expression::Object(out)))
     }
 
     /// Whether every optional resource `e` refers to exists in environment `env`.
