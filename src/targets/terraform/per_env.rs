@@ -292,7 +292,7 @@ fn merge_entry(entry: &mut Entry, optional: &BTreeMap<&str, &[bool]>, envs: &[&s
     }
     add_count(&mut block.body, &address);
     let only: Vec<&str> = envs.iter().zip(&present).filter(|(_, p)| **p).map(|(e, _)| *e).collect();
-    Ok(item.note(format!("Only in {} (environments.<env>.overrides: the others do not have it).", only.join(", "))))
+    Ok(item.note_first(format!("Only in {} (environments.<env>.overrides: the others do not have it).", only.join(", "))))
 }
 
 /// `count = contains(var.present_resources, "<address>") ? 1 : 0`, or that condition joined

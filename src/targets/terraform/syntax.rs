@@ -282,6 +282,12 @@ impl Item {
         }
     }
 
+    /// Adds a comment line above the item's other comments.
+    pub fn note_first(mut self, line: impl Into<String>) -> Item {
+        self.comments.insert(0, line.into());
+        self
+    }
+
     /// Adds the comment lines of `other` (another environment's version of this item) that this
     /// item lacks, at their place there.
     pub fn absorb_comments(&mut self, other: &Item) {
