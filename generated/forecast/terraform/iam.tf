@@ -343,8 +343,8 @@ resource "google_service_account_iam_member" "ci_on_serving_iam_serviceaccountus
   member             = google_service_account.ci.member
 }
 
-# ci: CD syncs the DAGs into the Composer bucket
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# ci: CD syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "ci_composer_bucket_storage_objectuser" {
   count  = contains(var.present_resources, "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser") && contains(var.ci_triggers, "cd") ? 1 : 0
   bucket = google_storage_bucket.composer[0].name
@@ -397,10 +397,10 @@ resource "google_artifact_registry_repository_iam_member" "promote_docker_artifa
   member     = google_service_account.promote.member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_project_iam_member" "composer_aiplatform_user" {
   count   = contains(var.present_resources, "google_project_iam_member.composer_aiplatform_user") ? 1 : 0
   project = var.project_id
@@ -408,9 +408,9 @@ resource "google_project_iam_member" "composer_aiplatform_user" {
   member  = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
 # pipeline `tuning` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_project_iam_member" "composer_bigquery_jobuser" {
   count   = contains(var.present_resources, "google_project_iam_member.composer_bigquery_jobuser") ? 1 : 0
   project = var.project_id
@@ -418,8 +418,8 @@ resource "google_project_iam_member" "composer_bigquery_jobuser" {
   member  = google_service_account.composer[0].member
 }
 
-# orchestration.composer: the environment runs as the Composer SA (Composer requires this project role)
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# orchestration.composer: the environment runs as the Composer SA (Composer requires this project role)
 resource "google_project_iam_member" "composer_composer_worker" {
   # checkov:skip=CKV_GCP_49:Cloud Composer requires roles/composer.worker on the environment's own SA
   count   = contains(var.present_resources, "google_project_iam_member.composer_composer_worker") ? 1 : 0
@@ -428,10 +428,10 @@ resource "google_project_iam_member" "composer_composer_worker" {
   member  = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifactregistry_reader" {
   count      = contains(var.present_resources, "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader") ? 1 : 0
   location   = google_artifact_registry_repository.kfp.location
@@ -440,10 +440,10 @@ resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifact
   member     = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_service_account_iam_member" "composer_on_pipelines_iam_serviceaccountuser" {
   count              = contains(var.present_resources, "google_service_account_iam_member.composer_on_pipelines_iam_serviceaccountuser") ? 1 : 0
   service_account_id = google_service_account.pipelines.name
@@ -451,9 +451,9 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
   member             = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `sales`
 # pipeline `tuning` schedule waits for dataset `sales`
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
   count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer") ? 1 : 0
   project    = "acme-retail-warehouse"
@@ -493,8 +493,8 @@ resource "google_project_iam_member" "plan_cloudbuild_viewer" {
   member  = google_service_account.plan.member
 }
 
-# ci.terraform.plan: terraform plan refreshes the composer.googleapis.com resources
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# ci.terraform.plan: terraform plan refreshes the composer.googleapis.com resources
 resource "google_project_iam_member" "plan_composer_viewer" {
   count   = contains(var.present_resources, "google_project_iam_member.plan_composer_viewer") ? 1 : 0
   project = var.project_id
@@ -537,8 +537,8 @@ resource "google_project_iam_member" "plan_monitoring_viewer" {
   member  = google_service_account.plan.member
 }
 
-# ci.terraform.plan: terraform plan refreshes the pubsub.googleapis.com resources
 # Only in prod (environments.<env>.overrides: the others do not have it).
+# ci.terraform.plan: terraform plan refreshes the pubsub.googleapis.com resources
 resource "google_project_iam_member" "plan_pubsub_viewer" {
   count   = contains(var.present_resources, "google_project_iam_member.plan_pubsub_viewer") ? 1 : 0
   project = var.project_id
@@ -593,8 +593,8 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_gith
   ]
 }
 
-# orchestration.composer: the environment runs as the Composer SA
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# orchestration.composer: the environment runs as the Composer SA
 resource "google_service_account_iam_member" "composer_agent_on_composer_composer_serviceagentv2ext" {
   count              = contains(var.present_resources, "google_service_account_iam_member.composer_agent_on_composer_composer_serviceagentv2ext") ? 1 : 0
   service_account_id = google_service_account.composer[0].name
@@ -605,8 +605,8 @@ resource "google_service_account_iam_member" "composer_agent_on_composer_compose
   ]
 }
 
-# monitoring.notify: Cloud Monitoring publishes alerts to topic `demand-alerts`
 # Only in prod (environments.<env>.overrides: the others do not have it).
+# monitoring.notify: Cloud Monitoring publishes alerts to topic `demand-alerts`
 resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalerts_pubsub_publisher" {
   count  = contains(var.present_resources, "google_pubsub_topic_iam_member.monitoring_agent_topic_demand_2dalerts_pubsub_publisher") ? 1 : 0
   topic  = google_pubsub_topic.topic_demand_2dalerts[0].name
@@ -617,9 +617,9 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalert
   ]
 }
 
+# Only in dev (environments.<env>.overrides: the others do not have it).
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
-# Only in dev (environments.<env>.overrides: the others do not have it).
 resource "google_project_iam_member" "promoter_aiplatform_user" {
   count   = contains(var.present_resources, "google_project_iam_member.promoter_aiplatform_user") && (var.promoter_sa != "") ? 1 : 0
   project = var.project_id
@@ -649,9 +649,9 @@ resource "google_artifact_registry_repository_iam_member" "promoter_kfp_artifact
   member     = "serviceAccount:${var.promoter_sa}"
 }
 
+# Only in dev (environments.<env>.overrides: the others do not have it).
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring`, whose runs run as the pipelines SA
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training`, whose runs run as the pipelines SA
-# Only in dev (environments.<env>.overrides: the others do not have it).
 resource "google_service_account_iam_member" "promoter_on_pipelines_iam_serviceaccountuser" {
   count              = contains(var.present_resources, "google_service_account_iam_member.promoter_on_pipelines_iam_serviceaccountuser") && (var.promoter_sa != "") ? 1 : 0
   service_account_id = google_service_account.pipelines.name
@@ -667,8 +667,8 @@ resource "google_service_account_iam_member" "promoter_on_serving_iam_serviceacc
   member             = "serviceAccount:${var.promoter_sa}"
 }
 
-# ci: a release from the previous environment syncs the DAGs into the Composer bucket
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# ci: a release from the previous environment syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "promoter_composer_bucket_storage_objectuser" {
   count  = contains(var.present_resources, "google_storage_bucket_iam_member.promoter_composer_bucket_storage_objectuser") && (var.promoter_sa != "") ? 1 : 0
   bucket = google_storage_bucket.composer[0].name

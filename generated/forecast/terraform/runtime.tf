@@ -71,9 +71,9 @@ resource "google_cloud_run_v2_service" "api" {
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: runs the DAGs of pipelines scheduled on Composer. Its bucket is created
 # above it, so CD knows the DAG folder (Environment::composer_dag_folder) without Terraform outputs.
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_composer_environment" "composer" {
   count  = contains(var.present_resources, "google_composer_environment.composer") ? 1 : 0
   name   = "demand-composer"
