@@ -231,11 +231,16 @@ impl Ctx {
             let (ty, name) = targets::terraform::binding_address(g);
             format!("{ty}.{name}")
         };
-        if let Some(unknown) = without.iter().find(|w| !model.grants.iter().any(|g| address(g) == **w)) {
+        let bound = |w: &String| std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).any(|m| m.grants.iter().any(|g| address(g) == *w));
+        if let Some(unknown) = without.iter().find(|w| !bound(w)) {
             eprintln!("error: --without {unknown}: iam.tf has no such binding");
             return EXIT_INVALID;
         }
+        // Each environment binds its own grants (see `proof::prove`): the binding goes from each.
         model.grants.retain(|g| !without.contains(&address(g)));
+        for (_, view) in &mut model.env_views {
+            view.grants.retain(|g| !without.contains(&address(g)));
+        }
         let proof = mlopsgen::proof::prove(&model, &roles);
         match format {
             IamFormat::Text => print!("{}", mlopsgen::proof::report::text(&proof)),

@@ -32,31 +32,22 @@ pub fn lower(spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
     lower_with(spec, layout, spec.needs_composer())
 }
 
-/// Lowers one environment's spec (the spec with that environment's overrides) as a view of the
-/// `base` spec: one Terraform module and one CD serve every environment, so whether a Composer
-/// environment exists is the base spec's decision, not the view's (dev with its only Composer
-/// schedule switched off keeps the environment, without that DAG).
-fn lower_view(base: &Spec, env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
-    lower_with(env_spec, layout, base.needs_composer())
+/// Lowers one environment's spec (the spec with that environment's overrides): like any spec, it
+/// gets a Composer environment exactly when something of its own runs there, so dev on Vertex AI
+/// schedules has none while prod's Composer schedules have one (the shared Terraform module
+/// counts it per environment, `targets::terraform::per_env`).
+fn lower_view(env_spec: &Spec, layout: &Layout) -> Result<Model, LowerError> {
+    lower(env_spec, layout)
 }
 
 /// Lowers a validated spec with each environment's spec (the spec with that environment's
-/// overrides, see `validate::envs`) as a view of it ([`Model::env_views`]); with any view, the
-/// model and every view share one set of grants, derived from all of them
-/// ([`iam::derive_all`]): one Terraform module binds them in every environment.
+/// overrides, see `validate::envs`) as a view of it ([`Model::env_views`]). Each view keeps its
+/// own grants: Terraform binds them only where they exist (`targets::terraform::per_env`).
 pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> Result<Model, LowerError> {
     let mut model = lower(spec, layout)?;
     for (env, env_spec) in env_specs {
-        let view = lower_view(spec, env_spec, layout)?;
+        let view = lower_view(env_spec, layout)?;
         model.env_views.push((env.clone(), view));
-    }
-    if !model.env_views.is_empty() {
-        let all: Vec<&Model> = std::iter::once(&model).chain(model.env_views.iter().map(|(_, v)| v)).collect();
-        let grants = iam::derive_all(&all);
-        for (_, view) in &mut model.env_views {
-            view.grants.clone_from(&grants);
-        }
-        model.grants = grants;
     }
     Ok(model)
 }

@@ -16,6 +16,7 @@ pub mod iam;
 pub mod lower;
 pub mod naming;
 pub mod paths;
+pub mod presence;
 pub mod terraform_access;
 mod pipeline;
 mod scope;

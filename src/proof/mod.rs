@@ -111,16 +111,39 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
 }
 
 /// Checks the model's grants against its actions.
-/// With environment views ([`Model::env_views`]), the actions of every environment are checked
-/// against the one set of grants.
+/// With environment views ([`Model::env_views`]), each environment's actions are checked against
+/// that environment's grants ([`prove_env`]: Terraform binds a grant only where its view has it),
+/// and the proofs are joined.
 pub fn prove(m: &Model, roles: &Roles) -> Proof {
-    let mut acts = actions::derive(m);
-    for (_, view) in &m.env_views {
-        acts.extend(actions::derive(view));
+    if m.env_views.is_empty() {
+        return check(actions::derive(m), m.grants.clone(), roles);
     }
-    acts.sort();
-    acts.dedup();
-    check(acts, m.grants.clone(), roles)
+    let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new() };
+    for env in &m.environments {
+        let proof = prove_env(m, &env.name, roles);
+        for p in proof.actions {
+            if !all.actions.iter().any(|a| a.action == p.action) {
+                all.actions.push(p);
+            }
+        }
+        for g in proof.grants {
+            if !all.grants.contains(&g) {
+                all.grants.push(g);
+            }
+        }
+        for p in proof.problems {
+            if !all.problems.contains(&p) {
+                all.problems.push(p);
+            }
+        }
+    }
+    all
+}
+
+/// The proof in one environment: its view's actions against its view's grants.
+pub fn prove_env(m: &Model, env: &str, roles: &Roles) -> Proof {
+    let view = m.for_env(env);
+    check(actions::derive(view), view.grants.clone(), roles)
 }
 
 /// Checks `grants` against `acts` (what [`prove`] does; separate so tests can weaken grants).

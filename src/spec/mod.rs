@@ -120,9 +120,12 @@ pub struct Environment {
     /// this environment only, by JSON Merge Patch (RFC 7386): mappings merge key by key, any other
     /// value (a scalar, a list) replaces the one it overrides, and `null` removes the key — a
     /// pipeline's `schedule: null` disables its schedule, `services: {api: null}` leaves the
-    /// service out of this environment. Every key must name something the spec has (an entry it
-    /// declares or a field of the section it is in), and the merged spec is validated like the
-    /// spec itself.
+    /// service out of this environment (an entry exists in every environment whose overrides do
+    /// not remove it; Terraform counts its resources per environment), `monitoring: {notify: […]}`
+    /// sets this environment's notification targets, `schedule: {orchestrator: vertex}` moves a
+    /// schedule to Vertex AI here (an environment has Composer only if one of its schedules runs
+    /// there). Every key must name something the spec has (an entry it declares or a field of the
+    /// section it is in), and the merged spec is validated like the spec itself.
     #[serde(default)]
     pub overrides: serde_json::Map<String, serde_json::Value>,
 }

@@ -110,6 +110,9 @@ impl Target for Cloudbuild {
     fn emit(&self, model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), TargetError> {
         cloudbuild::emit(model, out, shard)
     }
+    fn per_environment(&self) -> bool {
+        true // one file set from every environment's union, per-environment steps guarded (cloudbuild::only_in)
+    }
     fn review(&self, old: &Files, new: &Files) -> Vec<Change> {
         review::cloudbuild::changes(old, new)
     }

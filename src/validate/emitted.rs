@@ -66,9 +66,10 @@ fn shared_diagnostics(source: &Source, found: &[SharedDifference]) -> Vec<Diagno
                 f.target,
                 f.files.join(", ")
             );
-            let hint = "overrides may change pipelines, DAGs and literal Terraform attributes (which become \
-                        variables in env/<env>.tfvars); not Cloud Build or Dockerfiles, nor which Terraform \
-                        resources exist";
+            let hint = "overrides may change literal Terraform attributes (variables in env/<env>.tfvars), \
+                        remove an entry (`null`: its resources get a count), change list members that refer \
+                        to such resources, and change pipelines, DAGs and schedules; not Dockerfiles, nor a \
+                        reference or a nested block of a resource every environment has";
             Diagnostic::new(Code::InvalidValue, pos, msg).with_hint(hint)
         })
         .collect()

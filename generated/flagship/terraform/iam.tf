@@ -472,8 +472,10 @@ resource "google_project_iam_member" "composer_aiplatform_user" {
   member  = google_service_account.composer.member
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `customers` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "composer_bigquery_jobuser" {
+  count   = contains(var.present_resources, "google_project_iam_member.composer_bigquery_jobuser") ? 1 : 0
   project = var.project_id
   role    = "roles/bigquery.jobUser"
   member  = google_service_account.composer.member
@@ -487,8 +489,10 @@ resource "google_project_iam_member" "composer_composer_worker" {
   member  = google_service_account.composer.member
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifactregistry_reader" {
+  count      = contains(var.present_resources, "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader") ? 1 : 0
   location   = google_artifact_registry_repository.kfp.location
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.reader"
@@ -503,8 +507,10 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
   member             = google_service_account.composer.member
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `customers`
 resource "google_bigquery_dataset_iam_member" "composer_bq_churn_bigquery_dataviewer" {
+  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_churn_bigquery_dataviewer") ? 1 : 0
   dataset_id = "churn"
   role       = "roles/bigquery.dataViewer"
   member     = google_service_account.composer.member

@@ -84,3 +84,8 @@ variable "cloud_run_v2_service_api_template_scaling_min_instance_count" {
   type        = number
   description = "`google_cloud_run_v2_service.api.template.scaling.min_instance_count` in this environment (environments.<env>.overrides)."
 }
+
+variable "present_resources" {
+  type        = set(string)
+  description = "Resources that exist only in some environments (environments.<env>.overrides remove them elsewhere): those this environment creates."
+}

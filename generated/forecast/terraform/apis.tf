@@ -22,7 +22,9 @@ resource "google_project_service" "cloudbuild" {
   disable_on_destroy = false
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_project_service" "composer" {
+  count              = contains(var.present_resources, "google_project_service.composer") ? 1 : 0
   service            = "composer.googleapis.com"
   disable_on_destroy = false
 }
@@ -37,7 +39,9 @@ resource "google_project_service" "monitoring" {
   disable_on_destroy = false
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 resource "google_project_service" "pubsub" {
+  count              = contains(var.present_resources, "google_project_service.pubsub") ? 1 : 0
   service            = "pubsub.googleapis.com"
   disable_on_destroy = false
 }

@@ -53,7 +53,9 @@ resource "google_service_account" "promote" {
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 resource "google_service_account" "composer" {
+  count        = contains(var.present_resources, "google_service_account.composer") ? 1 : 0
   account_id   = "demand-composer"
   display_name = "demand composer"
   description  = "Runs the Cloud Composer environment and its DAGs."
@@ -275,6 +277,8 @@ resource "google_secret_manager_secret_iam_member" "serving_secret_api_keys_secr
   ]
 }
 
+# ci: CD creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
+# ci: CD creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -321,6 +325,8 @@ resource "google_artifact_registry_repository_iam_member" "ci_kfp_artifactregist
   member     = google_service_account.ci.member
 }
 
+# ci: CD creates or updates the Vertex AI schedule of pipeline `scoring`, whose runs run as the pipelines SA
+# ci: CD creates or updates the Vertex AI schedule of pipeline `training`, whose runs run as the pipelines SA
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA
 resource "google_service_account_iam_member" "ci_on_pipelines_iam_serviceaccountuser" {
   count              = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -337,10 +343,11 @@ resource "google_service_account_iam_member" "ci_on_serving_iam_serviceaccountus
   member             = google_service_account.ci.member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # ci: CD syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "ci_composer_bucket_storage_objectuser" {
-  count  = contains(var.ci_triggers, "cd") ? 1 : 0
-  bucket = google_storage_bucket.composer.name
+  count  = contains(var.present_resources, "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser") && contains(var.ci_triggers, "cd") ? 1 : 0
+  bucket = google_storage_bucket.composer[0].name
   role   = "roles/storage.objectUser"
   member = google_service_account.ci.member
 }
@@ -390,57 +397,69 @@ resource "google_artifact_registry_repository_iam_member" "promote_docker_artifa
   member     = google_service_account.promote.member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "composer_aiplatform_user" {
+  count   = contains(var.present_resources, "google_project_iam_member.composer_aiplatform_user") ? 1 : 0
   project = var.project_id
   role    = "roles/aiplatform.user"
-  member  = google_service_account.composer.member
+  member  = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
 # pipeline `tuning` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
 resource "google_project_iam_member" "composer_bigquery_jobuser" {
+  count   = contains(var.present_resources, "google_project_iam_member.composer_bigquery_jobuser") ? 1 : 0
   project = var.project_id
   role    = "roles/bigquery.jobUser"
-  member  = google_service_account.composer.member
+  member  = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: the environment runs as the Composer SA (Composer requires this project role)
 resource "google_project_iam_member" "composer_composer_worker" {
   # checkov:skip=CKV_GCP_49:Cloud Composer requires roles/composer.worker on the environment's own SA
+  count   = contains(var.present_resources, "google_project_iam_member.composer_composer_worker") ? 1 : 0
   project = var.project_id
   role    = "roles/composer.worker"
-  member  = google_service_account.composer.member
+  member  = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA from the template in the KFP repository
 resource "google_artifact_registry_repository_iam_member" "composer_kfp_artifactregistry_reader" {
+  count      = contains(var.present_resources, "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader") ? 1 : 0
   location   = google_artifact_registry_repository.kfp.location
   repository = google_artifact_registry_repository.kfp.name
   role       = "roles/artifactregistry.reader"
-  member     = google_service_account.composer.member
+  member     = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `scoring` schedule: its DAG starts runs as the pipelines SA
 # pipeline `training` schedule: its DAG starts runs as the pipelines SA
 # pipeline `tuning` schedule: its DAG starts runs as the pipelines SA
 resource "google_service_account_iam_member" "composer_on_pipelines_iam_serviceaccountuser" {
+  count              = contains(var.present_resources, "google_service_account_iam_member.composer_on_pipelines_iam_serviceaccountuser") ? 1 : 0
   service_account_id = google_service_account.pipelines.name
   role               = "roles/iam.serviceAccountUser"
-  member             = google_service_account.composer.member
+  member             = google_service_account.composer[0].member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `sales`
 # pipeline `tuning` schedule waits for dataset `sales`
 resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
+  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer") ? 1 : 0
   project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.composer.member
+  member     = google_service_account.composer[0].member
   depends_on = [
     google_project_service.bigquery
   ]
@@ -474,8 +493,10 @@ resource "google_project_iam_member" "plan_cloudbuild_viewer" {
   member  = google_service_account.plan.member
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # ci.terraform.plan: terraform plan refreshes the composer.googleapis.com resources
 resource "google_project_iam_member" "plan_composer_viewer" {
+  count   = contains(var.present_resources, "google_project_iam_member.plan_composer_viewer") ? 1 : 0
   project = var.project_id
   role    = "roles/composer.viewer"
   member  = google_service_account.plan.member
@@ -509,8 +530,10 @@ resource "google_project_iam_member" "plan_monitoring_viewer" {
   member  = google_service_account.plan.member
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 # ci.terraform.plan: terraform plan refreshes the pubsub.googleapis.com resources
 resource "google_project_iam_member" "plan_pubsub_viewer" {
+  count   = contains(var.present_resources, "google_project_iam_member.plan_pubsub_viewer") ? 1 : 0
   project = var.project_id
   role    = "roles/pubsub.viewer"
   member  = google_service_account.plan.member
@@ -563,9 +586,11 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_gith
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: the environment runs as the Composer SA
 resource "google_service_account_iam_member" "composer_agent_on_composer_composer_serviceagentv2ext" {
-  service_account_id = google_service_account.composer.name
+  count              = contains(var.present_resources, "google_service_account_iam_member.composer_agent_on_composer_composer_serviceagentv2ext") ? 1 : 0
+  service_account_id = google_service_account.composer[0].name
   role               = "roles/composer.ServiceAgentV2Ext"
   member             = "serviceAccount:service-${data.google_project.this.number}@cloudcomposer-accounts.iam.gserviceaccount.com"
   depends_on = [
@@ -573,14 +598,26 @@ resource "google_service_account_iam_member" "composer_agent_on_composer_compose
   ]
 }
 
+# Only in prod (environments.<env>.overrides: the others do not have it).
 # monitoring.notify: Cloud Monitoring publishes alerts to topic `demand-alerts`
 resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalerts_pubsub_publisher" {
-  topic  = google_pubsub_topic.topic_demand_2dalerts.name
+  count  = contains(var.present_resources, "google_pubsub_topic_iam_member.monitoring_agent_topic_demand_2dalerts_pubsub_publisher") ? 1 : 0
+  topic  = google_pubsub_topic.topic_demand_2dalerts[0].name
   role   = "roles/pubsub.publisher"
   member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-monitoring-notification.iam.gserviceaccount.com"
   depends_on = [
     google_project_service.monitoring
   ]
+}
+
+# Only in dev (environments.<env>.overrides: the others do not have it).
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
+resource "google_project_iam_member" "promoter_aiplatform_user" {
+  count   = contains(var.present_resources, "google_project_iam_member.promoter_aiplatform_user") && (var.promoter_sa != "") ? 1 : 0
+  project = var.project_id
+  role    = "roles/aiplatform.user"
+  member  = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment pushes image `server`
@@ -605,6 +642,16 @@ resource "google_artifact_registry_repository_iam_member" "promoter_kfp_artifact
   member     = "serviceAccount:${var.promoter_sa}"
 }
 
+# Only in dev (environments.<env>.overrides: the others do not have it).
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring`, whose runs run as the pipelines SA
+# ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training`, whose runs run as the pipelines SA
+resource "google_service_account_iam_member" "promoter_on_pipelines_iam_serviceaccountuser" {
+  count              = contains(var.present_resources, "google_service_account_iam_member.promoter_on_pipelines_iam_serviceaccountuser") && (var.promoter_sa != "") ? 1 : 0
+  service_account_id = google_service_account.pipelines.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${var.promoter_sa}"
+}
+
 # ci: a release from the previous environment rolls service `api` onto the new `server` image
 resource "google_service_account_iam_member" "promoter_on_serving_iam_serviceaccountuser" {
   count              = var.promoter_sa != "" ? 1 : 0
@@ -613,10 +660,11 @@ resource "google_service_account_iam_member" "promoter_on_serving_iam_serviceacc
   member             = "serviceAccount:${var.promoter_sa}"
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # ci: a release from the previous environment syncs the DAGs into the Composer bucket
 resource "google_storage_bucket_iam_member" "promoter_composer_bucket_storage_objectuser" {
-  count  = var.promoter_sa != "" ? 1 : 0
-  bucket = google_storage_bucket.composer.name
+  count  = contains(var.present_resources, "google_storage_bucket_iam_member.promoter_composer_bucket_storage_objectuser") && (var.promoter_sa != "") ? 1 : 0
+  bucket = google_storage_bucket.composer[0].name
   role   = "roles/storage.objectUser"
   member = "serviceAccount:${var.promoter_sa}"
 }

@@ -16,8 +16,8 @@ output "service_accounts" {
     "ci"        = google_service_account.ci.email
     "checks"    = google_service_account.checks.email
     "promote"   = google_service_account.promote.email
-    "composer"  = google_service_account.composer.email
     "plan"      = google_service_account.plan.email
+    "composer"  = one(google_service_account.composer[*].email)
   }
 }
 
@@ -33,12 +33,12 @@ output "kfp_repository" {
 
 output "composer_dag_prefix" {
   description = "gs:// folder Composer loads DAGs from (CD copies the DAGs here)."
-  value       = google_composer_environment.composer.config[0].dag_gcs_prefix
+  value       = one(google_composer_environment.composer[*].config)[0].dag_gcs_prefix
 }
 
 output "composer_airflow_uri" {
   description = "Airflow web UI."
-  value       = google_composer_environment.composer.config[0].airflow_uri
+  value       = one(google_composer_environment.composer[*].config)[0].airflow_uri
 }
 
 output "endpoints" {

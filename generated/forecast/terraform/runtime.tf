@@ -71,21 +71,23 @@ resource "google_cloud_run_v2_service" "api" {
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: runs the DAGs of pipelines scheduled on Composer. Its bucket is created
 # above it, so CD knows the DAG folder (Environment::composer_dag_folder) without Terraform outputs.
 resource "google_composer_environment" "composer" {
+  count  = contains(var.present_resources, "google_composer_environment.composer") ? 1 : 0
   name   = "demand-composer"
   region = var.region
 
   config {
-    environment_size = "ENVIRONMENT_SIZE_SMALL"
+    environment_size = var.composer_environment_composer_config_environment_size
 
     software_config {
       image_version = "composer-3-airflow-2.10.5"
     }
 
     node_config {
-      service_account = google_service_account.composer.email
+      service_account = google_service_account.composer[0].email
     }
 
     workloads_config {
@@ -98,7 +100,7 @@ resource "google_composer_environment" "composer" {
   }
 
   storage_config {
-    bucket = google_storage_bucket.composer.name
+    bucket = google_storage_bucket.composer[0].name
   }
 
   depends_on = [

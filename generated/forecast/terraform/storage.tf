@@ -79,9 +79,11 @@ resource "google_bigquery_dataset" "bq_forecasts" {
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: the environment's bucket (DAGs, plugins, logs); CD syncs the DAGs into it.
 resource "google_storage_bucket" "composer" {
   # checkov:skip=CKV_GCP_62:access logs go to Cloud Audit Logs; no separate log bucket is declared
+  count                       = contains(var.present_resources, "google_storage_bucket.composer") ? 1 : 0
   name                        = "${var.project_id}-composer"
   location                    = var.region
   uniform_bucket_level_access = true

@@ -68,3 +68,23 @@ variable "promoter_sa" {
   type        = string
   description = "Email of the previous environment's promotion SA, whose release builds deploy into this environment (empty in the first)."
 }
+
+variable "composer_environment_composer_config_environment_size" {
+  type        = string
+  description = "`google_composer_environment.composer.config.environment_size` in this environment (environments.<env>.overrides)."
+}
+
+variable "monitoring_notification_channel_email_0_display_name" {
+  type        = string
+  description = "`google_monitoring_notification_channel.email_0.display_name` in this environment (environments.<env>.overrides)."
+}
+
+variable "monitoring_notification_channel_email_0_labels_email_address" {
+  type        = string
+  description = "`google_monitoring_notification_channel.email_0.labels.email_address` in this environment (environments.<env>.overrides)."
+}
+
+variable "present_resources" {
+  type        = set(string)
+  description = "Resources that exist only in some environments (environments.<env>.overrides remove them elsewhere): those this environment creates."
+}

@@ -13,6 +13,7 @@
 mod build;
 mod cd;
 mod deploy;
+mod only_in;
 mod pr;
 mod release;
 pub mod schedule;
@@ -29,11 +30,14 @@ use crate::targets::{Shard, TargetError};
 use build::{Build, Options, Step};
 use std::collections::BTreeMap;
 
-/// Emits the Cloud Build configs (none without a `ci` section).
+/// Emits the Cloud Build configs (none without a `ci` section): one set for every environment,
+/// with what any environment has (`presence::union`), each step for what some environment lacks
+/// guarded (`only_in`).
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    for config in builds(model) {
+    let union = crate::model::presence::union(model);
+    for config in builds(&union) {
         let path = paths::cloudbuild(config.name);
-        out.insert(path, render(model, config)?)?;
+        out.insert(path, render(&union, config)?)?;
     }
     if model.ci.is_some() {
         for (path, text) in schedule::files(model) {
@@ -71,10 +75,12 @@ fn builds(model: &Model) -> Vec<Config> {
     let Some(ci) = &model.ci else { return Vec::new() };
     let mut out = vec![Config { name: "pr", steps: pr::steps(model, ci), images: Vec::new(), timeout_secs: 3600 }];
     let (steps, images) = cd::steps(model);
+    let steps = only_in::guard(model, steps, Scope::Current);
     if !steps.is_empty() {
         out.push(Config { name: "cd", steps, images, timeout_secs: 7200 });
     }
     let (steps, images) = release::steps(model);
+    let steps = only_in::guard(model, steps, Scope::Next);
     if model.environments.len() > 1 && !steps.is_empty() {
         // A release may first wait up to two hours for its commit's deployment (`release.rs`).
         out.push(Config { name: "release", steps, images, timeout_secs: 10800 });

@@ -107,24 +107,31 @@ pub fn body(model: &Model, env: &Environment, pipeline: &Pipeline, schedule: &Sc
     })
 }
 
-/// Every environment's schedule files.
+/// Every environment's schedule files: those of its own view (an environment on Composer has
+/// none).
 pub fn files(model: &Model) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for env in &model.environments {
-        for (pipeline, schedule) in scheduled(model) {
-            let text = serde_json::to_string_pretty(&body(model, env, pipeline, schedule)).unwrap_or_default();
+        let view = model.for_env(&env.name);
+        for (pipeline, schedule) in scheduled(view) {
+            let text = serde_json::to_string_pretty(&body(view, env, pipeline, schedule)).unwrap_or_default();
             out.push((paths::schedule_file(&env.name, &pipeline.key), text + "\n"));
         }
     }
     out
 }
 
-/// One step per Vertex-scheduled pipeline: create or update its schedule in the scope's
-/// environment, after the templates are uploaded.
+/// One step per pipeline scheduled on Vertex AI in some environment: create or update its
+/// schedule in the scope's environment, after the templates are uploaded (guarded where other
+/// environments schedule it on Composer, see `only_in`).
 pub fn steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
     let env = scope.var(vars::ENV);
-    scheduled(model)
-        .map(|(p, _)| {
+    let on_vertex = |p: &&Pipeline| crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key));
+    model
+        .pipelines
+        .iter()
+        .filter(on_vertex)
+        .map(|p| {
             let file = paths::schedule_file(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
             Step::new(format!("schedule-{}", p.key), GCLOUD)

@@ -7,7 +7,7 @@
 //! whole map of that environment.
 
 use super::subst;
-use crate::model::{Environment, Model, Pipeline, SaRole};
+use crate::model::{presence, Environment, Model, Pipeline, SaRole};
 use std::collections::BTreeMap;
 
 /// Which environment a step acts on: the build's own or the next one in promotion order.
@@ -59,6 +59,10 @@ pub const RUN_TEMPLATE_URI: &str = "RUN_TEMPLATE_URI";
 /// Pipeline root of that run.
 pub const RUN_PIPELINE_ROOT: &str = "RUN_PIPELINE_ROOT";
 
+/// What the environment has among what not every environment has ([`crate::model::presence`]),
+/// space-separated; steps for those things run only where listed (`only_in`).
+pub const PRESENT: &str = "PRESENT";
+
 /// The environment's Terraform apply identity (`ci.terraform.apply`).
 pub const APPLY_SA: &str = "APPLY_SA";
 
@@ -95,7 +99,7 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     if !model.pipelines.is_empty() {
         put(KFP_REPO, env.kfp_repo());
     }
-    if model.deploys_dags() {
+    if presence::any_dags(model) {
         put(COMPOSER_DAG_FOLDER, env.composer_dag_folder());
     }
     if !model.services.is_empty() {
@@ -114,6 +118,9 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     }
     if run_pipeline(model).is_some() {
         put(PIPELINES_SA, env.sa_email(SaRole::Pipelines));
+    }
+    if !presence::conditional(model).is_empty() {
+        put(PRESENT, presence::keys(model.for_env(&env.name)).into_iter().collect::<Vec<_>>().join(" "));
     }
 }
 

@@ -32,9 +32,10 @@ use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let mut files = overridden(model)?;
-    let settings = per_env::parameterize(&mut files, model, |view| view_files(model, view)).map_err(|p| {
-        TargetError::Failed { target: "terraform", message: format!("environments differ beyond variables: {p:?}") }
+    overridden(model)?;
+    let (files, per_env) = per_env::parameterize(model, view_files).map_err(|p| TargetError::Failed {
+        target: "terraform",
+        message: format!("environments differ beyond variables and counts: {p:?}"),
     })?;
     for (name, file) in files {
         if !file.is_empty() {
@@ -43,7 +44,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     }
     for (i, env) in model.environments.iter().enumerate() {
         let mut tfvars = root::tfvars(model, i);
-        if let Some(values) = per_env::tfvars(&settings, i) {
+        if let Some(values) = per_env::tfvars(&per_env, i) {
             tfvars.push(values);
         }
         out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&tfvars)?)?;
@@ -59,22 +60,15 @@ pub fn override_problems(model: &Model) -> Vec<crate::validate::emitted::Unmatch
     overrides::apply(&mut files(model), &model.terraform_overrides)
 }
 
-/// Environments whose overrides change the module beyond what variables express (see
-/// [`per_env`]); checked before any target runs, so each is reported at its overrides.
+/// Environments whose overrides change the module beyond what variables and `count` express
+/// (see [`per_env`]); checked before any target runs, so each is reported at its overrides.
 pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
-    let Ok(mut files) = overridden(model) else { return Vec::new() };
-    per_env::parameterize(&mut files, model, |view| view_files(model, view)).err().unwrap_or_default()
+    per_env::parameterize(model, view_files).err().unwrap_or_default()
 }
 
-/// The module of an environment's view, with the model's grants (the one set every environment
-/// binds, see [`crate::model::iam::derive_all`]).
-fn view_files(model: &Model, view: &Model) -> Vec<(&'static str, TfFile)> {
-    if view.grants == model.grants {
-        return overridden(view).unwrap_or_default();
-    }
-    let mut view = view.clone();
-    view.grants.clone_from(&model.grants);
-    overridden(&view).unwrap_or_default()
+/// The module of an environment's view, with that environment's own grants.
+fn view_files(view: &Model) -> Vec<(&'static str, TfFile)> {
+    overridden(view).unwrap_or_default()
 }
 
 /// The module's `*.tf` files with `overrides.terraform` applied.

@@ -266,6 +266,38 @@ impl Item {
         self
     }
 
+    /// The block, if the item is one.
+    pub fn as_block(&self) -> Option<&Block> {
+        match &self.body {
+            ItemBody::Block(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// The block, if the item is one, to change.
+    pub fn as_block_mut(&mut self) -> Option<&mut Block> {
+        match &mut self.body {
+            ItemBody::Block(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Adds a comment line above the item's other comments.
+    pub fn note_first(mut self, line: impl Into<String>) -> Item {
+        self.comments.insert(0, line.into());
+        self
+    }
+
+    /// Adds the comment lines of `other` (another environment's version of this item) that this
+    /// item lacks, at their place there.
+    pub fn absorb_comments(&mut self, other: &Item) {
+        for (i, line) in other.comments.iter().enumerate() {
+            if !self.comments.contains(line) {
+                self.comments.insert(i.min(self.comments.len()), line.clone());
+            }
+        }
+    }
+
     /// Adds a `#checkov:skip=<check>:<reason>` line inside the block.
     pub fn skip(mut self, check: &str, reason: &str) -> Item {
         self.inner.push(format!("checkov:skip={check}:{reason}"));
@@ -311,6 +343,16 @@ impl TfFile {
     /// Appends an item.
     pub fn push(&mut self, item: impl Into<Item>) {
         self.items.push(item.into());
+    }
+
+    /// The items, in order (for [`super::per_env`]).
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// A file of these items.
+    pub fn from_items(items: Vec<Item>) -> TfFile {
+        TfFile { items }
     }
 
     /// Whether nothing was added.

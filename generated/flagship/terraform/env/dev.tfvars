@@ -51,3 +51,4 @@ promoter_sa  = ""
 # Per-environment values (environments.<env>.overrides).
 storage_bucket_artifacts_lifecycle_rule_condition_age        = 30
 cloud_run_v2_service_api_template_scaling_min_instance_count = 0
+present_resources                                            = []

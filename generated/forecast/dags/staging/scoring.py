@@ -5,8 +5,7 @@ Forecast next week for every store and product with the champion model.
 
 - Schedule: `0 5 * * *` (UTC); no catch-up; one run at a time.
 - Runs: the compiled pipeline from the KFP repository `demand-pipelines` at tag `staging`.
-- On failure: Cloud Monitoring alert `dag_failures` notifies email:forecasting-oncall@acme.example, \
-pubsub:demand-alerts.
+- On failure: Cloud Monitoring alert `dag_failures` notifies email:forecasting-dev@acme.example.
 - Composer: `composer-3-airflow-2.10.5` (Airflow 2); the file loads on Airflow 2.10+ and 3.
 """
 

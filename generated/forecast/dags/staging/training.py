@@ -6,8 +6,7 @@ Validate yesterday's sales, retrain, evaluate, and register a challenger if good
 - Schedule: `0 2 * * *` (UTC); no catch-up; one run at a time.
 - Waits for: dataset `sales` at `bq://acme-retail-warehouse.retail.sales_daily`.
 - Runs: the compiled pipeline from the KFP repository `demand-pipelines` at tag `staging`.
-- On failure: Cloud Monitoring alert `dag_failures` notifies email:forecasting-oncall@acme.example, \
-pubsub:demand-alerts.
+- On failure: Cloud Monitoring alert `dag_failures` notifies email:forecasting-dev@acme.example.
 - Composer: `composer-3-airflow-2.10.5` (Airflow 2); the file loads on Airflow 2.10+ and 3.
 """
 

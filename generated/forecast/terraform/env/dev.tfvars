@@ -24,10 +24,12 @@ build_substitutions = {
   "_NEXT_ENV"                 = "staging"
   "_NEXT_KFP_REPO"            = "https://us-east1-kfp.pkg.dev/acme-demand-staging/demand-pipelines"
   "_NEXT_PIPELINES_SA"        = "demand-pipelines@acme-demand-staging.iam.gserviceaccount.com"
+  "_NEXT_PRESENT"             = "dags pipeline:scoring pipeline:training service:api"
   "_NEXT_PROJECT"             = "acme-demand-staging"
   "_NEXT_REGION"              = "us-east1"
   "_NEXT_SERVING_SA"          = "demand-serving@acme-demand-staging.iam.gserviceaccount.com"
   "_PIPELINES_SA"             = "demand-pipelines@acme-demand-dev.iam.gserviceaccount.com"
+  "_PRESENT"                  = "pipeline:scoring pipeline:training schedule:scoring schedule:training service:api"
   "_PROJECT"                  = "acme-demand-dev"
   "_REGION"                   = "us-east1"
   "_RUN_PIPELINE_ROOT"        = "gs://acme-demand-dev-artifacts/pipeline-root/training"
@@ -37,3 +39,12 @@ build_substitutions = {
 checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
 state_bucket = "acme-demand-dev-tf-state"
 promoter_sa  = ""
+
+# Per-environment values (environments.<env>.overrides).
+composer_environment_composer_config_environment_size        = "ENVIRONMENT_SIZE_SMALL"
+monitoring_notification_channel_email_0_display_name         = "demand: email:forecasting-dev@acme.example"
+monitoring_notification_channel_email_0_labels_email_address = "forecasting-dev@acme.example"
+present_resources = [
+  "google_project_iam_member.promoter_aiplatform_user",
+  "google_service_account_iam_member.promoter_on_pipelines_iam_serviceaccountuser"
+]

@@ -17,6 +17,7 @@ build_substitutions = {
   "_ENV"                 = "prod"
   "_KFP_REPO"            = "https://us-east1-kfp.pkg.dev/acme-demand-prod/demand-pipelines"
   "_PIPELINES_SA"        = "demand-pipelines@acme-demand-prod.iam.gserviceaccount.com"
+  "_PRESENT"             = "dags pipeline:scoring pipeline:training pipeline:tuning service:api"
   "_PROJECT"             = "acme-demand-prod"
   "_REGION"              = "us-east1"
   "_RUN_PIPELINE_ROOT"   = "gs://acme-demand-prod-artifacts/pipeline-root/training"
@@ -26,3 +27,30 @@ build_substitutions = {
 checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
 state_bucket = "acme-demand-prod-tf-state"
 promoter_sa  = "demand-promote@acme-demand-staging.iam.gserviceaccount.com"
+
+# Per-environment values (environments.<env>.overrides).
+composer_environment_composer_config_environment_size        = "ENVIRONMENT_SIZE_MEDIUM"
+monitoring_notification_channel_email_0_display_name         = "demand: email:forecasting-oncall@acme.example"
+monitoring_notification_channel_email_0_labels_email_address = "forecasting-oncall@acme.example"
+present_resources = [
+  "google_project_service.composer",
+  "google_project_service.pubsub",
+  "google_storage_bucket.composer",
+  "google_service_account.composer",
+  "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser",
+  "google_project_iam_member.composer_aiplatform_user",
+  "google_project_iam_member.composer_bigquery_jobuser",
+  "google_project_iam_member.composer_composer_worker",
+  "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader",
+  "google_service_account_iam_member.composer_on_pipelines_iam_serviceaccountuser",
+  "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer",
+  "google_project_iam_member.plan_composer_viewer",
+  "google_project_iam_member.plan_pubsub_viewer",
+  "google_service_account_iam_member.composer_agent_on_composer_composer_serviceagentv2ext",
+  "google_pubsub_topic_iam_member.monitoring_agent_topic_demand_2dalerts_pubsub_publisher",
+  "google_storage_bucket_iam_member.promoter_composer_bucket_storage_objectuser",
+  "google_composer_environment.composer",
+  "google_pubsub_topic.topic_demand_2dalerts",
+  "google_monitoring_notification_channel.pubsub_1",
+  "google_monitoring_alert_policy.dag_failures"
+]

@@ -22,10 +22,12 @@ build_substitutions = {
   "_NEXT_ENV"                 = "prod"
   "_NEXT_KFP_REPO"            = "https://us-east1-kfp.pkg.dev/acme-demand-prod/demand-pipelines"
   "_NEXT_PIPELINES_SA"        = "demand-pipelines@acme-demand-prod.iam.gserviceaccount.com"
+  "_NEXT_PRESENT"             = "dags pipeline:scoring pipeline:training pipeline:tuning service:api"
   "_NEXT_PROJECT"             = "acme-demand-prod"
   "_NEXT_REGION"              = "us-east1"
   "_NEXT_SERVING_SA"          = "demand-serving@acme-demand-prod.iam.gserviceaccount.com"
   "_PIPELINES_SA"             = "demand-pipelines@acme-demand-staging.iam.gserviceaccount.com"
+  "_PRESENT"                  = "dags pipeline:scoring pipeline:training service:api"
   "_PROJECT"                  = "acme-demand-staging"
   "_REGION"                   = "us-east1"
   "_RUN_PIPELINE_ROOT"        = "gs://acme-demand-staging-artifacts/pipeline-root/training"
@@ -35,3 +37,25 @@ build_substitutions = {
 checks_sa    = "demand-checks@acme-demand-dev.iam.gserviceaccount.com"
 state_bucket = "acme-demand-staging-tf-state"
 promoter_sa  = "demand-promote@acme-demand-dev.iam.gserviceaccount.com"
+
+# Per-environment values (environments.<env>.overrides).
+composer_environment_composer_config_environment_size        = "ENVIRONMENT_SIZE_SMALL"
+monitoring_notification_channel_email_0_display_name         = "demand: email:forecasting-dev@acme.example"
+monitoring_notification_channel_email_0_labels_email_address = "forecasting-dev@acme.example"
+present_resources = [
+  "google_project_service.composer",
+  "google_storage_bucket.composer",
+  "google_service_account.composer",
+  "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser",
+  "google_project_iam_member.composer_aiplatform_user",
+  "google_project_iam_member.composer_bigquery_jobuser",
+  "google_project_iam_member.composer_composer_worker",
+  "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader",
+  "google_service_account_iam_member.composer_on_pipelines_iam_serviceaccountuser",
+  "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer",
+  "google_project_iam_member.plan_composer_viewer",
+  "google_service_account_iam_member.composer_agent_on_composer_composer_serviceagentv2ext",
+  "google_storage_bucket_iam_member.promoter_composer_bucket_storage_objectuser",
+  "google_composer_environment.composer",
+  "google_monitoring_alert_policy.dag_failures"
+]
