@@ -142,6 +142,11 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     if !stale.is_empty() {
         return Err(Error::Invalid(override_diagnostics(source, &stale)));
     }
+    let mut stale = targets::cloudbuild::override_problems(&model);
+    stale.extend(targets::kubeflow::override_problems(&model));
+    if !stale.is_empty() {
+        return Err(Error::Invalid(file_override_diagnostics(source, &stale)));
+    }
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     let spec_sha256 = output::manifest::inputs_sha256(&spec_sha256, &model::component::files(&model));
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
@@ -198,6 +203,48 @@ fn override_diagnostics(source: &Source, problems: &[targets::terraform::overrid
             match &p.did_you_mean {
                 Some(m) => d.with_hint(format!("did you mean `{m}`?")),
                 None => d,
+            }
+        })
+        .collect()
+}
+
+/// `overrides.cloudbuild` / `overrides.pipelines` entries that do not apply, as E020 at their
+/// pointer in the spec: in the environment's overrides when that is where it is written.
+fn file_override_diagnostics(source: &Source, problems: &[targets::patch::Problem]) -> Vec<Diagnostic> {
+    let doc = spec::load(source).ok();
+    problems
+        .iter()
+        .map(|p| {
+            let below = |base: String| {
+                let at = spec::yaml::pointer_push(&spec::yaml::pointer_push(&base, p.section), &p.file);
+                if p.pointer.is_empty() {
+                    at
+                } else {
+                    spec::yaml::pointer_push(&at, &p.pointer)
+                }
+            };
+            let base = below("/overrides".to_owned());
+            let pointer = match (&p.env, &doc) {
+                (Some(env), Some(d)) => {
+                    let theirs = below(format!("{}/overrides", spec::envs::overrides_pointer(env)));
+                    if d.value.pointer(&theirs).is_some() {
+                        theirs
+                    } else {
+                        base
+                    }
+                }
+                _ => base,
+            };
+            let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
+            let message = match &p.env {
+                Some(env) if !p.pointer.is_empty() => format!("{} (in `{env}`)", p.message),
+                _ => p.message.clone(),
+            };
+            let d = Diagnostic::new(diagnostic::Code::UnknownReference, pos, message);
+            if p.pointer.is_empty() {
+                d
+            } else {
+                d.with_hint("check the generated file (mlopsgen diff / build) for the path it has now; see README `Overrides`")
             }
         })
         .collect()

@@ -206,6 +206,8 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
         grants: Vec::new(),
         apis: Vec::new(),
         terraform_overrides: spec.overrides.terraform.clone(),
+        cloudbuild_overrides: spec.overrides.cloudbuild.clone(),
+        pipeline_overrides: spec.overrides.pipelines.clone(),
         env_views: Vec::new(),
     };
 

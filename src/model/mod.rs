@@ -82,6 +82,10 @@ pub struct Model {
     pub apis: Vec<&'static str>,
     /// `overrides.terraform`: resource address → attributes deep-merged into its block.
     pub terraform_overrides: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// `overrides.cloudbuild`: config name → JSON Pointer → value (see [`crate::targets::patch`]).
+    pub cloudbuild_overrides: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// `overrides.pipelines`: pipeline key → JSON Pointer → value.
+    pub pipeline_overrides: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// The model each environment with `overrides` sees (lowered from its merged spec), by
     /// environment name; an environment not listed sees this model. See [`Model::for_env`].
     pub env_views: Vec<(String, Model)>,

@@ -13,6 +13,7 @@ pub mod airflow;
 pub mod cloudbuild;
 pub mod docker;
 pub mod kubeflow;
+pub mod patch;
 mod registry;
 pub mod terraform;
 pub mod validation;
