@@ -80,6 +80,9 @@ pub struct Model {
     pub grants: Vec<iam::Grant>,
     /// Google APIs the project uses, sorted.
     pub apis: Vec<&'static str>,
+    /// Roles bound to an existing service account, with its email template (`{project}`,
+    /// `{env}`); each environment's resolved email is [`Environment::sa_email`].
+    pub external_sas: BTreeMap<SaRole, String>,
     /// `overrides.terraform`: resource address → attributes deep-merged into its block.
     pub terraform_overrides: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
     /// `overrides.cloudbuild`: config name → JSON Pointer → value (see [`crate::targets::patch`]).
@@ -635,6 +638,11 @@ impl Model {
     /// Airflow DAG id of the drift-monitoring job (`<project>_drift`, underscores).
     pub fn drift_dag_id(&self) -> String {
         naming::drift_dag_id(&self.project.name)
+    }
+
+    /// Whether a role runs as an existing service account mlopsgen does not create.
+    pub fn is_external(&self, role: SaRole) -> bool {
+        self.external_sas.contains_key(&role)
     }
 
     /// Whether a service account role is in use.

@@ -76,6 +76,9 @@ pub struct Proof {
     pub grants: Vec<Grant>,
     /// What fails.
     pub problems: Vec<Problem>,
+    /// Grants the proof counts that this Terraform cannot make: those on an external service
+    /// account (`service_accounts.<role>.external`), which its owner makes in its project.
+    pub outside: Vec<Grant>,
 }
 
 impl Proof {
@@ -120,7 +123,9 @@ pub fn prove(m: &Model, roles: &Roles) -> Proof {
     }
     acts.sort();
     acts.dedup();
-    check(acts, m.grants.clone(), roles)
+    let mut proof = check(acts, m.grants.clone(), roles);
+    proof.outside = m.grants.iter().filter(|g| crate::model::iam::outside(m, g)).cloned().collect();
+    proof
 }
 
 /// Checks `grants` against `acts` (what [`prove`] does; separate so tests can weaken grants).
@@ -170,7 +175,7 @@ pub fn check(acts: Vec<Action>, mut grants: Vec<Grant>, roles: &Roles) -> Proof 
         }
     }
     proven.sort_by(|a, b| (a.action.member, a.action.act).cmp(&(b.action.member, b.action.act)).then(a.action.why.cmp(&b.action.why)));
-    Proof { actions: proven, grants, problems }
+    Proof { actions: proven, grants, problems, outside: Vec::new() }
 }
 
 /// The acts an identity performs (for reports and tests).

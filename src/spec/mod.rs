@@ -7,12 +7,14 @@
 //! order is the promotion order (first = default, release promotes to the next).
 
 pub mod envs;
+mod identities;
 mod infra;
 mod overrides;
 mod pipeline;
 mod secrets;
 pub mod yaml;
 
+pub use identities::ServiceAccount;
 pub use infra::*;
 pub use overrides::Overrides;
 pub use pipeline::*;
@@ -70,6 +72,12 @@ pub struct Spec {
     /// `env: {NAME: {secret: <id>}}` or `reads: [secrets.<id>]`.
     #[serde(default)]
     pub secrets: BTreeMap<String, Secret>,
+    /// Runtime identities bound to existing service accounts instead of ones mlopsgen creates,
+    /// by role: `pipelines` (runs pipelines and their container steps), `training` (custom
+    /// training and tuning jobs), `serving` (endpoints and Cloud Run services), `functions`,
+    /// `composer`.
+    #[serde(default)]
+    pub service_accounts: BTreeMap<String, ServiceAccount>,
     /// Experiment tracking.
     #[serde(default)]
     pub experiments: Option<Experiments>,
