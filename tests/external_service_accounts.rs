@@ -9,32 +9,8 @@ use mlopsgen::model::iam::{Member, Scope};
 use mlopsgen::model::SaRole;
 use mlopsgen::{compile, Error, Options, Source};
 
-const BASE: &str = "version: 1
-project: {name: demo}
-environments:
-  dev: {gcp_project: acme-demo-dev, region: us-central1}
-  prod: {gcp_project: acme-demo-prod, region: us-central1}
-terraform: {state_bucket: acme-demo-tf-state}
-storage:
-  buckets:
-    artifacts: {}
-images:
-  job: {context: job, base: python:3.12-slim, entrypoint: [python, -m, job]}
-pipelines:
-  hello:
-    steps:
-      prepare:
-        kind: container
-        image: job
-        args: [prepare, --out, \"{{outputs.data}}\"]
-        outputs: {data: Dataset}
-ci:
-  github: {owner: acme, repo: demo, app_installation_id: 1234, oauth_token_secret: github-token}
-  python_image: python:3.12-slim
-  test: [\"pytest -q\"]
-  run_pipeline: hello
-  mlopsgen_image: us-docker.pkg.dev/acme/tools/mlopsgen@sha256:2222222222222222222222222222222222222222222222222222222222222222
-";
+/// Two environments, a pipeline and CI (`tests/fixtures/ci_pipeline.yaml`).
+const BASE: &str = include_str!("fixtures/ci_pipeline.yaml");
 
 const EXTERNAL: &str = "service_accounts:\n  pipelines: {external: \"runner-{env}@acme-identity.iam.gserviceaccount.com\"}\n";
 

@@ -7,36 +7,8 @@ use assert_cmd::Command;
 use mlopsgen::{compile, Error, Options, Source};
 use serde_json::Value;
 
-const BASE: &str = "version: 1
-project: {name: demo}
-environments:
-  dev: {gcp_project: acme-demo-dev, region: us-central1}
-  prod: {gcp_project: acme-demo-prod, region: us-central1}
-terraform: {state_bucket: acme-demo-tf-state}
-storage:
-  buckets:
-    artifacts: {}
-images:
-  job: {context: job, base: python:3.12-slim, entrypoint: [python, -m, job]}
-pipelines:
-  hello:
-    steps:
-      prepare:
-        kind: container
-        image: job
-        args: [prepare, --out, \"{{outputs.data}}\"]
-        outputs: {data: Dataset}
-      report:
-        kind: container
-        image: job
-        inputs: {data: prepare.data}
-        args: [report, --data, \"{{inputs.data}}\"]
-ci:
-  github: {owner: acme, repo: demo, app_installation_id: 1234, oauth_token_secret: github-token}
-  python_image: python:3.12-slim
-  test: [\"pytest -q\"]
-  mlopsgen_image: us-docker.pkg.dev/acme/tools/mlopsgen@sha256:2222222222222222222222222222222222222222222222222222222222222222
-";
+/// Two environments, a pipeline and CI (`tests/fixtures/ci_pipeline.yaml`).
+const BASE: &str = include_str!("fixtures/ci_pipeline.yaml");
 
 fn compiled(extra: &str) -> Result<mlopsgen::Compilation, Error> {
     let source = Source { name: "spec.yaml".into(), text: format!("{BASE}{extra}") };
@@ -156,7 +128,7 @@ fn an_environment_overrides_its_own_pipeline_file_only() {
     let Err(Error::Invalid(d)) = compile(&source, &Options { spec_file: "specs/spec.yaml".into(), out_override: None }) else {
         panic!("expected a diagnostic")
     };
-    assert_eq!((d[0].code.as_str(), d[0].pos.line, d[0].pos.col), ("E020", 11, 13), "{d:?}");
+    assert_eq!((d[0].code.as_str(), d[0].pos.line, d[0].pos.col), ("E020", 12, 13), "{d:?}");
 }
 
 #[test]
