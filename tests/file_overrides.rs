@@ -81,8 +81,8 @@ fn removing_the_only_use_of_a_substitution_removes_its_declaration() {
     let before = yaml(&plain, "cloudbuild/cd.yaml");
     let Some(subs) = before["substitutions"].as_mapping() else { panic!("cd.yaml declares no substitutions") };
     assert!(subs.keys().any(|k| k.as_str() == Some("_ENV")), "{subs:?}");
-    // Drop every step: nothing references a substitution any more, and Cloud Build rejects a
-    // declared substitution nothing uses (unless substitutionOption is ALLOW_LOOSE).
+    // Drop every step: nothing references a substitution any more, so none is declared (the
+    // file declares exactly what it uses, overridden or not).
     let c = compiled("overrides:\n  cloudbuild:\n    cd:\n      /steps: [{name: busybox, args: [\"true\"]}]\n      /images: null\n")
         .unwrap_or_else(|e| panic!("{e}"));
     let cd = yaml(&c, "cloudbuild/cd.yaml");

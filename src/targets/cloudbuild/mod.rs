@@ -103,7 +103,7 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
         build.substitutions.insert(reference, default.clone());
     }
     // Declared after the overrides, so a step an override removes takes its substitutions along
-    // (Cloud Build rejects a declared substitution nothing uses).
+    // and the file declares exactly what it uses, as without overrides.
     value["substitutions"] = serde_json::to_value(&build.substitutions).map_err(|e| fail(e.to_string()))?;
     Ok(yaml::document(&value))
 }
