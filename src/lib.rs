@@ -244,7 +244,7 @@ fn file_override_diagnostics(source: &Source, problems: &[targets::patch::Proble
             if p.pointer.is_empty() {
                 d
             } else {
-                d.with_hint("check the generated file (mlopsgen diff / build) for the path it has now; see README `Overrides`")
+                d.with_hint("check the generated file (mlopsgen diff / build) for the path it has now; see README, Escape hatches")
             }
         })
         .collect()
