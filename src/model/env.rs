@@ -21,6 +21,9 @@ pub struct Environment {
     /// Buckets whose name in this environment is not `<gcp_project>-<key>`: external ones and
     /// those adopted here (key → name).
     pub(super) bucket_names: BTreeMap<String, String>,
+    /// Roles bound to an existing service account (`service_accounts.<role>.external`), with its
+    /// email in this environment.
+    pub(super) external_sas: BTreeMap<SaRole, String>,
 }
 
 impl Environment {
@@ -79,14 +82,20 @@ impl Environment {
         naming::service_account_id(&self.project_name, role.as_str())
     }
 
-    /// Service account email.
+    /// Service account email: the one this environment creates, or the external one.
     pub fn sa_email(&self, role: SaRole) -> String {
-        format!("{}@{}.iam.gserviceaccount.com", self.sa_id(role), self.gcp_project)
+        match self.external_sas.get(&role) {
+            Some(email) => email.clone(),
+            None => format!("{}@{}.iam.gserviceaccount.com", self.sa_id(role), self.gcp_project),
+        }
     }
 
-    /// Service account resource name: `projects/PROJECT/serviceAccounts/EMAIL`.
+    /// Service account resource name: `projects/PROJECT/serviceAccounts/EMAIL`, with the project
+    /// that holds the account (an external one's, from its email).
     pub fn sa_resource(&self, role: SaRole) -> String {
-        format!("projects/{}/serviceAccounts/{}", self.gcp_project, self.sa_email(role))
+        let email = self.sa_email(role);
+        let project = naming::sa_project(&email).unwrap_or(&self.gcp_project).to_owned();
+        format!("projects/{project}/serviceAccounts/{email}")
     }
 
     /// Bucket the Composer environment keeps its DAGs in (`<gcp_project>-composer`): created by

@@ -76,6 +76,14 @@ impl Agent {
     }
 }
 
+/// Whether a grant is on a role's external service account (`service_accounts.<role>.external`):
+/// the binding belongs to the account's IAM policy, in its owner's project, which this
+/// Terraform's apply SA has no `iam.serviceAccounts.setIamPolicy` on (and should not: a binding
+/// in another team's project would be destroyed with this environment), so its owner makes it.
+pub fn outside(m: &Model, g: &Grant) -> bool {
+    matches!(g.scope, Scope::ServiceAccount(r) if m.is_external(r))
+}
+
 /// The service agents some grant names, each once, in a stable order.
 pub fn agents(grants: &[Grant]) -> Vec<Agent> {
     let mut all: Vec<Agent> = grants

@@ -77,6 +77,10 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
                     .iter()
                     .filter_map(|(k, b)| b.external.as_ref().or_else(|| b.adopt.get(name)).map(|n| (k.clone(), n.clone())))
                     .collect(),
+                external_sas: external_sas(spec)
+                    .into_iter()
+                    .map(|(role, email)| (role, naming::per_env(&email, &e.gcp_project, name)))
+                    .collect(),
             }
         })
         .collect::<Vec<_>>();
@@ -218,6 +222,9 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
         grants: Vec::new(),
         apis: Vec::new(),
         terraform_overrides: spec.overrides.terraform.clone(),
+        external_sas: external_sas(spec),
+        cloudbuild_overrides: spec.overrides.cloudbuild.clone(),
+        pipeline_overrides: spec.overrides.pipelines.clone(),
         env_views: Vec::new(),
     };
 
@@ -566,6 +573,15 @@ fn image_requirements(spec: &Spec) -> Vec<String> {
     files.sort();
     files.dedup();
     files
+}
+
+/// `service_accounts.<role>.external`, by role (validation guarantees each key is a role that
+/// may be external).
+pub fn external_sas(spec: &Spec) -> BTreeMap<SaRole, String> {
+    spec.service_accounts
+        .iter()
+        .filter_map(|(k, sa)| SaRole::ALL.into_iter().find(|r| r.as_str() == k).map(|r| (r, sa.external.clone())))
+        .collect()
 }
 
 fn service_accounts(m: &Model) -> Vec<SaRole> {

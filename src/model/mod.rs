@@ -83,8 +83,15 @@ pub struct Model {
     pub grants: Vec<iam::Grant>,
     /// Google APIs the project uses, sorted.
     pub apis: Vec<&'static str>,
+    /// Roles bound to an existing service account, with its email template (`{project}`,
+    /// `{env}`); each environment's resolved email is [`Environment::sa_email`].
+    pub external_sas: BTreeMap<SaRole, String>,
     /// `overrides.terraform`: resource address → attributes deep-merged into its block.
     pub terraform_overrides: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// `overrides.cloudbuild`: config name → JSON Pointer → value (see [`crate::targets::patch`]).
+    pub cloudbuild_overrides: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// `overrides.pipelines`: pipeline key → JSON Pointer → value.
+    pub pipeline_overrides: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
     /// The model each environment with `overrides` sees (lowered from its merged spec), by
     /// environment name; an environment not listed sees this model. See [`Model::for_env`].
     pub env_views: Vec<(String, Model)>,
@@ -612,6 +619,11 @@ impl Model {
     /// Airflow DAG id of the drift-monitoring job (`<project>_drift`, underscores).
     pub fn drift_dag_id(&self) -> String {
         naming::drift_dag_id(&self.project.name)
+    }
+
+    /// Whether a role runs as an existing service account mlopsgen does not create.
+    pub fn is_external(&self, role: SaRole) -> bool {
+        self.external_sas.contains_key(&role)
     }
 
     /// Whether a service account role is in use.

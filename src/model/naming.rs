@@ -49,6 +49,17 @@ pub fn service_account_id(project: &str, role: &str) -> String {
     prefixed(project, role)
 }
 
+/// A user-managed service account's project, from its email
+/// (`<id>@<project>.iam.gserviceaccount.com`).
+pub fn sa_project(email: &str) -> Option<&str> {
+    email.split_once('@')?.1.strip_suffix(".iam.gserviceaccount.com")
+}
+
+/// `{project}` and `{env}` in a per-environment template replaced by an environment's values.
+pub fn per_env(template: &str, project: &str, env: &str) -> String {
+    template.replace("{project}", project).replace("{env}", env)
+}
+
 /// Artifact Registry Docker repository id: `<project>-images`.
 pub fn docker_repo_id(project: &str) -> String {
     prefixed(project, "images")

@@ -76,6 +76,9 @@ pub struct Proof {
     pub grants: Vec<Grant>,
     /// What fails.
     pub problems: Vec<Problem>,
+    /// Grants the proof counts that this Terraform cannot make: those on an external service
+    /// account (`service_accounts.<role>.external`), which its owner makes in its project.
+    pub outside: Vec<Grant>,
 }
 
 impl Proof {
@@ -116,9 +119,9 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
 /// and the proofs are joined.
 pub fn prove(m: &Model, roles: &Roles) -> Proof {
     if m.env_views.is_empty() {
-        return check(actions::derive(m), m.grants.clone(), roles);
+        return with_outside(m, check(actions::derive(m), m.grants.clone(), roles));
     }
-    let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new() };
+    let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new(), outside: Vec::new() };
     for env in &m.environments {
         let proof = prove_env(m, &env.name, roles);
         for p in proof.actions {
@@ -136,6 +139,11 @@ pub fn prove(m: &Model, roles: &Roles) -> Proof {
                 all.problems.push(p);
             }
         }
+        for g in proof.outside {
+            if !all.outside.contains(&g) {
+                all.outside.push(g);
+            }
+        }
     }
     all
 }
@@ -143,7 +151,13 @@ pub fn prove(m: &Model, roles: &Roles) -> Proof {
 /// The proof in one environment: its view's actions against its view's grants.
 pub fn prove_env(m: &Model, env: &str, roles: &Roles) -> Proof {
     let view = m.for_env(env);
-    check(actions::derive(view), view.grants.clone(), roles)
+    with_outside(view, check(actions::derive(view), view.grants.clone(), roles))
+}
+
+/// `proof` with the grants of `m` that an external account's owner makes (see [`Proof::outside`]).
+fn with_outside(m: &Model, mut proof: Proof) -> Proof {
+    proof.outside = m.grants.iter().filter(|g| crate::model::iam::outside(m, g)).cloned().collect();
+    proof
 }
 
 /// Checks `grants` against `acts` (what [`prove`] does; separate so tests can weaken grants).
@@ -193,7 +207,7 @@ pub fn check(acts: Vec<Action>, mut grants: Vec<Grant>, roles: &Roles) -> Proof 
         }
     }
     proven.sort_by(|a, b| (a.action.member, a.action.act).cmp(&(b.action.member, b.action.act)).then(a.action.why.cmp(&b.action.why)));
-    Proof { actions: proven, grants, problems }
+    Proof { actions: proven, grants, problems, outside: Vec::new() }
 }
 
 /// The acts an identity performs (for reports and tests).

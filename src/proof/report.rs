@@ -80,6 +80,9 @@ pub fn text(proof: &Proof) -> String {
         }
     }
     let _ = writeln!(out);
+    for g in &proof.outside {
+        let _ = writeln!(out, "outside this module: {} on {} for {} (made by the owner of the external account)", g.role, scope_name(&g.scope), member_name(g.member));
+    }
     for p in &proof.problems {
         let _ = writeln!(out, "{}", problem_line(p));
     }
@@ -118,5 +121,10 @@ pub fn json(proof: &Proof) -> Value {
         })
         .collect();
     let problems: Vec<Value> = proof.problems.iter().map(|p| Value::String(problem_line(p))).collect();
-    json!({"holds": proof.holds(), "actions": actions, "problems": problems})
+    let outside: Vec<Value> = proof
+        .outside
+        .iter()
+        .map(|g| json!({"identity": member_name(g.member), "role": g.role, "resource": scope_name(&g.scope)}))
+        .collect();
+    json!({"holds": proof.holds(), "actions": actions, "problems": problems, "outside": outside})
 }

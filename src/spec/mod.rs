@@ -7,6 +7,7 @@
 //! order is the promotion order (first = default, release promotes to the next).
 
 pub mod envs;
+mod identities;
 mod infra;
 mod overrides;
 mod pipeline;
@@ -14,6 +15,7 @@ mod secrets;
 mod step;
 pub mod yaml;
 
+pub use identities::ServiceAccount;
 pub use infra::*;
 pub use overrides::Overrides;
 pub use pipeline::*;
@@ -72,6 +74,12 @@ pub struct Spec {
     /// `env: {NAME: {secret: <id>}}` or `reads: [secrets.<id>]`.
     #[serde(default)]
     pub secrets: BTreeMap<String, Secret>,
+    /// Runtime identities bound to existing service accounts instead of ones mlopsgen creates,
+    /// by role: `pipelines` (runs pipelines and their container steps), `training` (custom
+    /// training and tuning jobs), `serving` (endpoints and Cloud Run services), `functions`,
+    /// `composer`.
+    #[serde(default)]
+    pub service_accounts: BTreeMap<String, ServiceAccount>,
     /// Experiment tracking.
     #[serde(default)]
     pub experiments: Option<Experiments>,

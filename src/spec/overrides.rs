@@ -17,4 +17,21 @@ pub struct Overrides {
     /// error, so a stale override fails loudly when the generated resource is renamed.
     #[serde(default)]
     pub terraform: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// Cloud Build configs by name (`pr`, `cd`, `release` for `cloudbuild/<name>.yaml`): each
+    /// maps a JSON Pointer (RFC 6901) into the config to the value set there, e.g.
+    /// `/options/machineType: E2_HIGHCPU_8` or `/steps/<step id>/timeout: 1800s`. A token naming
+    /// an array element may be its index or the `id` (or `name`) of the one element that has it;
+    /// every token but the last must exist; `null` removes what the pointer names; `-` as the
+    /// last token appends to a list. Strings are literal (`$` is escaped, so no substitution
+    /// is made from them); new keys must be plain names. A pointer that no longer resolves is an
+    /// error. Cloud Build files are shared by every environment, so they are overridden here only.
+    #[serde(default)]
+    pub cloudbuild: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
+    /// Compiled pipelines by pipeline key (`pipelines/<env>/<key>.json`): JSON Pointers into the
+    /// KFP PipelineSpec, with the rules of `cloudbuild`, e.g.
+    /// `/root/dag/tasks/train/retryPolicy: {maxRetryCount: 2, backoffDuration: 60s}`. Applied to
+    /// every environment's file; `environments.<env>.overrides.overrides.pipelines` changes one
+    /// environment's only.
+    #[serde(default)]
+    pub pipelines: BTreeMap<String, BTreeMap<String, serde_json::Value>>,
 }

@@ -13,6 +13,7 @@ pub mod airflow;
 pub mod cloudbuild;
 pub mod docker;
 pub mod kubeflow;
+pub mod patch;
 mod registry;
 pub mod terraform;
 pub mod validation;
@@ -100,8 +101,13 @@ impl Shard {
 /// in the spec.
 pub fn unexpressed(model: &Model) -> Result<Unexpressed, TargetError> {
     let shared = shared_differences(model)?;
-    let overrides = if shared.is_empty() { terraform::override_problems(model) } else { Vec::new() };
-    Ok(Unexpressed { shared, overrides })
+    if !shared.is_empty() {
+        return Ok(Unexpressed { shared, ..Unexpressed::default() });
+    }
+    let overrides = terraform::override_problems(model);
+    let mut file_overrides = cloudbuild::override_problems(model);
+    file_overrides.extend(kubeflow::override_problems(model));
+    Ok(Unexpressed { shared, overrides, file_overrides })
 }
 
 /// Each environment view whose files differ, for a target that is not per environment, from the

@@ -1,7 +1,7 @@
 //! Checks only the generated files can answer, placed in the spec: overrides an environment
 //! can't have because a target writes one file set for every environment (E035 at the
-//! environment's `overrides`), and `overrides.terraform` entries that match no generated block
-//! (E020 at their key). The targets find them (`targets::unexpressed`, after lowering and before
+//! environment's `overrides`), `overrides.terraform` entries that match no generated block and
+//! file overrides whose pointer no longer resolves (E020 at their key). The targets find them (`targets::unexpressed`, after lowering and before
 //! any file is written); the spec is parsed again for positions, only on this error path.
 
 use crate::diagnostic::{Code, Diagnostic, Source};
@@ -13,6 +13,8 @@ pub struct Unexpressed {
     pub shared: Vec<SharedDifference>,
     /// `overrides.terraform` entries that match nothing (looked for only without `shared`).
     pub overrides: Vec<UnmatchedOverride>,
+    /// File overrides that do not apply (looked for only without `shared`).
+    pub file_overrides: Vec<UnappliedFileOverride>,
 }
 
 /// An environment whose overrides change the files of a target that is not per environment.
@@ -40,6 +42,21 @@ pub struct UnmatchedOverride {
     pub did_you_mean: Option<String>,
 }
 
+/// A file override (`overrides.cloudbuild`, `overrides.pipelines`) that does not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnappliedFileOverride {
+    /// Which section: `cloudbuild` or `pipelines`.
+    pub section: &'static str,
+    /// The file's key in that section (a config name, a pipeline key).
+    pub file: String,
+    /// The pointer as written in the spec.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+    /// The environment whose view the file belongs to, when it is not every environment's.
+    pub env: Option<String>,
+}
+
 /// The diagnostics for what the targets can't express: the shared differences if there are any,
 /// else the unmatched overrides.
 pub fn check(source: &Source, found: &Unexpressed) -> Result<(), Vec<Diagnostic>> {
@@ -48,6 +65,9 @@ pub fn check(source: &Source, found: &Unexpressed) -> Result<(), Vec<Diagnostic>
     }
     if !found.overrides.is_empty() {
         return Err(override_diagnostics(source, &found.overrides));
+    }
+    if !found.file_overrides.is_empty() {
+        return Err(file_override_diagnostics(source, &found.file_overrides));
     }
     Ok(())
 }
@@ -90,6 +110,48 @@ fn override_diagnostics(source: &Source, problems: &[UnmatchedOverride]) -> Vec<
             match &p.did_you_mean {
                 Some(m) => d.with_hint(format!("did you mean `{m}`?")),
                 None => d,
+            }
+        })
+        .collect()
+}
+
+/// `overrides.cloudbuild` / `overrides.pipelines` entries that do not apply, as E020 at their
+/// pointer in the spec: in the environment's overrides when that is where it is written.
+fn file_override_diagnostics(source: &Source, problems: &[UnappliedFileOverride]) -> Vec<Diagnostic> {
+    let doc = crate::spec::load(source).ok();
+    problems
+        .iter()
+        .map(|p| {
+            let below = |base: String| {
+                let at = crate::spec::yaml::pointer_push(&crate::spec::yaml::pointer_push(&base, p.section), &p.file);
+                if p.pointer.is_empty() {
+                    at
+                } else {
+                    crate::spec::yaml::pointer_push(&at, &p.pointer)
+                }
+            };
+            let base = below("/overrides".to_owned());
+            let pointer = match (&p.env, &doc) {
+                (Some(env), Some(d)) => {
+                    let theirs = below(format!("{}/overrides", crate::spec::envs::overrides_pointer(env)));
+                    if d.value.pointer(&theirs).is_some() {
+                        theirs
+                    } else {
+                        base
+                    }
+                }
+                _ => base,
+            };
+            let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
+            let message = match &p.env {
+                Some(env) if !p.pointer.is_empty() => format!("{} (in `{env}`)", p.message),
+                _ => p.message.clone(),
+            };
+            let d = Diagnostic::new(Code::UnknownReference, pos, message);
+            if p.pointer.is_empty() {
+                d
+            } else {
+                d.with_hint("check the generated file (mlopsgen diff / build) for the path it has now; see README, Escape hatches")
             }
         })
         .collect()

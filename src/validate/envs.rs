@@ -32,6 +32,15 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
                     let msg = format!("`{key}` cannot differ between environments: {why}");
                     problems.push(Diagnostic::new(Code::InvalidValue, doc.spans.key(&pointer), msg));
                 }
+                // The escape hatch's entries are addresses in generated files, not spec
+                // entries: an environment may add its own; applying them checks them.
+                None if key == "overrides" => {
+                    let sections = value.as_object().into_iter().flatten();
+                    for section in sections.map(|(k, _)| k) {
+                        let inner = Value::Object(Default::default());
+                        names_existing(doc, &base[key], section, &inner, &pointer_push(&pointer, section), &mut problems);
+                    }
+                }
                 None => names_existing(doc, &base, key, value, &pointer, &mut problems),
             }
         }

@@ -5,12 +5,75 @@
 use super::names;
 use super::semantic::Checker;
 use crate::diagnostic::Code;
-use crate::model::DataSource;
+use crate::model::{DataSource, SaRole};
 use crate::spec::yaml::pointer_push;
 use std::collections::BTreeMap;
 
+/// Roles that may run as an external service account: the runtime identities. The CI and
+/// Terraform identities stay this spec's own (their triggers, state and plan/apply split are
+/// derived from them).
+pub const EXTERNAL_ROLES: [SaRole; 5] = [SaRole::Pipelines, SaRole::Training, SaRole::Serving, SaRole::Functions, SaRole::Composer];
+
+/// Checks `service_accounts`: each key a runtime role, each email a user-managed service
+/// account's (`<id>@<project>.iam.gserviceaccount.com`, with `{project}`/`{env}` allowed).
+fn check_service_accounts(c: &mut Checker<'_>) {
+    for (key, sa) in &c.spec.service_accounts {
+        let p = pointer_push("/service_accounts", key);
+        if !EXTERNAL_ROLES.iter().any(|r| r.as_str() == key) {
+            let pos = c.key_at(&p);
+            let names: Vec<&str> = EXTERNAL_ROLES.iter().map(|r| r.as_str()).collect();
+            let message = format!("`{key}` is not a runtime identity that can be an existing service account");
+            c.report(Code::UnknownReference, pos, message, Some(format!("one of: {}", names.join(", "))));
+            continue;
+        }
+        let email = &sa.external;
+        let envs = c.spec.environments.iter();
+        let found = envs.filter_map(|(name, e)| email_problem(email, &e.gcp_project, name).map(|why| (name, why))).next();
+        if let Some((env, why)) = found {
+            let why = if email.contains('{') { format!("{why} (in `{env}`)") } else { why };
+            let pos = c.at(&format!("{p}/external"));
+            let message = format!("`{email}` is not a user-managed service account email: {why}");
+            let hint = "write `<account id>@<project id>.iam.gserviceaccount.com`; `{project}` and `{env}` stand for the environment's project and name";
+            c.report(Code::InvalidName, pos, message, Some(hint.into()));
+        }
+    }
+}
+
+/// Why an email template is not `<id>@<project>.iam.gserviceaccount.com` (account ids are 6–30
+/// of `a-z0-9-`, starting with a letter; project ids likewise, with `{project}` and `{env}`
+/// standing for the environment's values, https://cloud.google.com/iam/docs/service-accounts-create).
+/// The charset this allows is also what makes the email safe in HCL, YAML, JSON and Python.
+fn email_problem(template: &str, project: &str, env: &str) -> Option<String> {
+    let braces = template.replace("{project}", "").replace("{env}", "");
+    if braces.contains(['{', '}']) {
+        return Some("`{project}` and `{env}` are the only placeholders".into());
+    }
+    let sample = crate::model::naming::per_env(template, project, env);
+    let Some((id, domain)) = sample.split_once('@') else { return Some("it has no `@`".into()) };
+    let word = |w: &str| {
+        (6..=30).contains(&w.len())
+            && w.starts_with(|c: char| c.is_ascii_lowercase())
+            && !w.ends_with('-')
+            && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    };
+    if domain.ends_with("gserviceaccount.com") && !domain.ends_with(".iam.gserviceaccount.com") {
+        return Some("a Google-managed default or service-agent account; run as a user-managed account with only the roles it needs".into());
+    }
+    let Some(project) = domain.strip_suffix(".iam.gserviceaccount.com") else {
+        return Some("it does not end in `.iam.gserviceaccount.com`".into());
+    };
+    if !word(id) {
+        return Some(format!("`{id}` is not an account id (6-30 of a-z, 0-9, `-`, starting with a letter)"));
+    }
+    if !word(project) {
+        return Some(format!("`{project}` is not a project id (6-30 of a-z, 0-9, `-`, starting with a letter)"));
+    }
+    None
+}
+
 /// Checks every bucket, and what uses external data.
 pub fn check(c: &mut Checker<'_>) {
+    check_service_accounts(c);
     let spec = c.spec;
     for (key, b) in &spec.storage.buckets {
         let p = pointer_push("/storage/buckets", key);

@@ -8,15 +8,6 @@ resource "google_service_account" "pipelines" {
   ]
 }
 
-resource "google_service_account" "training" {
-  account_id   = "demand-training"
-  display_name = "demand training"
-  description  = "Runs Vertex AI custom training and tuning jobs."
-  depends_on = [
-    google_project_service.iam
-  ]
-}
-
 resource "google_service_account" "serving" {
   account_id   = "demand-serving"
   display_name = "demand serving"
@@ -144,15 +135,6 @@ resource "google_service_account_iam_member" "pipelines_on_pipelines_iam_service
   member             = google_service_account.pipelines.member
 }
 
-# pipeline `training` step `train` runs as the training SA
-# pipeline `tuning` step `tune` runs as the training SA
-# pipeline `tuning` step `train` runs as the training SA
-resource "google_service_account_iam_member" "pipelines_on_training_iam_serviceaccountuser" {
-  service_account_id = google_service_account.training.name
-  role               = "roles/iam.serviceAccountUser"
-  member             = google_service_account.pipelines.member
-}
-
 # pipeline `training` step `deploy` deploys to endpoint `demand`, whose models run as the serving SA
 # pipeline `tuning` step `deploy` deploys to endpoint `demand`, whose models run as the serving SA
 resource "google_service_account_iam_member" "pipelines_on_serving_iam_serviceaccountuser" {
@@ -210,7 +192,7 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_retail_warehous
 resource "google_project_iam_member" "training_bigquery_jobuser" {
   project = var.project_id
   role    = "roles/bigquery.jobUser"
-  member  = google_service_account.training.member
+  member  = "serviceAccount:trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
 }
 
 # pipeline `training` step `train` runs as the training SA and reads and writes pipeline artifacts
@@ -219,7 +201,7 @@ resource "google_project_iam_member" "training_bigquery_jobuser" {
 resource "google_storage_bucket_iam_member" "training_artifacts_storage_objectuser" {
   bucket = google_storage_bucket.artifacts.name
   role   = "roles/storage.objectUser"
-  member = google_service_account.training.member
+  member = "serviceAccount:trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
 }
 
 # pipeline `training` step `train` runs image `trainer`
@@ -229,7 +211,7 @@ resource "google_artifact_registry_repository_iam_member" "training_docker_artif
   location   = google_artifact_registry_repository.docker.location
   repository = google_artifact_registry_repository.docker.name
   role       = "roles/artifactregistry.reader"
-  member     = google_service_account.training.member
+  member     = "serviceAccount:trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
 }
 
 # pipeline `tuning` step `tune` (as the training SA) reads dataset `sales` (declared in `reads`)
@@ -240,7 +222,7 @@ resource "google_bigquery_dataset_iam_member" "training_bq_acme_retail_warehouse
   project    = "acme-retail-warehouse"
   dataset_id = "retail"
   role       = "roles/bigquery.dataViewer"
-  member     = google_service_account.training.member
+  member     = "serviceAccount:trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
   depends_on = [
     google_project_service.bigquery
   ]

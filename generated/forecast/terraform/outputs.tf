@@ -11,7 +11,7 @@ output "service_accounts" {
   description = "Service account emails by role."
   value = {
     "pipelines" = google_service_account.pipelines.email
-    "training"  = google_service_account.training.email
+    "training"  = "trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
     "serving"   = google_service_account.serving.email
     "ci"        = google_service_account.ci.email
     "checks"    = google_service_account.checks.email
@@ -19,6 +19,22 @@ output "service_accounts" {
     "plan"      = google_service_account.plan.email
     "composer"  = one(google_service_account.composer[*].email)
   }
+}
+
+output "external_service_account_grants" {
+  description = "Grants on external service accounts (service_accounts.<role>.external) that their owner makes in the account's project: this module cannot."
+  value = [
+    {
+      "role"            = "roles/iam.serviceAccountUser"
+      "service_account" = "trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
+      "member"          = google_service_account.pipelines.member
+    },
+    {
+      "role"            = "roles/iam.serviceAccountTokenCreator"
+      "service_account" = "trainer-${var.env}@acme-ml-identity.iam.gserviceaccount.com"
+      "member"          = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+    }
+  ]
 }
 
 output "docker_repository" {

@@ -26,7 +26,7 @@ pub use vars::{substitutions, Scope};
 
 use crate::model::{paths, Model, SaRole};
 use crate::output::Emitter;
-use crate::targets::{Shard, TargetError};
+use crate::targets::{patch, Shard, TargetError};
 use build::{Build, Options, Step};
 use std::collections::BTreeMap;
 
@@ -64,6 +64,7 @@ pub fn identity(config: &str) -> SaRole {
 }
 
 /// One config before assembly.
+#[derive(Clone)]
 struct Config {
     name: &'static str,
     steps: Vec<Step>,
@@ -94,16 +95,11 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
     let fail =
         |message: String| TargetError::Failed { target: "cloudbuild", message: format!("{name}.yaml: {message}") };
     let env = model.default_env();
-    let mut build = Build {
-        steps: config.steps,
-        timeout: format!("{}s", config.timeout_secs),
-        images: config.images,
-        service_account: env.sa_resource(identity(name)),
-        options: Options::standard(),
-        substitutions: BTreeMap::new(),
-        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), name.to_owned()],
-    };
-    let value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
+    let mut build = assemble(model, config);
+    let mut value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
+    if let Some(p) = patched(model, name, &mut value).into_iter().next() {
+        return Err(fail(format!("override `{}`: {}", p.pointer, p.message)));
+    }
     let defaults = substitutions(model, env);
     for reference in live_references(&value).map_err(fail)? {
         if subst::BUILT_INS.contains(&reference.as_str()) {
@@ -112,8 +108,91 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
         let default = defaults.get(&reference).ok_or_else(|| fail(format!("`{reference}` has no value")))?;
         build.substitutions.insert(reference, default.clone());
     }
-    let value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
+    // Declared after the overrides, so a step an override removes takes its substitutions along
+    // and the file declares exactly what it uses, as without overrides.
+    value["substitutions"] = serde_json::to_value(&build.substitutions).map_err(|e| fail(e.to_string()))?;
     Ok(yaml::document(&value))
+}
+
+/// A config's build, before substitutions are declared.
+fn assemble(model: &Model, config: Config) -> Build {
+    Build {
+        steps: config.steps,
+        timeout: format!("{}s", config.timeout_secs),
+        images: config.images,
+        service_account: model.default_env().sa_resource(identity(config.name)),
+        options: Options::standard(),
+        substitutions: BTreeMap::new(),
+        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), config.name.to_owned()],
+    }
+}
+
+/// Applies `overrides.cloudbuild.<name>` to a config's document; returns what does not apply.
+/// Strings are made literal ([`subst::literal`]); keys must be plain names, which the YAML
+/// writer prints unquoted; `substitutions` is derived from the config, so not overridable.
+fn patched(model: &Model, name: &str, value: &mut serde_json::Value) -> Vec<patch::Problem> {
+    let Some(patches) = model.cloudbuild_overrides.get(name) else { return Vec::new() };
+    let problem = |pointer: &str, message: String| patch::Problem {
+        section: "cloudbuild",
+        file: name.to_owned(),
+        pointer: pointer.to_owned(),
+        message,
+        env: None,
+    };
+    let mut problems = Vec::new();
+    for (pointer, v) in patches {
+        let tokens = patch::tokens(pointer).unwrap_or_default();
+        if tokens.first().is_some_and(|t| t == "substitutions") {
+            problems.push(problem(pointer, "`substitutions` are derived from the steps that use them".into()));
+        }
+        let mut keys = Vec::new();
+        object_keys(v, &mut keys);
+        keys.extend(tokens.last().cloned().filter(|t| t.parse::<usize>().is_err() && t != "-"));
+        if let Some(bad) = keys.iter().find(|k| !yaml::plain_key(k)) {
+            problems.push(problem(pointer, format!("`{bad}` is not a Cloud Build field name (letters, digits, `_`)")));
+        }
+    }
+    if problems.is_empty() {
+        let found = patch::apply(value, patches, &subst::literal);
+        problems.extend(found.into_iter().map(|(pointer, message)| problem(&pointer, message)));
+    }
+    problems
+}
+
+fn object_keys(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(o) => {
+            for (k, v) in o {
+                out.push(k.clone());
+                object_keys(v, out);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| object_keys(v, out)),
+        _ => {}
+    }
+}
+
+/// The `overrides.cloudbuild` entries that do not apply: a config that is not generated, or a
+/// pointer that does not resolve in it.
+pub fn override_problems(model: &Model) -> Vec<patch::Problem> {
+    let mut problems = Vec::new();
+    let built: Vec<Config> = builds(model);
+    for name in model.cloudbuild_overrides.keys() {
+        let Some(config) = built.iter().find(|c| c.name == name) else {
+            let names: Vec<&str> = built.iter().map(|c| c.name).collect();
+            problems.push(patch::Problem {
+                section: "cloudbuild",
+                file: name.clone(),
+                pointer: String::new(),
+                message: format!("`{name}` is not a Cloud Build config mlopsgen generates (it generates {})", names.join(", ")),
+                env: None,
+            });
+            continue;
+        };
+        let Ok(mut value) = serde_json::to_value(assemble(model, config.clone())) else { continue };
+        problems.extend(patched(model, name, &mut value));
+    }
+    problems
 }
 
 /// Every substitution a value's strings reference.

@@ -125,6 +125,14 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
+/// Whether a key prints plain and reads back as itself: a name of ASCII letters, digits and `_`
+/// starting with a letter or `_`, and no YAML 1.1 boolean or null word.
+pub fn plain_key(k: &str) -> bool {
+    k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !YAML11_WORDS.contains(&k.to_ascii_lowercase().as_str())
+}
+
 /// Words YAML 1.1 reads as booleans or null.
 const YAML11_WORDS: [&str; 12] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "=", "<<"];
 

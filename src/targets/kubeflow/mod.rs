@@ -21,7 +21,7 @@ mod trials;
 
 use crate::model::{paths, Environment, Model, Pipeline};
 use crate::output::Emitter;
-use crate::targets::{Shard, TargetError};
+use crate::targets::{patch, Shard, TargetError};
 use ir::{DeploymentSpec, ParameterSpec, PipelineInfo, PipelineSpec};
 
 /// Emits `pipelines/<env>/<pipeline>.json` for every environment and the shard's pipelines.
@@ -41,7 +41,62 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), Ta
 /// The PipelineSpec JSON of one pipeline in one environment.
 pub fn render(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<String, TargetError> {
     let spec = pipeline_spec(model, env, pipeline)?;
+    if model.pipeline_overrides.contains_key(&pipeline.key) {
+        let mut value = serde_json::to_value(&spec).map_err(|e| bug(format!("pipeline `{}`: {e}", pipeline.key)))?;
+        if let Some(p) = patched(model, env, pipeline, &mut value).into_iter().next() {
+            return Err(bug(format!("pipeline `{}`, override `{}`: {}", pipeline.key, p.pointer, p.message)));
+        }
+        return Ok(json::to_string(&value));
+    }
     stream::to_string(&spec, TYPICAL_SIZE).map_err(|e| bug(format!("serialising pipeline `{}`: {e}", pipeline.key)))
+}
+
+/// Applies `overrides.pipelines.<key>` (of the environment's view) to a pipeline's document;
+/// returns what does not apply.
+fn patched(model: &Model, env: &Environment, pipeline: &Pipeline, value: &mut serde_json::Value) -> Vec<patch::Problem> {
+    let Some(patches) = model.pipeline_overrides.get(&pipeline.key) else { return Vec::new() };
+    let found = patch::apply(value, patches, &str::to_owned);
+    found
+        .into_iter()
+        .map(|(pointer, message)| patch::Problem {
+            section: "pipelines",
+            file: pipeline.key.clone(),
+            pointer,
+            message,
+            env: Some(env.name.clone()),
+        })
+        .collect()
+}
+
+/// The `overrides.pipelines` entries that do not apply, in any environment's view: a key that
+/// is no pipeline, or a pointer that does not resolve in that environment's compiled pipeline.
+pub fn override_problems(model: &Model) -> Vec<patch::Problem> {
+    let mut problems = Vec::new();
+    for env in &model.environments {
+        let view = model.for_env(&env.name);
+        for key in view.pipeline_overrides.keys() {
+            let Some(pipeline) = view.pipelines.iter().find(|p| &p.key == key) else {
+                // Left out of this environment by its overrides: nothing to override there.
+                if model.pipeline(key).is_some() {
+                    continue;
+                }
+                problems.push(patch::Problem {
+                    section: "pipelines",
+                    file: key.clone(),
+                    pointer: String::new(),
+                    message: format!("`{key}` is not a pipeline of the spec"),
+                    env: Some(env.name.clone()),
+                });
+                continue;
+            };
+            let Ok(spec) = pipeline_spec(view, env, pipeline) else { continue };
+            let Ok(mut value) = serde_json::to_value(&spec) else { continue };
+            problems.extend(patched(view, env, pipeline, &mut value));
+        }
+    }
+    problems.sort_by(|a, b| (&a.file, &a.pointer).cmp(&(&b.file, &b.pointer)));
+    problems.dedup_by(|a, b| a.file == b.file && a.pointer == b.pointer && a.message == b.message);
+    problems
 }
 
 /// Room reserved for a pipeline's JSON up front (a five-step pipeline prints about 22 kB).

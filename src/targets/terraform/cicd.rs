@@ -92,7 +92,7 @@ pub fn file(m: &Model) -> TfFile {
             .attr("description", s(describe(kind)))
             .attr("location", var("region"))
             .attr("filename", s(format!("{}/{}", m.output_dir, paths::cloudbuild(kind))))
-            .attr("service_account", sa(cloudbuild::identity(kind), "id"))
+            .attr("service_account", sa(m, cloudbuild::identity(kind), "id"))
             .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));

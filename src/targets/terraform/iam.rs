@@ -5,7 +5,7 @@
 
 use super::syntax::{block, count_if, data, ident, iref, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
 use super::{bucket, depends_on_apis, runtime, sa};
-use crate::model::iam::{custom_role, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
+use crate::model::iam::{custom_role, outside, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
 use crate::model::{Model, SaRole};
 use hcl::expr::{BinaryOperator, Expression};
 use hcl::structure::BlockBuilder;
@@ -27,7 +27,7 @@ pub const STATE_BUCKET_VAR: &str = "state_bucket";
 pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
     let env = m.default_env();
-    for role in &m.service_accounts {
+    for role in m.service_accounts.iter().filter(|r| !m.is_external(**r)) {
         f.push(
             resource("google_service_account", role.as_str())
                 .attr("account_id", s(env.sa_id(*role)))
@@ -56,12 +56,12 @@ pub fn file(m: &Model) -> TfFile {
         );
     }
     let created = super::storage::prediction_datasets(m);
-    for g in &m.grants {
+    for g in m.grants.iter().filter(|g| !outside(m, g)) {
         let role = match custom_role(g.role) {
             Some(c) => r(&["google_project_iam_custom_role", c.id, "id"]),
             None => s(g.role),
         };
-        let mut b = binding(m, g, &created).attr("role", role).attr("member", member(g.member));
+        let mut b = binding(m, g, &created).attr("role", role).attr("member", member(m, g.member));
         if g.scope == Scope::FunctionSources {
             let condition = block("condition")
                 .attr("title", s("function-source-buckets"))
@@ -147,12 +147,64 @@ fn agent_email(agent: Agent) -> Expression {
     }
 }
 
-fn member(m: Member) -> Expression {
+fn member(model: &Model, m: Member) -> Expression {
     match m {
-        Member::Sa(role) => sa(role, "member"),
+        Member::Sa(role) => sa(model, role, "member"),
         Member::Agent(a) => agent_email(a),
         Member::Promoter => tpl(vec![lit("serviceAccount:"), iref(var(PROMOTER_VAR))]),
         Member::Checker => tpl(vec![lit("serviceAccount:"), iref(var(CHECKER_VAR))]),
+    }
+}
+
+/// What the owner of each external service account must grant on it, one line per binding
+/// ([`outside`]) and, when the account lives in another project, per service agent that attaches
+/// it to a resource here: attaching an account of another project needs the org policy
+/// `iam.disableCrossProjectServiceAccountUsage` unenforced in the account's project and
+/// `roles/iam.serviceAccountTokenCreator` on it for the service agents of the project whose
+/// resources run as it (https://cloud.google.com/iam/docs/attach-service-accounts, "Configure
+/// for a resource in a different project"). Empty without external accounts.
+pub fn external_grants(m: &Model) -> Vec<Expression> {
+    let line = |role: &str, on: SaRole, member: Expression| {
+        super::syntax::object(vec![
+            ("role".to_owned(), s(role)),
+            ("service_account".to_owned(), sa(m, on, "email")),
+            ("member".to_owned(), member),
+        ])
+    };
+    let mut lines = Vec::new();
+    for g in m.grants.iter().filter(|g| outside(m, g)) {
+        if let Scope::ServiceAccount(on) = g.scope {
+            lines.push(line(g.role, on, member(m, g.member)));
+        }
+    }
+    for (role, agent) in external_agents(m) {
+        lines.push(line("roles/iam.serviceAccountTokenCreator", role, agent_email(agent)));
+    }
+    lines
+}
+
+/// Whether [`external_grants`] names a service agent (by the project number).
+pub fn names_agents_of_external(m: &Model) -> bool {
+    !external_agents(m).is_empty()
+}
+
+/// Each external account of another project with the service agents that attach it here.
+fn external_agents(m: &Model) -> Vec<(SaRole, Agent)> {
+    let other_project = |email: &String| crate::model::naming::sa_project(email) != Some("{project}");
+    m.external_sas
+        .iter()
+        .filter(|(role, email)| m.uses(**role) && other_project(email))
+        .flat_map(|(role, _)| attaching_agents(*role).iter().map(|a| (*role, *a)))
+        .collect()
+}
+
+/// The service agents that attach a role's account to the resources it runs: Vertex AI for
+/// pipeline, training and endpoint jobs, Composer for its environment's nodes.
+fn attaching_agents(role: SaRole) -> &'static [Agent] {
+    match role {
+        SaRole::Pipelines | SaRole::Training | SaRole::Serving => &[Agent::Vertex],
+        SaRole::Composer => &[Agent::Composer],
+        _ => &[],
     }
 }
 
@@ -235,7 +287,7 @@ fn binding(m: &Model, g: &Grant, created: &[&str]) -> BlockBuilder {
             b.attr("location", r(&["google_artifact_registry_repository", repo, "location"]))
                 .attr("repository", r(&["google_artifact_registry_repository", repo, "name"]))
         }
-        Scope::ServiceAccount(role) => b.attr("service_account_id", sa(*role, "name")),
+        Scope::ServiceAccount(role) => b.attr("service_account_id", sa(m, *role, "name")),
         Scope::Secret(id) => b.attr("secret_id", super::secrets::secret_id(m, id)),
         Scope::BigQueryDataset(id) if created.contains(&id.as_str()) => {
             b.attr("dataset_id", r(&["google_bigquery_dataset", &super::storage::prediction_dataset_name(id), "dataset_id"]))

@@ -112,9 +112,49 @@ fn depends_on_apis(model: &Model, services: &[&str]) -> Expression {
     syntax::list(services.iter().filter(|s| model.apis.contains(s)).map(|s| api(s)))
 }
 
-/// `google_service_account.<role>.<attr>`.
-fn sa(role: SaRole, attr: &str) -> Expression {
-    r(&["google_service_account", role.as_str(), attr])
+/// `google_service_account.<role>.<attr>` (`email`, `member`, `id`/`name`), or for a role bound
+/// to an external account (`service_accounts.<role>.external`) the same value spelled out from
+/// its email: this module neither creates nor reads that account (a data source would need
+/// `iam.serviceAccounts.get` in the owner's project, which nothing here grants).
+fn sa(m: &Model, role: SaRole, attr: &str) -> Expression {
+    let Some(email) = m.external_sas.get(&role) else { return r(&["google_service_account", role.as_str(), attr]) };
+    let mut parts = match attr {
+        "member" => vec![syntax::lit("serviceAccount:")],
+        "email" => Vec::new(),
+        _ => {
+            let project = crate::model::naming::sa_project(email).unwrap_or_default();
+            let mut p = vec![syntax::lit("projects/")];
+            p.extend(per_env(project));
+            p.push(syntax::lit("/serviceAccounts/"));
+            p
+        }
+    };
+    parts.extend(per_env(email));
+    syntax::tpl(parts)
+}
+
+/// A `{project}`/`{env}` template as template parts: `var.project_id` and `var.env`.
+fn per_env(template: &str) -> Vec<syntax::Part> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find('{') {
+        let (name, len) = if rest[at..].starts_with("{project}") {
+            ("project_id", "{project}".len())
+        } else if rest[at..].starts_with("{env}") {
+            ("env", "{env}".len())
+        } else {
+            break; // validation allows no other braces
+        };
+        if at > 0 {
+            parts.push(syntax::lit(&rest[..at]));
+        }
+        parts.push(syntax::iref(syntax::var(name)));
+        rest = &rest[at + len..];
+    }
+    if !rest.is_empty() {
+        parts.push(syntax::lit(rest));
+    }
+    parts
 }
 
 /// `google_storage_bucket.<key>.name`, or `data.google_storage_bucket.<key>.name` for an

@@ -67,6 +67,7 @@ pub fn providers(m: &Model) -> TfFile {
 /// Whether a service-agent email (built from the project number) is needed.
 pub fn needs_project_number(m: &Model) -> bool {
     m.grants.iter().any(|g| matches!(g.member, crate::model::iam::Member::Agent(a) if a != crate::model::iam::Agent::Storage))
+        || super::iam::names_agents_of_external(m)
 }
 
 fn variable(name: &str, ty: Expression, description: &str, validation: Option<(Expression, String)>) -> Block {
@@ -193,8 +194,16 @@ pub fn outputs(m: &Model) -> TfFile {
         output("buckets", "Bucket names by spec key.", object(names));
     }
     if !m.service_accounts.is_empty() {
-        let emails = m.service_accounts.iter().map(|role| (role.as_str().to_owned(), sa(*role, "email")));
+        let emails = m.service_accounts.iter().map(|role| (role.as_str().to_owned(), sa(m, *role, "email")));
         output("service_accounts", "Service account emails by role.", object(emails));
+    }
+    let external = super::iam::external_grants(m);
+    if !external.is_empty() {
+        output(
+            "external_service_account_grants",
+            "Grants on external service accounts (service_accounts.<role>.external) that their owner makes in the account's project: this module cannot.",
+            Expression::Array(external),
+        );
     }
     if storage::has_docker_repo(m) {
         output(

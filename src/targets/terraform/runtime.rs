@@ -87,7 +87,7 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
         container = container.add_block(probe);
     }
     let template = block("template")
-        .attr("service_account", sa(SaRole::Serving, "email"))
+        .attr("service_account", sa(m, SaRole::Serving, "email"))
         .add_block(
             block("scaling")
                 .attr("min_instance_count", num(sv.min_instances))
@@ -136,7 +136,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
     let build = block("build_config")
         .attr("runtime", s(&func.runtime))
         .attr("entry_point", s(&func.entry_point))
-        .attr("service_account", sa(SaRole::Functions, "id"))
+        .attr("service_account", sa(m, SaRole::Functions, "id"))
         .attr("docker_repository", r(&["google_artifact_registry_repository", "docker", "id"]))
         .add_block(source)
         .build();
@@ -147,11 +147,11 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
             "PIPELINE_ROOT".into(),
             tpl(vec![lit("gs://"), iref(bucket(m, &m.pipeline_root_bucket)), lit(format!("/pipeline-root/{}", p.key))]),
         ));
-        env.push(("PIPELINE_SERVICE_ACCOUNT".into(), sa(SaRole::Pipelines, "email")));
+        env.push(("PIPELINE_SERVICE_ACCOUNT".into(), sa(m, SaRole::Pipelines, "email")));
         env.push(("GOOGLE_CLOUD_REGION".into(), var("region")));
     }
     let mut service = block("service_config")
-        .attr("service_account_email", sa(SaRole::Functions, "email"))
+        .attr("service_account_email", sa(m, SaRole::Functions, "email"))
         .attr("ingress_settings", s(if func.trigger_bucket.is_some() { "ALLOW_INTERNAL_ONLY" } else { "ALLOW_ALL" }))
         .attr("all_traffic_on_latest_revision", bool(true))
         .opt("available_memory", func.memory.as_deref().map(s));
@@ -184,7 +184,7 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
             block("event_trigger")
                 .attr("event_type", s("google.cloud.storage.object.v1.finalized"))
                 .attr("trigger_region", var("region"))
-                .attr("service_account_email", sa(SaRole::Functions, "email"))
+                .attr("service_account_email", sa(m, SaRole::Functions, "email"))
                 .attr("retry_policy", s("RETRY_POLICY_DO_NOT_RETRY"))
                 .add_block(filter)
                 .build(),
@@ -235,7 +235,7 @@ fn composer(f: &mut TfFile, m: &Model) {
     let mut config = block("config")
         .attr("environment_size", s(size))
         .add_block(block("software_config").attr("image_version", s(&c.image_version)).build())
-        .add_block(block("node_config").attr("service_account", sa(SaRole::Composer, "email")).build());
+        .add_block(block("node_config").attr("service_account", sa(m, SaRole::Composer, "email")).build());
     if m.deploys_dags() {
         // Every generated DAG task is deferrable (templates/airflow): without a triggerer a deferred
         // task never resumes, and Composer 3's triggerer count may be 0 (Composer docs, "Use
