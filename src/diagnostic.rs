@@ -61,6 +61,9 @@ pub enum Code {
     UnusedParameter,
     /// W002 (warning): a declared resource nothing uses, so none is created (`orchestration.composer`).
     UnusedResource,
+    /// W003 (warning): the release into the last environment waits for an approval that only
+    /// project owners can give (`ci.approvers` is empty).
+    NoApprovers,
 }
 
 impl Code {
@@ -84,6 +87,7 @@ impl Code {
             Code::UnsafeString => "E036",
             Code::UnusedParameter => "W001",
             Code::UnusedResource => "W002",
+            Code::NoApprovers => "W003",
         }
     }
 }
@@ -91,7 +95,7 @@ impl Code {
 impl Code {
     /// Whether it is a warning (reported, but the spec still compiles).
     pub fn is_warning(self) -> bool {
-        matches!(self, Code::UnusedParameter | Code::UnusedResource)
+        matches!(self, Code::UnusedParameter | Code::UnusedResource | Code::NoApprovers)
     }
 }
 

@@ -74,6 +74,8 @@ fn expectations(model: &Model) -> Value {
                 "parameter_values": values,
                 "service_account": env.sa_email(SaRole::Pipelines),
                 "deferrable": true,
+                // One submission per run: a retry would submit a second PipelineJob.
+                "retries": 0,
             });
             tasks.insert(
                 "run_pipeline".into(),
@@ -97,6 +99,7 @@ fn expectations(model: &Model) -> Value {
                          "--threshold", drift.threshold.to_string(),
                          "--metric", "custom.googleapis.com/mlopsgen/drift_psi"],
                 "deferrable": true,
+                "retries": 0,
             });
             let task = json!({"operator": "CreateCustomContainerTrainingJobOperator", "upstream": [], "fields": fields});
             dags.insert(

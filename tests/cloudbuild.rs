@@ -50,6 +50,7 @@ fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> 
     let mut values = substitutions(model, env);
     values.insert("SHORT_SHA".into(), SHA.into());
     values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
+    values.insert("_BASE_BRANCH".into(), "main".into());
     values
 }
 
@@ -91,7 +92,7 @@ fn in_output(model: &Model, rel: &str) -> String {
 fn every_config_declares_exactly_its_live_substitutions_and_wires_its_steps() {
     let c = compile_text(&flagship_text());
     let names = configs(&c.model);
-    assert_eq!(names, vec!["pr", "cd", "release"]);
+    assert_eq!(names, vec!["pr", "cd", "release", "review"]);
     let defaults = substitutions(&c.model, c.model.default_env());
     for name in names {
         let text = c.output.get(&paths::cloudbuild(name)).unwrap_or_else(|| panic!("{name} missing"));
@@ -109,7 +110,8 @@ fn every_config_declares_exactly_its_live_substitutions_and_wires_its_steps() {
             assert!(subst::is_user_key(key) && live.contains(key), "{name}: `{key}` declared but unused");
             assert_eq!(Some(value), defaults.get(key), "{name}: default of {key}");
         }
-        assert_eq!(build["serviceAccount"], c.model.default_env().sa_resource(identity(name)).as_str(), "{name}");
+        // No account in the file: the trigger's (each environment's own) is the only one named.
+        assert!(build.get("serviceAccount").is_none(), "{name}");
         assert_eq!(build["options"]["logging"], "CLOUD_LOGGING_ONLY");
         let mut seen = BTreeSet::new();
         for s in steps(&build) {
@@ -158,7 +160,17 @@ fn cd_touches_the_resources_terraform_and_the_pipelines_name() {
         assert_eq!(flag(deploy, "image"), env.image_uri(&s.image, SHA));
         assert_eq!(flag(deploy, "service-account"), env.sa_email(SaRole::Serving));
         assert_eq!((flag(deploy, "region"), flag(deploy, "project")), (env.region.clone(), env.gcp_project.clone()));
+        // The revision's secrets are exactly the spec's (gcloud would otherwise keep the previous
+        // revision's): each `env: {X: {secret: s, version: v}}` as `X=s:v`, or none at all.
+        let spec_secrets: BTreeSet<String> = s.access.secret_env.iter().map(|(k, v)| format!("{k}={}:{}", v.secret, v.version)).collect();
+        if spec_secrets.is_empty() {
+            assert!(strings(&deploy["args"]).contains(&"--clear-secrets".to_owned()), "{}", s.key);
+        } else {
+            let set: BTreeSet<String> = flag(deploy, "set-secrets").split(',').map(str::to_owned).collect();
+            assert_eq!(set, spec_secrets, "{}", s.key);
+        }
     }
+    assert!(m.services.iter().any(|s| !s.access.secret_env.is_empty()), "the flagship has no service taking a secret");
     for f in &m.functions {
         let package = step(&build, &format!("package-function-{}", f.key));
         assert_eq!(package["dir"].as_str(), Some(f.source.as_str()));
@@ -231,8 +243,11 @@ fn dollars_from_the_spec_stay_literal() {
     let lint = step(&build, "lint-1");
     let activate = ". /ci-venv/bin/activate\n";
     assert_eq!(strings(&lint["args"]), vec!["-c".to_owned(), format!("{activate}{}", subst::literal(hostile))]);
+    // The only live references are the generator's own (those of the unedited flagship's file).
     let live = live_references(&build).unwrap_or_else(|e| panic!("{e}"));
-    assert!(live.is_empty(), "{live:?}");
+    let plain = compile_text(&flagship_text());
+    let own = live_references(&parse(plain.output.get(&paths::cloudbuild("pr")).unwrap_or_default())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(live, own);
     let expanded = expand_all(&build, &trigger_values(&c.model, c.model.default_env()));
     assert_eq!(strings(&step(&expanded, "lint-1")["args"])[1], format!("{activate}{hostile}"));
 }
@@ -287,7 +302,10 @@ fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     assert_eq!([identity("pr"), identity("cd"), identity("release")], [SaRole::Checks, SaRole::Ci, SaRole::Promote]);
     let roles = |who: Member| m.grants.iter().filter(move |g| g.member == who).map(|g| g.role).collect::<BTreeSet<_>>();
     let reader_and_logs = BTreeSet::from(["roles/artifactregistry.reader", "roles/logging.logWriter"]);
-    assert_eq!(roles(Member::Sa(SaRole::Checks)), reader_and_logs, "the PR identity");
+    // The PR identity also reads the repository (the base branch, for the semantic diff).
+    let mut pr_reads = reader_and_logs.clone();
+    pr_reads.insert("roles/cloudbuild.readTokenAccessor");
+    assert_eq!(roles(Member::Sa(SaRole::Checks)), pr_reads, "the PR identity");
     // In its own environment the release identity only reads the images it copies onward…
     assert_eq!(roles(Member::Sa(SaRole::Promote)), reader_and_logs, "the release identity at home");
     // …and it is the one that deploys into the next environment (the CI SA holds nothing there).
@@ -341,7 +359,7 @@ fn a_release_tag_promotes_through_three_environments_in_order() {
     let mut runs = Vec::new();
     for (i, env) in m.environments.iter().enumerate() {
         let values = trigger_values(m, env);
-        for kind in mlopsgen::targets::terraform::triggers(m, i).into_iter().filter(|k| *k != "pr") {
+        for kind in mlopsgen::targets::terraform::triggers(m, i).into_iter().filter(|k| !matches!(*k, "pr" | "review")) {
             let raw = parse(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default());
             let build = expand_all(&raw, &values);
             let ids: Vec<String> = steps(&build).iter().filter_map(|s| s["id"].as_str().map(str::to_owned)).collect();

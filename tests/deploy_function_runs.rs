@@ -33,6 +33,11 @@ fn deploy_step() -> Value {
 /// Runs the step's script as Cloud Build would (`$$` → `$`; substitutions get placeholder values);
 /// returns whether it succeeded and the `gcloud` calls it made.
 fn run(step: &Value, describe: &str, dir: &Path) -> (bool, String) {
+    run_with(step, describe, dir, &[])
+}
+
+/// [`run`] with some of the step's environment replaced.
+fn run_with(step: &Value, describe: &str, dir: &Path, replaced: &[(&str, &str)]) -> (bool, String) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
     let gcloud = bin.join("gcloud");
@@ -45,6 +50,7 @@ fn run(step: &Value, describe: &str, dir: &Path) -> (bool, String) {
     command.env("GCLOUD_LOG", &log).env("DESCRIBE", describe);
     for entry in step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
         let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
+        let value = replaced.iter().find(|(k, _)| *k == key).map_or(value, |(_, v)| *v);
         command.env(key, if value.contains("${") { "placeholder" } else { value });
     }
     let ok = command.status().unwrap_or_else(|e| panic!("{e}")).success();
@@ -64,5 +70,19 @@ fn deploy_function_fails_on_errors_and_waits_only_for_a_missing_function() {
     assert!(ok && !deploys(&log) && log.starts_with("storage cp"), "a missing function gets only its source: {log}");
     let (ok, log) = run(&step, "denied", &dir);
     assert!(!ok && !deploys(&log), "permission denied must fail the build: {log}");
+
+    // The new revision gets exactly the spec's secret environment variables (gcloud would
+    // otherwise keep the previous revision's): each one, or none at all (`--clear-secrets`).
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    let source = mlopsgen::Source { name: "specs/flagship.yaml".into(), text: std::fs::read_to_string(&spec).unwrap_or_default() };
+    let c = mlopsgen::compile(&source, &mlopsgen::Options { spec_file: spec, out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+    let function = c.model.functions.iter().find(|f| step["id"] == format!("deploy-function-{}", f.key)).unwrap_or_else(|| panic!("no function"));
+    let listed: Vec<String> = function.access.secret_env.iter().map(|(k, v)| format!("{k}={}:{}", v.secret, v.version)).collect();
+    assert!(!listed.is_empty(), "the flagship's function takes no secret any more");
+    let deploy_line = |log: &str| log.lines().rev().find(|l| l.starts_with("functions deploy")).unwrap_or_default().to_owned();
+    let (ok, log) = run(&step, "exists", &dir);
+    assert!(ok && deploy_line(&log).ends_with(&format!(" --set-secrets={}", listed.join(","))), "{log}");
+    let (ok, log) = run_with(&step, "exists", &dir, &[("SECRETS", "")]);
+    assert!(ok && deploy_line(&log).ends_with(" --clear-secrets"), "a function without secrets keeps none: {log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

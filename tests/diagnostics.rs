@@ -93,3 +93,27 @@ fn an_unused_parameter_is_a_warning_at_its_key() {
     let c = compile(&flagship, &Options { spec_file: "specs/flagship.yaml".into(), out_override: None }).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.warnings.is_empty(), "{}", render(&flagship, &c.warnings, false));
 }
+
+/// A release into the last environment that waits for approval with no `ci.approvers` can only
+/// be approved by the project's owners: a warning (W003) at `ci.approve_last`; listing approvers
+/// or opting out of the approval silences it.
+#[test]
+fn an_approval_nobody_is_named_to_give_is_a_warning() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/promotion.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let named = "  approvers: [\"group:relay-releases@acme.example\"]\n";
+    assert!(text.contains(named), "specs/promotion.yaml names no approvers");
+    let compile_with = |text: String| {
+        let source = Source { name: "specs/promotion.yaml".into(), text };
+        let c = compile(&source, &Options { spec_file: path.clone(), out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+        (render(&source, &c.warnings, false), c.warnings)
+    };
+    let unnamed = text.replacen(named, "", 1);
+    let line = unnamed.lines().position(|l| l.contains("approve_last:")).map_or(0, |i| i + 1);
+    let (rendered, warnings) = compile_with(unnamed.clone());
+    assert_eq!(warnings.len(), 1, "{rendered}");
+    assert_eq!((warnings[0].code.as_str(), warnings[0].pos.line), ("W003", line), "{rendered}");
+    assert!(rendered.contains("release into `prod` waits for an approval"), "{rendered}");
+    assert!(compile_with(text).1.is_empty());
+    assert!(compile_with(unnamed.replacen("approve_last: true", "approve_last: false", 1)).1.is_empty());
+}

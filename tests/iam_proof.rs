@@ -253,7 +253,7 @@ fn jobs_run_as_the_identities_the_proof_assumes() {
                     Member::Sa(r) => assert_eq!(actual, env.sa_email(r), "{path} {task}"),
                     // No account: the job runs as the Vertex AI service agent (GCPC batch_predict_job docs).
                     Member::Agent(_) => assert_eq!(actual, "", "{path} {task}: change actions::batch_prediction_identity"),
-                    Member::Promoter | Member::Checker => unreachable!(),
+                    Member::Promoter | Member::Checker | Member::Approvers => unreachable!(),
                 }
                 checked += 1;
             }

@@ -79,6 +79,16 @@ fn length(args: FuncArgs) -> Result<Value, String> {
     Ok(Value::from(n as u64))
 }
 
+fn lookup(args: FuncArgs) -> Result<Value, String> {
+    Ok(args[0].as_object().and_then(|o| args[1].as_str().and_then(|k| o.get(k))).cloned().unwrap_or_else(|| args[2].clone()))
+}
+
+fn toset(args: FuncArgs) -> Result<Value, String> {
+    let mut items = args[0].as_array().cloned().unwrap_or_default();
+    items.dedup();
+    Ok(Value::Array(items))
+}
+
 /// `var.*` from the environment's tfvars (plus variable defaults), and `contains`/`length`.
 fn env_context(c: &Compilation, env: &Environment) -> Context<'static> {
     let mut vars = hcl::value::Map::new();
@@ -96,7 +106,43 @@ fn env_context(c: &Compilation, env: &Environment) -> Context<'static> {
     ctx.declare_var("var", Value::Object(vars));
     ctx.declare_func("contains", FuncDef::builder().params([ParamType::Any, ParamType::Any]).build(contains));
     ctx.declare_func("length", FuncDef::builder().param(ParamType::Any).build(length));
+    ctx.declare_func("lookup", FuncDef::builder().params([ParamType::Any, ParamType::Any, ParamType::Any]).build(lookup));
+    ctx.declare_func("toset", FuncDef::builder().param(ParamType::Any).build(toset));
     ctx
+}
+
+/// `ci.approvers` get the approver role in exactly the project whose release trigger waits for
+/// approval (the pending build is there; approving it needs `cloudbuild.builds.approve` there),
+/// and nowhere else.
+fn check_approvers(c: &Compilation) {
+    let m = &c.model;
+    let approvers = m.ci.as_ref().map(|ci| ci.approvers.clone()).unwrap_or_default();
+    assert!(!approvers.is_empty());
+    let (cicd, iam) = (tf(c, "cicd.tf"), tf(c, "iam.tf"));
+    let release = resource(&cicd, "google_cloudbuild_trigger", "release");
+    let binding = resource(&iam, "google_project_iam_member", "approvers_cloudbuild_builds_approver");
+    assert_eq!(string(attr(binding, "role"), &Context::new()), "roles/cloudbuild.builds.approver");
+    let mut gated = Vec::new();
+    for env in &m.environments {
+        let ctx = env_context(c, env);
+        let waits = count(release, &ctx) == 1 && eval(attr(nested(release, &["approval_config"]), "approval_required"), &ctx) == Value::Bool(true);
+        let members: Vec<String> = eval(attr(binding, "for_each"), &ctx).as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        assert_eq!(members, if waits { approvers.clone() } else { Vec::new() }, "{}", env.name);
+        if waits {
+            assert_eq!(string(attr(binding, "project"), &ctx), env.gcp_project);
+            gated.push(env.name.clone());
+        }
+    }
+    // The one environment promoting into the last.
+    let before_last = &m.environments[m.environments.len() - 2];
+    assert_eq!(gated, std::slice::from_ref(&before_last.name));
+    assert_eq!(text(attr(binding, "member")), "each.value");
+}
+
+#[test]
+fn approvers_may_approve_where_the_release_into_the_last_environment_waits() {
+    check_approvers(&build(&flagship()));
+    check_approvers(&build(&three_environments()));
 }
 
 fn eval(expr: &Expression, ctx: &Context) -> Value {
@@ -132,6 +178,9 @@ fn check_triggers(c: &Compilation) {
         let mut expected: Vec<&str> = if i == 0 { vec!["pr", "cd"] } else { Vec::new() };
         if has_next {
             expected.push("release");
+            if mlopsgen::model::terraform_access::reviews(m) {
+                expected.push("review");
+            }
         }
         assert_eq!(terraform::triggers(m, i), expected, "{}", env.name);
         let mut enabled = Vec::new();
@@ -183,12 +232,27 @@ fn check_identities(c: &Compilation) {
         let promoter = ctx_var(&ctx, terraform::PROMOTER_VAR);
         assert_eq!(promoter, previous.map(|p| p.sa_email(SaRole::Promote)).unwrap_or_default(), "{}", env.name);
     }
-    // The configs name the first environment's SA of their kind, which runs them there (its triggers agree).
+    // The configs name no account, so the trigger's is the one a build runs as: in each
+    // environment, every trigger it runs names the account of its kind that this module creates
+    // there, whose id is that environment's (so it lives in the environment's project).
     for kind in configs(m) {
         let config: serde_yaml::Value =
             serde_yaml::from_str(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default()).unwrap_or_default();
-        let sa = config.get("serviceAccount").and_then(|v| v.as_str()).map(str::to_owned);
-        assert_eq!(sa, Some(m.default_env().sa_resource(identity(kind))));
+        assert!(config.get("serviceAccount").is_none(), "{kind}: the file names an account");
+        assert_eq!(config["options"]["logging"].as_str(), Some("CLOUD_LOGGING_ONLY"), "{kind}: a user-specified account needs it");
+    }
+    let cicd = tf(c, "cicd.tf");
+    for (i, env) in m.environments.iter().enumerate() {
+        let ctx = env_context(c, env);
+        for kind in terraform::triggers(m, i) {
+            let trigger = resource(&cicd, "google_cloudbuild_trigger", kind);
+            let named = text(attr(trigger, "service_account"));
+            let role = identity(kind);
+            assert_eq!(named, format!("google_service_account.{}.id", role.as_str()), "{} {kind}", env.name);
+            let account = resource(&iam, "google_service_account", role.as_str());
+            assert_eq!(string(attr(account, "account_id"), &ctx), env.sa_id(role), "{} {kind}", env.name);
+            assert!(env.sa_email(role).ends_with(&format!("@{}.iam.gserviceaccount.com", env.gcp_project)), "{} {kind}", env.name);
+        }
     }
 }
 

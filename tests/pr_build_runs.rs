@@ -101,6 +101,26 @@ Plan: 1 to add, 0 to change, 0 to destroy (%s as %s)
 esac
 "#;
 
+/// The stand-in `gcloud` of the Cloud SDK image: the build's access token.
+const GCLOUD: &str = "#!/bin/sh
+[ \"$*\" = 'auth print-access-token' ] || { echo \"unexpected: gcloud $*\" >&2; exit 1; }
+echo build-access-token
+";
+
+/// The stand-in `curl`: Cloud Build's `accessReadToken` for the connection's repository, called
+/// with the build's token, answering as the API does (pretty-printed JSON).
+const CURL: &str = r#"#!/bin/sh
+case "$*" in
+  *"-X POST -H Authorization: Bearer build-access-token https://cloudbuild.googleapis.com/v2/projects/acme-churn-dev/locations/europe-west4/connections/churn-github/repositories/churn:accessReadToken") ;;
+  *) echo "unexpected: curl $*" >&2; exit 1 ;;
+esac
+printf '{
+  "token": "repo-read-token",
+  "expirationTime": "2026-12-06T09:00:00Z"
+}
+'
+"#;
+
 /// Stands in for the images of the PR build.
 struct Images {
     scratch: PathBuf,
@@ -108,6 +128,19 @@ struct Images {
     mlopsgen_image: String,
     mlopsgen_bin: PathBuf,
     terraform_image: String,
+    /// The Cloud SDK image: stand-in `gcloud` and `curl`, this machine's `git`.
+    gcloud_image: String,
+    /// Substitution values of a pull-request build (the file's defaults, `_BASE_BRANCH`).
+    substitutions: Vec<(String, String)>,
+    /// Extra environment (the base branch's remote, standing in for GitHub).
+    overrides: Vec<(String, String)>,
+}
+
+/// Writes an executable stand-in.
+fn tool(dir: &Path, name: &str, text: &str) {
+    write(&dir.join(name), text);
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(dir.join(name), mode).unwrap_or_else(|e| panic!("{e}"));
 }
 
 impl Images {
@@ -126,9 +159,15 @@ impl Images {
             format!("{}:{SYSTEM_PATH}", bin.display())
         } else if image == self.terraform_image {
             let bin = self.scratch.join("images").join(id);
-            write(&bin.join("terraform"), TERRAFORM);
-            let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
-            std::fs::set_permissions(bin.join("terraform"), mode).unwrap_or_else(|e| panic!("{e}"));
+            tool(&bin, "terraform", TERRAFORM);
+            format!("{}:{SYSTEM_PATH}", bin.display())
+        } else if image == self.gcloud_image {
+            let bin = self.scratch.join("images").join(id);
+            tool(&bin, "gcloud", GCLOUD);
+            tool(&bin, "curl", CURL);
+            let git = on_path("git").unwrap_or_else(|| panic!("git is needed on PATH"));
+            let _ = std::fs::remove_file(bin.join("git"));
+            std::os::unix::fs::symlink(git, bin.join("git")).unwrap_or_else(|e| panic!("{e}"));
             format!("{}:{SYSTEM_PATH}", bin.display())
         } else {
             panic!("step {id}: no stand-in for image {image}");
@@ -140,9 +179,13 @@ fn strings(value: &Value) -> Vec<String> {
     value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
-/// What Cloud Build does to a PR step's strings: `$$` → `$` (PR steps use no other substitution),
-/// and what this test does: mounts become directories.
-fn resolve(text: &str, mounts: &[(String, PathBuf)]) -> String {
+/// What Cloud Build does to a PR step's strings: `${KEY}` → its value, `$$` → `$`, and what this
+/// test does: mounts become directories.
+fn resolve(text: &str, mounts: &[(String, PathBuf)], substitutions: &[(String, String)]) -> String {
+    let mut text = text.to_owned();
+    for (key, value) in substitutions {
+        text = text.replace(&format!("${{{key}}}"), value);
+    }
     assert!(!text.replace("$$", "").contains('$'), "unexpected substitution in {text}");
     let mut out = text.replace("$$", "$");
     for (path, dir) in mounts {
@@ -169,8 +212,9 @@ fn step_command(step: &Value, repo: &Path, images: &Images) -> Command {
         mounts.push((volume["path"].as_str().unwrap_or_default().to_owned(), dir));
     }
     let entrypoint = step["entrypoint"].as_str().unwrap_or_else(|| panic!("step {id} relies on its image's entrypoint"));
-    let args: Vec<String> = strings(&step["args"]).iter().map(|a| resolve(a, &mounts)).collect();
-    let dir = step["dir"].as_str().map_or(repo.to_path_buf(), |d| repo.join(resolve(d, &mounts)));
+    let subs = &images.substitutions;
+    let args: Vec<String> = strings(&step["args"]).iter().map(|a| resolve(a, &mounts, subs)).collect();
+    let dir = step["dir"].as_str().map_or(repo.to_path_buf(), |d| repo.join(resolve(d, &mounts, subs)));
     let home = images.scratch.join("home").join(id);
     std::fs::create_dir_all(&home).unwrap_or_else(|e| panic!("{e}"));
     let mut command = Command::new(entrypoint);
@@ -178,10 +222,30 @@ fn step_command(step: &Value, repo: &Path, images: &Images) -> Command {
     command.env("PATH", images.path_for(id, image)).env("HOME", &home);
     for entry in strings(&step["env"]) {
         let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("bad env {entry}"));
-        command.env(key, resolve(value, &mounts));
+        let overridden = images.overrides.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        command.env(key, overridden.unwrap_or_else(|| resolve(value, &mounts, subs)));
     }
     eprintln!("--- step {id} ({image})");
     command
+}
+
+/// Copies a directory tree (files only; no links in the repository here).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("{e}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+/// Runs git in `dir` (this machine's git; no user configuration).
+fn git(dir: &Path, args: &[&str]) {
+    let status = Command::new("git").args(args).current_dir(dir).env("GIT_CONFIG_NOSYSTEM", "1").env("HOME", dir).status();
+    assert!(status.is_ok_and(|s| s.success()), "git {args:?} failed in {}", dir.display());
 }
 
 fn pr_build(repo: &Path) -> Value {
@@ -209,9 +273,28 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
     // GoogleCloudPlatform/cloud-builders#351).
     std::fs::create_dir_all(repo.join(".git")).unwrap_or_else(|e| panic!("{e}"));
     let mlopsgen_bin = PathBuf::from(env!("CARGO_BIN_EXE_mlopsgen"));
-    let built = Command::new(&mlopsgen_bin).args(["build", SPEC]).current_dir(&repo).env("HOME", &scratch).status();
-    assert!(built.is_ok_and(|s| s.success()), "mlopsgen build failed in the checkout");
+    let mlopsgen = |args: &[&str], dir: &Path| Command::new(&mlopsgen_bin).args(args).current_dir(dir).env("HOME", &scratch).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(mlopsgen(&["build", SPEC], &repo).status.success(), "mlopsgen build failed in the checkout");
+    // The base branch: this state, committed on `main` of a repository standing in for GitHub.
+    let remote = scratch.join("remote");
+    copy_tree(&repo, &remote);
+    git(&remote, &["init", "-q", "-b", "main"]);
+    git(&remote, &["add", "-A"]);
+    git(&remote, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "base"]);
+    // The pull request: keep dev's artifacts longer, regenerated.
+    let spec = repo.join(SPEC);
+    let edited = std::fs::read_to_string(&spec).unwrap_or_default().replacen("delete_after_days: 30", "delete_after_days: 45", 1);
+    assert!(edited.contains("delete_after_days: 45"), "the flagship changed: pick another edit");
+    write(&spec, &edited);
+    assert!(mlopsgen(&["build", SPEC], &repo).status.success(), "mlopsgen build failed in the checkout");
     std::fs::remove_dir_all(repo.join(".git")).unwrap_or_else(|e| panic!("{e}"));
+    // What `mlopsgen diff --base main` reports in a clone with history (the PR's spec, the base's output).
+    let clone = scratch.join("clone");
+    git(&scratch, &["clone", "-q", remote.to_str().unwrap_or_default(), clone.to_str().unwrap_or_default()]);
+    write(&clone.join(SPEC), &edited);
+    let expected = mlopsgen(&["diff", "--color=never", "--base", "main", SPEC], &clone);
+    assert_eq!(expected.status.code(), Some(1), "{}", String::from_utf8_lossy(&expected.stderr));
+    let expected = String::from_utf8_lossy(&expected.stdout).into_owned();
 
     let build = pr_build(&repo);
     let check = build["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "mlopsgen-check")).cloned();
@@ -227,6 +310,21 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
             .and_then(|s| s["name"].as_str())
             .unwrap_or_default()
             .to_owned(),
+        gcloud_image: build["steps"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["id"] == "diff-base"))
+            .and_then(|s| s["name"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        substitutions: {
+            let mut subs: Vec<(String, String)> = build["substitutions"]
+                .as_object()
+                .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+                .unwrap_or_default();
+            subs.push(("_BASE_BRANCH".into(), "main".into()));
+            subs
+        },
+        overrides: vec![("REMOTE".into(), format!("file://{}", remote.display()))],
     };
     let mut ran = Vec::new();
     for step in build["steps"].as_array().into_iter().flatten() {
@@ -237,7 +335,7 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
         assert!(run_step(step, &repo, &images), "PR step {id} failed");
         ran.push(id.to_owned());
     }
-    for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples", "terraform-plans"] {
+    for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples", "diff-base", "semantic-diff", "terraform-plans"] {
         assert!(ran.iter().any(|r| r == kind), "the PR build has no step {kind}: {ran:?}");
     }
     // The summary prints every environment's plan, in promotion order, each planned as its
@@ -245,6 +343,14 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
     let summary = build["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "terraform-plans")).cloned();
     let out = step_command(&summary.unwrap_or_default(), &repo, &images).output().unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8_lossy(&out.stdout);
+    // The semantic diff comes first, exactly what `mlopsgen diff --base main` says with history,
+    // though the checkout has none: the build fetched the base branch itself.
+    let semantic = std::fs::read_to_string(scratch.join("volumes/semantic-diff/semantic.txt")).unwrap_or_default();
+    assert_eq!(semantic, expected, "the build's semantic diff");
+    assert!(expected.contains("45"), "the diff does not show the edit:\n{expected}");
+    let diff_at = text.find(&expected).unwrap_or_else(|| panic!("no semantic diff in the summary:\n{text}"));
+    let plans_at = text.find("==== terraform plan:").unwrap_or_default();
+    assert!(diff_at < plans_at, "the semantic diff comes after the plans");
     let iam = std::fs::read_to_string(repo.join("generated/flagship/terraform/iam.tf")).unwrap_or_default();
     let account = iam.split("resource \"google_service_account\" \"plan\"").nth(1).and_then(|r| r.split('"').nth(1)).unwrap_or_default().to_owned();
     let mut at = 0;

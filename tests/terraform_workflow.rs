@@ -8,7 +8,10 @@
 //! - the plan identity holds no permission any apply needs, and nobody running PR code may
 //!   impersonate an apply identity;
 //! - init runs before plan, the plan file is written in the working copy apply reads, apply
-//!   before any deploy, and every plan before the PR's summary.
+//!   before any deploy, and every plan before the PR's summary;
+//! - a release applies only a plan a review build of the same environment made, printed and
+//!   published for the same commit (`plans/<COMMIT_SHA>/` in the next environment's state
+//!   bucket), which only that build's identity can create and nobody can replace.
 
 use mlopsgen::model::actions::Act;
 use mlopsgen::model::iam::{Member, Scope};
@@ -38,6 +41,7 @@ fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     let mut values = substitutions(&c.model, env);
     values.insert("SHORT_SHA".into(), "abc1234".into());
     values.insert("COMMIT_SHA".into(), "abc1234".into());
+    values.insert("_BASE_BRANCH".into(), "main".into());
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -121,6 +125,27 @@ fn walk(spec: &str) {
     };
     let mut planned = BTreeSet::new();
     let mut applied = Vec::new();
+    // The plans review builds publish (the folder, for the commit), by the environment whose
+    // triggers run them; a release may apply only one of these.
+    let mut published: BTreeSet<(String, String)> = BTreeSet::new();
+    for (kind, home) in triggered(m).into_iter().filter(|(k, _)| *k == "review") {
+        let b = build(&c, kind, home);
+        let step = |id: &str| steps(&b).into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("review: no {id}"));
+        let (plan, publish) = (step("tf-plan"), step("plan-publish"));
+        let script = |s: &Value| strings(&s["args"]).join("\n");
+        // tf-plan writes plan.tfplan and its text in WORK; plan-publish uploads both from there
+        // (create only) and prints the text, after the plan.
+        assert!(script(plan).contains("-out=plan.tfplan") && script(plan).contains("terraform show -no-color plan.tfplan > plan.txt"));
+        assert_eq!(env_of(plan, "WORK"), env_of(publish, "WORK"));
+        assert!(upstream(&b, "plan-publish").contains("tf-plan"));
+        let upload = script(publish);
+        assert!(upload.contains("gcloud storage cp --if-generation-match=0") && upload.contains("cat \"$WORK/plan.txt\""), "{upload}");
+        let folder = env_of(publish, "PLANS").unwrap_or_default();
+        let next = m.environments.iter().skip_while(|e| e.name != home.name).nth(1).unwrap_or_else(|| panic!("review in the last environment"));
+        assert_eq!(folder, format!("gs://{}/plans/abc1234", m.state.bucket_for(next)), "review@{}", home.name);
+        assert_eq!(env_of(plan, "ENV").as_deref(), Some(next.name.as_str()));
+        published.insert((home.name.clone(), folder));
+    }
     for (kind, home) in triggered(m) {
         let b = build(&c, kind, home);
         let runner = home.sa_email(identity(kind));
@@ -132,7 +157,7 @@ fn walk(spec: &str) {
             let target_name = env_of(s, "ENV").unwrap_or_default();
             let target = m.environments.iter().find(|e| e.name == target_name).unwrap_or_else(|| panic!("{kind}: {id} acts on `{target_name}`"));
             // PR builds run the PR's code: only ever the plan identity; deploying builds the apply one.
-            let role = if kind == "pr" { SaRole::Plan } else { SaRole::Apply };
+            let role = if matches!(kind, "pr" | "review") { SaRole::Plan } else { SaRole::Apply };
             assert_eq!(sa, target.sa_email(role), "{kind}@{}: {id}", home.name);
             let who = member_in(&c, target, &runner);
             assert!(may_impersonate(who, role), "{kind}@{}: {id}: {runner} ({who:?}) may not impersonate {sa}", home.name);
@@ -154,14 +179,33 @@ fn walk(spec: &str) {
             assert_eq!(works.len(), m.environments.len());
         } else if ids.iter().any(|i| i == "tf-apply") {
             let apply = tf.iter().find(|s| s["id"] == "tf-apply").unwrap_or_else(|| panic!("no tf-apply"));
-            let plan = tf.iter().find(|s| s["id"] == "tf-plan").unwrap_or_else(|| panic!("no tf-plan"));
             let before = upstream(&b, "tf-apply");
-            assert!(before.contains("tf-plan") && before.contains("tf-init") && before.contains("tf-drift"), "{kind}: apply waits for {before:?}");
-            // The plan file the plan step writes is the one apply applies, in the same working copy.
             let script = |s: &Value| strings(&s["args"]).join("\n");
-            assert!(script(plan).contains("-out=plan.tfplan") && script(apply).contains("apply -input=false plan.tfplan"));
-            assert_eq!(env_of(plan, "WORK"), env_of(apply, "WORK"));
-            assert!(!script(plan).contains("-lock=false"), "{kind}: the applied plan is made without the state lock");
+            let args = strings(&apply["args"]);
+            assert!(script(apply).contains("terraform apply -input=false \"$1\""), "{kind}: {}", script(apply));
+            if kind == "cd" {
+                // The plan file the plan step writes is the one apply applies, in the same working copy.
+                let plan = tf.iter().find(|s| s["id"] == "tf-plan").unwrap_or_else(|| panic!("no tf-plan"));
+                assert!(before.contains("tf-plan") && before.contains("tf-init") && before.contains("tf-drift"), "{kind}: apply waits for {before:?}");
+                assert!(script(plan).contains("-out=plan.tfplan") && args.get(3).map(String::as_str) == Some("plan.tfplan"), "{args:?}");
+                assert_eq!(env_of(plan, "WORK"), env_of(apply, "WORK"));
+                assert!(!script(plan).contains("-lock=false"), "{kind}: the applied plan is made without the state lock");
+            } else {
+                // A release plans nothing itself: it applies the file plan-fetch downloaded from
+                // the folder a review build of the same environment published for this commit,
+                // and prints it (terraform show) before applying it.
+                assert!(!ids.iter().any(|i| i == "tf-plan"), "release@{}: plans itself", home.name);
+                let fetch = steps(&b).into_iter().find(|s| s["id"] == "plan-fetch").unwrap_or_else(|| panic!("release: no plan-fetch"));
+                assert!(before.contains("plan-fetch") && before.contains("tf-init") && before.contains("tf-drift"), "{kind}: apply waits for {before:?}");
+                let reviewed = env_of(fetch, "REVIEWED").unwrap_or_default();
+                assert_eq!(args.get(3), Some(&format!("{reviewed}/plan.tfplan")), "{args:?}");
+                assert_eq!(args.get(4).map(String::as_str), Some("show"));
+                assert!(script(apply).contains("terraform show -no-color \"$1\""));
+                assert!(!reviewed.starts_with(&env_of(apply, "WORK").unwrap_or_default()), "tf-init would delete the reviewed plan");
+                let folder = env_of(fetch, "PLANS").unwrap_or_default();
+                assert!(published.contains(&(home.name.clone(), folder.clone())), "release@{}: applies {folder}, which no review build published", home.name);
+                assert_eq!(env_of(fetch, "SA"), Some(env_of(apply, "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT").unwrap_or_default()), "the apply SA reads the plan");
+            }
             // Nothing is deployed before the infrastructure it lands in is applied.
             for s in steps(&b) {
                 let id = s["id"].as_str().unwrap_or_default();
@@ -201,6 +245,21 @@ fn walk(spec: &str) {
     for who in [Member::Checker, Member::Sa(SaRole::Checks)] {
         assert!(!m.grants.iter().any(|g| g.member == who && g.scope == Scope::ServiceAccount(SaRole::Apply)), "{who:?}");
     }
+    // The review builds' identity (the promoter, create only) and the apply SA can write under
+    // plans/; PR code (checks SA, checker) and what it impersonates (plan SA) cannot.
+    let writers: BTreeSet<Member> = m
+        .grants
+        .iter()
+        .filter(|g| matches!(g.scope, Scope::StatePlans | Scope::StateBucket | Scope::Project) && roles.grants(g.role, "storage.objects.create"))
+        .map(|g| g.member)
+        .collect();
+    assert!(writers.contains(&Member::Promoter) && writers.contains(&Member::Sa(SaRole::Apply)), "{spec}: {writers:?}");
+    for who in [Member::Checker, Member::Sa(SaRole::Checks), Member::Sa(SaRole::Plan)] {
+        assert!(!writers.contains(&who), "{spec}: {who:?} can write reviewed plans");
+    }
+    let promoter_plans: Vec<&str> = m.grants.iter().filter(|g| g.member == Member::Promoter && g.scope == Scope::StatePlans).map(|g| g.role).collect();
+    assert_eq!(promoter_plans, ["roles/storage.objectCreator"]);
+    assert!(!roles.grants("roles/storage.objectCreator", "storage.objects.delete"), "a published plan could be replaced");
     // Every area's permissions are listed in the proof's table.
     for a in areas(m, custom) {
         assert!(by_name(a.name).is_some());

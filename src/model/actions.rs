@@ -90,6 +90,12 @@ pub enum Act {
     ManageSchedules,
     /// Mint access tokens for a service account (run Terraform as it).
     Impersonate,
+    /// Create objects of a bucket without overwriting or deleting any.
+    CreateObjects,
+    /// Approve or reject builds waiting for approval (a person, not a build).
+    ApproveBuilds,
+    /// Get a read token for a connected repository (`git fetch` from GitHub).
+    ReadRepository,
     /// Refresh the resources of one area of the Terraform module (`terraform plan`; see
     /// [`super::terraform_access`]).
     ReadInfra(&'static str),
@@ -442,6 +448,8 @@ fn ci(a: &mut Actions, m: &Model) {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
         a.add(SaRole::Checks, Act::PullArtifacts, Scope::DockerRepo, pull);
     }
+    let base = "ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository";
+    a.add(SaRole::Checks, Act::ReadRepository, Scope::Connection, base);
     if m.environments.len() > 1 {
         let release = "ci: releases run as the promote SA and log to Cloud Logging only";
         a.add(SaRole::Promote, Act::WriteLogs, Scope::Project, release);
@@ -452,6 +460,10 @@ fn ci(a: &mut Actions, m: &Model) {
     }
     let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
     a.add(Member::Agent(Agent::CloudBuild), Act::AccessSecret, Scope::Secret(ci.oauth_token_secret.clone()), token);
+    if m.approval_required() && !ci.approvers.is_empty() {
+        let why = "ci.approvers: approve the release into the last environment, whose build waits for approval in this project";
+        a.add(Member::Approvers, Act::ApproveBuilds, Scope::Project, why);
+    }
     deploys(a, m, Ci.into(), "ci: CD");
     if m.environments.len() > 1 {
         deploys(a, m, Member::Promoter, "ci: a release from the previous environment");
@@ -468,7 +480,7 @@ fn ci(a: &mut Actions, m: &Model) {
 /// `ci.terraform`: PR builds plan every environment as its plan SA; CD and releases apply as the
 /// apply SA (see `cloudbuild::terraform`).
 fn terraform(a: &mut Actions, m: &Model) {
-    use super::terraform_access::{applies, areas, plans, runs_as, secrets_read};
+    use super::terraform_access::{applies, areas, plans, reviews, runs_as, secrets_read};
     let custom = m.grants.iter().any(|g| super::iam::custom_role(g.role).is_some());
     if plans(m) {
         let why = "ci.terraform.plan: the first environment's PR build runs terraform plan for this environment as its plan SA";
@@ -488,6 +500,14 @@ fn terraform(a: &mut Actions, m: &Model) {
             a.add(Member::Promoter, Act::Impersonate, Scope::ServiceAccount(SaRole::Apply), why("a release from the previous environment"));
         }
         a.add(SaRole::Apply, Act::WriteObjects, Scope::StateBucket, "ci.terraform.apply: terraform writes the state and takes the lock (a lock object)");
+        if reviews(m) {
+            let why = "ci.terraform.apply: a review build from the previous environment plans this one as its plan SA";
+            a.add(Member::Promoter, Act::Impersonate, Scope::ServiceAccount(SaRole::Plan), why);
+            let why = "ci.terraform.apply: a review build from the previous environment publishes this environment's plan under plans/";
+            a.add(Member::Promoter, Act::CreateObjects, Scope::StatePlans, why);
+            let why = "ci.terraform.apply: the release into this environment downloads the reviewed plan as the apply SA";
+            a.add(SaRole::Apply, Act::ReadObjects, Scope::StatePlans, why);
+        }
         for area in areas(m, custom) {
             a.add(SaRole::Apply, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.apply: the apply build's plan refreshes the {} resources", area.name));
             a.add(SaRole::Apply, Act::ManageInfra(area.name), Scope::Project, format!("ci.terraform.apply: terraform apply manages the {} resources", area.name));

@@ -23,6 +23,9 @@ pub enum Member {
     /// The first environment's checks SA (`var.checks_sa`), in every environment: its PR builds
     /// plan each environment's Terraform as that environment's plan SA (`ci.terraform.plan`).
     Checker,
+    /// The people of `ci.approvers` (IAM principals from the spec), in the environment whose
+    /// release trigger waits for approval: they approve the release into the last environment.
+    Approvers,
 }
 
 /// Google-managed service agents that need a grant for a declared feature to work.
@@ -106,6 +109,7 @@ impl Member {
             Member::Agent(a) => a.as_str(),
             Member::Promoter => "promoter",
             Member::Checker => "checker",
+            Member::Approvers => "approvers",
         }
     }
 }
@@ -145,6 +149,12 @@ pub enum Scope {
     CloudRunService(String),
     /// The environment's Terraform state bucket (created by `bootstrap.sh`, `var.state_bucket`).
     StateBucket,
+    /// The Cloud Build GitHub connection (`google_cloudbuildv2_connection.github`; its
+    /// repositories inherit its IAM policy).
+    Connection,
+    /// The reviewed plans in the state bucket: objects under `plans/` (an IAM condition on the
+    /// object name; the state bucket has uniform bucket-level access).
+    StatePlans,
     /// The buckets Cloud Functions keeps its copies of function sources in (`gcf-v2-sources-*`):
     /// created by the service on the first deploy, so the role is granted on the project with an
     /// IAM condition on their names.
@@ -201,6 +211,10 @@ const ACT_AS: &str = "roles/iam.serviceAccountUser";
 /// Minting access tokens for a service account (impersonation).
 const SECRET_ACCESSOR: &str = "roles/secretmanager.secretAccessor";
 const TOKEN_CREATOR: &str = "roles/iam.serviceAccountTokenCreator";
+/// Approves and rejects pending builds (<https://cloud.google.com/build/docs/iam-roles-permissions>).
+const APPROVER: &str = "roles/cloudbuild.builds.approver";
+/// Creates objects, and cannot overwrite or delete them (no `storage.objects.delete`).
+const OBJECT_CREATOR: &str = "roles/storage.objectCreator";
 const AR_READER: &str = "roles/artifactregistry.reader";
 const AR_WRITER: &str = "roles/artifactregistry.writer";
 const DATA_EDITOR: &str = "roles/bigquery.dataEditor";
@@ -454,6 +468,8 @@ fn ci(g: &mut Grants, m: &Model) {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
         g.add(SaRole::Checks, Scope::DockerRepo, AR_READER, pull);
     }
+    let base = "ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository";
+    g.add(SaRole::Checks, Scope::Connection, "roles/cloudbuild.readTokenAccessor", base);
     if m.environments.len() > 1 {
         g.add(SaRole::Promote, Scope::Project, "roles/logging.logWriter", logs("promotion (releases)"));
         for image in &m.images {
@@ -463,6 +479,10 @@ fn ci(g: &mut Grants, m: &Model) {
     }
     let token = format!("ci.github.oauth_token_secret: the Cloud Build connection reads secret `{}`", ci.oauth_token_secret);
     g.add(Member::Agent(Agent::CloudBuild), Scope::Secret(ci.oauth_token_secret.clone()), "roles/secretmanager.secretAccessor", token);
+    if m.approval_required() && !ci.approvers.is_empty() {
+        let why = "ci.approvers: approve the release into the last environment, whose build waits for approval in this project (builds have no narrower scope)";
+        g.add(Member::Approvers, Scope::Project, APPROVER, why);
+    }
     deploys(g, m, Ci.into(), "ci: CD");
     if m.environments.len() > 1 {
         deploys(g, m, Member::Promoter, "ci: a release from the previous environment");
@@ -510,7 +530,7 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
 /// impersonate them: the first environment's PR builds the plan SA, CD (first environment) and the
 /// release from the previous environment the apply SA.
 fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
-    use super::terraform_access::{applies, areas, plans, runs_as, secrets_read};
+    use super::terraform_access::{applies, areas, plans, reviews, runs_as, secrets_read};
     if plans(m) {
         let why = "ci.terraform.plan: PR builds plan this environment as its plan SA";
         g.add(Member::Checker, Scope::ServiceAccount(SaRole::Plan), TOKEN_CREATOR, why);
@@ -529,6 +549,12 @@ fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
             g.add(Member::Promoter, Scope::ServiceAccount(SaRole::Apply), TOKEN_CREATOR, why("a release from the previous environment"));
         }
         g.add(SaRole::Apply, Scope::StateBucket, OBJECT_USER, "ci.terraform.apply: terraform writes the state and its lock object");
+        if reviews(m) {
+            let why = "ci.terraform.apply: a review build from the previous environment plans this one as its plan SA";
+            g.add(Member::Promoter, Scope::ServiceAccount(SaRole::Plan), TOKEN_CREATOR, why);
+            let why = "ci.terraform.apply: a review build from the previous environment publishes this environment's plan under plans/ (create only)";
+            g.add(Member::Promoter, Scope::StatePlans, OBJECT_CREATOR, why);
+        }
         for a in areas(m, uses_custom_roles) {
             g.add(SaRole::Apply, Scope::Project, a.manage_role, format!("ci.terraform.apply: terraform apply manages the {} resources", a.name));
         }

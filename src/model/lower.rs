@@ -207,6 +207,7 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
             packages: c.packages.clone(),
             mlopsgen_image: c.mlopsgen_image.clone(),
             approve_last: c.approve_last,
+            approvers: c.approvers.clone(),
             lint: c.lint.clone(),
             test: c.test.clone(),
             run_pipeline: c.run_pipeline.clone(),

@@ -468,6 +468,8 @@ pub struct Ci {
     pub mlopsgen_image: String,
     /// Whether promotion into the last environment waits for approval.
     pub approve_last: bool,
+    /// IAM principals granted the Cloud Build approver role where that approval is given.
+    pub approvers: Vec<String>,
     /// Lint commands.
     pub lint: Vec<String>,
     /// Test commands.
@@ -645,5 +647,11 @@ impl Model {
     /// on a declared Composer environment.
     pub fn deploys_dags(&self) -> bool {
         self.composer.is_some() && (self.pipelines.iter().any(|p| p.schedule.is_some()) || self.monitoring.drift.is_some())
+    }
+
+    /// Whether the release into the last environment waits for an approval (`ci.approve_last`,
+    /// with more than one environment).
+    pub fn approval_required(&self) -> bool {
+        self.environments.len() > 1 && self.ci.as_ref().is_some_and(|c| c.approve_last)
     }
 }

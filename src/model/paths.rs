@@ -49,5 +49,9 @@ pub const VALIDATOR_PACKAGE: &str = "mlops_validation";
 /// Terraform root module folder.
 pub const TERRAFORM_DIR: &str = "terraform";
 
+/// Folder of the state bucket holding the reviewed plans, one folder per commit
+/// (`plans/<COMMIT_SHA>/`; see `cloudbuild::terraform`).
+pub const REVIEWED_PLANS: &str = "plans";
+
 /// The manifest of owned files.
 pub const MANIFEST: &str = ".mlopsgen/manifest.json";

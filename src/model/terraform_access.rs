@@ -143,3 +143,10 @@ pub fn plans(m: &Model) -> bool {
 pub fn applies(m: &Model) -> bool {
     m.ci.as_ref().is_some_and(|c| c.apply)
 }
+
+/// Whether releases apply a reviewed plan: a `review` build in the environment a release comes
+/// from plans the next environment as that environment's plan SA and publishes the plan in its
+/// state bucket; the release build applies exactly that file (`cloudbuild::terraform`).
+pub fn reviews(m: &Model) -> bool {
+    plans(m) && applies(m) && m.environments.len() > 1
+}

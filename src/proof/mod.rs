@@ -91,7 +91,7 @@ impl Proof {
 /// Whether a binding on `granted` applies to a request on `needed`: the same resource, or an
 /// unconditional project binding (IAM policies inherit down the resource hierarchy).
 fn covers(granted: &Scope, needed: &Scope) -> bool {
-    granted == needed || *granted == Scope::Project
+    granted == needed || *granted == Scope::Project || (*granted == Scope::StateBucket && *needed == Scope::StatePlans)
 }
 
 /// Roles Google grants its service agents itself when their API is enabled, for the agents an

@@ -17,6 +17,7 @@ pub fn member_name(m: Member) -> String {
         Member::Agent(Agent::SecretManager) => "Secret Manager service agent".into(),
         Member::Promoter => "promoter (previous environment's CI SA)".into(),
         Member::Checker => "checker (first environment's checks SA)".into(),
+        Member::Approvers => "approvers (ci.approvers, people)".into(),
     }
 }
 
@@ -38,6 +39,8 @@ pub fn scope_name(s: &Scope) -> String {
         Scope::FunctionSources => "Cloud Functions source buckets".into(),
         Scope::Topic(t) => format!("Pub/Sub topic `{t}`"),
         Scope::StateBucket => "Terraform state bucket".into(),
+        Scope::Connection => "Cloud Build GitHub connection".into(),
+        Scope::StatePlans => "reviewed plans (plans/) in the Terraform state bucket".into(),
     }
 }
 

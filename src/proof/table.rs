@@ -80,6 +80,12 @@ pub fn needs(act: Act) -> Needs {
             "https://cloud.google.com/composer/docs/composer-3/access-control",
         ),
         Act::Impersonate => (&["iam.serviceAccounts.getAccessToken"], "https://cloud.google.com/iam/docs/service-account-impersonation"),
+        Act::CreateObjects => (&["storage.objects.create"], STORAGE),
+        Act::ReadRepository => (
+            &["cloudbuild.repositories.accessReadToken"],
+            "https://cloud.google.com/build/docs/api/reference/rest/v2/projects.locations.connections.repositories/accessReadToken",
+        ),
+        Act::ApproveBuilds => (&["cloudbuild.builds.approve"], "https://cloud.google.com/build/docs/securing-builds/gate-builds-on-approval"),
         Act::ReadInfra(area) => (
             crate::model::terraform_access::by_name(area).map_or(&[][..], |a| a.reads),
             "https://cloud.google.com/iam/docs/permissions-reference",

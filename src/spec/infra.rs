@@ -500,6 +500,12 @@ pub struct Ci {
     /// Whether promotion into the last environment waits for an approval in Cloud Build.
     #[serde(default = "default_true")]
     pub approve_last: bool,
+    /// Who may approve the release into the last environment: IAM principals (`user:EMAIL`,
+    /// `group:EMAIL`, `serviceAccount:EMAIL`, `domain:DOMAIN`) granted
+    /// `roles/cloudbuild.builds.approver` in the project whose trigger waits for the approval.
+    /// Without any, only that project's owners can approve (warning W003).
+    #[serde(default)]
+    pub approvers: Vec<String>,
     /// Lint commands (run with `sh -c`).
     #[serde(default)]
     pub lint: Vec<String>,

@@ -246,6 +246,16 @@ pub fn is_package_name(s: &str) -> bool {
 }
 
 /// A plausible email address.
+/// An IAM principal a binding can name: `user:`, `group:` or `serviceAccount:` and an email, or
+/// `domain:` and a domain (<https://cloud.google.com/iam/docs/principal-identifiers>).
+pub fn is_iam_principal(s: &str) -> bool {
+    match s.split_once(':') {
+        Some(("user" | "group" | "serviceAccount", email)) => is_email(email),
+        Some(("domain", domain)) => is_email(&format!("x@{domain}")),
+        _ => false,
+    }
+}
+
 pub fn is_email(s: &str) -> bool {
     let Some((user, domain)) = s.split_once('@') else { return false };
     !user.is_empty()

@@ -486,6 +486,13 @@ impl Checker<'_> {
                     self.report(Code::InvalidValue, pos, format!("`{package}` is not a pip requirement specifier"), Some("e.g. `ruff==0.8.4`".into()));
                 }
             }
+            for (i, member) in ci.approvers.iter().enumerate() {
+                if !facts::is_iam_principal(member) {
+                    let pos = self.at(&format!("/ci/approvers/{i}"));
+                    let hint = "use `user:EMAIL`, `group:EMAIL`, `serviceAccount:EMAIL` or `domain:DOMAIN`";
+                    self.report(Code::InvalidValue, pos, format!("`{member}` is not an IAM principal"), Some(hint.into()));
+                }
+            }
             for (i, file) in ci.requirements.iter().flatten().enumerate() {
                 if file.is_empty() || file.starts_with('/') || file.split('/').any(|part| part == "..") {
                     let pos = self.at(&format!("/ci/requirements/{i}"));

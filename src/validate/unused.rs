@@ -1,7 +1,8 @@
 //! Warnings: things that compile but probably don't do what the author meant: a declared
 //! pipeline parameter that no step argument, input or condition reads (setting it on a run or a
-//! schedule changes nothing), and an `orchestration.composer` nothing runs on (no environment is
-//! created for it).
+//! schedule changes nothing), an `orchestration.composer` nothing runs on (no environment is
+//! created for it), and a release into the last environment that waits for an approval only the
+//! project's owners can give (no `ci.approvers`).
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::yaml::{pointer_push, Document};
@@ -37,6 +38,12 @@ pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
         let message = "no schedule runs on Composer and there is no drift detection: no Composer environment is created";
         let hint = "remove `orchestration.composer`, or schedule a pipeline with `orchestrator: composer`";
         out.push(Diagnostic::new(Code::UnusedResource, doc.spans.key("/orchestration/composer"), message).with_hint(hint));
+    }
+    if spec.ci.as_ref().is_some_and(|c| c.approve_last && c.approvers.is_empty()) && spec.environments.len() > 1 {
+        let last = spec.environments.keys().last().map(String::as_str).unwrap_or_default();
+        let message = format!("the release into `{last}` waits for an approval, and no one but the project's owners may give it");
+        let hint = "list who may approve in `ci.approvers` (e.g. `group:releases@example.com`), or set `ci.approve_last: false`";
+        out.push(Diagnostic::new(Code::NoApprovers, doc.spans.key("/ci/approve_last"), message).with_hint(hint));
     }
     out.sort_by_key(|d| d.pos);
     out

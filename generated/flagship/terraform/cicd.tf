@@ -30,7 +30,7 @@ resource "google_cloudbuildv2_repository" "github" {
   remote_uri        = "https://github.com/acme/churn.git"
 }
 
-# ci: `pr` runs cloudbuild/pr.yaml as this environment's checks SA (the file names the same account; the trigger's wins).
+# ci: `pr` runs cloudbuild/pr.yaml as this environment's checks SA (the file names no account).
 resource "google_cloudbuild_trigger" "pr" {
   count           = contains(var.ci_triggers, "pr") ? 1 : 0
   name            = "churn-pr"
@@ -54,7 +54,7 @@ resource "google_cloudbuild_trigger" "pr" {
   ]
 }
 
-# ci: `cd` runs cloudbuild/cd.yaml as this environment's ci SA (the file names the same account; the trigger's wins).
+# ci: `cd` runs cloudbuild/cd.yaml as this environment's ci SA (the file names no account).
 resource "google_cloudbuild_trigger" "cd" {
   count           = contains(var.ci_triggers, "cd") ? 1 : 0
   name            = "churn-cd"
@@ -77,7 +77,7 @@ resource "google_cloudbuild_trigger" "cd" {
   ]
 }
 
-# ci: `release` runs cloudbuild/release.yaml as this environment's promote SA (the file names the same account; the trigger's wins).
+# ci: `release` runs cloudbuild/release.yaml as this environment's promote SA (the file names no account).
 resource "google_cloudbuild_trigger" "release" {
   count           = contains(var.ci_triggers, "release") ? 1 : 0
   name            = "churn-release"
@@ -102,4 +102,27 @@ resource "google_cloudbuild_trigger" "release" {
   approval_config {
     approval_required = lookup(var.build_substitutions, "_NEXT_ENV", "") == "prod"
   }
+}
+
+# ci: `review` runs cloudbuild/review.yaml as this environment's promote SA (the file names no account).
+resource "google_cloudbuild_trigger" "review" {
+  count           = contains(var.ci_triggers, "review") ? 1 : 0
+  name            = "churn-review"
+  description     = "Plans the next environment for a release tag and publishes the plan the release applies."
+  location        = var.region
+  filename        = "generated/flagship/cloudbuild/review.yaml"
+  service_account = google_service_account.promote.id
+  substitutions   = var.build_substitutions
+
+  repository_event_config {
+    repository = google_cloudbuildv2_repository.github[0].id
+
+    push {
+      tag = "^v[0-9]+\\.[0-9]+\\.[0-9]+$"
+    }
+  }
+
+  depends_on = [
+    google_project_service.cloudbuild
+  ]
 }

@@ -30,7 +30,7 @@ resource "google_cloudbuildv2_repository" "github" {
   remote_uri        = "https://github.com/acme/demand.git"
 }
 
-# ci: `pr` runs cloudbuild/pr.yaml as this environment's checks SA (the file names the same account; the trigger's wins).
+# ci: `pr` runs cloudbuild/pr.yaml as this environment's checks SA (the file names no account).
 resource "google_cloudbuild_trigger" "pr" {
   count           = contains(var.ci_triggers, "pr") ? 1 : 0
   name            = "demand-pr"
@@ -54,7 +54,7 @@ resource "google_cloudbuild_trigger" "pr" {
   ]
 }
 
-# ci: `cd` runs cloudbuild/cd.yaml as this environment's ci SA (the file names the same account; the trigger's wins).
+# ci: `cd` runs cloudbuild/cd.yaml as this environment's ci SA (the file names no account).
 resource "google_cloudbuild_trigger" "cd" {
   count           = contains(var.ci_triggers, "cd") ? 1 : 0
   name            = "demand-cd"
@@ -77,7 +77,7 @@ resource "google_cloudbuild_trigger" "cd" {
   ]
 }
 
-# ci: `release` runs cloudbuild/release.yaml as this environment's promote SA (the file names the same account; the trigger's wins).
+# ci: `release` runs cloudbuild/release.yaml as this environment's promote SA (the file names no account).
 resource "google_cloudbuild_trigger" "release" {
   count           = contains(var.ci_triggers, "release") ? 1 : 0
   name            = "demand-release"

@@ -360,6 +360,15 @@ resource "google_artifact_registry_repository_iam_member" "checks_docker_artifac
   member     = google_service_account.checks.member
 }
 
+# ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository
+resource "google_cloudbuildv2_connection_iam_member" "checks_connection_cloudbuild_readtokenaccessor" {
+  count    = contains(var.ci_triggers, "pr") ? 1 : 0
+  location = var.region
+  name     = google_cloudbuildv2_connection.github[0].name
+  role     = "roles/cloudbuild.readTokenAccessor"
+  member   = google_service_account.checks.member
+}
+
 # ci: builds run as the promotion (releases) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "promote_logging_logwriter" {
   count   = contains(var.ci_triggers, "release") ? 1 : 0
@@ -668,4 +677,12 @@ resource "google_service_account_iam_member" "checker_on_plan_iam_serviceaccount
   depends_on = [
     google_service_account.checks
   ]
+}
+
+# ci.approvers: approve the release into the last environment, whose build waits for approval in this project (builds have no narrower scope)
+resource "google_project_iam_member" "approvers_cloudbuild_builds_approver" {
+  for_each = contains(var.ci_triggers, "release") && lookup(var.build_substitutions, "_NEXT_ENV", "") == "prod" ? toset(["group:demand-releases@acme.example", "user:oncall-lead@acme.example"]) : toset([])
+  project  = var.project_id
+  role     = "roles/cloudbuild.builds.approver"
+  member   = each.value
 }

@@ -181,6 +181,15 @@ resource "google_artifact_registry_repository_iam_member" "checks_docker_artifac
   member     = google_service_account.checks.member
 }
 
+# ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository
+resource "google_cloudbuildv2_connection_iam_member" "checks_connection_cloudbuild_readtokenaccessor" {
+  count    = contains(var.ci_triggers, "pr") ? 1 : 0
+  location = var.region
+  name     = google_cloudbuildv2_connection.github[0].name
+  role     = "roles/cloudbuild.readTokenAccessor"
+  member   = google_service_account.checks.member
+}
+
 # ci: builds run as the promotion (releases) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "promote_logging_logwriter" {
   count   = contains(var.ci_triggers, "release") ? 1 : 0
@@ -406,12 +415,34 @@ resource "google_service_account_iam_member" "promoter_on_pipelines_iam_servicea
   member             = "serviceAccount:${var.promoter_sa}"
 }
 
+# ci.terraform.apply: a review build from the previous environment plans this one as its plan SA
+resource "google_service_account_iam_member" "promoter_on_plan_iam_serviceaccounttokencreator" {
+  count              = var.promoter_sa != "" ? 1 : 0
+  service_account_id = google_service_account.plan.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${var.promoter_sa}"
+}
+
 # ci.terraform.apply: a release from the previous environment applies this environment as its apply SA
 resource "google_service_account_iam_member" "promoter_on_apply_iam_serviceaccounttokencreator" {
   count              = var.promoter_sa != "" ? 1 : 0
   service_account_id = google_service_account.apply.name
   role               = "roles/iam.serviceAccountTokenCreator"
   member             = "serviceAccount:${var.promoter_sa}"
+}
+
+# ci.terraform.apply: a review build from the previous environment publishes this environment's plan under plans/ (create only)
+resource "google_storage_bucket_iam_member" "promoter_state_plans_storage_objectcreator" {
+  count  = var.promoter_sa != "" ? 1 : 0
+  bucket = var.state_bucket
+  role   = "roles/storage.objectCreator"
+  member = "serviceAccount:${var.promoter_sa}"
+
+  condition {
+    title       = "reviewed-plans"
+    description = "Only the reviewed Terraform plans"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/${var.state_bucket}/objects/plans/\")"
+  }
 }
 
 # ci.terraform.plan: PR builds plan this environment as its plan SA
@@ -422,4 +453,12 @@ resource "google_service_account_iam_member" "checker_on_plan_iam_serviceaccount
   depends_on = [
     google_service_account.checks
   ]
+}
+
+# ci.approvers: approve the release into the last environment, whose build waits for approval in this project (builds have no narrower scope)
+resource "google_project_iam_member" "approvers_cloudbuild_builds_approver" {
+  for_each = contains(var.ci_triggers, "release") && lookup(var.build_substitutions, "_NEXT_ENV", "") == "prod" ? toset(["group:relay-releases@acme.example"]) : toset([])
+  project  = var.project_id
+  role     = "roles/cloudbuild.builds.approver"
+  member   = each.value
 }

@@ -39,8 +39,8 @@ variable "ci_triggers" {
   description = "Cloud Build triggers created in this environment's project: pr and cd in the first environment, release wherever there is a next one."
 
   validation {
-    condition     = length(setsubtract(var.ci_triggers, ["pr", "cd", "release"])) == 0
-    error_message = "ci_triggers may only contain: pr, cd, release."
+    condition     = length(setsubtract(var.ci_triggers, ["pr", "cd", "release", "review"])) == 0
+    error_message = "ci_triggers may only contain: pr, cd, release, review."
   }
 }
 

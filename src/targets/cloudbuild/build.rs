@@ -13,7 +13,11 @@ pub const PYTHON: &str = "python:3.12-slim";
 /// The Vertex AI SDK the pipeline submission installs.
 pub const AIPLATFORM: &str = "google-cloud-aiplatform==1.165.1";
 
-/// A whole build config.
+/// A whole build config. It names no `serviceAccount`: one file serves every environment, and
+/// each environment's trigger sets `service_account` to that environment's account, the only
+/// identity a triggered build runs as (a file naming one account would name the first
+/// environment's everywhere). A user-specified account needs `options.logging`
+/// ([`Options::standard`]).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Build {
@@ -24,8 +28,6 @@ pub struct Build {
     /// Images pushed by the build (Cloud Build records their digests as provenance).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<String>,
-    /// `projects/{project}/serviceAccounts/{email}`; triggers override it with their own.
-    pub service_account: String,
     /// Options.
     pub options: Options,
     /// Substitutions the file uses, with the default environment's values.

@@ -7,11 +7,13 @@
 //! function's zipped source, uploaded to [`Function::source_object`] in the pipeline-root bucket.
 //! Services are updated, never created: Terraform creates them (on a placeholder image). A
 //! function is created by Terraform from the source the first CD uploads, so until then its
-//! deploy step only uploads (see `terraform/bootstrap.sh`).
+//! deploy step only uploads (see `terraform/bootstrap.sh`). Each deploy names the revision's
+//! secret environment variables from the spec (`env: {X: {secret: …}}`), as Terraform does.
 
 use super::build::{path_arg, Step, GCLOUD, PYTHON};
 use super::subst::{literal, var};
 use super::vars::{self, Scope};
+use crate::model::access::SecretEnv;
 use crate::model::{paths, Function, Model};
 
 /// Uploads a template to the KFP repository in `$KFP_REPO` with the tags in `$TAGS`
@@ -63,9 +65,11 @@ if ! answer=\"$$(gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --pr
   echo \"$$answer\" >&2
   exit 1
 fi
+secrets=(--clear-secrets)
+if [ -n \"$$SECRETS\" ]; then secrets=(--set-secrets=\"$$SECRETS\"); fi
 gcloud functions deploy \"$$NAME\" --gen2 --quiet --region=\"$$REGION\" --project=\"$$PROJECT\" \\
   --source=\"$$OBJECT\" --runtime=\"$$RUNTIME\" --entry-point=\"$$ENTRY_POINT\" \\
-  --service-account=\"$$SERVICE_ACCOUNT\" --build-service-account=\"$$BUILD_SERVICE_ACCOUNT\"";
+  --service-account=\"$$SERVICE_ACCOUNT\" --build-service-account=\"$$BUILD_SERVICE_ACCOUNT\" \"$${secrets[@]}\"";
 
 /// The volume the function archives are written to (outside the checkout).
 const ARCHIVES: (&str, &str) = ("function-archives", "/function-archives");
@@ -136,11 +140,31 @@ pub fn deploy_services(model: &Model, scope: Scope, after: &[String]) -> Vec<Ste
                     format!("--region={}", scope.var(vars::REGION)),
                     format!("--project={}", scope.var(vars::PROJECT)),
                     format!("--service-account={}", scope.var(vars::SERVING_SA)),
+                    secrets_flag(&s.access.secret_env),
                 ])
                 .after(after)
                 .timeout(900)
         })
         .collect()
+}
+
+/// The spec's secret environment variables as gcloud's `--set-secrets` list
+/// (`NAME=SECRET:VERSION,…`; ids, names and versions hold no `,` or `=`).
+fn secrets_list(secrets: &std::collections::BTreeMap<String, SecretEnv>) -> String {
+    secrets.iter().map(|(name, s)| format!("{}={}:{}", literal(name), literal(&s.secret), literal(&s.version))).collect::<Vec<_>>().join(",")
+}
+
+/// The revision's secrets, exactly the spec's: `--set-secrets` replaces every secret of the
+/// previous revision, `--clear-secrets` removes them when the spec has none; without either,
+/// `update` would keep whatever the previous revision had
+/// (<https://cloud.google.com/sdk/gcloud/reference/run/services/update>,
+/// <https://cloud.google.com/sdk/gcloud/reference/functions/deploy>).
+fn secrets_flag(secrets: &std::collections::BTreeMap<String, SecretEnv>) -> String {
+    if secrets.is_empty() {
+        "--clear-secrets".to_owned()
+    } else {
+        format!("--set-secrets={}", secrets_list(secrets))
+    }
 }
 
 /// Zips each Cloud Function's source at this commit and deploys it (two steps per function).
@@ -170,6 +194,7 @@ fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -
         .env("ENTRY_POINT", literal(&f.entry_point))
         .env("SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA))
         .env("BUILD_SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA_RESOURCE))
+        .env("SECRETS", secrets_list(&f.access.secret_env))
         .args(["-c", DEPLOY_FUNCTION, "deploy-function", archive.as_str()])
         .volume(volume, mount)
         .after(&waits)

@@ -2,7 +2,8 @@
 //!
 //! Terraform creates the triggers that run these files ([`configs`] says which exist): pull
 //! requests run `pr.yaml`, pushes to `ci.branch` run `cd.yaml` in the first environment, and
-//! release tags run `release.yaml` to promote to the next environment. The files are the same for
+//! release tags run `release.yaml` to promote to the next environment (and `review.yaml`, which
+//! publishes the Terraform plan that release applies). The files are the same for
 //! every environment; what differs is a substitution whose value comes from [`substitutions`],
 //! which Terraform also passes to each environment's triggers.
 //!
@@ -47,14 +48,16 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     Ok(())
 }
 
-/// The configs this model gets, by name (`pr`, `cd`, `release`); each lives at
-/// [`paths::cloudbuild`]. `release` exists only when there is an environment to promote to.
+/// The configs this model gets, by name (`pr`, `cd`, `release`, `review`); each lives at
+/// [`paths::cloudbuild`]. `release` exists only when there is an environment to promote to,
+/// `review` (the plan a release applies) only when releases apply Terraform.
 pub fn configs(model: &Model) -> Vec<&'static str> {
     builds(model).into_iter().map(|c| c.name).collect()
 }
 
 /// The identity a config's builds run as: pull requests as the read-only checks SA (they run
-/// the PR's code), CD as the CI SA, releases as the promotion SA (see `model::iam::ci`).
+/// the PR's code), CD as the CI SA, releases and their reviews as the promotion SA (see
+/// `model::iam::ci`). The trigger sets it (the files name no account).
 pub fn identity(config: &str) -> SaRole {
     match config {
         "pr" => SaRole::Checks,
@@ -85,6 +88,10 @@ fn builds(model: &Model) -> Vec<Config> {
     if model.environments.len() > 1 && !steps.is_empty() {
         // A release may first wait up to two hours for its commit's deployment (`release.rs`).
         out.push(Config { name: "release", steps, images, timeout_secs: 10800 });
+    }
+    let steps = terraform::review_steps(model);
+    if !steps.is_empty() {
+        out.push(Config { name: "review", steps, images: Vec::new(), timeout_secs: 3600 });
     }
     out
 }
@@ -120,7 +127,6 @@ fn assemble(model: &Model, config: Config) -> Build {
         steps: config.steps,
         timeout: format!("{}s", config.timeout_secs),
         images: config.images,
-        service_account: model.default_env().sa_resource(identity(config.name)),
         options: Options::standard(),
         substitutions: BTreeMap::new(),
         tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), config.name.to_owned()],

@@ -6,9 +6,10 @@
 //! pipeline template parses as JSON and every DAG compiles. When datasets declare a `sample`,
 //! the generated validator checks each sample against its contract ([`sample_steps`]).
 
-use super::build::{path_arg, Step, PYTHON};
+use super::build::{path_arg, Step, GCLOUD, PYTHON};
 use super::deploy::output_path;
-use super::subst::literal;
+use super::subst::{literal, var};
+use super::vars::{self, Scope};
 use crate::model::naming::VALIDATOR_IMAGE;
 use crate::model::{paths, Ci, Model};
 
@@ -40,6 +41,42 @@ venv=\"$$1\"
 shift
 python -m venv \"$$venv\"
 \"$$venv/bin/python\" -m pip install --quiet --no-cache-dir --disable-pip-version-check --root-user-action=ignore \"$$@\"";
+
+/// The volume holding the base branch's checkout and the semantic diff.
+pub const DIFF: (&str, &str) = ("semantic-diff", "/diff");
+
+/// Fetches the head of branch `$BRANCH` of `$REMOTE` into `/diff/base` (one commit): a GitHub App
+/// checkout has no history to compare with (GoogleCloudPlatform/cloud-builders#351). The read
+/// token comes from the build's repository connection (`$REPOSITORY`, `accessReadToken`:
+/// <https://cloud.google.com/build/docs/api/reference/rest/v2/projects.locations.connections.repositories/accessReadToken>)
+/// and goes to GitHub as an HTTP header, never into a URL or the log.
+const FETCH_BASE: &str = "set -euo pipefail
+answer=\"$$(curl -fsS -X POST -H \"Authorization: Bearer $$(gcloud auth print-access-token)\" \\
+  \"https://cloudbuild.googleapis.com/v2/$$REPOSITORY:accessReadToken\")\"
+token=\"$$(printf '%s\\n' \"$$answer\" | sed -n 's/.*\"token\": *\"\\([^\"]*\\)\".*/\\1/p')\"
+test -n \"$$token\"
+header=\"Authorization: Basic $$(printf 'x-access-token:%s' \"$$token\" | base64 -w0)\"
+rm -rf /diff/base
+git init -q /diff/base
+git -C /diff/base -c http.extraHeader=\"$$header\" fetch -q --depth=1 \"$$REMOTE\" \"refs/heads/$$BRANCH\"
+git -C /diff/base checkout -q FETCH_HEAD
+echo \"base: $$BRANCH at $$(git -C /diff/base rev-parse HEAD)\"";
+
+/// Compares what the PR's spec generates with the output committed on the base branch: in a copy
+/// of the checkout whose output folder `$OUT` is the base's, `mlopsgen diff` (exit 1: changes).
+const SEMANTIC_DIFF: &str = "set -u
+rm -rf /diff/pr
+mkdir -p /diff/pr
+cp -R /workspace/. /diff/pr/
+cd /diff/pr
+test -e .git || mkdir .git
+rm -rf \"$$OUT\"
+mkdir -p \"$$OUT\"
+if [ -d \"/diff/base/$$OUT\" ]; then cp -R \"/diff/base/$$OUT/.\" \"$$OUT/\"; fi
+mlopsgen diff --color=never -- \"$$1\" > /diff/semantic.txt
+code=$$?
+cat /diff/semantic.txt
+test \"$$code\" -le 1";
 
 /// The PR steps.
 pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
@@ -89,8 +126,46 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
         steps.push(Step::new("dag-syntax", PYTHON).entrypoint("python").args(["-m", "compileall", "-q"]).args(dirs));
     }
     steps.extend(sample_steps(model));
-    steps.extend(super::terraform::plan_steps(model));
+    let diff = diff_steps(model, ci);
+    let after_diff: Vec<String> = diff.last().map(|s| s.id.clone()).into_iter().collect();
+    steps.extend(diff);
+    steps.extend(super::terraform::plan_steps(model, &after_diff));
     steps
+}
+
+/// `diff-base` fetches the base branch (`_BASE_BRANCH`, set on pull-request builds), then
+/// `semantic-diff` prints `mlopsgen diff` of the PR against it; the plan summary prints it again
+/// above the plans. None when the output folder is the repository root.
+fn diff_steps(model: &Model, ci: &Ci) -> Vec<Step> {
+    let out = literal(model.output_dir.trim_end_matches('/'));
+    if out.is_empty() || out == "." {
+        return Vec::new();
+    }
+    let (volume, mount) = DIFF;
+    let repository = format!(
+        "projects/{}/locations/{}/connections/{}/repositories/{}",
+        Scope::Current.var(vars::PROJECT),
+        Scope::Current.var(vars::REGION),
+        literal(&ci.connection),
+        literal(&ci.repo)
+    );
+    let fetch = Step::new("diff-base", GCLOUD)
+        .entrypoint("bash")
+        .env("REPOSITORY", repository)
+        .env("REMOTE", format!("https://github.com/{}/{}.git", literal(&ci.owner), literal(&ci.repo)))
+        .env("BRANCH", var("_BASE_BRANCH"))
+        .args(["-c", FETCH_BASE])
+        .volume(volume, mount)
+        .timeout(600);
+    let diff = Step::new("semantic-diff", literal(&ci.mlopsgen_image))
+        .entrypoint("sh")
+        .env("OUT", out)
+        .args(["-c", SEMANTIC_DIFF, "semantic-diff"])
+        .args([literal(&model.spec_path)])
+        .volume(volume, mount)
+        .after(std::slice::from_ref(&fetch.id))
+        .timeout(600);
+    vec![fetch, diff]
 }
 
 /// Checks every declared dataset sample with the generated validator, the way its image runs

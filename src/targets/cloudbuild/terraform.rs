@@ -18,11 +18,11 @@
 //!   (<https://developer.hashicorp.com/terraform/cli/commands/apply#saved-plan-mode>) and holds the
 //!   state lock while applying (<https://developer.hashicorp.com/terraform/language/backend/gcs>).
 
-use super::build::Step;
+use super::build::{Step, GCLOUD};
 use super::deploy::output_path;
 use super::subst::literal;
 use super::vars::{self, Scope};
-use crate::model::{paths, Model, SaRole};
+use crate::model::{paths, terraform_access, Model, SaRole};
 
 /// The volume holding each environment's working copy, plan and provider plugins.
 const VOLUME: (&str, &str) = ("terraform", "/tf-work");
@@ -41,9 +41,15 @@ cd \"$$WORK\"
 terraform plan -input=false -no-color -var-file=\"env/$$ENV.tfvars\" -out=plan.tfplan \"$$@\"
 terraform show -no-color plan.tfplan > plan.txt";
 
-/// Prints, for every environment named in `$@`, the plan's summary (one line per resource
-/// change and the `Plan:` line), then every full plan: what a reviewer reads top to bottom.
+/// Prints the semantic diff (when the PR build made one), then, for every environment named in
+/// `$@`, the plan's summary (one line per resource change and the `Plan:` line), then every full
+/// plan: what a reviewer reads top to bottom.
 const SUMMARY: &str = "set -eu
+if [ -f /diff/semantic.txt ]; then
+  echo \"==== mlopsgen diff: this pull request against its base branch ====\"
+  cat /diff/semantic.txt
+  echo
+fi
 for env in \"$$@\"; do
   echo \"==== terraform plan: $$env ====\"
   grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"/tf-work/$$env/plan.txt\" || true
@@ -65,10 +71,55 @@ case \"$$code\" in
 esac
 exit \"$$code\"";
 
-/// Applies the saved plan (under the state lock; refused if the state changed since).
+/// Applies the saved plan `$1` (under the state lock; refused if the state changed since),
+/// printing it first when `$2` is `show` (a plan made by another build).
 const APPLY: &str = "set -eu
 cd \"$$WORK\"
-terraform apply -input=false plan.tfplan";
+if [ \"$${2:-}\" = show ]; then
+  echo \"==== applying this plan, published for $$ENV at commit $$SHA by the review build ====\"
+  terraform show -no-color \"$$1\"
+fi
+terraform apply -input=false \"$$1\"";
+
+/// Publishes `$WORK/plan.txt` and `$WORK/plan.tfplan` under `$PLANS` (create only: a published
+/// plan is never replaced), then prints the summary and the full plan: what the approver reads.
+const PUBLISH: &str = "set -euo pipefail
+for f in plan.txt plan.tfplan; do
+  if ! gcloud storage cp --if-generation-match=0 \"$$WORK/$$f\" \"$$PLANS/$$f\"; then
+    echo \"$$PLANS/$$f: a plan for this commit was published already and is never replaced; to plan again, delete it (versioning keeps it) and re-run this build\" >&2
+    exit 1
+  fi
+done
+echo \"==== reviewed plan for $$ENV at commit $$SHA: $$PLANS ====\"
+grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"$$WORK/plan.txt\" || true
+echo
+cat \"$$WORK/plan.txt\"";
+
+/// Waits (up to `$WAIT_SECONDS`) until `$PLANS/plan.tfplan` is published, then downloads it into
+/// `$REVIEWED` as `$SA` (the apply SA: the build's own identity cannot read the plans).
+const FETCH: &str = "set -euo pipefail
+deadline=$$((SECONDS + WAIT_SECONDS))
+until answer=\"$$(gcloud storage ls --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" 2>&1)\"; do
+  case \"$$answer\" in
+    *\"matched no objects\"*|*NOT_FOUND*|*\"not found\"*) ;;
+    *) echo \"$$answer\" >&2; exit 1 ;;
+  esac
+  if (( SECONDS >= deadline )); then
+    echo \"$$PLANS/plan.tfplan does not exist: run the review trigger for this tag, read its plan, then retry this build\" >&2
+    exit 1
+  fi
+  echo \"waiting for the review build to publish $$PLANS/plan.tfplan\"
+  sleep 30
+done
+rm -rf \"$$REVIEWED\"
+mkdir -p \"$$REVIEWED\"
+gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$REVIEWED/\"";
+
+/// Where a release keeps the downloaded reviewed plan (outside the working copy `tf-init` resets).
+const REVIEWED: &str = "/tf-work/reviewed";
+
+/// How long a release waits for its review build to publish the plan.
+const FETCH_WAIT_SECONDS: u32 = 3600;
 
 /// A Terraform step acting as `sa` on environment `env` in working copy `work`.
 fn step(model: &Model, id: String, env: &str, sa: &str, work: &str, script: &str) -> Step {
@@ -90,9 +141,9 @@ fn module(model: &Model) -> String {
     output_path(model, paths::TERRAFORM_DIR)
 }
 
-/// PR steps: every environment planned as its plan SA, then the summary.
-pub fn plan_steps(model: &Model) -> Vec<Step> {
-    if !crate::model::terraform_access::plans(model) {
+/// PR steps: every environment planned as its plan SA, then the summary (after `diff` too).
+pub fn plan_steps(model: &Model, diff: &[String]) -> Vec<Step> {
+    if !terraform_access::plans(model) {
         return Vec::new();
     }
     let mut steps = Vec::new();
@@ -113,22 +164,61 @@ pub fn plan_steps(model: &Model) -> Vec<Step> {
     }
     let (volume, mount) = VOLUME;
     let image = model.ci.as_ref().map(|c| literal(&c.terraform_image)).unwrap_or_default();
-    steps.push(
-        Step::new("terraform-plans", image)
-            .entrypoint("sh")
-            .args(["-c", SUMMARY, "terraform-plans"])
-            .args(model.environments.iter().map(|e| literal(&e.name)))
-            .volume(volume, mount)
-            .after(&plans)
-            .timeout(120),
-    );
+    let mut summary = Step::new("terraform-plans", image)
+        .entrypoint("sh")
+        .args(["-c", SUMMARY, "terraform-plans"])
+        .args(model.environments.iter().map(|e| literal(&e.name)))
+        .volume(volume, mount);
+    if !diff.is_empty() {
+        let (volume, mount) = super::pr::DIFF;
+        summary = summary.volume(volume, mount);
+        plans.extend(diff.iter().cloned());
+    }
+    steps.push(summary.after(&plans).timeout(120));
     steps
 }
 
+/// The folder of the reviewed plan for this commit in the scope's state bucket.
+fn plans_folder(scope: Scope) -> String {
+    format!("gs://{}/{}/{}", scope.var(vars::STATE_BUCKET), paths::REVIEWED_PLANS, super::subst::var("COMMIT_SHA"))
+}
+
+/// `review.yaml` (with [`terraform_access::reviews`]): what a release tag runs beside the
+/// release, in the same environment: the next environment planned as its plan SA (read-only,
+/// `-lock=false`) and the plan published under `plans/<COMMIT_SHA>/` in that environment's state
+/// bucket and printed. The release applies exactly that file ([`apply_steps`]).
+pub fn review_steps(model: &Model) -> Vec<Step> {
+    if !terraform_access::reviews(model) {
+        return Vec::new();
+    }
+    let next = Scope::Next;
+    let (env, sa) = (next.var(vars::ENV), next.var(vars::PLAN_SA));
+    let work = format!("{}/work", VOLUME.1);
+    let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT).args(["tf-init".to_owned(), module(model)]).timeout(600);
+    let plan = step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN)
+        .args(["tf-plan", "-lock=false"])
+        .after(std::slice::from_ref(&init.id))
+        .timeout(1200);
+    let (volume, mount) = VOLUME;
+    let publish = Step::new("plan-publish", GCLOUD)
+        .entrypoint("bash")
+        .env("ENV", &env)
+        .env("WORK", &work)
+        .env("SHA", super::subst::var("COMMIT_SHA"))
+        .env("PLANS", plans_folder(next))
+        .args(["-c", PUBLISH])
+        .volume(volume, mount)
+        .after(std::slice::from_ref(&plan.id))
+        .timeout(300);
+    vec![init, plan, publish]
+}
+
 /// CD / release steps applying the scope's environment as its apply SA, after `after`, with the
-/// apply itself also after `apply_after`; the last id is what deploys wait for.
+/// apply itself also after `apply_after`; the last id is what deploys wait for. CD plans and
+/// applies its own plan; a release (with [`terraform_access::reviews`]) applies the plan its
+/// review build published for the commit, fetched by `plan-fetch`.
 pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &[String]) -> Vec<Step> {
-    if !crate::model::terraform_access::applies(model) {
+    if !terraform_access::applies(model) {
         return Vec::new();
     }
     let env = scope.var(vars::ENV);
@@ -143,10 +233,29 @@ pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &
     // (https://cloud.google.com/build/docs/build-config-file-schema#allowexitcodes).
     let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
     drift.allow_exit_codes = vec![2];
-    let plan = step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200);
-    let mut waits = vec![plan.id.clone(), drift.id.clone()];
+    let (plan, file) = if scope == Scope::Next && terraform_access::reviews(model) {
+        let (volume, mount) = VOLUME;
+        let fetch = Step::new("plan-fetch", GCLOUD)
+            .entrypoint("bash")
+            .env("SA", &sa)
+            .env("PLANS", plans_folder(scope))
+            .env("REVIEWED", REVIEWED)
+            .env("WAIT_SECONDS", FETCH_WAIT_SECONDS.to_string())
+            .args(["-c", FETCH])
+            .volume(volume, mount)
+            .after(after)
+            .timeout(FETCH_WAIT_SECONDS + 300);
+        (fetch, format!("{REVIEWED}/plan.tfplan"))
+    } else {
+        (step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200), "plan.tfplan".to_owned())
+    };
+    let mut waits = vec![init.id.clone(), plan.id.clone(), drift.id.clone()];
     waits.extend(apply_after.iter().cloned());
+    let show = if plan.id == "plan-fetch" { "show" } else { "" };
     let apply = step(model, "tf-apply".to_owned(), &env, &sa, &work, APPLY)
+        .env("SHA", super::subst::var("COMMIT_SHA"))
+        .args(["tf-apply".to_owned(), file])
+        .args((!show.is_empty()).then_some(show.to_owned()))
         .after(&waits)
         .timeout(3600);
     vec![init, drift, plan, apply]

@@ -65,6 +65,10 @@ pub const PRESENT: &str = "PRESENT";
 
 /// The environment's Terraform apply identity (`ci.terraform.apply`).
 pub const APPLY_SA: &str = "APPLY_SA";
+/// The environment's Terraform plan identity (a release's review build plans with it).
+pub const PLAN_SA: &str = "PLAN_SA";
+/// The environment's Terraform state bucket (the reviewed plans live under `plans/` there).
+pub const STATE_BUCKET: &str = "STATE_BUCKET";
 
 /// Key of a bucket's name, e.g. `BUCKET_RAW_DATA` for bucket `raw-data`.
 pub fn bucket(key: &str) -> String {
@@ -115,6 +119,10 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     }
     if crate::model::terraform_access::applies(model) {
         put(APPLY_SA, env.sa_email(SaRole::Apply));
+    }
+    if crate::model::terraform_access::reviews(model) {
+        put(PLAN_SA, env.sa_email(SaRole::Plan));
+        put(STATE_BUCKET, model.state.bucket_for(env));
     }
     if run_pipeline(model).is_some() {
         put(PIPELINES_SA, env.sa_email(SaRole::Pipelines));

@@ -19,7 +19,7 @@ pub fn triggers(m: &Model, index: usize) -> Vec<&'static str> {
     let has_next = index + 1 < m.environments.len();
     cloudbuild::configs(m)
         .into_iter()
-        .filter(|kind| if *kind == "release" { has_next } else { index == 0 })
+        .filter(|kind| if matches!(*kind, "release" | "review") { has_next } else { index == 0 })
         .collect()
 }
 
@@ -59,6 +59,7 @@ fn describe(kind: &str) -> &'static str {
     match kind {
         "pr" => "Checks every pull request into the main branch (lint, tests, generated files).",
         "cd" => "Deploys every push to the main branch to this environment.",
+        "review" => "Plans the next environment for a release tag and publishes the plan the release applies.",
         _ => "Promotes release tags from this environment to the next one.",
     }
 }
@@ -96,11 +97,11 @@ pub fn file(m: &Model) -> TfFile {
             .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));
-        if let Some(approval) = approval(m, ci, kind) {
+        if let Some(approval) = approval(m, kind) {
             b = b.add_block(approval);
         }
         f.push(Item::from(b).note(format!(
-            "ci: `{kind}` runs {} as this environment's {} SA (the file names the same account; the trigger's wins).",
+            "ci: `{kind}` runs {} as this environment's {} SA (the file names no account).",
             paths::cloudbuild(kind),
             cloudbuild::identity(kind).as_str()
         )));
@@ -112,11 +113,24 @@ pub fn file(m: &Model) -> TfFile {
 /// `ci.approve_last` is off): its builds wait, unstarted, until someone with
 /// `roles/cloudbuild.builds.approver` approves them
 /// (<https://cloud.google.com/build/docs/securing-builds/gate-builds-on-approval>).
-fn approval(m: &Model, ci: &Ci, kind: &str) -> Option<hcl::structure::Block> {
-    let last = m.environments.last().filter(|_| kind == "release" && ci.approve_last && m.environments.len() > 1)?;
+fn approval(m: &Model, kind: &str) -> Option<hcl::structure::Block> {
+    (kind == "release" && m.approval_required()).then(|| block("approval_config").attr("approval_required", into_last(m)).build())
+}
+
+/// `lookup(var.build_substitutions, "_NEXT_ENV", "") == "<last>"`: whether this environment's
+/// release promotes into the last environment.
+fn into_last(m: &Model) -> Expression {
+    let last = m.environments.last().map(|e| e.name.as_str()).unwrap_or_default();
     let next = call("lookup", vec![var("build_substitutions"), s(cloudbuild::Scope::Next.key("ENV")), s("")]);
-    let into_last = Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(next, BinaryOperator::Eq, s(&last.name)))));
-    Some(block("approval_config").attr("approval_required", into_last).build())
+    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(next, BinaryOperator::Eq, s(last)))))
+}
+
+/// Whether this environment runs the release trigger that waits for approval (where
+/// `ci.approvers` get `roles/cloudbuild.builds.approver`: approving needs
+/// `cloudbuild.builds.approve` in the project the pending build is in,
+/// <https://cloud.google.com/build/docs/automating-builds/approve-builds>).
+pub fn gated(m: &Model) -> Expression {
+    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(runs("release"), BinaryOperator::And, into_last(m)))))
 }
 
 fn connection(f: &mut TfFile, m: &Model, ci: &Ci) {

@@ -3,7 +3,7 @@
 //! Bindings exist only in the environments that need them ([`condition`]): the CI SA's where
 //! triggers run, the promoter's where a release comes from, a function's once it is created.
 
-use super::syntax::{block, count_if, data, ident, iref, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
+use super::syntax::{block, call, count_if, data, ident, iref, list, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
 use super::{bucket, depends_on_apis, runtime, sa};
 use crate::model::iam::{custom_role, outside, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
 use crate::model::{Model, SaRole};
@@ -62,6 +62,21 @@ pub fn file(m: &Model) -> TfFile {
             None => s(g.role),
         };
         let mut b = binding(m, g, &created).attr("role", role).attr("member", member(m, g.member));
+        if g.scope == Scope::StatePlans {
+            // `resource.name` of an object: `projects/_/buckets/BUCKET/objects/NAME`
+            // (https://cloud.google.com/iam/docs/conditions-resource-attributes#resource-name).
+            let prefix = tpl(vec![
+                lit("resource.name.startsWith(\"projects/_/buckets/"),
+                iref(var(STATE_BUCKET_VAR)),
+                lit(format!("/objects/{}/\")", crate::model::paths::REVIEWED_PLANS)),
+            ]);
+            let condition = block("condition")
+                .attr("title", s("reviewed-plans"))
+                .attr("description", s("Only the reviewed Terraform plans"))
+                .attr("expression", prefix)
+                .build();
+            b = b.add_block(condition);
+        }
         if g.scope == Scope::FunctionSources {
             let condition = block("condition")
                 .attr("title", s("function-source-buckets"))
@@ -153,6 +168,7 @@ fn member(model: &Model, m: Member) -> Expression {
         Member::Agent(a) => agent_email(a),
         Member::Promoter => tpl(vec![lit("serviceAccount:"), iref(var(PROMOTER_VAR))]),
         Member::Checker => tpl(vec![lit("serviceAccount:"), iref(var(CHECKER_VAR))]),
+        Member::Approvers => r(&["each", "value"]),
     }
 }
 
@@ -241,6 +257,8 @@ fn name(g: &Grant) -> String {
         Scope::FunctionSources => "function_sources_".into(),
         Scope::Topic(t) => format!("{}_", super::monitoring::topic(t)),
         Scope::StateBucket => "state_".into(),
+        Scope::StatePlans => "state_plans_".into(),
+        Scope::Connection => "connection_".into(),
         Scope::Function(k) | Scope::CloudRunService(k) => format!("{}_", ident(k)),
     };
     let role = g.role.trim_start_matches("roles/").replace('.', "_").to_lowercase();
@@ -260,7 +278,7 @@ fn scope_api(scope: &Scope) -> Option<&'static str> {
 pub fn address(g: &Grant) -> (&'static str, String) {
     let ty = match &g.scope {
         Scope::Project | Scope::FunctionSources => "google_project_iam_member",
-        Scope::Bucket(_) | Scope::ComposerBucket | Scope::StateBucket => "google_storage_bucket_iam_member",
+        Scope::Bucket(_) | Scope::ComposerBucket | Scope::StateBucket | Scope::StatePlans => "google_storage_bucket_iam_member",
         Scope::DockerRepo | Scope::KfpRepo => "google_artifact_registry_repository_iam_member",
         Scope::ServiceAccount(_) => "google_service_account_iam_member",
         Scope::Secret(_) => "google_secret_manager_secret_iam_member",
@@ -269,6 +287,7 @@ pub fn address(g: &Grant) -> (&'static str, String) {
         Scope::Function(_) => "google_cloudfunctions2_function_iam_member",
         Scope::CloudRunService(_) => "google_cloud_run_v2_service_iam_member",
         Scope::Topic(_) => "google_pubsub_topic_iam_member",
+        Scope::Connection => "google_cloudbuildv2_connection_iam_member",
     };
     (ty, name(g))
 }
@@ -277,7 +296,17 @@ pub fn address(g: &Grant) -> (&'static str, String) {
 /// `created`: the BigQuery datasets this Terraform creates ([`super::storage::prediction_datasets`]).
 fn binding(m: &Model, g: &Grant, created: &[&str]) -> BlockBuilder {
     let (ty, n) = address(g);
-    let b = resource(ty, &n).opt("count", condition(g).map(count_if));
+    let b = match g.member {
+        // One binding per approver, keyed by principal, where the approval is given.
+        Member::Approvers => {
+            let approvers = m.ci.as_ref().map(|c| c.approvers.as_slice()).unwrap_or_default();
+            let all = call("toset", vec![super::syntax::strings(approvers)]);
+            let none = call("toset", vec![list(Vec::new())]);
+            let gated = super::cicd::gated(m);
+            resource(ty, &n).attr("for_each", Expression::Conditional(Box::new(hcl::expr::Conditional::new(gated, all, none))))
+        }
+        _ => resource(ty, &n).opt("count", condition(g).map(count_if)),
+    };
     match &g.scope {
         Scope::Project => b.attr("project", var("project_id")),
         Scope::FunctionSources => b.attr("project", var("project_id")),
@@ -306,7 +335,10 @@ fn binding(m: &Model, g: &Grant, created: &[&str]) -> BlockBuilder {
             .attr("location", var("region"))
             .attr("name", r(&["google_cloud_run_v2_service", &ident(k), "name"])),
         Scope::Topic(t) => b.attr("topic", r(&["google_pubsub_topic", &super::monitoring::topic(t), "name"])),
-        Scope::StateBucket => b.attr("bucket", var(STATE_BUCKET_VAR)),
+        Scope::StateBucket | Scope::StatePlans => b.attr("bucket", var(STATE_BUCKET_VAR)),
+        Scope::Connection => b
+            .attr("location", var("region"))
+            .attr("name", ri(&["google_cloudbuildv2_connection", "github[0]", "name"])),
     }
 }
 

@@ -118,6 +118,11 @@ with DAG(
         service_account=SERVICE_ACCOUNT,
         labels=LABELS,
         deferrable=True,
+        # No Airflow retries: execute() submits a new PipelineJob every time (job_id is unset, so
+        # the SDK names it pipeline + timestamp; airflow.providers.google ... vertex_ai/pipeline_job.py),
+        # so a retry would start a whole second run. A failed run fails this task once and reaches
+        # the failure alert; clearing the task in the Airflow UI starts a deliberate rerun.
+        retries=0,
     )
 
     wait_for_customers >> run_pipeline

@@ -12,7 +12,8 @@ deletion_protection = false
 ci_triggers = [
   "pr",
   "cd",
-  "release"
+  "release",
+  "review"
 ]
 build_substitutions = {
   "_APPLY_SA"                   = "churn-apply@acme-churn-dev.iam.gserviceaccount.com"
@@ -34,15 +35,19 @@ build_substitutions = {
   "_NEXT_FUNCTIONS_SA_RESOURCE" = "projects/acme-churn-prod/serviceAccounts/churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_NEXT_KFP_REPO"              = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines"
   "_NEXT_PIPELINES_SA"          = "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com"
+  "_NEXT_PLAN_SA"               = "churn-plan@acme-churn-prod.iam.gserviceaccount.com"
   "_NEXT_PROJECT"               = "acme-churn-prod"
   "_NEXT_REGION"                = "europe-west4"
   "_NEXT_SERVING_SA"            = "churn-serving@acme-churn-prod.iam.gserviceaccount.com"
+  "_NEXT_STATE_BUCKET"          = "acme-churn-tf-state-prod"
   "_PIPELINES_SA"               = "churn-pipelines@acme-churn-dev.iam.gserviceaccount.com"
+  "_PLAN_SA"                    = "churn-plan@acme-churn-dev.iam.gserviceaccount.com"
   "_PROJECT"                    = "acme-churn-dev"
   "_REGION"                     = "europe-west4"
   "_RUN_PIPELINE_ROOT"          = "gs://acme-churn-dev-artifacts/pipeline-root/training"
   "_RUN_TEMPLATE_URI"           = "https://europe-west4-kfp.pkg.dev/acme-churn-dev/churn-pipelines/churn-training/dev"
   "_SERVING_SA"                 = "churn-serving@acme-churn-dev.iam.gserviceaccount.com"
+  "_STATE_BUCKET"               = "acme-churn-tf-state-dev"
 }
 checks_sa    = "churn-checks@acme-churn-dev.iam.gserviceaccount.com"
 state_bucket = "acme-churn-tf-state-dev"

@@ -22,11 +22,13 @@ build_substitutions = {
   "_FUNCTIONS_SA_RESOURCE" = "projects/acme-churn-prod/serviceAccounts/churn-functions@acme-churn-prod.iam.gserviceaccount.com"
   "_KFP_REPO"              = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines"
   "_PIPELINES_SA"          = "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com"
+  "_PLAN_SA"               = "churn-plan@acme-churn-prod.iam.gserviceaccount.com"
   "_PROJECT"               = "acme-churn-prod"
   "_REGION"                = "europe-west4"
   "_RUN_PIPELINE_ROOT"     = "gs://acme-churn-prod-artifacts/pipeline-root/training"
   "_RUN_TEMPLATE_URI"      = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines/churn-training/prod"
   "_SERVING_SA"            = "churn-serving@acme-churn-prod.iam.gserviceaccount.com"
+  "_STATE_BUCKET"          = "acme-churn-tf-state-prod"
 }
 checks_sa    = "churn-checks@acme-churn-dev.iam.gserviceaccount.com"
 state_bucket = "acme-churn-tf-state-prod"

@@ -9,21 +9,26 @@ labels = {
 ci_triggers = [
   "pr",
   "cd",
-  "release"
+  "release",
+  "review"
 ]
 build_substitutions = {
-  "_APPLY_SA"         = "relay-apply@acme-relay-dev.iam.gserviceaccount.com"
-  "_DOCKER_REPO"      = "us-central1-docker.pkg.dev/acme-relay-dev/relay-images"
-  "_ENV"              = "dev"
-  "_KFP_REPO"         = "https://us-central1-kfp.pkg.dev/acme-relay-dev/relay-pipelines"
-  "_NEXT_APPLY_SA"    = "relay-apply@acme-relay-staging.iam.gserviceaccount.com"
-  "_NEXT_DOCKER_REPO" = "us-central1-docker.pkg.dev/acme-relay-staging/relay-images"
-  "_NEXT_ENV"         = "staging"
-  "_NEXT_KFP_REPO"    = "https://us-central1-kfp.pkg.dev/acme-relay-staging/relay-pipelines"
-  "_NEXT_PROJECT"     = "acme-relay-staging"
-  "_NEXT_REGION"      = "us-central1"
-  "_PROJECT"          = "acme-relay-dev"
-  "_REGION"           = "us-central1"
+  "_APPLY_SA"          = "relay-apply@acme-relay-dev.iam.gserviceaccount.com"
+  "_DOCKER_REPO"       = "us-central1-docker.pkg.dev/acme-relay-dev/relay-images"
+  "_ENV"               = "dev"
+  "_KFP_REPO"          = "https://us-central1-kfp.pkg.dev/acme-relay-dev/relay-pipelines"
+  "_NEXT_APPLY_SA"     = "relay-apply@acme-relay-staging.iam.gserviceaccount.com"
+  "_NEXT_DOCKER_REPO"  = "us-central1-docker.pkg.dev/acme-relay-staging/relay-images"
+  "_NEXT_ENV"          = "staging"
+  "_NEXT_KFP_REPO"     = "https://us-central1-kfp.pkg.dev/acme-relay-staging/relay-pipelines"
+  "_NEXT_PLAN_SA"      = "relay-plan@acme-relay-staging.iam.gserviceaccount.com"
+  "_NEXT_PROJECT"      = "acme-relay-staging"
+  "_NEXT_REGION"       = "us-central1"
+  "_NEXT_STATE_BUCKET" = "acme-relay-staging-tf-state"
+  "_PLAN_SA"           = "relay-plan@acme-relay-dev.iam.gserviceaccount.com"
+  "_PROJECT"           = "acme-relay-dev"
+  "_REGION"            = "us-central1"
+  "_STATE_BUCKET"      = "acme-relay-dev-tf-state"
 }
 checks_sa    = "relay-checks@acme-relay-dev.iam.gserviceaccount.com"
 state_bucket = "acme-relay-dev-tf-state"

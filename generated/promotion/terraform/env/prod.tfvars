@@ -8,12 +8,14 @@ labels = {
 }
 ci_triggers = []
 build_substitutions = {
-  "_APPLY_SA"    = "relay-apply@acme-relay-prod.iam.gserviceaccount.com"
-  "_DOCKER_REPO" = "us-central1-docker.pkg.dev/acme-relay-prod/relay-images"
-  "_ENV"         = "prod"
-  "_KFP_REPO"    = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
-  "_PROJECT"     = "acme-relay-prod"
-  "_REGION"      = "us-central1"
+  "_APPLY_SA"     = "relay-apply@acme-relay-prod.iam.gserviceaccount.com"
+  "_DOCKER_REPO"  = "us-central1-docker.pkg.dev/acme-relay-prod/relay-images"
+  "_ENV"          = "prod"
+  "_KFP_REPO"     = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
+  "_PLAN_SA"      = "relay-plan@acme-relay-prod.iam.gserviceaccount.com"
+  "_PROJECT"      = "acme-relay-prod"
+  "_REGION"       = "us-central1"
+  "_STATE_BUCKET" = "acme-relay-prod-tf-state"
 }
 checks_sa    = "relay-checks@acme-relay-dev.iam.gserviceaccount.com"
 state_bucket = "acme-relay-prod-tf-state"
