@@ -245,7 +245,6 @@ pub fn is_package_name(s: &str) -> bool {
         && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.' | '=' | ':' | '~'))
 }
 
-/// A plausible email address.
 /// An IAM principal a binding can name: `user:`, `group:` or `serviceAccount:` and an email, or
 /// `domain:` and a domain (<https://cloud.google.com/iam/docs/principal-identifiers>).
 pub fn is_iam_principal(s: &str) -> bool {
@@ -256,6 +255,7 @@ pub fn is_iam_principal(s: &str) -> bool {
     }
 }
 
+/// A plausible email address.
 pub fn is_email(s: &str) -> bool {
     let Some((user, domain)) = s.split_once('@') else { return false };
     !user.is_empty()

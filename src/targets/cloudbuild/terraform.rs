@@ -233,7 +233,9 @@ pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &
     // (https://cloud.google.com/build/docs/build-config-file-schema#allowexitcodes).
     let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
     drift.allow_exit_codes = vec![2];
-    let (plan, file) = if scope == Scope::Next && terraform_access::reviews(model) {
+    // A release applies the plan its review build published; CD plans and applies its own.
+    let reviewed = scope == Scope::Next && terraform_access::reviews(model);
+    let (plan, file) = if reviewed {
         let (volume, mount) = VOLUME;
         let fetch = Step::new("plan-fetch", GCLOUD)
             .entrypoint("bash")
@@ -251,11 +253,10 @@ pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &
     };
     let mut waits = vec![init.id.clone(), plan.id.clone(), drift.id.clone()];
     waits.extend(apply_after.iter().cloned());
-    let show = if plan.id == "plan-fetch" { "show" } else { "" };
     let apply = step(model, "tf-apply".to_owned(), &env, &sa, &work, APPLY)
         .env("SHA", super::subst::var("COMMIT_SHA"))
         .args(["tf-apply".to_owned(), file])
-        .args((!show.is_empty()).then_some(show.to_owned()))
+        .args(reviewed.then(|| "show".to_owned()))
         .after(&waits)
         .timeout(3600);
     vec![init, drift, plan, apply]
