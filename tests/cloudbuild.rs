@@ -4,7 +4,8 @@
 
 use mlopsgen::model::{paths, Environment, Model, SaRole};
 use mlopsgen::model::iam::Member;
-use mlopsgen::targets::cloudbuild::{configs, identity, live_references, subst, substitutions};
+use mlopsgen::model::delivery::{variables, workflows, Workflow};
+use mlopsgen::targets::cloudbuild::{live_references, subst};
 use mlopsgen::{compile, Compilation, Options, Source};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,7 +48,7 @@ fn expand_all(value: &Value, values: &BTreeMap<String, String>) -> Value {
 
 /// The values a triggered build for `env` sees.
 fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> {
-    let mut values = substitutions(model, env);
+    let mut values = variables(model, env);
     values.insert("SHORT_SHA".into(), SHA.into());
     values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
     values.insert("_BASE_BRANCH".into(), "main".into());
@@ -91,9 +92,9 @@ fn in_output(model: &Model, rel: &str) -> String {
 #[test]
 fn every_config_declares_exactly_its_live_substitutions_and_wires_its_steps() {
     let c = compile_text(&flagship_text());
-    let names = configs(&c.model);
+    let names: Vec<&str> = workflows(&c.model).into_iter().map(Workflow::name).collect();
     assert_eq!(names, vec!["pr", "cd", "release", "review"]);
-    let defaults = substitutions(&c.model, c.model.default_env());
+    let defaults = variables(&c.model, c.model.default_env());
     for name in names {
         let text = c.output.get(&paths::cloudbuild(name)).unwrap_or_else(|| panic!("{name} missing"));
         let build = parse(text);
@@ -257,7 +258,7 @@ fn a_single_environment_without_ci_gets_no_configs() {
     let minimal =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/minimal.yaml")).unwrap_or_default();
     let c = compile_text(&minimal);
-    assert!(configs(&c.model).is_empty());
+    assert!(workflows(&c.model).is_empty());
     assert!(c.output.files().all(|(p, _)| !p.starts_with("cloudbuild/")));
 }
 
@@ -299,7 +300,8 @@ fn pr_checks_every_dataset_sample_with_the_generated_validator() {
 fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     let c = compile_text(&flagship_text());
     let m = &c.model;
-    assert_eq!([identity("pr"), identity("cd"), identity("release")], [SaRole::Checks, SaRole::Ci, SaRole::Promote]);
+    let identities = [Workflow::Checks, Workflow::Deploy, Workflow::Release].map(Workflow::identity);
+    assert_eq!(identities, [SaRole::Checks, SaRole::Ci, SaRole::Promote]);
     let roles = |who: Member| m.grants.iter().filter(move |g| g.member == who).map(|g| g.role).collect::<BTreeSet<_>>();
     let reader_and_logs = BTreeSet::from(["roles/artifactregistry.reader", "roles/logging.logWriter"]);
     // The PR identity also reads the repository (the base branch, for the semantic diff).
@@ -400,8 +402,66 @@ fn a_release_tag_promotes_through_three_environments_in_order() {
     // release@dev deploys to staging, release@staging to prod: only the latter waits for approval.
     let cicd = c.output.get("terraform/cicd.tf").unwrap_or_default();
     assert!(cicd.contains("approval_required = lookup(var.build_substitutions, \"_NEXT_ENV\", \"\") == \"prod\""), "{cicd}");
-    let next: Vec<Option<String>> = m.environments.iter().map(|e| substitutions(m, e).get("_NEXT_ENV").cloned()).collect();
+    let next: Vec<Option<String>> = m.environments.iter().map(|e| variables(m, e).get("_NEXT_ENV").cloned()).collect();
     assert_eq!(next, [Some("staging".to_owned()), Some("prod".to_owned()), None]);
     let opted_out = compile_text(&text.replace("approve_last: true", "approve_last: false"));
     assert!(!opted_out.output.get("terraform/cicd.tf").unwrap_or_default().contains("approval_config"));
+}
+
+/// What a step of a deploy or release build delivers, by its id (`None`: a wait, a join, a plan).
+fn delivered_by(id: &str) -> Option<String> {
+    let keyed = [
+        ("build-", "image"),
+        ("push-", "image"),
+        ("promote-", "image"),
+        ("upload-", "template"),
+        ("schedule-", "schedule"),
+        ("deploy-service-", "service"),
+        ("package-function-", "function"),
+        ("deploy-function-", "function"),
+    ];
+    match id {
+        "tf-apply" => Some("terraform".to_owned()),
+        "sync-dags" => Some("dags".to_owned()),
+        _ => keyed.iter().find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|key| format!("{kind}:{key}"))),
+    }
+}
+
+/// The IAM grants and the proof's acts of the deploying identities are derived from the delivery
+/// plan, not from the build files: so the deploy and release builds of every example must deliver
+/// exactly what the plan says some environment gets, or an identity would lack (or hold more
+/// than) what its steps need.
+#[test]
+fn the_builds_deliver_exactly_the_delivery_plan() {
+    use mlopsgen::model::delivery::{deliverables, Deliverable};
+    let specs = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    for spec in ["flagship", "minimal", "promotion", "forecast"] {
+        let text = std::fs::read_to_string(specs.join(format!("{spec}.yaml"))).unwrap_or_else(|e| panic!("{spec}: {e}"));
+        let c = compile_text(&text);
+        let m = &c.model;
+        if m.ci.is_none() {
+            assert!(workflows(m).is_empty(), "{spec}: workflows without `ci`");
+            continue;
+        }
+        let mut planned = BTreeSet::new();
+        for view in mlopsgen::model::presence::views(m) {
+            planned.extend(deliverables(view).into_iter().map(|d| match d {
+                Deliverable::Image(i) => format!("image:{}", i.key),
+                Deliverable::Terraform => "terraform".to_owned(),
+                Deliverable::Template(p) => format!("template:{}", p.key),
+                Deliverable::Dags => "dags".to_owned(),
+                Deliverable::Schedule(p) => format!("schedule:{}", p.key),
+                Deliverable::Service(s) => format!("service:{}", s.key),
+                Deliverable::Function(f) => format!("function:{}", f.key),
+            }));
+        }
+        let names: Vec<&str> = workflows(m).into_iter().map(Workflow::name).collect();
+        assert_eq!(names.contains(&"cd"), !planned.is_empty(), "{spec}: a deploy build exists exactly when there is something to deliver");
+        for workflow in [Workflow::Deploy, Workflow::Release].into_iter().filter(|w| names.contains(&w.name())) {
+            let file = paths::cloudbuild(workflow.name());
+            let build = parse(c.output.get(&file).unwrap_or_else(|| panic!("{spec}: {file} missing")));
+            let done: BTreeSet<String> = steps(&build).iter().filter_map(|s| delivered_by(s["id"].as_str().unwrap_or_default())).collect();
+            assert_eq!(done, planned, "{spec}: {file}");
+        }
+    }
 }

@@ -1,12 +1,13 @@
 //! Terraform and Cloud Build agree end to end: read back with hcl-rs and evaluated per environment
 //! (with its tfvars), each trigger exists where the promotion order wants it, runs a config file
-//! the build wrote, as that environment's CI SA, and passes exactly `cloudbuild::substitutions`;
+//! the build wrote, as that environment's CI SA, and passes exactly `delivery::variables`;
 //! the buckets CD writes to (Composer DAGs, function sources) are the ones Terraform creates.
 
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
 use hcl::{Body, Expression, Value};
 use mlopsgen::model::{paths, Environment, Model, SaRole};
-use mlopsgen::targets::cloudbuild::{configs, identity, live_references, subst, substitutions};
+use mlopsgen::model::delivery::{variables, workflows, Workflow};
+use mlopsgen::targets::cloudbuild::{live_references, subst};
 use mlopsgen::targets::terraform;
 use mlopsgen::{compile, Compilation, Options, Source};
 use std::collections::BTreeMap;
@@ -170,7 +171,7 @@ fn check_triggers(c: &Compilation) {
     let m: &Model = &c.model;
     let cicd = tf(c, "cicd.tf");
     let triggers = resources(&cicd, "google_cloudbuild_trigger");
-    let kinds: Vec<&str> = configs(m);
+    let kinds: Vec<&str> = workflows(m).into_iter().map(Workflow::name).collect();
     assert_eq!(triggers.len(), kinds.len());
     for (i, env) in m.environments.iter().enumerate() {
         let ctx = env_context(c, env);
@@ -196,7 +197,7 @@ fn check_triggers(c: &Compilation) {
             }
             enabled.push(kind.as_str());
             let passed = as_strings(&eval(attr(body, "substitutions"), &ctx));
-            assert_eq!(passed, substitutions(m, env), "{} {kind}", env.name);
+            assert_eq!(passed, variables(m, env), "{} {kind}", env.name);
             let config = serde_json::to_value(
                 serde_yaml::from_str::<serde_yaml::Value>(c.output.get(&file).unwrap_or_default())
                     .unwrap_or_else(|e| panic!("{e}")),
@@ -235,7 +236,7 @@ fn check_identities(c: &Compilation) {
     // The configs name no account, so the trigger's is the one a build runs as: in each
     // environment, every trigger it runs names the account of its kind that this module creates
     // there, whose id is that environment's (so it lives in the environment's project).
-    for kind in configs(m) {
+    for kind in workflows(m).into_iter().map(Workflow::name) {
         let config: serde_yaml::Value =
             serde_yaml::from_str(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default()).unwrap_or_default();
         assert!(config.get("serviceAccount").is_none(), "{kind}: the file names an account");
@@ -271,7 +272,7 @@ fn check_buckets(c: &Compilation) {
         let ctx = env_context(c, env);
         let name = |key: &str| string(attr(resource(&storage, "google_storage_bucket", key), "name"), &ctx);
         assert_eq!(name("composer"), env.composer_bucket());
-        let subs = substitutions(m, env);
+        let subs = variables(m, env);
         let dags = subs.get("_COMPOSER_DAG_FOLDER").unwrap_or_else(|| panic!("no DAG folder"));
         assert!(dags.starts_with(&format!("gs://{}/dags/", name("composer"))), "{dags}");
         let root = name(&m.pipeline_root_bucket);
@@ -360,4 +361,9 @@ fn the_build_identities_hold_what_the_builds_do() {
     }
     let project_wide = m.grants.iter().filter(|g| g.member == Member::Promoter && g.scope == Scope::Project);
     assert!(project_wide.clone().all(|g| g.role == "roles/aiplatform.user" && g.reasons.iter().all(|r| r.contains("Vertex AI schedule"))));
+}
+
+/// The identity the workflow called `kind` runs as.
+fn identity(kind: &str) -> SaRole {
+    Workflow::named(kind).unwrap_or_else(|| panic!("no workflow {kind}")).identity()
 }

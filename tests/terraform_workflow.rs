@@ -18,7 +18,7 @@ use mlopsgen::model::iam::{Member, Scope};
 use mlopsgen::model::terraform_access::{areas, by_name};
 use mlopsgen::model::{paths, Environment, Model, SaRole};
 use mlopsgen::proof::{self, roles::Roles};
-use mlopsgen::targets::cloudbuild::{identity, substitutions};
+use mlopsgen::model::delivery::{variables, Workflow};
 use mlopsgen::{compile, Compilation, Options, Source};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -38,7 +38,7 @@ fn compile_spec(name: &str) -> Compilation {
 
 fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     let text = c.output.get(&paths::cloudbuild(kind)).unwrap_or_else(|| panic!("no {kind}.yaml"));
-    let mut values = substitutions(&c.model, env);
+    let mut values = variables(&c.model, env);
     values.insert("SHORT_SHA".into(), "abc1234".into());
     values.insert("COMMIT_SHA".into(), "abc1234".into());
     values.insert("_BASE_BRANCH".into(), "main".into());
@@ -148,7 +148,7 @@ fn walk(spec: &str) {
     }
     for (kind, home) in triggered(m) {
         let b = build(&c, kind, home);
-        let runner = home.sa_email(identity(kind));
+        let runner = home.sa_email(Workflow::named(kind).unwrap_or_else(|| panic!("no workflow {kind}")).identity());
         let tf: Vec<&Value> = steps(&b).into_iter().filter(|s| env_of(s, "GOOGLE_IMPERSONATE_SERVICE_ACCOUNT").is_some()).collect();
         for s in &tf {
             let id = s["id"].as_str().unwrap_or_default();

@@ -180,7 +180,7 @@ impl Drop for Api {
 fn run_step(c: &Compilation, step: &Value, env: &str, sha: &str, api: &Api, dir: &Path) -> (bool, String) {
     let model = &c.model;
     let environment = model.environments.iter().find(|e| e.name == env).unwrap_or_else(|| panic!("{env}"));
-    let mut values = mlopsgen::targets::cloudbuild::substitutions(model, environment);
+    let mut values = mlopsgen::model::delivery::variables(model, environment);
     values.insert("SHORT_SHA".into(), sha.into());
     // The step's working directory: its `dir` under a copy of the output, at the repository root.
     let rel = substitute(step["dir"].as_str().unwrap_or("."), &values);

@@ -10,6 +10,7 @@
 //! permission table.
 
 use super::access::{Access, Kind};
+use super::delivery::{self, Deliverable, Workflow};
 use super::iam::{Agent, Member, Scope};
 use super::{DataSource, Destination, InputSource, Model, Orchestrator, SaRole, Step, StepKind};
 
@@ -440,19 +441,23 @@ fn functions(a: &mut Actions, m: &Model) {
 fn ci(a: &mut Actions, m: &Model) {
     use SaRole::Ci;
     let Some(ci) = &m.ci else { return };
-    a.add(Ci, Act::WriteLogs, Scope::Project, "ci: builds run as the CI SA and log to Cloud Logging only");
-    // Pull requests run as the read-only checks SA, releases as the promote SA (cloudbuild::identity).
-    let checks = "ci: pull-request checks run as the checks SA and log to Cloud Logging only";
-    a.add(SaRole::Checks, Act::WriteLogs, Scope::Project, checks);
+    let workflows = delivery::workflows(m);
+    for w in &workflows {
+        let who = match w {
+            Workflow::Checks => "pull-request checks run as the checks SA",
+            Workflow::Deploy => "builds run as the CI SA",
+            Workflow::Release | Workflow::Review => "releases run as the promote SA",
+        };
+        a.add(w.identity(), Act::WriteLogs, Scope::Project, format!("ci: {who} and log to Cloud Logging only"));
+    }
     if !m.images.is_empty() {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
         a.add(SaRole::Checks, Act::PullArtifacts, Scope::DockerRepo, pull);
     }
     let base = "ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository";
     a.add(SaRole::Checks, Act::ReadRepository, Scope::Connection, base);
-    if m.environments.len() > 1 {
-        let release = "ci: releases run as the promote SA and log to Cloud Logging only";
-        a.add(SaRole::Promote, Act::WriteLogs, Scope::Project, release);
+    let releases = workflows.contains(&Workflow::Release);
+    if releases {
         for image in &m.images {
             let why = format!("ci: a release pulls image `{}` from this environment to copy it by digest to the next", image.key);
             a.add(SaRole::Promote, Act::PullArtifacts, Scope::DockerRepo, why);
@@ -465,7 +470,7 @@ fn ci(a: &mut Actions, m: &Model) {
         a.add(Member::Approvers, Act::ApproveBuilds, Scope::Project, why);
     }
     deploys(a, m, Ci.into(), "ci: CD");
-    if m.environments.len() > 1 {
+    if releases {
         deploys(a, m, Member::Promoter, "ci: a release from the previous environment");
     }
     if let Some(p) = &ci.run_pipeline {
@@ -522,36 +527,39 @@ fn terraform(a: &mut Actions, m: &Model) {
     }
 }
 
-/// What a build does to put a commit into an environment.
+/// What a build does to put a commit into an environment: one arm per [`Deliverable`] (the twin
+/// of `iam::deploys`).
 fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
-    for image in &m.images {
-        a.add(who, Act::PushArtifacts, Scope::DockerRepo, format!("{by} pushes image `{}`", image.key));
-    }
-    for p in &m.pipelines {
-        a.add(who, Act::PushArtifacts, Scope::KfpRepo, format!("{by} uploads the template of pipeline `{}`", p.key));
-    }
-    if m.deploys_dags() {
-        a.add(who, Act::WriteObjects, Scope::ComposerBucket, format!("{by} syncs the DAGs into the Composer bucket"));
-    }
-    // A Vertex AI schedule creates each run from its `createPipelineJobRequest`, which names the
-    // pipelines SA: whoever writes the schedule needs the scheduler API (docs: roles/aiplatform.user,
-    // https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run),
-    // the right to create the pipeline jobs it asks for, and actAs on the account they run as.
-    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex)) {
-        let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
-        a.add(who, Act::ManageSchedules, Scope::Project, why.clone());
-        a.add(who, Act::SubmitPipelineJob, Scope::Project, format!("{why}, whose runs it starts"));
-        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), format!("{why}, whose runs run as the pipelines SA"));
-    }
-    for s in &m.services {
-        let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
-        a.add(who, Act::UpdateService, Scope::CloudRunService(s.key.clone()), why.clone());
-        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Serving), format!("{why}, which runs as the serving SA"));
-    }
-    for f in &m.functions {
-        let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
-        a.add(who, Act::WriteObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), why.clone());
-        a.add(who, Act::UpdateFunction, Scope::Function(f.key.clone()), why.clone());
-        a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Functions), format!("{why}, which runs as the functions SA"));
+    for d in delivery::deliverables(m) {
+        match d {
+            Deliverable::Image(image) => a.add(who, Act::PushArtifacts, Scope::DockerRepo, format!("{by} pushes image `{}`", image.key)),
+            // Impersonating the apply SA is an act of `ci.terraform` (`terraform`).
+            Deliverable::Terraform => {}
+            Deliverable::Template(p) => {
+                a.add(who, Act::PushArtifacts, Scope::KfpRepo, format!("{by} uploads the template of pipeline `{}`", p.key));
+            }
+            Deliverable::Dags => a.add(who, Act::WriteObjects, Scope::ComposerBucket, format!("{by} syncs the DAGs into the Composer bucket")),
+            // A Vertex AI schedule creates each run from its `createPipelineJobRequest`, which names
+            // the pipelines SA: whoever writes the schedule needs the scheduler API (docs:
+            // roles/aiplatform.user, https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run),
+            // the right to create the pipeline jobs it asks for, and actAs on the account they run as.
+            Deliverable::Schedule(p) => {
+                let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
+                a.add(who, Act::ManageSchedules, Scope::Project, why.clone());
+                a.add(who, Act::SubmitPipelineJob, Scope::Project, format!("{why}, whose runs it starts"));
+                a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), format!("{why}, whose runs run as the pipelines SA"));
+            }
+            Deliverable::Service(s) => {
+                let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
+                a.add(who, Act::UpdateService, Scope::CloudRunService(s.key.clone()), why.clone());
+                a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Serving), format!("{why}, which runs as the serving SA"));
+            }
+            Deliverable::Function(f) => {
+                let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
+                a.add(who, Act::WriteObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), why.clone());
+                a.add(who, Act::UpdateFunction, Scope::Function(f.key.clone()), why.clone());
+                a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Functions), format!("{why}, which runs as the functions SA"));
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! running BigQuery jobs, Composer's worker role, Eventarc delivery).
 
 use super::actions::{self, step_datasets, Act};
+use super::delivery::{self, Deliverable, Workflow};
 use super::{DataSource, Model, Orchestrator, SaRole, StepKind};
 use indexmap::IndexSet;
 use std::collections::BTreeMap;
@@ -459,19 +460,26 @@ fn serving(g: &mut Grants, m: &Model) {
 fn ci(g: &mut Grants, m: &Model) {
     use SaRole::Ci;
     let Some(ci) = &m.ci else { return };
-    // Each trigger's builds run as their own SA (`cloudbuild::identity`) and log to Cloud Logging
-    // only (CLOUD_LOGGING_ONLY); log writing has no narrower scope than the project.
-    let logs = |who: &str| format!("ci: builds run as the {who} SA and log to Cloud Logging only (no narrower scope)");
-    g.add(Ci, Scope::Project, "roles/logging.logWriter", logs("CI (CD)"));
-    g.add(SaRole::Checks, Scope::Project, "roles/logging.logWriter", logs("checks (pull requests)"));
+    let workflows = delivery::workflows(m);
+    // Each workflow's builds run as its identity (`delivery::Workflow::identity`) and log to Cloud
+    // Logging only (CLOUD_LOGGING_ONLY); log writing has no narrower scope than the project.
+    for w in &workflows {
+        let who = match w {
+            Workflow::Checks => "checks (pull requests)",
+            Workflow::Deploy => "CI (CD)",
+            Workflow::Release | Workflow::Review => "promotion (releases)",
+        };
+        let why = format!("ci: builds run as the {who} SA and log to Cloud Logging only (no narrower scope)");
+        g.add(w.identity(), Scope::Project, "roles/logging.logWriter", why);
+    }
     if !m.images.is_empty() {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
         g.add(SaRole::Checks, Scope::DockerRepo, AR_READER, pull);
     }
     let base = "ci: the PR build fetches the base branch for the semantic diff with a read token of the connection's repository";
     g.add(SaRole::Checks, Scope::Connection, "roles/cloudbuild.readTokenAccessor", base);
-    if m.environments.len() > 1 {
-        g.add(SaRole::Promote, Scope::Project, "roles/logging.logWriter", logs("promotion (releases)"));
+    let releases = workflows.contains(&Workflow::Release);
+    if releases {
         for image in &m.images {
             let why = format!("ci: a release pulls image `{}` from this environment to copy it by digest to the next", image.key);
             g.add(SaRole::Promote, Scope::DockerRepo, AR_READER, why);
@@ -484,7 +492,7 @@ fn ci(g: &mut Grants, m: &Model) {
         g.add(Member::Approvers, Scope::Project, APPROVER, why);
     }
     deploys(g, m, Ci.into(), "ci: CD");
-    if m.environments.len() > 1 {
+    if releases {
         deploys(g, m, Member::Promoter, "ci: a release from the previous environment");
     }
     if let Some(p) = &ci.run_pipeline {
@@ -497,32 +505,32 @@ fn ci(g: &mut Grants, m: &Model) {
 }
 
 /// What a build needs to put a commit into an environment (CD into the first one, a release into
-/// the next): push images and templates, sync DAGs, roll services and functions onto the new code.
+/// the next): one arm per [`Deliverable`] (the twin of `actions::deploys`).
 fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
-    for image in &m.images {
-        g.add(who, Scope::DockerRepo, AR_WRITER, format!("{by} pushes image `{}`", image.key));
-    }
-    for p in &m.pipelines {
-        g.add(who, Scope::KfpRepo, AR_WRITER, format!("{by} uploads the template of pipeline `{}`", p.key));
-    }
-    if m.deploys_dags() {
-        g.add(who, Scope::ComposerBucket, OBJECT_USER, format!("{by} syncs the DAGs into the Composer bucket"));
-    }
-    for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex)) {
-        let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
-        g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
-        g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
-    }
-    for s in &m.services {
-        let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
-        g.add(who, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
-        g.add(who, Scope::ServiceAccount(SaRole::Serving), ACT_AS, why);
-    }
-    for f in &m.functions {
-        let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
-        g.add(who, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
-        g.add(who, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
-        g.add(who, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
+    for d in delivery::deliverables(m) {
+        match d {
+            Deliverable::Image(image) => g.add(who, Scope::DockerRepo, AR_WRITER, format!("{by} pushes image `{}`", image.key)),
+            // Impersonating the apply SA is granted with the rest of `ci.terraform` (`terraform`).
+            Deliverable::Terraform => {}
+            Deliverable::Template(p) => g.add(who, Scope::KfpRepo, AR_WRITER, format!("{by} uploads the template of pipeline `{}`", p.key)),
+            Deliverable::Dags => g.add(who, Scope::ComposerBucket, OBJECT_USER, format!("{by} syncs the DAGs into the Composer bucket")),
+            Deliverable::Schedule(p) => {
+                let why = format!("{by} creates or updates the Vertex AI schedule of pipeline `{}`", p.key);
+                g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
+                g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
+            }
+            Deliverable::Service(s) => {
+                let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
+                g.add(who, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
+                g.add(who, Scope::ServiceAccount(SaRole::Serving), ACT_AS, why);
+            }
+            Deliverable::Function(f) => {
+                let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
+                g.add(who, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
+                g.add(who, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
+                g.add(who, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
+            }
+        }
     }
 }
 

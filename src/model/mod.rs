@@ -9,6 +9,7 @@
 pub mod access;
 pub mod caching;
 pub mod component;
+pub mod delivery;
 pub mod actions;
 mod env;
 pub mod graph;

@@ -8,11 +8,10 @@
 use super::build::{path_arg, Step, AIPLATFORM, DOCKER, PYTHON};
 use super::deploy::{self, ids, output_path};
 use super::schedule;
-use super::subst::{literal, var};
+use super::subst::{literal, var, Live};
 use super::terraform;
-use crate::model::terraform_access;
-use super::vars::{self, Scope};
-use crate::model::{paths, Model};
+use crate::model::delivery::{self, variables as vars, Stage};
+use crate::model::{paths, terraform_access, Model};
 use crate::targets::docker::REVISION_ARG;
 
 /// Submits the pipeline run described by the step's environment and prints its resource name.
@@ -36,23 +35,23 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     // With `ci.terraform.apply`, deploys wait for the environment's apply; except functions:
     // Terraform creates a function from the source its deploy step uploads, so that step runs
     // before the apply (a function that does not exist yet gets only its source; see `deploy`).
-    let functions = if terraform_access::applies(model) { deploy::deploy_functions(model, Scope::Current, &pushes) } else { Vec::new() };
-    let infra = terraform::apply_steps(model, Scope::Current, &[], &deploy_ids(&functions));
+    let functions = if terraform_access::applies(model) { deploy::deploy_functions(model, Stage::Current, &pushes) } else { Vec::new() };
+    let infra = terraform::apply_steps(model, Stage::Current, &[], &deploy_ids(&functions));
     pushes.extend(infra.last().map(|s| s.id.clone()));
     steps.extend(functions);
     steps.extend(infra);
     let pushed = deploy::join(&mut steps, "images-pushed", pushes);
-    let uploads = deploy::upload_templates(model, Scope::Current, &pushed);
+    let uploads = deploy::upload_templates(model, Stage::Current, &pushed);
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
     steps.extend(uploads);
-    steps.extend(deploy::sync_dags(model, Scope::Current, &uploaded));
-    steps.extend(schedule::steps(model, Scope::Current, &uploaded));
-    steps.extend(deploy::deploy_services(model, Scope::Current, &pushed));
+    steps.extend(deploy::sync_dags(model, Stage::Current, &uploaded));
+    steps.extend(schedule::steps(model, Stage::Current, &uploaded));
+    steps.extend(deploy::deploy_services(model, Stage::Current, &pushed));
     if !terraform_access::applies(model) {
-        steps.extend(deploy::deploy_functions(model, Scope::Current, &pushed));
+        steps.extend(deploy::deploy_functions(model, Stage::Current, &pushed));
     }
     steps.extend(run_pipeline(model, &uploaded));
-    let mark = deploy::mark_deployed(model, Scope::Current, &steps);
+    let mark = deploy::mark_deployed(model, Stage::Current, &steps);
     steps.extend(mark);
     (steps, images)
 }
@@ -64,11 +63,11 @@ pub fn deploy_ids(steps: &[super::build::Step]) -> Vec<String> {
 
 /// Build and push steps for every image, and the pushed references.
 fn build_images(model: &Model) -> (Vec<Step>, Vec<String>) {
-    let env = Scope::Current.var(vars::ENV);
+    let env = Stage::Current.var(vars::ENV);
     let mut steps = Vec::new();
     let mut images = Vec::new();
     for image in &model.images {
-        let repo = format!("{}/{}", Scope::Current.var(vars::DOCKER_REPO), image.key);
+        let repo = format!("{}/{}", Stage::Current.var(vars::DOCKER_REPO), image.key);
         let (commit_tag, env_tag) = (format!("{repo}:{}", var("SHORT_SHA")), format!("{repo}:{env}"));
         let build = Step::new(format!("build-{}", image.key), DOCKER)
             .env("DOCKER_BUILDKIT", "1")
@@ -95,8 +94,8 @@ fn build_images(model: &Model) -> (Vec<Step>, Vec<String>) {
 
 /// Starts `ci.run_pipeline` from the template just uploaded, as the pipelines service account.
 fn run_pipeline(model: &Model, after: &[String]) -> Option<Step> {
-    let pipeline = vars::run_pipeline(model)?;
-    let current = |name: &str| Scope::Current.var(name);
+    let pipeline = delivery::run_pipeline(model)?;
+    let current = |name: &str| Stage::Current.var(name);
     Some(
         Step::new(format!("run-{}", pipeline.key), PYTHON)
             .entrypoint("sh")

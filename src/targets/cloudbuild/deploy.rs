@@ -11,8 +11,8 @@
 //! secret environment variables from the spec (`env: {X: {secret: …}}`), as Terraform does.
 
 use super::build::{path_arg, Step, GCLOUD, PYTHON};
-use super::subst::{literal, var};
-use super::vars::{self, Scope};
+use super::subst::{literal, var, Live};
+use crate::model::delivery::{variables as vars, Stage};
 use crate::model::access::SecretEnv;
 use crate::model::{paths, Function, Model};
 
@@ -83,10 +83,10 @@ pub fn output_path(model: &Model, rel: &str) -> String {
     }
 }
 
-/// Uploads every pipeline's compiled template for the scope's environment, tagged with the
+/// Uploads every pipeline's compiled template for the stage's environment, tagged with the
 /// commit and the environment (so `Environment::template_uri` resolves to it).
-pub fn upload_templates(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
-    let env = scope.var(vars::ENV);
+pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    let env = stage.var(vars::ENV);
     model
         .pipelines
         .iter()
@@ -96,12 +96,12 @@ pub fn upload_templates(model: &Model, scope: Scope, after: &[String]) -> Vec<St
             let step = Step::new(format!("upload-{}", p.key), GCLOUD)
                 .entrypoint("bash")
                 .dir(output_path(model, dir))
-                .env("KFP_REPO", scope.var(vars::KFP_REPO))
+                .env("KFP_REPO", stage.var(vars::KFP_REPO))
                 .env("TAGS", format!("{},{env}", var("SHORT_SHA")));
             let step = if model.images.is_empty() {
                 step
             } else {
-                step.env("DOCKER_REPO", scope.var(vars::DOCKER_REPO)).env("IMAGES", image_keys(model)).env("SHA", var("SHORT_SHA"))
+                step.env("DOCKER_REPO", stage.var(vars::DOCKER_REPO)).env("IMAGES", image_keys(model)).env("SHA", var("SHORT_SHA"))
             };
             step.args(["-c", UPLOAD_TEMPLATE, "upload-template", name])
                 .after(after)
@@ -112,13 +112,13 @@ pub fn upload_templates(model: &Model, scope: Scope, after: &[String]) -> Vec<St
 
 /// Mirrors the environment's DAG folder into its Composer bucket (deleting DAGs of pipelines that
 /// no longer exist), if the model has DAGs.
-pub fn sync_dags(model: &Model, scope: Scope, after: &[String]) -> Option<Step> {
+pub fn sync_dags(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
     model.deploys_dags().then(|| {
-        let dags = output_path(model, &paths::dags_dir(&scope.var(vars::ENV)));
+        let dags = output_path(model, &paths::dags_dir(&stage.var(vars::ENV)));
         Step::new("sync-dags", GCLOUD)
             .entrypoint("gcloud")
             .args(["storage", "rsync", "--recursive", "--delete-unmatched-destination-objects"])
-            .args([path_arg(dags), scope.var(vars::COMPOSER_DAG_FOLDER)])
+            .args([path_arg(dags), stage.var(vars::COMPOSER_DAG_FOLDER)])
             .after(after)
             .timeout(600)
     })
@@ -126,20 +126,20 @@ pub fn sync_dags(model: &Model, scope: Scope, after: &[String]) -> Option<Step> 
 
 /// Rolls each Cloud Run service onto this commit's image (`update` fails rather than create a
 /// service Terraform does not know).
-pub fn deploy_services(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
+pub fn deploy_services(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     model
         .services
         .iter()
         .map(|s| {
-            let image = format!("{}/{}:{}", scope.var(vars::DOCKER_REPO), s.image, var("SHORT_SHA"));
+            let image = format!("{}/{}:{}", stage.var(vars::DOCKER_REPO), s.image, var("SHORT_SHA"));
             Step::new(format!("deploy-service-{}", s.key), GCLOUD)
                 .entrypoint("gcloud")
                 .args(["run", "services", "update", s.name.as_str(), "--quiet"])
                 .args([
                     format!("--image={image}"),
-                    format!("--region={}", scope.var(vars::REGION)),
-                    format!("--project={}", scope.var(vars::PROJECT)),
-                    format!("--service-account={}", scope.var(vars::SERVING_SA)),
+                    format!("--region={}", stage.var(vars::REGION)),
+                    format!("--project={}", stage.var(vars::PROJECT)),
+                    format!("--service-account={}", stage.var(vars::SERVING_SA)),
                     secrets_flag(&s.access.secret_env),
                 ])
                 .after(after)
@@ -168,11 +168,11 @@ fn secrets_flag(secrets: &std::collections::BTreeMap<String, SecretEnv>) -> Stri
 }
 
 /// Zips each Cloud Function's source at this commit and deploys it (two steps per function).
-pub fn deploy_functions(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
-    model.functions.iter().flat_map(|f| function_steps(model, f, scope, after)).collect()
+pub fn deploy_functions(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    model.functions.iter().flat_map(|f| function_steps(model, f, stage, after)).collect()
 }
 
-fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -> [Step; 2] {
+fn function_steps(model: &Model, f: &Function, stage: Stage, after: &[String]) -> [Step; 2] {
     let (volume, mount) = ARCHIVES;
     let archive = format!("{mount}/{}.zip", literal(&f.key));
     let package = Step::new(format!("package-function-{}", f.key), PYTHON)
@@ -181,19 +181,19 @@ fn function_steps(model: &Model, f: &Function, scope: Scope, after: &[String]) -
         .args(["-m", "zipfile", "-c", archive.as_str(), "."])
         .volume(volume, mount)
         .timeout(300);
-    let bucket = scope.var(&vars::bucket(&model.pipeline_root_bucket));
+    let bucket = stage.var(&vars::bucket(&model.pipeline_root_bucket));
     let mut waits = after.to_vec();
     waits.push(package.id.clone());
     let deploy = Step::new(format!("deploy-function-{}", f.key), GCLOUD)
         .entrypoint("bash")
         .env("NAME", literal(&f.name))
-        .env("REGION", scope.var(vars::REGION))
-        .env("PROJECT", scope.var(vars::PROJECT))
+        .env("REGION", stage.var(vars::REGION))
+        .env("PROJECT", stage.var(vars::PROJECT))
         .env("OBJECT", format!("gs://{bucket}/{}", literal(&f.source_object())))
         .env("RUNTIME", literal(&f.runtime))
         .env("ENTRY_POINT", literal(&f.entry_point))
-        .env("SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA))
-        .env("BUILD_SERVICE_ACCOUNT", scope.var(vars::FUNCTIONS_SA_RESOURCE))
+        .env("SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA))
+        .env("BUILD_SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA_RESOURCE))
         .env("SECRETS", secrets_list(&f.access.secret_env))
         .args(["-c", DEPLOY_FUNCTION, "deploy-function", archive.as_str()])
         .volume(volume, mount)
@@ -235,16 +235,16 @@ for image in $$IMAGES; do
   echo \"$$ref: $$answer\"
 done";
 
-/// The last step of a build that deploys a commit into the scope's environment: waits for every
+/// The last step of a build that deploys a commit into the stage's environment: waits for every
 /// step before it, then marks the commit's images there as deployed ([`DEPLOYED`]).
-pub fn mark_deployed(model: &Model, scope: Scope, steps: &[Step]) -> Option<Step> {
+pub fn mark_deployed(model: &Model, stage: Stage, steps: &[Step]) -> Option<Step> {
     if model.images.is_empty() {
         return None;
     }
     Some(
         Step::new("mark-deployed", GCLOUD)
             .entrypoint("bash")
-            .env("REPO", scope.var(vars::DOCKER_REPO))
+            .env("REPO", stage.var(vars::DOCKER_REPO))
             .env("IMAGES", image_keys(model))
             .env("SHA", var("SHORT_SHA"))
             .env("MARK", DEPLOYED)
@@ -256,14 +256,14 @@ pub fn mark_deployed(model: &Model, scope: Scope, steps: &[Step]) -> Option<Step
 
 /// The first step of a release: waits until the commit was deployed into the environment it is
 /// promoted from (see [`mark_deployed`]), so nothing is copied before it exists there.
-pub fn wait_deployed(model: &Model, scope: Scope, wait_seconds: u32) -> Option<Step> {
+pub fn wait_deployed(model: &Model, stage: Stage, wait_seconds: u32) -> Option<Step> {
     if model.images.is_empty() {
         return None;
     }
     Some(
         Step::new("wait-deployed", GCLOUD)
             .entrypoint("bash")
-            .env("REPO", scope.var(vars::DOCKER_REPO))
+            .env("REPO", stage.var(vars::DOCKER_REPO))
             .env("IMAGES", image_keys(model))
             .env("SHA", var("SHORT_SHA"))
             .env("MARK", DEPLOYED)

@@ -1,11 +1,10 @@
-//! The Cloud Build target: `cloudbuild/{pr,cd,release}.yaml`, built as serde values.
+//! The Cloud Build target: one build file per workflow of the delivery plan
+//! ([`crate::model::delivery`]), `cloudbuild/{pr,cd,release,review}.yaml`, built as serde values.
 //!
-//! Terraform creates the triggers that run these files ([`configs`] says which exist): pull
-//! requests run `pr.yaml`, pushes to `ci.branch` run `cd.yaml` in the first environment, and
-//! release tags run `release.yaml` to promote to the next environment (and `review.yaml`, which
-//! publishes the Terraform plan that release applies). The files are the same for
-//! every environment; what differs is a substitution whose value comes from [`substitutions`],
-//! which Terraform also passes to each environment's triggers.
+//! The plan says which workflows exist, what starts each and as whom; Terraform creates the
+//! triggers that run these files. The files are the same for every environment; what differs is
+//! a substitution whose value is the plan's [`delivery::variables`], which Terraform also passes
+//! to each environment's triggers.
 //!
 //! Escaping: every string from the spec goes through [`subst::literal`] (`$` → `$$`), so the only
 //! live substitutions are the generator's own; [`render`] checks that each one is declared, and
@@ -20,12 +19,10 @@ mod release;
 pub mod schedule;
 pub mod subst;
 mod terraform;
-mod vars;
 mod yaml;
 
-pub use vars::{substitutions, Scope};
-
-use crate::model::{paths, Model, SaRole};
+use crate::model::delivery::{self, Stage, Workflow};
+use crate::model::{paths, Model};
 use crate::output::Emitter;
 use crate::targets::{patch, Shard, TargetError};
 use build::{Build, Options, Step};
@@ -37,7 +34,7 @@ use std::collections::BTreeMap;
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let union = crate::model::presence::union(model);
     for config in builds(&union) {
-        let path = paths::cloudbuild(config.name);
+        let path = paths::cloudbuild(config.workflow.name());
         out.insert(path, render(&union, config)?)?;
     }
     if model.ci.is_some() {
@@ -48,66 +45,52 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     Ok(())
 }
 
-/// The configs this model gets, by name (`pr`, `cd`, `release`, `review`); each lives at
-/// [`paths::cloudbuild`]. `release` exists only when there is an environment to promote to,
-/// `review` (the plan a release applies) only when releases apply Terraform.
-pub fn configs(model: &Model) -> Vec<&'static str> {
-    builds(model).into_iter().map(|c| c.name).collect()
-}
-
-/// The identity a config's builds run as: pull requests as the read-only checks SA (they run
-/// the PR's code), CD as the CI SA, releases and their reviews as the promotion SA (see
-/// `model::iam::ci`). The trigger sets it (the files name no account).
-pub fn identity(config: &str) -> SaRole {
-    match config {
-        "pr" => SaRole::Checks,
-        "cd" => SaRole::Ci,
-        _ => SaRole::Promote,
-    }
-}
-
 /// One config before assembly.
 #[derive(Clone)]
 struct Config {
-    name: &'static str,
+    workflow: Workflow,
     steps: Vec<Step>,
     images: Vec<String>,
     timeout_secs: u32,
 }
 
+/// One config per workflow of the plan.
 fn builds(model: &Model) -> Vec<Config> {
     let Some(ci) = &model.ci else { return Vec::new() };
-    let mut out = vec![Config { name: "pr", steps: pr::steps(model, ci), images: Vec::new(), timeout_secs: 3600 }];
-    let (steps, images) = cd::steps(model);
-    let steps = only_in::guard(model, steps, Scope::Current);
-    if !steps.is_empty() {
-        out.push(Config { name: "cd", steps, images, timeout_secs: 7200 });
-    }
-    let (steps, images) = release::steps(model);
-    let steps = only_in::guard(model, steps, Scope::Next);
-    if model.environments.len() > 1 && !steps.is_empty() {
-        // A release may first wait up to two hours for its commit's deployment (`release.rs`).
-        out.push(Config { name: "release", steps, images, timeout_secs: 10800 });
-    }
-    let steps = terraform::review_steps(model);
-    if !steps.is_empty() {
-        out.push(Config { name: "review", steps, images: Vec::new(), timeout_secs: 3600 });
-    }
-    out
+    let config = |workflow, steps, images, timeout_secs| Config { workflow, steps, images, timeout_secs };
+    delivery::workflows(model)
+        .into_iter()
+        .map(|workflow| match workflow {
+            Workflow::Checks => config(workflow, pr::steps(model, ci), Vec::new(), 3600),
+            Workflow::Deploy => {
+                let (steps, images) = cd::steps(model);
+                config(workflow, only_in::guard(model, steps, Stage::Current), images, 7200)
+            }
+            Workflow::Release => {
+                let (steps, images) = release::steps(model);
+                // A release may first wait up to two hours for its commit's deployment (`release.rs`).
+                config(workflow, only_in::guard(model, steps, Stage::Next), images, 10800)
+            }
+            Workflow::Review => config(workflow, terraform::review_steps(model), Vec::new(), 3600),
+        })
+        .collect()
 }
 
 /// Assembles and writes one config, declaring the substitutions it uses.
 fn render(model: &Model, config: Config) -> Result<String, TargetError> {
-    let name = config.name;
+    let name = config.workflow.name();
     let fail =
         |message: String| TargetError::Failed { target: "cloudbuild", message: format!("{name}.yaml: {message}") };
+    if config.steps.is_empty() {
+        return Err(fail(format!("the delivery plan has workflow `{name}`, but it has no steps")));
+    }
     let env = model.default_env();
     let mut build = assemble(model, config);
     let mut value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
     if let Some(p) = patched(model, name, &mut value).into_iter().next() {
         return Err(fail(format!("override `{}`: {}", p.pointer, p.message)));
     }
-    let defaults = substitutions(model, env);
+    let defaults = delivery::variables(model, env);
     for reference in live_references(&value).map_err(fail)? {
         if subst::BUILT_INS.contains(&reference.as_str()) {
             continue;
@@ -129,7 +112,7 @@ fn assemble(model: &Model, config: Config) -> Build {
         images: config.images,
         options: Options::standard(),
         substitutions: BTreeMap::new(),
-        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), config.name.to_owned()],
+        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), config.workflow.name().to_owned()],
     }
 }
 
@@ -184,8 +167,8 @@ pub fn override_problems(model: &Model) -> Vec<patch::Problem> {
     let mut problems = Vec::new();
     let built: Vec<Config> = builds(model);
     for name in model.cloudbuild_overrides.keys() {
-        let Some(config) = built.iter().find(|c| c.name == name) else {
-            let names: Vec<&str> = built.iter().map(|c| c.name).collect();
+        let Some(config) = built.iter().find(|c| c.workflow.name() == name) else {
+            let names: Vec<&str> = built.iter().map(|c| c.workflow.name()).collect();
             problems.push(patch::Problem {
                 section: "cloudbuild",
                 file: name.clone(),

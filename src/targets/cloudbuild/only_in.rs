@@ -6,7 +6,8 @@
 //! steps waiting for it go on.
 
 use super::build::Step;
-use super::vars::{self, Scope};
+use super::subst::Live;
+use crate::model::delivery::{variables as vars, Stage};
 use crate::model::{presence, Model};
 use std::collections::BTreeSet;
 
@@ -37,8 +38,8 @@ fn key_of(model: &Model, id: &str) -> Option<String> {
 }
 
 /// Wraps each step whose key is not in every environment in the guard, reading the presence list
-/// of `scope`'s environment.
-pub fn guard(model: &Model, steps: Vec<Step>, scope: Scope) -> Vec<Step> {
+/// of `stage`'s environment.
+pub fn guard(model: &Model, steps: Vec<Step>, stage: Stage) -> Vec<Step> {
     let conditional: BTreeSet<String> = presence::conditional(model);
     if conditional.is_empty() {
         return steps;
@@ -46,17 +47,17 @@ pub fn guard(model: &Model, steps: Vec<Step>, scope: Scope) -> Vec<Step> {
     steps
         .into_iter()
         .map(|step| match key_of(model, &step.id).filter(|k| conditional.contains(k)) {
-            Some(key) => wrap(step, &key, scope),
+            Some(key) => wrap(step, &key, stage),
             None => step,
         })
         .collect()
 }
 
-fn wrap(mut step: Step, key: &str, scope: Scope) -> Step {
+fn wrap(mut step: Step, key: &str, stage: Stage) -> Step {
     let command = step.entrypoint.take().unwrap_or_default();
     let mut args = vec!["-c".to_owned(), GUARD.to_owned(), "only-in".to_owned(), command];
     args.append(&mut step.args);
     step.args = args;
     step.entrypoint = Some("bash".to_owned());
-    step.env("PRESENT", scope.var(vars::PRESENT)).env("ONLY", key)
+    step.env("PRESENT", stage.var(vars::PRESENT)).env("ONLY", key)
 }

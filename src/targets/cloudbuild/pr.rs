@@ -8,8 +8,8 @@
 
 use super::build::{path_arg, Step, GCLOUD, PYTHON};
 use super::deploy::output_path;
-use super::subst::{literal, var};
-use super::vars::{self, Scope};
+use super::subst::{literal, var, Live};
+use crate::model::delivery::{variables as vars, Stage};
 use crate::model::naming::VALIDATOR_IMAGE;
 use crate::model::{paths, Ci, Model};
 
@@ -144,8 +144,8 @@ fn diff_steps(model: &Model, ci: &Ci) -> Vec<Step> {
     let (volume, mount) = DIFF;
     let repository = format!(
         "projects/{}/locations/{}/connections/{}/repositories/{}",
-        Scope::Current.var(vars::PROJECT),
-        Scope::Current.var(vars::REGION),
+        Stage::Current.var(vars::PROJECT),
+        Stage::Current.var(vars::REGION),
         literal(&ci.connection),
         literal(&ci.repo)
     );

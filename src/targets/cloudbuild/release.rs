@@ -9,8 +9,8 @@
 use super::build::{Step, DOCKER};
 use super::deploy::{self, ids};
 use super::schedule;
-use super::subst::var;
-use super::vars::{self, Scope};
+use super::subst::{var, Live};
+use crate::model::delivery::{variables as vars, Stage};
 use crate::model::Model;
 
 /// Copies `$SRC` to the repository `$DST` under each tag in `$TAGS` (space-separated) and fails
@@ -31,8 +31,8 @@ const WAIT_SECONDS: u32 = 7200;
 
 /// The release steps and the images they push.
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
-    let next = Scope::Next;
-    let mut steps: Vec<Step> = deploy::wait_deployed(model, Scope::Current, WAIT_SECONDS).into_iter().collect();
+    let next = Stage::Next;
+    let mut steps: Vec<Step> = deploy::wait_deployed(model, Stage::Current, WAIT_SECONDS).into_iter().collect();
     let waited = ids(&steps);
     // The next environment's Terraform is applied once the commit is known deployed here; the
     // copies and deploys wait for it (`ci.terraform.apply`).
@@ -46,7 +46,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(infra);
     let mut images = Vec::new();
     for image in &model.images {
-        let src = format!("{}/{}:{}", Scope::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
+        let src = format!("{}/{}:{}", Stage::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
         let dst = format!("{}/{}", next.var(vars::DOCKER_REPO), image.key);
         images.push(format!("{dst}:{}", var("SHORT_SHA")));
         images.push(format!("{dst}:{}", next.var(vars::ENV)));

@@ -21,9 +21,9 @@
 
 use super::build::{Step, GCLOUD};
 use super::deploy::output_path;
-use super::subst::{literal, var};
-use super::vars::{self, Scope};
-use crate::model::{paths, Environment, Model, Orchestrator, Pipeline, SaRole, Schedule};
+use super::subst::{literal, var, Live};
+use crate::model::delivery::{self, variables as vars, Stage};
+use crate::model::{paths, Environment, Model, Pipeline, SaRole, Schedule};
 use serde_json::{json, Value};
 
 /// Creates or updates the schedule in the JSON file `$1`: `$API` is the Vertex AI REST root,
@@ -71,12 +71,9 @@ if found:
 else:
     print("created", call("POST", collection, schedule).get("name"))"#;
 
-/// Pipelines scheduled on Vertex AI.
+/// Pipelines scheduled on Vertex AI ([`delivery::vertex_scheduled`]), with their schedules.
 pub fn scheduled(model: &Model) -> impl Iterator<Item = (&Pipeline, &Schedule)> {
-    model
-        .pipelines
-        .iter()
-        .filter_map(|p| Some((p, p.schedule.as_ref().filter(|s| s.orchestrator == Orchestrator::Vertex)?)))
+    delivery::vertex_scheduled(model).filter_map(|p| Some((p, p.schedule.as_ref()?)))
 }
 
 /// The `cron` of a schedule: the time zone as a `TZ=` prefix, then the five fields.
@@ -122,10 +119,10 @@ pub fn files(model: &Model) -> Vec<(String, String)> {
 }
 
 /// One step per pipeline scheduled on Vertex AI in some environment: create or update its
-/// schedule in the scope's environment, after the templates are uploaded (guarded where other
+/// schedule in the stage's environment, after the templates are uploaded (guarded where other
 /// environments schedule it on Composer, see `only_in`).
-pub fn steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
-    let env = scope.var(vars::ENV);
+pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    let env = stage.var(vars::ENV);
     let on_vertex = |p: &&Pipeline| crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key));
     model
         .pipelines
@@ -137,8 +134,8 @@ pub fn steps(model: &Model, scope: Scope, after: &[String]) -> Vec<Step> {
             Step::new(format!("schedule-{}", p.key), GCLOUD)
                 .entrypoint("python3")
                 .dir(output_path(model, dir))
-                .env("API", format!("https://{}-aiplatform.googleapis.com/v1", scope.var(vars::REGION)))
-                .env("TEMPLATE_URI", format!("{}/{}/{}", scope.var(vars::KFP_REPO), literal(&p.name), var("SHORT_SHA")))
+                .env("API", format!("https://{}-aiplatform.googleapis.com/v1", stage.var(vars::REGION)))
+                .env("TEMPLATE_URI", format!("{}/{}/{}", stage.var(vars::KFP_REPO), literal(&p.name), var("SHORT_SHA")))
                 .args(["-c", UPSERT_SCHEDULE, name])
                 .after(after)
                 .timeout(300)

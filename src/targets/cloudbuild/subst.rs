@@ -5,6 +5,8 @@
 //! (written with [`var`]) stay live; [`live`] finds those references again, which is how every
 //! file declares exactly the substitutions it uses and how tests prove nothing else is live.
 
+use crate::model::delivery::Stage;
+
 /// Substitutions Cloud Build provides itself (for triggered builds), never declared in a file.
 pub const BUILT_INS: [&str; 20] = [
     "PROJECT_ID",
@@ -37,6 +39,18 @@ pub fn literal(text: &str) -> String {
 /// A live reference to a substitution: `${NAME}`.
 pub fn var(name: &str) -> String {
     format!("${{{name}}}")
+}
+
+/// Cloud Build's live reference to a delivery variable of a stage's environment.
+pub trait Live {
+    /// E.g. `${_NEXT_DOCKER_REPO}` for `Stage::Next` and `DOCKER_REPO`.
+    fn var(self, name: &str) -> String;
+}
+
+impl Live for Stage {
+    fn var(self, name: &str) -> String {
+        var(&self.key(name))
+    }
 }
 
 /// The substitutions a string references, in order of appearance, or a description of a `$` that

@@ -20,8 +20,8 @@
 
 use super::build::{Step, GCLOUD};
 use super::deploy::output_path;
-use super::subst::literal;
-use super::vars::{self, Scope};
+use super::subst::{literal, Live};
+use crate::model::delivery::{variables as vars, Stage};
 use crate::model::{paths, terraform_access, Model, SaRole};
 
 /// The volume holding each environment's working copy, plan and provider plugins.
@@ -178,9 +178,9 @@ pub fn plan_steps(model: &Model, diff: &[String]) -> Vec<Step> {
     steps
 }
 
-/// The folder of the reviewed plan for this commit in the scope's state bucket.
-fn plans_folder(scope: Scope) -> String {
-    format!("gs://{}/{}/{}", scope.var(vars::STATE_BUCKET), paths::REVIEWED_PLANS, super::subst::var("COMMIT_SHA"))
+/// The folder of the reviewed plan for this commit in the stage's state bucket.
+fn plans_folder(stage: Stage) -> String {
+    format!("gs://{}/{}/{}", stage.var(vars::STATE_BUCKET), paths::REVIEWED_PLANS, super::subst::var("COMMIT_SHA"))
 }
 
 /// `review.yaml` (with [`terraform_access::reviews`]): what a release tag runs beside the
@@ -191,7 +191,7 @@ pub fn review_steps(model: &Model) -> Vec<Step> {
     if !terraform_access::reviews(model) {
         return Vec::new();
     }
-    let next = Scope::Next;
+    let next = Stage::Next;
     let (env, sa) = (next.var(vars::ENV), next.var(vars::PLAN_SA));
     let work = format!("{}/work", VOLUME.1);
     let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT).args(["tf-init".to_owned(), module(model)]).timeout(600);
@@ -213,16 +213,16 @@ pub fn review_steps(model: &Model) -> Vec<Step> {
     vec![init, plan, publish]
 }
 
-/// CD / release steps applying the scope's environment as its apply SA, after `after`, with the
+/// CD / release steps applying the stage's environment as its apply SA, after `after`, with the
 /// apply itself also after `apply_after`; the last id is what deploys wait for. CD plans and
 /// applies its own plan; a release (with [`terraform_access::reviews`]) applies the plan its
 /// review build published for the commit, fetched by `plan-fetch`.
-pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &[String]) -> Vec<Step> {
+pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &[String]) -> Vec<Step> {
     if !terraform_access::applies(model) {
         return Vec::new();
     }
-    let env = scope.var(vars::ENV);
-    let sa = scope.var(vars::APPLY_SA);
+    let env = stage.var(vars::ENV);
+    let sa = stage.var(vars::APPLY_SA);
     let work = format!("{}/work", VOLUME.1);
     let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT)
         .args(["tf-init".to_owned(), module(model)])
@@ -234,13 +234,13 @@ pub fn apply_steps(model: &Model, scope: Scope, after: &[String], apply_after: &
     let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
     drift.allow_exit_codes = vec![2];
     // A release applies the plan its review build published; CD plans and applies its own.
-    let reviewed = scope == Scope::Next && terraform_access::reviews(model);
+    let reviewed = stage == Stage::Next && terraform_access::reviews(model);
     let (plan, file) = if reviewed {
         let (volume, mount) = VOLUME;
         let fetch = Step::new("plan-fetch", GCLOUD)
             .entrypoint("bash")
             .env("SA", &sa)
-            .env("PLANS", plans_folder(scope))
+            .env("PLANS", plans_folder(stage))
             .env("REVIEWED", REVIEWED)
             .env("WAIT_SECONDS", FETCH_WAIT_SECONDS.to_string())
             .args(["-c", FETCH])

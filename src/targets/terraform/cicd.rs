@@ -1,26 +1,23 @@
-//! `cicd.tf`: the Cloud Build 2nd-gen GitHub connection, the repository link and the triggers that
-//! run the configs the Cloud Build target writes ([`cloudbuild::configs`]): pull requests and
-//! pushes to the main branch in the first environment, release tags in every environment that has a
-//! next one. Each environment's triggers run as its CI SA and pass its
-//! [`cloudbuild::substitutions`] (the `build_substitutions` tfvar), so a build sees exactly the
-//! values the configs were written for.
+//! `cicd.tf`: the Cloud Build 2nd-gen GitHub connection, the repository link and one trigger per
+//! workflow of the delivery plan ([`delivery::workflows`]), which runs the build file the Cloud
+//! Build target writes for it: pull requests and pushes to the main branch in the first
+//! environment, release tags in every environment that has a next one. Each trigger runs as its
+//! workflow's identity and passes the environment's [`delivery::variables`] (the
+//! `build_substitutions` tfvar), so a build sees exactly the values the files were written for.
 
 use super::iam::address;
 use super::syntax::{block, call, count_if, iref, lit, num, r, resource, s, tpl, var, BlockExt, Item, TfFile};
 use super::{api, depends_on_apis, sa};
 use crate::model::iam::{Agent, Member};
+use crate::model::delivery::{self, Event, Stage, Workflow};
 use crate::model::{paths, Ci, Model};
-use crate::targets::cloudbuild;
 use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
 
-/// The triggers (`var.ci_triggers`) of the environment at `index` in promotion order: `pr` and `cd`
-/// in the first, `release` wherever there is a next environment to promote to.
+/// The triggers (`var.ci_triggers`) of the environment at `index` in promotion order: the
+/// workflows that run there ([`Workflow::runs_at`]).
 pub fn triggers(m: &Model, index: usize) -> Vec<&'static str> {
-    let has_next = index + 1 < m.environments.len();
-    cloudbuild::configs(m)
-        .into_iter()
-        .filter(|kind| if matches!(*kind, "release" | "review") { has_next } else { index == 0 })
-        .collect()
+    let count = m.environments.len();
+    delivery::workflows(m).into_iter().filter(|w| w.runs_at(index, count)).map(Workflow::name).collect()
 }
 
 /// The environments that run triggers.
@@ -35,10 +32,10 @@ pub fn has_triggers() -> Expression {
     Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(length, BinaryOperator::Greater, num(0)))))
 }
 
-/// `contains(var.ci_triggers, kind)`: whether the environment runs trigger `kind` (and so needs
-/// its identity's grants).
-pub fn runs(kind: &str) -> Expression {
-    call("contains", vec![var("ci_triggers"), s(kind)])
+/// `contains(var.ci_triggers, name)`: whether the environment runs the workflow's trigger (and so
+/// needs its identity's grants).
+pub fn runs(workflow: Workflow) -> Expression {
+    call("contains", vec![var("ci_triggers"), s(workflow.name())])
 }
 
 /// RE2 pattern matching exactly `text`.
@@ -54,25 +51,15 @@ fn exact(text: &str) -> String {
     out
 }
 
-/// What each trigger does.
-fn describe(kind: &str) -> &'static str {
-    match kind {
-        "pr" => "Checks every pull request into the main branch (lint, tests, generated files).",
-        "cd" => "Deploys every push to the main branch to this environment.",
-        "review" => "Plans the next environment for a release tag and publishes the plan the release applies.",
-        _ => "Promotes release tags from this environment to the next one.",
-    }
-}
-
-/// The event that starts a trigger.
-fn event(ci: &Ci, kind: &str) -> hcl::structure::Block {
-    match kind {
-        "pr" => block("pull_request")
-            .attr("branch", s(exact(&ci.branch)))
+/// The event block that starts a workflow's trigger.
+fn event(ci: &Ci, workflow: Workflow) -> hcl::structure::Block {
+    match workflow.event(ci) {
+        Event::PullRequest { branch } => block("pull_request")
+            .attr("branch", s(exact(branch)))
             .attr("comment_control", s("COMMENTS_ENABLED_FOR_EXTERNAL_CONTRIBUTORS_ONLY"))
             .build(),
-        "cd" => block("push").attr("branch", s(exact(&ci.branch))).build(),
-        _ => block("push").attr("tag", s(&ci.release_tag)).build(),
+        Event::Push { branch } => block("push").attr("branch", s(exact(branch))).build(),
+        Event::Tag { pattern } => block("push").attr("tag", s(pattern)).build(),
     }
 }
 
@@ -81,29 +68,30 @@ pub fn file(m: &Model) -> TfFile {
     let mut f = TfFile::new();
     let Some(ci) = &m.ci else { return f };
     connection(&mut f, m, ci);
-    for kind in cloudbuild::configs(m) {
-        let enabled = runs(kind);
+    for workflow in delivery::workflows(m) {
+        let (kind, identity) = (workflow.name(), workflow.identity());
+        let enabled = runs(workflow);
         let event_config = block("repository_event_config")
             .attr("repository", super::syntax::ri(&["google_cloudbuildv2_repository", "github[0]", "id"]))
-            .add_block(event(ci, kind))
+            .add_block(event(ci, workflow))
             .build();
         let mut b = resource("google_cloudbuild_trigger", kind)
             .attr("count", count_if(enabled))
             .attr("name", s(format!("{}-{kind}", m.project.name)))
-            .attr("description", s(describe(kind)))
+            .attr("description", s(workflow.describe()))
             .attr("location", var("region"))
             .attr("filename", s(format!("{}/{}", m.output_dir, paths::cloudbuild(kind))))
-            .attr("service_account", sa(m, cloudbuild::identity(kind), "id"))
+            .attr("service_account", sa(m, identity, "id"))
             .attr("substitutions", var("build_substitutions"))
             .add_block(event_config)
             .attr("depends_on", depends_on_apis(m, &["cloudbuild.googleapis.com"]));
-        if let Some(approval) = approval(m, kind) {
+        if let Some(approval) = approval(m, workflow) {
             b = b.add_block(approval);
         }
         f.push(Item::from(b).note(format!(
             "ci: `{kind}` runs {} as this environment's {} SA (the file names no account).",
             paths::cloudbuild(kind),
-            cloudbuild::identity(kind).as_str()
+            identity.as_str()
         )));
     }
     f
@@ -113,15 +101,15 @@ pub fn file(m: &Model) -> TfFile {
 /// `ci.approve_last` is off): its builds wait, unstarted, until someone with
 /// `roles/cloudbuild.builds.approver` approves them
 /// (<https://cloud.google.com/build/docs/securing-builds/gate-builds-on-approval>).
-fn approval(m: &Model, kind: &str) -> Option<hcl::structure::Block> {
-    (kind == "release" && m.approval_required()).then(|| block("approval_config").attr("approval_required", into_last(m)).build())
+fn approval(m: &Model, workflow: Workflow) -> Option<hcl::structure::Block> {
+    (workflow == Workflow::Release && m.approval_required()).then(|| block("approval_config").attr("approval_required", into_last(m)).build())
 }
 
 /// `lookup(var.build_substitutions, "_NEXT_ENV", "") == "<last>"`: whether this environment's
 /// release promotes into the last environment.
 fn into_last(m: &Model) -> Expression {
     let last = m.environments.last().map(|e| e.name.as_str()).unwrap_or_default();
-    let next = call("lookup", vec![var("build_substitutions"), s(cloudbuild::Scope::Next.key("ENV")), s("")]);
+    let next = call("lookup", vec![var("build_substitutions"), s(Stage::Next.key(delivery::variables::ENV)), s("")]);
     Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(next, BinaryOperator::Eq, s(last)))))
 }
 
@@ -130,7 +118,7 @@ fn into_last(m: &Model) -> Expression {
 /// `cloudbuild.builds.approve` in the project the pending build is in,
 /// <https://cloud.google.com/build/docs/automating-builds/approve-builds>).
 pub fn gated(m: &Model) -> Expression {
-    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(runs("release"), BinaryOperator::And, into_last(m)))))
+    Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(runs(Workflow::Release), BinaryOperator::And, into_last(m)))))
 }
 
 fn connection(f: &mut TfFile, m: &Model, ci: &Ci) {

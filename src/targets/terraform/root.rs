@@ -5,9 +5,9 @@ use super::syntax::{
     block, call, ident, object, r, r0, record, s, string_map, strings, tpl, var, BlockExt, Item, TfFile,
 };
 use super::{bucket, cicd, iam, runtime, sa, storage};
+use crate::model::delivery::{self, Workflow};
 use crate::model::iam::{Member, Scope};
 use crate::model::{Environment, Model, SaRole};
-use crate::targets::cloudbuild;
 use hcl::expr::{BinaryOp, BinaryOperator, Expression, Operation};
 use hcl::structure::{Block, Body};
 
@@ -136,7 +136,7 @@ pub fn variables(m: &Model) -> TfFile {
         );
     }
     if m.ci.is_some() {
-        let kinds = cloudbuild::configs(m);
+        let kinds: Vec<&str> = delivery::workflows(m).into_iter().map(Workflow::name).collect();
         let unknown = call("setsubtract", vec![var("ci_triggers"), strings(&kinds)]);
         let none_unknown = Expression::Operation(Box::new(Operation::Binary(BinaryOp::new(
             call("length", vec![unknown]),
@@ -252,7 +252,7 @@ pub fn tfvars(m: &Model, index: usize) -> TfFile {
         body = body.add_attribute(("deletion_protection", super::syntax::bool(last)));
     }
     if m.ci.is_some() {
-        let subs = cloudbuild::substitutions(m, env);
+        let subs = delivery::variables(m, env);
         body = body
             .add_attribute(("ci_triggers", strings(cicd::triggers(m, index))))
             .add_attribute(("build_substitutions", string_map(&subs)));

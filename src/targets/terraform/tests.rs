@@ -118,7 +118,7 @@ fn tfvars_give_the_models_names() {
         };
         assert_eq!(output("docker_repository"), Some(env.docker_repo()));
         assert_eq!(output("kfp_repository"), Some(env.kfp_repo()));
-        let subs = crate::targets::cloudbuild::substitutions(m, env);
+        let subs = crate::model::delivery::variables(m, env);
         assert_eq!(subs.get("_DOCKER_REPO"), Some(&env.docker_repo()));
         assert_eq!(subs.get("_ENV"), Some(&env.name));
         let composer = eval(attr(resource_body(&storage, "google_storage_bucket", "composer"), "name"), &ctx);

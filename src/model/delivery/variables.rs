@@ -1,36 +1,31 @@
-//! The environment-specific values builds read, as Cloud Build substitutions.
+//! The environment-specific values workflows read.
 //!
-//! One generated file serves every environment: whatever differs between environments is a
-//! substitution (`_ENV`, `_DOCKER_REPO`, …), and [`substitutions`] is the single place its value
-//! is computed, always from [`Environment`] methods. Each file declares the subset it uses with
-//! the default (first) environment's values; Terraform gives each environment's triggers the
-//! whole map of that environment.
+//! One set of workflow files serves every environment: whatever differs between environments is
+//! a variable (`_ENV`, `_DOCKER_REPO`, …), and [`variables`] is the single place its value is
+//! computed, always from [`Environment`] methods. Terraform gives each environment's triggers the
+//! whole map of that environment; the Cloud Build target declares in each file the subset it uses
+//! (as substitutions, with the default environment's values). Names start with `_` and are
+//! upper-case, as Cloud Build requires of user-defined substitutions.
 
-use super::subst;
 use crate::model::{presence, Environment, Model, Pipeline, SaRole};
 use std::collections::BTreeMap;
 
 /// Which environment a step acts on: the build's own or the next one in promotion order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub enum Stage {
     /// The environment the trigger belongs to (`_ENV`, `_DOCKER_REPO`, …).
     Current,
     /// The environment a release promotes to (`_NEXT_ENV`, `_NEXT_DOCKER_REPO`, …).
     Next,
 }
 
-impl Scope {
-    /// The substitution key of a value in this scope, e.g. `_NEXT_DOCKER_REPO`.
+impl Stage {
+    /// The key of a value for this stage's environment, e.g. `_NEXT_DOCKER_REPO`.
     pub fn key(self, name: &str) -> String {
         match self {
-            Scope::Current => format!("_{name}"),
-            Scope::Next => format!("_NEXT_{name}"),
+            Stage::Current => format!("_{name}"),
+            Stage::Next => format!("_NEXT_{name}"),
         }
-    }
-
-    /// A live reference to a value in this scope, e.g. `${_NEXT_DOCKER_REPO}`.
-    pub fn var(self, name: &str) -> String {
-        subst::var(&self.key(name))
     }
 }
 
@@ -60,7 +55,8 @@ pub const RUN_TEMPLATE_URI: &str = "RUN_TEMPLATE_URI";
 pub const RUN_PIPELINE_ROOT: &str = "RUN_PIPELINE_ROOT";
 
 /// What the environment has among what not every environment has ([`crate::model::presence`]),
-/// space-separated; steps for those things run only where listed (`only_in`).
+/// space-separated; workflow steps for those things run only where listed (the Cloud Build
+/// target guards them, `only_in`).
 pub const PRESENT: &str = "PRESENT";
 
 /// The environment's Terraform apply identity (`ci.terraform.apply`).
@@ -75,24 +71,24 @@ pub fn bucket(key: &str) -> String {
     format!("BUCKET_{}", key.to_ascii_uppercase().replace('-', "_"))
 }
 
-/// Every substitution a build for `env` may read, with its value: the environment's own values,
-/// the next environment's under `_NEXT_` (when there is one).
-pub fn substitutions(model: &Model, env: &Environment) -> BTreeMap<String, String> {
+/// Every variable a workflow run for `env` may read, with its value: the environment's own
+/// values, the next environment's under `_NEXT_` (when there is one).
+pub fn variables(model: &Model, env: &Environment) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    insert_env(&mut out, model, env, Scope::Current);
+    insert_env(&mut out, model, env, Stage::Current);
     if let Some(next) = next_env(model, env) {
-        insert_env(&mut out, model, next, Scope::Next);
+        insert_env(&mut out, model, next, Stage::Next);
     }
     if let Some(run) = run_pipeline(model) {
-        out.insert(Scope::Current.key(RUN_TEMPLATE_URI), env.template_uri(run));
-        out.insert(Scope::Current.key(RUN_PIPELINE_ROOT), env.pipeline_root(&model.pipeline_root_bucket, run));
+        out.insert(Stage::Current.key(RUN_TEMPLATE_URI), env.template_uri(run));
+        out.insert(Stage::Current.key(RUN_PIPELINE_ROOT), env.pipeline_root(&model.pipeline_root_bucket, run));
     }
     out
 }
 
-fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environment, scope: Scope) {
+fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environment, stage: Stage) {
     let mut put = |name: &str, value: String| {
-        out.insert(scope.key(name), value);
+        out.insert(stage.key(name), value);
     };
     put(ENV, env.name.clone());
     put(PROJECT, env.gcp_project.clone());
