@@ -174,3 +174,34 @@ fn every_library_module_has_a_layer() {
         assert!(LAYERS.contains(&m), "module `{m}` has no place in LAYERS");
     }
 }
+
+/// Targets are independent: what two of them share (a trigger's identity, a build argument, a
+/// file's path) lives in the model, so no target's folder imports another's.
+#[test]
+fn targets_do_not_import_each_other() {
+    let targets = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/targets");
+    let folders: Vec<String> = std::fs::read_dir(&targets)
+        .unwrap_or_else(|e| panic!("{}: {e}", targets.display()))
+        .map(|e| e.unwrap_or_else(|e| panic!("{e}")).path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert!(folders.len() >= 5, "only {folders:?} found under src/targets");
+    let mut problems = Vec::new();
+    for own in &folders {
+        for file in sources(&targets.join(own)) {
+            let code = code(&file);
+            // `crate::targets::<other>` (grouped imports expanded) or `super::super::<other>` from
+            // a target's submodule.
+            let mut used: Vec<String> = module_paths(&code).into_iter().filter(|p| p.starts_with("targets::")).collect();
+            used.extend(code.match_indices("super::super::").map(|(at, m)| format!("targets::{}", &code[at + m.len()..])));
+            for path in used {
+                let other = folders.iter().find(|f| *f != own && path.strip_prefix("targets::").is_some_and(|rest| rest == f.as_str() || rest.starts_with(&format!("{f}::"))));
+                if let Some(other) = other {
+                    problems.push(format!("{} ({own}) uses {other}", file.strip_prefix(&targets).unwrap_or(&file).display()));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "targets importing each other:\n{}", problems.join("\n"));
+}

@@ -18,6 +18,10 @@ pub use variables::{next_env, run_pipeline, variables, Stage};
 
 use super::{terraform_access, Ci, Function, Image, Model, Orchestrator, Pipeline, SaRole, Service};
 
+/// The build argument a deploy passes to every image build: the commit SHA, which the Dockerfiles
+/// put in the `org.opencontainers.image.revision` label.
+pub const REVISION_ARG: &str = "REVISION";
+
 /// A CI workflow, by what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Workflow {

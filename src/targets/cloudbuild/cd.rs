@@ -10,9 +10,8 @@ use super::deploy::{self, ids, output_path};
 use super::schedule;
 use super::subst::{literal, var, Live};
 use super::terraform;
-use crate::model::delivery::{self, variables as vars, Stage};
+use crate::model::delivery::{self, variables as vars, Stage, REVISION_ARG};
 use crate::model::{paths, terraform_access, Model};
-use crate::targets::docker::REVISION_ARG;
 
 /// Submits the pipeline run described by the step's environment and prints its resource name.
 const SUBMIT_PIPELINE: &str = "import os

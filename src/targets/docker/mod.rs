@@ -18,9 +18,6 @@ use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};
 use serde::Serialize;
 
-/// The build argument carrying the commit SHA into the `org.opencontainers.image.revision` label.
-pub const REVISION_ARG: &str = "REVISION";
-
 /// The non-root user (and group) id images run as.
 const APP_UID: u32 = 10001;
 
@@ -125,8 +122,10 @@ impl<'m> DockerfileView<'m> {
 mod tests {
     use super::*;
 
+    /// The argument the deploy build passes (`delivery::REVISION_ARG`) is the one the templates read.
     #[test]
     fn template_declares_the_revision_argument() {
+        use crate::model::delivery::REVISION_ARG;
         assert!(TEMPLATES[0].1.contains(&format!("ARG {REVISION_ARG}=")));
         assert!(TEMPLATES[0].1.contains(&format!("\"${{{REVISION_ARG}}}\"")));
     }
