@@ -1,6 +1,8 @@
 //! Resolved pipelines: typed parameters, steps in topological order, data edges and conditions.
 
-use super::{Accelerator, Arg, Condition, Goal, InstancesFormat, IoType, Output, ParamType, PredictionsFormat, RegistryRef, SaRole, SearchParam};
+use super::{
+    Accelerator, Arg, Condition, Destination, Goal, InstancesFormat, IoType, Output, ParamType, PredictionsFormat, RegistryRef, SaRole, SearchParam,
+};
 use std::collections::BTreeMap;
 
 /// A pipeline.
@@ -270,28 +272,6 @@ impl StepKind {
             | StepKind::BatchPrediction { .. }
             | StepKind::DataValidation { .. }
             | StepKind::Component { .. } => None,
-        }
-    }
-}
-
-/// Where a batch prediction job writes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Destination {
-    /// A bucket key (objects under `<pipeline>/<step>/`).
-    Bucket(String),
-    /// An existing BigQuery dataset of the environment's project.
-    BigQueryDataset(String),
-    /// A new BigQuery dataset per job in the environment's project.
-    BigQueryProject,
-}
-
-impl Destination {
-    /// Parses the spec's `destination` (validation checks the names).
-    pub fn parse(text: &str) -> Destination {
-        match text.strip_prefix("bq://") {
-            Some(dataset) => Destination::BigQueryDataset(dataset.to_owned()),
-            None if text == "bigquery" => Destination::BigQueryProject,
-            None => Destination::Bucket(text.to_owned()),
         }
     }
 }

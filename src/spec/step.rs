@@ -439,6 +439,29 @@ impl DataSource {
     }
 }
 
+/// Where a batch prediction job writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// A bucket key (objects under `<pipeline>/<step>/`).
+    Bucket(String),
+    /// An existing BigQuery dataset of the environment's project.
+    BigQueryDataset(String),
+    /// A new BigQuery dataset per job in the environment's project.
+    BigQueryProject,
+}
+
+impl Destination {
+    /// Parses a batch prediction step's `destination` (`bq://dataset`, `bigquery` or a bucket key;
+    /// validation checks the names).
+    pub fn parse(text: &str) -> Destination {
+        match text.strip_prefix("bq://") {
+            Some(dataset) => Destination::BigQueryDataset(dataset.to_owned()),
+            None if text == "bigquery" => Destination::BigQueryProject,
+            None => Destination::Bucket(text.to_owned()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 use super::names;
 use super::semantic::Checker;
 use crate::diagnostic::Code;
-use crate::model::{DataSource, SaRole};
+use crate::model::SaRole;
+use crate::spec::DataSource;
 use crate::spec::yaml::pointer_push;
 use std::collections::BTreeMap;
 

@@ -287,16 +287,16 @@ fn batch_prediction(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, 
         }
         (None, _) => required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step (or set `model: <model>@<alias>`)"),
     }
-    let to_bigquery = match crate::model::Destination::parse(&b.destination) {
-        crate::model::Destination::Bucket(bucket) => {
+    let to_bigquery = match Destination::parse(&b.destination) {
+        Destination::Bucket(bucket) => {
             c.reference("bucket", &bucket, &c.spec.storage.buckets, &format!("{sp}/destination"));
             false
         }
-        crate::model::Destination::BigQueryDataset(dataset) => {
+        Destination::BigQueryDataset(dataset) => {
             c.name(names::BQ_ID, "BigQuery dataset", &dataset, &format!("{sp}/destination"));
             true
         }
-        crate::model::Destination::BigQueryProject => true,
+        Destination::BigQueryProject => true,
     };
     let bigquery_out = b.predictions_format.map_or(to_bigquery, |f| f == PredictionsFormat::Bigquery);
     if bigquery_out != to_bigquery {
@@ -384,7 +384,7 @@ fn condition(c: &mut Checker<'_>, p: &Pipeline, name: &str, when: &str, ptr: &st
     };
     let reference = format!("{}.{}", cond.step, cond.output);
     let Some(ty) = resolve(c, p, name, &reference, ptr) else { return };
-    let numeric_op = !matches!(cond.op, crate::model::CmpOp::Eq | crate::model::CmpOp::Ne);
+    let numeric_op = !matches!(cond.op, CmpOp::Eq | CmpOp::Ne);
     // A parameter on the right compares like a literal of its type.
     let literal = match &cond.value {
         Operand::Literal(v) => v.clone(),

@@ -271,14 +271,14 @@ impl Checker<'_> {
                     let pos = self.at(&format!("{p}/source"));
                     self.report(Code::InvalidValue, pos, format!("invalid dataset source `{}`", d.source), Some("use `bq://dataset.table`, `bq://project.dataset.table` or `gs://<bucket>/<path>` with a bucket from storage.buckets".into()));
                 }
-                Some(crate::model::DataSource::Gcs { bucket, .. }) => {
+                Some(crate::spec::DataSource::Gcs { bucket, .. }) => {
                     self.reference("bucket", &bucket, &self.spec.storage.buckets, &format!("{p}/source"));
                     if d.format.is_none() {
                         let pos = self.key_at(&p);
                         self.report(Code::InvalidValue, pos, format!("dataset `{name}` on Cloud Storage needs a `format`"), Some("add `format: csv` or `format: parquet`".into()));
                     }
                 }
-                Some(crate::model::DataSource::BigQuery { project, dataset, table }) => {
+                Some(crate::spec::DataSource::BigQuery { project, dataset, table }) => {
                     if let Some(project) = project {
                         self.value_name(names::GCP_PROJECT, "GCP project id", &project, &format!("{p}/source"));
                     }
