@@ -52,6 +52,8 @@ fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> 
     values.insert("SHORT_SHA".into(), SHA.into());
     values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
     values.insert("_BASE_BRANCH".into(), "main".into());
+    // Only a release reads it (`plan-fetch`), and releases run as the promote SA.
+    values.insert("SERVICE_ACCOUNT_EMAIL".into(), env.sa_email(SaRole::Promote));
     values
 }
 
@@ -308,8 +310,11 @@ fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     let mut pr_reads = reader_and_logs.clone();
     pr_reads.insert("roles/cloudbuild.readTokenAccessor");
     assert_eq!(roles(Member::Sa(SaRole::Checks)), pr_reads, "the PR identity");
-    // In its own environment the release identity only reads the images it copies onward…
-    assert_eq!(roles(Member::Sa(SaRole::Promote)), reader_and_logs, "the release identity at home");
+    // In its own environment the release identity only reads the images it copies onward and
+    // the builds (its review build's record of the plan it applies)…
+    let mut release_reads = reader_and_logs.clone();
+    release_reads.insert("roles/cloudbuild.builds.viewer");
+    assert_eq!(roles(Member::Sa(SaRole::Promote)), release_reads, "the release identity at home");
     // …and it is the one that deploys into the next environment (the CI SA holds nothing there).
     let deploys = roles(Member::Promoter);
     assert!(deploys.contains("roles/artifactregistry.writer") && deploys.contains("roles/run.developer"), "{deploys:?}");
@@ -423,6 +428,7 @@ fn delivered_by(id: &str) -> Option<String> {
     match id {
         "tf-apply" => Some("terraform".to_owned()),
         "sync-dags" => Some("dags".to_owned()),
+        "prune-schedules" => Some("stale-schedules".to_owned()),
         _ => keyed.iter().find_map(|(prefix, kind)| id.strip_prefix(prefix).map(|key| format!("{kind}:{key}"))),
     }
 }
@@ -451,6 +457,7 @@ fn the_builds_deliver_exactly_the_delivery_plan() {
                 Deliverable::Template(p) => format!("template:{}", p.key),
                 Deliverable::Dags => "dags".to_owned(),
                 Deliverable::Schedule(p) => format!("schedule:{}", p.key),
+                Deliverable::StaleSchedules => "stale-schedules".to_owned(),
                 Deliverable::Service(s) => format!("service:{}", s.key),
                 Deliverable::Function(f) => format!("function:{}", f.key),
             }));

@@ -42,6 +42,8 @@ fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     values.insert("SHORT_SHA".into(), "abc1234".into());
     values.insert("COMMIT_SHA".into(), "abc1234".into());
     values.insert("_BASE_BRANCH".into(), "main".into());
+    let runner = Workflow::named(kind).unwrap_or_else(|| panic!("no workflow {kind}")).identity();
+    values.insert("SERVICE_ACCOUNT_EMAIL".into(), env.sa_email(runner));
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -294,4 +296,150 @@ fn the_switches_turn_the_steps_and_identities_off() {
         assert!(!off.model.service_accounts.contains(&SaRole::Apply), "{switch}");
     }
     assert!(c.model.service_accounts.contains(&SaRole::Apply) && c.model.service_accounts.contains(&SaRole::Plan));
+}
+
+/// A stand-in `gcloud`: `storage cp` on a folder standing for Cloud Storage (`$FAKE_GCS/<bucket>/…`,
+/// `--if-generation-match=0` refusing an existing object) and `builds list`, which prints
+/// `$FAKE_BUILDS` (the API's JSON) after checking the filter names the commit.
+const FAKE_GCLOUD: &str = r#"import os, shutil, sys
+args = [a for a in sys.argv[1:] if not a.startswith("--impersonate-service-account=")]
+def local(path):
+    return os.path.join(os.environ["FAKE_GCS"], path[len("gs://"):]) if path.startswith("gs://") else path
+if args[:2] == ["builds", "list"]:
+    assert any(a.startswith("--filter=") and "COMMIT_SHA=" + os.environ["SHA"] in a and "status=SUCCESS" in a for a in args), args
+    sys.stdout.write(open(os.environ["FAKE_BUILDS"]).read())
+elif args[:2] == ["storage", "cp"]:
+    create_only = "--if-generation-match=0" in args
+    paths = [a for a in args[2:] if not a.startswith("--")]
+    *sources, target = paths
+    for source in sources:
+        dest = local(target) + (os.path.basename(source) if target.endswith("/") else "")
+        if create_only and os.path.exists(dest):
+            sys.exit("precondition failed: " + target)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(local(source), dest)
+else:
+    sys.exit("unexpected gcloud call: " + " ".join(sys.argv[1:]))
+"#;
+
+/// Standard base64, as the Cloud Build API encodes `buildStepOutputs`.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// Runs a step's bash script (its `-c` argument) with its env and `extra`, `gcloud` faked.
+fn run_script(step: &Value, dir: &Path, extra: &[(&str, String)]) -> (bool, String) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    let gcloud = bin.join("gcloud");
+    std::fs::write(&gcloud, format!("#!/bin/sh\nexec python3 -c '{}' \"$@\"\n", FAKE_GCLOUD.replace('\'', "'\\''"))).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::process::Command::new("chmod").arg("+x").arg(&gcloud).status();
+    let args = strings(&step["args"]);
+    let script = args.iter().skip_while(|a| *a != "-c").nth(1).unwrap_or_else(|| panic!("no script in {args:?}"));
+    let mut command = std::process::Command::new("bash");
+    command.args(["-c", script]).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    for entry in strings(&step["env"]) {
+        let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
+        command.env(key, value);
+    }
+    for (key, value) in extra {
+        command.env(key, value);
+    }
+    let out = command.output().unwrap_or_else(|e| panic!("{e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+/// The runtime property behind "a release applies exactly the reviewed plan": other identities of
+/// the project can write under `plans/` (the Composer workers' role covers every bucket), so the
+/// review build records the plan's sha256 as its step output and the release's `plan-fetch`
+/// downloads the plan and applies it only if it matches what a successful review build of the
+/// commit, run as the release's own identity, recorded. Run with bash against a stand-in gcloud:
+/// the published plan passes; a replaced one, one vouched for only by a build of another
+/// identity, and one with no review build fail.
+#[test]
+fn a_release_applies_only_the_plan_its_review_build_recorded() {
+    let c = compile_spec("flagship");
+    let m = &c.model;
+    let home = &m.environments[0];
+    let dir = std::env::temp_dir().join(format!("mlopsgen-reviewed-plan-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (gcs, work, outputs) = (dir.join("gcs"), dir.join("work"), dir.join("builder-outputs"));
+    for d in [&gcs, &work, &outputs] {
+        std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+    }
+    std::fs::write(work.join("plan.tfplan"), "the reviewed plan").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(work.join("plan.txt"), "Plan: 1 to add, 0 to change, 0 to destroy.\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let review = build(&c, "review", home);
+    let publish = steps(&review).into_iter().find(|s| s["id"] == "plan-publish").unwrap_or_else(|| panic!("no plan-publish"));
+    let fake = |extra: &mut Vec<(&'static str, String)>| {
+        extra.push(("FAKE_GCS", gcs.display().to_string()));
+        extra.push(("FAKE_BUILDS", dir.join("builds.json").display().to_string()));
+    };
+    let mut extra = vec![("WORK", work.display().to_string()), ("BUILDER_OUTPUT", outputs.display().to_string())];
+    fake(&mut extra);
+    let (ok, out) = run_script(publish, &dir, &extra);
+    assert!(ok, "{out}");
+    let recorded = std::fs::read(outputs.join("output")).unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = run_script(publish, &dir, &extra);
+    assert!(!ok && out.contains("is never replaced"), "a second review build replaced the plan: {out}");
+
+    let runner = home.sa_email(SaRole::Promote);
+    // What `gcloud builds list --format=json` prints: one successful review build of the commit.
+    let review_build = |account: &str, output: &[u8], created: &str| {
+        let ids: Vec<Value> = steps(&review).iter().map(|s| serde_json::json!({"id": s["id"]})).collect();
+        let mut outputs = vec![String::new(); ids.len()];
+        let at = ids.iter().position(|s| s["id"] == "plan-publish").unwrap_or_else(|| panic!("no plan-publish"));
+        outputs[at] = base64(output);
+        serde_json::json!({
+            "serviceAccount": format!("projects/{}/serviceAccounts/{account}", home.gcp_project),
+            "createTime": created,
+            "status": "SUCCESS",
+            "tags": ["review"],
+            "steps": ids,
+            "results": {"buildStepOutputs": outputs},
+        })
+    };
+    let release = build(&c, "release", home);
+    let fetch = steps(&release).into_iter().find(|s| s["id"] == "plan-fetch").unwrap_or_else(|| panic!("no plan-fetch"));
+    assert_eq!(env_of(fetch, "RUNNER"), Some(runner.clone()), "the release looks for review builds run as itself");
+    let reviewed = env_of(fetch, "REVIEWED").unwrap_or_default();
+    let mut extra = vec![("REVIEWED", dir.join("reviewed").display().to_string()), ("WAIT_SECONDS", "0".to_owned())];
+    fake(&mut extra);
+    assert!(!reviewed.is_empty());
+    let builds = |list: Vec<Value>| std::fs::write(dir.join("builds.json"), Value::Array(list).to_string()).unwrap_or_else(|e| panic!("{e}"));
+
+    builds(vec![review_build(&runner, &recorded, "2026-12-06T10:00:00Z")]);
+    let (ok, out) = run_script(fetch, &dir, &extra);
+    assert!(ok && out.contains("as the review build recorded"), "{out}");
+    assert_eq!(std::fs::read_to_string(dir.join("reviewed/plan.tfplan")).unwrap_or_default(), "the reviewed plan");
+
+    // Someone who can write objects replaces the plan after the review.
+    let folder = env_of(fetch, "PLANS").unwrap_or_default();
+    let stored = gcs.join(folder.trim_start_matches("gs://")).join("plan.tfplan");
+    std::fs::write(&stored, "a different plan").unwrap_or_else(|e| panic!("{e}"));
+    let (ok, out) = run_script(fetch, &dir, &extra);
+    assert!(!ok && out.contains("is not the plan the review build published"), "a replaced plan was accepted: {out}");
+
+    // ... and vouches for it with a build of their own, which runs as another identity.
+    let digest = std::process::Command::new("sha256sum").arg(&stored).output().unwrap_or_else(|e| panic!("{e}"));
+    let digest = String::from_utf8_lossy(&digest.stdout).split(' ').next().unwrap_or_default().to_owned();
+    // (The newer build: without the identity check, the release would take its word.)
+    let forged = review_build(&home.sa_email(SaRole::Composer), digest.as_bytes(), "2026-12-06T11:00:00Z");
+    builds(vec![review_build(&runner, &recorded, "2026-12-06T10:00:00Z"), forged]);
+    let (ok, out) = run_script(fetch, &dir, &extra);
+    assert!(!ok && out.contains("is not the plan the review build published"), "a build of another identity vouched for the plan: {out}");
+
+    builds(Vec::new());
+    let (ok, out) = run_script(fetch, &dir, &extra);
+    assert!(!ok && out.contains("no successful review build for commit"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,14 +17,15 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// A stand-in for `projects.locations.schedules` (list with a `display_name` filter, one result
-/// per page; create; patch by `updateMask`); `GET /dump` returns every schedule. Each request is
-/// appended to the log file given as `argv[1]`.
+/// A stand-in for `projects.locations.schedules` (list, with or without a `display_name` filter,
+/// one result per page; create; patch by `updateMask`; delete, answering with an operation);
+/// `GET /dump` returns every schedule. Each request is appended to the log file given as `argv[1]`.
 const FAKE_API: &str = r#"
 import json, sys, urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 schedules = {}
+created = 0
 log = open(sys.argv[1], "a")
 
 
@@ -51,10 +52,12 @@ class Api(BaseHTTPRequestHandler):
             return self.send(200, list(schedules.values()))
         self.record()
         query = urllib.parse.parse_qs(url.query)
-        wanted = query["filter"][0]
-        assert wanted.startswith('display_name="') and wanted.endswith('"'), wanted
         parent = url.path[len("/v1/"):-len("/schedules")]
-        hits = [s for s in schedules.values() if s["displayName"] == wanted[14:-1] and s["name"].startswith(parent + "/")]
+        hits = [s for s in schedules.values() if s["name"].startswith(parent + "/schedules/")]
+        if "filter" in query:
+            wanted = query["filter"][0]
+            assert wanted.startswith('display_name="') and wanted.endswith('"'), wanted
+            hits = [s for s in hits if s["displayName"] == wanted[14:-1]]
         at = int(query.get("pageToken", ["0"])[0])
         page = {"schedules": hits[at:at + 1]} if hits[at:at + 1] else {}
         if at + 1 < len(hits):
@@ -65,7 +68,9 @@ class Api(BaseHTTPRequestHandler):
         body = self.body()
         self.record(body)
         parent = urllib.parse.urlsplit(self.path).path[len("/v1/"):-len("/schedules")]
-        body["name"] = "%s/schedules/%d" % (parent, len(schedules) + 1)
+        global created
+        created += 1
+        body["name"] = "%s/schedules/%d" % (parent, created)
         schedules[body["name"]] = body
         self.send(200, body)
 
@@ -79,6 +84,13 @@ class Api(BaseHTTPRequestHandler):
         for field in urllib.parse.parse_qs(url.query)["updateMask"][0].split(","):
             schedules[name][field] = body[field]
         self.send(200, schedules[name])
+
+    def do_DELETE(self):
+        self.record()
+        name = urllib.parse.urlsplit(self.path).path[len("/v1/"):]
+        if schedules.pop(name, None) is None:
+            return self.send(404, {"error": {"status": "NOT_FOUND"}})
+        self.send(200, {"name": name + "/operations/1", "done": False})
 
     def log_message(self, *args):
         pass
@@ -163,6 +175,16 @@ impl Api {
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Creates a schedule under `parent` directly (one made by hand or by an earlier deploy).
+    fn create(&self, parent: &str, schedule: &Value) {
+        let post = "import sys, urllib.request\nreq = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST')\nurllib.request.urlopen(req).read()";
+        let status = Command::new("python3")
+            .args(["-c", post, &format!("http://127.0.0.1:{}/v1/{parent}/schedules", self.port), &schedule.to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(status.success());
+    }
+
     fn requests(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         text.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}"))).collect()
@@ -182,15 +204,16 @@ fn run_step(c: &Compilation, step: &Value, env: &str, sha: &str, api: &Api, dir:
     let environment = model.environments.iter().find(|e| e.name == env).unwrap_or_else(|| panic!("{env}"));
     let mut values = mlopsgen::model::delivery::variables(model, environment);
     values.insert("SHORT_SHA".into(), sha.into());
-    // The step's working directory: its `dir` under a copy of the output, at the repository root.
-    let rel = substitute(step["dir"].as_str().unwrap_or("."), &values);
-    let out_rel = model.output_dir.trim_end_matches('/');
-    let inside = rel.strip_prefix(&format!("{out_rel}/")).unwrap_or_else(|| panic!("{rel} not under {out_rel}"));
-    let work = dir.join("repo").join(&rel);
-    std::fs::create_dir_all(&work).unwrap_or_else(|e| panic!("{e}"));
-    for (path, text) in c.output.files().filter(|(p, _)| p.starts_with(&format!("{inside}/"))) {
-        std::fs::write(work.join(&path[inside.len() + 1..]), text).unwrap_or_else(|e| panic!("{e}"));
+    // The step's working directory: its `dir` in a checkout holding the output under the output
+    // directory (the repository root when it has no `dir`).
+    let repo = dir.join("repo");
+    let _ = std::fs::remove_dir_all(&repo);
+    for (path, text) in c.output.files() {
+        let file = repo.join(&model.output_dir).join(path);
+        std::fs::create_dir_all(file.parent().unwrap_or(&repo)).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(file, text).unwrap_or_else(|e| panic!("{e}"));
     }
+    let work = repo.join(substitute(step["dir"].as_str().unwrap_or("."), &values));
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(bin.join("gcloud"), FAKE_GCLOUD).unwrap_or_else(|e| panic!("{e}"));
@@ -251,13 +274,7 @@ fn cd_creates_the_schedule_once_then_updates_it() {
     // A second schedule with the same name (made by hand): the step refuses to guess.
     let mut copy = s.clone();
     copy.as_object_mut().map(|o| o.remove("name"));
-    let post = "import json, sys, urllib.request\nreq = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method='POST')\nurllib.request.urlopen(req).read()";
-    let parent = "projects/acme-churn-dev/locations/europe-west4";
-    let status = Command::new("python3")
-        .args(["-c", post, &format!("http://127.0.0.1:{}/v1/{parent}/schedules", api.port), &copy.to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success());
+    api.create("projects/acme-churn-dev/locations/europe-west4", &copy);
     let (ok, out) = run_step(&c, &step, "dev", "ccc3333", &api, &dir);
     assert!(!ok && out.contains("more than one schedule is named churn-scoring"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -275,6 +292,76 @@ fn release_schedules_in_the_next_environment() {
     let job = &all[0]["createPipelineJobRequest"]["pipelineJob"];
     assert_eq!(job["serviceAccount"], "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com");
     assert_eq!(job["labels"]["env"], "prod");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A schedule as an earlier deploy (or a person) left it: `labels` on its runs.
+fn existing(display_name: &str, labels: Value) -> Value {
+    serde_json::json!({
+        "displayName": display_name,
+        "cron": "0 1 * * *",
+        "createPipelineJobRequest": {"pipelineJob": {"displayName": display_name, "labels": labels}},
+    })
+}
+
+fn display_names(api: &Api) -> Vec<String> {
+    let mut names: Vec<String> = api.schedules().iter().filter_map(|s| s["displayName"].as_str().map(str::to_owned)).collect();
+    names.sort();
+    names
+}
+
+/// A pipeline whose Vertex AI schedule the spec dropped (flagship's `training` runs on Composer):
+/// CD deletes the schedule an earlier deploy made, keeps the ones the spec still has, and leaves
+/// alone what it did not make (no `managed-by` label, another environment's label, another
+/// project's pipeline name); a second run deletes nothing.
+#[test]
+fn cd_deletes_the_schedules_the_spec_no_longer_has() {
+    let c = compiled(&flagship());
+    let dir = temp_dir("vertex-schedule-prune");
+    let api = Api::start(&dir);
+    let dev = "projects/acme-churn-dev/locations/europe-west4";
+    let ours = serde_json::json!({"env": "dev", "managed-by": "mlopsgen"});
+    api.create(dev, &existing("churn-training", ours.clone()));
+    api.create(dev, &existing("churn-adhoc", serde_json::json!({"env": "dev"})));
+    api.create(dev, &existing("churn-backfill", serde_json::json!({"env": "staging", "managed-by": "mlopsgen"})));
+    api.create(dev, &existing("other-training", ours));
+
+    let (ok, out) = run_step(&c, &step(&c, "cd", "schedule-scoring"), "dev", "aaa1111", &api, &dir);
+    assert!(ok, "{out}");
+    let prune = step(&c, "cd", "prune-schedules");
+    assert_eq!(prune["waitFor"], serde_json::json!(["schedule-scoring"]), "prune after the schedules the spec has are in place");
+    let (ok, out) = run_step(&c, &prune, "dev", "aaa1111", &api, &dir);
+    assert!(ok && out.contains("deleted projects/acme-churn-dev/locations/europe-west4/schedules/1 (churn-training)"), "{out}");
+    assert_eq!(display_names(&api), ["churn-adhoc", "churn-backfill", "churn-scoring", "other-training"]);
+    let (ok, out) = run_step(&c, &prune, "dev", "bbb2222", &api, &dir);
+    assert!(ok && !out.contains("deleted") && out.contains("kept churn-scoring"), "{out}");
+    assert_eq!(display_names(&api).len(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// forecast schedules on Vertex AI in dev and on Composer from staging on: a release into staging
+/// deletes the Vertex AI schedules staging had before it moved to Composer (so the pipeline does
+/// not run twice), with the grants to do so.
+#[test]
+fn a_release_into_an_environment_on_composer_deletes_its_vertex_schedules() {
+    let text = std::fs::read_to_string(root().join("specs/forecast.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let c = compiled(&text);
+    let m = &c.model;
+    let staging = m.environments.iter().find(|e| e.name == "staging").unwrap_or_else(|| panic!("staging"));
+    assert_eq!(mlopsgen::model::delivery::vertex_scheduled(m.for_env("staging")).count(), 0, "staging schedules on Composer");
+    let dir = temp_dir("vertex-schedule-moved");
+    let api = Api::start(&dir);
+    let parent = format!("projects/{}/locations/{}", staging.gcp_project, staging.region);
+    let ours = serde_json::json!({"env": "staging", "managed-by": "mlopsgen"});
+    api.create(&parent, &existing("demand-training", ours.clone()));
+    api.create(&parent, &existing("demand-scoring", ours));
+    let (ok, out) = run_step(&c, &step(&c, "release", "prune-schedules"), "dev", "aaa1111", &api, &dir);
+    assert!(ok && out.contains("(demand-training)") && out.contains("(demand-scoring)") && out.contains("kept none"), "{out}");
+    assert!(api.schedules().is_empty());
+    // The release into staging runs as the promoter; staging's own view grants it the scheduler role.
+    let view = m.for_env("staging");
+    let granted = view.grants.iter().any(|g| g.member == mlopsgen::model::iam::Member::Promoter && g.role == "roles/aiplatform.user");
+    assert!(granted, "the promoter cannot delete schedules in staging");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -89,6 +89,10 @@ pub enum Act {
     ManageSaPolicy,
     /// Find a Vertex AI schedule by display name and create or update it.
     ManageSchedules,
+    /// List the Vertex AI schedules of the environment's project and delete stale ones.
+    DeleteSchedules,
+    /// List the project's Cloud Build builds and read their step outputs.
+    ReadBuilds,
     /// Mint access tokens for a service account (run Terraform as it).
     Impersonate,
     /// Create objects of a bucket without overwriting or deleting any.
@@ -482,6 +486,11 @@ fn ci(a: &mut Actions, m: &Model) {
     }
 }
 
+/// Why a release reads its project's builds: the plan it applies must be the one its review build
+/// recorded (`plan-fetch`), since identities other than the builds' can write under `plans/`.
+pub const RELEASE_CHECKS_PLAN: &str =
+    "ci.terraform.apply: a release checks that the plan it applies is the one its review build recorded";
+
 /// `ci.terraform`: PR builds plan every environment as its plan SA; CD and releases apply as the
 /// apply SA (see `cloudbuild::terraform`).
 fn terraform(a: &mut Actions, m: &Model) {
@@ -512,6 +521,7 @@ fn terraform(a: &mut Actions, m: &Model) {
             a.add(Member::Promoter, Act::CreateObjects, Scope::StatePlans, why);
             let why = "ci.terraform.apply: the release into this environment downloads the reviewed plan as the apply SA";
             a.add(SaRole::Apply, Act::ReadObjects, Scope::StatePlans, why);
+            a.add(SaRole::Promote, Act::ReadBuilds, Scope::Project, RELEASE_CHECKS_PLAN);
         }
         for area in areas(m, custom) {
             a.add(SaRole::Apply, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.apply: the apply build's plan refreshes the {} resources", area.name));
@@ -548,6 +558,10 @@ fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
                 a.add(who, Act::ManageSchedules, Scope::Project, why.clone());
                 a.add(who, Act::SubmitPipelineJob, Scope::Project, format!("{why}, whose runs it starts"));
                 a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Pipelines), format!("{why}, whose runs run as the pipelines SA"));
+            }
+            Deliverable::StaleSchedules => {
+                let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
+                a.add(who, Act::DeleteSchedules, Scope::Project, why);
             }
             Deliverable::Service(s) => {
                 let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);

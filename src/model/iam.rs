@@ -519,6 +519,10 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
                 g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
                 g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
             }
+            Deliverable::StaleSchedules => {
+                let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
+                g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
+            }
             Deliverable::Service(s) => {
                 let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);
                 g.add(who, Scope::CloudRunService(s.key.clone()), "roles/run.developer", why.clone());
@@ -562,6 +566,8 @@ fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
             g.add(Member::Promoter, Scope::ServiceAccount(SaRole::Plan), TOKEN_CREATOR, why);
             let why = "ci.terraform.apply: a review build from the previous environment publishes this environment's plan under plans/ (create only)";
             g.add(Member::Promoter, Scope::StatePlans, OBJECT_CREATOR, why);
+            let why = format!("{} (builds have no narrower scope)", actions::RELEASE_CHECKS_PLAN);
+            g.add(SaRole::Promote, Scope::Project, "roles/cloudbuild.builds.viewer", why);
         }
         for a in areas(m, uses_custom_roles) {
             g.add(SaRole::Apply, Scope::Project, a.manage_role, format!("ci.terraform.apply: terraform apply manages the {} resources", a.name));

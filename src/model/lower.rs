@@ -49,13 +49,29 @@ pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> 
         let view = lower_view(env_spec, layout)?;
         model.env_views.push((env.clone(), view));
     }
+    // An environment that schedules nothing on Vertex AI may still hold a schedule an earlier
+    // deploy made (the pipeline moved to Composer there, or lost its schedule): once any
+    // environment schedules on Vertex AI, every deploy removes what its environment no longer has.
+    let owns = super::presence::views(&model).any(|v| super::delivery::vertex_scheduled(v).next().is_some());
+    own_vertex_schedules(&mut model, owns);
+    for (_, view) in &mut model.env_views {
+        own_vertex_schedules(view, owns);
+    }
     Ok(model)
+}
+
+/// Sets [`super::Ci::owns_vertex_schedules`], deriving the grants again when it changes.
+fn own_vertex_schedules(m: &mut Model, owns: bool) {
+    if let Some(ci) = m.ci.as_mut().filter(|c| c.owns_vertex_schedules != owns) {
+        ci.owns_vertex_schedules = owns;
+        m.grants = iam::derive(m);
+    }
 }
 
 fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, LowerError> {
     let project_name = spec.project.name.clone();
     let mut labels = spec.project.labels.clone();
-    labels.insert("managed-by".into(), "mlopsgen".into());
+    labels.insert(naming::MANAGED_BY.0.into(), naming::MANAGED_BY.1.into());
     let project = Project { name: project_name.clone(), description: spec.project.description.clone(), labels };
 
     let environments = spec
@@ -215,6 +231,7 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
             plan: c.terraform.plan,
             apply: c.terraform.apply,
             terraform_image: c.terraform.image.clone(),
+            owns_vertex_schedules: false,
         }),
         monitoring: spec.monitoring.as_ref().map(lower_monitoring).unwrap_or_default(),
         images,
@@ -250,6 +267,10 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
     }
     model.service_accounts = service_accounts(&model);
     model.apis = apis(&model);
+    let scheduled = super::delivery::vertex_scheduled(&model).next().is_some();
+    if let Some(ci) = &mut model.ci {
+        ci.owns_vertex_schedules = scheduled;
+    }
     model.grants = iam::derive(&model);
     Ok(model)
 }

@@ -485,6 +485,11 @@ pub struct Ci {
     pub apply: bool,
     /// The Terraform image of the plan and apply steps.
     pub terraform_image: String,
+    /// Whether deploys own the project's Vertex AI schedules: some environment schedules a
+    /// pipeline on Vertex AI, so every deploy and release also deletes the schedules its
+    /// environment no longer has ([`delivery::Deliverable::StaleSchedules`]; set by
+    /// `lower::lower_all`, which sees every environment).
+    pub owns_vertex_schedules: bool,
 }
 
 /// A notification channel.

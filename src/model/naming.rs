@@ -10,6 +10,10 @@ pub const DOCKER_HOST_SUFFIX: &str = "-docker.pkg.dev";
 /// Host suffix of Artifact Registry KFP repositories: `REGION-kfp.pkg.dev`.
 pub const KFP_HOST_SUFFIX: &str = "-kfp.pkg.dev";
 
+/// The label every resource and pipeline run carries (`managed-by: mlopsgen`); a deploy deletes
+/// only Vertex AI schedules that carry it (`delivery::Deliverable::StaleSchedules`).
+pub const MANAGED_BY: (&str, &str) = ("managed-by", "mlopsgen");
+
 /// Key of the built-in data-validation and drift image; specs may not declare it.
 pub const VALIDATOR_IMAGE: &str = "validator";
 

@@ -25,7 +25,12 @@ pub fn drift_dag_file(env: &str, dag_id: &str) -> String {
 /// Vertex AI schedule (the `projects.locations.schedules` request body) of a pipeline in an
 /// environment, which CD creates or updates.
 pub fn schedule_file(env: &str, pipeline: &str) -> String {
-    format!("cloudbuild/schedules/{env}/{pipeline}.json")
+    format!("{}/{pipeline}.json", schedules_dir(env))
+}
+
+/// The folder of an environment's Vertex AI schedules: what a deploy wants there.
+pub fn schedules_dir(env: &str) -> String {
+    format!("cloudbuild/schedules/{env}")
 }
 
 /// Dockerfile of an image.

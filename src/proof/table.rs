@@ -69,6 +69,14 @@ pub fn needs(act: Act) -> Needs {
         Act::Invoke => (&["run.routes.invoke"], "https://cloud.google.com/run/docs/securing/managing-access"),
         Act::Publish => (&["pubsub.topics.publish"], "https://cloud.google.com/pubsub/docs/access-control"),
         Act::UpdateService => (&["run.services.get", "run.services.update"], "https://cloud.google.com/run/docs/reference/iam/permissions"),
+        // `schedules.delete` (a long-running operation) needs `aiplatform.schedules.delete`
+        // (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.schedules/delete).
+        Act::DeleteSchedules => (
+            &["aiplatform.schedules.list", "aiplatform.schedules.delete"],
+            "https://cloud.google.com/vertex-ai/docs/general/access-control",
+        ),
+        // `gcloud builds list` (https://cloud.google.com/build/docs/iam-roles-permissions).
+        Act::ReadBuilds => (&["cloudbuild.builds.list"], "https://cloud.google.com/build/docs/iam-roles-permissions"),
         Act::ManageSchedules => (
             &["aiplatform.schedules.create", "aiplatform.schedules.get", "aiplatform.schedules.list", "aiplatform.schedules.update"],
             "https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run",

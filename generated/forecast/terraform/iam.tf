@@ -261,6 +261,7 @@ resource "google_secret_manager_secret_iam_member" "serving_secret_api_keys_secr
 
 # ci: CD creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci: CD creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
+# ci: CD deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -601,11 +602,11 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalert
   ]
 }
 
-# Only in dev (environments.<env>.overrides: the others do not have it).
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
+# ci: a release from the previous environment deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 resource "google_project_iam_member" "promoter_aiplatform_user" {
-  count   = contains(var.present_resources, "google_project_iam_member.promoter_aiplatform_user") && (var.promoter_sa != "") ? 1 : 0
+  count   = var.promoter_sa != "" ? 1 : 0
   project = var.project_id
   role    = "roles/aiplatform.user"
   member  = "serviceAccount:${var.promoter_sa}"

@@ -115,6 +115,7 @@ resource "google_bigquery_dataset_iam_member" "pipelines_bq_acme_warehouse_sales
 }
 
 # ci: CD creates or updates the Vertex AI schedule of pipeline `hello` (the scheduler API has no narrower scope)
+# ci: CD deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 resource "google_project_iam_member" "ci_aiplatform_user" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
   project = var.project_id
@@ -188,6 +189,14 @@ resource "google_cloudbuildv2_connection_iam_member" "checks_connection_cloudbui
   name     = google_cloudbuildv2_connection.github[0].name
   role     = "roles/cloudbuild.readTokenAccessor"
   member   = google_service_account.checks.member
+}
+
+# ci.terraform.apply: a release checks that the plan it applies is the one its review build recorded (builds have no narrower scope)
+resource "google_project_iam_member" "promote_cloudbuild_builds_viewer" {
+  count   = contains(var.ci_triggers, "release") ? 1 : 0
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.viewer"
+  member  = google_service_account.promote.member
 }
 
 # ci: builds run as the promotion (releases) SA and log to Cloud Logging only (no narrower scope)
@@ -382,6 +391,7 @@ resource "google_secret_manager_secret_iam_member" "cloudbuild_agent_secret_gith
 }
 
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `hello` (the scheduler API has no narrower scope)
+# ci: a release from the previous environment deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 resource "google_project_iam_member" "promoter_aiplatform_user" {
   count   = var.promoter_sa != "" ? 1 : 0
   project = var.project_id

@@ -145,6 +145,9 @@ pub enum Deliverable<'m> {
     Dags,
     /// A pipeline's Vertex AI schedule, created or updated.
     Schedule(&'m Pipeline),
+    /// The removal of the project's schedules the environment no longer has
+    /// ([`super::Ci::owns_vertex_schedules`]).
+    StaleSchedules,
     /// A Cloud Run service rolled onto the new image.
     Service(&'m Service),
     /// A function's source, uploaded, and the function redeployed.
@@ -163,6 +166,9 @@ pub fn deliverables(m: &Model) -> Vec<Deliverable<'_>> {
         out.push(Deliverable::Dags);
     }
     out.extend(vertex_scheduled(m).map(Deliverable::Schedule));
+    if m.ci.as_ref().is_some_and(|c| c.owns_vertex_schedules) {
+        out.push(Deliverable::StaleSchedules);
+    }
     out.extend(m.services.iter().map(Deliverable::Service));
     out.extend(m.functions.iter().map(Deliverable::Function));
     out

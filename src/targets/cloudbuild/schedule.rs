@@ -10,6 +10,13 @@
 //! `updateMask`; runs already started are not touched, and the next run follows the new cron
 //! (`schedules.patch`).
 //!
+//! Once any environment schedules on Vertex AI, each deploy also deletes the schedules it made
+//! that its environment no longer has ([`prune`]): without that, a pipeline moved to Composer
+//! in an environment, or whose schedule the spec dropped, would keep running from its last
+//! template beside (or instead of) what the spec says. A schedule is the deploy's when its run
+//! labels carry `managed-by: mlopsgen` and the environment's `env`, and its display name is one
+//! of the project's pipeline names; schedules made by hand are left alone.
+//!
 //! The body holds what a Composer DAG passes to `RunPipelineJobOperator`, from the same model
 //! values: display name, pipeline root, parameter values (schedule over defaults), the pipelines
 //! service account and the environment's labels. Like the DAG, it leaves `enable_caching` unset,
@@ -23,14 +30,15 @@ use super::build::{Step, GCLOUD};
 use super::deploy::output_path;
 use super::subst::{literal, var, Live};
 use crate::model::delivery::{self, variables as vars, Stage};
-use crate::model::{paths, Environment, Model, Pipeline, SaRole, Schedule};
+use crate::model::{naming, paths, Environment, Model, Pipeline, SaRole, Schedule};
 use serde_json::{json, Value};
 
-/// Creates or updates the schedule in the JSON file `$1`: `$API` is the Vertex AI REST root,
-/// `$TEMPLATE_URI` the template version to run. Lists by display name (following pages); one
-/// match is patched, none created, more than one fails (a schedule made by hand with the same
-/// name: delete it or rename it). No `$` in the text: Cloud Build would substitute it.
-pub const UPSERT_SCHEDULE: &str = r#"import json
+/// The Vertex AI REST client both scripts share: `call` sends one request with the build
+/// identity's token, `listed` follows a list's pages. No `$` in the text: Cloud Build would
+/// substitute it.
+const CLIENT: &str = r#"import glob
+import json
+import os
 import subprocess
 import sys
 import urllib.parse
@@ -48,19 +56,28 @@ def call(method, url, body=None):
     return json.loads(text) if text else {}
 
 
-with open(sys.argv[1], encoding="utf-8") as f:
+def listed(collection, query):
+    found = []
+    while True:
+        page = call("GET", collection + "?" + urllib.parse.urlencode(query))
+        found += page.get("schedules", [])
+        if not page.get("nextPageToken"):
+            return found
+        query["pageToken"] = page["nextPageToken"]
+
+
+"#;
+
+/// Creates or updates the schedule in the JSON file `$1`: `$API` is the Vertex AI REST root,
+/// `$TEMPLATE_URI` the template version to run. Lists by display name; one match is patched,
+/// none created, more than one fails (a schedule made by hand with the same name: delete it or
+/// rename it).
+const UPSERT: &str = r#"with open(sys.argv[1], encoding="utf-8") as f:
     schedule = json.load(f)
 schedule["createPipelineJobRequest"]["pipelineJob"]["templateUri"] = environ["TEMPLATE_URI"]
 api = environ["API"].rstrip("/")
 collection = api + "/" + schedule["createPipelineJobRequest"]["parent"] + "/schedules"
-query = {"filter": 'display_name="' + schedule["displayName"] + '"'}
-found = []
-while True:
-    page = call("GET", collection + "?" + urllib.parse.urlencode(query))
-    found += page.get("schedules", [])
-    if not page.get("nextPageToken"):
-        break
-    query["pageToken"] = page["nextPageToken"]
+found = listed(collection, {"filter": 'display_name="' + schedule["displayName"] + '"'})
 if len(found) > 1:
     sys.exit("more than one schedule is named " + schedule["displayName"] + ": " + ", ".join(s["name"] for s in found))
 if found:
@@ -70,6 +87,27 @@ if found:
     print("updated", name)
 else:
     print("created", call("POST", collection, schedule).get("name"))"#;
+
+/// Deletes the schedules of `$PARENT` that a deploy into environment `$ENV_NAME` made and no
+/// longer wants: those whose run labels say `$MANAGED_BY` (`key=value`) and `env: $ENV_NAME`,
+/// whose display name starts with `$PREFIX` (the project's pipelines), and that have no file in
+/// `$WANTED` (the environment's schedule folder, absent when it schedules nothing on Vertex AI).
+/// `schedules.delete` starts a long-running operation that removes the schedule; runs it already
+/// started are not touched.
+const PRUNE: &str = r#"wanted = set()
+for path in sorted(glob.glob(os.path.join(environ["WANTED"], "*.json"))):
+    with open(path, encoding="utf-8") as f:
+        wanted.add(json.load(f)["displayName"])
+owner_key, owner = environ["MANAGED_BY"].split("=", 1)
+api = environ["API"].rstrip("/")
+for schedule in listed(api + "/" + environ["PARENT"] + "/schedules", {}):
+    labels = schedule.get("createPipelineJobRequest", {}).get("pipelineJob", {}).get("labels", {})
+    name = schedule.get("displayName", "")
+    ours = labels.get(owner_key) == owner and labels.get("env") == environ["ENV_NAME"] and name.startswith(environ["PREFIX"])
+    if ours and name not in wanted:
+        call("DELETE", api + "/" + schedule["name"])
+        print("deleted", schedule["name"], "(" + name + ")")
+print("kept", ", ".join(sorted(wanted)) or "none")"#;
 
 /// Pipelines scheduled on Vertex AI ([`delivery::vertex_scheduled`]), with their schedules.
 pub fn scheduled(model: &Model) -> impl Iterator<Item = (&Pipeline, &Schedule)> {
@@ -136,9 +174,31 @@ pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
                 .dir(output_path(model, dir))
                 .env("API", format!("https://{}-aiplatform.googleapis.com/v1", stage.var(vars::REGION)))
                 .env("TEMPLATE_URI", format!("{}/{}/{}", stage.var(vars::KFP_REPO), literal(&p.name), var("SHORT_SHA")))
-                .args(["-c", UPSERT_SCHEDULE, name])
+                .args(["-c", &format!("{CLIENT}{UPSERT}"), name])
                 .after(after)
                 .timeout(300)
         })
         .collect()
+}
+
+/// With [`crate::model::Ci::owns_vertex_schedules`], the step that deletes the stale schedules of
+/// the stage's environment (`PRUNE`), after `after` (the schedule steps): a pipeline whose
+/// schedule the spec dropped, or moved to Composer there, stops running on Vertex AI.
+pub fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
+    model.ci.as_ref().filter(|c| c.owns_vertex_schedules)?;
+    let env = stage.var(vars::ENV);
+    let (key, value) = naming::MANAGED_BY;
+    Some(
+        Step::new("prune-schedules", GCLOUD)
+            .entrypoint("python3")
+            .env("API", format!("https://{}-aiplatform.googleapis.com/v1", stage.var(vars::REGION)))
+            .env("PARENT", format!("projects/{}/locations/{}", stage.var(vars::PROJECT), stage.var(vars::REGION)))
+            .env("ENV_NAME", &env)
+            .env("MANAGED_BY", format!("{key}={value}"))
+            .env("PREFIX", literal(&naming::prefixed(&model.project.name, "")))
+            .env("WANTED", output_path(model, &paths::schedules_dir(&env)))
+            .args(["-c", &format!("{CLIENT}{PRUNE}")])
+            .after(after)
+            .timeout(300),
+    )
 }

@@ -82,7 +82,9 @@ fi
 terraform apply -input=false \"$$1\"";
 
 /// Publishes `$WORK/plan.txt` and `$WORK/plan.tfplan` under `$PLANS` (create only: a published
-/// plan is never replaced), then prints the summary and the full plan: what the approver reads.
+/// plan is never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
+/// checks; Cloud Build keeps the first 4 KB of `$BUILDER_OUTPUT/output` as the build's
+/// `results.buildStepOutputs`), then prints the summary and the full plan: what the approver reads.
 const PUBLISH: &str = "set -euo pipefail
 for f in plan.txt plan.tfplan; do
   if ! gcloud storage cp --if-generation-match=0 \"$$WORK/$$f\" \"$$PLANS/$$f\"; then
@@ -90,30 +92,61 @@ for f in plan.txt plan.tfplan; do
     exit 1
   fi
 done
+sha256sum \"$$WORK/plan.tfplan\" | cut -d' ' -f1 > \"$${BUILDER_OUTPUT:-/builder/outputs}/output\"
 echo \"==== reviewed plan for $$ENV at commit $$SHA: $$PLANS ====\"
 grep -E '^  # |^Plan: |^No changes|^Changes to Outputs' \"$$WORK/plan.txt\" || true
 echo
 cat \"$$WORK/plan.txt\"";
 
-/// Waits (up to `$WAIT_SECONDS`) until `$PLANS/plan.tfplan` is published, then downloads it into
-/// `$REVIEWED` as `$SA` (the apply SA: the build's own identity cannot read the plans).
+/// Prints the plan digest the newest successful review build in the JSON list on stdin recorded
+/// (its `plan-publish` step's output), among builds that ran as `argv[1]`, or nothing.
+const RECORDED_DIGEST: &str = "import base64, json, sys
+for build in sorted(json.load(sys.stdin), key=lambda b: b.get(\"createTime\", \"\"), reverse=True):
+    if build.get(\"serviceAccount\", \"\").rsplit(\"/\", 1)[-1] != sys.argv[1]:
+        continue
+    ids = [step.get(\"id\") for step in build.get(\"steps\", [])]
+    outputs = build.get(\"results\", {}).get(\"buildStepOutputs\", [])
+    if \"plan-publish\" in ids and ids.index(\"plan-publish\") < len(outputs):
+        print(base64.b64decode(outputs[ids.index(\"plan-publish\")]).decode().strip())
+        break";
+
+/// Waits (up to `$WAIT_SECONDS`) for this commit's successful review build (`$SHA`, tag
+/// `review`, in `$REGION`, run as `$RUNNER`: this build's own identity, which only the trigger
+/// can run builds as), downloads the plan it published from `$PLANS` into `$REVIEWED` as `$SA`
+/// (the apply SA: the build's own identity cannot read the plans), and fails unless the plan's
+/// sha256 is the one that build recorded. Other identities of the project can write objects
+/// under `plans/` (the Composer environment's `composer.worker` role covers every bucket of the
+/// project), but not a build that runs as `$RUNNER`: a replaced plan is never applied.
 const FETCH: &str = "set -euo pipefail
+recorded() {
+  gcloud builds list --region=\"$$REGION\" --filter=\"tags=review AND substitutions.COMMIT_SHA=$$SHA AND status=SUCCESS\" --format=json > /tmp/review-builds.json
+  python3 -c \"$$RECORDED_DIGEST\" \"$$RUNNER\" < /tmp/review-builds.json
+}
 deadline=$$((SECONDS + WAIT_SECONDS))
-until answer=\"$$(gcloud storage ls --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" 2>&1)\"; do
-  case \"$$answer\" in
-    *\"matched no objects\"*|*NOT_FOUND*|*\"not found\"*) ;;
-    *) echo \"$$answer\" >&2; exit 1 ;;
-  esac
-  if (( SECONDS >= deadline )); then
-    echo \"$$PLANS/plan.tfplan does not exist: run the review trigger for this tag, read its plan, then retry this build\" >&2
+while :; do
+  if ! digest=\"$$(recorded)\"; then
+    echo \"cannot list this project's review builds as $$RUNNER\" >&2
     exit 1
   fi
-  echo \"waiting for the review build to publish $$PLANS/plan.tfplan\"
+  if [ -n \"$$digest\" ]; then
+    break
+  fi
+  if (( SECONDS >= deadline )); then
+    echo \"no successful review build for commit $$SHA: run the review trigger for this tag, read its plan, then retry this build\" >&2
+    exit 1
+  fi
+  echo \"waiting for this commit's review build to publish its plan to $$PLANS\"
   sleep 30
 done
 rm -rf \"$$REVIEWED\"
 mkdir -p \"$$REVIEWED\"
-gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$REVIEWED/\"";
+gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$REVIEWED/\"
+actual=\"$$(sha256sum \"$$REVIEWED/plan.tfplan\" | cut -d' ' -f1)\"
+if [ \"$$actual\" != \"$$digest\" ]; then
+  echo \"$$PLANS/plan.tfplan (sha256 $$actual) is not the plan the review build published (sha256 $$digest): it was replaced; delete the folder and run the review trigger again\" >&2
+  exit 1
+fi
+echo \"$$PLANS/plan.tfplan: sha256 $$actual, as the review build recorded\"";
 
 /// Where a release keeps the downloaded reviewed plan (outside the working copy `tf-init` resets).
 const REVIEWED: &str = "/tf-work/reviewed";
@@ -243,6 +276,10 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
             .env("PLANS", plans_folder(stage))
             .env("REVIEWED", REVIEWED)
             .env("WAIT_SECONDS", FETCH_WAIT_SECONDS.to_string())
+            .env("REGION", Stage::Current.var(vars::REGION))
+            .env("SHA", super::subst::var("COMMIT_SHA"))
+            .env("RUNNER", super::subst::var("SERVICE_ACCOUNT_EMAIL"))
+            .env("RECORDED_DIGEST", RECORDED_DIGEST)
             .args(["-c", FETCH])
             .volume(volume, mount)
             .after(after)

@@ -7,12 +7,15 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from data import CUSTOMERS, customers
+
+REPO = Path(__file__).resolve().parents[3]
 
 DEV_URI = "bq://acme-churn-dev.churn.customers"
 REQUESTS = "bq://acme-churn-dev.churn_churn_requests.*"
@@ -78,6 +81,32 @@ def test_pipeline_step_validates_by_uri_and_writes_its_artifacts(tmp_path, fake_
         back = written_back[name]["artifacts"][0]
         for key in ("name", "uri", "type"):
             assert back[key] == entry["artifacts"][0][key], (name, key)
+
+
+def test_the_profile_component_reads_what_the_validation_step_writes(tmp_path, fake_bigquery):
+    """specs/flagship.yaml and specs/forecast.yaml feed the validation step's `dataset` output
+    (a folder holding `data.parquet`) to the profile component: its script, taken from the
+    committed component.yaml, counts the validated rows."""
+    import yaml
+
+    fake_bigquery.tables["acme-churn-dev.churn.customers"] = customers()
+    out = tmp_path / "outputs"
+    code = main(
+        "--dataset", DEV_URI,
+        "--report", str(out / "report"),
+        "--metrics", str(out / "metrics"),
+        "--dataset-out", str(out / "dataset"),
+    )  # fmt: skip
+    assert code == 0
+    component = yaml.safe_load((REPO / "specs/components/profile/component.yaml").read_text())
+    command = component["deploymentSpec"]["executors"]["exec-profile"]["container"]["command"]
+    assert command[:2] == ["sh", "-c"] and "pyarrow==" in command[2], command[:3]
+    rows, stats = tmp_path / "rows", tmp_path / "stats.html"
+    args = ["--data", str(out / "dataset"), "--max-columns", "50"]
+    args += ["--stats", str(stats), "--rows", str(rows)]
+    subprocess.run([sys.executable, "-c", command[3], *args], check=True)
+    assert rows.read_text() == "200"
+    assert stats.read_text().startswith("<p>200 rows in 1 files</p>")
 
 
 def test_broken_data_exits_1_with_a_readable_summary(tmp_path, fake_bigquery, capsys):
