@@ -198,6 +198,6 @@ fn write_dsl_pipeline(s: &mut String, scale: &Scale, i: usize) {
     let _ = write!(
         s,
         "    deploy_tail({p:?}, \"m{i:04}\", {id}, t.outputs[\"model\"])\n\n\nPIPELINES[{p:?}] = {p}\n",
-        id = mlopsgen::model::lower::endpoint_id(PROJECT, &format!("ep{i:04}"))
+        id = mlopsgen::model::naming::endpoint_id(PROJECT, &format!("ep{i:04}"))
     );
 }
