@@ -181,6 +181,9 @@ def report(args, rows, kfp_rows, flagship_kfp, started_load):
         ratio = flagship_kfp.wall / fl["build"].wall
         add(f"| flagship `build` ≥ 200× faster than kfp compiling its pipelines | {ms(fl['build'].wall)} vs kfp {ms(flagship_kfp.wall)} "
             f"| **{ratio:.0f}×** | {verdict(ratio >= 200)} |")
+    v, b = rows["minimal"], fl["build"]
+    add(f"| `validate specs/minimal.yaml` ≤ 2 ms | {ms(v.wall)} (CPU {ms(v.cpu)}) | {ms(v.wall)} | {verdict(v.wall <= 0.002)} |")
+    add(f"| flagship `build` into a fresh directory ≤ 5 ms | {ms(b.wall)} (CPU {ms(b.cpu)}) | {ms(b.wall)} | {verdict(b.wall <= 0.005)} |")
     chk, rd = fl["check"], fl["read"]
     add(f"| flagship no-op `build --check` in single-digit ms | {ms(chk.wall)} (CPU {ms(chk.cpu)}) | {ms(chk.wall)} | {verdict(chk.wall < 0.010)} |")
     full = fl["check_full"]
@@ -249,6 +252,8 @@ def main():
         work = Path(tmp)
         print("flagship: mlopsgen …", file=sys.stderr)
         rows["flagship"] = bench_spec(args, REPO / "specs" / "flagship.yaml", work)
+        # start-up cost (issue 20): the smallest spec, checked without writing anything
+        rows["minimal"] = measure(args.runs, lambda: [args.mlopsgen, "validate", str(REPO / "specs" / "minimal.yaml")])
         if args.python:
             print("flagship: kfp …", file=sys.stderr)
             flagship_kfp = bench_kfp_flagship(args, work)

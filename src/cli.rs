@@ -171,10 +171,15 @@ pub fn main() -> ExitCode {
 
 /// The spec's text; `Err(code)` (reported) if it can't be read.
 fn read_spec(spec: &Path) -> Result<String, u8> {
-    std::fs::read_to_string(spec).map_err(|e| {
+    let text = std::fs::read_to_string(spec).map_err(|e| {
         eprintln!("error: can't read {}: {e}", spec.display());
         EXIT_INVALID
-    })
+    })?;
+    #[cfg(feature = "mimalloc")]
+    if mlopsgen::is_large(&text) {
+        crate::allocator::purge_freed_pages_at_once();
+    }
+    Ok(text)
 }
 
 struct Ctx {
@@ -299,6 +304,7 @@ impl Ctx {
             Ok(text) => text,
             Err(code) => return code,
         };
+        let large = mlopsgen::is_large(&text);
         if check {
             if let Some(ok) = memo::check(key, &text) {
                 println!("{} is up to date ({} files)", ok.out_dir.display(), ok.files);
@@ -317,7 +323,12 @@ impl Ctx {
         let reviewer = diff::Reviewer::new(false);
         let outcome = stage::lock(&lowered.out_dir, waited).and_then(|lock| {
             let Some(staged) = self.stream(&lowered, Mode::Stage, Some(&reviewer))? else { return Ok(None) };
-            // The reviews of targets read whole (Terraform) run while the files are written.
+            // The reviews of targets read whole (Terraform) run while the files are written (for a
+            // small spec, after: a thread costs more than it saves there; see `is_large`).
+            if !large {
+                let outcome = staged.apply(force, &lock);
+                return outcome.map(|o| Some((o, reviewer.finish())));
+            }
             std::thread::scope(|scope| {
                 let review = scope.spawn(|| reviewer.finish());
                 let outcome = staged.apply(force, &lock);

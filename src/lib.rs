@@ -116,12 +116,17 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     if fault_injected("internal") {
         return Err(Bug::Injected.into());
     }
-    // The YAML tree is built, checked and dropped on a thread of its own: when that thread ends,
-    // the allocator releases the tree's pages, instead of keeping them in this thread's heap while
-    // the targets run (half the peak RSS of a large build).
-    let (spec, env_specs, warnings) = std::thread::scope(|scope| {
-        scope.spawn(|| checked_spec(source, spec_dir(options))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })?;
+    // The YAML tree of a large spec is built, checked and dropped on a thread of its own: when that
+    // thread ends, the allocator releases the tree's pages, instead of keeping them in this
+    // thread's heap while the targets run (half the peak RSS of a large build). A small spec's tree
+    // is a few pages, less than a thread's start costs.
+    let (spec, env_specs, warnings) = if is_large(&source.text) {
+        std::thread::scope(|scope| {
+            scope.spawn(|| checked_spec(source, spec_dir(options))).join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })?
+    } else {
+        checked_spec(source, spec_dir(options))?
+    };
     let (layout, out_dir) = resolve_layout(options, spec.output.as_deref());
     let model = model::lower::lower_all(&spec, &env_specs, &layout).map_err(Bug::from)?;
     let unexpressed = targets::unexpressed(&model).map_err(Bug::from)?;
@@ -129,6 +134,16 @@ pub fn lower(source: &Source, options: &Options) -> Result<Lowered, Error> {
     let spec_sha256 = output::manifest::sha256_hex(source.text.as_bytes());
     let spec_sha256 = output::manifest::inputs_sha256(&spec_sha256, &model::component::files(&model));
     Ok(Lowered { model, out_dir, spec_sha256, warnings })
+}
+
+/// Specs from this size on are large (a generated spec of about 25 pipelines).
+const LARGE_SPEC_BYTES: usize = 32 * 1024;
+
+/// Whether a spec is large enough that its work pays for threads of its own and for handing freed
+/// memory back at once. Below that, a run is over in milliseconds, most of which were spent
+/// faulting in fresh pages: each thread's heap and stack, and pages freed and touched again.
+pub fn is_large(spec_text: &str) -> bool {
+    spec_text.len() >= LARGE_SPEC_BYTES
 }
 
 /// A valid spec, the spec each environment with overrides sees, and the spec's warnings.

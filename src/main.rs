@@ -9,8 +9,6 @@ mod cli;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    #[cfg(feature = "mimalloc")]
-    allocator::purge_freed_pages_at_once();
     cli::main()
 }
 
@@ -25,6 +23,9 @@ mod allocator {
     /// thread that owns them next allocates. A build frees the spec's YAML tree on one thread and
     /// writes the output on others, so that memory stayed resident: at 1000 pipelines, peak RSS
     /// was 57-80 MB depending on timing, and 42-45 MB with immediate purging, at no measurable cost.
+    /// Set for large specs only (`cli::read_spec`): a small run reuses the pages it frees, and
+    /// with immediate purging each reuse faulted the page in again (a third of the flagship
+    /// build's page faults).
     pub fn purge_freed_pages_at_once() {
         #[allow(unsafe_code)]
         // SAFETY: mi_option_set only stores an integer option; any thread may call it at any time.

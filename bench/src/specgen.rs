@@ -90,9 +90,11 @@ pub fn spec(scale: &Scale) -> String {
         s,
         "\norchestration:\n  composer: {{image_version: composer-3-airflow-2.10.5, size: small}}\n\n\
          ci:\n  github: {{owner: acme, repo: bench, app_installation_id: 12345678, oauth_token_secret: github-oauth-token}}\n  \
-         branch: main\n  test: [\"pytest -q\"]\n  run_pipeline: {first}\n\n\
+         branch: main\n  \
+         mlopsgen_image: {REGION}-docker.pkg.dev/{DEV_PROJECT}/images/mlopsgen@sha256:{digest}\n  test: [\"pytest -q\"]\n  run_pipeline: {first}\n\n\
          monitoring:\n  notify: [\"email:ml-oncall@acme.example\"]\n  alerts: {{pipeline_failures: true, build_failures: true, dag_failures: true}}\n",
-        first = pipeline(0)
+        first = pipeline(0),
+        digest = "0".repeat(64)
     );
     s
 }
@@ -198,6 +200,6 @@ fn write_dsl_pipeline(s: &mut String, scale: &Scale, i: usize) {
     let _ = write!(
         s,
         "    deploy_tail({p:?}, \"m{i:04}\", {id}, t.outputs[\"model\"])\n\n\nPIPELINES[{p:?}] = {p}\n",
-        id = mlopsgen::model::lower::endpoint_id(PROJECT, &format!("ep{i:04}"))
+        id = mlopsgen::model::naming::endpoint_id(PROJECT, &format!("ep{i:04}"))
     );
 }

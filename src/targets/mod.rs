@@ -142,11 +142,11 @@ pub fn shared_differences(model: &Model) -> Result<Vec<SharedDifference>, Target
     Ok(found)
 }
 
-/// Runs every target (each shard on its own thread) and merges their files in [`TARGETS`] order (the
+/// Runs every target (each shard on its own thread, for a large model) and merges their files in [`TARGETS`] order (the
 /// first failing target's error wins, and a path two targets write is an error, as when they
 /// run one after the other).
 pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
-    let sets = on_threads(|target, shard| {
+    let sets = on_threads(model, |target, shard| {
         let mut set = OutputSet::new(&model.spec_path);
         target.emit(model, &mut set, shard).map(|()| set)
     });
@@ -161,7 +161,7 @@ pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
 /// emitted (from any of the threads) instead of collecting them; returns every path. Files
 /// emitted before an error may already have reached the sink.
 pub fn emit_each(model: &Model, sink: &(dyn Fn(String, String) + Sync)) -> Result<BTreeSet<String>, TargetError> {
-    let streams = on_threads(|target, shard| {
+    let streams = on_threads(model, |target, shard| {
         let mut stream = Stream::new(&model.spec_path, sink);
         target.emit(model, &mut stream, shard).map(|()| stream.into_paths())
     });
@@ -177,12 +177,22 @@ pub fn emit_each(model: &Model, sink: &(dyn Fn(String, String) + Sync)) -> Resul
     Ok(all)
 }
 
+/// Models with fewer pipeline steps than this emit on the calling thread ([`on_threads`]).
+const PARALLEL_STEPS: usize = 100;
+
 /// `run` on each shard of each target, each on its own thread; results in [`TARGETS`] order.
-fn on_threads<T: Send>(run: impl Fn(&dyn Target, Shard) -> Result<T, TargetError> + Sync) -> Vec<Result<T, TargetError>> {
+///
+/// A small model's targets run one after the other on the calling thread instead: on two cores,
+/// threads bought no wall time below about 100 steps, and each cost its stack and heap pages
+/// (at the flagship's size, a third of the page faults of a build).
+fn on_threads<T: Send>(model: &Model, run: impl Fn(&dyn Target, Shard) -> Result<T, TargetError> + Sync) -> Vec<Result<T, TargetError>> {
     let shards = TARGETS.iter().flat_map(|&t| {
         let count = t.shards();
         (0..count).map(move |index| (t, Shard { index, count }))
     });
+    if model.pipelines.iter().map(|p| p.steps.len()).sum::<usize>() < PARALLEL_STEPS {
+        return shards.map(|(t, shard)| run(t, shard)).collect();
+    }
     std::thread::scope(|scope| {
         let run = &run;
         let running: Vec<_> = shards.map(|(t, shard)| scope.spawn(move || run(t, shard))).collect();
