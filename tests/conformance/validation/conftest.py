@@ -82,12 +82,20 @@ class FakeQuery:
         return self.rows
 
 
+class NotFound(Exception):
+    """What ``google.api_core.exceptions.NotFound`` carries that callers read: ``code``."""
+
+    code = 404
+
+
 class FakeBigQuery:
-    """``bigquery.Client``: tables as frames, and one canned query result."""
+    """``bigquery.Client``: tables as frames, and one canned query result (or, with
+    ``query_missing``, the 404 BigQuery answers when the queried table does not exist)."""
 
     def __init__(self, tables: dict[str, pd.DataFrame], query_rows: list[dict] = ()):
         self.tables = tables
         self.query_rows = list(query_rows)
+        self.query_missing = False
         self.queries: list[str] = []
 
     def list_rows(self, table: str, max_results: int | None = None) -> FakeRows:
@@ -96,6 +104,8 @@ class FakeBigQuery:
 
     def query(self, sql: str) -> FakeQuery:
         self.queries.append(sql)
+        if self.query_missing:
+            raise NotFound(f"Not found: Table {sql.split('`')[1]}")
         return FakeQuery(self.query_rows)
 
 

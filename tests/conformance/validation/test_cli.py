@@ -213,6 +213,19 @@ def test_drift_without_logged_requests_writes_nothing(tmp_path, fake_bigquery, f
     assert fake_monitoring.requests == []
 
 
+def test_drift_before_the_endpoint_logged_anything_succeeds(
+    tmp_path, fake_bigquery, fake_monitoring, capsys
+):
+    """Until the endpoint logs its first request, its log table does not exist and
+    BigQuery answers 404: the scheduled drift check has nothing to compare, and says so."""
+    fake_bigquery.tables["acme-churn-dev.churn.customers"] = customers()
+    fake_bigquery.query_missing = True
+    code = main("drift", "--dataset", DEV_URI, "--requests", REQUESTS, "--threshold", "0.2")
+    assert code == 0
+    assert "does not exist yet (no request logged)" in capsys.readouterr().out
+    assert fake_monitoring.requests == []
+
+
 def test_module_runs_as_a_program(package_dir):
     env = dict(os.environ, PYTHONPATH=str(package_dir))
     done = subprocess.run(

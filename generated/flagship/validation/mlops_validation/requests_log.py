@@ -27,11 +27,13 @@ TABLE_ID = re.compile(r"^[A-Za-z0-9_]*\*?$")
 
 @dataclass(frozen=True)
 class Requests:
-    """Logged instances as a frame, and how many payload items were not usable."""
+    """Logged instances as a frame, how many payload items were not usable, and whether
+    the log table exists yet."""
 
     frame: pd.DataFrame
     payloads: int
     skipped: int
+    missing: bool = False
 
 
 def query(uri: str, days: int, limit: int) -> str:
@@ -53,7 +55,15 @@ def query(uri: str, days: int, limit: int) -> str:
 def read(uri: str, days: int, limit: int) -> Requests:
     project = readers.parse_table(uri)[0]
     client = readers.bigquery_client(project)
-    rows = client.query(query(uri, days, limit)).result()
+    try:
+        rows = client.query(query(uri, days, limit)).result()
+    except Exception as error:
+        # BigQuery answers 404 (google.api_core.exceptions.NotFound) for a table, or a
+        # wildcard matching none, that does not exist: the endpoint has logged no request
+        # yet (its log table appears with logging), so there is nothing to compare.
+        if getattr(error, "code", None) != 404:
+            raise
+        return Requests(pd.DataFrame(), 0, 0, missing=True)
     return instances([row["request_payload"] for row in rows])
 
 

@@ -180,6 +180,11 @@ def run_drift(args: argparse.Namespace) -> int:
         print(
             f"  {logged.skipped} payload items were not JSON objects and were skipped"
         )
+    if logged.missing:
+        print(
+            f"{args.requests} does not exist yet (no request logged): nothing written"
+        )
+        return OK
     if logged.frame.empty:
         print("no logged instances to compare: nothing written")
         return OK
