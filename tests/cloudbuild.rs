@@ -52,8 +52,6 @@ fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> 
     values.insert("SHORT_SHA".into(), SHA.into());
     values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
     values.insert("_BASE_BRANCH".into(), "main".into());
-    // Only a release reads it (`plan-fetch`), and releases run as the promote SA.
-    values.insert("SERVICE_ACCOUNT_EMAIL".into(), env.sa_email(SaRole::Promote));
     values
 }
 

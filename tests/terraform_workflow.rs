@@ -42,8 +42,6 @@ fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     values.insert("SHORT_SHA".into(), "abc1234".into());
     values.insert("COMMIT_SHA".into(), "abc1234".into());
     values.insert("_BASE_BRANCH".into(), "main".into());
-    let runner = Workflow::named(kind).unwrap_or_else(|| panic!("no workflow {kind}")).identity();
-    values.insert("SERVICE_ACCOUNT_EMAIL".into(), env.sa_email(runner));
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -441,5 +439,12 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     builds(Vec::new());
     let (ok, out) = run_script(fetch, &dir, &extra);
     assert!(!ok && out.contains("no successful review build for commit"), "{out}");
+
+    // Without the identity to trust (an unset variable), nothing is trusted.
+    builds(vec![review_build(&runner, &recorded, "2026-12-06T10:00:00Z")]);
+    let mut unset = extra.clone();
+    unset.push(("RUNNER", String::new()));
+    let (ok, out) = run_script(fetch, &dir, &unset);
+    assert!(!ok && out.contains("is not set"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }

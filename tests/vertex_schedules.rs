@@ -313,18 +313,19 @@ fn display_names(api: &Api) -> Vec<String> {
 /// A pipeline whose Vertex AI schedule the spec dropped (flagship's `training` runs on Composer):
 /// CD deletes the schedule an earlier deploy made, keeps the ones the spec still has, and leaves
 /// alone what it did not make (no `managed-by` label, another environment's label, another
-/// project's pipeline name); a second run deletes nothing.
+/// mlopsgen project's label, even with a name that starts like this project's); a second run
+/// deletes nothing.
 #[test]
 fn cd_deletes_the_schedules_the_spec_no_longer_has() {
     let c = compiled(&flagship());
     let dir = temp_dir("vertex-schedule-prune");
     let api = Api::start(&dir);
     let dev = "projects/acme-churn-dev/locations/europe-west4";
-    let ours = serde_json::json!({"env": "dev", "managed-by": "mlopsgen"});
-    api.create(dev, &existing("churn-training", ours.clone()));
+    let labels = |env: &str, project: &str| serde_json::json!({"env": env, "managed-by": "mlopsgen", "mlopsgen-project": project});
+    api.create(dev, &existing("churn-training", labels("dev", "churn")));
     api.create(dev, &existing("churn-adhoc", serde_json::json!({"env": "dev"})));
-    api.create(dev, &existing("churn-backfill", serde_json::json!({"env": "staging", "managed-by": "mlopsgen"})));
-    api.create(dev, &existing("other-training", ours));
+    api.create(dev, &existing("churn-backfill", labels("staging", "churn")));
+    api.create(dev, &existing("churn-eu-training", labels("dev", "churn-eu")));
 
     let (ok, out) = run_step(&c, &step(&c, "cd", "schedule-scoring"), "dev", "aaa1111", &api, &dir);
     assert!(ok, "{out}");
@@ -332,7 +333,7 @@ fn cd_deletes_the_schedules_the_spec_no_longer_has() {
     assert_eq!(prune["waitFor"], serde_json::json!(["schedule-scoring"]), "prune after the schedules the spec has are in place");
     let (ok, out) = run_step(&c, &prune, "dev", "aaa1111", &api, &dir);
     assert!(ok && out.contains("deleted projects/acme-churn-dev/locations/europe-west4/schedules/1 (churn-training)"), "{out}");
-    assert_eq!(display_names(&api), ["churn-adhoc", "churn-backfill", "churn-scoring", "other-training"]);
+    assert_eq!(display_names(&api), ["churn-adhoc", "churn-backfill", "churn-eu-training", "churn-scoring"]);
     let (ok, out) = run_step(&c, &prune, "dev", "bbb2222", &api, &dir);
     assert!(ok && !out.contains("deleted") && out.contains("kept churn-scoring"), "{out}");
     assert_eq!(display_names(&api).len(), 4);
@@ -352,7 +353,7 @@ fn a_release_into_an_environment_on_composer_deletes_its_vertex_schedules() {
     let dir = temp_dir("vertex-schedule-moved");
     let api = Api::start(&dir);
     let parent = format!("projects/{}/locations/{}", staging.gcp_project, staging.region);
-    let ours = serde_json::json!({"env": "staging", "managed-by": "mlopsgen"});
+    let ours = serde_json::json!({"env": "staging", "managed-by": "mlopsgen", "mlopsgen-project": "demand"});
     api.create(&parent, &existing("demand-training", ours.clone()));
     api.create(&parent, &existing("demand-scoring", ours));
     let (ok, out) = run_step(&c, &step(&c, "release", "prune-schedules"), "dev", "aaa1111", &api, &dir);
@@ -390,7 +391,10 @@ fn a_vertex_schedule_runs_what_the_composer_dag_runs() {
         let job = &body["createPipelineJobRequest"]["pipelineJob"];
         assert_eq!(job["runtimeConfig"]["parameterValues"], dag["PARAMETER_VALUES"], "{env}");
         assert_eq!(job["serviceAccount"], dag["SERVICE_ACCOUNT"], "{env}");
-        assert_eq!(job["labels"], dag["LABELS"], "{env}");
+        // The DAG's labels, and the project's label prune-schedules matches.
+        let mut labels = dag["LABELS"].clone();
+        labels["mlopsgen-project"] = Value::from("churn");
+        assert_eq!(job["labels"], labels, "{env}");
         assert_eq!(job["runtimeConfig"]["gcsOutputDirectory"], dag["PIPELINE_ROOT"], "{env}");
         assert_eq!(body["createPipelineJobRequest"]["parent"], format!("projects/{}/locations/{}", dag["PROJECT_ID"].as_str().unwrap_or(""), dag["REGION"].as_str().unwrap_or("")));
         // Same package; the DAG runs the environment's tag, the schedule the version CD uploaded.

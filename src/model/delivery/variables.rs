@@ -63,6 +63,9 @@ pub const PRESENT: &str = "PRESENT";
 pub const APPLY_SA: &str = "APPLY_SA";
 /// The environment's Terraform plan identity (a release's review build plans with it).
 pub const PLAN_SA: &str = "PLAN_SA";
+/// The identity the environment's releases and their review builds run as (a release trusts
+/// only review builds run as it).
+pub const PROMOTE_SA: &str = "PROMOTE_SA";
 /// The environment's Terraform state bucket (the reviewed plans live under `plans/` there).
 pub const STATE_BUCKET: &str = "STATE_BUCKET";
 
@@ -118,6 +121,7 @@ fn insert_env(out: &mut BTreeMap<String, String>, model: &Model, env: &Environme
     }
     if crate::model::terraform_access::reviews(model) {
         put(PLAN_SA, env.sa_email(SaRole::Plan));
+        put(PROMOTE_SA, env.sa_email(SaRole::Promote));
         put(STATE_BUCKET, model.state.bucket_for(env));
     }
     if run_pipeline(model).is_some() {

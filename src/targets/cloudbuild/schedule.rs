@@ -14,8 +14,8 @@
 //! that its environment no longer has ([`prune`]): without that, a pipeline moved to Composer
 //! in an environment, or whose schedule the spec dropped, would keep running from its last
 //! template beside (or instead of) what the spec says. A schedule is the deploy's when its run
-//! labels carry `managed-by: mlopsgen` and the environment's `env`, and its display name is one
-//! of the project's pipeline names; schedules made by hand are left alone.
+//! labels carry `managed-by: mlopsgen`, the project (`mlopsgen-project`) and the environment's
+//! `env`; schedules made by hand, or by another project, are left alone.
 //!
 //! The body holds what a Composer DAG passes to `RunPipelineJobOperator`, from the same model
 //! values: display name, pipeline root, parameter values (schedule over defaults), the pipelines
@@ -89,21 +89,22 @@ else:
     print("created", call("POST", collection, schedule).get("name"))"#;
 
 /// Deletes the schedules of `$PARENT` that a deploy into environment `$ENV_NAME` made and no
-/// longer wants: those whose run labels say `$MANAGED_BY` (`key=value`) and `env: $ENV_NAME`,
-/// whose display name starts with `$PREFIX` (the project's pipelines), and that have no file in
-/// `$WANTED` (the environment's schedule folder, absent when it schedules nothing on Vertex AI).
+/// longer wants: those whose run labels say `$MANAGED_BY` and `$PROJECT` (each `key=value`) and
+/// `env: $ENV_NAME`, and that have no file in `$WANTED` (the environment's schedule folder,
+/// absent when it schedules nothing on Vertex AI).
 /// `schedules.delete` starts a long-running operation that removes the schedule; runs it already
 /// started are not touched.
 const PRUNE: &str = r#"wanted = set()
 for path in sorted(glob.glob(os.path.join(environ["WANTED"], "*.json"))):
     with open(path, encoding="utf-8") as f:
         wanted.add(json.load(f)["displayName"])
-owner_key, owner = environ["MANAGED_BY"].split("=", 1)
+owner = dict(environ[key].split("=", 1) for key in ("MANAGED_BY", "PROJECT"))
+owner["env"] = environ["ENV_NAME"]
 api = environ["API"].rstrip("/")
 for schedule in listed(api + "/" + environ["PARENT"] + "/schedules", {}):
     labels = schedule.get("createPipelineJobRequest", {}).get("pipelineJob", {}).get("labels", {})
     name = schedule.get("displayName", "")
-    ours = labels.get(owner_key) == owner and labels.get("env") == environ["ENV_NAME"] and name.startswith(environ["PREFIX"])
+    ours = all(labels.get(key) == value for key, value in owner.items())
     if ours and name not in wanted:
         call("DELETE", api + "/" + schedule["name"])
         print("deleted", schedule["name"], "(" + name + ")")
@@ -136,10 +137,22 @@ pub fn body(model: &Model, env: &Environment, pipeline: &Pipeline, schedule: &Sc
                     "parameterValues": pipeline.scheduled_values(schedule),
                 },
                 "serviceAccount": env.sa_email(SaRole::Pipelines),
-                "labels": env.labels,
+                "labels": schedule_labels(model, env),
             },
         },
     })
+}
+
+/// The label that names the project (`mlopsgen-project: <project>`) on a schedule's runs, beside
+/// the environment's labels: what [`prune`] matches, so another mlopsgen project in the same GCP
+/// project (say `churn-eu` beside `churn`) keeps its schedules.
+const PROJECT_LABEL: &str = "mlopsgen-project";
+
+/// The labels of a schedule's runs: the environment's and [`PROJECT_LABEL`].
+fn schedule_labels(model: &Model, env: &Environment) -> std::collections::BTreeMap<String, String> {
+    let mut labels = env.labels.clone();
+    labels.insert(PROJECT_LABEL.to_owned(), model.project.name.clone());
+    labels
 }
 
 /// Every environment's schedule files: those of its own view (an environment on Composer has
@@ -195,7 +208,7 @@ pub fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
             .env("PARENT", format!("projects/{}/locations/{}", stage.var(vars::PROJECT), stage.var(vars::REGION)))
             .env("ENV_NAME", &env)
             .env("MANAGED_BY", format!("{key}={value}"))
-            .env("PREFIX", literal(&naming::prefixed(&model.project.name, "")))
+            .env("PROJECT", literal(&format!("{PROJECT_LABEL}={}", model.project.name)))
             .env("WANTED", output_path(model, &paths::schedules_dir(&env)))
             .args(["-c", &format!("{CLIENT}{PRUNE}")])
             .after(after)

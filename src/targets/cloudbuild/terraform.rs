@@ -111,13 +111,14 @@ for build in sorted(json.load(sys.stdin), key=lambda b: b.get(\"createTime\", \"
         break";
 
 /// Waits (up to `$WAIT_SECONDS`) for this commit's successful review build (`$SHA`, tag
-/// `review`, in `$REGION`, run as `$RUNNER`: this build's own identity, which only the trigger
-/// can run builds as), downloads the plan it published from `$PLANS` into `$REVIEWED` as `$SA`
+/// `review`, in `$REGION`, run as `$RUNNER`: the promote SA, this build's own identity, which only
+/// the triggers run builds as), downloads the plan it published from `$PLANS` into `$REVIEWED` as `$SA`
 /// (the apply SA: the build's own identity cannot read the plans), and fails unless the plan's
 /// sha256 is the one that build recorded. Other identities of the project can write objects
 /// under `plans/` (the Composer environment's `composer.worker` role covers every bucket of the
 /// project), but not a build that runs as `$RUNNER`: a replaced plan is never applied.
 const FETCH: &str = "set -euo pipefail
+: \"$${RUNNER:?RUNNER, the identity review builds run as, is not set}\"
 recorded() {
   gcloud builds list --region=\"$$REGION\" --filter=\"tags=review AND substitutions.COMMIT_SHA=$$SHA AND status=SUCCESS\" --format=json > /tmp/review-builds.json
   python3 -c \"$$RECORDED_DIGEST\" \"$$RUNNER\" < /tmp/review-builds.json
@@ -278,7 +279,7 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
             .env("WAIT_SECONDS", FETCH_WAIT_SECONDS.to_string())
             .env("REGION", Stage::Current.var(vars::REGION))
             .env("SHA", super::subst::var("COMMIT_SHA"))
-            .env("RUNNER", super::subst::var("SERVICE_ACCOUNT_EMAIL"))
+            .env("RUNNER", Stage::Current.var(vars::PROMOTE_SA))
             .env("RECORDED_DIGEST", RECORDED_DIGEST)
             .args(["-c", FETCH])
             .volume(volume, mount)

@@ -24,6 +24,7 @@ build_substitutions = {
   "_PIPELINES_SA"          = "churn-pipelines@acme-churn-prod.iam.gserviceaccount.com"
   "_PLAN_SA"               = "churn-plan@acme-churn-prod.iam.gserviceaccount.com"
   "_PROJECT"               = "acme-churn-prod"
+  "_PROMOTE_SA"            = "churn-promote@acme-churn-prod.iam.gserviceaccount.com"
   "_REGION"                = "europe-west4"
   "_RUN_PIPELINE_ROOT"     = "gs://acme-churn-prod-artifacts/pipeline-root/training"
   "_RUN_TEMPLATE_URI"      = "https://europe-west4-kfp.pkg.dev/acme-churn-prod/churn-pipelines/churn-training/prod"

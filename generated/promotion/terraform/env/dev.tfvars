@@ -23,10 +23,12 @@ build_substitutions = {
   "_NEXT_KFP_REPO"     = "https://us-central1-kfp.pkg.dev/acme-relay-staging/relay-pipelines"
   "_NEXT_PLAN_SA"      = "relay-plan@acme-relay-staging.iam.gserviceaccount.com"
   "_NEXT_PROJECT"      = "acme-relay-staging"
+  "_NEXT_PROMOTE_SA"   = "relay-promote@acme-relay-staging.iam.gserviceaccount.com"
   "_NEXT_REGION"       = "us-central1"
   "_NEXT_STATE_BUCKET" = "acme-relay-staging-tf-state"
   "_PLAN_SA"           = "relay-plan@acme-relay-dev.iam.gserviceaccount.com"
   "_PROJECT"           = "acme-relay-dev"
+  "_PROMOTE_SA"        = "relay-promote@acme-relay-dev.iam.gserviceaccount.com"
   "_REGION"            = "us-central1"
   "_STATE_BUCKET"      = "acme-relay-dev-tf-state"
 }

@@ -14,6 +14,7 @@ build_substitutions = {
   "_KFP_REPO"     = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
   "_PLAN_SA"      = "relay-plan@acme-relay-prod.iam.gserviceaccount.com"
   "_PROJECT"      = "acme-relay-prod"
+  "_PROMOTE_SA"   = "relay-promote@acme-relay-prod.iam.gserviceaccount.com"
   "_REGION"       = "us-central1"
   "_STATE_BUCKET" = "acme-relay-prod-tf-state"
 }

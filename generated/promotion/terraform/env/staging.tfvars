@@ -21,10 +21,12 @@ build_substitutions = {
   "_NEXT_KFP_REPO"     = "https://us-central1-kfp.pkg.dev/acme-relay-prod/relay-pipelines"
   "_NEXT_PLAN_SA"      = "relay-plan@acme-relay-prod.iam.gserviceaccount.com"
   "_NEXT_PROJECT"      = "acme-relay-prod"
+  "_NEXT_PROMOTE_SA"   = "relay-promote@acme-relay-prod.iam.gserviceaccount.com"
   "_NEXT_REGION"       = "us-central1"
   "_NEXT_STATE_BUCKET" = "acme-relay-prod-tf-state"
   "_PLAN_SA"           = "relay-plan@acme-relay-staging.iam.gserviceaccount.com"
   "_PROJECT"           = "acme-relay-staging"
+  "_PROMOTE_SA"        = "relay-promote@acme-relay-staging.iam.gserviceaccount.com"
   "_REGION"            = "us-central1"
   "_STATE_BUCKET"      = "acme-relay-staging-tf-state"
 }
