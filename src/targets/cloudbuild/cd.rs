@@ -44,10 +44,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let uploaded = if uploads.is_empty() { pushed.clone() } else { ids(&uploads) };
     steps.extend(uploads);
     steps.extend(deploy::sync_dags(model, Stage::Current, &uploaded));
-    let schedules = schedule::steps(model, Stage::Current, &uploaded);
-    let prune = schedule::prune(model, Stage::Current, &ids(&schedules));
-    steps.extend(schedules);
-    steps.extend(prune);
+    steps.extend(schedule::steps(model, Stage::Current, &uploaded));
     steps.extend(deploy::deploy_services(model, Stage::Current, &pushed));
     if !terraform_access::applies(model) {
         steps.extend(deploy::deploy_functions(model, Stage::Current, &pushed));

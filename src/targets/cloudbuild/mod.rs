@@ -21,7 +21,7 @@ pub mod subst;
 mod terraform;
 mod yaml;
 
-use crate::model::delivery::{self, Stage, Workflow};
+use crate::model::delivery::{self, Workflow};
 use crate::model::{paths, Model};
 use crate::output::Emitter;
 use crate::targets::{patch, Shard, TargetError};
@@ -64,12 +64,12 @@ fn builds(model: &Model) -> Vec<Config> {
             Workflow::Checks => config(workflow, pr::steps(model, ci), Vec::new(), 3600),
             Workflow::Deploy => {
                 let (steps, images) = cd::steps(model);
-                config(workflow, only_in::guard(model, steps, Stage::Current), images, 7200)
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200)
             }
             Workflow::Release => {
                 let (steps, images) = release::steps(model);
                 // A release may first wait up to two hours for its commit's deployment (`release.rs`).
-                config(workflow, only_in::guard(model, steps, Stage::Next), images, 10800)
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 10800)
             }
             Workflow::Review => config(workflow, terraform::review_steps(model), Vec::new(), 3600),
         })

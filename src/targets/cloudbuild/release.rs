@@ -67,10 +67,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let uploaded = if uploads.is_empty() { promoted.clone() } else { ids(&uploads) };
     steps.extend(uploads);
     steps.extend(deploy::sync_dags(model, next, &uploaded));
-    let schedules = schedule::steps(model, next, &uploaded);
-    let prune = schedule::prune(model, next, &ids(&schedules));
-    steps.extend(schedules);
-    steps.extend(prune);
+    steps.extend(schedule::steps(model, next, &uploaded));
     steps.extend(deploy::deploy_services(model, next, &promoted));
     if !applies {
         steps.extend(deploy::deploy_functions(model, next, &promoted));

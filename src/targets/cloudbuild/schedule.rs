@@ -27,7 +27,7 @@
 //! commit tag), which Vertex AI resolves into the pipeline spec (`PipelineJob.templateUri`).
 
 use super::build::{Step, GCLOUD};
-use super::deploy::output_path;
+use super::deploy::{ids, output_path};
 use super::subst::{literal, var, Live};
 use crate::model::delivery::{self, variables as vars, Stage};
 use crate::model::{naming, paths, Environment, Model, Pipeline, SaRole, Schedule};
@@ -171,8 +171,14 @@ pub fn files(model: &Model) -> Vec<(String, String)> {
 
 /// One step per pipeline scheduled on Vertex AI in some environment: create or update its
 /// schedule in the stage's environment, after the templates are uploaded (guarded where other
-/// environments schedule it on Composer, see `only_in`).
+/// environments schedule it on Composer, see `only_in`); then [`prune`], after them.
 pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    let mut steps = upserts(model, stage, after);
+    steps.extend(prune(model, stage, &ids(&steps)));
+    steps
+}
+
+fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     let env = stage.var(vars::ENV);
     let on_vertex = |p: &&Pipeline| crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key));
     model
@@ -197,7 +203,7 @@ pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
 /// With [`crate::model::Ci::owns_vertex_schedules`], the step that deletes the stale schedules of
 /// the stage's environment (`PRUNE`), after `after` (the schedule steps): a pipeline whose
 /// schedule the spec dropped, or moved to Composer there, stops running on Vertex AI.
-pub fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
+fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
     model.ci.as_ref().filter(|c| c.owns_vertex_schedules)?;
     let env = stage.var(vars::ENV);
     let (key, value) = naming::MANAGED_BY;
