@@ -244,6 +244,7 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
         cloudbuild_overrides: spec.overrides.cloudbuild.clone(),
         pipeline_overrides: spec.overrides.pipelines.clone(),
         env_views: Vec::new(),
+        derived: Default::default(),
     };
 
     for (key, m) in &spec.models {

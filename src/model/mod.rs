@@ -10,6 +10,7 @@ pub mod access;
 pub mod caching;
 pub mod component;
 pub mod delivery;
+pub mod derived;
 pub mod actions;
 mod env;
 pub mod graph;
@@ -96,6 +97,10 @@ pub struct Model {
     /// The model each environment with `overrides` sees (lowered from its merged spec), by
     /// environment name; an environment not listed sees this model. See [`Model::for_env`].
     pub env_views: Vec<(String, Model)>,
+    /// What targets derive from this model once and read more than once (see [`derived`]): a
+    /// lowered model is not changed afterwards; code that changes one (a test) changes a clone,
+    /// which derives its own.
+    pub derived: derived::Derived,
 }
 
 impl Model {

@@ -96,9 +96,15 @@ fn iam_summary(fields: &Fields, verb: &str) -> Option<String> {
 }
 
 /// Terraform changes between two versions.
+///
+/// A file with the same text on both sides holds the same blocks on both, and addresses are unique
+/// across a module (no block can have moved into or out of it), so only the other files are parsed.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let tf = |files: &'_ Files| hcl_flat::blocks(files_under(files, "terraform/", ".tf").map(|(_, t)| t.as_str()));
-    let (before, after) = (tf(old), tf(new));
+    let tf = |files: &Files, other: &Files| {
+        let differing = files_under(files, "terraform/", ".tf").filter(|(path, text)| other.get(*path) != Some(*text));
+        hcl_flat::blocks(differing.map(|(_, text)| text.as_str()))
+    };
+    let (before, after) = (tf(old, new), tf(new, old));
     let mut out = Vec::new();
     for (address, fields) in &after {
         match before.get(address) {
@@ -214,6 +220,19 @@ mod tests {
         assert_eq!((data[0].old.as_deref(), data[0].new.as_deref()), (Some("false"), Some("true")));
         let grant = c.iter().find(|c| c.kind == Kind::Added).and_then(|c| c.summary.clone());
         assert_eq!(grant.as_deref(), Some("grant roles/storage.objectViewer to serviceAccount:x on google_storage_bucket.data"));
+    }
+
+    #[test]
+    fn a_block_moved_to_another_file_is_no_change_and_unchanged_files_add_nothing() {
+        let bucket = "resource \"google_storage_bucket\" \"data\" {\n  name = \"a\"\n}\n";
+        let topic = "resource \"google_pubsub_topic\" \"t\" {\n  name = \"t\"\n}\n";
+        let module = |pairs: &[(&str, &str)]| -> Files { pairs.iter().map(|(p, t)| (format!("terraform/{p}"), (*t).to_owned())).collect() };
+        let old = module(&[("a.tf", bucket), ("b.tf", ""), ("c.tf", topic)]);
+        let new = module(&[("a.tf", ""), ("b.tf", bucket), ("c.tf", topic)]);
+        assert!(changes(&old, &new).is_empty(), "{:?}", changes(&old, &new));
+        let grown = module(&[("a.tf", ""), ("b.tf", &format!("{bucket}{}", topic.replace("\"t\" {", "\"u\" {"))), ("c.tf", topic)]);
+        let added: Vec<String> = changes(&old, &grown).into_iter().map(|c| c.subject).collect();
+        assert_eq!(added, ["google_pubsub_topic.u"]);
     }
 
     #[test]

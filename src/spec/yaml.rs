@@ -137,7 +137,22 @@ impl Positions {
 
 /// Appends one escaped JSON-pointer segment.
 pub fn pointer_push(base: &str, segment: &str) -> String {
-    format!("{base}/{}", segment.replace('~', "~0").replace('/', "~1"))
+    let mut pointer = String::with_capacity(base.len() + segment.len() + 1);
+    pointer.push_str(base);
+    push_segment(&mut pointer, segment);
+    pointer
+}
+
+/// Appends one escaped JSON-pointer segment in place (`~` → `~0`, `/` → `~1`).
+pub fn push_segment(pointer: &mut String, segment: &str) {
+    pointer.push('/');
+    for c in segment.chars() {
+        match c {
+            '~' => pointer.push_str("~0"),
+            '/' => pointer.push_str("~1"),
+            c => pointer.push(c),
+        }
+    }
 }
 
 /// Parses YAML text. Errors are positioned diagnostics; all structural problems are collected.
@@ -418,6 +433,14 @@ mod tests {
 
     fn value(text: &str) -> Value {
         parse(text).map(|d| d.value).unwrap_or(Value::Null)
+    }
+
+    #[test]
+    fn pointer_segments_escape_tilde_and_slash() {
+        assert_eq!(pointer_push("/overrides/pipelines", "a/b~c"), "/overrides/pipelines/a~1b~0c");
+        let mut pointer = String::from("/x");
+        push_segment(&mut pointer, "~/");
+        assert_eq!(pointer, "/x/~0~1");
     }
 
     #[test]

@@ -12,12 +12,22 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+/// Component files by path as written in the spec (`None`: it could not be loaded).
+pub type Loaded = BTreeMap<String, Option<Arc<ComponentFile>>>;
+
+/// The component files a checked spec's steps hold: an environment's spec names the same files,
+/// which need not be read and parsed again.
+pub fn loaded(spec: &Spec) -> Loaded {
+    let steps = spec.pipelines.values().flat_map(|p| p.steps.values());
+    steps.filter_map(|s| if let Step::Component(c) = s { Some((c.component.clone(), c.loaded.clone())) } else { None }).collect()
+}
+
 /// Loads each `component` step's file (relative to `base`, the spec's folder) into the step;
 /// a path leaving the repository, a missing file or one kfp 2 can't load as a container
 /// component is reported at the step's `component`, naming the file and the position in it.
-pub fn attach(spec: &mut Spec, doc: &Document, base: &Path) -> Vec<Diagnostic> {
+/// Files already loaded (or found unloadable) are taken from `loaded`, keyed by the path as written.
+pub fn attach(spec: &mut Spec, doc: &Document, base: &Path, loaded: &mut Loaded) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let mut loaded: BTreeMap<String, Option<Arc<ComponentFile>>> = BTreeMap::new();
     for (key, p) in &mut spec.pipelines {
         for (name, step) in &mut p.steps {
             let Step::Component(c) = step else { continue };

@@ -21,6 +21,7 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
     let base = serde_json::to_value(spec).unwrap_or(Value::Null);
     let mut problems = Vec::new();
     let mut specs = Vec::new();
+    let mut components = super::components::loaded(spec);
     for env in spec.environments.keys() {
         let Some(overrides) = overrides_of(doc, env) else { continue };
         let at = overrides_pointer(env);
@@ -48,7 +49,7 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
             continue;
         }
         let Some(merged) = env_document(doc, env) else { continue };
-        match super::check_in(&merged, dir) {
+        match super::check_reusing(&merged, dir, &mut components) {
             Ok(env_spec) => specs.push((env.clone(), env_spec)),
             Err(found) => problems.extend(found.into_iter().map(|d| in_environment(d, env))),
         }

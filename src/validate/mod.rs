@@ -40,14 +40,25 @@ pub fn check(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
 /// [`check`] for a spec in folder `base`, where the component files of `component` steps are
 /// read from (they are part of the spec: their interfaces type the steps' inputs and outputs).
 pub fn check_in(doc: &Document, base: &Path) -> Result<Spec, Vec<Diagnostic>> {
-    let Some(mut spec) = conforming(doc) else {
+    check_reusing(doc, base, &mut components::Loaded::new())
+}
+
+/// [`check_in`], taking the component files already in `loaded` from there (an environment's
+/// spec names the files the spec does) and adding those it reads.
+fn check_reusing(doc: &Document, base: &Path, loaded: &mut components::Loaded) -> Result<Spec, Vec<Diagnostic>> {
+    let Some(spec) = conforming(doc) else {
         let schema_errors = schema_errors(doc);
         if !schema_errors.is_empty() {
             return Err(with_independent_problems(doc, schema_errors));
         }
-        return typed_in(doc, base);
+        return typed_in(doc, base, loaded);
     };
-    let mut diagnostics = components::attach(&mut spec, doc, base);
+    semantics(spec, doc, base, loaded)
+}
+
+/// Loads the spec's component files and runs the semantic checks.
+fn semantics(mut spec: Spec, doc: &Document, base: &Path, loaded: &mut components::Loaded) -> Result<Spec, Vec<Diagnostic>> {
+    let mut diagnostics = components::attach(&mut spec, doc, base, loaded);
     diagnostics.extend(semantic::check(&spec, doc));
     if diagnostics.is_empty() {
         return Ok(spec);
@@ -161,11 +172,11 @@ fn apply(value: &mut serde_json::Value, repair: &schema::Repair) {
 /// Deserialises the typed spec and runs the semantic checks; the second half of [`check`], for
 /// a document that passed (or is passing, on another thread) the schema.
 pub fn typed(doc: &Document) -> Result<Spec, Vec<Diagnostic>> {
-    typed_in(doc, Path::new("."))
+    typed_in(doc, Path::new("."), &mut components::Loaded::new())
 }
 
-fn typed_in(doc: &Document, base: &Path) -> Result<Spec, Vec<Diagnostic>> {
-    let mut spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
+fn typed_in(doc: &Document, base: &Path, loaded: &mut components::Loaded) -> Result<Spec, Vec<Diagnostic>> {
+    let spec: Spec = match serde_path_to_error::deserialize(&doc.value) {
         Ok(spec) => spec,
         Err(e) => {
             let pointer: String = e.path().iter().map(|seg| format!("/{seg}")).collect();
@@ -173,13 +184,5 @@ fn typed_in(doc: &Document, base: &Path) -> Result<Spec, Vec<Diagnostic>> {
             return Err(vec![Diagnostic::new(Code::Schema, pos, e.inner().to_string())]);
         }
     };
-    let mut diagnostics = components::attach(&mut spec, doc, base);
-    diagnostics.extend(semantic::check(&spec, doc));
-    if diagnostics.is_empty() {
-        Ok(spec)
-    } else {
-        diagnostics.sort_by(|a, b| a.pos.cmp(&b.pos).then_with(|| a.code.cmp(&b.code)));
-        diagnostics.dedup();
-        Err(diagnostics)
-    }
+    semantics(spec, doc, base, loaded)
 }

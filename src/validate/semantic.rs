@@ -606,34 +606,45 @@ impl Checker<'_> {
 }
 
 /// Every string in a document that `wanted` accepts (keys with control characters included),
-/// with its pointer. Pointers are built in one buffer and copied only for the strings returned.
+/// with its pointer. The path is kept as segments and spelled as a pointer only for the strings
+/// returned (few or none: the walk runs over every spec).
 pub(super) fn walk_strings(v: &serde_json::Value, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<(String, String)>) {
-    fn walk(v: &serde_json::Value, pointer: &mut String, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<(String, String)>) {
-        use std::fmt::Write;
+    enum Segment<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn pointer(path: &[Segment<'_>]) -> String {
+        let mut pointer = String::new();
+        for segment in path {
+            match segment {
+                Segment::Key(k) => crate::spec::yaml::push_segment(&mut pointer, k),
+                Segment::Index(i) => pointer.push_str(&format!("/{i}")),
+            }
+        }
+        pointer
+    }
+    fn walk<'a>(v: &'a serde_json::Value, path: &mut Vec<Segment<'a>>, wanted: &dyn Fn(&str) -> bool, out: &mut Vec<(String, String)>) {
         match v {
-            serde_json::Value::String(s) if wanted(s) => out.push((pointer.clone(), s.clone())),
+            serde_json::Value::String(s) if wanted(s) => out.push((pointer(path), s.clone())),
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = pointer.len();
-                    let _ = write!(pointer, "/{i}");
-                    walk(item, pointer, wanted, out);
-                    pointer.truncate(len);
+                    path.push(Segment::Index(i));
+                    walk(item, path, wanted, out);
+                    path.pop();
                 }
             }
             serde_json::Value::Object(map) => {
                 for (k, item) in map {
-                    let len = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    path.push(Segment::Key(k));
                     if k.chars().any(char::is_control) && wanted(k) {
-                        out.push((pointer.clone(), k.clone()));
+                        out.push((pointer(path), k.clone()));
                     }
-                    walk(item, pointer, wanted, out);
-                    pointer.truncate(len);
+                    walk(item, path, wanted, out);
+                    path.pop();
                 }
             }
             _ => {}
         }
     }
-    walk(v, &mut String::new(), wanted, out);
+    walk(v, &mut Vec::new(), wanted, out);
 }

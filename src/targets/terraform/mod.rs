@@ -28,23 +28,28 @@ use crate::model::{paths, Model, SaRole};
 use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};
 use hcl::expr::Expression;
+use std::sync::Arc;
+use per_env::Files;
 use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    overridden(model)?;
-    let (files, per_env) = per_env::parameterize(model, view_files).map_err(|p| TargetError::Failed {
+    if let Some(p) = override_problems(model).first() {
+        return Err(TargetError::Failed { target: "terraform", message: p.message.clone() });
+    }
+    let merged = merged(model);
+    let (files, per_env) = merged.0.as_ref().map_err(|p| TargetError::Failed {
         target: "terraform",
         message: format!("environments differ beyond variables and counts: {p:?}"),
     })?;
     for (name, file) in files {
         if !file.is_empty() {
-            out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(&file)?)?;
+            out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(file)?)?;
         }
     }
     for (i, env) in model.environments.iter().enumerate() {
         let mut tfvars = root::tfvars(model, i);
-        if let Some(values) = per_env::tfvars(&per_env, i) {
+        if let Some(values) = per_env::tfvars(per_env, i) {
             tfvars.push(values);
         }
         out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&tfvars)?)?;
@@ -57,31 +62,49 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
 /// The overrides (`overrides.terraform`) that match nothing in the generated module; checked
 /// before any target runs, so each is reported at its place in the spec.
 pub fn override_problems(model: &Model) -> Vec<crate::validate::emitted::UnmatchedOverride> {
-    overrides::apply(&mut files(model), &model.terraform_overrides)
+    overridden(model).unmatched.clone()
 }
 
 /// Environments whose overrides change the module beyond what variables and `count` express
 /// (see [`per_env`]); checked before any target runs, so each is reported at its overrides.
 pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
-    per_env::parameterize(model, view_files).err().unwrap_or_default()
+    merged(model).0.as_ref().err().cloned().unwrap_or_default()
 }
 
-/// The module of an environment's view, with that environment's own grants.
-fn view_files(view: &Model) -> Vec<(&'static str, TfFile)> {
-    overridden(view).unwrap_or_default()
+/// The module every environment shares and what each environment's tfvars set (or the
+/// environments no variable or `count` expresses): the costliest thing a build makes, read by
+/// [`per_env_problems`] before any target runs and by [`emit`], so made once per model.
+struct Merged(Result<(Files, per_env::PerEnv), Vec<per_env::Problem>>);
+
+fn merged(model: &Model) -> Arc<Merged> {
+    model.derived.get_or_make(|| Merged(per_env::parameterize(model, view_files)))
 }
 
-/// The module's `*.tf` files with `overrides.terraform` applied.
-fn overridden(model: &Model) -> Result<Vec<(&'static str, TfFile)>, TargetError> {
-    let mut files = files(model);
-    match overrides::apply(&mut files, &model.terraform_overrides).into_iter().next() {
-        Some(p) => Err(TargetError::Failed { target: "terraform", message: p.message }),
-        None => Ok(files),
-    }
+/// The module of an environment's view, with that environment's own grants (none where an
+/// override matches nothing: then every item differs, and the environment is reported).
+fn view_files(view: &Model) -> Files {
+    let view = overridden(view);
+    if view.unmatched.is_empty() { view.files.clone() } else { Files::new() }
+}
+
+/// A model's module with `overrides.terraform` applied, and the overrides that matched nothing
+/// (the files are then those before the unmatched ones); made once per model (each view has its
+/// own).
+struct Overridden {
+    files: Files,
+    unmatched: Vec<crate::validate::emitted::UnmatchedOverride>,
+}
+
+fn overridden(model: &Model) -> Arc<Overridden> {
+    model.derived.get_or_make(|| {
+        let mut files = files(model);
+        let unmatched = overrides::apply(&mut files, &model.terraform_overrides);
+        Overridden { files, unmatched }
+    })
 }
 
 /// The module's `*.tf` files, before overrides.
-fn files(model: &Model) -> Vec<(&'static str, TfFile)> {
+fn files(model: &Model) -> Files {
     vec![
         ("versions.tf", root::versions(model)),
         ("providers.tf", root::providers(model)),

@@ -68,7 +68,8 @@ pub struct Problem {
     pub files: Vec<String>,
 }
 
-type Files = Vec<(&'static str, TfFile)>;
+/// A module: its `*.tf` files by name.
+pub type Files = Vec<(&'static str, TfFile)>;
 
 /// One top-level item of the merged module with its version in each environment.
 struct Entry {
@@ -275,7 +276,7 @@ fn merge_entry(entry: &mut Entry, optional: &BTreeMap<&str, &[bool]>, envs: &[&s
     for (e, version) in entry.versions.iter_mut().enumerate() {
         if let Some(b) = version.as_mut().and_then(Item::as_block_mut) {
             rewrite_body(&mut b.body, optional, &mode, true);
-            bodies.push((e, b.body.clone()));
+            bodies.push((e, std::mem::take(&mut b.body)));
         }
     }
     let Some(block) = item.as_block_mut() else { return Err(first) };
@@ -394,7 +395,7 @@ fn rewrite(e: &mut Expression, optional: &BTreeMap<&str, &[bool]>, mode: &dyn Fn
                 TemplateExpr::Heredoc(h) => &mut h.template,
             };
             for (addr, present) in optional {
-                if mode(present) == Mode::Index {
+                if text.contains(addr) && mode(present) == Mode::Index {
                     *text = index_in_template(text, addr);
                 }
             }
@@ -444,6 +445,9 @@ impl Merge<'_, '_> {
     /// name the variables made for differing literals.
     fn body(&mut self, versions: &[(usize, Body)], address: &str, path: &mut Vec<String>) -> Result<Body, usize> {
         let Some((_, first)) = versions.first() else { return Ok(Body::default()) };
+        if versions.iter().all(|(_, b)| b == first) {
+            return Ok(first.clone());
+        }
         if let Some((e, _)) = versions.iter().find(|(_, b)| b.0.len() != first.0.len()) {
             return Err(*e);
         }
