@@ -34,6 +34,14 @@ impl Derived {
         stored.downcast::<T>().unwrap_or_else(|_| unreachable!("slots are keyed by their value's type"))
     }
 
+    /// The value of type `T`, if made, removed: for its last reader, so the memory goes with
+    /// that reader's copy (a later reader makes it again).
+    pub fn take<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let at = slots.iter().position(|(id, _)| *id == TypeId::of::<T>())?;
+        slots.swap_remove(at).1.downcast::<T>().ok()
+    }
+
     fn find<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
         let slots = self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let (_, value) = slots.iter().find(|(id, _)| *id == TypeId::of::<T>())?;
@@ -60,7 +68,7 @@ mod tests {
     use std::cell::Cell;
 
     #[test]
-    fn a_value_is_made_once_per_type_and_a_clone_starts_empty() {
+    fn a_value_is_made_once_per_type_until_taken_and_a_clone_starts_empty() {
         struct Count(u32);
         let derived = Derived::default();
         let made = Cell::new(0);
@@ -73,5 +81,8 @@ mod tests {
         assert_eq!(*derived.get_or_make(|| String::from("other type")), "other type");
         assert_eq!(made.get(), 1);
         assert_eq!(derived.clone().get_or_make(make).0, 2, "a clone derives again");
+        assert_eq!(derived.take::<Count>().map(|c| c.0), Some(1));
+        assert!(derived.take::<Count>().is_none(), "taken");
+        assert_eq!(derived.get_or_make(make).0, 3, "made again after it was taken");
     }
 }

@@ -56,7 +56,7 @@ use serde::Serialize;
 
 /// Emits every environment's DAGs.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let templates = render::environment().map_err(failed)?;
+    let templates = templates().map_err(failed)?;
     for env in &model.environments {
         // The environment's own pipelines and schedules (its overrides may change a cron or
         // disable a schedule with `schedule: null`).
@@ -78,6 +78,12 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
         }
     }
     Ok(())
+}
+
+/// The DAG templates, compiled once per process (they are part of the binary).
+fn templates() -> Result<&'static minijinja::Environment<'static>, &'static String> {
+    static ENVIRONMENT: std::sync::OnceLock<Result<minijinja::Environment<'static>, String>> = std::sync::OnceLock::new();
+    ENVIRONMENT.get_or_init(|| render::environment().map_err(|e| e.to_string())).as_ref()
 }
 
 fn render_view(templates: &minijinja::Environment<'_>, name: &str, view: &impl Serialize) -> Result<String, TargetError> {

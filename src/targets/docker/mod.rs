@@ -17,6 +17,7 @@ use crate::model::{paths, Image, Model};
 use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};
 use serde::Serialize;
+use std::sync::OnceLock;
 
 /// The non-root user (and group) id images run as.
 const APP_UID: u32 = 10001;
@@ -31,7 +32,7 @@ const TEMPLATES: [(&str, &str); 3] = [
 /// Emits each image's Dockerfile and ignore file.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let fail = |e: minijinja::Error| TargetError::Failed { target: "docker", message: format!("{e:#}") };
-    let env = render::environment(&TEMPLATES).map_err(fail)?;
+    let env = templates().map_err(|message| TargetError::Failed { target: "docker", message: message.clone() })?;
     for image in &model.images {
         let view = DockerfileView::new(model, image);
         let dockerfile = paths::dockerfile(&image.key);
@@ -43,6 +44,13 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
         }
     }
     Ok(())
+}
+
+/// The environment holding [`TEMPLATES`], compiled once per process: the checks before any target
+/// runs emit this target again for each environment's view.
+fn templates() -> Result<&'static minijinja::Environment<'static>, &'static String> {
+    static ENVIRONMENT: OnceLock<Result<minijinja::Environment<'static>, String>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| render::environment(&TEMPLATES).map_err(|e| format!("{e:#}"))).as_ref()
 }
 
 /// What the Dockerfile template prints for one image.

@@ -27,6 +27,7 @@ pub use runtime::{CREATE_FUNCTIONS, PLACEHOLDER_IMAGE};
 use crate::model::{paths, Model, SaRole};
 use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};
+use crate::validate::emitted::UnmatchedOverride;
 use hcl::expr::Expression;
 use std::sync::Arc;
 use per_env::Files;
@@ -34,11 +35,12 @@ use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    if let Some(p) = override_problems(model).first() {
+    // The last reader: the module leaves the model, so its memory goes once the files are written.
+    let module = model.derived.take::<Module>().unwrap_or_else(|| Arc::new(make_module(model)));
+    if let Some(p) = module.unmatched.first() {
         return Err(TargetError::Failed { target: "terraform", message: p.message.clone() });
     }
-    let merged = merged(model);
-    let (files, per_env) = merged.0.as_ref().map_err(|p| TargetError::Failed {
+    let (files, per_env) = module.merged.as_ref().map_err(|p| TargetError::Failed {
         target: "terraform",
         message: format!("environments differ beyond variables and counts: {p:?}"),
     })?;
@@ -61,46 +63,58 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
 
 /// The overrides (`overrides.terraform`) that match nothing in the generated module; checked
 /// before any target runs, so each is reported at its place in the spec.
-pub fn override_problems(model: &Model) -> Vec<crate::validate::emitted::UnmatchedOverride> {
-    overridden(model).unmatched.clone()
+pub fn override_problems(model: &Model) -> Vec<UnmatchedOverride> {
+    if model.terraform_overrides.is_empty() {
+        return Vec::new(); // nothing to check: the module is left for `emit` to make
+    }
+    module(model).unmatched.clone()
 }
 
 /// Environments whose overrides change the module beyond what variables and `count` express
 /// (see [`per_env`]); checked before any target runs, so each is reported at its overrides.
 pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
-    merged(model).0.as_ref().err().cloned().unwrap_or_default()
+    if model.env_views.is_empty() {
+        return Vec::new(); // one environment's module needs no merging
+    }
+    module(model).merged.as_ref().err().cloned().unwrap_or_default()
 }
 
-/// The module every environment shares and what each environment's tfvars set (or the
-/// environments no variable or `count` expresses): the costliest thing a build makes, read by
-/// [`per_env_problems`] before any target runs and by [`emit`], so made once per model.
-struct Merged(Result<(Files, per_env::PerEnv), Vec<per_env::Problem>>);
+/// The module, the costliest thing a build makes: read by the checks before any target runs
+/// ([`override_problems`], [`per_env_problems`]) and by [`emit`], so made once per model.
+struct Module {
+    /// The `overrides.terraform` entries that match nothing in the model's own module.
+    unmatched: Vec<UnmatchedOverride>,
+    /// The module every environment shares and what each environment's tfvars set, or the
+    /// environments no variable or `count` expresses.
+    merged: Result<(Files, per_env::PerEnv), Vec<per_env::Problem>>,
+}
 
-fn merged(model: &Model) -> Arc<Merged> {
-    model.derived.get_or_make(|| Merged(per_env::parameterize(model, view_files)))
+fn module(model: &Model) -> Arc<Module> {
+    model.derived.get_or_make(|| make_module(model))
+}
+
+fn make_module(model: &Model) -> Module {
+    let (own, unmatched) = overridden(model);
+    let own = if unmatched.is_empty() { own } else { Files::new() };
+    // The views' modules are built, merged and dropped here; only the merged one is kept.
+    let build = |m: &Model| if std::ptr::eq(m, model) { own.clone() } else { view_files(m) };
+    Module { unmatched, merged: per_env::parameterize(model, build) }
 }
 
 /// The module of an environment's view, with that environment's own grants (none where an
 /// override matches nothing: then every item differs, and the environment is reported).
 fn view_files(view: &Model) -> Files {
-    let view = overridden(view);
-    if view.unmatched.is_empty() { view.files.clone() } else { Files::new() }
+    match overridden(view) {
+        (files, unmatched) if unmatched.is_empty() => files,
+        _ => Files::new(),
+    }
 }
 
-/// A model's module with `overrides.terraform` applied, and the overrides that matched nothing
-/// (the files are then those before the unmatched ones); made once per model (each view has its
-/// own).
-struct Overridden {
-    files: Files,
-    unmatched: Vec<crate::validate::emitted::UnmatchedOverride>,
-}
-
-fn overridden(model: &Model) -> Arc<Overridden> {
-    model.derived.get_or_make(|| {
-        let mut files = files(model);
-        let unmatched = overrides::apply(&mut files, &model.terraform_overrides);
-        Overridden { files, unmatched }
-    })
+/// A model's module with `overrides.terraform` applied, and the overrides that matched nothing.
+fn overridden(model: &Model) -> (Files, Vec<UnmatchedOverride>) {
+    let mut files = files(model);
+    let unmatched = overrides::apply(&mut files, &model.terraform_overrides);
+    (files, unmatched)
 }
 
 /// The module's `*.tf` files, before overrides.
