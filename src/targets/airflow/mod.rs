@@ -68,12 +68,12 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
                 continue;
             };
             let view = view::pipeline_dag(target, pipeline, schedule).map_err(failed)?;
-            let text = render_view(&templates, "pipeline_dag.py.j2", &view)?;
+            let text = render_view(templates, "pipeline_dag.py.j2", &view)?;
             out.insert(paths::dag_file(&env.name, &pipeline.key), text)?;
         }
         if let Some(drift) = &model.monitoring.drift {
             let view = view::drift_dag(target, drift).map_err(failed)?;
-            let text = render_view(&templates, "drift_dag.py.j2", &view)?;
+            let text = render_view(templates, "drift_dag.py.j2", &view)?;
             out.insert(paths::drift_dag_file(&env.name, &model.drift_dag_id()), text)?;
         }
     }
