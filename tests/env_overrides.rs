@@ -254,3 +254,52 @@ fn a_literal_terraform_attribute_that_differs_is_a_variable_each_tfvars_sets() {
     // Without overrides there is no such variable: the module keeps the literal.
     assert!(!without.output.get("terraform/variables.tf").unwrap_or_default().contains(name.as_str()));
 }
+
+/// The flagship with `extra` appended to prod's overrides.
+fn with_prod_overrides(extra: &str) -> (String, Result<Compilation, Error>) {
+    let anchor = "        api: {min_instances: 1}    # one warm instance: no cold start in prod\n";
+    assert!(FLAGSHIP.contains(anchor), "prod's overrides moved");
+    let text = FLAGSHIP.replacen(anchor, &format!("{anchor}{extra}"), 1);
+    let result = compiled("flagship.yaml", text.clone());
+    (text, result)
+}
+
+#[test]
+fn an_environments_own_terraform_override_naming_nothing_is_e020_there() {
+    // An environment's own `overrides.terraform` entry matching nothing was an index panic when
+    // the environment was not the first; it is E020 at the entry, in both environments.
+    let entry = "google_storage_bucket.dtaa: {labels: {tier: gold}}";
+    let (text, result) = with_prod_overrides(&format!("      overrides:\n        terraform:\n          {entry}\n"));
+    let d = problems(result);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].code, Code::UnknownReference);
+    assert!(d[0].message.starts_with("in environment `prod`"), "{}", d[0].message);
+    assert_eq!((d[0].pos.line, d[0].pos.col), position_of(&text, entry));
+    assert_eq!(d[0].hint.as_deref(), Some("did you mean `google_storage_bucket.data`?"));
+
+    let (text, result) = with_dev_overrides(&format!("      overrides:\n        terraform:\n          {entry}\n"));
+    let d = problems(result);
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(d[0].message.starts_with("in environment `dev`"), "{}", d[0].message);
+    assert_eq!((d[0].pos.line, d[0].pos.col), position_of(&text, entry));
+
+    // One that matches applies to that environment's view only: a literal, so a variable.
+    let retention = "google_storage_bucket.data: {soft_delete_policy: {retention_duration_seconds: 604800}}";
+    let (_, result) = with_prod_overrides(&format!("      overrides:\n        terraform:\n          {retention}\n"));
+    let c = result.unwrap_or_else(|e| panic!("{e}"));
+    let set = |env: &str| attribute(&tfvars(&c, env), "storage_bucket_data_soft_delete_policy_retention_duration_seconds");
+    assert_eq!((set("dev"), set("prod")), (Some(1209600.into()), Some(604800.into())));
+}
+
+#[test]
+fn a_component_file_an_environment_cannot_load_is_reported_for_each_environment_naming_it() {
+    let missing = "            profile: {component: components/none.yaml}\n";
+    let dev = format!("      pipelines:\n        training:\n          steps:\n{missing}");
+    let (text, _) = with_dev_overrides(&dev);
+    let anchor = "        api: {min_instances: 1}    # one warm instance: no cold start in prod\n";
+    let prod = format!("      pipelines:\n        training:\n          steps:\n{missing}");
+    let text = text.replacen(anchor, &format!("{anchor}{prod}"), 1);
+    let d = problems(compiled("flagship.yaml", text));
+    let envs: Vec<bool> = ["dev", "prod"].iter().map(|e| d.iter().any(|d| d.message.starts_with(&format!("in environment `{e}`")) && d.message.contains("none.yaml"))).collect();
+    assert_eq!(envs, [true, true], "{d:?}");
+}

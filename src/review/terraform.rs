@@ -97,14 +97,21 @@ fn iam_summary(fields: &Fields, verb: &str) -> Option<String> {
 
 /// Terraform changes between two versions.
 ///
-/// A file with the same text on both sides holds the same blocks on both, and addresses are unique
-/// across a module (no block can have moved into or out of it), so only the other files are parsed.
+/// A file with the same text on both sides holds the same blocks on both, and a resource's,
+/// data source's, variable's, output's or local's address is unique in a module (no such block can
+/// have moved into or out of it), so only the other files are read. Terraform allows several
+/// `terraform` blocks, and several `provider` blocks of one provider (aliases): when the files
+/// read hold one, every file is read.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
-    let tf = |files: &Files, other: &Files| {
-        let differing = files_under(files, "terraform/", ".tf").filter(|(path, text)| other.get(*path) != Some(*text));
-        hcl_flat::blocks(differing.map(|(_, text)| text.as_str()))
+    let tf = |files: &Files, other: &Files, every: bool| {
+        let read = files_under(files, "terraform/", ".tf").filter(|(path, text)| every || other.get(*path) != Some(*text));
+        hcl_flat::blocks(read.map(|(_, text)| text.as_str()))
     };
-    let (before, after) = (tf(old, new), tf(new, old));
+    let (mut before, mut after) = (tf(old, new, false), tf(new, old, false));
+    let repeatable = |address: &String| address == "terraform" || address.starts_with("provider.");
+    if before.keys().chain(after.keys()).any(repeatable) {
+        (before, after) = (tf(old, new, true), tf(new, old, true));
+    }
     let mut out = Vec::new();
     for (address, fields) in &after {
         match before.get(address) {
@@ -233,6 +240,11 @@ mod tests {
         let grown = module(&[("a.tf", ""), ("b.tf", &format!("{bucket}{}", topic.replace("\"t\" {", "\"u\" {"))), ("c.tf", topic)]);
         let added: Vec<String> = changes(&old, &grown).into_iter().map(|c| c.subject).collect();
         assert_eq!(added, ["google_pubsub_topic.u"]);
+        // A second `terraform` block (allowed) in a file that changes, beside an unchanged one.
+        let versions = "terraform {\n  required_version = \">= 1.5\"\n}\n";
+        let edited = module(&[("a.tf", &format!("{bucket}{versions}")), ("v.tf", versions)]);
+        let regenerated = module(&[("a.tf", bucket), ("v.tf", versions)]);
+        assert!(changes(&edited, &regenerated).is_empty(), "{:?}", changes(&edited, &regenerated));
     }
 
     #[test]

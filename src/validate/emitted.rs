@@ -40,6 +40,9 @@ pub struct UnmatchedOverride {
     pub message: String,
     /// The closest existing address, for an unknown one.
     pub did_you_mean: Option<String>,
+    /// The environment whose own overrides (`environments.<env>.overrides.overrides.terraform`)
+    /// hold it; `None` for the spec's `overrides.terraform`.
+    pub env: Option<String>,
 }
 
 /// A file override (`overrides.cloudbuild`, `overrides.pipelines`) that does not apply.
@@ -102,11 +105,20 @@ fn override_diagnostics(source: &Source, problems: &[UnmatchedOverride]) -> Vec<
     problems
         .iter()
         .map(|p| {
-            let pointer = std::iter::once(&p.address)
-                .chain(&p.path)
-                .fold("/overrides/terraform".to_owned(), |at, key| crate::spec::yaml::pointer_push(&at, key));
+            let below = |base: String| {
+                std::iter::once(&p.address).chain(&p.path).fold(base, |at, key| crate::spec::yaml::pointer_push(&at, key))
+            };
+            let mut pointer = below("/overrides/terraform".to_owned());
+            let mut message = p.message.clone();
+            if let Some(env) = &p.env {
+                let theirs = below(format!("{}/overrides/terraform", crate::spec::envs::overrides_pointer(env)));
+                if doc.as_ref().is_some_and(|d| d.value.pointer(&theirs).is_some()) {
+                    pointer = theirs;
+                }
+                message = format!("in environment `{env}`: {message}");
+            }
             let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
-            let d = Diagnostic::new(Code::UnknownReference, pos, p.message.clone());
+            let d = Diagnostic::new(Code::UnknownReference, pos, message);
             match &p.did_you_mean {
                 Some(m) => d.with_hint(format!("did you mean `{m}`?")),
                 None => d,

@@ -21,7 +21,9 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
     let base = serde_json::to_value(spec).unwrap_or(Value::Null);
     let mut problems = Vec::new();
     let mut specs = Vec::new();
-    let mut components = super::components::loaded(spec);
+    // The spec's component files, parsed once; each environment gets its own copy, so a file one
+    // fails to load is reported for every environment that names it.
+    let components = super::components::loaded(spec);
     for env in spec.environments.keys() {
         let Some(overrides) = overrides_of(doc, env) else { continue };
         let at = overrides_pointer(env);
@@ -49,7 +51,7 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
             continue;
         }
         let Some(merged) = env_document(doc, env) else { continue };
-        match super::check_reusing(&merged, dir, &mut components) {
+        match super::check_reusing(&merged, dir, &mut components.clone()) {
             Ok(env_spec) => specs.push((env.clone(), env_spec)),
             Err(found) => problems.extend(found.into_iter().map(|d| in_environment(d, env))),
         }

@@ -61,10 +61,12 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     Ok(())
 }
 
-/// The overrides (`overrides.terraform`) that match nothing in the generated module; checked
-/// before any target runs, so each is reported at its place in the spec.
+/// The overrides (`overrides.terraform`, and an environment's own in its view) that match nothing
+/// in the generated module; checked before any target runs, so each is reported at its place in
+/// the spec.
 pub fn override_problems(model: &Model) -> Vec<UnmatchedOverride> {
-    if model.terraform_overrides.is_empty() {
+    let none = |m: &Model| m.terraform_overrides.is_empty();
+    if none(model) && model.env_views.iter().all(|(_, view)| none(view)) {
         return Vec::new(); // nothing to check: the module is left for `emit` to make
     }
     module(model).unmatched.clone()
@@ -94,20 +96,27 @@ fn module(model: &Model) -> Arc<Module> {
 }
 
 fn make_module(model: &Model) -> Module {
-    let (own, unmatched) = overridden(model);
-    let own = if unmatched.is_empty() { own } else { Files::new() };
+    let (own, mut unmatched) = overridden(model);
+    // An environment's own `overrides.terraform` applies to its view only: what matches nothing
+    // there is reported at that environment (an entry of the spec's own, once).
+    let theirs = std::cell::RefCell::new(Vec::new());
     // The views' modules are built, merged and dropped here; only the merged one is kept.
-    let build = |m: &Model| if std::ptr::eq(m, model) { own.clone() } else { view_files(m) };
-    Module { unmatched, merged: per_env::parameterize(model, build) }
-}
-
-/// The module of an environment's view, with that environment's own grants (none where an
-/// override matches nothing: then every item differs, and the environment is reported).
-fn view_files(view: &Model) -> Files {
-    match overridden(view) {
-        (files, unmatched) if unmatched.is_empty() => files,
-        _ => Files::new(),
+    let build = |m: &Model| {
+        if std::ptr::eq(m, model) {
+            return own.clone();
+        }
+        let (files, found) = overridden(m);
+        let env = model.env_views.iter().find(|(_, view)| std::ptr::eq(view, m)).map(|(env, _)| env.clone());
+        theirs.borrow_mut().extend(found.into_iter().map(|p| UnmatchedOverride { env: env.clone(), ..p }));
+        files
+    };
+    let merged = per_env::parameterize(model, build);
+    for p in theirs.into_inner() {
+        if !unmatched.iter().any(|u| (&u.address, &u.path) == (&p.address, &p.path)) {
+            unmatched.push(p);
+        }
     }
+    Module { unmatched, merged }
 }
 
 /// A model's module with `overrides.terraform` applied, and the overrides that matched nothing.

@@ -51,6 +51,7 @@ pub fn apply(files: &mut [(&str, TfFile)], overrides: &BTreeMap<String, Map<Stri
                 path: Vec::new(),
                 message: format!("`{addr}` is not a resource or data source mlopsgen generates"),
                 did_you_mean: crate::validate::suggest::closest(addr, blocks.keys().map(String::as_str)).map(str::to_owned),
+                env: None,
             }),
         }
     }
@@ -104,7 +105,7 @@ fn merge_body(body: &mut Body, patch: &Map<String, Value>, path: &mut Vec<String
 }
 
 fn problem(addr: &str, path: &[String], message: String) -> Problem {
-    Problem { address: addr.to_owned(), path: path.to_vec(), message, did_you_mean: None }
+    Problem { address: addr.to_owned(), path: path.to_vec(), message, did_you_mean: None, env: None }
 }
 
 fn new_block(name: &str, patch: &Map<String, Value>) -> Block {
