@@ -101,7 +101,7 @@ fn iam_summary(fields: &Fields, verb: &str) -> Option<String> {
 /// data source's, variable's, output's or local's address is unique in a module (no such block can
 /// have moved into or out of it), so only the other files are read. Terraform allows several
 /// `terraform` blocks, and several `provider` blocks of one provider (aliases): when the files
-/// read hold one, every file is read.
+/// read hold one and some were left out, every file is read.
 pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     let tf = |files: &Files, other: &Files, every: bool| {
         let read = files_under(files, "terraform/", ".tf").filter(|(path, text)| every || other.get(*path) != Some(*text));
@@ -109,7 +109,8 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
     };
     let (mut before, mut after) = (tf(old, new, false), tf(new, old, false));
     let repeatable = |address: &String| address == "terraform" || address.starts_with("provider.");
-    if before.keys().chain(after.keys()).any(repeatable) {
+    let skipped = files_under(new, "terraform/", ".tf").any(|(path, text)| old.get(path) == Some(text));
+    if skipped && before.keys().chain(after.keys()).any(repeatable) {
         (before, after) = (tf(old, new, true), tf(new, old, true));
     }
     let mut out = Vec::new();
