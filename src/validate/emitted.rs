@@ -105,18 +105,13 @@ fn override_diagnostics(source: &Source, problems: &[UnmatchedOverride]) -> Vec<
     problems
         .iter()
         .map(|p| {
-            let below = |base: String| {
-                std::iter::once(&p.address).chain(&p.path).fold(base, |at, key| crate::spec::yaml::pointer_push(&at, key))
+            let keys = std::iter::once("terraform").chain(std::iter::once(p.address.as_str())).chain(p.path.iter().map(String::as_str));
+            let below = |base: String| keys.clone().fold(base, |at, key| crate::spec::yaml::pointer_push(&at, key));
+            let pointer = written_at(doc.as_ref(), p.env.as_deref(), below);
+            let message = match &p.env {
+                Some(env) => format!("in environment `{env}`: {}", p.message),
+                None => p.message.clone(),
             };
-            let mut pointer = below("/overrides/terraform".to_owned());
-            let mut message = p.message.clone();
-            if let Some(env) = &p.env {
-                let theirs = below(format!("{}/overrides/terraform", crate::spec::envs::overrides_pointer(env)));
-                if doc.as_ref().is_some_and(|d| d.value.pointer(&theirs).is_some()) {
-                    pointer = theirs;
-                }
-                message = format!("in environment `{env}`: {message}");
-            }
             let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
             let d = Diagnostic::new(Code::UnknownReference, pos, message);
             match &p.did_you_mean {
@@ -125,6 +120,19 @@ fn override_diagnostics(source: &Source, problems: &[UnmatchedOverride]) -> Vec<
             }
         })
         .collect()
+}
+
+/// Where an override is written: below the environment's own `overrides` when it is there, else
+/// below the spec's; `below` appends the override's keys to either.
+fn written_at(doc: Option<&crate::spec::yaml::Document>, env: Option<&str>, below: impl Fn(String) -> String) -> String {
+    let spec = below("/overrides".to_owned());
+    let Some(env) = env else { return spec };
+    let theirs = below(format!("{}/overrides", crate::spec::envs::overrides_pointer(env)));
+    if doc.is_some_and(|d| d.value.pointer(&theirs).is_some()) {
+        theirs
+    } else {
+        spec
+    }
 }
 
 /// `overrides.cloudbuild` / `overrides.pipelines` entries that do not apply, as E020 at their
@@ -142,18 +150,7 @@ fn file_override_diagnostics(source: &Source, problems: &[UnappliedFileOverride]
                     crate::spec::yaml::pointer_push(&at, &p.pointer)
                 }
             };
-            let base = below("/overrides".to_owned());
-            let pointer = match (&p.env, &doc) {
-                (Some(env), Some(d)) => {
-                    let theirs = below(format!("{}/overrides", crate::spec::envs::overrides_pointer(env)));
-                    if d.value.pointer(&theirs).is_some() {
-                        theirs
-                    } else {
-                        base
-                    }
-                }
-                _ => base,
-            };
+            let pointer = written_at(doc.as_ref(), p.env.as_deref(), below);
             let pos = doc.as_ref().map(|d| d.spans.key(&pointer)).unwrap_or_default();
             let message = match &p.env {
                 Some(env) if !p.pointer.is_empty() => format!("{} (in `{env}`)", p.message),

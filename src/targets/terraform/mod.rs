@@ -29,8 +29,8 @@ use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};
 use crate::validate::emitted::UnmatchedOverride;
 use hcl::expr::Expression;
-use std::sync::Arc;
 use per_env::Files;
+use std::sync::Arc;
 use syntax::{r, TfFile};
 
 /// Emits `terraform/`.
@@ -84,7 +84,8 @@ pub fn per_env_problems(model: &Model) -> Vec<per_env::Problem> {
 /// The module, the costliest thing a build makes: read by the checks before any target runs
 /// ([`override_problems`], [`per_env_problems`]) and by [`emit`], so made once per model.
 struct Module {
-    /// The `overrides.terraform` entries that match nothing in the model's own module.
+    /// The `overrides.terraform` entries that match nothing: the spec's, in the model's own
+    /// module, then each environment's own, in its view (`env` set).
     unmatched: Vec<UnmatchedOverride>,
     /// The module every environment shares and what each environment's tfvars set, or the
     /// environments no variable or `count` expresses.
