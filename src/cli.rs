@@ -224,7 +224,7 @@ impl Ctx {
 
     /// `mlopsgen iam`: lowers the spec (no targets) and checks its grants against its actions.
     fn iam(&self, spec: &Path, format: IamFormat, without: &[String]) -> u8 {
-        let mut model = match self.lower(spec, match read_spec(spec) { Ok(t) => t, Err(code) => return code }, None) {
+        let model = match self.lower(spec, match read_spec(spec) { Ok(t) => t, Err(code) => return code }, None) {
             Ok(l) => l.model,
             Err(code) => return code,
         };
@@ -242,10 +242,7 @@ impl Ctx {
             return EXIT_INVALID;
         }
         // Each environment binds its own grants (see `proof::prove`): the binding goes from each.
-        model.grants.retain(|g| !without.contains(&address(g)));
-        for (_, view) in &mut model.env_views {
-            view.grants.retain(|g| !without.contains(&address(g)));
-        }
+        let model = model.without_grants(&|g| without.contains(&address(g)));
         let proof = mlopsgen::proof::prove(&model, &roles);
         match format {
             IamFormat::Text => print!("{}", mlopsgen::proof::report::text(&proof)),

@@ -270,3 +270,20 @@ fn the_proof_is_deterministic() {
     let b = mlopsgen::proof::report::text(&prove(&c.model, &roles));
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_model_without_a_grant_generates_no_binding_for_it_even_after_its_module_was_derived() {
+    // The checks before any target derive the merged Terraform module and keep it with the model
+    // (`model::derived`); dropping a grant afterwards must drop that module too, or iam.tf keeps
+    // the binding `iam --without` proves the project can do without.
+    let binding = "training_bq_churn_bigquery_dataviewer";
+    let model = flagship().model;
+    mlopsgen::targets::unexpressed(&model).unwrap_or_else(|e| panic!("{e}"));
+    let address = |g: &Grant| mlopsgen::targets::terraform::binding_address(g).1;
+    assert!(model.grants.iter().any(|g| address(g) == binding), "the flagship binds {binding}");
+    let model = model.without_grants(&|g| address(g) == binding);
+    let out = mlopsgen::targets::emit_all(&model).unwrap_or_else(|e| panic!("{e}"));
+    let iam = out.get("terraform/iam.tf").unwrap_or_else(|| panic!("no iam.tf"));
+    assert!(iam.contains("google_bigquery_dataset_iam_member"), "iam.tf still binds the other datasets");
+    assert!(!iam.contains(binding), "iam.tf still binds {binding}");
+}

@@ -3,8 +3,9 @@
 //! Terraform module merged across environments, which is the most expensive thing a build makes.
 //!
 //! The model stays ignorant of what is stored: each value is keyed by its type, which the target
-//! that derives it owns. A lowered model is never changed afterwards, so nothing here is ever
-//! invalidated; a clone starts empty, because the clone may be changed.
+//! that derives it owns. A lowered model is not changed afterwards, so nothing here is
+//! invalidated; a clone starts empty, because the clone may be changed, and the one change the
+//! model itself offers ([`super::Model::without_grants`]) empties it.
 
 use std::any::{Any, TypeId};
 use std::sync::{Arc, Mutex};

@@ -99,7 +99,7 @@ pub struct Model {
     pub env_views: Vec<(String, Model)>,
     /// What targets derive from this model once and read more than once (see [`derived`]): a
     /// lowered model is not changed afterwards; code that changes one (a test) changes a clone,
-    /// which derives its own.
+    /// which derives its own, or empties this ([`Model::without_grants`]).
     pub derived: derived::Derived,
 }
 
@@ -109,6 +109,19 @@ impl Model {
     /// replicas from here.
     pub fn for_env(&self, env: &str) -> &Model {
         self.env_views.iter().find(|(name, _)| name == env).map_or(self, |(_, view)| view)
+    }
+
+    /// This model with the grants `dropped` picks removed, here and in every environment view
+    /// (`mlopsgen iam --without` proves what is left). What was derived from the grants it had is
+    /// dropped with them, so nothing read later is stale.
+    pub fn without_grants(mut self, dropped: &impl Fn(&iam::Grant) -> bool) -> Model {
+        self.grants.retain(|g| !dropped(g));
+        self.derived = derived::Derived::default();
+        self.env_views = std::mem::take(&mut self.env_views)
+            .into_iter()
+            .map(|(env, view)| (env, view.without_grants(dropped)))
+            .collect();
+        self
     }
 }
 
