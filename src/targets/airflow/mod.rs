@@ -56,7 +56,6 @@ use serde::Serialize;
 
 /// Emits every environment's DAGs.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
-    let templates = templates().map_err(failed)?;
     for env in &model.environments {
         // The environment's own pipelines and schedules (its overrides may change a cron or
         // disable a schedule with `schedule: null`).
@@ -68,26 +67,27 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
                 continue;
             };
             let view = view::pipeline_dag(target, pipeline, schedule).map_err(failed)?;
-            let text = render_view(templates, "pipeline_dag.py.j2", &view)?;
+            let text = render_view("pipeline_dag.py.j2", &view)?;
             out.insert(paths::dag_file(&env.name, &pipeline.key), text)?;
         }
         if let Some(drift) = &model.monitoring.drift {
             let view = view::drift_dag(target, drift).map_err(failed)?;
-            let text = render_view(templates, "drift_dag.py.j2", &view)?;
+            let text = render_view("drift_dag.py.j2", &view)?;
             out.insert(paths::drift_dag_file(&env.name, &model.drift_dag_id()), text)?;
         }
     }
     Ok(())
 }
 
-/// The DAG templates, compiled once per process (they are part of the binary).
+/// The DAG templates (part of the binary): the environment is made once per process, when the
+/// first DAG renders, and each template is compiled when first rendered.
 fn templates() -> Result<&'static minijinja::Environment<'static>, &'static String> {
     static ENVIRONMENT: std::sync::OnceLock<Result<minijinja::Environment<'static>, String>> = std::sync::OnceLock::new();
     ENVIRONMENT.get_or_init(|| render::environment().map_err(|e| e.to_string())).as_ref()
 }
 
-fn render_view(templates: &minijinja::Environment<'_>, name: &str, view: &impl Serialize) -> Result<String, TargetError> {
-    let text = templates.get_template(name).and_then(|t| t.render(view)).map_err(failed)?;
+fn render_view(name: &str, view: &impl Serialize) -> Result<String, TargetError> {
+    let text = templates().map_err(failed)?.get_template(name).and_then(|t| t.render(view)).map_err(failed)?;
     Ok(python::guard_line_length(&text))
 }
 

@@ -46,8 +46,9 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     Ok(())
 }
 
-/// The environment holding [`TEMPLATES`], compiled once per process: the checks before any target
-/// runs emit this target again for each environment's view.
+/// The environment holding [`TEMPLATES`], made once per process (the checks before any target
+/// runs emit this target again for each environment's view); each template is compiled when
+/// first rendered.
 fn templates() -> Result<&'static minijinja::Environment<'static>, &'static String> {
     static ENVIRONMENT: OnceLock<Result<minijinja::Environment<'static>, String>> = OnceLock::new();
     ENVIRONMENT.get_or_init(|| render::environment(&TEMPLATES).map_err(|e| format!("{e:#}"))).as_ref()
@@ -129,6 +130,16 @@ impl<'m> DockerfileView<'m> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let env = templates().unwrap_or_else(|e| panic!("{e}"));
+        for (name, _) in TEMPLATES {
+            if let Err(e) = env.get_template(name) {
+                panic!("{name}: {e:#}");
+            }
+        }
+    }
 
     /// The argument the deploy build passes (`delivery::REVISION_ARG`) is the one the templates read.
     #[test]

@@ -18,8 +18,8 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// An environment with the Dockerfile syntax, strict undefined, the quoting filters and the
-/// quoting-only formatter, holding `templates` (name, source).
-pub fn environment(templates: &[(&'static str, &'static str)]) -> Result<Environment<'static>, Error> {
+/// quoting-only formatter, holding `templates` (name, source), each compiled when first rendered.
+pub fn environment(templates: &'static [(&'static str, &'static str)]) -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
     env.set_syntax(
         SyntaxConfig::builder()
@@ -50,9 +50,7 @@ pub fn environment(templates: &[(&'static str, &'static str)]) -> Result<Environ
     env.add_filter("sh", |s: &str| Value::from_safe_string(single_quoted(s)));
     env.add_filter("exec", exec_form);
     env.add_filter("word", word);
-    for (name, source) in templates {
-        env.add_template(name, source)?;
-    }
+    env.set_loader(|name| Ok(templates.iter().find(|(n, _)| *n == name).map(|(_, source)| (*source).to_owned())));
     Ok(env)
 }
 
