@@ -9,10 +9,13 @@
 //!   comments, block headers, closing brackets); within a chain the `=` sits one space after the
 //!   longest lead.
 
+use std::borrow::Cow;
+
 /// Formats hcl-rs output the way `terraform fmt` would.
 pub fn terraform_fmt(text: &str) -> String {
-    let lines: Vec<String> = text.lines().map(collapse_empty_block).collect();
-    let cells: Vec<Option<usize>> = lines.iter().map(|l| assign_position(l)).collect();
+    let lines: Vec<Cow<'_, str>> = text.lines().map(collapse_empty_block).collect();
+    let mut tokens = Vec::new();
+    let cells: Vec<Option<usize>> = lines.iter().map(|l| assign_position(l, &mut tokens)).collect();
     let mut out = String::with_capacity(text.len() + 64);
     let mut i = 0;
     while i < lines.len() {
@@ -41,25 +44,26 @@ pub fn terraform_fmt(text: &str) -> String {
 }
 
 /// `x {  }` → `x {}`.
-fn collapse_empty_block(line: &str) -> String {
+fn collapse_empty_block(line: &str) -> Cow<'_, str> {
     let trimmed = line.trim_end();
     if let Some(head) = trimmed.strip_suffix('}') {
         let head_trim = head.trim_end();
         if head_trim.ends_with('{') && head_trim.len() < head.len() {
-            return format!("{head_trim}}}");
+            return Cow::Owned(format!("{head_trim}}}"));
         }
     }
-    line.to_owned()
+    Cow::Borrowed(line)
 }
 
-/// Byte offset of the line's assign `=`, if the line has an assign cell.
-fn assign_position(line: &str) -> Option<usize> {
+/// Byte offset of the line's assign `=`, if the line has an assign cell (`tokens` is scratch
+/// space, reused from line to line).
+fn assign_position(line: &str, tokens: &mut Vec<Tok>) -> Option<usize> {
     let bytes = line.as_bytes();
     let first = line.find(|c: char| !c.is_whitespace())?;
     if bytes[first] == b'#' {
         return None;
     }
-    let tokens = scan(&line[first..]);
+    scan(&line[first..], tokens);
     let (eq, _) = tokens.iter().enumerate().find(|(_, t)| matches!(t, Tok::Assign(_))).map(|(i, t)| (i, *t))?;
     if eq == 0 {
         return None;
@@ -82,10 +86,10 @@ enum Tok {
 }
 
 /// Just enough of HCL's lexer: strings (with escapes and `${…}`) are one token; brackets and
-/// lone `=` (not `==`, `!=`, `<=`, `>=`, `=>`) are tokens of their own.
-fn scan(text: &str) -> Vec<Tok> {
+/// lone `=` (not `==`, `!=`, `<=`, `>=`, `=>`) are tokens of their own. Replaces `toks`.
+fn scan(text: &str, toks: &mut Vec<Tok>) {
     let b = text.as_bytes();
-    let mut toks = Vec::new();
+    toks.clear();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -129,7 +133,6 @@ fn scan(text: &str) -> Vec<Tok> {
         }
         i += 1;
     }
-    toks
 }
 
 #[cfg(test)]
@@ -145,6 +148,7 @@ mod tests {
 
     #[test]
     fn ignores_equals_inside_strings_and_operators() {
+        let assign_position = |line: &str| super::assign_position(line, &mut Vec::new());
         assert_eq!(assign_position("  filter = \"a=b AND c = d\""), Some(9));
         assert_eq!(assign_position("  condition = var.x == \"y\""), Some(12));
         assert_eq!(assign_position("  x = merge(var.a, {"), None);
