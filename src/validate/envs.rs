@@ -18,6 +18,10 @@ use std::path::Path;
 /// The spec each environment with overrides sees, by environment name, or every problem found.
 /// Files the spec names (component files) are read relative to `dir`, as for the spec itself.
 pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spec)>, Vec<Diagnostic>> {
+    // Most specs have no environment overrides: nothing to serialise or load for them.
+    if !spec.environments.keys().any(|env| overrides_of(doc, env).is_some()) {
+        return Ok(Vec::new());
+    }
     let base = serde_json::to_value(spec).unwrap_or(Value::Null);
     let mut problems = Vec::new();
     let mut specs = Vec::new();
