@@ -222,7 +222,8 @@ impl Ctx {
         }
     }
 
-    /// `mlopsgen iam`: lowers the spec (no targets) and checks its grants against its actions.
+    /// `mlopsgen iam`: lowers the spec (no files are generated) and checks its grants against its
+    /// actions.
     fn iam(&self, spec: &Path, format: IamFormat, without: &[String]) -> u8 {
         let model = match self.lower(spec, match read_spec(spec) { Ok(t) => t, Err(code) => return code }, None) {
             Ok(l) => l.model,

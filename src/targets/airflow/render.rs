@@ -47,8 +47,8 @@ pub fn environment() -> Result<Environment<'static>, Error> {
     env.add_filter("py", py);
     env.add_filter("ident", ident);
     env.add_filter("docstring", |s: &str| Value::from_safe_string(python::docstring(s)));
-    // Each template is compiled when first rendered: compiling all three was a fifth of a small
-    // spec's `validate`, and a spec without drift monitoring never renders the drift DAG.
+    // Each template is compiled when first rendered: a spec without drift monitoring never
+    // renders the drift DAG (and `airflow::templates` makes this environment only for a DAG).
     env.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, source)| (*source).to_owned())));
     Ok(env)
 }

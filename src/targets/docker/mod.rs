@@ -46,7 +46,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     Ok(())
 }
 
-/// The environment holding [`TEMPLATES`], made once per process (the checks before any target
+/// The environment that loads [`TEMPLATES`], made once per process (the checks before any target
 /// runs emit this target again for each environment's view); each template is compiled when
 /// first rendered.
 fn templates() -> Result<&'static minijinja::Environment<'static>, &'static String> {
