@@ -5,6 +5,7 @@
 //! `curl` that keeps the uploaded content. The uploaded template equals the committed one with
 //! every reference to the environment's Docker repository replaced by `REPO/IMAGE@<that digest>`,
 //! and a registry that has no digest for the commit fails the step before anything is uploaded.
+//! Either way the step removes its temporary copy of the template.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -98,12 +99,15 @@ fn run_uploads(rel: &str, registry: &str, dir: &Path) -> Vec<(String, bool, Path
     for step in steps.iter().filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with("upload-"))) {
         let id = step["id"].as_str().unwrap_or_default().to_owned();
         let capture = dir.join(format!("{registry}-{id}"));
-        std::fs::create_dir_all(&capture).unwrap_or_else(|e| panic!("{e}"));
+        let tmp = dir.join(format!("{registry}-{id}-tmp"));
+        for d in [&capture, &tmp] {
+            std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
+        }
         let args: Vec<String> = step["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).map(|a| substitute(a, &subs)).collect();
         let workdir = root().join(substitute(step["dir"].as_str().unwrap_or("."), &subs));
         let mut command = Command::new("bash");
         command.args(&args).current_dir(&workdir).env_clear();
-        command.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).env("CAPTURE", &capture).env("REGISTRY", registry);
+        command.env("PATH", format!("{}:/usr/bin:/bin", bin.display())).env("CAPTURE", &capture).env("REGISTRY", registry).env("TMPDIR", &tmp);
         let mut env = BTreeMap::new();
         for entry in step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
             let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
@@ -111,6 +115,9 @@ fn run_uploads(rel: &str, registry: &str, dir: &Path) -> Vec<(String, bool, Path
         }
         command.envs(&env);
         let ok = command.stderr(std::process::Stdio::null()).status().unwrap_or_else(|e| panic!("{e}")).success();
+        // The step's temporary copy goes with the step, whether it uploaded or failed.
+        let left: Vec<_> = std::fs::read_dir(&tmp).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.file_name()).collect();
+        assert!(left.is_empty(), "{rel} {id} left {left:?} in its temporary directory");
         env.insert("__DIR".into(), workdir.display().to_string());
         out.push((id, ok, capture, env));
     }

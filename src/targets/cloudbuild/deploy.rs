@@ -21,12 +21,14 @@ use crate::model::{paths, Function, Model};
 /// moves); `$1` is the file, in the step's working directory. First, every reference in it to an
 /// image of `$DOCKER_REPO` (the keys in `$IMAGES`) is rewritten from its moving tag to the digest
 /// of `:$SHA`, the image this build pushed or promoted, so a run of this template version runs
-/// exactly those images; a reference left on a tag fails the step. The upload is the repository's
+/// exactly those images; a reference left on a tag fails the step. The pinned copy is a temporary
+/// file, removed when the step ends, however it ends. The upload is the repository's
 /// documented multipart upload (`tags`, `content`), authenticated as the build
 /// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>); digests:
 /// <https://cloud.google.com/artifact-registry/docs/docker/manage-images#tags>.
 const UPLOAD_TEMPLATE: &str = "set -euo pipefail
 pinned=\"$$(mktemp)\"
+trap 'rm -f -- \"$$pinned\"' EXIT
 cp -- \"$$1\" \"$$pinned\"
 for image in $${IMAGES:-}; do
   ref=\"$$DOCKER_REPO/$$image\"

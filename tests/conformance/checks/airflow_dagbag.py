@@ -45,6 +45,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -64,11 +65,16 @@ DERIVED_DEFAULTS = {
 }
 
 
+# The AIRFLOW_HOMEs this process made; `os._exit` below skips atexit hooks, so it removes them.
+ISOLATED_HOMES = []
+
+
 def isolate_airflow():
     """Point Airflow at a fresh home before it is imported; drop inherited AIRFLOW__ settings."""
     for key in [k for k in os.environ if k.startswith("AIRFLOW__") or k == "AIRFLOW_CONFIG"]:
         del os.environ[key]
     home = tempfile.mkdtemp(prefix="airflow-home-")
+    ISOLATED_HOMES.append(home)  # removed at exit (see __main__)
     os.environ.update({
         "AIRFLOW_HOME": home,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -289,4 +295,6 @@ if __name__ == "__main__":
     code = main(sys.argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    for home in ISOLATED_HOMES:
+        shutil.rmtree(home, ignore_errors=True)
     os._exit(code)  # skip Airflow's slow interpreter teardown (atexit hooks, thread joins)

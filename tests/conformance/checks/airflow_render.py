@@ -24,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,11 +32,16 @@ from pathlib import Path
 LOGICAL_DATE = datetime.datetime(2025, 1, 6, 3, 0, tzinfo=datetime.UTC)
 
 
+# The AIRFLOW_HOMEs this process made; `os._exit` below skips atexit hooks, so it removes them.
+ISOLATED_HOMES = []
+
+
 def isolate_airflow():
     """A throwaway AIRFLOW_HOME, set before Airflow is imported; no database is created."""
     for key in [k for k in os.environ if k.startswith("AIRFLOW__") or k == "AIRFLOW_CONFIG"]:
         del os.environ[key]
     home = tempfile.mkdtemp(prefix="airflow-render-")
+    ISOLATED_HOMES.append(home)  # removed at exit (see __main__)
     os.environ.update({
         "AIRFLOW_HOME": home,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -150,4 +156,6 @@ def main(argv):
 if __name__ == "__main__":
     code = main(sys.argv)
     sys.stdout.flush()
+    for home in ISOLATED_HOMES:
+        shutil.rmtree(home, ignore_errors=True)
     os._exit(code)  # skip Airflow's slow interpreter teardown

@@ -22,9 +22,11 @@ wall-clock minutes in the zone (``zoneinfo``), not from Airflow. Checked:
 Exit codes: 0 all good, 1 problems, 2 usage.
 """
 import argparse
+import atexit
 import datetime
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -103,8 +105,10 @@ def next_cron_times(cron, zone, after, count):
 def isolate_airflow():
     for key in [k for k in os.environ if k.startswith("AIRFLOW__") or k == "AIRFLOW_CONFIG"]:
         del os.environ[key]
+    home = tempfile.mkdtemp(prefix="airflow-timing-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
     os.environ.update({
-        "AIRFLOW_HOME": tempfile.mkdtemp(prefix="airflow-timing-"),
+        "AIRFLOW_HOME": home,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "CRITICAL",
     })
