@@ -15,6 +15,7 @@ pub mod docker;
 pub mod kubeflow;
 pub mod patch;
 mod registry;
+pub mod templates;
 pub mod terraform;
 pub mod validation;
 

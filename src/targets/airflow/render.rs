@@ -47,9 +47,9 @@ pub fn environment() -> Result<Environment<'static>, Error> {
     env.add_filter("py", py);
     env.add_filter("ident", ident);
     env.add_filter("docstring", |s: &str| Value::from_safe_string(python::docstring(s)));
-    // Each template is compiled when first rendered: a spec without drift monitoring never
-    // renders the drift DAG (and `airflow::templates` makes this environment only for a DAG).
-    env.set_loader(|name| Ok(TEMPLATES.iter().find(|(n, _)| *n == name).map(|(_, source)| (*source).to_owned())));
+    // A spec without drift monitoring never renders the drift DAG (and `airflow::templates`
+    // makes this environment only for a DAG).
+    crate::targets::templates::load_on_first_use(&mut env, &TEMPLATES);
     Ok(env)
 }
 
@@ -74,11 +74,7 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let Ok(env) = environment() else { panic!("the environment must build") };
-        for (name, _) in TEMPLATES {
-            if let Err(e) = env.get_template(name) {
-                panic!("{name}: {e:#}");
-            }
-        }
+        crate::targets::templates::assert_all_compile(&env, &TEMPLATES);
         assert!(env.get_template("missing.py.j2").is_err());
     }
 

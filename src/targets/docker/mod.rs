@@ -134,11 +134,7 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let env = templates().unwrap_or_else(|e| panic!("{e}"));
-        for (name, _) in TEMPLATES {
-            if let Err(e) = env.get_template(name) {
-                panic!("{name}: {e:#}");
-            }
-        }
+        crate::targets::templates::assert_all_compile(env, &TEMPLATES);
     }
 
     /// The argument the deploy build passes (`delivery::REVISION_ARG`) is the one the templates read.

@@ -13,13 +13,14 @@
 //! | `exec` | `ENTRYPOINT`/`CMD` | exec-form JSON array |
 //! | `word` | image refs, paths, names | the value, if it has no character any of the above would need to quote |
 
+use crate::targets::templates::{load_on_first_use, Embedded};
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// An environment with the Dockerfile syntax, strict undefined, the quoting filters and the
 /// quoting-only formatter, holding `templates` (name, source), each compiled when first rendered.
-pub fn environment(templates: &'static [(&'static str, &'static str)]) -> Result<Environment<'static>, Error> {
+pub fn environment(templates: Embedded) -> Result<Environment<'static>, Error> {
     let mut env = Environment::new();
     env.set_syntax(
         SyntaxConfig::builder()
@@ -50,7 +51,7 @@ pub fn environment(templates: &'static [(&'static str, &'static str)]) -> Result
     env.add_filter("sh", |s: &str| Value::from_safe_string(single_quoted(s)));
     env.add_filter("exec", exec_form);
     env.add_filter("word", word);
-    env.set_loader(|name| Ok(templates.iter().find(|(n, _)| *n == name).map(|(_, source)| (*source).to_owned())));
+    load_on_first_use(&mut env, templates);
     Ok(env)
 }
 
