@@ -22,7 +22,10 @@ use crate::model::{paths, Function, Model};
 /// image of `$DOCKER_REPO` (the keys in `$IMAGES`) is rewritten from its moving tag to the digest
 /// of `:$SHA`, the image this build pushed or promoted, so a run of this template version runs
 /// exactly those images; a reference left on a tag fails the step. The pinned copy is a temporary
-/// file, removed when the step ends, however it ends. The upload is the repository's
+/// file, removed when the step ends, however it ends: Cloud Build discards a step's container,
+/// `/tmp` with it, after the step anyway (only `/workspace` and volumes persist,
+/// <https://cloud.google.com/build/docs/configuring-builds/pass-data-between-steps>), so the `trap`
+/// is for the step run anywhere else (locally, in the tests). The upload is the repository's
 /// documented multipart upload (`tags`, `content`), authenticated as the build
 /// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>); digests:
 /// <https://cloud.google.com/artifact-registry/docs/docker/manage-images#tags>.
