@@ -306,6 +306,8 @@ def local(path):
 if args[:2] == ["builds", "list"]:
     assert any(a.startswith("--filter=") and "COMMIT_SHA=" + os.environ["SHA"] in a and "status=SUCCESS" in a for a in args), args
     sys.stdout.write(open(os.environ["FAKE_BUILDS"]).read())
+    if os.environ.get("FAKE_BUILDS_FAIL"):  # a listing that fails after printing part of it
+        sys.exit("ERROR: (gcloud.builds.list) " + os.environ["FAKE_BUILDS_FAIL"])
 elif args[:2] == ["storage", "cp"]:
     create_only = "--if-generation-match=0" in args
     paths = [a for a in args[2:] if not a.startswith("--")]
@@ -439,6 +441,15 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     builds(Vec::new());
     let (ok, out) = run_script(fetch, &dir, &extra);
     assert!(!ok && out.contains("no successful review build for commit"), "{out}");
+
+    // A listing that fails after printing a valid (empty) list is an error, not "no build yet".
+    let mut failing = extra.clone();
+    failing.push(("FAKE_BUILDS_FAIL", "PERMISSION_DENIED".to_owned()));
+    let (ok, out) = run_script(fetch, &dir, &failing);
+    assert!(!ok && out.contains("cannot list this project's review builds"), "a failed listing read as no review build: {out}");
+    // The step keeps nothing at a fixed path: the list is piped, not written to a file.
+    let script = strings(&fetch["args"]).last().cloned().unwrap_or_default();
+    assert!(!script.contains("/tmp"), "plan-fetch writes under /tmp: {script}");
 
     // Without the identity to trust (an unset variable), nothing is trusted.
     builds(vec![review_build(&runner, &recorded, "2026-12-06T10:00:00Z")]);

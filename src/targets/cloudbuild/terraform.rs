@@ -116,12 +116,14 @@ for build in sorted(json.load(sys.stdin), key=lambda b: b.get(\"createTime\", \"
 /// (the apply SA: the build's own identity cannot read the plans), and fails unless the plan's
 /// sha256 is the one that build recorded. Other identities of the project can write objects
 /// under `plans/` (the Composer environment's `composer.worker` role covers every bucket of the
-/// project), but not a build that runs as `$RUNNER`: a replaced plan is never applied.
+/// project), but not a build that runs as `$RUNNER`: a replaced plan is never applied. The build
+/// list is piped, not kept in a file, and under `pipefail` a listing that fails part-way fails
+/// `recorded` rather than reading as "no review build yet".
 const FETCH: &str = "set -euo pipefail
 : \"$${RUNNER:?RUNNER, the identity review builds run as, is not set}\"
 recorded() {
-  gcloud builds list --region=\"$$REGION\" --filter=\"tags=review AND substitutions.COMMIT_SHA=$$SHA AND status=SUCCESS\" --format=json > /tmp/review-builds.json
-  python3 -c \"$$RECORDED_DIGEST\" \"$$RUNNER\" < /tmp/review-builds.json
+  gcloud builds list --region=\"$$REGION\" --filter=\"tags=review AND substitutions.COMMIT_SHA=$$SHA AND status=SUCCESS\" --format=json \\
+    | python3 -c \"$$RECORDED_DIGEST\" \"$$RUNNER\"
 }
 deadline=$$((SECONDS + WAIT_SECONDS))
 while :; do
