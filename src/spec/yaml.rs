@@ -3,8 +3,9 @@
 //! This is the only module that knows YAML. It walks yaml-rust2's marked events, so every mapping
 //! key and value keeps its position; the JSON value feeds the JSON Schema and serde, and the
 //! [`SpanIndex`] maps any JSON pointer back to `line:col`. Positions are only needed for
-//! diagnostics, so a valid spec is parsed without them and the index is built (by parsing the text
-//! again) the first time one is asked for. Scalars resolve per the YAML 1.2 core
+//! diagnostics, so a valid spec is parsed without them: the first position asked for is found by
+//! reading the events again as far as that node (no tree, no index), and a second one builds the
+//! index of every node (by parsing the text again). Scalars resolve per the YAML 1.2 core
 //! schema (`yes` stays a string). Duplicate keys, tags, non-scalar keys, documents too large or
 //! too deep and alias expansion bombs are reported, never followed.
 
@@ -12,6 +13,7 @@ use crate::diagnostic::{Code, Diagnostic, Pos};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -31,11 +33,14 @@ pub struct Document {
     pub spans: SpanIndex,
 }
 
-/// Positions of keys and values by JSON pointer (`/pipelines/training/steps/train/image`), built
-/// from the text on first use.
+/// Positions of keys and values by JSON pointer (`/pipelines/training/steps/train/image`), read
+/// from the text when asked for.
 #[derive(Debug)]
 pub struct SpanIndex {
     text: String,
+    /// Whether a position was asked for already: the first is found alone ([`locate`]), which
+    /// costs one read of the events up to it; later ones use `positions`, which costs a parse.
+    asked: AtomicBool,
     positions: OnceLock<Positions>,
     /// For an environment's merged document: what its overrides set, and where they are written.
     overlay: Option<Overlay>,
@@ -83,30 +88,120 @@ struct Positions {
 impl SpanIndex {
     /// Position of the value at `pointer`, or of its nearest ancestor.
     pub fn value(&self, pointer: &str) -> Pos {
-        match self.overlay.as_ref().and_then(|o| o.locate(pointer)) {
-            Some(at) => self.positions().value(&at),
-            None => self.positions().value(pointer),
-        }
+        self.find(pointer, false)
     }
 
     /// Position of the key naming `pointer` (falls back to the value, then ancestors).
     pub fn key(&self, pointer: &str) -> Pos {
-        match self.overlay.as_ref().and_then(|o| o.locate(pointer)) {
-            Some(at) => self.positions().key(&at),
-            None => self.positions().key(pointer),
-        }
+        self.find(pointer, true)
     }
 
     /// The index of a document merged from this one and the overrides at `at` (whose tree is
     /// `tree`): positions of what the overrides set point into them, the rest into the spec.
     pub fn overlaid(&self, at: &str, tree: Value) -> SpanIndex {
         let overlay = Some(Overlay { at: at.to_owned(), tree });
-        SpanIndex { text: self.text.clone(), positions: OnceLock::new(), overlay }
+        SpanIndex { overlay, ..SpanIndex::new(self.text.clone()) }
     }
 
-    fn positions(&self) -> &Positions {
-        self.positions.get_or_init(|| build(&self.text, true).spans)
+    fn new(text: String) -> SpanIndex {
+        SpanIndex { text, asked: AtomicBool::new(false), positions: OnceLock::new(), overlay: None }
     }
+
+    fn find(&self, pointer: &str, key: bool) -> Pos {
+        let at = self.overlay.as_ref().and_then(|o| o.locate(pointer));
+        let pointer = at.as_deref().unwrap_or(pointer);
+        if self.positions.get().is_none() && !self.asked.swap(true, Ordering::Relaxed) {
+            let (value, key_pos) = locate(&self.text, pointer);
+            return if key { key_pos.unwrap_or(value) } else { value };
+        }
+        let positions = self.positions.get_or_init(|| build(&self.text, true).spans);
+        if key { positions.key(pointer) } else { positions.value(pointer) }
+    }
+}
+
+/// What names the next child of an open container, and whether the container is on the path to
+/// the node [`locate`] looks for.
+struct Open {
+    on_path: bool,
+    /// A mapping's pending key (`None` until read), or a sequence's next index.
+    next: Result<Option<String>, usize>,
+}
+
+impl Open {
+    fn names(&self, segment: &str) -> bool {
+        match &self.next {
+            Ok(key) => key.as_deref() == Some(segment),
+            Err(index) => index.to_string() == segment,
+        }
+    }
+
+    /// A child was placed: a mapping waits for its next key, a sequence counts it.
+    fn advance(&mut self) {
+        match &mut self.next {
+            Ok(key) => *key = None,
+            Err(index) => *index += 1,
+        }
+    }
+}
+
+/// Where the node at `pointer` is written, as the full index would record it: its value's
+/// position (or its nearest ancestor's, or 1:1) and its key's, if it names a mapping entry. Reads
+/// the events only up to the node, or to the end of its deepest ancestor, keeping one frame per
+/// open container; the same events and positions as [`build`], which the tests check node by node.
+fn locate(text: &str, pointer: &str) -> (Pos, Option<Pos>) {
+    let wanted: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let (mut value, mut key) = (Pos { line: 1, col: 1 }, None);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut parser = Parser::new_from_str(text);
+    while let Ok((event, mark)) = parser.next_token() {
+        let pos = marker_pos(&mark);
+        let next = match event {
+            Event::Scalar(text, ..) if matches!(stack.last(), Some(Open { next: Ok(None), .. })) => {
+                let depth = stack.len();
+                if let Some(map) = stack.last_mut() {
+                    if map.on_path && depth == wanted.len() && wanted.last() == Some(&text) {
+                        key = Some(pos);
+                    }
+                    map.next = Ok(Some(text));
+                }
+                continue;
+            }
+            Event::Scalar(..) | Event::Alias(_) => None,
+            Event::MappingStart(..) => Some(Ok(None)),
+            Event::SequenceStart(..) => Some(Err(0)),
+            Event::MappingEnd | Event::SequenceEnd => {
+                if stack.pop().is_some_and(|closed| closed.on_path) {
+                    break; // the node is not inside its deepest ancestor: that is the answer
+                }
+                if let Some(parent) = stack.last_mut() {
+                    parent.advance();
+                }
+                continue;
+            }
+            Event::StreamEnd => break,
+            _ => continue,
+        };
+        let depth = stack.len();
+        let on_path = match stack.last() {
+            None => true,
+            Some(parent) => parent.on_path && wanted.get(depth - 1).is_some_and(|s| parent.names(s)),
+        };
+        if on_path {
+            value = pos;
+            if depth == wanted.len() {
+                break;
+            }
+        }
+        match next {
+            Some(next) => stack.push(Open { on_path, next }),
+            None => {
+                if let Some(parent) = stack.last_mut() {
+                    parent.advance();
+                }
+            }
+        }
+    }
+    (value, key)
 }
 
 impl Positions {
@@ -169,7 +264,7 @@ pub fn parse(text: &str) -> Result<Document, Vec<Diagnostic>> {
         return Err(builder.errors);
     }
     let value = builder.root.unwrap_or(Value::Null);
-    Ok(Document { value, spans: SpanIndex { text: text.to_owned(), positions: OnceLock::new(), overlay: None } })
+    Ok(Document { value, spans: SpanIndex::new(text.to_owned()) })
 }
 
 /// Runs the parser over `text`, recording positions if `positions`; errors come sorted.
@@ -464,6 +559,49 @@ mod tests {
         assert_eq!(doc.spans.value("/top/list/1"), Pos { line: 4, col: 7 });
         assert_eq!(doc.spans.value("/top/list/1/k"), Pos { line: 4, col: 11 });
         assert_eq!(doc.spans.value("/top/list/1/k/missing"), Pos { line: 4, col: 11 });
+    }
+
+    /// Every pointer the full index records, and pointers below them that name nothing (all
+    /// three kinds with `every_miss`, else one), are found at the same value and key positions by
+    /// [`locate`] as by the index.
+    fn assert_locate_matches_index(name: &str, text: &str, every_miss: bool) {
+        let index = build(text, true);
+        assert!(index.errors.is_empty(), "{name}: {:?}", index.errors);
+        let positions = index.spans;
+        let mut pointers: Vec<String> = positions.values.keys().chain(positions.keys.keys()).cloned().collect();
+        pointers.sort();
+        pointers.dedup();
+        assert!(pointers.len() > 5, "{name}: only {} pointers", pointers.len());
+        let misses = |p: &String| [format!("{p}/missing"), format!("{p}/0"), format!("{p}/7/x")];
+        let missing: Vec<String> = pointers.iter().flat_map(|p| misses(p).into_iter().take(if every_miss { 3 } else { 1 })).collect();
+        for pointer in pointers.iter().chain(&missing).chain([&"/nowhere".to_owned()]) {
+            let (value, key) = locate(text, pointer);
+            assert_eq!(value, positions.value(pointer), "{name}: value of `{pointer}`");
+            assert_eq!(key.unwrap_or(value), positions.key(pointer), "{name}: key of `{pointer}`");
+        }
+    }
+
+    #[test]
+    fn locating_one_node_agrees_with_the_index_of_all() {
+        let tricky = "top:\n  list:\n    - x\n    - {k: v, 'a/b': [1, {c: d}], '~': ~}\n    - - nested\n      - [ ]\n  \
+                      anchor: &a {p: 1, q: [2, 3]}\n  alias: *a\n  inside: {r: *a}\n  folded: >\n    two\n    lines\n  \
+                      empty: {}\n  \"quoted key\": \"v\"\nlast: [a, b]\n";
+        assert_locate_matches_index("tricky", tricky, true);
+        let root = env!("CARGO_MANIFEST_DIR");
+        for spec in ["minimal", "flagship", "promotion", "forecast"] {
+            let text = std::fs::read_to_string(format!("{root}/specs/{spec}.yaml")).unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_locate_matches_index(spec, &text, false);
+        }
+    }
+
+    #[test]
+    fn the_first_position_is_located_and_later_ones_come_from_the_index() {
+        let doc = parse("a:\n  b: 1\n  c: [x, y]\n").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(doc.spans.key("/a/c"), Pos { line: 3, col: 3 });
+        assert!(doc.spans.positions.get().is_none(), "one position built the whole index");
+        assert_eq!(doc.spans.value("/a/c/1"), Pos { line: 3, col: 10 });
+        assert!(doc.spans.positions.get().is_some(), "the second position did not use the index");
+        assert_eq!(doc.spans.key("/a/c"), Pos { line: 3, col: 3 });
     }
 
     #[test]
