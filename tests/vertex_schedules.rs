@@ -366,6 +366,50 @@ fn a_release_into_an_environment_on_composer_deletes_its_vertex_schedules() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The change that drops a spec's last Vertex AI schedule (promotion's `hello`) also drops the
+/// deploys' `prune-schedules` step (nothing is scheduled there any more), so the schedule an
+/// earlier deploy made would keep starting runs: the review flags that as destructive. With
+/// `ci.prune_schedules: true`, CD keeps the step (waiting for nothing: it keeps nothing), deletes
+/// that schedule, and keeps the grant to do so.
+#[test]
+fn dropping_the_last_vertex_schedule_deletes_it_with_prune_schedules() {
+    let text = std::fs::read_to_string(root().join("specs/promotion.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let schedule = "    schedule: {cron: \"0 6 * * 1-5\", time_zone: America/New_York, orchestrator: vertex}\n";
+    assert!(text.contains(schedule), "promotion.yaml no longer schedules `hello` on Vertex AI");
+    let prune = "  prune_schedules: true\n";
+    assert!(text.contains(prune), "promotion.yaml no longer sets `ci.prune_schedules`");
+    let dropped = text.replace(schedule, "");
+    let files = |c: &Compilation| -> mlopsgen::output::Files { c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect() };
+    let prune_changes = |old: &Compilation, new: &Compilation| -> Vec<mlopsgen::review::Change> {
+        let all = mlopsgen::targets::review(&files(old), &files(new));
+        all.into_iter().filter(|c| c.subject.ends_with("/ step prune-schedules")).collect()
+    };
+
+    let before = compiled(&text.replace(prune, ""));
+    let stops = prune_changes(&before, &compiled(&dropped.replace(prune, "")));
+    assert_eq!(stops.len(), 2, "CD and releases stop pruning: {stops:?}");
+    for c in &stops {
+        assert!(c.kind == mlopsgen::review::Kind::Removed && c.destructive, "{c:?}");
+        assert!(c.summary.as_deref().is_some_and(|s| s.contains("keep running") && s.contains("ci.prune_schedules: true")), "{c:?}");
+    }
+
+    let kept = compiled(&dropped);
+    assert!(prune_changes(&before, &kept).iter().all(|c| !c.destructive), "the step stays");
+    let prune = step(&kept, "cd", "prune-schedules");
+    assert_eq!(prune["waitFor"], serde_json::json!(["-"]), "nothing to keep, so nothing to wait for");
+    let dir = temp_dir("vertex-schedule-last");
+    let api = Api::start(&dir);
+    let ours = serde_json::json!({"env": "dev", "managed-by": "mlopsgen", "mlopsgen-project": "relay"});
+    api.create("projects/acme-relay-dev/locations/us-central1", &existing("relay-hello", ours));
+    let (ok, out) = run_step(&kept, &prune, "dev", "aaa1111", &api, &dir);
+    assert!(ok && out.contains("(relay-hello)") && out.contains("kept none"), "{out}");
+    assert!(api.schedules().is_empty());
+    let ci = mlopsgen::model::iam::Member::Sa(mlopsgen::model::SaRole::Ci);
+    let granted = kept.model.grants.iter().any(|g| g.member == ci && g.role == "roles/aiplatform.user");
+    assert!(granted, "CD cannot delete schedules");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Module-level literals of a generated DAG, read with Python's `ast`.
 fn dag_constants(text: &str) -> Value {
     let script = "import ast, json, sys\nout = {}\nfor node in ast.parse(sys.stdin.read()).body:\n    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):\n        try:\n            out[node.targets[0].id] = ast.literal_eval(node.value)\n        except ValueError:\n            pass\nprint(json.dumps(out))";

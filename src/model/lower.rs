@@ -52,7 +52,10 @@ pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> 
     // An environment that schedules nothing on Vertex AI may still hold a schedule an earlier
     // deploy made (the pipeline moved to Composer there, or lost its schedule): once any
     // environment schedules on Vertex AI, every deploy removes what its environment no longer has.
-    let owns = super::presence::views(&model).any(|v| super::delivery::vertex_scheduled(v).next().is_some());
+    // When none does any more, only `ci.prune_schedules` says an earlier spec did.
+    let owns = spec.ci.as_ref().and_then(|c| c.prune_schedules).unwrap_or_else(|| {
+        super::presence::views(&model).any(|v| super::delivery::vertex_scheduled(v).next().is_some())
+    });
     own_vertex_schedules(&mut model, owns);
     for (_, view) in &mut model.env_views {
         own_vertex_schedules(view, owns);

@@ -1,11 +1,20 @@
 //! Cloud Build (`cloudbuild/<name>.yaml`): steps added, removed or changed by step id (a step's
 //! `name` is its builder image), and the build-level settings (`options`, `substitutions`,
 //! `timeout`, `availableSecrets`, `images`…) as one `<file> / settings` change.
+//!
+//! Destructive: a deploy's `prune-schedules` step removed, after which Vertex AI schedules the
+//! spec drops are never deleted and keep starting runs.
 
 use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind};
 use super::Files;
+use crate::targets::cloudbuild::schedule::PRUNE_STEP;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// Why a deploy that stops pruning schedules is flagged: the change that drops the last Vertex AI
+/// schedule also drops the step that would delete it, and Vertex AI keeps starting its runs.
+const PRUNING_STOPS: &str = "schedules this change drops keep running on Vertex AI: nothing deletes them any more \
+                             (set `ci.prune_schedules: true` until this change has reached every environment)";
 
 /// Steps by id (`#<index>` without one) and the other top-level fields.
 fn parse(text: &str) -> (BTreeMap<String, Fields>, Fields) {
@@ -48,6 +57,10 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
         for (id, mut c) in compare_keyed(&s0, &s1, |id| format!("{file} / step {id}")) {
             c.summary = match c.kind {
                 Kind::Added => s1.get(&id).and_then(|f| f.get("name")).map(|n| format!("runs {n}")),
+                Kind::Removed if id == PRUNE_STEP => {
+                    c.destructive = true;
+                    Some(PRUNING_STOPS.to_owned())
+                }
                 _ => c.details.iter().any(|d| d.path == "name").then(|| "builder image changed".to_owned()),
             };
             out.push(c);

@@ -515,6 +515,14 @@ pub struct Ci {
     /// Pipeline to start after a successful deploy.
     #[serde(default)]
     pub run_pipeline: Option<String>,
+    /// Whether every deploy and release deletes the Vertex AI schedules mlopsgen made that its
+    /// environment no longer has (the `prune-schedules` step). Default: while some environment
+    /// schedules a pipeline on Vertex AI. Set `true` in the change that drops the last such
+    /// schedule (or moves it to Composer), and keep it until that change has reached every
+    /// environment: without it, that change also drops the step, and the schedule it meant to
+    /// remove keeps running. `false` is an error while a pipeline is scheduled on Vertex AI.
+    #[serde(default)]
+    pub prune_schedules: Option<bool>,
     /// Terraform in the workflow: plans in pull requests, applies on merge and promotion.
     #[serde(default)]
     pub terraform: CiTerraform,

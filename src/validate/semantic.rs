@@ -468,6 +468,13 @@ impl Checker<'_> {
             if let Some(pl) = &ci.run_pipeline {
                 self.reference("pipeline", pl, &self.spec.pipelines, "/ci/run_pipeline");
             }
+            let on_vertex = self.spec.pipelines.iter().find(|(_, p)| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex));
+            if let (Some(false), Some((key, _))) = (ci.prune_schedules, on_vertex) {
+                let pos = self.at("/ci/prune_schedules");
+                let msg = format!("pipeline `{key}` is scheduled on Vertex AI, so deploys must delete the schedules the spec drops");
+                let hint = "remove `ci.prune_schedules` (deploys prune while a pipeline is scheduled on Vertex AI)";
+                self.report(Code::InvalidValue, pos, msg, Some(hint.into()));
+            }
             if !facts::is_image_ref(&ci.python_image) {
                 let pos = self.at("/ci/python_image");
                 self.report(Code::InvalidValue, pos, format!("`{}` is not an image reference with a tag", ci.python_image), None);

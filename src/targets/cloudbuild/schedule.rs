@@ -200,6 +200,9 @@ fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
         .collect()
 }
 
+/// The id of the step that deletes stale schedules ([`prune`]); the review flags its removal.
+pub const PRUNE_STEP: &str = "prune-schedules";
+
 /// With [`crate::model::Ci::owns_vertex_schedules`], the step that deletes the stale schedules of
 /// the stage's environment (`PRUNE`), after `after` (the schedule steps): a pipeline whose
 /// schedule the spec dropped, or moved to Composer there, stops running on Vertex AI.
@@ -208,7 +211,7 @@ fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
     let env = stage.var(vars::ENV);
     let (key, value) = naming::MANAGED_BY;
     Some(
-        Step::new("prune-schedules", GCLOUD)
+        Step::new(PRUNE_STEP, GCLOUD)
             .entrypoint("python3")
             .env("API", format!("https://{}-aiplatform.googleapis.com/v1", stage.var(vars::REGION)))
             .env("PARENT", format!("projects/{}/locations/{}", stage.var(vars::PROJECT), stage.var(vars::REGION)))
