@@ -337,6 +337,13 @@ fn cd_deletes_the_schedules_the_spec_no_longer_has() {
     let (ok, out) = run_step(&c, &prune, "dev", "bbb2222", &api, &dir);
     assert!(ok && !out.contains("deleted") && out.contains("kept churn-scoring"), "{out}");
     assert_eq!(display_names(&api).len(), 4);
+    // Run from another folder, the schedule files are not where the step looks: it fails and
+    // deletes nothing, rather than take "no files" for "no schedules wanted".
+    let mut elsewhere = prune.clone();
+    elsewhere["dir"] = Value::String(c.model.output_dir.clone());
+    let (ok, out) = run_step(&c, &elsewhere, "dev", "ccc3333", &api, &dir);
+    assert!(!ok && out.contains("none is deleted") && !out.contains("deleted projects"), "{out}");
+    assert_eq!(display_names(&api).len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

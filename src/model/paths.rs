@@ -28,9 +28,12 @@ pub fn schedule_file(env: &str, pipeline: &str) -> String {
     format!("{}/{pipeline}.json", schedules_dir(env))
 }
 
+/// The folder of the Cloud Build configs and the files their steps read.
+pub const CLOUDBUILD_DIR: &str = "cloudbuild";
+
 /// The folder of an environment's Vertex AI schedules: what a deploy wants there.
 pub fn schedules_dir(env: &str) -> String {
-    format!("cloudbuild/schedules/{env}")
+    format!("{CLOUDBUILD_DIR}/schedules/{env}")
 }
 
 /// Dockerfile of an image.
@@ -40,7 +43,7 @@ pub fn dockerfile(image: &str) -> String {
 
 /// Cloud Build config by name (`pr`, `cd`, `release`).
 pub fn cloudbuild(name: &str) -> String {
-    format!("cloudbuild/{name}.yaml")
+    format!("{CLOUDBUILD_DIR}/{name}.yaml")
 }
 
 /// A file of the generated validator (the `validator` image's build context).

@@ -7,7 +7,7 @@
 
 use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind};
 use super::Files;
-use crate::targets::cloudbuild::schedule::PRUNE_STEP;
+use crate::model::delivery::PRUNE_STEP;
 use serde_json::Value;
 use std::collections::BTreeMap;
 

@@ -154,6 +154,10 @@ pub enum Deliverable<'m> {
     Function(&'m Function),
 }
 
+/// The id of the build step that delivers [`Deliverable::StaleSchedules`]; the review flags a
+/// deploy that loses it, after which schedules the spec drops keep running.
+pub const PRUNE_STEP: &str = "prune-schedules";
+
 /// What a deploy or a release delivers into an environment of `m`, in the order the builds do it
 /// (the deploy also starts `ci.run_pipeline`, [`run_pipeline`], which needs a template).
 pub fn deliverables(m: &Model) -> Vec<Deliverable<'_>> {

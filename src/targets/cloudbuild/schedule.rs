@@ -29,7 +29,7 @@
 use super::build::{Step, GCLOUD};
 use super::deploy::{ids, output_path};
 use super::subst::{literal, var, Live};
-use crate::model::delivery::{self, variables as vars, Stage};
+use crate::model::delivery::{self, variables as vars, Stage, PRUNE_STEP};
 use crate::model::{naming, paths, Environment, Model, Pipeline, SaRole, Schedule};
 use serde_json::{json, Value};
 
@@ -91,10 +91,15 @@ else:
 /// Deletes the schedules of `$PARENT` that a deploy into environment `$ENV_NAME` made and no
 /// longer wants: those whose run labels say `$MANAGED_BY` and `$PROJECT` (each `key=value`) and
 /// `env: $ENV_NAME`, and that have no file in `$WANTED` (the environment's schedule folder,
-/// absent when it schedules nothing on Vertex AI).
+/// absent when it schedules nothing on Vertex AI). An absent folder means "delete them all", so
+/// the step first checks that the checkout holds the generated configs where it looks
+/// (`$CONFIGS`): from a wrong working directory it would otherwise delete every schedule,
+/// including those the steps before it just made.
 /// `schedules.delete` starts a long-running operation that removes the schedule; runs it already
 /// started are not touched.
-const PRUNE: &str = r#"wanted = set()
+const PRUNE: &str = r#"if not os.path.isdir(environ["CONFIGS"]):
+    sys.exit("no " + environ["CONFIGS"] + " in " + os.getcwd() + ": cannot tell which schedules this environment has, so none is deleted")
+wanted = set()
 for path in sorted(glob.glob(os.path.join(environ["WANTED"], "*.json"))):
     with open(path, encoding="utf-8") as f:
         wanted.add(json.load(f)["displayName"])
@@ -200,9 +205,6 @@ fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
         .collect()
 }
 
-/// The id of the step that deletes stale schedules ([`prune`]); the review flags its removal.
-pub const PRUNE_STEP: &str = "prune-schedules";
-
 /// With [`crate::model::Ci::owns_vertex_schedules`], the step that deletes the stale schedules of
 /// the stage's environment (`PRUNE`), after `after` (the schedule steps): a pipeline whose
 /// schedule the spec dropped, or moved to Composer there, stops running on Vertex AI.
@@ -218,6 +220,7 @@ fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
             .env("ENV_NAME", &env)
             .env("MANAGED_BY", format!("{key}={value}"))
             .env("PROJECT", literal(&format!("{PROJECT_LABEL}={}", model.project.name)))
+            .env("CONFIGS", output_path(model, paths::CLOUDBUILD_DIR))
             .env("WANTED", output_path(model, &paths::schedules_dir(&env)))
             .args(["-c", &format!("{CLIENT}{PRUNE}")])
             .after(after)
