@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// A stand-in for `projects.locations.schedules` (list, with or without a `display_name` filter,
-/// one result per page; create; patch by `updateMask`; delete, answering with an operation);
+/// one result per page; create; patch by `updateMask`; delete, answering with an operation, or
+/// 404 for a schedule created with `"ghost": true`: one another build deleted after this one
+/// listed it);
 /// `GET /dump` returns every schedule. Each request is appended to the log file given as `argv[1]`.
 const FAKE_API: &str = r#"
 import json, sys, urllib.parse
@@ -88,7 +90,8 @@ class Api(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.record()
         name = urllib.parse.urlsplit(self.path).path[len("/v1/"):]
-        if schedules.pop(name, None) is None:
+        schedule = schedules.pop(name, None)
+        if schedule is None or schedule.get("ghost"):
             return self.send(404, {"error": {"status": "NOT_FOUND"}})
         self.send(200, {"name": name + "/operations/1", "done": False})
 
@@ -132,6 +135,30 @@ fn step(c: &Compilation, config: &str, id: &str) -> Value {
     let build = serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"));
     let steps = build["steps"].as_array().cloned().unwrap_or_default();
     steps.into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {config}.yaml"))
+}
+
+/// Every step a step of a generated Cloud Build file waits for, directly or not: Cloud Build
+/// starts a step without `waitFor` after every step before it, one with `["-"]` at once, and
+/// otherwise after the steps listed (build config `waitFor`).
+fn upstream(c: &Compilation, config: &str, id: &str) -> std::collections::BTreeSet<String> {
+    let text = c.output.get(&format!("cloudbuild/{config}.yaml")).unwrap_or_else(|| panic!("no {config}.yaml"));
+    let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
+    let build = serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"));
+    let steps = build["steps"].as_array().cloned().unwrap_or_default();
+    let ids: Vec<String> = steps.iter().map(|s| s["id"].as_str().unwrap_or_default().to_owned()).collect();
+    let direct = |i: usize| -> Vec<String> {
+        match steps[i]["waitFor"].as_array() {
+            None => ids[..i].to_vec(),
+            Some(list) => list.iter().filter_map(Value::as_str).filter(|w| *w != "-").map(str::to_owned).collect(),
+        }
+    };
+    let mut found = std::collections::BTreeSet::new();
+    let mut todo = vec![id.to_owned()];
+    while let Some(next) = todo.pop() {
+        let i = ids.iter().position(|s| *s == next).unwrap_or_else(|| panic!("no step {next} in {config}.yaml"));
+        todo.extend(direct(i).into_iter().filter(|w| found.insert(w.clone())));
+    }
+    found
 }
 
 /// Fills `${NAME}` from `values`, then `$$` → `$`, as Cloud Build does.
@@ -326,23 +353,27 @@ fn cd_deletes_the_schedules_the_spec_no_longer_has() {
     api.create(dev, &existing("churn-adhoc", serde_json::json!({"env": "dev"})));
     api.create(dev, &existing("churn-backfill", labels("staging", "churn")));
     api.create(dev, &existing("churn-eu-training", labels("dev", "churn-eu")));
+    let mut retired = existing("churn-retired", labels("dev", "churn"));
+    retired["ghost"] = Value::Bool(true);
+    api.create(dev, &retired);
 
     let (ok, out) = run_step(&c, &step(&c, "cd", "schedule-scoring"), "dev", "aaa1111", &api, &dir);
     assert!(ok, "{out}");
     let prune = step(&c, "cd", "prune-schedules");
     assert_eq!(prune["waitFor"], serde_json::json!(["schedule-scoring"]), "prune after the schedules the spec has are in place");
     let (ok, out) = run_step(&c, &prune, "dev", "aaa1111", &api, &dir);
-    assert!(ok && out.contains("deleted projects/acme-churn-dev/locations/europe-west4/schedules/1 (churn-training)"), "{out}");
+    assert!(ok && out.contains("deleting projects/acme-churn-dev/locations/europe-west4/schedules/1 (churn-training)"), "{out}");
+    assert!(out.contains("already deleted projects/acme-churn-dev/locations/europe-west4/schedules/5 (churn-retired)"), "{out}");
     assert_eq!(display_names(&api), ["churn-adhoc", "churn-backfill", "churn-eu-training", "churn-scoring"]);
     let (ok, out) = run_step(&c, &prune, "dev", "bbb2222", &api, &dir);
-    assert!(ok && !out.contains("deleted") && out.contains("kept churn-scoring"), "{out}");
+    assert!(ok && !out.contains("deleting") && out.contains("kept churn-scoring"), "{out}");
     assert_eq!(display_names(&api).len(), 4);
     // Run from another folder, the schedule files are not where the step looks: it fails and
     // deletes nothing, rather than take "no files" for "no schedules wanted".
     let mut elsewhere = prune.clone();
     elsewhere["dir"] = Value::String(c.model.output_dir.clone());
     let (ok, out) = run_step(&c, &elsewhere, "dev", "ccc3333", &api, &dir);
-    assert!(!ok && out.contains("none is deleted") && !out.contains("deleted projects"), "{out}");
+    assert!(!ok && out.contains("none is deleted") && !out.contains("deleting"), "{out}");
     assert_eq!(display_names(&api).len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -402,19 +433,46 @@ fn dropping_the_last_vertex_schedule_deletes_it_with_prune_schedules() {
 
     let kept = compiled(&dropped);
     assert!(prune_changes(&before, &kept).iter().all(|c| !c.destructive), "the step stays");
+    // Nothing to keep, but it still runs after what the deploy puts in place; in a release, only
+    // once the commit is known deployed in the environment before and the next one's apply ran.
+    for (config, needed) in [("cd", &["tf-apply", "upload-hello"][..]), ("release", &["wait-deployed", "tf-apply", "upload-hello"][..])] {
+        let before_prune = upstream(&kept, config, "prune-schedules");
+        for id in needed {
+            assert!(before_prune.contains(*id), "{config}.yaml: prune-schedules can start before {id}: {before_prune:?}");
+        }
+    }
     let prune = step(&kept, "cd", "prune-schedules");
-    assert_eq!(prune["waitFor"], serde_json::json!(["-"]), "nothing to keep, so nothing to wait for");
     let dir = temp_dir("vertex-schedule-last");
     let api = Api::start(&dir);
     let ours = serde_json::json!({"env": "dev", "managed-by": "mlopsgen", "mlopsgen-project": "relay"});
     api.create("projects/acme-relay-dev/locations/us-central1", &existing("relay-hello", ours));
     let (ok, out) = run_step(&kept, &prune, "dev", "aaa1111", &api, &dir);
-    assert!(ok && out.contains("(relay-hello)") && out.contains("kept none"), "{out}");
+    assert!(ok && out.contains("deleting") && out.contains("(relay-hello)") && out.contains("kept none"), "{out}");
     assert!(api.schedules().is_empty());
     let ci = mlopsgen::model::iam::Member::Sa(mlopsgen::model::SaRole::Ci);
     let granted = kept.model.grants.iter().any(|g| g.member == ci && g.role == "roles/aiplatform.user");
     assert!(granted, "CD cannot delete schedules");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Promotion with neither pipelines nor images left, still pruning: the Vertex AI API stays
+/// enabled (the step calls it), and with no image to promote, the release's prune still waits
+/// for the next environment's apply, which grants the promoter the role it deletes with.
+#[test]
+fn a_spec_with_nothing_on_vertex_ai_still_prunes_after_the_apply() {
+    let text = std::fs::read_to_string(root().join("specs/promotion.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let (images, ci) = (text.find("\nimages:\n"), text.find("\nci:\n"));
+    let (Some(images), Some(ci)) = (images, ci) else { panic!("promotion.yaml has no images or ci section") };
+    let mut bare = format!("{}{}", &text[..images], &text[ci..]);
+    // prod's overrides change the pipeline that is gone now.
+    let (Some(overrides), Some(terraform)) = (bare.find("    overrides:"), bare.find("\nterraform:")) else { panic!("prod overrides moved") };
+    bare.replace_range(overrides..terraform, "");
+    let c = compiled(&bare);
+    assert!(c.model.pipelines.is_empty() && c.model.images.is_empty());
+    assert!(c.model.apis.contains(&"aiplatform.googleapis.com"), "{:?}", c.model.apis);
+    assert!(c.output.get("terraform/apis.tf").is_some_and(|t| t.contains("aiplatform.googleapis.com")));
+    let before_prune = upstream(&c, "release", "prune-schedules");
+    assert!(before_prune.contains("tf-apply"), "the release prunes before the apply: {before_prune:?}");
 }
 
 /// Module-level literals of a generated DAG, read with Python's `ast`.

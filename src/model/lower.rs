@@ -52,10 +52,10 @@ pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> 
     // An environment that schedules nothing on Vertex AI may still hold a schedule an earlier
     // deploy made (the pipeline moved to Composer there, or lost its schedule): once any
     // environment schedules on Vertex AI, every deploy removes what its environment no longer has.
-    // When none does any more, only `ci.prune_schedules` says an earlier spec did.
-    let owns = spec.ci.as_ref().and_then(|c| c.prune_schedules).unwrap_or_else(|| {
-        super::presence::views(&model).any(|v| super::delivery::vertex_scheduled(v).next().is_some())
-    });
+    // When none does any more, only `ci.prune_schedules` says an earlier spec did (`false` is
+    // rejected while one does, and changes nothing here).
+    let owns = spec.ci.as_ref().is_some_and(|c| c.prune_schedules == Some(true))
+        || super::presence::views(&model).any(|v| super::delivery::vertex_scheduled(v).next().is_some());
     own_vertex_schedules(&mut model, owns);
     for (_, view) in &mut model.env_views {
         own_vertex_schedules(view, owns);
@@ -63,10 +63,11 @@ pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> 
     Ok(model)
 }
 
-/// Sets [`super::Ci::owns_vertex_schedules`], deriving the grants again when it changes.
+/// Sets [`super::Ci::owns_vertex_schedules`], deriving the APIs and grants again when it changes.
 fn own_vertex_schedules(m: &mut Model, owns: bool) {
     if let Some(ci) = m.ci.as_mut().filter(|c| c.owns_vertex_schedules != owns) {
         ci.owns_vertex_schedules = owns;
+        m.apis = apis(m);
         m.grants = iam::derive(m);
     }
 }
@@ -628,7 +629,9 @@ fn service_accounts(m: &Model) -> Vec<SaRole> {
 }
 
 fn apis(m: &Model) -> Vec<&'static str> {
-    let vertex = !m.pipelines.is_empty() || !m.endpoints.is_empty() || m.features.is_some() || m.tensorboard;
+    // Deploys that delete stale schedules call Vertex AI even when nothing else of the spec does.
+    let prunes = m.ci.as_ref().is_some_and(|c| c.owns_vertex_schedules);
+    let vertex = !m.pipelines.is_empty() || !m.endpoints.is_empty() || m.features.is_some() || m.tensorboard || prunes;
     let bigquery = m.datasets.iter().any(|d| matches!(d.source, DataSource::BigQuery { .. }))
         || m.endpoints.iter().any(|e| e.request_logging.is_some())
         || m.features.is_some()

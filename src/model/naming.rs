@@ -14,6 +14,15 @@ pub const KFP_HOST_SUFFIX: &str = "-kfp.pkg.dev";
 /// only Vertex AI schedules that carry it (`delivery::Deliverable::StaleSchedules`).
 pub const MANAGED_BY: (&str, &str) = ("managed-by", "mlopsgen");
 
+/// The label that names the project (`mlopsgen-project: <project>`) on a Vertex AI schedule's
+/// runs, beside the environment's labels: what a deploy's prune step matches, so another mlopsgen
+/// project in the same GCP project (say `churn-eu` beside `churn`) keeps its schedules.
+pub const PROJECT_LABEL: &str = "mlopsgen-project";
+
+/// Label keys mlopsgen sets itself, which the spec's labels may not: [`MANAGED_BY`], the
+/// environment's name (`env`) and [`PROJECT_LABEL`]. Deploys find what they made by them.
+pub const RESERVED_LABELS: [&str; 3] = [MANAGED_BY.0, "env", PROJECT_LABEL];
+
 /// Key of the built-in data-validation and drift image; specs may not declare it.
 pub const VALIDATOR_IMAGE: &str = "validator";
 

@@ -149,6 +149,12 @@ impl Checker<'_> {
     fn labels(&mut self, labels: &BTreeMap<String, String>, pointer: &str) {
         for (k, v) in labels {
             let p = pointer_push(pointer, k);
+            if naming::RESERVED_LABELS.contains(&k.as_str()) {
+                let pos = self.key_at(&p);
+                let msg = format!("label `{k}` is set by mlopsgen: deploys find the resources and schedules they made by it");
+                self.report(Code::InvalidValue, pos, msg, Some("use another key".into()));
+                continue;
+            }
             self.name(names::LABEL_KEY, "label key", k, &p);
             self.value_name(names::LABEL_VALUE, "label value", v, &p);
         }

@@ -62,7 +62,11 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
         );
     }
     let promotions = steps.iter().filter(|s| s.id.starts_with("promote-")).map(|s| s.id.clone()).collect();
-    let promoted = deploy::join(&mut steps, "images-promoted", promotions);
+    let mut promoted = deploy::join(&mut steps, "images-promoted", promotions);
+    if promoted.is_empty() {
+        // No image to copy: what follows still waits for the deployment check and the apply.
+        promoted = ready;
+    }
     let uploads = deploy::upload_templates(model, next, &promoted);
     let uploaded = if uploads.is_empty() { promoted.clone() } else { ids(&uploads) };
     steps.extend(uploads);

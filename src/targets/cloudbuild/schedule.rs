@@ -41,6 +41,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from os import environ
@@ -95,8 +96,9 @@ else:
 /// the step first checks that the checkout holds the generated configs where it looks
 /// (`$CONFIGS`): from a wrong working directory it would otherwise delete every schedule,
 /// including those the steps before it just made.
-/// `schedules.delete` starts a long-running operation that removes the schedule; runs it already
-/// started are not touched.
+/// `schedules.delete` starts a long-running operation that removes the schedule (not awaited);
+/// runs it already started are not touched. A schedule already gone (404: another deploy of the
+/// same environment, running at the same time, deleted it after this one listed it) is no error.
 const PRUNE: &str = r#"if not os.path.isdir(environ["CONFIGS"]):
     sys.exit("no " + environ["CONFIGS"] + " in " + os.getcwd() + ": cannot tell which schedules this environment has, so none is deleted")
 wanted = set()
@@ -110,9 +112,16 @@ for schedule in listed(api + "/" + environ["PARENT"] + "/schedules", {}):
     labels = schedule.get("createPipelineJobRequest", {}).get("pipelineJob", {}).get("labels", {})
     name = schedule.get("displayName", "")
     ours = all(labels.get(key) == value for key, value in owner.items())
-    if ours and name not in wanted:
+    if not ours or name in wanted:
+        continue
+    try:
         call("DELETE", api + "/" + schedule["name"])
-        print("deleted", schedule["name"], "(" + name + ")")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        print("already deleted", schedule["name"], "(" + name + ")")
+        continue
+    print("deleting", schedule["name"], "(" + name + ")")
 print("kept", ", ".join(sorted(wanted)) or "none")"#;
 
 /// Pipelines scheduled on Vertex AI ([`delivery::vertex_scheduled`]), with their schedules.
@@ -148,15 +157,10 @@ pub fn body(model: &Model, env: &Environment, pipeline: &Pipeline, schedule: &Sc
     })
 }
 
-/// The label that names the project (`mlopsgen-project: <project>`) on a schedule's runs, beside
-/// the environment's labels: what [`prune`] matches, so another mlopsgen project in the same GCP
-/// project (say `churn-eu` beside `churn`) keeps its schedules.
-const PROJECT_LABEL: &str = "mlopsgen-project";
-
-/// The labels of a schedule's runs: the environment's and [`PROJECT_LABEL`].
+/// The labels of a schedule's runs: the environment's and [`naming::PROJECT_LABEL`].
 fn schedule_labels(model: &Model, env: &Environment) -> std::collections::BTreeMap<String, String> {
     let mut labels = env.labels.clone();
-    labels.insert(PROJECT_LABEL.to_owned(), model.project.name.clone());
+    labels.insert(naming::PROJECT_LABEL.to_owned(), model.project.name.clone());
     labels
 }
 
@@ -176,10 +180,13 @@ pub fn files(model: &Model) -> Vec<(String, String)> {
 
 /// One step per pipeline scheduled on Vertex AI in some environment: create or update its
 /// schedule in the stage's environment, after the templates are uploaded (guarded where other
-/// environments schedule it on Composer, see `only_in`); then [`prune`], after them.
+/// environments schedule it on Composer, see `only_in`); then [`prune`], after them (or, with
+/// none, after `after`: in a release, that chain starts with the check that the commit was
+/// deployed where it comes from, and a step without `waitFor` entries would start with the build).
 pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     let mut steps = upserts(model, stage, after);
-    steps.extend(prune(model, stage, &ids(&steps)));
+    let upserted = if steps.is_empty() { after.to_vec() } else { ids(&steps) };
+    steps.extend(prune(model, stage, &upserted));
     steps
 }
 
@@ -206,7 +213,7 @@ fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
 }
 
 /// With [`crate::model::Ci::owns_vertex_schedules`], the step that deletes the stale schedules of
-/// the stage's environment (`PRUNE`), after `after` (the schedule steps): a pipeline whose
+/// the stage's environment (`PRUNE`), after `after`: a pipeline whose
 /// schedule the spec dropped, or moved to Composer there, stops running on Vertex AI.
 fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
     model.ci.as_ref().filter(|c| c.owns_vertex_schedules)?;
@@ -219,7 +226,7 @@ fn prune(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
             .env("PARENT", format!("projects/{}/locations/{}", stage.var(vars::PROJECT), stage.var(vars::REGION)))
             .env("ENV_NAME", &env)
             .env("MANAGED_BY", format!("{key}={value}"))
-            .env("PROJECT", literal(&format!("{PROJECT_LABEL}={}", model.project.name)))
+            .env("PROJECT", literal(&format!("{}={}", naming::PROJECT_LABEL, model.project.name)))
             .env("CONFIGS", output_path(model, paths::CLOUDBUILD_DIR))
             .env("WANTED", output_path(model, &paths::schedules_dir(&env)))
             .args(["-c", &format!("{CLIENT}{PRUNE}")])
