@@ -224,6 +224,63 @@ fn orphans_are_deleted_only_when_unmodified() {
     p.cmd(&["build", "--check"]).assert().code(0);
 }
 
+/// Terraform is reviewed whole; the files of an environment the spec drops turn up only after
+/// every target ran, as orphans. `diff` and `build` still report them (the backend move first,
+/// as destructive) with the changes to the files that stay.
+#[test]
+fn a_dropped_environments_terraform_files_are_reviewed_with_the_rest() {
+    let dev = "  dev: {gcp_project: acme-demo-dev, region: us-central1}\n";
+    assert!(MINIMAL.contains(dev), "the minimal spec's environment moved");
+    let p = Project::new(&MINIMAL.replace(dev, &format!("{dev}  prod: {{gcp_project: acme-demo-prod, region: us-central1}}\n")));
+    p.cmd(&["build"]).assert().code(0);
+    assert!(p.tree().contains_key("terraform/env/prod.backend.hcl"));
+    p.write_spec(MINIMAL);
+    let expected = |stdout: &str| {
+        let destructive = stdout.find("DESTRUCTIVE").unwrap_or(usize::MAX);
+        let backend = stdout.find("env/prod.backend.hcl").unwrap_or(usize::MAX);
+        destructive < backend
+            && stdout.contains("env/prod.tfvars")
+            && stdout.contains("google_artifact_registry_repository.docker")
+            && stdout.contains("pipeline hello (prod)")
+    };
+    for args in [&["diff"][..], &["build"][..]] {
+        let out = p.cmd(args).output().unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(expected(&stdout), "`{}` left out changes:\n{stdout}", args[0]);
+    }
+    assert!(!p.tree().contains_key("terraform/env/prod.backend.hcl"));
+}
+
+/// A resource that an earlier build wrote into a file mlopsgen no longer generates (an orphan)
+/// and that now lives in another file is neither added nor removed: the orphan, which turns up
+/// after every target ran, is reviewed with the rest of Terraform, not on its own (where the
+/// bucket would read as destroyed).
+#[test]
+fn a_resource_moved_out_of_an_orphaned_file_is_not_reported_destroyed() {
+    let p = Project::new(MINIMAL);
+    p.cmd(&["build"]).assert().code(0);
+    let storage = std::fs::read_to_string(p.out().join("terraform/storage.tf")).unwrap_or_default();
+    let start = storage.find("# storage.buckets.artifacts\n").unwrap_or_else(|| panic!("no artifacts bucket in storage.tf"));
+    let end = start + storage[start..].find("\n}\n").unwrap_or_else(|| panic!("unterminated block")) + 3;
+    let (moved, rest) = (storage[start..end].to_owned(), format!("{}{}", &storage[..start], &storage[end..]));
+    // As an earlier build would have left them: the bucket in `legacy.tf`, both files in the manifest.
+    std::fs::write(p.out().join("terraform/storage.tf"), &rest).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(p.out().join("terraform/legacy.tf"), &moved).unwrap_or_else(|e| panic!("{e}"));
+    let manifest_path = p.out().join(".mlopsgen/manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest_path).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    manifest["files"]["terraform/storage.tf"] = mlopsgen::output::manifest::sha256_hex(rest.as_bytes()).into();
+    manifest["files"]["terraform/legacy.tf"] = mlopsgen::output::manifest::sha256_hex(moved.as_bytes()).into();
+    std::fs::write(&manifest_path, manifest.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    for args in [&["diff"][..], &["build"][..]] {
+        let out = p.cmd(args).output().unwrap_or_else(|e| panic!("{e}"));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("legacy.tf") || args[0] == "build", "`diff` does not show the orphan:\n{stdout}");
+        assert!(!stdout.contains("google_storage_bucket.artifacts") && !stdout.contains("DESTRUCTIVE"), "`{}`:\n{stdout}", args[0]);
+    }
+    assert!(!p.out().join("terraform/legacy.tf").exists(), "the orphan stays");
+    p.cmd(&["build", "--check"]).assert().code(0);
+}
+
 #[test]
 fn rebuilds_are_byte_identical_and_key_order_does_not_matter() {
     let a = Project::new(MINIMAL);
