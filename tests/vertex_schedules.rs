@@ -397,10 +397,16 @@ fn a_release_into_an_environment_on_composer_deletes_its_vertex_schedules() {
     let (ok, out) = run_step(&c, &step(&c, "release", "prune-schedules"), "dev", "aaa1111", &api, &dir);
     assert!(ok && out.contains("(demand-training)") && out.contains("(demand-scoring)") && out.contains("kept none"), "{out}");
     assert!(api.schedules().is_empty());
-    // The release into staging runs as the promoter; staging's own view grants it the scheduler role.
-    let view = m.for_env("staging");
-    let granted = view.grants.iter().any(|g| g.member == mlopsgen::model::iam::Member::Promoter && g.role == "roles/aiplatform.user");
-    assert!(granted, "the promoter cannot delete schedules in staging");
+    // The release into staging runs as the promoter. Staging schedules nothing on Vertex AI, so
+    // its own view grants the custom role with the two permissions the step uses, not
+    // `roles/aiplatform.user`; dev, which schedules, keeps that one.
+    use mlopsgen::model::iam::{Member, SCHEDULE_PRUNER};
+    let roles = |env: &str| -> Vec<&str> { m.for_env(env).grants.iter().filter(|g| g.member == Member::Promoter).map(|g| g.role).collect() };
+    assert!(roles("staging").contains(&SCHEDULE_PRUNER.id) && !roles("staging").contains(&"roles/aiplatform.user"), "{:?}", roles("staging"));
+    assert!(roles("dev").contains(&"roles/aiplatform.user") && !roles("dev").contains(&SCHEDULE_PRUNER.id), "{:?}", roles("dev"));
+    assert_eq!(SCHEDULE_PRUNER.permissions, ["aiplatform.schedules.delete", "aiplatform.schedules.list"]);
+    let iam = c.output.get("terraform/iam.tf").unwrap_or_default();
+    assert!(iam.contains("resource \"google_project_iam_custom_role\" \"schedule_pruner\""), "Terraform does not create the role");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -450,7 +456,9 @@ fn dropping_the_last_vertex_schedule_deletes_it_with_prune_schedules() {
     assert!(ok && out.contains("deleting") && out.contains("(relay-hello)") && out.contains("kept none"), "{out}");
     assert!(api.schedules().is_empty());
     let ci = mlopsgen::model::iam::Member::Sa(mlopsgen::model::SaRole::Ci);
-    let granted = kept.model.grants.iter().any(|g| g.member == ci && g.role == "roles/aiplatform.user");
+    // Nothing scheduled, so the custom role with the two permissions it uses, not aiplatform.user.
+    let pruner = mlopsgen::model::iam::SCHEDULE_PRUNER.id;
+    let granted = kept.model.grants.iter().any(|g| g.member == ci && g.role == pruner);
     assert!(granted, "CD cannot delete schedules");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -495,7 +495,8 @@ pub const RELEASE_CHECKS_PLAN: &str =
 /// apply SA (see `cloudbuild::terraform`).
 fn terraform(a: &mut Actions, m: &Model) {
     use super::terraform_access::{applies, areas, plans, reviews, runs_as, secrets_read};
-    let custom = m.grants.iter().any(|g| super::iam::custom_role(g.role).is_some());
+    let used = |id: &str| m.grants.iter().any(|g| g.role == id);
+    let custom = super::iam::CUSTOM_ROLES.iter().any(|c| super::iam::creates(m, c, used));
     if plans(m) {
         let why = "ci.terraform.plan: the first environment's PR build runs terraform plan for this environment as its plan SA";
         a.add(Member::Checker, Act::Impersonate, Scope::ServiceAccount(SaRole::Plan), why);

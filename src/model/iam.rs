@@ -186,6 +186,12 @@ pub struct CustomRole {
     pub title: &'static str,
     /// Its permissions.
     pub permissions: &'static [&'static str],
+    /// Whether Terraform keeps it wherever CI is set up, used or not: a deleted custom role can be
+    /// undeleted for 7 days, then its id stays taken for up to 30 more
+    /// (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/delete>; the google
+    /// provider's `google_project_iam_custom_role` notes), so a role whose use comes and goes with
+    /// the spec must not come and go with it.
+    pub kept_with_ci: bool,
 }
 
 /// Calling an endpoint's predict method: `roles/aiplatform.user` has 446 permissions, and the
@@ -194,10 +200,27 @@ pub const ENDPOINT_PREDICTOR: CustomRole = CustomRole {
     id: "endpoint_predictor",
     title: "Vertex AI endpoint predictor",
     permissions: &["aiplatform.endpoints.predict"],
+    kept_with_ci: false,
 };
 
-/// Every custom role (Terraform creates those a grant uses).
-pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR];
+/// Deleting the Vertex AI schedules a deploy made that its environment no longer has, where the
+/// deploy schedules nothing itself: `roles/aiplatform.user` (446 permissions) would be granted
+/// for two. The role stays while CI does: `ci.prune_schedules` is meant to come and go.
+pub const SCHEDULE_PRUNER: CustomRole = CustomRole {
+    id: "schedule_pruner",
+    title: "Vertex AI schedule pruner",
+    permissions: &["aiplatform.schedules.delete", "aiplatform.schedules.list"],
+    kept_with_ci: true,
+};
+
+/// Every custom role (Terraform creates those a grant uses, and those kept with CI).
+pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR, SCHEDULE_PRUNER];
+
+/// Whether Terraform creates custom role `c` for `m`, where `used` says whether a grant names a
+/// role: those a grant uses, and those [`CustomRole::kept_with_ci`] wherever CI is set up.
+pub fn creates(m: &Model, c: &CustomRole, used: impl Fn(&str) -> bool) -> bool {
+    (c.kept_with_ci && m.ci.is_some()) || used(c.id)
+}
 
 /// Whether a grant's role is one of [`CUSTOM_ROLES`].
 pub fn custom_role(role: &str) -> Option<&'static CustomRole> {
@@ -299,7 +322,8 @@ pub fn derive_all(models: &[&Model]) -> Vec<Grant> {
     for m in models {
         collect(&mut g, m);
     }
-    let custom = g.0.keys().any(|(_, _, role)| custom_role(role).is_some());
+    let used = |id: &str| g.0.keys().any(|(_, _, role)| *role == id);
+    let custom = models.iter().any(|m| CUSTOM_ROLES.iter().any(|c| creates(m, c, used)));
     for m in models {
         terraform(&mut g, m, custom);
     }
@@ -507,7 +531,9 @@ fn ci(g: &mut Grants, m: &Model) {
 /// What a build needs to put a commit into an environment (CD into the first one, a release into
 /// the next): one arm per [`Deliverable`] (the twin of `actions::deploys`).
 fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
-    for d in delivery::deliverables(m) {
+    let delivered = delivery::deliverables(m);
+    let schedules = delivered.iter().any(|d| matches!(d, Deliverable::Schedule(_)));
+    for d in delivered {
         match d {
             Deliverable::Image(image) => g.add(who, Scope::DockerRepo, AR_WRITER, format!("{by} pushes image `{}`", image.key)),
             // Impersonating the apply SA is granted with the rest of `ci.terraform` (`terraform`).
@@ -519,9 +545,14 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
                 g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
                 g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
             }
-            Deliverable::StaleSchedules => {
+            // Where the deploy also schedules, the role it schedules with covers this.
+            Deliverable::StaleSchedules if schedules => {
                 let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
                 g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
+            }
+            Deliverable::StaleSchedules => {
+                let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
+                g.add(who, Scope::Project, SCHEDULE_PRUNER.id, format!("{why} (schedules have no narrower scope)"));
             }
             Deliverable::Service(s) => {
                 let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);

@@ -107,6 +107,20 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   ]
 }
 
+# No predefined role is this narrow (see `mlopsgen iam`). Kept while CI is set up, used or not: a deleted custom role's id stays taken for weeks.
+resource "google_project_iam_custom_role" "schedule_pruner" {
+  project = var.project_id
+  role_id = "churn_schedule_pruner"
+  title   = "Vertex AI schedule pruner"
+  permissions = [
+    "aiplatform.schedules.delete",
+    "aiplatform.schedules.list"
+  ]
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `scoring` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {

@@ -77,6 +77,20 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   ]
 }
 
+# No predefined role is this narrow (see `mlopsgen iam`). Kept while CI is set up, used or not: a deleted custom role's id stays taken for weeks.
+resource "google_project_iam_custom_role" "schedule_pruner" {
+  project = var.project_id
+  role_id = "demand_schedule_pruner"
+  title   = "Vertex AI schedule pruner"
+  permissions = [
+    "aiplatform.schedules.delete",
+    "aiplatform.schedules.list"
+  ]
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `scoring` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `tuning` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
@@ -275,6 +289,15 @@ resource "google_project_iam_member" "ci_logging_logwriter" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
   project = var.project_id
   role    = "roles/logging.logWriter"
+  member  = google_service_account.ci.member
+}
+
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# ci: CD deletes the Vertex AI schedules mlopsgen made that this environment no longer has (schedules have no narrower scope)
+resource "google_project_iam_member" "ci_schedule_pruner" {
+  count   = contains(var.present_resources, "google_project_iam_member.ci_schedule_pruner") && contains(var.ci_triggers, "cd") ? 1 : 0
+  project = var.project_id
+  role    = google_project_iam_custom_role.schedule_pruner.id
   member  = google_service_account.ci.member
 }
 
@@ -602,11 +625,21 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalert
   ]
 }
 
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# ci: a release from the previous environment deletes the Vertex AI schedules mlopsgen made that this environment no longer has (schedules have no narrower scope)
+resource "google_project_iam_member" "promoter_schedule_pruner" {
+  count   = contains(var.present_resources, "google_project_iam_member.promoter_schedule_pruner") && (var.promoter_sa != "") ? 1 : 0
+  project = var.project_id
+  role    = google_project_iam_custom_role.schedule_pruner.id
+  member  = "serviceAccount:${var.promoter_sa}"
+}
+
+# Only in dev (environments.<env>.overrides: the others do not have it).
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `training` (the scheduler API has no narrower scope)
 # ci: a release from the previous environment deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 resource "google_project_iam_member" "promoter_aiplatform_user" {
-  count   = var.promoter_sa != "" ? 1 : 0
+  count   = contains(var.present_resources, "google_project_iam_member.promoter_aiplatform_user") && (var.promoter_sa != "") ? 1 : 0
   project = var.project_id
   role    = "roles/aiplatform.user"
   member  = "serviceAccount:${var.promoter_sa}"

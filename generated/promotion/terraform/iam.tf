@@ -53,6 +53,20 @@ resource "google_service_account" "apply" {
   ]
 }
 
+# No predefined role is this narrow (see `mlopsgen iam`). Kept while CI is set up, used or not: a deleted custom role's id stays taken for weeks.
+resource "google_project_iam_custom_role" "schedule_pruner" {
+  project = var.project_id
+  role_id = "relay_schedule_pruner"
+  title   = "Vertex AI schedule pruner"
+  permissions = [
+    "aiplatform.schedules.delete",
+    "aiplatform.schedules.list"
+  ]
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `hello` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
   project = var.project_id
@@ -244,6 +258,13 @@ resource "google_project_iam_member" "plan_cloudbuild_viewer" {
   member  = google_service_account.plan.member
 }
 
+# ci.terraform.plan: terraform plan refreshes the custom roles resources
+resource "google_project_iam_member" "plan_iam_roleviewer" {
+  project = var.project_id
+  role    = "roles/iam.roleViewer"
+  member  = google_service_account.plan.member
+}
+
 # ci.terraform.plan: terraform plan refreshes the IAM policies resources
 resource "google_project_iam_member" "plan_iam_securityreviewer" {
   project = var.project_id
@@ -311,6 +332,13 @@ resource "google_project_iam_member" "apply_bigquery_admin" {
 resource "google_project_iam_member" "apply_cloudbuild_editor" {
   project = var.project_id
   role    = "roles/cloudbuild.editor"
+  member  = google_service_account.apply.member
+}
+
+# ci.terraform.apply: terraform apply manages the custom roles resources
+resource "google_project_iam_member" "apply_iam_roleadmin" {
+  project = var.project_id
+  role    = "roles/iam.roleAdmin"
   member  = google_service_account.apply.member
 }
 

@@ -45,5 +45,6 @@ composer_environment_composer_config_environment_size        = "ENVIRONMENT_SIZE
 monitoring_notification_channel_email_0_display_name         = "demand: email:forecasting-dev@acme.example"
 monitoring_notification_channel_email_0_labels_email_address = "forecasting-dev@acme.example"
 present_resources = [
+  "google_project_iam_member.promoter_aiplatform_user",
   "google_service_account_iam_member.promoter_on_pipelines_iam_serviceaccountuser"
 ]

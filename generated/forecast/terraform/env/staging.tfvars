@@ -46,6 +46,7 @@ present_resources = [
   "google_project_service.composer",
   "google_storage_bucket.composer",
   "google_service_account.composer",
+  "google_project_iam_member.ci_schedule_pruner",
   "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser",
   "google_project_iam_member.composer_aiplatform_user",
   "google_project_iam_member.composer_bigquery_jobuser",
@@ -55,6 +56,7 @@ present_resources = [
   "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer",
   "google_project_iam_member.plan_composer_viewer",
   "google_service_account_iam_member.composer_agent_on_composer_composer_serviceagentv2ext",
+  "google_project_iam_member.promoter_schedule_pruner",
   "google_storage_bucket_iam_member.promoter_composer_bucket_storage_objectuser",
   "google_composer_environment.composer",
   "google_monitoring_alert_policy.dag_failures"
