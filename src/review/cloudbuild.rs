@@ -2,8 +2,8 @@
 //! `name` is its builder image), and the build-level settings (`options`, `substitutions`,
 //! `timeout`, `availableSecrets`, `images`…) as one `<file> / settings` change.
 //!
-//! Destructive: a deploy's `prune-schedules` step removed, after which Vertex AI schedules the
-//! spec drops are never deleted and keep starting runs.
+//! Destructive: a deploy's `prune-schedules` step removed (or the whole config that had one),
+//! after which Vertex AI schedules the spec drops are never deleted and keep starting runs.
 
 use super::{compare_keyed, diff_fields, files_under, flatten_json, Change, Fields, Kind};
 use super::Files;
@@ -15,6 +15,10 @@ use std::collections::BTreeMap;
 /// schedule also drops the step that would delete it, and Vertex AI keeps starting its runs.
 const PRUNING_STOPS: &str = "schedules this change drops keep running on Vertex AI: nothing deletes them any more \
                              (set `ci.prune_schedules: true` until this change has reached every environment)";
+
+/// Why removing a config that pruned schedules is flagged (`ci` removed): no deploy deletes them.
+const PRUNING_GONE: &str = "no deploy deletes the Vertex AI schedules mlopsgen made any more: they keep starting runs \
+                            until deleted by hand (`gcloud ai schedules delete`)";
 
 /// Steps by id (`#<index>` without one) and the other top-level fields.
 fn parse(text: &str) -> (BTreeMap<String, Fields>, Fields) {
@@ -66,8 +70,13 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
             out.push(c);
         }
     }
-    for (path, _) in files_under(old, "cloudbuild/", ".yaml").filter(|(p, _)| !new.contains_key(*p)) {
-        out.push(Change::new(path.trim_start_matches("cloudbuild/").to_owned(), Kind::Removed));
+    for (path, text) in files_under(old, "cloudbuild/", ".yaml").filter(|(p, _)| !new.contains_key(*p)) {
+        let mut c = Change::new(path.trim_start_matches("cloudbuild/").to_owned(), Kind::Removed);
+        if parse(text).0.contains_key(PRUNE_STEP) {
+            c.destructive = true;
+            c.summary = Some(PRUNING_GONE.to_owned());
+        }
+        out.push(c);
     }
     out
 }
@@ -75,6 +84,17 @@ pub fn changes(old: &Files, new: &Files) -> Vec<Change> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_that_pruned_schedules_removed_is_destructive() {
+        let cd = "steps:\n  - id: upload\n    name: gcloud\n  - id: prune-schedules\n    name: gcloud\n";
+        let pr = "steps:\n  - id: test\n    name: python\n";
+        let old = Files::from([("cloudbuild/cd.yaml".to_owned(), cd.to_owned()), ("cloudbuild/pr.yaml".to_owned(), pr.to_owned())]);
+        let c = changes(&old, &Files::new());
+        let seen: Vec<_> = c.iter().map(|c| (c.subject.as_str(), c.kind, c.destructive)).collect();
+        assert_eq!(seen, [("cd.yaml", Kind::Removed, true), ("pr.yaml", Kind::Removed, false)]);
+        assert!(c[0].summary.as_deref().is_some_and(|s| s.contains("gcloud ai schedules delete")));
+    }
 
     #[test]
     fn reports_steps_and_settings() {
