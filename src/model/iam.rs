@@ -186,21 +186,22 @@ pub struct CustomRole {
     pub title: &'static str,
     /// Its permissions.
     pub permissions: &'static [&'static str],
-    /// Whether Terraform keeps it wherever CI is set up, used or not: a deleted custom role can be
-    /// undeleted for 7 days, then its id stays taken for up to 30 more
+    /// Where Terraform keeps it, used or not: a deleted custom role can be undeleted for 7 days,
+    /// then its id stays taken for up to 30 more
     /// (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/delete>; the google
-    /// provider's `google_project_iam_custom_role` notes), so a role whose use comes and goes with
-    /// the spec must not come and go with it.
-    pub kept_with_ci: bool,
+    /// provider's `google_project_iam_custom_role` notes), so a role whose use comes and goes
+    /// with the spec stays while what it is for does.
+    pub kept: fn(&Model) -> bool,
 }
 
 /// Calling an endpoint's predict method: `roles/aiplatform.user` has 446 permissions, and the
 /// provider has no endpoint-level IAM resource, so callers get a project role with just this.
+/// The role stays while the spec has endpoints: their callers come and go.
 pub const ENDPOINT_PREDICTOR: CustomRole = CustomRole {
     id: "endpoint_predictor",
     title: "Vertex AI endpoint predictor",
     permissions: &["aiplatform.endpoints.predict"],
-    kept_with_ci: false,
+    kept: |m| !m.endpoints.is_empty(),
 };
 
 /// Deleting the Vertex AI schedules a deploy made that its environment no longer has, where the
@@ -210,16 +211,16 @@ pub const SCHEDULE_PRUNER: CustomRole = CustomRole {
     id: "schedule_pruner",
     title: "Vertex AI schedule pruner",
     permissions: &["aiplatform.schedules.delete", "aiplatform.schedules.list"],
-    kept_with_ci: true,
+    kept: |m| m.ci.is_some(),
 };
 
-/// Every custom role (Terraform creates those a grant uses, and those kept with CI).
+/// Every custom role (Terraform creates those a grant uses, and those [`CustomRole::kept`]).
 pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR, SCHEDULE_PRUNER];
 
 /// Whether Terraform creates custom role `c` for `m`, where `used` says whether a grant names a
-/// role: those a grant uses, and those [`CustomRole::kept_with_ci`] wherever CI is set up.
+/// role: those a grant uses, and those [`CustomRole::kept`] there.
 pub fn creates(m: &Model, c: &CustomRole, used: impl Fn(&str) -> bool) -> bool {
-    (c.kept_with_ci && m.ci.is_some()) || used(c.id)
+    (c.kept)(m) || used(c.id)
 }
 
 /// Whether a grant's role is one of [`CUSTOM_ROLES`].

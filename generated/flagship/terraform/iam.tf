@@ -94,7 +94,7 @@ data "google_storage_project_service_account" "this" {
   project = var.project_id
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`).
+# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
 resource "google_project_iam_custom_role" "endpoint_predictor" {
   project = var.project_id
   role_id = "churn_endpoint_predictor"
@@ -107,7 +107,7 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   ]
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while CI is set up, used or not: a deleted custom role's id stays taken for weeks.
+# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
 resource "google_project_iam_custom_role" "schedule_pruner" {
   project = var.project_id
   role_id = "churn_schedule_pruner"

@@ -54,11 +54,7 @@ pub fn file(m: &Model) -> TfFile {
                     .attr("permissions", Expression::Array(c.permissions.iter().map(|p| s(*p)).collect()))
                     .attr("depends_on", depends_on_apis(m, &["iam.googleapis.com"])),
             )
-            .note(if c.kept_with_ci {
-                "No predefined role is this narrow (see `mlopsgen iam`). Kept while CI is set up, used or not: a deleted custom role's id stays taken for weeks."
-            } else {
-                "No predefined role is this narrow (see `mlopsgen iam`)."
-            }),
+            .note("No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks."),
         );
     }
     let created = super::storage::prediction_datasets(m);
