@@ -91,7 +91,8 @@ impl SpanIndex {
         self.find(pointer, false)
     }
 
-    /// Position of the key naming `pointer` (falls back to the value, then ancestors).
+    /// Position of the key naming `pointer` (falls back to its value; for a node the document
+    /// does not have, to its nearest ancestor's key).
     pub fn key(&self, pointer: &str) -> Pos {
         self.find(pointer, true)
     }
@@ -145,12 +146,15 @@ impl Open {
 }
 
 /// Where the node at `pointer` is written, as the full index would record it: its value's
-/// position (or its nearest ancestor's, or 1:1) and its key's, if it names a mapping entry. Reads
+/// position and its key's, if it names a mapping entry; for a node the document does not have,
+/// those of its nearest ancestor that it has (or 1:1). Reads
 /// the events only up to the node, or to the end of its deepest ancestor, keeping one frame per
 /// open container; the same events and positions as [`build`], which the tests check node by node.
 fn locate(text: &str, pointer: &str) -> (Pos, Option<Pos>) {
     let wanted: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
     let (mut value, mut key) = (Pos { line: 1, col: 1 }, None);
+    // The key naming the next node on the path, once read.
+    let mut named = None;
     let mut stack: Vec<Open> = Vec::new();
     let mut parser = Parser::new_from_str(text);
     while let Ok((event, mark)) = parser.next_token() {
@@ -159,8 +163,8 @@ fn locate(text: &str, pointer: &str) -> (Pos, Option<Pos>) {
             Event::Scalar(text, ..) if matches!(stack.last(), Some(Open { next: Ok(None), .. })) => {
                 let depth = stack.len();
                 if let Some(map) = stack.last_mut() {
-                    if map.on_path && depth == wanted.len() && wanted.last() == Some(&text) {
-                        key = Some(pos);
+                    if map.on_path && wanted.get(depth - 1) == Some(&text) {
+                        named = Some(pos);
                     }
                     map.next = Ok(Some(text));
                 }
@@ -188,6 +192,7 @@ fn locate(text: &str, pointer: &str) -> (Pos, Option<Pos>) {
         };
         if on_path {
             value = pos;
+            key = named.take();
             if depth == wanted.len() {
                 break;
             }
@@ -209,10 +214,19 @@ impl Positions {
         self.find(&self.values, pointer)
     }
 
+    /// The key naming the node, its value if no key names it (a sequence item, the root), or,
+    /// for a node the document does not have, the same for its nearest ancestor: a missing field
+    /// is reported at the key of the mapping it belongs in.
     fn key(&self, pointer: &str) -> Pos {
-        match self.keys.get(pointer) {
-            Some(pos) => *pos,
-            None => self.value(pointer),
+        let mut p = pointer;
+        loop {
+            if let Some(pos) = self.keys.get(p).or_else(|| self.values.get(p)) {
+                return *pos;
+            }
+            match p.rfind('/') {
+                Some(i) => p = &p[..i],
+                None => return Pos { line: 1, col: 1 },
+            }
         }
     }
 
@@ -602,6 +616,17 @@ mod tests {
         assert_eq!(doc.spans.value("/a/c/1"), Pos { line: 3, col: 10 });
         assert!(doc.spans.positions.get().is_some(), "the second position did not use the index");
         assert_eq!(doc.spans.key("/a/c"), Pos { line: 3, col: 3 });
+    }
+
+    #[test]
+    fn a_missing_field_is_reported_at_the_key_of_its_mapping() {
+        let text = "top: 1\nci:\n  github: {owner: acme}\n  branch: main\n";
+        let doc = parse(text).unwrap_or_else(|e| panic!("{e:?}"));
+        // Located (the first lookup), then from the index (the second): the same answer.
+        assert_eq!(doc.spans.key("/ci/approve_last"), Pos { line: 2, col: 1 });
+        assert_eq!(doc.spans.key("/ci/approve_last"), Pos { line: 2, col: 1 });
+        assert_eq!(doc.spans.key("/ci/github/repo"), Pos { line: 3, col: 3 });
+        assert_eq!(doc.spans.value("/ci/github/repo"), Pos { line: 3, col: 11 });
     }
 
     #[test]
