@@ -71,6 +71,21 @@ fn removing_a_grant_fails_naming_identity_action_and_permission() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("IAM problem(s)"));
 }
 
+/// Forecast's staging and prod run on Composer, so a release into them only deletes stale Vertex
+/// AI schedules, with the `schedule_pruner` custom role rather than `roles/aiplatform.user`: the
+/// proof checks each environment against its own grants, so without that binding the promoter
+/// lacks both permissions there (dev's `aiplatform.user` does not stand in for it).
+#[test]
+fn the_schedule_pruner_is_what_lets_a_release_prune_an_environment_on_composer() {
+    let out = iam(&["specs/forecast.yaml", "--without", "google_project_iam_member.promoter_schedule_pruner"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for permission in ["aiplatform.schedules.list", "aiplatform.schedules.delete"] {
+        let missing = format!("missing: promoter (previous environment's CI SA) needs {permission} on project");
+        assert!(text.lines().any(|l| l.starts_with(&missing) && l.contains("deletes the Vertex AI schedules")), "no `{missing}` in:\n{text}");
+    }
+}
+
 #[test]
 fn an_unknown_binding_is_bad_usage() {
     let out = iam(&["specs/flagship.yaml", "--without", "google_project_iam_member.nope"]);
