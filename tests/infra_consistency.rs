@@ -368,21 +368,20 @@ fn identity(kind: &str) -> SaRole {
     Workflow::named(kind).unwrap_or_else(|| panic!("no workflow {kind}")).identity()
 }
 
-/// A custom role outlives its last grant while what it is for exists: a deleted custom role's id
-/// stays taken for weeks, so a caller or a `ci.prune_schedules` that comes back within them would
-/// fail the apply. The flagship without its only endpoint caller keeps `endpoint_predictor`; a
-/// deploy that schedules as `roles/aiplatform.user` still has `schedule_pruner` beside it; a spec
-/// without endpoints or CI has neither.
+/// Terraform creates a custom role only where a grant uses it, but the apply SA may manage custom
+/// roles whether or not the module has one: it cannot use a role in the apply that grants it (IAM
+/// propagates in minutes), so the change that brings the first one (here, the flagship's only
+/// endpoint caller, on a module without it) applies with a role granted long before.
 #[test]
-fn custom_roles_stay_while_what_they_are_for_exists() {
+fn the_apply_sa_may_manage_custom_roles_before_the_first_one() {
     let caller = "    endpoint: churn\n    # Serves the latest batch scores too";
     assert!(flagship().contains(caller), "the flagship's service no longer calls the endpoint");
     let c = build(&flagship().replace(caller, "    # Serves the latest batch scores too"));
-    let roles = resources(&tf(&c, "iam.tf"), "google_project_iam_custom_role").into_keys().collect::<Vec<_>>();
-    assert_eq!(roles, ["endpoint_predictor", "schedule_pruner"]);
-    let custom = |role: &str| c.model.grants.iter().any(|g| g.role == role);
-    assert!(!custom("endpoint_predictor") && !custom("schedule_pruner"), "the roles are unused here");
-    let minimal = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/minimal.yaml")).unwrap_or_default();
-    let c = build(&minimal.replace("output: ../generated/minimal", "output: generated"));
-    assert!(resources(&tf(&c, "iam.tf"), "google_project_iam_custom_role").is_empty());
+    let iam = tf(&c, "iam.tf");
+    assert!(resources(&iam, "google_project_iam_custom_role").is_empty(), "a custom role no grant uses");
+    let members = resources(&iam, "google_project_iam_member");
+    for (binding, role) in [("apply_iam_roleadmin", "roles/iam.roleAdmin"), ("plan_iam_roleviewer", "roles/iam.roleViewer")] {
+        let body = members.get(binding).unwrap_or_else(|| panic!("no {binding}"));
+        assert_eq!(attr(body, "role"), &Expression::from(role), "{binding}");
+    }
 }

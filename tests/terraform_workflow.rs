@@ -230,10 +230,9 @@ fn walk(spec: &str) {
     assert_eq!(applied, Vec::from_iter(all.iter().cloned()), "{spec}");
 
     // The plan identity cannot apply: none of its roles holds a permission any apply act needs.
-    let custom = m.grants.iter().any(|g| mlopsgen::model::iam::custom_role(g.role).is_some());
     // (What apply needs beyond what planning reads: the changes.)
-    let reads: BTreeSet<&str> = areas(m, custom).iter().flat_map(|a| a.reads.iter().copied()).collect();
-    let mut writes: BTreeSet<&str> = areas(m, custom).iter().flat_map(|a| a.manages.iter().copied()).filter(|p| !reads.contains(p)).collect();
+    let reads: BTreeSet<&str> = areas(m).iter().flat_map(|a| a.reads.iter().copied()).collect();
+    let mut writes: BTreeSet<&str> = areas(m).iter().flat_map(|a| a.manages.iter().copied()).filter(|p| !reads.contains(p)).collect();
     writes.extend(proof::table::needs(Act::WriteObjects).permissions.iter().filter(|p| !p.ends_with(".get") && !p.ends_with(".list")));
     assert!(writes.contains("resourcemanager.projects.setIamPolicy") && writes.contains("storage.objects.create"));
     for g in m.grants.iter().filter(|g| g.member == Member::Sa(SaRole::Plan)) {
@@ -261,7 +260,7 @@ fn walk(spec: &str) {
     assert_eq!(promoter_plans, ["roles/storage.objectCreator"]);
     assert!(!roles.grants("roles/storage.objectCreator", "storage.objects.delete"), "a published plan could be replaced");
     // Every area's permissions are listed in the proof's table.
-    for a in areas(m, custom) {
+    for a in areas(m) {
         assert!(by_name(a.name).is_some());
     }
 }

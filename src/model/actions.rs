@@ -495,13 +495,11 @@ pub const RELEASE_CHECKS_PLAN: &str =
 /// apply SA (see `cloudbuild::terraform`).
 fn terraform(a: &mut Actions, m: &Model) {
     use super::terraform_access::{applies, areas, plans, reviews, runs_as, secrets_read};
-    let used = |id: &str| m.grants.iter().any(|g| g.role == id);
-    let custom = super::iam::CUSTOM_ROLES.iter().any(|c| super::iam::creates(m, c, used));
     if plans(m) {
         let why = "ci.terraform.plan: the first environment's PR build runs terraform plan for this environment as its plan SA";
         a.add(Member::Checker, Act::Impersonate, Scope::ServiceAccount(SaRole::Plan), why);
         a.add(SaRole::Plan, Act::ReadObjects, Scope::StateBucket, "ci.terraform.plan: terraform plan reads the state (-lock=false)");
-        for area in areas(m, custom) {
+        for area in areas(m) {
             a.add(SaRole::Plan, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.plan: terraform plan refreshes the {} resources", area.name));
         }
         for id in secrets_read(m) {
@@ -524,7 +522,7 @@ fn terraform(a: &mut Actions, m: &Model) {
             a.add(SaRole::Apply, Act::ReadObjects, Scope::StatePlans, why);
             a.add(SaRole::Promote, Act::ReadBuilds, Scope::Project, RELEASE_CHECKS_PLAN);
         }
-        for area in areas(m, custom) {
+        for area in areas(m) {
             a.add(SaRole::Apply, Act::ReadInfra(area.name), Scope::Project, format!("ci.terraform.apply: the apply build's plan refreshes the {} resources", area.name));
             a.add(SaRole::Apply, Act::ManageInfra(area.name), Scope::Project, format!("ci.terraform.apply: terraform apply manages the {} resources", area.name));
         }

@@ -186,42 +186,32 @@ pub struct CustomRole {
     pub title: &'static str,
     /// Its permissions.
     pub permissions: &'static [&'static str],
-    /// Where Terraform keeps it, used or not: a deleted custom role can be undeleted for 7 days,
-    /// then its id stays taken for up to 30 more
-    /// (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/delete>; the google
-    /// provider's `google_project_iam_custom_role` notes), so a role whose use comes and goes
-    /// with the spec stays while what it is for does.
-    pub kept: fn(&Model) -> bool,
 }
 
 /// Calling an endpoint's predict method: `roles/aiplatform.user` has 446 permissions, and the
 /// provider has no endpoint-level IAM resource, so callers get a project role with just this.
-/// The role stays while the spec has endpoints: their callers come and go.
 pub const ENDPOINT_PREDICTOR: CustomRole = CustomRole {
     id: "endpoint_predictor",
     title: "Vertex AI endpoint predictor",
     permissions: &["aiplatform.endpoints.predict"],
-    kept: |m| !m.endpoints.is_empty(),
 };
 
 /// Deleting the Vertex AI schedules a deploy made that its environment no longer has, where the
 /// deploy schedules nothing itself: `roles/aiplatform.user` (446 permissions) would be granted
-/// for two. The role stays while CI does: `ci.prune_schedules` is meant to come and go.
+/// for two.
 pub const SCHEDULE_PRUNER: CustomRole = CustomRole {
     id: "schedule_pruner",
     title: "Vertex AI schedule pruner",
     permissions: &["aiplatform.schedules.delete", "aiplatform.schedules.list"],
-    kept: |m| m.ci.is_some(),
 };
 
-/// Every custom role (Terraform creates those a grant uses, and those [`CustomRole::kept`]).
+/// Every custom role (Terraform creates those a grant uses).
+///
+/// A role no grant uses any more is deleted, and a deleted custom role can be undeleted for 7
+/// days only (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/delete>; the
+/// google provider undeletes it when it is declared again within them); after that its id stays
+/// taken for up to 30 days more, and an apply that declares it again fails until then.
 pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR, SCHEDULE_PRUNER];
-
-/// Whether Terraform creates custom role `c` for `m`, where `used` says whether a grant names a
-/// role: those a grant uses, and those [`CustomRole::kept`] there.
-pub fn creates(m: &Model, c: &CustomRole, used: impl Fn(&str) -> bool) -> bool {
-    (c.kept)(m) || used(c.id)
-}
 
 /// Whether a grant's role is one of [`CUSTOM_ROLES`].
 pub fn custom_role(role: &str) -> Option<&'static CustomRole> {
@@ -323,10 +313,8 @@ pub fn derive_all(models: &[&Model]) -> Vec<Grant> {
     for m in models {
         collect(&mut g, m);
     }
-    let used = |id: &str| g.0.keys().any(|(_, _, role)| *role == id);
-    let custom = models.iter().any(|m| CUSTOM_ROLES.iter().any(|c| creates(m, c, used)));
     for m in models {
-        terraform(&mut g, m, custom);
+        terraform(&mut g, m);
     }
     g.into_vec()
 }
@@ -573,13 +561,13 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
 /// `ci.terraform`: the plan and apply SAs' roles (see [`super::terraform_access`]) and who may
 /// impersonate them: the first environment's PR builds the plan SA, CD (first environment) and the
 /// release from the previous environment the apply SA.
-fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
+fn terraform(g: &mut Grants, m: &Model) {
     use super::terraform_access::{applies, areas, plans, reviews, runs_as, secrets_read};
     if plans(m) {
         let why = "ci.terraform.plan: PR builds plan this environment as its plan SA";
         g.add(Member::Checker, Scope::ServiceAccount(SaRole::Plan), TOKEN_CREATOR, why);
         g.add(SaRole::Plan, Scope::StateBucket, OBJECT_VIEWER, "ci.terraform.plan: terraform plan reads the state (-lock=false)");
-        for a in areas(m, uses_custom_roles) {
+        for a in areas(m) {
             g.add(SaRole::Plan, Scope::Project, a.read_role, format!("ci.terraform.plan: terraform plan refreshes the {} resources", a.name));
         }
         for id in secrets_read(m) {
@@ -601,7 +589,7 @@ fn terraform(g: &mut Grants, m: &Model, uses_custom_roles: bool) {
             let why = format!("{} (builds have no narrower scope)", actions::RELEASE_CHECKS_PLAN);
             g.add(SaRole::Promote, Scope::Project, "roles/cloudbuild.builds.viewer", why);
         }
-        for a in areas(m, uses_custom_roles) {
+        for a in areas(m) {
             g.add(SaRole::Apply, Scope::Project, a.manage_role, format!("ci.terraform.apply: terraform apply manages the {} resources", a.name));
         }
         for id in secrets_read(m) {

@@ -83,17 +83,18 @@ const IAM_POLICIES: Area = area(
     &["resourcemanager.projects.getIamPolicy", "resourcemanager.projects.setIamPolicy"],
 );
 
-/// `google_project_iam_custom_role`, when a grant uses one.
+/// `google_project_iam_custom_role`. Held whether or not the module has one yet: the apply SA
+/// cannot use a role in the apply that grants it (IAM takes minutes to propagate,
+/// <https://cloud.google.com/iam/docs/access-change-propagation>), so the change that brings the
+/// first custom role (an endpoint's first caller, a deploy that only prunes schedules) would fail
+/// its apply; the apply SA can change the project's IAM policy anyway.
 const CUSTOM_ROLES: Area =
     area("custom roles", "roles/iam.roleViewer", &["iam.roles.get"], "roles/iam.roleAdmin", &["iam.roles.create", "iam.roles.update", "iam.roles.delete"]);
 
 /// The areas of this model's module.
-pub fn areas(m: &Model, uses_custom_roles: bool) -> Vec<&'static Area> {
+pub fn areas(m: &Model) -> Vec<&'static Area> {
     let mut out: Vec<&'static Area> = BY_API.iter().filter(|a| m.apis.contains(&a.name)).collect();
-    out.extend([&SERVICE_USAGE, &IAM_POLICIES]);
-    if uses_custom_roles {
-        out.push(&CUSTOM_ROLES);
-    }
+    out.extend([&SERVICE_USAGE, &IAM_POLICIES, &CUSTOM_ROLES]);
     out
 }
 

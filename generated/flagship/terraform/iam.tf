@@ -94,27 +94,13 @@ data "google_storage_project_service_account" "this" {
   project = var.project_id
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
+# No predefined role is this narrow (see `mlopsgen iam`).
 resource "google_project_iam_custom_role" "endpoint_predictor" {
   project = var.project_id
   role_id = "churn_endpoint_predictor"
   title   = "Vertex AI endpoint predictor"
   permissions = [
     "aiplatform.endpoints.predict"
-  ]
-  depends_on = [
-    google_project_service.iam
-  ]
-}
-
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
-resource "google_project_iam_custom_role" "schedule_pruner" {
-  project = var.project_id
-  role_id = "churn_schedule_pruner"
-  title   = "Vertex AI schedule pruner"
-  permissions = [
-    "aiplatform.schedules.delete",
-    "aiplatform.schedules.list"
   ]
   depends_on = [
     google_project_service.iam

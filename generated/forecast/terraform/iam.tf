@@ -64,7 +64,7 @@ resource "google_service_account" "plan" {
   ]
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
+# No predefined role is this narrow (see `mlopsgen iam`).
 resource "google_project_iam_custom_role" "endpoint_predictor" {
   project = var.project_id
   role_id = "demand_endpoint_predictor"
@@ -77,8 +77,10 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   ]
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
+# Only in staging, prod (environments.<env>.overrides: the others do not have it).
+# No predefined role is this narrow (see `mlopsgen iam`).
 resource "google_project_iam_custom_role" "schedule_pruner" {
+  count   = contains(var.present_resources, "google_project_iam_custom_role.schedule_pruner") ? 1 : 0
   project = var.project_id
   role_id = "demand_schedule_pruner"
   title   = "Vertex AI schedule pruner"
@@ -297,7 +299,7 @@ resource "google_project_iam_member" "ci_logging_logwriter" {
 resource "google_project_iam_member" "ci_schedule_pruner" {
   count   = contains(var.present_resources, "google_project_iam_member.ci_schedule_pruner") && contains(var.ci_triggers, "cd") ? 1 : 0
   project = var.project_id
-  role    = google_project_iam_custom_role.schedule_pruner.id
+  role    = google_project_iam_custom_role.schedule_pruner[0].id
   member  = google_service_account.ci.member
 }
 
@@ -630,7 +632,7 @@ resource "google_pubsub_topic_iam_member" "monitoring_agent_topic_demand_2dalert
 resource "google_project_iam_member" "promoter_schedule_pruner" {
   count   = contains(var.present_resources, "google_project_iam_member.promoter_schedule_pruner") && (var.promoter_sa != "") ? 1 : 0
   project = var.project_id
-  role    = google_project_iam_custom_role.schedule_pruner.id
+  role    = google_project_iam_custom_role.schedule_pruner[0].id
   member  = "serviceAccount:${var.promoter_sa}"
 }
 

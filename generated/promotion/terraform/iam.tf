@@ -53,20 +53,6 @@ resource "google_service_account" "apply" {
   ]
 }
 
-# No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks.
-resource "google_project_iam_custom_role" "schedule_pruner" {
-  project = var.project_id
-  role_id = "relay_schedule_pruner"
-  title   = "Vertex AI schedule pruner"
-  permissions = [
-    "aiplatform.schedules.delete",
-    "aiplatform.schedules.list"
-  ]
-  depends_on = [
-    google_project_service.iam
-  ]
-}
-
 # pipeline `hello` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
   project = var.project_id

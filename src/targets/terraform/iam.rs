@@ -6,7 +6,7 @@
 use super::syntax::{block, call, count_if, data, ident, iref, list, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
 use super::{bucket, depends_on_apis, runtime, sa};
 use crate::model::delivery::Workflow;
-use crate::model::iam::{creates, custom_role, outside, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
+use crate::model::iam::{custom_role, outside, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
 use crate::model::{Model, SaRole};
 use hcl::expr::{BinaryOperator, Expression};
 use hcl::structure::BlockBuilder;
@@ -43,8 +43,7 @@ pub fn file(m: &Model) -> TfFile {
                 .note("The Cloud Storage service agent, which publishes bucket events to Eventarc."),
         );
     }
-    let used = |id: &str| m.grants.iter().any(|g| g.role == id);
-    for c in CUSTOM_ROLES.iter().filter(|c| creates(m, c, used)) {
+    for c in CUSTOM_ROLES.iter().filter(|c| m.grants.iter().any(|g| g.role == c.id)) {
         f.push(
             Item::from(
                 resource("google_project_iam_custom_role", c.id)
@@ -54,7 +53,7 @@ pub fn file(m: &Model) -> TfFile {
                     .attr("permissions", Expression::Array(c.permissions.iter().map(|p| s(*p)).collect()))
                     .attr("depends_on", depends_on_apis(m, &["iam.googleapis.com"])),
             )
-            .note("No predefined role is this narrow (see `mlopsgen iam`). Kept while what it is for exists, used or not: a deleted custom role's id stays taken for weeks."),
+            .note("No predefined role is this narrow (see `mlopsgen iam`)."),
         );
     }
     let created = super::storage::prediction_datasets(m);

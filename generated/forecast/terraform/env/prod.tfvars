@@ -37,6 +37,7 @@ present_resources = [
   "google_project_service.pubsub",
   "google_storage_bucket.composer",
   "google_service_account.composer",
+  "google_project_iam_custom_role.schedule_pruner",
   "google_project_iam_member.ci_schedule_pruner",
   "google_storage_bucket_iam_member.ci_composer_bucket_storage_objectuser",
   "google_project_iam_member.composer_aiplatform_user",
