@@ -534,14 +534,15 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
                 g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
                 g.add(who, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, format!("{why}, whose runs run as the pipelines SA"));
             }
-            // Where the deploy also schedules, the role it schedules with covers this.
-            Deliverable::StaleSchedules if schedules => {
-                let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
-                g.add(who, Scope::Project, AIPLATFORM_USER, format!("{why} (the scheduler API has no narrower scope)"));
-            }
             Deliverable::StaleSchedules => {
                 let why = format!("{by} deletes the Vertex AI schedules mlopsgen made that this environment no longer has");
-                g.add(who, Scope::Project, SCHEDULE_PRUNER.id, format!("{why} (schedules have no narrower scope)"));
+                // Where the deploy also schedules, the role it schedules with covers this.
+                let (role, scope) = if schedules {
+                    (AIPLATFORM_USER, "the scheduler API has no narrower scope")
+                } else {
+                    (SCHEDULE_PRUNER.id, "schedules have no narrower scope")
+                };
+                g.add(who, Scope::Project, role, format!("{why} ({scope})"));
             }
             Deliverable::Service(s) => {
                 let why = format!("{by} rolls service `{}` onto the new `{}` image", s.key, s.image);

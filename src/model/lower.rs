@@ -84,7 +84,7 @@ fn lower_with(spec: &Spec, layout: &Layout, composer: bool) -> Result<Model, Low
         .map(|(name, e)| {
             let mut labels = project.labels.clone();
             labels.extend(e.labels.clone());
-            labels.insert("env".into(), name.clone());
+            labels.insert(naming::ENV_LABEL.into(), name.clone());
             Environment {
                 name: name.clone(),
                 gcp_project: e.gcp_project.clone(),

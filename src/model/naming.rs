@@ -19,9 +19,12 @@ pub const MANAGED_BY: (&str, &str) = ("managed-by", "mlopsgen");
 /// project in the same GCP project (say `churn-eu` beside `churn`) keeps its schedules.
 pub const PROJECT_LABEL: &str = "mlopsgen-project";
 
-/// Label keys mlopsgen sets itself, which the spec's labels may not: [`MANAGED_BY`], the
-/// environment's name (`env`) and [`PROJECT_LABEL`]. Deploys find what they made by them.
-pub const RESERVED_LABELS: [&str; 3] = [MANAGED_BY.0, "env", PROJECT_LABEL];
+/// The label naming an environment (`env: <name>`) on its resources and pipeline runs.
+pub const ENV_LABEL: &str = "env";
+
+/// Label keys mlopsgen sets itself, which the spec's labels may not: [`MANAGED_BY`],
+/// [`ENV_LABEL`] and [`PROJECT_LABEL`]. Deploys find what they made by them.
+pub const RESERVED_LABELS: [&str; 3] = [MANAGED_BY.0, ENV_LABEL, PROJECT_LABEL];
 
 /// Key of the built-in data-validation and drift image; specs may not declare it.
 pub const VALIDATOR_IMAGE: &str = "validator";

@@ -63,7 +63,7 @@ impl Overlay {
         let mut node = &self.tree;
         let mut at = self.at.clone();
         for segment in pointer.split('/').skip(1) {
-            let key = segment.replace("~1", "/").replace("~0", "~");
+            let key = unescape_segment(segment);
             match node {
                 Value::Object(map) => match map.get(&key) {
                     Some(child) => {
@@ -151,7 +151,7 @@ impl Open {
 /// the events only up to the node, or to the end of its deepest ancestor, keeping one frame per
 /// open container; the same events and positions as [`build`], which the tests check node by node.
 fn locate(text: &str, pointer: &str) -> (Pos, Option<Pos>) {
-    let wanted: Vec<String> = pointer.split('/').skip(1).map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let wanted: Vec<String> = pointer.split('/').skip(1).map(unescape_segment).collect();
     let (mut value, mut key) = (Pos { line: 1, col: 1 }, None);
     // The key naming the next node on the path, once read.
     let mut named = None;
@@ -250,6 +250,12 @@ pub fn pointer_push(base: &str, segment: &str) -> String {
     pointer.push_str(base);
     push_segment(&mut pointer, segment);
     pointer
+}
+
+/// One JSON-pointer segment as the name it escapes (`~1` → `/`, then `~0` → `~`: the reverse of
+/// [`push_segment`]).
+pub fn unescape_segment(segment: &str) -> String {
+    segment.replace("~1", "/").replace("~0", "~")
 }
 
 /// Appends one escaped JSON-pointer segment in place (`~` → `~0`, `/` → `~1`).

@@ -41,7 +41,7 @@ pub fn tokens(pointer: &str) -> Result<Vec<String>, String> {
             if t.replace("~0", "").replace("~1", "").contains('~') {
                 Err(format!("`{pointer}`: `~` must be written `~0` (and `/` inside a name `~1`)"))
             } else {
-                Ok(t.replace("~1", "/").replace("~0", "~"))
+                Ok(crate::spec::yaml::unescape_segment(t))
             }
         })
         .collect()

@@ -10,7 +10,7 @@
 use super::suggest;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::envs::{env_document, overrides_of, overrides_pointer, SHARED_SECTIONS};
-use crate::spec::yaml::{pointer_push, Document};
+use crate::spec::yaml::{pointer_push, unescape_segment, Document};
 use crate::spec::Spec;
 use serde_json::Value;
 use std::path::Path;
@@ -75,7 +75,7 @@ pub fn check(spec: &Spec, doc: &Document, dir: &Path) -> Result<Vec<(String, Spe
 fn names_existing(doc: &Document, parent: &Value, key: &str, value: &Value, pointer: &str, out: &mut Vec<Diagnostic>) {
     let Value::Object(members) = parent else { return };
     let Some(existing) = members.get(key) else {
-        let path = pointer.split('/').skip(4).map(|s| s.replace("~1", "/").replace("~0", "~")).collect::<Vec<_>>();
+        let path = pointer.split('/').skip(4).map(unescape_segment).collect::<Vec<_>>();
         let msg = format!("the override `{}` names `{key}`, which the spec does not have there", path.join("."));
         let hint = suggest::hint(key, members.keys().map(String::as_str));
         out.push(Diagnostic::new(Code::UnknownReference, doc.spans.key(pointer), msg).with_hint(hint));

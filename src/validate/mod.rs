@@ -144,7 +144,7 @@ fn repair_pointer(repair: &schema::Repair) -> &str {
 /// Applies one repair to the document's JSON value.
 fn apply(value: &mut serde_json::Value, repair: &schema::Repair) {
     let Some((parent, last)) = repair_pointer(repair).rsplit_once('/') else { return };
-    let key = last.replace("~1", "/").replace("~0", "~");
+    let key = crate::spec::yaml::unescape_segment(last);
     match (value.pointer_mut(parent), repair) {
         (Some(serde_json::Value::Object(map)), schema::Repair::Rename { meant, .. }) => {
             if let Some(v) = map.remove(&key) {

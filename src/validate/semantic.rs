@@ -474,8 +474,9 @@ impl Checker<'_> {
             if let Some(pl) = &ci.run_pipeline {
                 self.reference("pipeline", pl, &self.spec.pipelines, "/ci/run_pipeline");
             }
-            let on_vertex = self.spec.pipelines.iter().find(|(_, p)| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex));
-            if let (Some(false), Some((key, _))) = (ci.prune_schedules, on_vertex) {
+            let on_vertex = |(_, p): &(&String, &Pipeline)| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Vertex);
+            let scheduled = if ci.prune_schedules == Some(false) { self.spec.pipelines.iter().find(on_vertex) } else { None };
+            if let Some((key, _)) = scheduled {
                 let pos = self.at("/ci/prune_schedules");
                 let msg = format!("pipeline `{key}` is scheduled on Vertex AI, so deploys must delete the schedules the spec drops");
                 let hint = "remove `ci.prune_schedules` (deploys prune while a pipeline is scheduled on Vertex AI)";
