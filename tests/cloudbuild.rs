@@ -14,6 +14,9 @@ use std::path::Path;
 #[path = "support/subst.rs"]
 mod subst_support;
 use subst_support::expand;
+#[path = "support/build_order.rs"]
+mod build_order;
+use build_order::upstream;
 
 const SHA: &str = "abc1234";
 
@@ -321,20 +324,6 @@ fn each_build_runs_as_its_own_identity_and_pr_builds_only_read() {
     assert!(promoter.contains(&format!("\"{}\"", m.default_env().sa_email(SaRole::Promote))), "{tf}");
     let ci = m.default_env().sa_email(SaRole::Ci);
     assert!(!tf.contains(&ci), "prod names the dev CI SA: {tf}");
-}
-
-/// All step ids a step waits for, directly or through others.
-fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![id.to_owned()];
-    while let Some(next) = todo.pop() {
-        for wait in strings(&step(build, &next)["waitFor"]).into_iter().filter(|w| w != "-") {
-            if seen.insert(wait.clone()) {
-                todo.push(wait);
-            }
-        }
-    }
-    seen
 }
 
 /// One triggered build of the three-environment example, expanded for the environment it runs in.

@@ -27,6 +27,9 @@ use std::path::Path;
 #[path = "support/subst.rs"]
 mod subst_support;
 use subst_support::expand;
+#[path = "support/build_order.rs"]
+mod build_order;
+use build_order::upstream;
 
 fn compile_spec(name: &str) -> Compilation {
     let path = format!("specs/{name}.yaml");
@@ -56,21 +59,6 @@ fn strings(value: &Value) -> Vec<String> {
 
 fn env_of(step: &Value, key: &str) -> Option<String> {
     strings(&step["env"]).iter().find_map(|e| e.strip_prefix(&format!("{key}=")).map(str::to_owned))
-}
-
-/// Every step id `id` waits for, directly or through others.
-fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
-    let mut seen = BTreeSet::new();
-    let mut todo = vec![id.to_owned()];
-    while let Some(next) = todo.pop() {
-        let step = steps(build).into_iter().find(|s| s["id"] == next.as_str()).unwrap_or_else(|| panic!("no step {next}"));
-        for wait in strings(&step["waitFor"]).into_iter().filter(|w| w != "-") {
-            if seen.insert(wait.clone()) {
-                todo.push(wait);
-            }
-        }
-    }
-    seen
 }
 
 /// A tfvars string value (`key = "value"`), as Terraform reads it.

@@ -17,6 +17,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "support/build_order.rs"]
+mod build_order;
+
 /// A stand-in for `projects.locations.schedules` (list, with or without a `display_name` filter,
 /// one result per page; create; patch by `updateMask`; delete, answering with an operation, or
 /// 404 for a schedule created with `"ghost": true`: one another build deleted after this one
@@ -137,28 +140,11 @@ fn step(c: &Compilation, config: &str, id: &str) -> Value {
     steps.into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id} in {config}.yaml"))
 }
 
-/// Every step a step of a generated Cloud Build file waits for, directly or not: Cloud Build
-/// starts a step without `waitFor` after every step before it, one with `["-"]` at once, and
-/// otherwise after the steps listed (build config `waitFor`).
+/// Every step the step `id` of a generated Cloud Build config waits for, directly or not.
 fn upstream(c: &Compilation, config: &str, id: &str) -> std::collections::BTreeSet<String> {
     let text = c.output.get(&format!("cloudbuild/{config}.yaml")).unwrap_or_else(|| panic!("no {config}.yaml"));
     let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
-    let build = serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"));
-    let steps = build["steps"].as_array().cloned().unwrap_or_default();
-    let ids: Vec<String> = steps.iter().map(|s| s["id"].as_str().unwrap_or_default().to_owned()).collect();
-    let direct = |i: usize| -> Vec<String> {
-        match steps[i]["waitFor"].as_array() {
-            None => ids[..i].to_vec(),
-            Some(list) => list.iter().filter_map(Value::as_str).filter(|w| *w != "-").map(str::to_owned).collect(),
-        }
-    };
-    let mut found = std::collections::BTreeSet::new();
-    let mut todo = vec![id.to_owned()];
-    while let Some(next) = todo.pop() {
-        let i = ids.iter().position(|s| *s == next).unwrap_or_else(|| panic!("no step {next} in {config}.yaml"));
-        todo.extend(direct(i).into_iter().filter(|w| found.insert(w.clone())));
-    }
-    found
+    build_order::upstream(&serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}")), id)
 }
 
 /// Fills `${NAME}` from `values`, then `$$` → `$`, as Cloud Build does.
