@@ -275,13 +275,14 @@ impl Ctx {
         0
     }
 
-    /// Compiles without writing; the files are counted as they stream past, not held.
+    /// Runs every check `build` runs, and counts the files the targets would write without
+    /// rendering them (`targets::paths`).
     fn validate(&self, spec: &Path) -> u8 {
         let lowered = match read_spec(spec).and_then(|text| self.lower(spec, text, None)) {
             Ok(lowered) => lowered,
             Err(code) => return code,
         };
-        let files = match targets::emit_each(&lowered.model, &|_, _| {}) {
+        let files = match targets::paths(&lowered.model) {
             Ok(paths) => paths.len(),
             Err(e) => return self.failed(&Bug::from(e).into(), None),
         };

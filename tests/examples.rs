@@ -40,6 +40,19 @@ fn every_target() {
     }
 }
 
+/// `validate` counts the files without rendering them (`targets::paths`); the count names exactly
+/// the files a build renders, for every example (the fuzz target checks the same on every input
+/// that compiles).
+#[test]
+fn paths_without_rendering_are_the_rendered_paths() {
+    for spec in examples() {
+        let c = compile_example(&spec);
+        let counted = mlopsgen::targets::paths(&c.model).unwrap_or_else(|e| panic!("{}: {e}", spec.display()));
+        let rendered: Vec<&str> = c.output.files().map(|(p, _)| p).collect();
+        assert_eq!(counted.iter().map(String::as_str).collect::<Vec<_>>(), rendered, "{}", spec.display());
+    }
+}
+
 /// Every generated file belongs to a target's folder, so the snapshots above see all of them.
 #[test]
 fn every_file_is_in_a_target_folder() {

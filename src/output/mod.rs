@@ -2,10 +2,11 @@
 //!
 //! Targets insert `(path, contents)` pairs into an [`Emitter`]: the [`OutputSet`] holds them all,
 //! which `build --check`, `diff` and the tests read; a [`Stream`] hands each file on as it comes,
-//! which is how `build` stages files without holding the whole output ([`stage`]). Both prepare a
-//! file the same way: inserting normalises text (LF, one trailing newline), adds the
-//! generated-file banner the file type allows, and rejects any path that could leave the output
-//! directory or is generated twice.
+//! which is how `build` stages files without holding the whole output ([`stage`]); [`PathsOnly`]
+//! keeps the paths alone, and targets skip rendering text for it (`validate`). Each prepares a file
+//! the same way: inserting normalises text (LF, one trailing newline), adds the generated-file
+//! banner the file type allows, and rejects any path that could leave the output directory or is
+//! generated twice.
 
 pub mod manifest;
 pub mod memo;
@@ -19,12 +20,50 @@ use std::fmt;
 pub trait Emitter {
     /// Adds a file: text is normalised and bannered; a path may be inserted once.
     fn add(&mut self, path: String, contents: String) -> Result<(), PathError>;
+    /// Whether it reads the text of what it is given; [`PathsOnly`] does not, and
+    /// [`insert_with`](trait.Emitter.html#method.insert_with) then renders nothing.
+    fn keeps_text(&self) -> bool {
+        true
+    }
 }
 
 impl dyn Emitter + '_ {
     /// [`Emitter::add`] for anything string-like.
     pub fn insert(&mut self, path: impl Into<String>, contents: impl Into<String>) -> Result<(), PathError> {
         self.add(path.into(), contents.into())
+    }
+
+    /// Adds a file whose text `render` makes, called only if the emitter keeps text: the path
+    /// (and so the count of files) never depends on the rendering, which only serialises what
+    /// the target has already decided to write.
+    pub fn insert_with<E: From<PathError>>(&mut self, path: impl Into<String>, render: impl FnOnce() -> Result<String, E>) -> Result<(), E> {
+        let text = if self.keeps_text() { render()? } else { String::new() };
+        Ok(self.add(path.into(), text)?)
+    }
+}
+
+/// An [`Emitter`] that checks and keeps the paths and drops the text, which targets then don't
+/// render: what `validate` counts.
+#[derive(Debug, Default)]
+pub struct PathsOnly {
+    paths: BTreeSet<String>,
+}
+
+impl PathsOnly {
+    /// The paths added so far.
+    pub fn into_paths(self) -> BTreeSet<String> {
+        self.paths
+    }
+}
+
+impl Emitter for PathsOnly {
+    fn add(&mut self, path: String, _: String) -> Result<(), PathError> {
+        check_new(&path, self.paths.contains(&path))?;
+        self.paths.insert(path);
+        Ok(())
+    }
+    fn keeps_text(&self) -> bool {
+        false
     }
 }
 
@@ -149,6 +188,13 @@ impl Emitter for OutputSet {
 /// What every [`Emitter`] does with a new file: checks its path (`taken`: already generated) and
 /// returns its text normalised and bannered.
 fn prepare(path: &str, contents: String, spec_path: &str, taken: bool) -> Result<String, PathError> {
+    check_new(path, taken)?;
+    Ok(add_banner(path, normalise(contents), spec_path))
+}
+
+/// Rejects a path no target may generate: one that could leave the output directory, is reserved
+/// for the team's own files, or was generated already (`taken`).
+fn check_new(path: &str, taken: bool) -> Result<(), PathError> {
     check_path(path)?;
     if is_user_owned(path) {
         return Err(PathError { path: path.to_owned(), reason: "reserved for user-owned files" });
@@ -156,7 +202,7 @@ fn prepare(path: &str, contents: String, spec_path: &str, taken: bool) -> Result
     if taken {
         return Err(PathError { path: path.to_owned(), reason: "generated twice" });
     }
-    Ok(add_banner(path, normalise(contents), spec_path))
+    Ok(())
 }
 
 impl fmt::Display for OutputSet {

@@ -22,7 +22,7 @@ pub mod validation;
 pub use registry::{TargetRef, TARGETS};
 
 use crate::model::Model;
-use crate::output::{Emitter, Files, OutputSet, PathError, Stream};
+use crate::output::{Emitter, Files, OutputSet, PathError, PathsOnly, Stream};
 use crate::review::Change;
 use crate::validate::emitted::{SharedDifference, Unexpressed};
 use std::collections::BTreeSet;
@@ -162,12 +162,28 @@ pub fn emit_all(model: &Model) -> Result<OutputSet, TargetError> {
 /// emitted (from any of the threads) instead of collecting them; returns every path. Files
 /// emitted before an error may already have reached the sink.
 pub fn emit_each(model: &Model, sink: &(dyn Fn(String, String) + Sync)) -> Result<BTreeSet<String>, TargetError> {
-    let streams = on_threads(model, |target, shard| {
+    union(on_threads(model, |target, shard| {
         let mut stream = Stream::new(&model.spec_path, sink);
         target.emit(model, &mut stream, shard).map(|()| stream.into_paths())
-    });
+    }))
+}
+
+/// Every path [`emit_each`] returns, found by running the targets without rendering any file's
+/// text ([`PathsOnly`]): what `validate` counts. Rendering only serialises files the targets have
+/// decided on; that every valid spec renders is the fuzz target's invariant
+/// (`tests/support/fuzz_target.rs`), which also checks these paths against the rendered ones.
+pub fn paths(model: &Model) -> Result<BTreeSet<String>, TargetError> {
+    union(on_threads(model, |target, shard| {
+        let mut paths = PathsOnly::default();
+        target.emit(model, &mut paths, shard).map(|()| paths.into_paths())
+    }))
+}
+
+/// The paths of every shard, in [`TARGETS`] order (the first failing shard's error wins); a path
+/// two shards write is an error.
+fn union(shards: Vec<Result<BTreeSet<String>, TargetError>>) -> Result<BTreeSet<String>, TargetError> {
     let mut all = BTreeSet::new();
-    for paths in streams {
+    for paths in shards {
         for path in paths? {
             if all.contains(&path) {
                 return Err(PathError { path, reason: "generated twice" }.into());

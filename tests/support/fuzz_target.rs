@@ -2,7 +2,8 @@
 //! harness (`tests/fuzz_smoke.rs`): spec bytes → `mlopsgen::compile` → every artifact parses.
 //!
 //! Invariants: no panic; an invalid spec fails with at least one diagnostic; no internal error;
-//! a spec that compiles yields artifacts that all re-parse (see `artifacts.rs`).
+//! a spec that compiles yields artifacts that all re-parse (see `artifacts.rs`), and `validate`'s
+//! count of its files without rendering them (`targets::paths`) names exactly the files rendered.
 #![allow(dead_code)]
 
 use super::artifacts;
@@ -23,6 +24,12 @@ pub fn check(data: &[u8]) -> Result<(), String> {
         Ok(c) => {
             for (path, contents) in c.output.files() {
                 artifacts::parse(path, contents)?;
+            }
+            let counted = mlopsgen::targets::paths(&c.model).map_err(|e| format!("counting the files: {e}"))?;
+            let rendered: std::collections::BTreeSet<String> = c.output.files().map(|(p, _)| p.to_owned()).collect();
+            if counted != rendered {
+                let only = |a: &std::collections::BTreeSet<String>, b: &std::collections::BTreeSet<String>| a.difference(b).cloned().collect::<Vec<_>>();
+                return Err(format!("paths without rendering differ: only counted {:?}, only rendered {:?}", only(&counted, &rendered), only(&rendered, &counted)));
             }
             Ok(())
         }

@@ -66,14 +66,14 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
             let Some(schedule) = pipeline.schedule.as_ref().filter(|s| s.orchestrator == Orchestrator::Composer) else {
                 continue;
             };
-            let view = view::pipeline_dag(target, pipeline, schedule).map_err(failed)?;
-            let text = render_view("pipeline_dag.py.j2", &view)?;
-            out.insert(paths::dag_file(&env.name, &pipeline.key), text)?;
+            out.insert_with(paths::dag_file(&env.name, &pipeline.key), || {
+                render_view("pipeline_dag.py.j2", &view::pipeline_dag(target, pipeline, schedule).map_err(failed)?)
+            })?;
         }
         if let Some(drift) = &model.monitoring.drift {
-            let view = view::drift_dag(target, drift).map_err(failed)?;
-            let text = render_view("drift_dag.py.j2", &view)?;
-            out.insert(paths::drift_dag_file(&env.name, &model.drift_dag_id()), text)?;
+            out.insert_with(paths::drift_dag_file(&env.name, &model.drift_dag_id()), || {
+                render_view("drift_dag.py.j2", &view::drift_dag(target, drift).map_err(failed)?)
+            })?;
         }
     }
     Ok(())

@@ -35,7 +35,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     let union = crate::model::presence::union(model);
     for config in builds(&union) {
         let path = paths::cloudbuild(config.workflow.name());
-        out.insert(path, render(&union, config)?)?;
+        out.insert_with(path, || render(&union, config))?;
     }
     if model.ci.is_some() {
         for (path, text) in schedule::files(model) {

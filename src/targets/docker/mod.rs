@@ -32,15 +32,17 @@ const TEMPLATES: [(&str, &str); 3] = [
 /// Emits each image's Dockerfile and ignore file.
 pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), TargetError> {
     let fail = |e: minijinja::Error| TargetError::Failed { target: "docker", message: format!("{e:#}") };
-    let env = templates().map_err(|message| TargetError::Failed { target: "docker", message: message.clone() })?;
     for image in &model.images {
-        let view = DockerfileView::new(model, image);
         let dockerfile = paths::dockerfile(&image.key);
+        let mut view = None; // made at the first render, shared by the image's two files
         for (name, path) in
             [("Dockerfile", dockerfile.clone()), ("Dockerfile.dockerignore", format!("{dockerfile}.dockerignore"))]
         {
-            let text = env.get_template(name).and_then(|t| t.render(&view)).map_err(fail)?;
-            out.insert(path, text)?;
+            out.insert_with(path, || {
+                let env = templates().map_err(|message| TargetError::Failed { target: "docker", message: message.clone() })?;
+                let view = view.get_or_insert_with(|| DockerfileView::new(model, image));
+                env.get_template(name).and_then(|t| t.render(&*view)).map_err(fail)
+            })?;
         }
     }
     Ok(())

@@ -32,7 +32,7 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, shard: Shard) -> Result<(), Ta
         let view = model.for_env(&env.name);
         for (_, pipeline) in model.pipelines.iter().enumerate().filter(|(i, _)| shard.takes(*i)) {
             let Some(pipeline) = view.pipelines.iter().find(|p| p.key == pipeline.key) else { continue };
-            out.insert(paths::pipeline_json(&env.name, &pipeline.key), render(view, env, pipeline)?)?;
+            out.insert_with(paths::pipeline_json(&env.name, &pipeline.key), || render(view, env, pipeline))?;
         }
     }
     Ok(())

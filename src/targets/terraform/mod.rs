@@ -46,18 +46,20 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     })?;
     for (name, file) in files {
         if !file.is_empty() {
-            out.insert(format!("{}/{name}", paths::TERRAFORM_DIR), render(file)?)?;
+            out.insert_with(format!("{}/{name}", paths::TERRAFORM_DIR), || render(file))?;
         }
     }
     for (i, env) in model.environments.iter().enumerate() {
-        let mut tfvars = root::tfvars(model, i);
-        if let Some(values) = per_env::tfvars(per_env, i) {
-            tfvars.push(values);
-        }
-        out.insert(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), render(&tfvars)?)?;
-        out.insert(format!("{}/env/{}.backend.hcl", paths::TERRAFORM_DIR, env.name), render(&root::backend(model, env))?)?;
+        out.insert_with(format!("{}/env/{}.tfvars", paths::TERRAFORM_DIR, env.name), || {
+            let mut tfvars = root::tfvars(model, i);
+            if let Some(values) = per_env::tfvars(per_env, i) {
+                tfvars.push(values);
+            }
+            render(&tfvars)
+        })?;
+        out.insert_with(format!("{}/env/{}.backend.hcl", paths::TERRAFORM_DIR, env.name), || render(&root::backend(model, env)))?;
     }
-    out.insert(format!("{}/bootstrap.sh", paths::TERRAFORM_DIR), bootstrap::script(model))?;
+    out.insert_with(format!("{}/bootstrap.sh", paths::TERRAFORM_DIR), || Ok::<_, TargetError>(bootstrap::script(model)))?;
     Ok(())
 }
 

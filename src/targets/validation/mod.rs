@@ -43,9 +43,10 @@ pub fn emit(model: &Model, out: &mut dyn Emitter, _all: Shard) -> Result<(), Tar
     for (name, text) in PACKAGE {
         out.insert(paths::validator_file(&format!("{}/{name}", paths::VALIDATOR_PACKAGE)), *text)?;
     }
-    let json = serde_json::to_string_pretty(&contracts::build(model))
-        .map_err(|e| TargetError::Failed { target: "validation", message: e.to_string() })?;
-    out.insert(paths::validator_file(&format!("{}/contracts.json", paths::VALIDATOR_PACKAGE)), json)?;
+    out.insert_with(paths::validator_file(&format!("{}/contracts.json", paths::VALIDATOR_PACKAGE)), || {
+        serde_json::to_string_pretty(&contracts::build(model))
+            .map_err(|e| TargetError::Failed { target: "validation", message: e.to_string() })
+    })?;
     Ok(())
 }
 
