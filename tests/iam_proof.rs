@@ -82,8 +82,46 @@ fn the_schedule_pruner_is_what_lets_a_release_prune_an_environment_on_composer()
     let text = String::from_utf8_lossy(&out.stdout);
     for permission in ["aiplatform.schedules.list", "aiplatform.schedules.delete"] {
         let missing = format!("missing: promoter (previous environment's CI SA) needs {permission} on project");
-        assert!(text.lines().any(|l| l.starts_with(&missing) && l.contains("deletes the Vertex AI schedules")), "no `{missing}` in:\n{text}");
+        for env in ["staging", "prod"] {
+            let line = |l: &&str| l.starts_with(&missing) && l.contains("deletes the Vertex AI schedules") && l.ends_with(&format!(" in environment `{env}`"));
+            assert!(text.lines().any(|l| line(&l)), "no `{missing}` in `{env}` in:\n{text}");
+        }
     }
+}
+
+/// The report shows which grant proves an action in which environment. Forecast's releases into
+/// staging and prod (on Composer) prune with the `schedule_pruner` custom role alone; dev, where
+/// nothing releases, has no promoter, so no other grant shows up for that action (a joined report
+/// that kept one proof per action used to show dev's `aiplatform.user` for it).
+#[test]
+fn the_report_names_the_grant_that_proves_an_action_in_each_environment() {
+    let out = iam(&["specs/forecast.yaml", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let prune: Vec<&serde_json::Value> = report["actions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["identity"].as_str().is_some_and(|i| i.starts_with("promoter")) && a["action"].as_str().is_some_and(|w| w.contains("deletes the Vertex AI schedules")))
+        .collect();
+    assert_eq!(prune.len(), 1, "{prune:?}");
+    assert_eq!(prune[0]["environments"], serde_json::json!(["staging", "prod"]));
+    for p in prune[0]["permissions"].as_array().into_iter().flatten() {
+        assert_eq!(p["granted_by"]["role"], "schedule_pruner", "{p}");
+    }
+    // No promoter acts in the first environment.
+    let promoter_in_dev = report["actions"].as_array().into_iter().flatten().filter(|a| {
+        a["identity"].as_str().is_some_and(|i| i.starts_with("promoter")) && a["environments"].as_array().is_some_and(|e| e.contains(&serde_json::json!("dev")))
+    });
+    assert_eq!(promoter_in_dev.count(), 0);
+    // CD's own prune in dev (Vertex AI schedules) is proven by `aiplatform.user`, in the text too.
+    let text = String::from_utf8_lossy(&iam(&["specs/forecast.yaml"]).stdout).into_owned();
+    assert!(text.contains("deletes the Vertex AI schedules mlopsgen made that this environment no longer has on project, in staging, prod  ["), "{text}");
+    assert!(text.contains("aiplatform.schedules.delete  <- schedule_pruner on project"), "{text}");
+    // Every identity's actions sit under one heading.
+    let headings: Vec<&str> = text.lines().filter(|l| !l.is_empty() && !l.starts_with(' ') && !l.starts_with("iam:") && !l.starts_with("outside")).collect();
+    let distinct: std::collections::BTreeSet<&&str> = headings.iter().collect();
+    assert_eq!(headings.len(), distinct.len(), "{headings:?}");
 }
 
 #[test]
@@ -105,7 +143,7 @@ fn a_role_no_action_needs_fails() {
     let proof = check(actions::derive(&c.model), grants, &roles());
     assert_eq!(
         proof.problems,
-        vec![Problem::Unused { member: Member::Sa(SaRole::Serving), role: "roles/logging.logWriter".into(), scope: Scope::Project }]
+        vec![Problem::Unused { member: Member::Sa(SaRole::Serving), role: "roles/logging.logWriter".into(), scope: Scope::Project, env: None }]
     );
 }
 

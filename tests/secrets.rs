@@ -127,7 +127,7 @@ fn removing_a_secret_grant_fails_the_proof_naming_the_user() {
         let removed = grants.remove(i);
         let proof = check(actions::derive(&c.model), grants, &roles);
         let missing = proof.problems.iter().find_map(|p| match p {
-            Problem::Missing { member, action, permission: "secretmanager.versions.access", scope } if *member == removed.member && *scope == removed.scope => Some(action.clone()),
+            Problem::Missing { member, action, permission: "secretmanager.versions.access", scope, .. } if *member == removed.member && *scope == removed.scope => Some(action.clone()),
             _ => None,
         });
         let action = missing.unwrap_or_else(|| panic!("no missing access after removing {removed:?}: {:?}", proof.problems));

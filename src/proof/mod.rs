@@ -35,6 +35,10 @@ pub struct Proven {
     pub doc: &'static str,
     /// One check per needed permission.
     pub checks: Vec<Check>,
+    /// The environments whose proof has this action with these checks: every environment, or,
+    /// where environments differ, those whose grants provide it this way (the same action may
+    /// be granted by another role in another environment, e.g. a narrower custom role).
+    pub environments: Vec<String>,
 }
 
 /// Something that breaks least privilege or the runtime.
@@ -50,6 +54,8 @@ pub enum Problem {
         permission: &'static str,
         /// On what.
         scope: Scope,
+        /// The environment it is missing in, where environments differ ([`prove_env`]).
+        env: Option<String>,
     },
     /// A granted role provides no permission any action of its member needs on its resource.
     Unused {
@@ -59,6 +65,8 @@ pub enum Problem {
         role: String,
         /// Where.
         scope: Scope,
+        /// The environment it is unused in, where environments differ ([`prove_env`]).
+        env: Option<String>,
     },
     /// A granted role the role data doesn't know (update `data/gcp-iam/roles.json`).
     UnknownRole {
@@ -79,6 +87,8 @@ pub struct Proof {
     /// Grants the proof counts that this Terraform cannot make: those on an external service
     /// account (`service_accounts.<role>.external`), which its owner makes in its project.
     pub outside: Vec<Grant>,
+    /// Every environment of the spec.
+    pub environments: Vec<String>,
 }
 
 impl Proof {
@@ -116,42 +126,75 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
 /// Checks the model's grants against its actions.
 /// With environment views ([`Model::env_views`]), each environment's actions are checked against
 /// that environment's grants ([`prove_env`]: Terraform binds a grant only where its view has it),
-/// and the proofs are joined.
+/// and the proofs are joined: an action proven the same way everywhere once, one proven by other
+/// grants in some environments once per way, with the environments of each
+/// ([`Proven::environments`]), and each problem with its environment.
 pub fn prove(m: &Model, roles: &Roles) -> Proof {
+    let names: Vec<String> = m.environments.iter().map(|e| e.name.clone()).collect();
     if m.env_views.is_empty() {
-        return with_outside(m, check(actions::derive(m), m.grants.clone(), roles));
+        let mut proof = with_outside(m, check(actions::derive(m), m.grants.clone(), roles));
+        for p in &mut proof.actions {
+            p.environments.clone_from(&names);
+        }
+        proof.environments = names;
+        return proof;
     }
-    let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new(), outside: Vec::new() };
+    let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new(), outside: Vec::new(), environments: names };
+    let same_grant = |a: &Grant, b: &Grant| (a.member, &a.scope, a.role) == (b.member, &b.scope, b.role);
     for env in &m.environments {
         let proof = prove_env(m, &env.name, roles);
         for p in proof.actions {
-            if !all.actions.iter().any(|a| a.action == p.action) {
-                all.actions.push(p);
+            match all.actions.iter_mut().find(|a| a.action == p.action && a.checks == p.checks) {
+                Some(a) => a.environments.extend(p.environments),
+                None => all.actions.push(p),
             }
         }
         for g in proof.grants {
-            if !all.grants.contains(&g) {
+            if !all.grants.iter().any(|h| same_grant(h, &g)) {
                 all.grants.push(g);
             }
         }
         for p in proof.problems {
             if !all.problems.contains(&p) {
-                all.problems.push(p);
+                all.problems.push(p); // each environment's own, and an unknown role once
             }
         }
         for g in proof.outside {
-            if !all.outside.contains(&g) {
+            if !all.outside.iter().any(|h| same_grant(h, &g)) {
                 all.outside.push(g);
             }
         }
     }
+    // In the order of one environment's proof; the ways of proving one action stay in the order of
+    // the environments (a stable sort).
+    all.actions.sort_by(by_member_and_act);
     all
 }
 
-/// The proof in one environment: its view's actions against its view's grants.
+/// The proof in one environment: its view's actions against its view's grants, each action and
+/// problem marked with the environment. The first environment has no promoter: nothing releases
+/// into it, and Terraform binds the promoter's grants only where `promoter_sa` is set, which the
+/// first environment's tfvars leave empty (`targets::terraform::root::tfvars`).
 pub fn prove_env(m: &Model, env: &str, roles: &Roles) -> Proof {
     let view = m.for_env(env);
-    with_outside(view, check(actions::derive(view), view.grants.clone(), roles))
+    let promoted = m.environments.first().is_some_and(|first| first.name != env);
+    let mut acts = actions::derive(view);
+    let mut grants = view.grants.clone();
+    if !promoted {
+        acts.retain(|a| a.member != Member::Promoter);
+        grants.retain(|g| g.member != Member::Promoter);
+    }
+    let mut proof = with_outside(view, check(acts, grants, roles));
+    for p in &mut proof.actions {
+        p.environments = vec![env.to_owned()];
+    }
+    for p in &mut proof.problems {
+        if let Problem::Missing { env: at, .. } | Problem::Unused { env: at, .. } = p {
+            *at = Some(env.to_owned());
+        }
+    }
+    proof.environments = vec![env.to_owned()];
+    proof
 }
 
 /// `proof` with the grants of `m` that an external account's owner makes (see [`Proof::outside`]).
@@ -194,20 +237,26 @@ pub fn check(acts: Vec<Action>, mut grants: Vec<Grant>, roles: &Roles) -> Proof 
                     action: action.why.clone(),
                     permission,
                     scope: action.scope.clone(),
+                    env: None,
                 });
             }
             checks.push(Check { permission, granted_by: best.map(|i| (grants[i].role.to_owned(), grants[i].scope.clone())) });
         }
-        proven.push(Proven { action, doc: needs.doc, checks });
+        proven.push(Proven { action, doc: needs.doc, checks, environments: Vec::new() });
     }
     let terraform = grants.len() - google_count;
     for (g, used) in grants.iter().zip(used).take(terraform) {
         if !used && roles.permissions(g.role).is_some() {
-            problems.push(Problem::Unused { member: g.member, role: g.role.to_owned(), scope: g.scope.clone() });
+            problems.push(Problem::Unused { member: g.member, role: g.role.to_owned(), scope: g.scope.clone(), env: None });
         }
     }
-    proven.sort_by(|a, b| (a.action.member, a.action.act).cmp(&(b.action.member, b.action.act)).then(a.action.why.cmp(&b.action.why)));
-    Proof { actions: proven, grants, problems, outside: Vec::new() }
+    proven.sort_by(by_member_and_act);
+    Proof { actions: proven, grants, problems, outside: Vec::new(), environments: Vec::new() }
+}
+
+/// The order of a proof's actions: by identity, then act, then reason.
+fn by_member_and_act(a: &Proven, b: &Proven) -> std::cmp::Ordering {
+    (a.action.member, a.action.act).cmp(&(b.action.member, b.action.act)).then(a.action.why.cmp(&b.action.why))
 }
 
 /// The acts an identity performs (for reports and tests).

@@ -1,6 +1,6 @@
 //! Renders a [`Proof`] as text (grouped by identity) or JSON.
 
-use super::{Problem, Proof};
+use super::{Problem, Proof, Proven};
 use crate::model::iam::{Agent, Member, Scope};
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -46,18 +46,31 @@ pub fn scope_name(s: &Scope) -> String {
 
 /// One line per problem.
 pub fn problem_line(p: &Problem) -> String {
+    let in_env = |env: &Option<String>| env.as_ref().map(|e| format!(" in environment `{e}`")).unwrap_or_default();
     match p {
-        Problem::Missing { member, action, permission, scope } => format!(
-            "missing: {} needs {permission} on {} ({action}) and no granted role provides it",
+        Problem::Missing { member, action, permission, scope, env } => format!(
+            "missing: {} needs {permission} on {} ({action}) and no granted role provides it{}",
             member_name(*member),
-            scope_name(scope)
-        ),
-        Problem::Unused { member, role, scope } => format!(
-            "unused: {role} on {} granted to {} provides nothing any of its actions needs",
             scope_name(scope),
-            member_name(*member)
+            in_env(env)
+        ),
+        Problem::Unused { member, role, scope, env } => format!(
+            "unused: {role} on {} granted to {} provides nothing any of its actions needs{}",
+            scope_name(scope),
+            member_name(*member),
+            in_env(env)
         ),
         Problem::UnknownRole { role } => format!("unknown role: {role} is not in data/gcp-iam/roles.json"),
+    }
+}
+
+/// `, in dev` after an action proven this way in some environments only (another grant proves it
+/// in the others), nothing after one proven the same way in every environment.
+fn only_in(proof: &Proof, p: &Proven) -> String {
+    if p.environments.len() < proof.environments.len() {
+        format!(", in {}", p.environments.join(", "))
+    } else {
+        String::new()
     }
 }
 
@@ -70,7 +83,7 @@ pub fn text(proof: &Proof) -> String {
             current = Some(p.action.member);
             let _ = writeln!(out, "\n{}", member_name(p.action.member));
         }
-        let _ = writeln!(out, "  {} on {}  [{}]", p.action.why, scope_name(&p.action.scope), p.doc);
+        let _ = writeln!(out, "  {} on {}{}  [{}]", p.action.why, scope_name(&p.action.scope), only_in(proof, p), p.doc);
         for c in &p.checks {
             match &c.granted_by {
                 Some((role, scope)) => {
@@ -120,6 +133,7 @@ pub fn json(proof: &Proof) -> Value {
                 "resource": scope_name(&p.action.scope),
                 "doc": p.doc,
                 "permissions": checks,
+                "environments": p.environments,
             })
         })
         .collect();
