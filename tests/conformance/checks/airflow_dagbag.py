@@ -217,7 +217,8 @@ def compare(env, dag_id, dag, expected, problems):
                 problems.append(f"{tw}: has no attribute {name!r} (expected {json.dumps(value)})")
                 continue
             for path, g, w in differences(normalize(getattr(task, name)), value, name):
-                problems.append(f"{tw}: {path} is {json.dumps(g, sort_keys=True)}, expected {json.dumps(w, sort_keys=True)}")
+                got, expected = json.dumps(g, sort_keys=True), json.dumps(w, sort_keys=True)
+                problems.append(f"{tw}: {path} is {got}, expected {expected}")
 
 
 def main(argv):

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 # A Thursday noon three days before Europe's spring daylight-saving change (2026-03-29) and ten
 # before America's is behind it (2026-03-08): five daily runs cross the European change.
 NOW = datetime.datetime(2026, 3, 26, 12, 7, tzinfo=UTC)
@@ -49,7 +49,10 @@ def field_values(text, index):
     """The set of values one cron field allows (`*`, numbers, names, `a-b`, `/step`, lists)."""
     lo, hi = RANGES[index]
     names = NAMES.get(index, {})
-    value = lambda s: names[s.upper()] if s.upper() in names else int(s)
+
+    def value(s):
+        return names[s.upper()] if s.upper() in names else int(s)
+
     out = set()
     for part in text.split(","):
         spec, _, step = part.partition("/")
@@ -180,8 +183,9 @@ def main():
             first = last_cron_time(want["cron"], want["time_zone"], NOW)
             expected = [first] + next_cron_times(want["cron"], want["time_zone"], first, RUNS - 1)
             if got != expected:
-                fmt = lambda ts: ", ".join(t.isoformat() for t in ts)
-                problems.append(f"{where}: runs at {fmt(got)}; expected {fmt(expected)}")
+                got_text = ", ".join(t.isoformat() for t in got)
+                expected_text = ", ".join(t.isoformat() for t in expected)
+                problems.append(f"{where}: runs at {got_text}; expected {expected_text}")
             checked += 1
             print(f"{where}: first run {got[0].isoformat()}, then {got[1].isoformat()} ...")
     for p in problems:
