@@ -14,9 +14,9 @@ use std::path::Path;
 #[path = "support/subst.rs"]
 mod subst_support;
 use subst_support::expand;
-#[path = "support/build_order.rs"]
-mod build_order;
-use build_order::upstream;
+#[path = "support/cloudbuild_config.rs"]
+mod cloudbuild_config;
+use cloudbuild_config::{steps, strings, upstream};
 
 const SHA: &str = "abc1234";
 
@@ -58,16 +58,8 @@ fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> 
     values
 }
 
-fn steps(build: &Value) -> Vec<&Value> {
-    build["steps"].as_array().map(|s| s.iter().collect()).unwrap_or_default()
-}
-
 fn step<'a>(build: &'a Value, id: &str) -> &'a Value {
     steps(build).into_iter().find(|s| s["id"] == id).unwrap_or_else(|| panic!("no step {id}"))
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 /// The rest of the first entry of `list` that starts with `prefix`.

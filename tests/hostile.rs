@@ -19,6 +19,8 @@
 #[path = "support/artifacts.rs"]
 mod artifacts;
 
+mod support;
+
 use mlopsgen::{compile, Error, Options, Source};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,7 +216,7 @@ type Files = BTreeMap<String, String>;
 fn compile_text(text: &str) -> Result<Result<Files, Error>, String> {
     let source = Source { name: "hostile.json".into(), text: text.to_owned() };
     std::panic::catch_unwind(|| compile(&source, &options()))
-        .map(|r| r.map(|c| c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()))
+        .map(|r| r.map(|c| support::files(&c)))
         .map_err(|p| p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned())).unwrap_or_default())
 }
 

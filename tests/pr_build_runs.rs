@@ -17,6 +17,10 @@
 //! (<https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values>); so does
 //! this test. Needs Python 3 with `venv` and the package index (pip installs the pinned tools).
 
+#[path = "support/cloudbuild_config.rs"]
+mod cloudbuild_config;
+
+use cloudbuild_config::strings;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -173,10 +177,6 @@ impl Images {
             panic!("step {id}: no stand-in for image {image}");
         }
     }
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 /// What Cloud Build does to a PR step's strings: `${KEY}` → its value, `$$` → `$`, and what this

@@ -3,12 +3,15 @@
 //! structure as a real parser (pulldown-cmark) reads it, truncation included. The CLI side
 //! (`diff --base`, `build --fail-on-change`) is in `review_cli.rs`.
 
+mod support;
+
 use mlopsgen::diff::report::{Report, GITHUB_COMMENT_LIMIT};
 use mlopsgen::diff::{self, FileDiff, Files};
 use mlopsgen::output::write::Action;
 use mlopsgen::review::{Change, Kind};
 use mlopsgen::targets;
 use mlopsgen::{compile, Compilation, Options, Source};
+use support::files;
 use pulldown_cmark::{BlockQuoteKind, CodeBlockKind, Event, Parser, Tag, TagEnd};
 
 const MINIMAL: &str = include_str!("../specs/minimal.yaml");
@@ -24,10 +27,6 @@ fn compiled(text: &str) -> Compilation {
     let source = Source { name: "mlops.yaml".into(), text };
     let options = Options { spec_file: spec_file.into(), out_override: None };
     compile(&source, &options).unwrap_or_else(|e| panic!("the spec doesn't compile: {e:?}"))
-}
-
-fn files(c: &Compilation) -> Files {
-    c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()
 }
 
 /// `text` with `from` replaced by `to` (which must occur).

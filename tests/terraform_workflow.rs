@@ -27,9 +27,9 @@ use std::path::Path;
 #[path = "support/subst.rs"]
 mod subst_support;
 use subst_support::expand;
-#[path = "support/build_order.rs"]
-mod build_order;
-use build_order::upstream;
+#[path = "support/cloudbuild_config.rs"]
+mod cloudbuild_config;
+use cloudbuild_config::{steps, strings, upstream};
 
 fn compile_spec(name: &str) -> Compilation {
     let path = format!("specs/{name}.yaml");
@@ -47,14 +47,6 @@ fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     values.insert("_BASE_BRANCH".into(), "main".into());
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn steps(build: &Value) -> Vec<&Value> {
-    build["steps"].as_array().map(|s| s.iter().collect()).unwrap_or_default()
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
 }
 
 fn env_of(step: &Value, key: &str) -> Option<String> {

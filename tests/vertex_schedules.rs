@@ -10,15 +10,18 @@
 //! - an unknown time zone is an error at its position; a spec with no Composer schedule (and no
 //!   drift) gets no Composer environment, DAGs or Composer IAM.
 
+mod support;
+
 use mlopsgen::{compile, Compilation, Options, Source};
+use support::files;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-#[path = "support/build_order.rs"]
-mod build_order;
+#[path = "support/cloudbuild_config.rs"]
+mod cloudbuild_config;
 
 /// A stand-in for `projects.locations.schedules` (list, with or without a `display_name` filter,
 /// one result per page; create; patch by `updateMask`; delete, answering with an operation, or
@@ -144,7 +147,7 @@ fn step(c: &Compilation, config: &str, id: &str) -> Value {
 fn upstream(c: &Compilation, config: &str, id: &str) -> std::collections::BTreeSet<String> {
     let text = c.output.get(&format!("cloudbuild/{config}.yaml")).unwrap_or_else(|| panic!("no {config}.yaml"));
     let yaml: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{e}"));
-    build_order::upstream(&serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}")), id)
+    cloudbuild_config::upstream(&serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}")), id)
 }
 
 /// Fills `${NAME}` from `values`, then `$$` → `$`, as Cloud Build does.
@@ -409,7 +412,6 @@ fn dropping_the_last_vertex_schedule_deletes_it_with_prune_schedules() {
     let prune = "  prune_schedules: true\n";
     assert!(text.contains(prune), "promotion.yaml no longer sets `ci.prune_schedules`");
     let dropped = text.replace(schedule, "");
-    let files = |c: &Compilation| -> mlopsgen::output::Files { c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect() };
     let prune_changes = |old: &Compilation, new: &Compilation| -> Vec<mlopsgen::review::Change> {
         let all = mlopsgen::targets::review(&files(old), &files(new));
         all.into_iter().filter(|c| c.subject.ends_with("/ step prune-schedules")).collect()

@@ -1,4 +1,5 @@
 //! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test crate uses some of these
 
 use mlopsgen::{compile, Options, Source};
 use std::path::Path;
@@ -12,4 +13,9 @@ pub fn compile_spec(spec: &Path) -> mlopsgen::Compilation {
         Err(mlopsgen::Error::Invalid(d)) => panic!("{}", mlopsgen::diagnostic::render(&source, &d, false)),
         Err(e) => panic!("{e}"),
     }
+}
+
+/// A compilation's files by path, the form `diff` and the reviews compare.
+pub fn files(c: &mlopsgen::Compilation) -> mlopsgen::output::Files {
+    c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()
 }

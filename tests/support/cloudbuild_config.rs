@@ -1,10 +1,22 @@
-//! The order Cloud Build runs a config's steps in, shared by the tests that check what a step
-//! can start before: a step without `waitFor` starts after every step before it, one whose
-//! `waitFor` is `["-"]` when the build starts, any other after the steps it lists
+//! Reading a parsed Cloud Build config (as JSON), shared by the tests of the generated configs:
+//! its steps, a list of strings, and the order Cloud Build runs the steps in, for the tests that
+//! check what a step can start before: a step without `waitFor` starts after every step before
+//! it, one whose `waitFor` is `["-"]` when the build starts, any other after the steps it lists
 //! (<https://cloud.google.com/build/docs/configuring-builds/configure-build-step-order>).
+#![allow(dead_code)] // each test crate uses some of these
 
 use serde_json::Value;
 use std::collections::BTreeSet;
+
+/// The config's steps, in order.
+pub fn steps(build: &Value) -> Vec<&Value> {
+    build["steps"].as_array().map(|s| s.iter().collect()).unwrap_or_default()
+}
+
+/// The strings of a list (`args`, `env`, `waitFor`, …); empty when it is absent.
+pub fn strings(value: &Value) -> Vec<String> {
+    value.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}
 
 /// Every step id the step `id` of `build` (a parsed config) waits for, directly or through others.
 pub fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
