@@ -88,6 +88,25 @@ pub fn outside(m: &Model, g: &Grant) -> bool {
     matches!(g.scope, Scope::ServiceAccount(r) if m.is_external(r))
 }
 
+/// Whether `member` acts in the environment at `index` of the promotion order, and so whether
+/// Terraform binds its grants there (what `targets::terraform::iam::condition` and the
+/// approvers' `for_each` test with that environment's tfvars): a workflow's identity where the
+/// workflow's trigger runs ([`Workflow::runs_at`]; a release's review runs as the release's
+/// identity), the Cloud Build service agent where any trigger runs, the promoter where a previous
+/// environment releases into this one, the approvers where the release into the last environment
+/// waits for them; every other member everywhere.
+pub fn acts_at(m: &Model, member: Member, index: usize) -> bool {
+    let count = m.environments.len();
+    let workflows = delivery::workflows(m);
+    let runs = |w: Workflow| workflows.contains(&w) && w.runs_at(index, count);
+    match member {
+        Member::Agent(Agent::CloudBuild) => workflows.iter().any(|w| w.runs_at(index, count)),
+        Member::Promoter => index > 0,
+        Member::Approvers => m.approval_required() && runs(Workflow::Release) && index + 2 == count,
+        _ => Workflow::ALL.into_iter().find(|w| member == Member::Sa(w.identity())).is_none_or(runs),
+    }
+}
+
 /// The service agents some grant names, each once, in a stable order.
 pub fn agents(grants: &[Grant]) -> Vec<Agent> {
     let mut all: Vec<Agent> = grants

@@ -12,7 +12,7 @@ pub mod roles;
 pub mod table;
 
 use crate::model::actions::{self, Act, Action};
-use crate::model::iam::{Agent, Grant, Member, Scope};
+use crate::model::iam::{acts_at, Agent, Grant, Member, Scope};
 use crate::model::Model;
 use roles::Roles;
 use std::collections::BTreeSet;
@@ -54,8 +54,8 @@ pub enum Problem {
         permission: &'static str,
         /// On what.
         scope: Scope,
-        /// The environment it is missing in, where environments differ ([`prove_env`]).
-        env: Option<String>,
+        /// The environments it is missing in ([`prove`]; empty from [`check`] alone).
+        environments: Vec<String>,
     },
     /// A granted role provides no permission any action of its member needs on its resource.
     Unused {
@@ -65,8 +65,8 @@ pub enum Problem {
         role: String,
         /// Where.
         scope: Scope,
-        /// The environment it is unused in, where environments differ ([`prove_env`]).
-        env: Option<String>,
+        /// The environments it is unused in ([`prove`]; empty from [`check`] alone).
+        environments: Vec<String>,
     },
     /// A granted role the role data doesn't know (update `data/gcp-iam/roles.json`).
     UnknownRole {
@@ -89,6 +89,25 @@ pub struct Proof {
     pub outside: Vec<Grant>,
     /// Every environment of the spec.
     pub environments: Vec<String>,
+}
+
+impl Problem {
+    /// The problem with no environments, to compare it across environments.
+    fn without_environments(&self) -> Problem {
+        let mut p = self.clone();
+        if let Problem::Missing { environments, .. } | Problem::Unused { environments, .. } = &mut p {
+            environments.clear();
+        }
+        p
+    }
+
+    /// Its environments.
+    fn into_environments(self) -> Vec<String> {
+        match self {
+            Problem::Missing { environments, .. } | Problem::Unused { environments, .. } => environments,
+            Problem::UnknownRole { .. } => Vec::new(),
+        }
+    }
 }
 
 impl Proof {
@@ -123,22 +142,12 @@ pub fn google_granted(acts: &[Action]) -> Vec<Grant> {
         .collect()
 }
 
-/// Checks the model's grants against its actions.
-/// With environment views ([`Model::env_views`]), each environment's actions are checked against
-/// that environment's grants ([`prove_env`]: Terraform binds a grant only where its view has it),
-/// and the proofs are joined: an action proven the same way everywhere once, one proven by other
-/// grants in some environments once per way, with the environments of each
+/// Checks the model's grants against its actions, in each environment ([`prove_env`]), and joins
+/// the proofs: an action proven the same way in every environment it happens in once, one proven
+/// by other grants in some environments once per way, each with its environments
 /// ([`Proven::environments`]), and each problem with its environment.
 pub fn prove(m: &Model, roles: &Roles) -> Proof {
     let names: Vec<String> = m.environments.iter().map(|e| e.name.clone()).collect();
-    if m.env_views.is_empty() {
-        let mut proof = with_outside(m, check(actions::derive(m), m.grants.clone(), roles));
-        for p in &mut proof.actions {
-            p.environments.clone_from(&names);
-        }
-        proof.environments = names;
-        return proof;
-    }
     let mut all = Proof { actions: Vec::new(), grants: Vec::new(), problems: Vec::new(), outside: Vec::new(), environments: names };
     let same_grant = |a: &Grant, b: &Grant| (a.member, &a.scope, a.role) == (b.member, &b.scope, b.role);
     for env in &m.environments {
@@ -155,8 +164,11 @@ pub fn prove(m: &Model, roles: &Roles) -> Proof {
             }
         }
         for p in proof.problems {
-            if !all.problems.contains(&p) {
-                all.problems.push(p); // each environment's own, and an unknown role once
+            // One problem per binding or permission, with every environment it is in.
+            match all.problems.iter_mut().find(|q| q.without_environments() == p.without_environments()) {
+                Some(Problem::Missing { environments, .. } | Problem::Unused { environments, .. }) => environments.extend(p.into_environments()),
+                Some(Problem::UnknownRole { .. }) => {}
+                None => all.problems.push(p),
             }
         }
         for g in proof.outside {
@@ -171,35 +183,30 @@ pub fn prove(m: &Model, roles: &Roles) -> Proof {
     all
 }
 
-/// The proof in one environment: its view's actions against its view's grants, each action and
-/// problem marked with the environment. The first environment has no promoter: nothing releases
-/// into it, and Terraform binds the promoter's grants only where `promoter_sa` is set, which the
-/// first environment's tfvars leave empty (`targets::terraform::root::tfvars`).
+/// The proof in one environment: the actions of its view ([`Model::env_views`]; the model itself
+/// without overrides) against the grants of its view, of the identities that act there
+/// ([`acts_at`]: Terraform binds a grant only where its view has it and its identity acts, e.g.
+/// CD's only in the first environment, the promoter's in every later one), each action and
+/// problem marked with the environment.
 pub fn prove_env(m: &Model, env: &str, roles: &Roles) -> Proof {
     let view = m.for_env(env);
-    let promoted = m.environments.first().is_some_and(|first| first.name != env);
+    let index = m.environments.iter().position(|e| e.name == env).unwrap_or_default();
+    let acts_here = |member: Member| acts_at(m, member, index);
     let mut acts = actions::derive(view);
+    acts.retain(|a| acts_here(a.member));
     let mut grants = view.grants.clone();
-    if !promoted {
-        acts.retain(|a| a.member != Member::Promoter);
-        grants.retain(|g| g.member != Member::Promoter);
-    }
-    let mut proof = with_outside(view, check(acts, grants, roles));
+    grants.retain(|g| acts_here(g.member));
+    let mut proof = check(acts, grants, roles);
+    proof.outside = view.grants.iter().filter(|g| acts_here(g.member) && crate::model::iam::outside(view, g)).cloned().collect();
     for p in &mut proof.actions {
         p.environments = vec![env.to_owned()];
     }
     for p in &mut proof.problems {
-        if let Problem::Missing { env: at, .. } | Problem::Unused { env: at, .. } = p {
-            *at = Some(env.to_owned());
+        if let Problem::Missing { environments, .. } | Problem::Unused { environments, .. } = p {
+            *environments = vec![env.to_owned()];
         }
     }
     proof.environments = vec![env.to_owned()];
-    proof
-}
-
-/// `proof` with the grants of `m` that an external account's owner makes (see [`Proof::outside`]).
-fn with_outside(m: &Model, mut proof: Proof) -> Proof {
-    proof.outside = m.grants.iter().filter(|g| crate::model::iam::outside(m, g)).cloned().collect();
     proof
 }
 
@@ -237,7 +244,7 @@ pub fn check(acts: Vec<Action>, mut grants: Vec<Grant>, roles: &Roles) -> Proof 
                     action: action.why.clone(),
                     permission,
                     scope: action.scope.clone(),
-                    env: None,
+                    environments: Vec::new(),
                 });
             }
             checks.push(Check { permission, granted_by: best.map(|i| (grants[i].role.to_owned(), grants[i].scope.clone())) });
@@ -247,7 +254,7 @@ pub fn check(acts: Vec<Action>, mut grants: Vec<Grant>, roles: &Roles) -> Proof 
     let terraform = grants.len() - google_count;
     for (g, used) in grants.iter().zip(used).take(terraform) {
         if !used && roles.permissions(g.role).is_some() {
-            problems.push(Problem::Unused { member: g.member, role: g.role.to_owned(), scope: g.scope.clone(), env: None });
+            problems.push(Problem::Unused { member: g.member, role: g.role.to_owned(), scope: g.scope.clone(), environments: Vec::new() });
         }
     }
     proven.sort_by(by_member_and_act);

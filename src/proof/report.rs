@@ -46,15 +46,15 @@ pub fn scope_name(s: &Scope) -> String {
 
 /// One line per problem.
 pub fn problem_line(p: &Problem) -> String {
-    let in_env = |env: &Option<String>| env.as_ref().map(|e| format!(" in environment `{e}`")).unwrap_or_default();
+    let in_env = |envs: &[String]| if envs.is_empty() { String::new() } else { format!(" (in {})", envs.join(", ")) };
     match p {
-        Problem::Missing { member, action, permission, scope, env } => format!(
+        Problem::Missing { member, action, permission, scope, environments: env } => format!(
             "missing: {} needs {permission} on {} ({action}) and no granted role provides it{}",
             member_name(*member),
             scope_name(scope),
             in_env(env)
         ),
-        Problem::Unused { member, role, scope, env } => format!(
+        Problem::Unused { member, role, scope, environments: env } => format!(
             "unused: {role} on {} granted to {} provides nothing any of its actions needs{}",
             scope_name(scope),
             member_name(*member),
