@@ -103,8 +103,14 @@ pub fn acts_at(m: &Model, member: Member, index: usize) -> bool {
         Member::Agent(Agent::CloudBuild) => workflows.iter().any(|w| w.runs_at(index, count)),
         Member::Promoter => index > 0,
         Member::Approvers => m.approval_required() && runs(Workflow::Release) && index + 2 == count,
-        _ => Workflow::ALL.into_iter().find(|w| member == Member::Sa(w.identity())).is_none_or(runs),
+        _ => workflow_of(member).is_none_or(runs),
     }
+}
+
+/// The workflow whose trigger decides where a workflow identity acts: the first that runs as it
+/// (a release's review runs wherever the release does); `None` for every other member.
+pub fn workflow_of(member: Member) -> Option<Workflow> {
+    Workflow::ALL.into_iter().find(|w| member == Member::Sa(w.identity()))
 }
 
 /// The service agents some grant names, each once, in a stable order.

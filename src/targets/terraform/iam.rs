@@ -5,8 +5,7 @@
 
 use super::syntax::{block, call, count_if, data, ident, iref, list, lit, op, r, resource, ri, s, tpl, var, BlockExt, Item, TfFile};
 use super::{bucket, depends_on_apis, runtime, sa};
-use crate::model::delivery::Workflow;
-use crate::model::iam::{custom_role, outside, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
+use crate::model::iam::{custom_role, outside, workflow_of, Agent, CustomRole, Grant, Member, Scope, CUSTOM_ROLES};
 use crate::model::{Model, SaRole};
 use hcl::expr::{BinaryOperator, Expression};
 use hcl::structure::BlockBuilder;
@@ -228,10 +227,8 @@ fn attaching_agents(role: SaRole) -> &'static [Agent] {
 /// When a binding exists only in some environments, the condition (its `count`).
 pub fn condition(g: &Grant) -> Option<Expression> {
     let mut all = Vec::new();
-    // A workflow's identity is needed only where its trigger runs (the first workflow run as it:
-    // a release's review runs wherever the release does).
-    let run_by = Workflow::ALL.into_iter().find(|w| g.member == Member::Sa(w.identity()));
-    match (g.member, run_by) {
+    // A workflow's identity is needed only where its trigger runs.
+    match (g.member, workflow_of(g.member)) {
         (_, Some(workflow)) => all.push(super::cicd::runs(workflow)),
         (Member::Agent(Agent::CloudBuild), _) => all.push(super::cicd::has_triggers()),
         (Member::Promoter, _) => all.push(op(var(PROMOTER_VAR), BinaryOperator::NotEq, s(""))),
