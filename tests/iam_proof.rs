@@ -276,7 +276,7 @@ fn training_reads_the_bigquery_table_its_input_comes_from() {
 /// The `service_account` a pipeline task runs its job as: the task's constant, else its
 /// component's default, else "" (the GCPC default).
 fn task_service_account(pipeline: &serde_json::Value, task: &str) -> String {
-    let t = &pipeline["root"]["dag"]["tasks"][task];
+    let t = support::pipeline_task(pipeline, task);
     let constant = &t["inputs"]["parameters"]["service_account"]["runtimeValue"]["constant"];
     let component = t["componentRef"]["name"].as_str().unwrap_or_else(|| panic!("task {task} has no component"));
     let default = &pipeline["components"][component]["inputDefinitions"]["parameters"]["service_account"]["defaultValue"];

@@ -16,7 +16,9 @@
 //!   `endpoints.deployModel`, `trafficSplit`: "must add up to 100"; "0" is the new model), and
 //!   the retire task leaves that model deployed.
 //! - Scoring reads `churn@champion` (REST `BatchPredictionJob.model` accepts
-//!   `models/{model}@{alias}`) and uploads nothing.
+//!   `models/{model}@{alias}`) and uploads nothing; until a version holds `champion` its lookup
+//!   outputs `found` false and the prediction's condition group is skipped, so the scheduled run
+//!   succeeds (the driver evaluates `triggerPolicy.condition` over the group's inputs).
 //!
 //! Each test is skipped with a note when there is no `python3`.
 
@@ -152,36 +154,52 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
 }
 
 #[test]
-fn scoring_reads_the_champion_by_alias_without_uploading() {
+fn scoring_reads_the_champion_by_alias_and_skips_until_one_exists() {
     let p = pipeline(None, "pipelines/dev/scoring.json");
     let execs = p["deploymentSpec"]["executors"].as_object().cloned().unwrap_or_default();
     assert!(!execs.values().any(|e| e.to_string().contains("upload_model.launcher")), "scoring must not upload a model");
-    assert_eq!(producer(task(&p, "predict"), "model"), ("predict-model", "model"));
     assert_eq!(constants(&p, "predict-model")["alias"], "champion");
     let payload = execs["exec-predict"]["container"]["args"].to_string();
     assert!(payload.contains("{{$.inputs.artifacts['model'].metadata['resourceName']}}"), "{payload}");
+    // The prediction runs in a group triggered by the lookup's `found`, and reads the version the
+    // lookup found through the group's input.
+    let roots = p["root"]["dag"]["tasks"].as_object().cloned().unwrap_or_default();
+    let (_, group) = roots.iter().find(|(_, t)| t.get("triggerPolicy").is_some()).unwrap_or_else(|| panic!("no condition group"));
+    let inner = &p["components"][group["componentRef"]["name"].as_str().unwrap_or_default()]["dag"]["tasks"];
+    assert!(inner.get("predict").is_some() && roots.get("predict").is_none(), "predict must run inside the group");
+    let model_in = inner["predict"]["inputs"]["artifacts"]["model"]["componentInputArtifact"].as_str().unwrap_or_default();
+    assert_eq!(producer(group, model_in), ("predict-model", "model"));
+    let found = &group["inputs"]["parameters"]["pipelinechannel--predict-model-found"]["taskOutputParameter"];
+    assert_eq!((found["producerTask"].as_str(), found["outputParameterKey"].as_str()), (Some("predict-model"), Some("found")));
+    assert_eq!(group["triggerPolicy"]["condition"], "inputs.parameter_values['pipelinechannel--predict-model-found'] == true");
+    assert_eq!(p["components"]["comp-predict-model"]["outputDefinitions"]["parameters"]["found"]["parameterType"], "BOOLEAN");
+    let mut waits: Vec<&str> = group["dependentTasks"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    waits.sort_unstable();
+    assert_eq!(waits, ["predict-model", "validate"], "the group waits for the lookup and the validation");
 
     let Some(v) = vertex() else { return };
-    // Before any training run there is nothing to score with: the lookup fails the run.
+    // What one scoring run's lookup outputs: (found, resourceName).
     let lookup = json!({"parameterValues": constants(&p, "predict-model")});
-    let err = v.try_run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]).err().unwrap_or_default();
-    assert!(err.contains("no registry model 'churn-churn' yet"), "{err}");
-
-    let name = "projects/acme-churn-dev/locations/europe-west4/models/1000";
-    let display = constants(&p, "predict-model")["display_name"].clone();
-    v.set_state(&json!({"calls": [], "endpoint": {"deployed": [], "traffic_split": {}}, "models": [
-        {"name": name, "display_name": display, "versions": [
-            {"id": "1", "aliases": ["default"], "labels": {}},
-            {"id": "2", "aliases": ["champion"], "labels": {}},
-            {"id": "3", "aliases": ["challenger"], "labels": {}}]}]}));
-    let (out, _) = v.run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]);
-    assert_eq!(out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"], format!("{name}@champion"));
-    // A model without a champion yet fails too (the alias is checked, not assumed).
+    let scoring_run = |v: &Vertex| {
+        let (out, _) = v.run(script(&p, "predict-model"), lookup.clone(), &["model"], &[]);
+        let resource = out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"].as_str().unwrap_or_else(|| panic!("{out}")).to_owned();
+        (out["parameterValues"]["found"].as_bool().unwrap_or_else(|| panic!("no `found` in {out}")), resource)
+    };
+    // Before any training run there is no registry model: the lookup succeeds, the group is
+    // skipped, and the run succeeds instead of failing every day until a champion exists.
+    assert_eq!(scoring_run(&v), (false, String::new()));
+    let training = pipeline(None, "pipelines/dev/training.json");
+    let (_, promoted) = training_run(&v, &training, 0.85);
+    assert!(promoted, "the first training run promotes its version");
+    let name = v.state()["models"][0]["name"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(scoring_run(&v), (true, format!("{name}@champion")), "once a version holds champion, scoring runs on it");
+    // A model whose versions hold no champion (taken off by hand) skips too: the alias is checked, not assumed.
     let mut s = v.state();
-    s["models"][0]["versions"][1]["aliases"] = json!([]);
+    s["models"][0]["versions"][0]["aliases"] = json!(["default", "challenger"]);
     v.set_state(&s);
-    assert!(v.try_run(script(&p, "predict-model"), lookup, &["model"], &[]).is_err(), "a missing alias must fail the lookup");
+    assert_eq!(scoring_run(&v), (false, String::new()));
     let calls = v.state()["calls"].to_string();
+    let display = constants(&p, "predict-model")["display_name"].clone();
     assert!(calls.contains(&format!(r#"display_name=\"{}\""#, display.as_str().unwrap_or_default())), "{calls}");
 }
 

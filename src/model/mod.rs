@@ -33,7 +33,7 @@ pub use crate::spec::{
     OnlineStoreType, Orchestrator, ParamType, PredictionsFormat, Scale, SearchParam, Serving,
 };
 // What a step declares, read from the spec (see `spec::step`), is the model's vocabulary too.
-pub use crate::spec::{Arg, ArgPart, ArtifactType, CmpOp, Condition, DataSource, Destination, IoType, Operand, Output, RegistryRef};
+pub use crate::spec::{Arg, ArgPart, ArtifactType, CmpOp, Condition, DataSource, Destination, IoType, Operand, Output, RegistryRef, FOUND};
 use std::collections::BTreeMap;
 
 /// The whole resolved project.

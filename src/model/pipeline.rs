@@ -298,6 +298,15 @@ pub struct Step {
 }
 
 impl Step {
+    /// The condition mlopsgen adds around its main task ([`RegistryRef::found`]): a batch
+    /// prediction on a version by alias runs only once a version holds the alias.
+    pub fn guard(&self) -> Option<Condition> {
+        match &self.kind {
+            StepKind::BatchPrediction { registry: Some(_), .. } => Some(RegistryRef::found(&self.name)),
+            _ => None,
+        }
+    }
+
     /// Looks up an input.
     pub fn input(&self, name: &str) -> Option<&Input> {
         self.inputs.iter().find(|i| i.name == name)

@@ -16,7 +16,7 @@ impl Pipeline {
         let steps: Vec<ScopeStep> = self
             .steps
             .iter()
-            .map(|s| ScopeStep { name: s.name.clone(), deps: s.depends_on.clone(), condition: s.condition.clone() })
+            .map(|s| ScopeStep { name: s.name.clone(), deps: s.depends_on.clone(), condition: s.condition.clone(), guard: s.guard() })
             .collect();
         condition_scopes(&steps)
     }
@@ -31,6 +31,9 @@ pub struct ScopeStep {
     pub deps: Vec<String>,
     /// Its own condition.
     pub condition: Option<Condition>,
+    /// A condition mlopsgen adds inside its own (see [`crate::model::RegistryRef::found`]): it
+    /// holds for the step's main task and every step after it, not for the step's lookup.
+    pub guard: Option<Condition>,
 }
 
 /// A step whose dependencies run under conditions that don't nest.
@@ -83,7 +86,7 @@ pub fn condition_scopes(steps: &[ScopeStep]) -> Result<BTreeMap<String, Vec<Cond
                     });
                 }
             }
-            if let Some(c) = &step.condition {
+            for c in step.condition.iter().chain(&step.guard) {
                 if !scope.contains(c) {
                     scope.push(c.clone());
                 }
@@ -104,7 +107,7 @@ mod tests {
     }
 
     fn step(name: &str, deps: &[&str], condition: Option<Condition>) -> ScopeStep {
-        ScopeStep { name: name.into(), deps: deps.iter().map(|d| (*d).to_owned()).collect(), condition }
+        ScopeStep { name: name.into(), deps: deps.iter().map(|d| (*d).to_owned()).collect(), condition, guard: None }
     }
 
     #[test]
@@ -135,6 +138,20 @@ mod tests {
         ];
         let err = condition_scopes(&steps).err();
         assert_eq!(err.map(|e| (e.step, e.first.0, e.second.0)), Some(("d".into(), "b".into(), "c".into())));
+    }
+
+    #[test]
+    fn a_guard_nests_inside_the_steps_own_condition_and_its_dependents_inherit_it() {
+        let guard = crate::model::RegistryRef::found("predict");
+        let steps = [
+            step("gate", &[], None),
+            ScopeStep { guard: Some(guard.clone()), ..step("predict", &["gate"], Some(cond("gate"))) },
+            step("publish", &["predict"], None),
+        ];
+        let scopes = condition_scopes(&steps);
+        let Ok(scopes) = scopes else { panic!("{scopes:?}") };
+        assert_eq!(scopes["predict"], vec![cond("gate"), guard.clone()]);
+        assert_eq!(scopes["publish"], vec![cond("gate"), guard]);
     }
 
     #[test]

@@ -392,7 +392,18 @@ impl RegistryRef {
         let (model, alias) = text.split_once('@')?;
         Some(RegistryRef { model: model.to_owned(), alias: alias.to_owned() })
     }
+
+    /// The condition a step reading a version by alias runs under (its guard, see
+    /// `model::scope`): its lookup found a version holding the alias. Until one does (no
+    /// training run has promoted a version yet), the step and every step after it are skipped
+    /// and the run succeeds, instead of failing on every scheduled run.
+    pub fn found(step: &str) -> Condition {
+        Condition { step: step.to_owned(), output: FOUND.to_owned(), op: CmpOp::Eq, value: Operand::Literal(serde_json::Value::Bool(true)) }
+    }
 }
+
+/// The boolean a version lookup outputs ([`RegistryRef::found`]).
+pub const FOUND: &str = "found";
 
 /// Where a dataset lives.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -119,11 +119,13 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
             deps.extend(refs.filter(|ns| ns != "params"));
             deps.extend(condition.as_ref().map(|c| c.step.clone()));
             deps.retain(|d| d != name && p.steps.contains_key(d));
-            ScopeStep { name: name.clone(), deps, condition }
+            let by_alias = matches!(step, Step::BatchPrediction(b) if b.model.as_deref().and_then(RegistryRef::parse).is_some());
+            ScopeStep { name: name.clone(), deps, condition, guard: by_alias.then(|| RegistryRef::found(name)) }
         })
         .collect();
     if let Err(conflict) = condition_scopes(&steps) {
         let describe = |(step, scope): &(String, Vec<crate::model::Condition>)| match scope.last() {
+            Some(w) if *w == RegistryRef::found(&w.step) => format!("`{step}` (which runs only once a version holds the alias `{}` reads)", w.step),
             Some(w) => format!("`{step}` (which runs only when {}.{} {} {})", w.step, w.output, w.op.as_str(), w.value),
             None => format!("`{step}` (which always runs)"),
         };

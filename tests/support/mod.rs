@@ -19,3 +19,11 @@ pub fn compile_spec(spec: &Path) -> mlopsgen::Compilation {
 pub fn files(c: &mlopsgen::Compilation) -> mlopsgen::output::Files {
     c.output.files().map(|(p, t)| (p.to_owned(), t.to_owned())).collect()
 }
+
+/// A task of a compiled pipeline (PipelineSpec JSON), wherever it sits: the root DAG or a
+/// condition group's sub-DAG.
+pub fn pipeline_task<'a>(pipeline: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    let components = pipeline["components"].as_object().into_iter().flatten().map(|(_, c)| &c["dag"]["tasks"]);
+    let mut dags = std::iter::once(&pipeline["root"]["dag"]["tasks"]).chain(components);
+    dags.find_map(|tasks| tasks.get(key)).unwrap_or_else(|| panic!("no task `{key}`"))
+}

@@ -186,12 +186,7 @@ impl Vertex {
     }
 }
 
-/// A task of a compiled pipeline, wherever it sits (root or a condition's sub-DAG).
-pub fn task<'a>(pipeline: &'a Value, key: &str) -> &'a Value {
-    let components = pipeline["components"].as_object().into_iter().flatten().map(|(_, c)| &c["dag"]["tasks"]);
-    let mut dags = std::iter::once(&pipeline["root"]["dag"]["tasks"]).chain(components);
-    dags.find_map(|tasks| tasks.get(key)).unwrap_or_else(|| panic!("no task `{key}`"))
-}
+pub use super::support::pipeline_task as task;
 
 /// The program a task runs (its `python3 -c` script).
 pub fn script<'a>(pipeline: &'a Value, key: &str) -> &'a str {

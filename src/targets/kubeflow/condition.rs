@@ -13,7 +13,7 @@ use super::container::declare;
 use super::ir::{ArtifactInput, CachingOptions, ComponentRef, ComponentSpec, Dag, ExecutorSpec, ParamInput, RetryPolicy, Task, TaskInfo, TaskInputs, TriggerPolicy};
 use super::json::python_float;
 use super::plan::{output_key, PlannedTask, Source};
-use crate::model::{Condition, IoType, Operand, ParamType, Pipeline};
+use crate::model::{Condition, IoType, Operand, ParamType, Pipeline, Step};
 use crate::targets::TargetError;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,11 +47,17 @@ struct Group {
 /// Lays out a pipeline's tasks.
 pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, TargetError> {
     let scopes = pipeline.condition_scopes().map_err(|c| bug(format!("conditions of step `{}` don't nest", c.step)))?;
+    // What each step's guard tests: the output of the task its guarded task names.
+    let guards: BTreeMap<&str, &Source> = tasks.iter().filter_map(|t| Some((t.step.as_str(), t.guard.as_ref()?))).collect();
     let mut groups: Vec<Group> = Vec::new();
     // Group index path of every task, outermost first.
     let mut paths: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for t in &tasks {
-        let scope = scopes.get(&t.step).ok_or_else(|| bug(format!("step `{}` has no scope", t.step)))?;
+        let mut scope: &[Condition] = scopes.get(&t.step).ok_or_else(|| bug(format!("step `{}` has no scope", t.step)))?;
+        // A guarded step's other tasks (its lookup) run before the guard is known.
+        if t.guard.is_none() && guards.contains_key(t.step.as_str()) {
+            scope = &scope[..scope.len().saturating_sub(1)];
+        }
         let mut path = Vec::new();
         for depth in 1..=scope.len() {
             let existing = groups.iter().position(|g| g.parent == path.last().copied() && g.condition == scope[depth - 1]);
@@ -62,7 +68,10 @@ pub fn layout(pipeline: &Pipeline, tasks: Vec<PlannedTask>) -> Result<Layout, Ta
                     groups.push(Group {
                         key: format!("condition-{}", groups.len() + 1),
                         parent: path.last().copied(),
-                        operand: operand(pipeline, &condition)?,
+                        operand: match guards.get(condition.step.as_str()) {
+                            Some(&tested) if pipeline.step(&condition.step).and_then(Step::guard).as_ref() == Some(&condition) => tested.clone(),
+                            _ => operand(pipeline, &condition)?,
+                        },
                         rhs: rhs_param(pipeline, &condition)?,
                         condition,
                         inputs: BTreeMap::new(),

@@ -13,7 +13,7 @@ use super::json::float;
 use super::plan::{Ctx, PlannedTask, Source};
 use crate::model::{
     ArtifactType, DataSource, Destination, Explanation, ExplanationMethod, Goal, InstancesFormat, IoType, ParamType, PredictionsFormat,
-    RegistryModel, SaRole, Step, StepKind,
+    RegistryModel, SaRole, Step, StepKind, FOUND,
 };
 use crate::model::actions;
 use crate::model::iam::Member;
@@ -61,31 +61,46 @@ for deployed in endpoint.list_models():
 ///   run creates the model and every later run uploads a new version of it (REST
 ///   `models.upload`: `parentModel`, "only specify this field when uploading a new version").
 /// - with an alias: `<model>@<alias>` (REST `BatchPredictionJob.model` takes a version alias),
-///   checked to exist; the task fails when the model or alias doesn't exist yet.
+///   checked to exist (`models.get` of `<model>@<alias>` is NotFound without it), and output
+///   `found`: false, with `resourceName` `""`, while no version holds the alias, so the steps
+///   after it are skipped (see `crate::model::RegistryRef::found`). Any other error fails the
+///   task. `found` goes in the executor output's `parameterValues`, where kfp's own Python
+///   executor writes its outputs (`kfp/dsl/executor.py`).
 const FIND_MODEL_SCRIPT: &str = r#"import json, os, sys
+from google.api_core import exceptions
 from google.cloud import aiplatform
 ex = json.loads(sys.argv[1])
 p = ex["inputs"]["parameterValues"]
 name = p["display_name"].replace("\\", "\\\\").replace('"', '\\"')
-found = aiplatform.Model.list(filter='display_name="%s"' % name, order_by="create_time", project=p["project"], location=p["location"])
+models = aiplatform.Model.list(filter='display_name="%s"' % name, order_by="create_time", project=p["project"], location=p["location"])
 out = ex["outputs"]["artifacts"]["model"]["artifacts"][0]
-if not found:
-    if p["alias"]:
-        sys.exit("no registry model %r yet: run the pipeline that uploads it first" % p["display_name"])
-    print("no registry model %r yet: this upload creates it" % p["display_name"])
-    resource = ""
+resource = ""
+if not models:
+    print("no registry model %r yet" % p["display_name"])
+elif p["alias"]:
+    version = models[0].resource_name + "@" + p["alias"]
+    try:
+        aiplatform.Model(model_name=version)
+        resource = version
+    except exceptions.NotFound:
+        print("no version of %r holds %r yet" % (p["display_name"], p["alias"]))
 else:
-    resource = found[0].resource_name
-    if p["alias"]:
-        resource += "@" + p["alias"]
-        aiplatform.Model(model_name=resource)
+    resource = models[0].resource_name
+if resource:
     out["uri"] = "https://%s-aiplatform.googleapis.com/v1/%s" % (p["location"], resource)
-print("registry model:", resource or "(none)")
+    print("registry model:", resource)
+elif p["alias"]:
+    print("skipping the steps that read it: a training run that promotes a version makes them run")
+else:
+    print("this upload creates it")
 out["metadata"] = {"resourceName": resource}
+output = {"artifacts": {"model": {"artifacts": [out]}}}
+if p["alias"]:
+    output["parameterValues"] = {"found": bool(resource)}
 path = ex["outputs"]["outputFile"]
 os.makedirs(os.path.dirname(path), exist_ok=True)
 with open(path, "w") as f:
-    json.dump({"artifacts": {"model": {"artifacts": [out]}}}, f)
+    json.dump(output, f)
 "#;
 
 /// Moves an alias onto the uploaded version (REST `models.mergeVersionAliases`; an alias is
@@ -211,6 +226,9 @@ fn find_model(ctx: &Ctx<'_>, step: &Step, key: &str, display_name: &str, alias: 
         component.input_definitions.parameters.insert(name.into(), ParameterSpec::of("STRING"));
     }
     component.output_definitions.artifacts.insert("model".into(), artifact(ArtifactType::VertexModel));
+    if !alias.is_empty() {
+        component.output_definitions.parameters.insert(FOUND.into(), ParameterSpec::of("BOOLEAN"));
+    }
     let mut task = PlannedTask::new(key, step, component, ExecutorSpec::Container(gcpc_python(FIND_MODEL_SCRIPT)));
     task.cache = false; // reads the registry, which changes between runs
     task.inputs.insert("alias".into(), text(alias));
@@ -371,11 +389,13 @@ pub fn batch_predict(ctx: &mut Ctx<'_>, step: &Step) -> Result<Vec<PlannedTask>,
     let data = ctx.model.dataset(dataset).ok_or_else(|| bug(format!("no dataset `{dataset}`")))?;
     let uri = ctx.env.dataset_uri(data);
     let mut tasks = Vec::new();
+    let mut guard = None;
     let model = match registry {
         Some(r) => {
             let registered = ctx.model.model(&r.model).ok_or_else(|| bug(format!("no model `{}`", r.model)))?;
             let key = ctx.helper_key(step, "model")?;
             tasks.push(find_model(ctx, step, &key, &registered.display_name, &r.alias));
+            guard = Some(Source::Output { task: key.clone(), key: FOUND.into(), ty: IoType::Parameter(ParamType::Bool) });
             Source::Output { task: key, key: "model".into(), ty: IoType::Artifact(ArtifactType::VertexModel) }
         }
         None => ctx.source(step, "model")?,
@@ -409,7 +429,9 @@ pub fn batch_predict(ctx: &mut Ctx<'_>, step: &Step) -> Result<Vec<PlannedTask>,
         Destination::BigQueryDataset(ds) => inputs.push(("bigquery_destination_output_uri", text(format!("bq://{project}.{ds}")))),
         Destination::BigQueryProject => inputs.push(("bigquery_destination_output_uri", text(format!("bq://{project}")))),
     }
-    tasks.push(op_task(ctx.task_of(&step.name)?, step, Op::ModelBatchPredict, inputs)?);
+    let mut predict = op_task(ctx.task_of(&step.name)?, step, Op::ModelBatchPredict, inputs)?;
+    predict.guard = guard;
+    tasks.push(predict);
     Ok(tasks)
 }
 

@@ -70,6 +70,9 @@ pub struct PlannedTask {
     pub after: BTreeSet<String>,
     /// Caching enabled.
     pub cache: bool,
+    /// The boolean output of an earlier task of the same step that it runs under, for a step
+    /// with a guard ([`Step::guard`]); the step's tasks without one run outside the guard.
+    pub guard: Option<Source>,
     /// Retries.
     pub retries: Option<u32>,
 }
@@ -87,6 +90,7 @@ impl PlannedTask {
             inputs: BTreeMap::new(),
             after: BTreeSet::new(),
             cache: step.cache,
+            guard: None,
             retries: None,
         }
     }

@@ -10,7 +10,7 @@ from google_cloud_pipeline_components.v1.hyperparameter_tuning_job import (
 from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import components, dsl
 
-from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard,
+from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard, find_version,
                     promote, publisher, retire, unmanaged_model, validator)
 
 ENV = "dev"
@@ -58,7 +58,8 @@ def evaluate(model: dsl.Input[dsl.Model], data: dsl.Input[dsl.Dataset], auc: dsl
 
 
 def lookup(name, alias):
-    return find_model(alias=alias, display_name="churn-churn", location=REGION, project=PROJECT).set_display_name(name).set_caching_options(False)
+    find = find_version if alias else find_model
+    return find(alias=alias, display_name="churn-churn", location=REGION, project=PROJECT).set_display_name(name).set_caching_options(False)
 
 
 def upload(name, model):
@@ -127,13 +128,14 @@ def training(min_auc: float = 0.8):
 def scoring():
     validate = validator(f"{REPO}/validator:dev", "gs://acme-churn-dev-data/scoring/*.csv")().set_display_name("validate").set_caching_options(False)
     champion = lookup("predict-model", "champion")
-    ModelBatchPredictOp(
-        job_display_name="churn-scoring-predict", model=champion.outputs["model"], instances_format="csv",
-        predictions_format="jsonl", gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
-        gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
-        machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
-        service_account=PIPELINES_SA,
-    ).set_display_name("predict").set_caching_options(False).after(validate)
+    with dsl.If(champion.outputs["found"] == True, name="predict.found == true"):  # noqa: E712 (kfp's DSL)
+        ModelBatchPredictOp(
+            job_display_name="churn-scoring-predict", model=champion.outputs["model"], instances_format="csv",
+            predictions_format="jsonl", gcs_source_uris=["gs://acme-churn-dev-data/scoring/*.csv"],
+            gcs_destination_output_uri_prefix="gs://acme-churn-dev-predictions/scoring/predict",
+            machine_type="n1-standard-4", max_replica_count=4, labels=LABELS, project=PROJECT, location=REGION,
+            service_account=PIPELINES_SA,
+        ).set_display_name("predict").set_caching_options(False).after(validate)
 
 
 PIPELINES = {"training": training, "scoring": scoring}

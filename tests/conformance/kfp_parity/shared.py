@@ -53,6 +53,15 @@ def find_model(alias: str, display_name: str, location: str, project: str, model
                              args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
 
+# The same lookup of a version by alias, which also says whether one holds the alias; the steps
+# reading the version run under `dsl.If(found == True)`.
+@dsl.container_component
+def find_version(alias: str, display_name: str, location: str, project: str, model: dsl.Output[VertexModel],
+                 found: dsl.OutputPath(bool)):
+    return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", FIND_MODEL_SCRIPT],
+                             args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
+
+
 # The model_promote step's program (src/targets/kubeflow/models.rs).
 PROMOTE_SCRIPT = program("PROMOTE_SCRIPT")
 
