@@ -1,7 +1,8 @@
 //! A first `terraform apply` on an empty project: every BigQuery dataset a binding or feature
 //! group names is either created by this Terraform or checked by a precondition that fails with
 //! a message naming it (instead of a 404 halfway through the apply), and Composer runs a
-//! triggerer for the deferrable tasks of the DAGs it will run.
+//! triggerer for the deferrable tasks of the DAGs it will run. Every secret the module reads or
+//! binds without creating it is named in `bootstrap.sh` before the first full apply.
 
 mod support;
 
@@ -237,4 +238,56 @@ fn alert_policies_need_no_metric_created_in_the_same_apply() {
         }
     }
     assert_eq!(log_matches, BTreeSet::from(["build_failures".to_owned(), "pipeline_failures".to_owned()]));
+}
+
+/// Every secret id the module's blocks name as a literal (`secret_id`/`secret` attributes, and
+/// `…/secrets/<id>/versions/…` in strings), minus those it creates.
+fn secrets_named_not_created(c: &mlopsgen::Compilation) -> BTreeSet<String> {
+    fn walk(body: &Body, named: &mut BTreeSet<String>, created: &mut BTreeSet<String>, creates: bool) {
+        for a in body.attributes() {
+            if let Expression::String(id) = a.expr() {
+                if creates && a.key() == "secret_id" {
+                    created.insert(id.clone());
+                } else if a.key() == "secret_id" || a.key() == "secret" {
+                    named.insert(id.clone());
+                }
+            }
+        }
+        for b in body.blocks() {
+            let creates = b.identifier() == "resource" && b.labels().first().is_some_and(|l| l.as_str() == "google_secret_manager_secret");
+            walk(b.body(), named, created, creates);
+        }
+    }
+    let (mut named, mut created) = (BTreeSet::new(), BTreeSet::new());
+    for (path, text) in c.output.files().filter(|(p, _)| p.starts_with("terraform/") && p.ends_with(".tf")) {
+        let file = path.trim_start_matches("terraform/");
+        walk(&parse(c, file), &mut named, &mut created, false);
+        for part in text.split("/secrets/").skip(1) {
+            if let Some((id, _)) = part.split_once("/versions/") {
+                named.insert(id.to_owned());
+            }
+        }
+    }
+    named.retain(|id| !created.contains(id));
+    named
+}
+
+#[test]
+fn secrets_nothing_creates_are_named_before_the_first_full_apply() {
+    // A missing secret fails the apply: `google_secret_manager_secret_version_access` (read on
+    // every plan for a notification channel's credential) and the connection's token version
+    // are NotFound errors (REST `secrets.versions.access`), and a binding on a missing secret
+    // fails too. So bootstrap.sh names each before the first `terraform apply` without `-target`.
+    let mut checked = 0;
+    for spec in ["flagship", "forecast", "promotion", "minimal"] {
+        let c = support::compile_spec(Path::new(&format!("specs/{spec}.yaml")));
+        let script = c.output.get("terraform/bootstrap.sh").unwrap_or_else(|| panic!("{spec}: no bootstrap.sh"));
+        let full_apply = script.lines().position(|l| l.contains("terraform apply -var-file=env/ENV.tfvars") && !l.contains("-target"));
+        let before: String = script.lines().take(full_apply.unwrap_or_else(|| panic!("{spec}: no full apply step"))).collect();
+        for id in secrets_named_not_created(&c) {
+            assert!(before.contains(&format!("`{id}`")), "{spec}: secret `{id}` is not named before the first full apply:\n{script}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "the examples name {checked} secrets they don't create");
 }

@@ -10,7 +10,7 @@
 #   2. in dev (it runs the triggers): install the GitHub App (installation 12345678) on the repository and
 #      store a GitHub token in secret `github-oauth-token`
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
-#   4. make sure secret(s) `partner-feed-token` exist in ENV's project, with a version
+#   4. make sure secret(s) `churn-pagerduty-key`, `partner-feed-token`, `slack-bot-token` exist in ENV's project, with a version
 #   5. terraform apply -var-file=env/ENV.tfvars -target=google_secret_manager_secret.api_signing_key -target=google_secret_manager_secret.report_webhook_url
 #      then give each a first version (Terraform never holds secret values), e.g.
 #      gcloud secrets versions add api-signing-key --data-file=FILE --project=PROJECT

@@ -4,7 +4,8 @@
 //! spells out an environment's first deploy, which Terraform and CD share (see `runtime`).
 
 use super::runtime::CREATE_FUNCTIONS;
-use crate::model::Model;
+use crate::model::{terraform_access, Model};
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// APIs Terraform needs before it can enable the others (`google_project_service` uses Service
@@ -160,9 +161,18 @@ fn first_deploy(m: &Model) -> Vec<String> {
 /// whose secret environment variable has no version to resolve
 /// (https://cloud.google.com/run/docs/configuring/services/secrets, "How secrets are checked"),
 /// and Terraform never writes a value. So the secrets it creates come first, then their values.
+/// A secret it does not create must exist beforehand: `existing` ones, and the notification
+/// channels' credentials, which every plan reads through a
+/// `google_secret_manager_secret_version_access` data source (an error, not an empty value,
+/// when the secret or its version is missing) and which get IAM bindings by id.
 fn secret_steps(m: &Model) -> Vec<Vec<String>> {
     let mut steps = Vec::new();
-    let existing: Vec<String> = m.secrets.iter().filter(|s| s.existing).map(|s| format!("`{}`", s.id)).collect();
+    let created: BTreeSet<&str> = m.created_secrets().map(|s| s.id.as_str()).collect();
+    let mut existing: Vec<&str> = m.secrets.iter().filter(|s| s.existing).map(|s| s.id.as_str()).collect();
+    existing.extend(terraform_access::secrets_read(m).into_iter().filter(|id| !created.contains(id)));
+    existing.sort_unstable();
+    existing.dedup();
+    let existing: Vec<String> = existing.iter().map(|id| format!("`{id}`")).collect();
     if !existing.is_empty() {
         steps.push(vec![format!("make sure secret(s) {} exist in ENV's project, with a version", existing.join(", "))]);
     }
