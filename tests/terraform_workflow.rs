@@ -162,7 +162,7 @@ fn walk(spec: &str) {
             let before = upstream(&b, "tf-apply");
             let script = |s: &Value| strings(&s["args"]).join("\n");
             let args = strings(&apply["args"]);
-            assert!(script(apply).contains("terraform apply -input=false \"$1\""), "{kind}: {}", script(apply));
+            assert!(script(apply).contains("terraform apply -input=false -lock-timeout=15m \"$1\""), "{kind}: {}", script(apply));
             if kind == "cd" {
                 // The plan file the plan step writes is the one apply applies, in the same working copy.
                 let plan = tf.iter().find(|s| s["id"] == "tf-plan").unwrap_or_else(|| panic!("no tf-plan"));
@@ -437,4 +437,53 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     let (ok, out) = run_script(fetch, &dir, &unset);
     assert!(!ok && out.contains("is not set"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Seconds in a Go duration as Terraform and Cloud Build write them (`15m`, `1200s`).
+fn seconds(duration: &str) -> u64 {
+    let (number, unit) = duration.split_at(duration.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len());
+    let n: u64 = number.parse().unwrap_or_else(|e| panic!("{duration}: {e}"));
+    n * match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        other => panic!("unit {other} in {duration}"),
+    }
+}
+
+#[test]
+fn every_command_taking_the_state_lock_waits_for_it_within_its_step() {
+    // Terraform's -lock-timeout defaults to 0s: a CD build whose plan starts while an earlier
+    // build applies would fail at once with "Error acquiring the state lock". Each plan or apply
+    // that locks waits instead, and gives up before Cloud Build's step timeout kills it.
+    let mut waiting = 0;
+    for spec in ["flagship", "promotion", "forecast"] {
+        let c = compile_spec(spec);
+        for kind in ["pr", "cd", "release", "review"] {
+            if c.output.get(&paths::cloudbuild(kind)).is_none() {
+                continue;
+            }
+            let b = build(&c, kind, &c.model.environments[0]);
+            for step in steps(&b) {
+                let args = strings(&step["args"]);
+                let script = args.join(" ");
+                if !(script.contains("terraform plan") || script.contains("terraform apply")) {
+                    continue;
+                }
+                // `-lock=false` in the command, or passed to the script (a PR's or review's plan).
+                for command in script.lines().filter(|l| l.starts_with("terraform plan") || l.starts_with("terraform apply")) {
+                    if args.iter().any(|a| a == "-lock=false") || command.contains("-lock=false") {
+                        continue;
+                    }
+                    let timeout = command.split_whitespace().find_map(|w| w.strip_prefix("-lock-timeout="));
+                    let timeout = timeout.unwrap_or_else(|| panic!("{spec} {kind} {}: `{command}` takes the lock without waiting for it", step["id"]));
+                    let step_timeout = step["timeout"].as_str().unwrap_or_else(|| panic!("{spec} {kind} {}: no timeout", step["id"]));
+                    assert!(seconds(timeout) < seconds(step_timeout), "{spec} {kind} {}: waits {timeout} for the lock in a {step_timeout} step", step["id"]);
+                    assert!(seconds(timeout) >= 600, "{spec} {kind} {}: an apply takes minutes; waiting {timeout} is not enough", step["id"]);
+                    waiting += 1;
+                }
+            }
+        }
+    }
+    assert!(waiting >= 6, "only {waiting} locking commands found");
 }

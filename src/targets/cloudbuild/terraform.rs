@@ -17,6 +17,12 @@
 //!   plan: Terraform refuses a saved plan once the state changed after it was made
 //!   (<https://developer.hashicorp.com/terraform/cli/commands/apply#saved-plan-mode>) and holds the
 //!   state lock while applying (<https://developer.hashicorp.com/terraform/language/backend/gcs>).
+//! - Every command that takes the lock waits for it up to 15 minutes (`-lock-timeout=15m`, less
+//!   than the plan step's timeout; Terraform's default is 0s: "Error acquiring the state lock" at
+//!   once), so a build pushed while an earlier one applies plans after that apply instead of
+//!   failing (<https://developer.hashicorp.com/terraform/cli/commands/plan>, `-lock-timeout`). A
+//!   plan made before another build's apply still fails as stale, which keeps an older build
+//!   from applying over a newer one.
 
 use super::build::{Step, GCLOUD};
 use super::deploy::output_path;
@@ -38,7 +44,7 @@ terraform -chdir=\"$$WORK\" init -input=false -reconfigure -backend-config=\"env
 /// `plan` flags.
 const PLAN: &str = "set -eu
 cd \"$$WORK\"
-terraform plan -input=false -no-color -var-file=\"env/$$ENV.tfvars\" -out=plan.tfplan \"$$@\"
+terraform plan -input=false -lock-timeout=15m -no-color -var-file=\"env/$$ENV.tfvars\" -out=plan.tfplan \"$$@\"
 terraform show -no-color plan.tfplan > plan.txt";
 
 /// Prints the semantic diff (when the PR build made one), then, for every environment named in
@@ -79,7 +85,7 @@ if [ \"$${2:-}\" = show ]; then
   echo \"==== applying this plan, published for $$ENV at commit $$SHA by the review build ====\"
   terraform show -no-color \"$$1\"
 fi
-terraform apply -input=false \"$$1\"";
+terraform apply -input=false -lock-timeout=15m \"$$1\"";
 
 /// Publishes `$WORK/plan.txt` and `$WORK/plan.tfplan` under `$PLANS` (create only: a published
 /// plan is never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
