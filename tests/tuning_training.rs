@@ -259,3 +259,37 @@ fn a_tuning_step_nobody_reads_gets_no_best_trial_task() {
     assert!(tasks.contains_key("tune") && !tasks.contains_key("tune-best"), "{:?}", tasks.keys().collect::<Vec<_>>());
     assert_eq!(tasks["fit"]["dependentTasks"], json!(["prepare", "tune"]));
 }
+
+#[test]
+fn trial_images_let_their_non_root_user_write_the_tuning_metric() {
+    // cloudml-hypertune writes /var/hypertune/output.metric and creates the folder when it is
+    // missing, which the image's non-root user can't do under /var
+    // (GoogleCloudPlatform/cloudml-hypertune#6): a trial image creates it for that user, in the
+    // runtime stage, whichever environments tune (forecast's dev does not; its Dockerfile is shared).
+    let mut trial_images = 0;
+    for spec in ["flagship", "forecast", "promotion", "minimal"] {
+        let c = support::compile_spec(Path::new(&format!("specs/{spec}.yaml")));
+        let views = std::iter::once(&c.model).chain(c.model.env_views.iter().map(|(_, v)| v));
+        let tuned: std::collections::BTreeSet<String> = views
+            .flat_map(|m| m.pipelines.iter().flat_map(|p| &p.steps))
+            .filter_map(|s| match &s.kind {
+                mlopsgen::model::StepKind::HyperparameterTuning { container, .. } => Some(container.image.clone()),
+                _ => None,
+            })
+            .collect();
+        for image in &c.model.images {
+            let text = c.output.get(&mlopsgen::model::paths::dockerfile(&image.key)).unwrap_or_else(|| panic!("{spec}: no Dockerfile for {}", image.key));
+            let runtime = text.rsplit_once("\nFROM ").map_or(text, |(_, stage)| stage);
+            let creates = runtime.contains("&& install --directory --owner=app --group=app /var/hypertune");
+            assert_eq!(creates, tuned.contains(&image.key), "{spec}/{}: creates /var/hypertune: {creates}", image.key);
+            if creates {
+                let user = runtime.find("useradd --system --uid 10001 --gid app").unwrap_or_else(|| panic!("{spec}/{}: no app user", image.key));
+                let folder = runtime.find("install --directory --owner=app --group=app /var/hypertune").unwrap_or_default();
+                let switch = runtime.find("\nUSER 10001:10001").unwrap_or_else(|| panic!("{spec}/{}: no USER", image.key));
+                assert!(user < folder && folder < switch, "{spec}/{}: the folder is made for the app user, before USER", image.key);
+                trial_images += 1;
+            }
+        }
+    }
+    assert!(trial_images >= 2, "the examples tune with {trial_images} images");
+}

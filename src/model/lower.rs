@@ -60,7 +60,17 @@ pub fn lower_all(spec: &Spec, env_specs: &[(String, Spec)], layout: &Layout) -> 
     for (_, view) in &mut model.env_views {
         own_vertex_schedules(view, owns);
     }
+    let trials: BTreeSet<String> = super::presence::views(&model).flat_map(trial_images).collect();
+    let mark = |m: &mut Model| m.images.iter_mut().for_each(|i| i.tuning_trials = trials.contains(&i.key));
+    mark(&mut model);
+    model.env_views.iter_mut().for_each(|(_, view)| mark(view));
     Ok(model)
+}
+
+/// The images a model's hyperparameter-tuning steps run as trial containers.
+fn trial_images(m: &Model) -> Vec<String> {
+    let steps = m.pipelines.iter().flat_map(|p| &p.steps);
+    steps.filter_map(|s| match &s.kind { StepKind::HyperparameterTuning { container, .. } => Some(container.image.clone()), _ => None }).collect()
 }
 
 /// Sets [`super::Ci::owns_vertex_schedules`], deriving the APIs and grants again when it changes.
@@ -303,6 +313,7 @@ fn validator_image(output_dir: &str) -> Image {
         env: BTreeMap::new(),
         serving: None,
         role: ImageRole::Job,
+        tuning_trials: false,
     }
 }
 
@@ -319,6 +330,7 @@ fn lower_image(key: &str, i: &spec::Image) -> Image {
         env: i.env.clone(),
         serving: i.serving.clone(),
         role: if i.serving.is_some() { ImageRole::Serving } else { ImageRole::Job },
+        tuning_trials: false,
     }
 }
 

@@ -235,6 +235,9 @@ pub struct Image {
     pub serving: Option<Serving>,
     /// Job or serving.
     pub role: ImageRole,
+    /// Whether a `hyperparameter_tuning` step in any environment runs it as its trial container
+    /// (set by `lower_all`: one Dockerfile serves every environment).
+    pub tuning_trials: bool,
 }
 
 impl Image {

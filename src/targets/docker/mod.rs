@@ -77,6 +77,11 @@ struct DockerfileView<'m> {
     entrypoint: &'m [String],
     /// Exec-form default arguments.
     cmd: &'m [String],
+    /// Whether it runs tuning trials, which report their metric with cloudml-hypertune: that
+    /// writes `/var/hypertune/output.metric` (its README; Vertex AI's hyperparameter tuning docs
+    /// name the library) and creates the folder when missing, which only root can do under `/var`
+    /// (GoogleCloudPlatform/cloudml-hypertune#6), so the image creates it for its non-root user.
+    tuning_trials: bool,
     /// Non-root user id.
     uid: u32,
 }
@@ -125,6 +130,7 @@ impl<'m> DockerfileView<'m> {
             entrypoint: &image.entrypoint,
             cmd: &image.cmd,
             uid: APP_UID,
+            tuning_trials: image.tuning_trials,
         }
     }
 }
