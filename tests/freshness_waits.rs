@@ -2,7 +2,8 @@
 //! examples and the hostile Airflow fixture, each environment's DAG is loaded by each Airflow venv
 //! (2.10 and 3) and its sensor is poked against stand-in BigQuery/GCS clients
 //! (`tests/conformance/checks/freshness_check.py`): it must wait while the table or objects are
-//! missing or older than the last successful run's start, pass once they are newer, read exactly
+//! missing or older than the last successful run's end (the data that run took, even when it
+//! landed after the run started), pass once they are newer, read exactly
 //! the dataset's resolved table or objects (from the model, not the template), and time out after
 //! 6 hours. A sensor timeout fails the task without retries (Airflow 2.10
 //! `airflow/models/taskinstance.py` `_run_raw_task`, Airflow 3 `airflow/sdk/execution_time/task_runner.py`:

@@ -87,7 +87,7 @@ pub struct Schedule {
     pub parameters: BTreeMap<String, serde_json::Value>,
     /// Before each run, wait for new data in this dataset (`composer` only): a sensor checks every
     /// 10 minutes until the BigQuery table (its modification time) or a matching Cloud Storage
-    /// object (its update time) is newer than the start of the DAG's last successful run (the
+    /// object (its update time) is newer than the end of the DAG's last successful run (the
     /// first run only needs the data to exist), and fails the run, which alerts, after 6 hours.
     #[serde(default)]
     pub wait_for: Option<String>,

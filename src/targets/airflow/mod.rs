@@ -11,7 +11,7 @@
 //! # What a pipeline DAG does
 //! An optional sensor waits for new data in the schedule's `wait_for` dataset (a `PythonSensor`
 //! in reschedule mode: the BigQuery table's modification time, or the update time of a matching
-//! Cloud Storage object, globs included, must be later than the last successful run's start;
+//! Cloud Storage object, globs included, must be later than the last successful run's end;
 //! it times out after 6 hours, failing the run), then `RunPipelineJobOperator` runs the compiled
 //! template from the KFP repository at the environment's tag, with the schedule's parameter values
 //! over the defaults, the pipeline root and the pipelines service account. Batch-prediction

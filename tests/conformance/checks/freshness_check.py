@@ -6,9 +6,10 @@ EXPECT_JSON: {"task_id": ..., "kind": "bigquery", "table": "p.d.t"} or
 
 Loads the DAG file with the venv's Airflow, replaces the hook the module imported, and pokes the
 sensor task the way Airflow does (`PythonSensor.poke(context)`) with the last successful run's
-start as Airflow 2 passes it (a datetime or None) and as Airflow 3 passes it (a lazy proxy). The
-sensor must: wait while the data is missing; pass on the first run once it exists; wait while the
-data is older than the last successful run's start; pass once it is newer. It must read exactly
+start and end as Airflow 2 passes them (datetimes or None) and as Airflow 3 passes them (lazy
+proxies). The sensor must: wait while the data is missing; pass on the first run once it exists;
+wait while the data is older than the last successful run's end, including data that landed after
+that run started (the run waited for it and trained on it); pass once it is newer. It must read exactly
 the expected table or objects (module constants, no Jinja rendering), in reschedule mode, every
 10 minutes, failing after 6 hours.
 """
@@ -90,16 +91,25 @@ else:
 
 t0 = datetime.datetime(2026, 1, 5, 3, tzinfo=datetime.UTC)
 hour = datetime.timedelta(hours=1)
+# (label, data modified, last success's start, its end, sensor done)
 cases = [
-    ("data missing", None, None, False),
-    ("first run, data exists", t0 - hour, None, True),
-    ("data older than the last success", t0 - hour, t0, False),
-    ("data newer than the last success", t0 + hour, t0, True),
+    ("data missing", None, None, None, False),
+    ("first run, data exists", t0 - hour, None, None, True),
+    ("data older than the last success", t0 - hour, t0, t0 + 3 * hour, False),
+    ("data the last success waited for and took", t0 + hour, t0, t0 + 3 * hour, False),
+    ("data newer than the last success", t0 + 4 * hour, t0, t0 + 3 * hour, True),
 ]
-for label, modified, since, expected in cases:
-    for style, value in [("plain", since), ("lazy proxy", lazy_object_proxy.Proxy(lambda since=since: since))]:
+
+
+def lazy(value):
+    return lazy_object_proxy.Proxy(lambda: value)
+
+
+for label, modified, start, end, expected in cases:
+    for style, wrap in [("plain", lambda v: v), ("lazy proxy", lazy)]:
         state["modified"] = modified
-        context = {"prev_start_date_success": value, "ds": "2026-01-05", "params": {}}
+        context = {"prev_start_date_success": wrap(start), "prev_end_date_success": wrap(end),
+                   "ds": "2026-01-05", "params": {}}
         # A fresh copy per poke, as each rescheduled try is (PythonSensor.poke keeps the first
         # try's arguments in op_kwargs).
         result = copy.copy(task).poke(context)

@@ -49,20 +49,22 @@ PARAMETER_VALUES = {
 DATA_TABLE = "acme-retail-warehouse.retail.sales_daily"
 
 
-def data_is_fresh(prev_start_date_success=None, **_):
+def data_is_fresh(prev_end_date_success=None, **_):
     """True once DATA_TABLE exists and was modified after the last successful run of this DAG
-    started (any time, on the first run): `Table.modified` from BigQuery's tables.get."""
+    ended (any time, on the first run): `Table.modified` from BigQuery's tables.get."""
     try:
         table = BigQueryHook(use_legacy_sql=False).get_client(project_id=PROJECT_ID).get_table(DATA_TABLE)
     except NotFound:
         return False
-    since = last_success(prev_start_date_success)
+    since = last_success(prev_end_date_success)
     return since is None or table.modified > since
 
 
 def last_success(value):
-    """The last successful run's start as a plain datetime, or None before the first success.
-    Airflow 3 passes a lazy proxy, which is never `is None`, so it is unwrapped here."""
+    """The last successful run's end as a plain datetime, or None before the first success.
+    Not its start: that run waited for data landing after it started and trained on it, so the
+    next runs would take the same data again. Airflow 3 passes a lazy proxy, which is never
+    `is None`, so it is unwrapped here."""
     return datetime.datetime.fromisoformat(value.isoformat()) if value else None
 
 
