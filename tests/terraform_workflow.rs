@@ -314,17 +314,20 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Runs a step's bash script (its `-c` argument) with its env and `extra`, `gcloud` faked.
+/// Runs a step's bash script (its `-c` argument, then the step's other arguments as `$0`, `$1`…)
+/// with its env and `extra`, `gcloud` faked and `terraform` a no-op.
 fn run_script(step: &Value, dir: &Path, extra: &[(&str, String)]) -> (bool, String) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
     let gcloud = bin.join("gcloud");
     std::fs::write(&gcloud, format!("#!/bin/sh\nexec python3 -c '{}' \"$@\"\n", FAKE_GCLOUD.replace('\'', "'\\''"))).unwrap_or_else(|e| panic!("{e}"));
-    let _ = std::process::Command::new("chmod").arg("+x").arg(&gcloud).status();
+    std::fs::write(bin.join("terraform"), "#!/bin/sh\necho terraform \"$@\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::process::Command::new("chmod").arg("+x").arg(&gcloud).arg(bin.join("terraform")).status();
     let args = strings(&step["args"]);
-    let script = args.iter().skip_while(|a| *a != "-c").nth(1).unwrap_or_else(|| panic!("no script in {args:?}"));
+    let mut rest = args.iter().skip_while(|a| *a != "-c").skip(1);
+    let script = rest.next().unwrap_or_else(|| panic!("no script in {args:?}"));
     let mut command = std::process::Command::new("bash");
-    command.args(["-c", script]).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    command.args(["-c", script]).args(rest).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
     for entry in strings(&step["env"]) {
         let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
         command.env(key, value);
@@ -356,6 +359,8 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     }
     std::fs::write(work.join("plan.tfplan"), "the reviewed plan").unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(work.join("plan.txt"), "Plan: 1 to add, 0 to change, 0 to destroy.\n").unwrap_or_else(|e| panic!("{e}"));
+    // What the review's `terraform init` wrote: the providers the plan is made with.
+    std::fs::write(work.join(".terraform.lock.hcl"), "the reviewed providers").unwrap_or_else(|e| panic!("{e}"));
 
     let review = build(&c, "review", home);
     let publish = steps(&review).into_iter().find(|s| s["id"] == "plan-publish").unwrap_or_else(|| panic!("no plan-publish"));
@@ -400,6 +405,23 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     let (ok, out) = run_script(fetch, &dir, &extra);
     assert!(ok && out.contains("as the review build recorded"), "{out}");
     assert_eq!(std::fs::read_to_string(dir.join("reviewed/plan.tfplan")).unwrap_or_default(), "the reviewed plan");
+    // The release initialises after the fetch with the providers the review planned with: a
+    // saved plan is refused with other ones ("Inconsistent dependency lock file"), and a newer
+    // provider may be out by the time the release is approved.
+    let init = steps(&release).into_iter().find(|s| s["id"] == "tf-init").unwrap_or_else(|| panic!("no tf-init"));
+    assert!(upstream(&release, "tf-init").contains("plan-fetch"), "tf-init does not wait for plan-fetch");
+    let mut init = init.clone();
+    let lock = format!("{reviewed}/.terraform.lock.hcl");
+    let args = init["args"].as_array_mut().unwrap_or_else(|| panic!("args"));
+    assert_eq!(args.last().and_then(Value::as_str), Some(lock.as_str()), "tf-init is not given the reviewed lock file");
+    *args.last_mut().unwrap_or_else(|| panic!("args")) = Value::String(dir.join("reviewed/.terraform.lock.hcl").display().to_string());
+    let module = dir.join("module");
+    std::fs::create_dir_all(&module).unwrap_or_else(|e| panic!("{e}"));
+    let n = args.len();
+    args[n - 2] = Value::String(module.display().to_string());
+    let (ok, out) = run_script(&init, &dir, &[("WORK", dir.join("release-work").display().to_string())]);
+    assert!(ok && out.contains("terraform -chdir="), "{out}");
+    assert_eq!(std::fs::read_to_string(dir.join("release-work/.terraform.lock.hcl")).unwrap_or_default(), "the reviewed providers");
 
     // Someone who can write objects replaces the plan after the review.
     let folder = env_of(fetch, "PLANS").unwrap_or_default();

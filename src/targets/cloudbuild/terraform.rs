@@ -17,6 +17,8 @@
 //!   plan: Terraform refuses a saved plan once the state changed after it was made
 //!   (<https://developer.hashicorp.com/terraform/cli/commands/apply#saved-plan-mode>) and holds the
 //!   state lock while applying (<https://developer.hashicorp.com/terraform/language/backend/gcs>).
+//! - A release initialises after `plan-fetch`, with the dependency lock file the review build
+//!   published beside its plan: a saved plan applies only with the providers it was made with.
 //! - Every command that takes the lock waits for it up to 15 minutes (`-lock-timeout=15m`, less
 //!   than the plan step's timeout; Terraform's default is 0s: "Error acquiring the state lock" at
 //!   once), so a build pushed while an earlier one applies plans after that apply instead of
@@ -33,11 +35,16 @@ use crate::model::{paths, terraform_access, Model, SaRole};
 /// The volume holding each environment's working copy, plan and provider plugins.
 const VOLUME: (&str, &str) = ("terraform", "/tf-work");
 
-/// Copies the module (`$1`) into `$WORK` and initialises it against `$ENV`'s backend.
+/// Copies the module (`$1`) into `$WORK` and initialises it against `$ENV`'s backend; with `$2`,
+/// the dependency lock file to install the providers of (a release: the one its reviewed plan
+/// was made with, so the apply doesn't meet a provider released since the review).
 const INIT: &str = "set -eu
 rm -rf \"$$WORK\"
 mkdir -p \"$$WORK\"
 cp -R \"$$1/.\" \"$$WORK/\"
+if [ -n \"$${2:-}\" ]; then
+  cp \"$$2\" \"$$WORK/.terraform.lock.hcl\"
+fi
 terraform -chdir=\"$$WORK\" init -input=false -reconfigure -backend-config=\"env/$$ENV.backend.hcl\"";
 
 /// Plans `$ENV` into `$WORK/plan.tfplan` and writes its text to `plan.txt`; `$@` are extra
@@ -87,12 +94,13 @@ if [ \"$${2:-}\" = show ]; then
 fi
 terraform apply -input=false -lock-timeout=15m \"$$1\"";
 
-/// Publishes `$WORK/plan.txt` and `$WORK/plan.tfplan` under `$PLANS` (create only: a published
-/// plan is never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
+/// Publishes `$WORK/plan.txt`, `$WORK/plan.tfplan` and the providers it was made with
+/// (`.terraform.lock.hcl`, which `init` wrote) under `$PLANS` (create only: a published plan is
+/// never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
 /// checks; Cloud Build keeps the first 4 KB of `$BUILDER_OUTPUT/output` as the build's
 /// `results.buildStepOutputs`), then prints the summary and the full plan: what the approver reads.
 const PUBLISH: &str = "set -euo pipefail
-for f in plan.txt plan.tfplan; do
+for f in plan.txt plan.tfplan .terraform.lock.hcl; do
   if ! gcloud storage cp --if-generation-match=0 \"$$WORK/$$f\" \"$$PLANS/$$f\"; then
     echo \"$$PLANS/$$f: a plan for this commit was published already and is never replaced; to plan again, delete it (versioning keeps it) and re-run this build\" >&2
     exit 1
@@ -149,7 +157,7 @@ while :; do
 done
 rm -rf \"$$REVIEWED\"
 mkdir -p \"$$REVIEWED\"
-gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$REVIEWED/\"
+gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$PLANS/.terraform.lock.hcl\" \"$$REVIEWED/\"
 actual=\"$$(sha256sum \"$$REVIEWED/plan.tfplan\" | cut -d' ' -f1)\"
 if [ \"$$actual\" != \"$$digest\" ]; then
   echo \"$$PLANS/plan.tfplan (sha256 $$actual) is not the plan the review build published (sha256 $$digest): it was replaced; delete the folder and run the review trigger again\" >&2
@@ -266,20 +274,11 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
     let env = stage.var(vars::ENV);
     let sa = stage.var(vars::APPLY_SA);
     let work = format!("{}/work", VOLUME.1);
-    let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT)
-        .args(["tf-init".to_owned(), module(model)])
-        .after(after)
-        .timeout(600);
-    let ready = std::slice::from_ref(&init.id);
-    // `allowExitCodes`: with exit 2 the step has a failure status and the build succeeds
-    // (https://cloud.google.com/build/docs/build-config-file-schema#allowexitcodes).
-    let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
-    drift.allow_exit_codes = vec![2];
     // A release applies the plan its review build published; CD plans and applies its own.
     let reviewed = stage == Stage::Next && terraform_access::reviews(model);
-    let (plan, file) = if reviewed {
+    let fetch = reviewed.then(|| {
         let (volume, mount) = VOLUME;
-        let fetch = Step::new("plan-fetch", GCLOUD)
+        Step::new("plan-fetch", GCLOUD)
             .entrypoint("bash")
             .env("SA", &sa)
             .env("PLANS", plans_folder(stage))
@@ -292,10 +291,24 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
             .args(["-c", FETCH])
             .volume(volume, mount)
             .after(after)
-            .timeout(FETCH_WAIT_SECONDS + 300);
-        (fetch, format!("{REVIEWED}/plan.tfplan"))
-    } else {
-        (step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200), "plan.tfplan".to_owned())
+            .timeout(FETCH_WAIT_SECONDS + 300)
+    });
+    // A saved plan applies only with the providers it was made with (Terraform: "Inconsistent
+    // dependency lock file"), and a release may run days after its review: it initialises with
+    // the lock file published beside the plan.
+    let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT)
+        .args(["tf-init".to_owned(), module(model)])
+        .args(fetch.as_ref().map(|_| format!("{REVIEWED}/.terraform.lock.hcl")))
+        .after(fetch.as_ref().map_or(after, |f| std::slice::from_ref(&f.id)))
+        .timeout(600);
+    let ready = std::slice::from_ref(&init.id);
+    // `allowExitCodes`: with exit 2 the step has a failure status and the build succeeds
+    // (https://cloud.google.com/build/docs/build-config-file-schema#allowexitcodes).
+    let mut drift = step(model, "tf-drift".to_owned(), &env, &sa, &work, DRIFT).after(ready).timeout(1200);
+    drift.allow_exit_codes = vec![2];
+    let (plan, file) = match fetch {
+        Some(fetch) => (fetch, format!("{REVIEWED}/plan.tfplan")),
+        None => (step(model, "tf-plan".to_owned(), &env, &sa, &work, PLAN).args(["tf-plan"]).after(ready).timeout(1200), "plan.tfplan".to_owned()),
     };
     let mut waits = vec![init.id.clone(), plan.id.clone(), drift.id.clone()];
     waits.extend(apply_after.iter().cloned());
@@ -305,5 +318,10 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
         .args(reviewed.then(|| "show".to_owned()))
         .after(&waits)
         .timeout(3600);
-    vec![init, drift, plan, apply]
+    // A step waits only for steps before it in the config (Cloud Build): the fetch precedes init.
+    if reviewed {
+        vec![plan, init, drift, apply]
+    } else {
+        vec![init, drift, plan, apply]
+    }
 }
