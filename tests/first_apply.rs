@@ -272,22 +272,65 @@ fn secrets_named_not_created(c: &mlopsgen::Compilation) -> BTreeSet<String> {
     named
 }
 
-#[test]
-fn secrets_nothing_creates_are_named_before_the_first_full_apply() {
-    // A missing secret fails the apply: `google_secret_manager_secret_version_access` (read on
-    // every plan for a notification channel's credential) and the connection's token version
-    // are NotFound errors (REST `secrets.versions.access`), and a binding on a missing secret
-    // fails too. So bootstrap.sh names each before the first `terraform apply` without `-target`.
-    let mut checked = 0;
+/// Checks, for every example, that bootstrap.sh names each of `needed` (in backticks) in its
+/// first-deploy steps before the first `terraform apply` without `-target`; how many it named.
+fn named_before_first_full_apply(needed: impl Fn(&mlopsgen::Compilation) -> BTreeSet<String>) -> usize {
+    let mut named = 0;
     for spec in ["flagship", "forecast", "promotion", "minimal"] {
         let c = support::compile_spec(Path::new(&format!("specs/{spec}.yaml")));
         let script = c.output.get("terraform/bootstrap.sh").unwrap_or_else(|| panic!("{spec}: no bootstrap.sh"));
         let full_apply = script.lines().position(|l| l.contains("terraform apply -var-file=env/ENV.tfvars") && !l.contains("-target"));
         let before: String = script.lines().take(full_apply.unwrap_or_else(|| panic!("{spec}: no full apply step"))).collect();
-        for id in secrets_named_not_created(&c) {
-            assert!(before.contains(&format!("`{id}`")), "{spec}: secret `{id}` is not named before the first full apply:\n{script}");
-            checked += 1;
+        for id in needed(&c) {
+            assert!(before.contains(&format!("`{id}`")), "{spec}: `{id}` is not named before the first full apply:\n{script}");
+            named += 1;
         }
     }
-    assert!(checked >= 4, "the examples name {checked} secrets they don't create");
+    named
+}
+
+#[test]
+fn secrets_nothing_creates_are_named_before_the_first_full_apply() {
+    // A missing secret fails the apply: `google_secret_manager_secret_version_access` (read on
+    // every plan for a notification channel's credential) and the connection's token version
+    // are NotFound errors (REST `secrets.versions.access`), and a binding on a missing secret
+    // fails too.
+    let named = named_before_first_full_apply(secrets_named_not_created);
+    assert!(named >= 4, "the examples name {named} secrets they don't create");
+}
+
+/// The datasets the module's preconditions require, and the resources of other owners it binds
+/// roles on (`data "google_storage_bucket"`, a dataset grant with its own `project`).
+fn data_not_created(c: &mlopsgen::Compilation) -> BTreeSet<String> {
+    let mut needed = BTreeSet::new();
+    for (path, _) in c.output.files().filter(|(p, _)| p.starts_with("terraform/") && p.ends_with(".tf")) {
+        let body = parse(c, path.trim_start_matches("terraform/"));
+        for b in body.blocks() {
+            let kind = b.labels().first().map(|l| l.as_str().to_owned()).unwrap_or_default();
+            let literal = |key: &str| match attr(b.body(), key) {
+                Some(Expression::String(s)) => Some(s),
+                _ => None,
+            };
+            match (b.identifier(), kind.as_str()) {
+                ("data", "google_storage_bucket") => needed.extend(literal("name")),
+                ("resource", "google_bigquery_dataset_iam_member") => {
+                    if let (Some(project), Some(dataset)) = (literal("project"), literal("dataset_id")) {
+                        needed.insert(format!("{project}:{dataset}"));
+                    }
+                }
+                _ => {}
+            }
+            needed.extend(checked(b.body()));
+        }
+    }
+    needed
+}
+
+#[test]
+fn data_nothing_creates_is_named_before_the_first_full_apply() {
+    // The first full apply fails on a dataset a precondition checks (it must exist) and on a
+    // resource of another owner this Terraform binds roles on (reading and setting its IAM policy
+    // needs the owner's grant).
+    let named = named_before_first_full_apply(data_not_created);
+    assert!(named >= 3, "the examples name {named} resources nothing creates");
 }

@@ -15,14 +15,15 @@
 #      then give each a first version (Terraform never holds secret values), e.g.
 #      gcloud secrets versions add api-signing-key --data-file=FILE --project=PROJECT
 #      gcloud secrets versions add report-webhook-url --data-file=FILE --project=PROJECT
-#   6. terraform apply -var-file=env/ENV.tfvars -var=create_functions=false
+#   6. make sure BigQuery dataset(s) `churn` exist in ENV's project, with their tables
+#   7. terraform apply -var-file=env/ENV.tfvars -var=create_functions=false
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases
 #      apply this environment as its apply SA
-#   7. build: in dev, push to `main` (CD)
+#   8. build: in dev, push to `main` (CD)
 #      in prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 #      The build uploads each function's zipped source before deploying it.
-#   8. terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)
+#   9. terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)
 # From then on builds deploy images and function sources; Terraform ignores both once it has
 # created the services and functions (lifecycle.ignore_changes).
 set -euo pipefail

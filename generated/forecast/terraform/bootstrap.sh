@@ -13,10 +13,15 @@
 #   4. terraform apply -var-file=env/ENV.tfvars -target=google_secret_manager_secret.api_keys
 #      then give each a first version (Terraform never holds secret values), e.g.
 #      gcloud secrets versions add api-keys --data-file=FILE --project=PROJECT
-#   5. terraform apply -var-file=env/ENV.tfvars
+#   5. make sure BigQuery dataset(s) `retail` exist in ENV's project, with their tables
+#   6. ask the owners of BigQuery dataset `acme-retail-warehouse:retail`, on which this Terraform grants roles,
+#      to let whoever applies read them and set their IAM policy
+#      (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get and .setIamPolicy on a bucket)
+#      and ENV's plan SA read them and their IAM policy (every plan refreshes those grants)
+#   7. terraform apply -var-file=env/ENV.tfvars
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as
-#   6. build: in dev, push to `main` (CD)
+#   8. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 # From then on builds deploy images and function sources; Terraform ignores both once it has
 # created the services and functions (lifecycle.ignore_changes).

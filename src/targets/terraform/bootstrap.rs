@@ -4,7 +4,8 @@
 //! spells out an environment's first deploy, which Terraform and CD share (see `runtime`).
 
 use super::runtime::CREATE_FUNCTIONS;
-use crate::model::{terraform_access, Model};
+use crate::model::iam::Scope;
+use crate::model::{terraform_access, Model, Ownership};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -102,6 +103,7 @@ fn first_deploy(m: &Model) -> Vec<String> {
     }
     steps.push(vec!["cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl".to_owned()]);
     steps.extend(secret_steps(m));
+    steps.extend(data_steps(m));
     let mut apply = vec![format!(
         "terraform apply -var-file=env/ENV.tfvars{}",
         if functions { format!(" -var={CREATE_FUNCTIONS}=false") } else { String::new() }
@@ -155,6 +157,48 @@ fn first_deploy(m: &Model) -> Vec<String> {
         lines.push("created the services and functions (lifecycle.ignore_changes).".to_owned());
     }
     lines
+}
+
+/// What the first full apply needs of data nothing here creates: the BigQuery datasets of the
+/// environment's project the spec reads (`precondition`s in `iam.tf` stop the plan while one is
+/// missing), and, on resources of other owners (datasets of other projects, `external` buckets),
+/// the right to read and set their IAM policy, which this Terraform binds roles in
+/// (`google_bigquery_dataset_iam_member` reads and writes the dataset's access; a bucket's IAM
+/// member its policy). Nothing in this module can grant that, so the owners must.
+fn data_steps(m: &Model) -> Vec<Vec<String>> {
+    let mut steps = Vec::new();
+    let datasets = super::storage::source_datasets(m);
+    if !datasets.is_empty() {
+        let list: Vec<String> = datasets.iter().map(|d| format!("`{d}`")).collect();
+        steps.push(vec![format!("make sure BigQuery dataset(s) {} exist in ENV's project, with their tables", list.join(", "))]);
+    }
+    let mut foreign = BTreeSet::new();
+    for g in std::iter::once(m).chain(m.env_views.iter().map(|(_, v)| v)).flat_map(|v| &v.grants) {
+        match &g.scope {
+            Scope::ExternalDataset { project, dataset } => {
+                foreign.insert(format!("BigQuery dataset `{project}:{dataset}`"));
+            }
+            Scope::Bucket(key) => {
+                if let Some(Ownership::External(name)) = m.buckets.iter().find(|b| b.key == *key).map(|b| &b.ownership) {
+                    foreign.insert(format!("bucket `{name}`"));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !foreign.is_empty() {
+        let who = if terraform_access::applies(m) { "whoever applies (you now, then ENV's apply SA)" } else { "whoever applies" };
+        let mut step = vec![
+            format!("ask the owners of {}, on which this Terraform grants roles,", foreign.into_iter().collect::<Vec<_>>().join(", ")),
+            format!("   to let {who} read them and set their IAM policy"),
+            "   (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get and .setIamPolicy on a bucket)".to_owned(),
+        ];
+        if terraform_access::plans(m) {
+            step.push("   and ENV's plan SA read them and their IAM policy (every plan refreshes those grants)".to_owned());
+        }
+        steps.push(step);
+    }
+    steps
 }
 
 /// Secrets need a version before anything reads them: Cloud Run refuses to deploy a revision
