@@ -22,6 +22,7 @@
 #      apply this environment as its apply SA
 #   8. build: in dev, push to `main` (CD)
 #      in prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
+#      once every environment is applied: each tag runs every environment's release and review
 #      The build uploads each function's zipped source before deploying it.
 #   9. terraform apply -var-file=env/ENV.tfvars  (creates the functions from that source)
 # From then on builds deploy images and function sources; Terraform ignores both once it has

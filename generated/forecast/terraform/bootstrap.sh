@@ -23,6 +23,7 @@
 #      by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as
 #   8. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
+#      once every environment is applied: each tag runs every environment's release
 # From then on builds deploy images and function sources; Terraform ignores both once it has
 # created the services and functions (lifecycle.ignore_changes).
 set -euo pipefail

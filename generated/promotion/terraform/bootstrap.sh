@@ -19,6 +19,7 @@
 #      apply this environment as its apply SA
 #   6. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
+#      once every environment is applied: each tag runs every environment's release and review
 set -euo pipefail
 
 env_name="${1:-dev}"

@@ -125,6 +125,10 @@ fn first_deploy(m: &Model) -> Vec<String> {
             let mut build = vec![format!("build: in {first}, push to `{}` (CD)", ci.branch)];
             if !rest.is_empty() {
                 build.push(format!("   in {}, push a tag matching `{}` (a release)", rest.join(", "), ci.release_tag));
+                // Every environment with a next one runs its release (and review) trigger on each
+                // tag, acting on the next environment as its identities.
+                let triggers = if terraform_access::reviews(m) { "release and review" } else { "release" };
+                build.push(format!("   once every environment is applied: each tag runs every environment's {triggers}"));
             }
             if functions {
                 build.push("   The build uploads each function's zipped source before deploying it.".to_owned());
