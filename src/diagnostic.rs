@@ -64,6 +64,9 @@ pub enum Code {
     /// W003 (warning): the release into the last environment waits for an approval that only
     /// project owners can give (`ci.approvers` is empty).
     NoApprovers,
+    /// W004 (warning): a step reads a registry version by an alias no step moves onto a version
+    /// of that model, so it is skipped until someone sets the alias by hand.
+    UnsetAlias,
 }
 
 impl Code {
@@ -88,6 +91,7 @@ impl Code {
             Code::UnusedParameter => "W001",
             Code::UnusedResource => "W002",
             Code::NoApprovers => "W003",
+            Code::UnsetAlias => "W004",
         }
     }
 }
@@ -95,7 +99,7 @@ impl Code {
 impl Code {
     /// Whether it is a warning (reported, but the spec still compiles).
     pub fn is_warning(self) -> bool {
-        matches!(self, Code::UnusedParameter | Code::UnusedResource | Code::NoApprovers)
+        matches!(self, Code::UnusedParameter | Code::UnusedResource | Code::NoApprovers | Code::UnsetAlias)
     }
 }
 

@@ -117,3 +117,20 @@ fn an_approval_nobody_is_named_to_give_is_a_warning() {
     assert!(compile_with(text).1.is_empty());
     assert!(compile_with(unnamed.replacen("approve_last: true", "approve_last: false", 1)).1.is_empty());
 }
+
+/// A batch prediction on an alias no step sets is skipped on every run (its lookup finds no
+/// version holding it, which is not a failure): a warning (W004) at the step's `model`.
+#[test]
+fn an_alias_no_step_sets_is_a_warning_at_the_prediction() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(text.contains("model: churn@champion"), "the flagship scores no alias");
+    let text = text.replacen("model: churn@champion", "model: churn@champoin", 1);
+    let (line, col) = text.lines().enumerate().find_map(|(i, l)| l.find("churn@champoin").map(|c| (i + 1, c + 1))).unwrap_or_default();
+    let source = Source { name: "specs/flagship.yaml".into(), text };
+    let c = compile(&source, &Options { spec_file: path, out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+    let rendered = render(&source, &c.warnings, false);
+    assert_eq!(c.warnings.len(), 1, "{rendered}");
+    assert_eq!((c.warnings[0].code.as_str(), c.warnings[0].pos.line, c.warnings[0].pos.col), ("W004", line, col), "{rendered}");
+    assert!(rendered.contains("no step moves alias `champoin` onto a version of model `churn`"), "{rendered}");
+}

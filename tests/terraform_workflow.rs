@@ -357,10 +357,13 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     for d in [&gcs, &work, &outputs] {
         std::fs::create_dir_all(d).unwrap_or_else(|e| panic!("{e}"));
     }
-    std::fs::write(work.join("plan.tfplan"), "the reviewed plan").unwrap_or_else(|e| panic!("{e}"));
+    // A plan file is a zip that holds the lock file of the providers it was made with
+    // (Terraform's internal/plans/planfile).
+    let zip = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    z.writestr('tfplan', 'the reviewed plan')\n    z.writestr('.terraform.lock.hcl', 'the reviewed providers')\n";
+    let made = std::process::Command::new("python3").args(["-c", zip]).arg(work.join("plan.tfplan")).status();
+    assert!(made.is_ok_and(|s| s.success()), "python3 could not write the plan archive");
+    let plan_bytes = std::fs::read(work.join("plan.tfplan")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(work.join("plan.txt"), "Plan: 1 to add, 0 to change, 0 to destroy.\n").unwrap_or_else(|e| panic!("{e}"));
-    // What the review's `terraform init` wrote: the providers the plan is made with.
-    std::fs::write(work.join(".terraform.lock.hcl"), "the reviewed providers").unwrap_or_else(|e| panic!("{e}"));
 
     let review = build(&c, "review", home);
     let publish = steps(&review).into_iter().find(|s| s["id"] == "plan-publish").unwrap_or_else(|| panic!("no plan-publish"));
@@ -404,7 +407,7 @@ fn a_release_applies_only_the_plan_its_review_build_recorded() {
     builds(vec![review_build(&runner, &recorded, "2026-12-06T10:00:00Z")]);
     let (ok, out) = run_script(fetch, &dir, &extra);
     assert!(ok && out.contains("as the review build recorded"), "{out}");
-    assert_eq!(std::fs::read_to_string(dir.join("reviewed/plan.tfplan")).unwrap_or_default(), "the reviewed plan");
+    assert_eq!(std::fs::read(dir.join("reviewed/plan.tfplan")).ok(), Some(plan_bytes), "the fetched plan is not the reviewed one");
     // The release initialises after the fetch with the providers the review planned with: a
     // saved plan is refused with other ones ("Inconsistent dependency lock file"), and a newer
     // provider may be out by the time the release is approved.

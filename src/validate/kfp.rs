@@ -124,8 +124,9 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
         })
         .collect();
     if let Err(conflict) = condition_scopes(&steps) {
+        let guarded = |scope: &[crate::model::Condition]| scope.last().is_some_and(|w| *w == RegistryRef::found(&w.step));
         let describe = |(step, scope): &(String, Vec<crate::model::Condition>)| match scope.last() {
-            Some(w) if *w == RegistryRef::found(&w.step) => format!("`{step}` (which runs only once a version holds the alias `{}` reads)", w.step),
+            Some(w) if guarded(scope) => format!("`{step}` (which runs only once a version holds the alias `{}` reads)", w.step),
             Some(w) => format!("`{step}` (which runs only when {}.{} {} {})", w.step, w.output, w.op.as_str(), w.value),
             None => format!("`{step}` (which always runs)"),
         };
@@ -134,7 +135,11 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
             Code::WrongKind,
             pos,
             format!("step `{}` depends on {} and {}, whose conditions don't nest", conflict.step, describe(&conflict.first), describe(&conflict.second)),
-            Some("Kubeflow runs conditional steps inside nested condition groups; make one of those steps depend on the other, or give them the same `when`".into()),
+            Some(if guarded(&conflict.first.1) || guarded(&conflict.second.1) {
+                "a step reading a registry version by alias, and every step after it, runs only once a version holds the alias, in a condition group that must nest with the others; make one of those steps depend on the other".into()
+            } else {
+                "Kubeflow runs conditional steps inside nested condition groups; make one of those steps depend on the other, or give them the same `when`".into()
+            }),
         );
     }
 }

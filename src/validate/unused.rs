@@ -2,11 +2,12 @@
 //! pipeline parameter that no step argument, input or condition reads (setting it on a run or a
 //! schedule changes nothing), an `orchestration.composer` nothing runs on (no environment is
 //! created for it), and a release into the last environment that waits for an approval only the
-//! project's owners can give (no `ci.approvers`).
+//! project's owners can give (no `ci.approvers`), and a batch prediction on `<model>@<alias>`
+//! when no step sets that alias on a version of the model (it would be skipped on every run).
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::yaml::{pointer_push, Document};
-use crate::spec::{Arg, ArgPart, Condition, Operand, Spec};
+use crate::spec::{Arg, ArgPart, Condition, Operand, RegistryRef, Spec, Step};
 use std::collections::BTreeSet;
 
 /// Every warning for a valid spec, in source order.
@@ -45,6 +46,39 @@ pub fn warnings(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
         let hint = "list who may approve in `ci.approvers` (e.g. `group:releases@example.com`), or set `ci.approve_last: false`";
         out.push(Diagnostic::new(Code::NoApprovers, doc.spans.key("/ci/approve_last"), message).with_hint(hint));
     }
+    out.extend(unset_aliases(spec, doc));
     out.sort_by_key(|d| d.pos);
+    out
+}
+
+/// Batch predictions reading `<model>@<alias>` where no upload of the model names the alias in
+/// `version_aliases` and no promotion in a pipeline that uploads the model moves it: the lookup
+/// finds no version holding it and the prediction is skipped, run after run, without failing.
+fn unset_aliases(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
+    let mut set: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for p in spec.pipelines.values() {
+        let uploads: Vec<&str> = p.steps.values().filter_map(|s| if let Step::ModelUpload(u) = s { Some(u.model.as_str()) } else { None }).collect();
+        for s in p.steps.values() {
+            match s {
+                Step::ModelUpload(u) => set.extend(u.version_aliases.iter().map(|a| (u.model.as_str(), a.as_str()))),
+                Step::ModelPromote(m) => set.extend(uploads.iter().map(|model| (*model, m.alias.as_str()))),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (key, p) in &spec.pipelines {
+        for (name, s) in &p.steps {
+            let Step::BatchPrediction(b) = s else { continue };
+            let Some(r) = b.model.as_deref().and_then(RegistryRef::parse) else { continue };
+            if set.contains(&(r.model.as_str(), r.alias.as_str())) {
+                continue;
+            }
+            let pointer = pointer_push(&pointer_push(&pointer_push(&pointer_push("/pipelines", key), "steps"), name), "model");
+            let message = format!("no step moves alias `{}` onto a version of model `{}`: step `{name}` is skipped until someone sets it", r.alias, r.model);
+            let hint = format!("promote a version to `{}` with a `model_promote` step (or `version_aliases` on an upload), or check the alias's spelling", r.alias);
+            out.push(Diagnostic::new(Code::UnsetAlias, doc.spans.value(&pointer), message).with_hint(hint));
+        }
+    }
     out
 }

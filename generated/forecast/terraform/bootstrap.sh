@@ -16,7 +16,7 @@
 #   5. make sure BigQuery dataset(s) `retail` exist in ENV's project, with their tables
 #   6. ask the owners of BigQuery dataset `acme-retail-warehouse:retail`, on which this Terraform grants roles,
 #      to let whoever applies read them and set their IAM policy
-#      (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get and .setIamPolicy on a bucket)
+#      (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get, .getIamPolicy, .setIamPolicy on a bucket)
 #      and ENV's plan SA read them and their IAM policy (every plan refreshes those grants)
 #   7. terraform apply -var-file=env/ENV.tfvars
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)

@@ -12,7 +12,7 @@
 #   3. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
 #   4. ask the owners of BigQuery dataset `acme-warehouse:sales`, bucket `acme-shared-reference-data`, on which this Terraform grants roles,
 #      to let whoever applies (you now, then ENV's apply SA) read them and set their IAM policy
-#      (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get and .setIamPolicy on a bucket)
+#      (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get, .getIamPolicy, .setIamPolicy on a bucket)
 #      and ENV's plan SA read them and their IAM policy (every plan refreshes those grants)
 #   5. terraform apply -var-file=env/ENV.tfvars
 #      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases

@@ -17,8 +17,8 @@
 //!   plan: Terraform refuses a saved plan once the state changed after it was made
 //!   (<https://developer.hashicorp.com/terraform/cli/commands/apply#saved-plan-mode>) and holds the
 //!   state lock while applying (<https://developer.hashicorp.com/terraform/language/backend/gcs>).
-//! - A release initialises after `plan-fetch`, with the dependency lock file the review build
-//!   published beside its plan: a saved plan applies only with the providers it was made with.
+//! - A release initialises after `plan-fetch`, with the dependency lock file inside the reviewed
+//!   plan: a saved plan applies only with the providers it was made with.
 //! - Every command that takes the lock waits for it up to 15 minutes (`-lock-timeout=15m`, less
 //!   than the plan step's timeout; Terraform's default is 0s: "Error acquiring the state lock" at
 //!   once), so a build pushed while an earlier one applies plans after that apply instead of
@@ -94,13 +94,12 @@ if [ \"$${2:-}\" = show ]; then
 fi
 terraform apply -input=false -lock-timeout=15m \"$$1\"";
 
-/// Publishes `$WORK/plan.txt`, `$WORK/plan.tfplan` and the providers it was made with
-/// (`.terraform.lock.hcl`, which `init` wrote) under `$PLANS` (create only: a published plan is
-/// never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
+/// Publishes `$WORK/plan.txt` and `$WORK/plan.tfplan` under `$PLANS` (create only: a published
+/// plan is never replaced), records the plan's sha256 as the step's output (what `plan-fetch`
 /// checks; Cloud Build keeps the first 4 KB of `$BUILDER_OUTPUT/output` as the build's
 /// `results.buildStepOutputs`), then prints the summary and the full plan: what the approver reads.
 const PUBLISH: &str = "set -euo pipefail
-for f in plan.txt plan.tfplan .terraform.lock.hcl; do
+for f in plan.txt plan.tfplan; do
   if ! gcloud storage cp --if-generation-match=0 \"$$WORK/$$f\" \"$$PLANS/$$f\"; then
     echo \"$$PLANS/$$f: a plan for this commit was published already and is never replaced; to plan again, delete it (versioning keeps it) and re-run this build\" >&2
     exit 1
@@ -128,7 +127,9 @@ for build in sorted(json.load(sys.stdin), key=lambda b: b.get(\"createTime\", \"
 /// `review`, in `$REGION`, run as `$RUNNER`: the promote SA, this build's own identity, which only
 /// the triggers run builds as), downloads the plan it published from `$PLANS` into `$REVIEWED` as `$SA`
 /// (the apply SA: the build's own identity cannot read the plans), and fails unless the plan's
-/// sha256 is the one that build recorded. Other identities of the project can write objects
+/// sha256 is the one that build recorded, then takes the providers it was made with from inside
+/// it (a plan file is a zip holding the configuration's `.terraform.lock.hcl`: Terraform's
+/// `internal/plans/planfile`, `dependencyLocksFilename`), so they are checked with it. Other identities of the project can write objects
 /// under `plans/` (the Composer environment's `composer.worker` role covers every bucket of the
 /// project), but not a build that runs as `$RUNNER`: a replaced plan is never applied. The build
 /// list is piped, not kept in a file, and under `pipefail` a listing that fails part-way fails
@@ -157,13 +158,15 @@ while :; do
 done
 rm -rf \"$$REVIEWED\"
 mkdir -p \"$$REVIEWED\"
-gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$PLANS/.terraform.lock.hcl\" \"$$REVIEWED/\"
+gcloud storage cp --impersonate-service-account=\"$$SA\" \"$$PLANS/plan.tfplan\" \"$$PLANS/plan.txt\" \"$$REVIEWED/\"
 actual=\"$$(sha256sum \"$$REVIEWED/plan.tfplan\" | cut -d' ' -f1)\"
 if [ \"$$actual\" != \"$$digest\" ]; then
   echo \"$$PLANS/plan.tfplan (sha256 $$actual) is not the plan the review build published (sha256 $$digest): it was replaced; delete the folder and run the review trigger again\" >&2
   exit 1
 fi
-echo \"$$PLANS/plan.tfplan: sha256 $$actual, as the review build recorded\"";
+echo \"$$PLANS/plan.tfplan: sha256 $$actual, as the review build recorded\"
+python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(\".terraform.lock.hcl\"))' \\
+  \"$$REVIEWED/plan.tfplan\" > \"$$REVIEWED/.terraform.lock.hcl\"";
 
 /// Where a release keeps the downloaded reviewed plan (outside the working copy `tf-init` resets).
 const REVIEWED: &str = "/tf-work/reviewed";
@@ -295,7 +298,7 @@ pub fn apply_steps(model: &Model, stage: Stage, after: &[String], apply_after: &
     });
     // A saved plan applies only with the providers it was made with (Terraform: "Inconsistent
     // dependency lock file"), and a release may run days after its review: it initialises with
-    // the lock file published beside the plan.
+    // the lock file inside the reviewed plan.
     let init = step(model, "tf-init".to_owned(), &env, &sa, &work, INIT)
         .args(["tf-init".to_owned(), module(model)])
         .args(fetch.as_ref().map(|_| format!("{REVIEWED}/.terraform.lock.hcl")))

@@ -77,9 +77,10 @@ struct DockerfileView<'m> {
     entrypoint: &'m [String],
     /// Exec-form default arguments.
     cmd: &'m [String],
-    /// Whether it runs tuning trials, which report their metric with cloudml-hypertune: that
-    /// writes `/var/hypertune/output.metric` (its README; Vertex AI's hyperparameter tuning docs
-    /// name the library) and creates the folder when missing, which only root can do under `/var`
+    /// Whether it runs tuning trials, which report their metric with cloudml-hypertune (Vertex AI's
+    /// hyperparameter tuning docs name the library): it writes the file `CLOUD_ML_HP_METRIC_FILE`
+    /// names, which the platform points under `/var/hypertune` (its default is under `/tmp`), and
+    /// creates the folder when missing, which only root can do under `/var`
     /// (GoogleCloudPlatform/cloudml-hypertune#6), so the image creates it for its non-root user.
     tuning_trials: bool,
     /// Non-root user id.

@@ -195,7 +195,7 @@ fn data_steps(m: &Model) -> Vec<Vec<String>> {
         let mut step = vec![
             format!("ask the owners of {}, on which this Terraform grants roles,", foreign.into_iter().collect::<Vec<_>>().join(", ")),
             format!("   to let {who} read them and set their IAM policy"),
-            "   (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get and .setIamPolicy on a bucket)".to_owned(),
+            "   (e.g. roles/bigquery.dataOwner on a dataset; storage.buckets.get, .getIamPolicy, .setIamPolicy on a bucket)".to_owned(),
         ];
         if terraform_access::plans(m) {
             step.push("   and ENV's plan SA read them and their IAM policy (every plan refreshes those grants)".to_owned());
