@@ -152,3 +152,29 @@ fn overridden_files_are_owned_output_shown_by_diff_and_survive_build_check() {
     std::fs::write(dir.path().join("generated/cloudbuild/cd.yaml"), edited).unwrap_or_else(|e| panic!("{e}"));
     run(&["build", "--check"]).failure();
 }
+
+/// An environment whose overrides alone schedule a pipeline on Composer gets its DAGs: the release
+/// into it syncs them into its Composer bucket (the step is skipped where there are none), as the
+/// IAM proof already assumed. Before, the configs were made from the spec without overrides, so
+/// prod's DAG was generated and its Composer created but the DAG never reached it. An override
+/// of that step is checked against the configs the target writes, and applies.
+#[test]
+fn dags_only_an_environments_overrides_schedule_are_synced_and_overridable() {
+    let prod = "  prod: {gcp_project: acme-demo-prod, region: us-central1}\n";
+    assert!(BASE.contains(prod));
+    let with_composer = "  prod:\n    gcp_project: acme-demo-prod\n    region: us-central1\n    overrides:\n      orchestration: {composer: {image_version: composer-3-airflow-2.10.5}}\n      pipelines: {hello: {schedule: {cron: \"0 3 * * *\", orchestrator: composer}}}\n";
+    let text = format!("{}overrides:\n  cloudbuild:\n    release:\n      /steps/sync-dags/timeout: 900s\n", BASE.replacen(prod, with_composer, 1));
+    let source = Source { name: "spec.yaml".into(), text };
+    let c = compile(&source, &Options { spec_file: "specs/spec.yaml".into(), out_override: None });
+    let c = c.unwrap_or_else(|e| match e {
+        Error::Invalid(d) => panic!("{}", mlopsgen::diagnostic::render(&source, &d, false)),
+        e => panic!("{e}"),
+    });
+    let release = yaml(&c, "cloudbuild/release.yaml");
+    let sync = step(&release, "sync-dags");
+    assert_eq!(sync["timeout"].as_str(), Some("900s"));
+    let args: Vec<&str> = sync["args"].as_sequence().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+    assert!(args.contains(&"rsync") && args.contains(&"${_NEXT_COMPOSER_DAG_FOLDER}"), "{args:?}");
+    assert!(args.contains(&"only-in"), "the sync must be skipped where there are no DAGs: {args:?}");
+    assert!(c.output.get("dags/prod/hello.py").is_some(), "prod's DAG is generated");
+}

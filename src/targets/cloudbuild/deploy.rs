@@ -116,9 +116,11 @@ pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<St
 }
 
 /// Mirrors the environment's DAG folder into its Composer bucket (deleting DAGs of pipelines that
-/// no longer exist), if the model has DAGs.
+/// no longer exist), if any environment has DAGs: the configs serve every environment, and one
+/// whose overrides alone schedule on Composer still gets its DAGs (`only_in` skips the step
+/// where there are none).
 pub fn sync_dags(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
-    model.deploys_dags().then(|| {
+    crate::model::presence::any_dags(model).then(|| {
         let dags = output_path(model, &paths::dags_dir(&stage.var(vars::ENV)));
         Step::new("sync-dags", GCLOUD)
             .entrypoint("gcloud")

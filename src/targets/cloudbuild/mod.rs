@@ -162,9 +162,12 @@ fn object_keys(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// The `overrides.cloudbuild` entries that do not apply: a config that is not generated, or a
-/// pointer that does not resolve in it.
+/// pointer that does not resolve in it. Checked against what [`emit`] writes: the configs of
+/// every environment's union.
 pub fn override_problems(model: &Model) -> Vec<patch::Problem> {
     let mut problems = Vec::new();
+    let union = crate::model::presence::union(model);
+    let model = &union;
     let built: Vec<Config> = builds(model);
     for name in model.cloudbuild_overrides.keys() {
         let Some(config) = built.iter().find(|c| c.workflow.name() == name) else {
