@@ -177,4 +177,9 @@ fn dags_only_an_environments_overrides_schedule_are_synced_and_overridable() {
     assert!(args.contains(&"rsync") && args.contains(&"${_NEXT_COMPOSER_DAG_FOLDER}"), "{args:?}");
     assert!(args.contains(&"only-in"), "the sync must be skipped where there are no DAGs: {args:?}");
     assert!(c.output.get("dags/prod/hello.py").is_some(), "prod's DAG is generated");
+    // The pull request compiles it: the DAG folders of the environments that have DAGs.
+    let pr = yaml(&c, "cloudbuild/pr.yaml");
+    let compiled: Vec<&str> = step(&pr, "dag-syntax")["args"].as_sequence().into_iter().flatten().filter_map(|a| a.as_str()).collect();
+    let dirs: Vec<&&str> = compiled.iter().filter(|a| a.contains("dags/")).collect();
+    assert!(dirs.len() == 1 && dirs[0].ends_with("/dags/prod"), "{compiled:?}");
 }

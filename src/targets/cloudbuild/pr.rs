@@ -121,8 +121,11 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
             Step::new("pipeline-templates", PYTHON).entrypoint("python").args(["-c", CHECK_JSON]).args(templates),
         );
     }
-    if model.deploys_dags() {
-        let dirs = model.environments.iter().map(|e| path_arg(output_path(model, &paths::dags_dir(&e.name))));
+    // Every environment's DAG folder, where it has one (its overrides may add or drop Composer).
+    let dag_envs: Vec<&str> =
+        model.environments.iter().map(|e| e.name.as_str()).filter(|env| model.for_env(env).deploys_dags()).collect();
+    if !dag_envs.is_empty() {
+        let dirs = dag_envs.iter().map(|env| path_arg(output_path(model, &paths::dags_dir(env))));
         steps.push(Step::new("dag-syntax", PYTHON).entrypoint("python").args(["-m", "compileall", "-q"]).args(dirs));
     }
     steps.extend(sample_steps(model));
