@@ -520,7 +520,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             spec::Step::ModelPromote(m) => StepKind::ModelPromote { alias: m.alias.clone(), goal: m.goal },
             spec::Step::BatchPrediction(b) => StepKind::BatchPrediction {
                 dataset: b.dataset.clone(),
-                registry: b.model.as_deref().and_then(RegistryRef::parse),
+                registry: b.registry(),
                 destination: Destination::parse(&b.destination),
                 instances_format: b.instances_format.unwrap_or_else(|| default_instances_format(spec, &b.dataset)),
                 predictions_format: b.predictions_format.unwrap_or(match Destination::parse(&b.destination) {

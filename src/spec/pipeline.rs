@@ -486,6 +486,13 @@ pub struct BatchPredictionStep {
     pub max_replicas: u32,
 }
 
+impl BatchPredictionStep {
+    /// The registry version it reads by alias (`model: churn@champion`), if it names one.
+    pub fn registry(&self) -> Option<super::RegistryRef> {
+        self.model.as_deref().and_then(super::RegistryRef::parse)
+    }
+}
+
 /// Vertex batch prediction input formats (`InputConfig.instancesFormat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -119,7 +119,7 @@ fn nesting(c: &mut Checker<'_>, p: &Pipeline, pp: &str) {
             deps.extend(refs.filter(|ns| ns != "params"));
             deps.extend(condition.as_ref().map(|c| c.step.clone()));
             deps.retain(|d| d != name && p.steps.contains_key(d));
-            let by_alias = matches!(step, Step::BatchPrediction(b) if b.model.as_deref().and_then(RegistryRef::parse).is_some());
+            let by_alias = matches!(step, Step::BatchPrediction(b) if b.registry().is_some());
             ScopeStep { name: name.clone(), deps, condition, guard: by_alias.then(|| RegistryRef::found(name)) }
         })
         .collect();

@@ -7,7 +7,7 @@
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::spec::yaml::{pointer_push, Document};
-use crate::spec::{Arg, ArgPart, Condition, Operand, RegistryRef, Spec, Step};
+use crate::spec::{Arg, ArgPart, Condition, Operand, Spec, Step};
 use std::collections::BTreeSet;
 
 /// Every warning for a valid spec, in source order.
@@ -70,7 +70,7 @@ fn unset_aliases(spec: &Spec, doc: &Document) -> Vec<Diagnostic> {
     for (key, p) in &spec.pipelines {
         for (name, s) in &p.steps {
             let Step::BatchPrediction(b) = s else { continue };
-            let Some(r) = b.model.as_deref().and_then(RegistryRef::parse) else { continue };
+            let Some(r) = b.registry() else { continue };
             if set.contains(&(r.model.as_str(), r.alias.as_str())) {
                 continue;
             }

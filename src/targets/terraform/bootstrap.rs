@@ -5,7 +5,7 @@
 
 use super::runtime::CREATE_FUNCTIONS;
 use crate::model::iam::Scope;
-use crate::model::{terraform_access, Model, Ownership};
+use crate::model::{presence, terraform_access, Model, Ownership};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -177,7 +177,7 @@ fn data_steps(m: &Model) -> Vec<Vec<String>> {
         steps.push(vec![format!("make sure BigQuery dataset(s) {} exist in ENV's project, with their tables", list.join(", "))]);
     }
     let mut foreign = BTreeSet::new();
-    for g in std::iter::once(m).chain(m.env_views.iter().map(|(_, v)| v)).flat_map(|v| &v.grants) {
+    for g in presence::views(m).flat_map(|v| &v.grants) {
         match &g.scope {
             Scope::ExternalDataset { project, dataset } => {
                 foreign.insert(format!("BigQuery dataset `{project}:{dataset}`"));
