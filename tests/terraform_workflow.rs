@@ -45,6 +45,9 @@ fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     values.insert("SHORT_SHA".into(), "abc1234".into());
     values.insert("COMMIT_SHA".into(), "abc1234".into());
     values.insert("_BASE_BRANCH".into(), "main".into());
+    values.insert("BUILD_ID".into(), "the-build".into());
+    values.insert("SERVICE_ACCOUNT_EMAIL".into(), "the-trigger-identity@example.iam.gserviceaccount.com".into());
+    values.insert("_ROLLBACK".into(), String::new()); // the file's default; set only by hand
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -453,6 +453,9 @@ fn ci(a: &mut Actions, m: &Model) {
             Workflow::Release | Workflow::Review => "releases run as the promote SA",
         };
         a.add(w.identity(), Act::WriteLogs, Scope::Project, format!("ci: {who} and log to Cloud Logging only"));
+        if w.takes_turns() {
+            a.add(w.identity(), Act::ReadBuilds, Scope::Project, TAKES_TURN);
+        }
     }
     if !m.images.is_empty() {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
@@ -485,6 +488,9 @@ fn ci(a: &mut Actions, m: &Model) {
         a.add(Ci, Act::GetBucket, Scope::Bucket(m.pipeline_root_bucket.clone()), check);
     }
 }
+
+/// Why a deploy or a release reads its project's builds (`cloudbuild::turn`).
+pub const TAKES_TURN: &str = "ci: a deploy or release waits for older builds of its workflow and stops if a newer one deploys (take-turn)";
 
 /// Why a release reads its project's builds: the plan it applies must be the one its review build
 /// recorded (`plan-fetch`), since identities other than the builds' can write under `plans/`.

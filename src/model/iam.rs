@@ -253,6 +253,8 @@ const SECRET_ACCESSOR: &str = "roles/secretmanager.secretAccessor";
 const TOKEN_CREATOR: &str = "roles/iam.serviceAccountTokenCreator";
 /// Approves and rejects pending builds (<https://cloud.google.com/build/docs/iam-roles-permissions>).
 const APPROVER: &str = "roles/cloudbuild.builds.approver";
+/// Lists and reads the project's builds (`cloudbuild.builds.list`, `cloudbuild.builds.get`).
+const BUILDS_VIEWER: &str = "roles/cloudbuild.builds.viewer";
 /// Creates objects, and cannot overwrite or delete them (no `storage.objects.delete`).
 const OBJECT_CREATOR: &str = "roles/storage.objectCreator";
 const AR_READER: &str = "roles/artifactregistry.reader";
@@ -509,6 +511,9 @@ fn ci(g: &mut Grants, m: &Model) {
         };
         let why = format!("ci: builds run as the {who} SA and log to Cloud Logging only (no narrower scope)");
         g.add(w.identity(), Scope::Project, "roles/logging.logWriter", why);
+        if w.takes_turns() {
+            g.add(w.identity(), Scope::Project, BUILDS_VIEWER, format!("{} (builds have no narrower scope)", actions::TAKES_TURN));
+        }
     }
     if !m.images.is_empty() {
         let pull = "ci.mlopsgen_image: the PR check pulls the pinned mlopsgen image from the Docker repository";
@@ -613,7 +618,7 @@ fn terraform(g: &mut Grants, m: &Model) {
             let why = "ci.terraform.apply: a review build from the previous environment publishes this environment's plan under plans/ (create only)";
             g.add(Member::Promoter, Scope::StatePlans, OBJECT_CREATOR, why);
             let why = format!("{} (builds have no narrower scope)", actions::RELEASE_CHECKS_PLAN);
-            g.add(SaRole::Promote, Scope::Project, "roles/cloudbuild.builds.viewer", why);
+            g.add(SaRole::Promote, Scope::Project, BUILDS_VIEWER, why);
         }
         for a in areas(m) {
             g.add(SaRole::Apply, Scope::Project, a.manage_role, format!("ci.terraform.apply: terraform apply manages the {} resources", a.name));

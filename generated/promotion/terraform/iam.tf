@@ -123,6 +123,14 @@ resource "google_project_iam_member" "ci_aiplatform_user" {
   member  = google_service_account.ci.member
 }
 
+# ci: a deploy or release waits for older builds of its workflow and stops if a newer one deploys (take-turn) (builds have no narrower scope)
+resource "google_project_iam_member" "ci_cloudbuild_builds_viewer" {
+  count   = contains(var.ci_triggers, "cd") ? 1 : 0
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.viewer"
+  member  = google_service_account.ci.member
+}
+
 # ci: builds run as the CI (CD) SA and log to Cloud Logging only (no narrower scope)
 resource "google_project_iam_member" "ci_logging_logwriter" {
   count   = contains(var.ci_triggers, "cd") ? 1 : 0
@@ -191,6 +199,7 @@ resource "google_cloudbuildv2_connection_iam_member" "checks_connection_cloudbui
   member   = google_service_account.checks.member
 }
 
+# ci: a deploy or release waits for older builds of its workflow and stops if a newer one deploys (take-turn) (builds have no narrower scope)
 # ci.terraform.apply: a release checks that the plan it applies is the one its review build recorded (builds have no narrower scope)
 resource "google_project_iam_member" "promote_cloudbuild_builds_viewer" {
   count   = contains(var.ci_triggers, "release") ? 1 : 0

@@ -84,6 +84,13 @@ impl Workflow {
         }
     }
 
+    /// Whether its builds deploy into an environment, and so take turns with the other builds of
+    /// the workflow there: an older one deploys first, and none deploys over a newer commit
+    /// (`cloudbuild::turn`; each build lists the project's builds, `iam::ci`).
+    pub fn takes_turns(self) -> bool {
+        matches!(self, Workflow::Deploy | Workflow::Release)
+    }
+
     /// What starts it.
     pub fn event(self, ci: &Ci) -> Event<'_> {
         match self {

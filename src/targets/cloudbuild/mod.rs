@@ -19,6 +19,7 @@ mod release;
 pub mod schedule;
 pub mod subst;
 mod terraform;
+mod turn;
 mod yaml;
 
 use crate::model::delivery::{self, Workflow};
@@ -54,21 +55,26 @@ struct Config {
     timeout_secs: u32,
 }
 
-/// One config per workflow of the plan.
+/// One config per workflow of the plan; a deploying workflow's builds take turns (`turn.rs`).
 fn builds(model: &Model) -> Vec<Config> {
     let Some(ci) = &model.ci else { return Vec::new() };
-    let config = |workflow, steps, images, timeout_secs| Config { workflow, steps, images, timeout_secs };
+    let config = |workflow: Workflow, steps, images, timeout_secs| {
+        let steps = if workflow.takes_turns() { turn::take(model, workflow, steps) } else { steps };
+        Config { workflow, steps, images, timeout_secs }
+    };
     delivery::workflows(model)
         .into_iter()
         .map(|workflow| match workflow {
             Workflow::Checks => config(workflow, pr::steps(model, ci), Vec::new(), 3600),
             Workflow::Deploy => {
                 let (steps, images) = cd::steps(model);
-                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200)
+                // Two hours of its own, after up to as long waiting for an older build's turn.
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200 + turn::longest_wait(workflow))
             }
             Workflow::Release => {
                 let (steps, images) = release::steps(model);
-                // A release may first wait up to two hours for its commit's deployment (`release.rs`).
+                // A release may first wait up to two hours for its commit's deployment (`release.rs`)
+                // and, side by side, as long for an older release's turn (`turn.rs`).
                 config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 10800)
             }
             Workflow::Review => config(workflow, terraform::review_steps(model), Vec::new(), 3600),
@@ -95,8 +101,9 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
         if subst::BUILT_INS.contains(&reference.as_str()) {
             continue;
         }
-        let default = defaults.get(&reference).ok_or_else(|| fail(format!("`{reference}` has no value")))?;
-        build.substitutions.insert(reference, default.clone());
+        let switch = subst::SWITCHES.contains(&reference.as_str()).then(String::new);
+        let default = defaults.get(&reference).cloned().or(switch).ok_or_else(|| fail(format!("`{reference}` has no value")))?;
+        build.substitutions.insert(reference, default);
     }
     // Declared after the overrides, so a step an override removes takes its substitutions along
     // and the file declares exactly what it uses, as without overrides.

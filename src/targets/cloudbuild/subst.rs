@@ -31,6 +31,15 @@ pub const BUILT_INS: [&str; 20] = [
     "_PR_NUMBER",
 ];
 
+/// Substitutions a person sets when running a trigger by hand (`gcloud builds triggers run …
+/// --substitutions=KEY=VALUE`). The triggers don't pass them, so a file that reads one declares it
+/// empty.
+pub const SWITCHES: [&str; 1] = [ROLLBACK];
+
+/// Names the commit deployed now (a prefix of its SHA) to deploy an older commit over it on
+/// purpose: a rollback (`turn.rs`).
+pub const ROLLBACK: &str = "_ROLLBACK";
+
 /// Text that must reach the step exactly as written: every `$` becomes `$$`.
 pub fn literal(text: &str) -> String {
     text.replace('$', "$$")
