@@ -125,7 +125,8 @@ const RUNNER: &str = "churn-ci@acme-churn-dev.iam.gserviceaccount.com";
 /// snapshot's. It answers oldest first: the step must not rely on the order.
 const FAKE_GCLOUD: &str = r#"import json, os, sys
 args = sys.argv[1:]
-assert args[:2] == ["builds", "list"] and "--limit=unlimited" in args and "--format=json" in args, args
+assert args[:2] == ["builds", "list"] and "--limit=unlimited" in args, args
+assert any(a.startswith("--format=json(") and "substitutions._ROLLBACK" in a for a in args), args
 filt = next(a for a in args if a.startswith("--filter="))[len("--filter="):]
 tags = "tags=mlopsgen AND tags=churn AND tags=cd"
 assert filt.startswith(tags), filt
@@ -208,52 +209,62 @@ fn take_turn(dir: &Path, snapshots: &[Vec<Value>], extra: &[(&str, &str)]) -> (b
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
-fn scratch(name: &str) -> std::path::PathBuf {
+/// A scratch folder, removed when dropped, also when a test fails.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("mlopsgen-turns-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
+    Scratch(dir)
 }
 
 #[test]
 fn a_build_waits_for_older_ones_and_never_deploys_over_a_newer_one() {
-    let dir = scratch("rule");
+    let scratch = scratch("rule");
+    let dir = &scratch.0;
     let now = [("WAIT_SECONDS", "0")];
     let older = |status: &str, account: &str| build("older", status, "2026-12-07T09:50:00Z", Some("2026-12-07T09:50:03Z"), account);
     let newer = |status: &str, started: Option<&str>| build("newer", status, "2026-12-07T10:00:01Z", started, RUNNER);
     let stopped = |out: &str| out.contains("stops without deploying commit abc1234");
 
-    let (ok, out) = take_turn(&dir, &[vec![me()]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me()]], &now);
     assert!(ok && out.contains("going on"), "alone: {out}");
 
-    let (ok, out) = take_turn(&dir, &[vec![me(), older("WORKING", RUNNER)]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), older("WORKING", RUNNER)]], &now);
     assert!(!ok && out.contains("older builds still deploying") && out.contains("deployed nothing"), "an older build deploys: {out}");
     assert!(!out.contains("retry"), "a retry is a new build, the newest: it must not be advised: {out}");
 
     // It waits while the older build works, and goes once it has ended.
-    let (ok, out) = take_turn(&dir, &[vec![me(), older("WORKING", RUNNER)], vec![me(), older("SUCCESS", RUNNER)]], &[("WAIT_SECONDS", "600")]);
+    let (ok, out) = take_turn(dir, &[vec![me(), older("WORKING", RUNNER)], vec![me(), older("SUCCESS", RUNNER)]], &[("WAIT_SECONDS", "600")]);
     assert!(ok && out.contains("waiting for older builds to end: older") && out.contains("going on"), "{out}");
 
-    let (ok, out) = take_turn(&dir, &[vec![me(), older("WORKING", "someone@else.iam.gserviceaccount.com")]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), older("WORKING", "someone@else.iam.gserviceaccount.com")]], &now);
     assert!(ok, "a build of another identity held the deploy back: {out}");
 
-    let (ok, out) = take_turn(&dir, &[vec![me(), newer("WORKING", Some("2026-12-07T10:00:04Z"))]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), newer("WORKING", Some("2026-12-07T10:00:04Z"))]], &now);
     assert!(!ok && stopped(&out) && out.contains("commit-of-newer"), "a newer build started first: {out}");
 
     // A newer build that started after this one waits for it (it sees this one, older, working).
-    let (ok, out) = take_turn(&dir, &[vec![me(), newer("WORKING", Some("2026-12-07T10:00:06Z"))]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), newer("WORKING", Some("2026-12-07T10:00:06Z"))]], &now);
     assert!(ok, "{out}");
-    let (ok, out) = take_turn(&dir, &[vec![me(), newer("QUEUED", None)]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), newer("QUEUED", None)]], &now);
     assert!(ok, "a queued newer build has not decided yet: {out}");
     // With an older build deploying and a newer one waiting for it, this one gives way: only the
     // newest waits, so waits never chain.
-    let (ok, out) = take_turn(&dir, &[vec![me(), older("WORKING", RUNNER), newer("WORKING", Some("2026-12-07T10:00:06Z"))]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), older("WORKING", RUNNER), newer("WORKING", Some("2026-12-07T10:00:06Z"))]], &now);
     assert!(!ok && stopped(&out) && out.contains("commit-of-newer"), "{out}");
 
     // A newer commit is already deployed (a release approved before an older one).
-    let (ok, out) = take_turn(&dir, &[vec![me(), newer("SUCCESS", Some("2026-12-07T10:00:04Z"))]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), newer("SUCCESS", Some("2026-12-07T10:00:04Z"))]], &now);
     assert!(!ok && stopped(&out), "{out}");
-    let (ok, out) = take_turn(&dir, &[vec![me(), older("SUCCESS", RUNNER)]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), older("SUCCESS", RUNNER)]], &now);
     assert!(ok, "{out}");
 
     // A retry is a new build of an old commit: the commit dates from its first build, so a
@@ -261,45 +272,69 @@ fn a_build_waits_for_older_ones_and_never_deploys_over_a_newer_one() {
     let first = of_commit(COMMIT, "first", "FAILURE", "2026-12-07T09:40:00Z", Some("2026-12-07T09:40:02Z"), RUNNER);
     let since = build("since", "SUCCESS", "2026-12-07T09:45:00Z", Some("2026-12-07T09:45:02Z"), RUNNER);
     let history = vec![me(), first.clone(), since];
-    let (ok, out) = take_turn(&dir, std::slice::from_ref(&history), &now);
+    let (ok, out) = take_turn(dir, std::slice::from_ref(&history), &now);
     assert!(!ok && stopped(&out) && out.contains("--substitutions=_ROLLBACK=commit-of-since"), "a retry rolled back: {out}");
     // A rollback names the commit it replaces: the one deployed now, not one deployed before.
-    let (ok, out) = take_turn(&dir, std::slice::from_ref(&history), &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-since")]);
+    let (ok, out) = take_turn(dir, std::slice::from_ref(&history), &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-since")]);
     assert!(ok, "a rollback on purpose was refused: {out}");
-    let (ok, out) = take_turn(&dir, &[history], &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-older")]);
-    assert!(!ok && out.contains("must name the commit deployed here") && out.contains("commit-of-since"), "a stale rollback went: {out}");
+    let (ok, out) = take_turn(dir, std::slice::from_ref(&history), &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-older")]);
+    assert!(!ok && out.contains("must name") && out.contains("commit-of-since"), "a stale rollback went: {out}");
+    let (ok, out) = take_turn(dir, std::slice::from_ref(&history), &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commi")]);
+    assert!(!ok && out.contains("at least 7 characters"), "a rollback named by a prefix of 5 went: {out}");
+    // A rollback runs alone: any other build of the workflow may deploy first and replace the
+    // commit it names.
+    let mut busy = history.clone();
+    busy.push(newer("WORKING", Some("2026-12-07T10:00:06Z")));
+    let (ok, out) = take_turn(dir, &[busy], &[("WAIT_SECONDS", "600"), ("ROLLBACK", "commit-of-since")]);
+    assert!(!ok && out.contains("this rollback stops without deploying") && !out.contains("waiting"), "{out}");
+    // The commit deployed now is the success that finished last, not the one created last: a
+    // re-run of an old commit ranks old and may deploy before a newer build created earlier.
+    let finished = |id: &str, created: &str, done: &str| {
+        let mut b = build(id, "SUCCESS", created, Some(created), RUNNER);
+        b["finishTime"] = json!(done);
+        b
+    };
+    let deploys = vec![
+        me(),
+        finished("a", "2026-12-07T09:10:00Z", "2026-12-07T09:20:00Z"),
+        finished("c", "2026-12-07T09:30:00Z", "2026-12-07T09:50:00Z"),
+        finished("rerun-of-a", "2026-12-07T09:40:00Z", "2026-12-07T09:45:00Z"),
+    ];
+    let (ok, out) = take_turn(dir, std::slice::from_ref(&deploys), &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-c")]);
+    assert!(ok, "{out}");
+    let (ok, out) = take_turn(dir, &[deploys], &[("WAIT_SECONDS", "0"), ("ROLLBACK", "commit-of-rerun-of-a")]);
+    assert!(!ok && out.contains("commit-of-c"), "the rollback named a commit deployed before the last: {out}");
     // A retry of an older commit ranks by that commit's first build: it waits behind this build
     // (and gives way to it), not this build behind it, whether it started after or before.
     let b1 = build("b", "FAILURE", "2026-12-07T09:55:00Z", Some("2026-12-07T09:55:02Z"), RUNNER);
     for started in ["2026-12-07T10:00:40Z", "2026-12-07T10:00:02Z"] {
         let mut b2 = build("b2", "WORKING", "2026-12-07T10:00:01Z", Some(started), RUNNER);
         b2["substitutions"]["COMMIT_SHA"] = json!("commit-of-b");
-        let (ok, out) = take_turn(&dir, &[vec![me(), older("WORKING", RUNNER), b1.clone(), b2]], &now);
+        let (ok, out) = take_turn(dir, &[vec![me(), older("WORKING", RUNNER), b1.clone(), b2]], &now);
         assert!(!ok && out.contains("older builds still deploying") && out.contains("b2"), "a retry of an older commit stopped the newest: {out}");
     }
     // Re-running the commit deployed last is no rollback.
     let deployed = of_commit(COMMIT, "first", "SUCCESS", "2026-12-07T09:40:00Z", Some("2026-12-07T09:40:02Z"), RUNNER);
     let earlier = build("earlier", "SUCCESS", "2026-12-07T09:30:00Z", Some("2026-12-07T09:30:02Z"), RUNNER);
-    let (ok, out) = take_turn(&dir, &[vec![me(), deployed, earlier]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), deployed, earlier]], &now);
     assert!(ok, "{out}");
 
     // Times compare as times: 10:00:00.100 is after 10:00:00, though "." sorts before "Z".
     let fraction = build("fraction", "WORKING", "2026-12-07T10:00:00.100Z", Some("2026-12-07T10:00:04.5Z"), RUNNER);
-    let (ok, out) = take_turn(&dir, &[vec![me(), fraction]], &now);
+    let (ok, out) = take_turn(dir, &[vec![me(), fraction]], &now);
     assert!(!ok && stopped(&out) && out.contains("commit-of-fraction"), "{out}");
 
-    let (ok, out) = take_turn(&dir, &[vec![me()]], &[("FAKE_FAIL", "1")]);
+    let (ok, out) = take_turn(dir, &[vec![me()]], &[("FAKE_FAIL", "1")]);
     assert!(!ok && out.contains("cannot list this project's builds"), "a failed listing read as no other build: {out}");
     let grant = ["gcloud projects add-iam-policy-binding acme-churn-dev", &format!("--member=serviceAccount:{RUNNER}"), "--role=roles/cloudbuild.builds.viewer"];
     assert!(grant.iter().all(|g| out.contains(g)), "the refused listing does not say which grant is missing: {out}");
-    let (ok, out) = take_turn(&dir, &[vec![older("WORKING", RUNNER)]], &now);
+    let (ok, out) = take_turn(dir, &[vec![older("WORKING", RUNNER)]], &now);
     assert!(!ok && out.contains("not among the started builds"), "{out}");
     // A build whose identity is listed in another form (a unique id) cannot tell builds apart.
     let mut unique = me();
     unique["serviceAccount"] = json!("projects/acme-churn-dev/serviceAccounts/112233445566778899");
-    let (ok, out) = take_turn(&dir, &[vec![unique, older("WORKING", RUNNER)]], &now);
+    let (ok, out) = take_turn(dir, &[vec![unique, older("WORKING", RUNNER)]], &now);
     assert!(!ok && out.contains("cannot be told apart"), "{out}");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Two builds of commits A (older) and B (newer), both working: whatever order they started in,
@@ -307,15 +342,16 @@ fn a_build_waits_for_older_ones_and_never_deploys_over_a_newer_one() {
 /// when A started first it goes and B waits. Either way B's commit is deployed last.
 #[test]
 fn of_two_builds_one_goes_first_and_the_newer_commit_is_deployed_last() {
-    let dir = scratch("pairs");
+    let scratch = scratch("pairs");
+    let dir = &scratch.0;
     let now = [("WAIT_SECONDS", "0")];
     for (a_start, b_start) in [("10:00:05", "10:00:09"), ("10:00:09", "10:00:05"), ("10:00:05", "10:00:05")] {
         let commit = |id: &str| if id == "me" { COMMIT.to_owned() } else { format!("commit-of-{id}") };
         let a = |id: &str| of_commit(&commit(id), id, "WORKING", "2026-12-07T10:00:00Z", Some(&format!("2026-12-07T{a_start}Z")), RUNNER);
         let b = |id: &str| of_commit(&commit(id), id, "WORKING", "2026-12-07T10:00:02Z", Some(&format!("2026-12-07T{b_start}Z")), RUNNER);
         // Each decides as `me`, with the other listed under its own id.
-        let (a_goes, a_out) = take_turn(&dir, &[vec![a("me"), b("b")]], &now);
-        let (b_goes, b_out) = take_turn(&dir, &[vec![b("me"), a("a")]], &now);
+        let (a_goes, a_out) = take_turn(dir, &[vec![a("me"), b("b")]], &now);
+        let (b_goes, b_out) = take_turn(dir, &[vec![b("me"), a("a")]], &now);
         let why = format!("A started {a_start}, B {b_start}:\nA: {a_out}\nB: {b_out}");
         assert!(!(a_goes && b_goes), "both deploy at once: {why}");
         assert!(b_out.contains("older builds still deploying"), "B does not wait for A: {why}");
@@ -325,7 +361,6 @@ fn of_two_builds_one_goes_first_and_the_newer_commit_is_deployed_last() {
             assert!(a_goes, "A, started first, does not go: {why}");
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Drives the step's decision program (`DECIDE`, from the committed config) through simulated

@@ -12,7 +12,8 @@
 //! ranks by the date of its commit, the creation of the commit's first build (`createTime`: the
 //! push or tag that started it, a release waiting for approval included), so a retry or re-run
 //! of an old commit ranks old; a rollback (`_ROLLBACK=<the commit deployed now>`, README) ranks
-//! by its own creation. Then:
+//! by its own creation, goes only while the commit it names is the last one deployed (the success
+//! that finished last), and runs alone: it stops if any other build of the workflow works. Then:
 //! - a build of another commit that ranks higher succeeded: stop (fail) without deploying;
 //! - a higher-ranked build is working and started no later than this one: stop, it deploys the
 //!   newer commit;
@@ -41,7 +42,8 @@ use crate::model::Model;
 /// The id of the step that takes the turn.
 pub const TAKE_TURN: &str = "take-turn";
 
-/// Reads the workflow's build history once (dating each commit), then lists the project's ongoing
+/// Reads the workflow's build history once (dating each commit; only the fields [`DECIDE`] reads,
+/// so a long history stays small), then lists the project's ongoing
 /// builds and the successes since this build's date and asks [`DECIDE`] what to do, every
 /// `$POLL_SECONDS` while an older build works, for up to `$WAIT_SECONDS`. A listing that fails
 /// is an error, never "no other build".
@@ -56,12 +58,13 @@ denied() {
   echo "  --member=serviceAccount:$$RUNNER --role=roles/cloudbuild.builds.viewer" >&2
   exit 1
 }
-list() { gcloud builds list --region="$$REGION" --limit=unlimited --format=json "$$@"; }
+fields="id,status,createTime,startTime,finishTime,serviceAccount,substitutions.COMMIT_SHA,substitutions._ROLLBACK"
+list() { gcloud builds list --region="$$REGION" --limit=unlimited --format="json($$fields)" "$$@"; }
+deadline=$$((SECONDS + WAIT_SECONDS))
 history="$$(list --page-size=100 --filter="$$filter")" || denied
 dated="$$(printf '%s\n' "$$history" | python3 -c "$$DECIDE" date "$$BUILD" "$$RUNNER" "$$ROLLBACK")"
 since="$${dated%%$$'\n'*}"
 firsts="$${dated#*$$'\n'}"
-deadline=$$((SECONDS + WAIT_SECONDS))
 while :; do
   ongoing="$$(list --ongoing --filter="$$filter")" || denied
   succeeded="$$(list --filter="$$filter AND status=SUCCESS AND create_time>\"$$since\"")" || denied
@@ -118,10 +121,12 @@ if mode == "date":
         if not rolls_back(b):
             firsts.setdefault(commit(b), b["createTime"])
     if rollback:
-        done = [b for b in history if b.get("status") == "SUCCESS"]
-        deployed = commit(max(done, key=lambda b: instant(b["createTime"]))) if done else "nothing"
-        if not deployed.startswith(rollback):
-            sys.exit("_ROLLBACK=" + rollback + " must name the commit deployed here, which the rollback replaces: " + deployed)
+        # What finished last deployed last: deploys take turns, in rank order, not creation order.
+        done = [b for b in history if b.get("status") == "SUCCESS" and b["id"] != me_id]
+        last = max(done, key=lambda b: instant(b.get("finishTime") or b["createTime"]), default=None)
+        deployed = commit(last) if last else "nothing"
+        if len(rollback) < 7 or not last or not deployed.startswith(rollback):
+            sys.exit("_ROLLBACK=" + rollback + " must name (at least 7 characters of) the commit deployed here, which the rollback replaces: " + deployed)
     print(me["createTime"] if rollback else firsts.get(commit(me), me["createTime"]))
     print(json.dumps(firsts))
     sys.exit()
@@ -138,7 +143,12 @@ newer = [b for b in others if rank(b) > mine]
 older = sorted((b for b in others if rank(b) < mine), key=rank)
 first_started = [b for b in newer if instant(b.get("startTime") or "9999") <= instant(me["startTime"])]
 stop = " stops without deploying commit " + commit(me)
-if later:
+if rollback and others:
+    # A rollback replaces the commit it named, which any other build may replace first: it
+    # neither waits nor overtakes, it runs alone.
+    print("build " + min(others, key=rank)["id"] + " of commit " + commit(min(others, key=rank)) + " is working here: this rollback"
+          + stop + "; run it again when no other build of this workflow runs")
+elif later:
     b = max(later, key=lambda b: instant(b["createTime"]))
     print("build " + b["id"] + " deployed newer commit " + commit(b) + " here: this build" + stop
           + " (to roll back to it on purpose, run the trigger on it with --substitutions=_ROLLBACK=" + commit(b) + ")")
