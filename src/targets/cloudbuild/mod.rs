@@ -69,7 +69,7 @@ fn builds(model: &Model) -> Vec<Config> {
             Workflow::Deploy => {
                 let (steps, images) = cd::steps(model);
                 // Two hours of its own, after up to as long waiting for an older build's turn.
-                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200 + turn::longest_wait(workflow))
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200 + turn::LONGEST_WAIT)
             }
             Workflow::Release => {
                 let (steps, images) = release::steps(model);
@@ -119,8 +119,14 @@ fn assemble(model: &Model, config: Config) -> Build {
         images: config.images,
         options: Options::standard(),
         substitutions: BTreeMap::new(),
-        tags: vec!["mlopsgen".to_owned(), model.project.name.clone(), config.workflow.name().to_owned()],
+        tags: tags(model, config.workflow),
     }
+}
+
+/// The tags of a workflow's builds: for filtering builds and alerts, and how `take-turn` finds
+/// the other builds of its workflow (`turn.rs`).
+fn tags(model: &Model, workflow: Workflow) -> Vec<String> {
+    vec!["mlopsgen".to_owned(), model.project.name.clone(), workflow.name().to_owned()]
 }
 
 /// Applies `overrides.cloudbuild.<name>` to a config's document; returns what does not apply.

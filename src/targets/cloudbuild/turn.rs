@@ -43,10 +43,10 @@ use crate::model::Model;
 pub const TAKE_TURN: &str = "take-turn";
 
 /// Reads the workflow's build history once (dating each commit; only the fields [`DECIDE`] reads,
-/// so a long history stays small), then lists the project's ongoing
-/// builds and the successes since this build's date and asks [`DECIDE`] what to do, every
-/// `$POLL_SECONDS` while an older build works, for up to `$WAIT_SECONDS`. A listing that fails
-/// is an error, never "no other build".
+/// so a long history stays small), then lists the project's ongoing builds and the successes
+/// since this build's date and asks [`DECIDE`] what to do, every `$POLL_SECONDS` while an older
+/// build works, for up to `$WAIT_SECONDS`. A listing that fails is an error, never "no other
+/// build".
 const SCRIPT: &str = r#"set -euo pipefail
 : "$${RUNNER:?RUNNER, the identity this build runs as, is not set}"
 echo "take-turn: build $$BUILD of commit $$SHA as $$RUNNER; _ROLLBACK='$$ROLLBACK'"
@@ -146,7 +146,8 @@ stop = " stops without deploying commit " + commit(me)
 if rollback and others:
     # A rollback replaces the commit it named, which any other build may replace first: it
     # neither waits nor overtakes, it runs alone.
-    print("build " + min(others, key=rank)["id"] + " of commit " + commit(min(others, key=rank)) + " is working here: this rollback"
+    b = min(others, key=rank)
+    print("build " + b["id"] + " of commit " + commit(b) + " is working here: this rollback"
           + stop + "; run it again when no other build of this workflow runs")
 elif later:
     b = max(later, key=lambda b: instant(b["createTime"]))
@@ -162,10 +163,8 @@ else:
 /// work, `cloudbuild::builds`), and two hours for a release, beside its `wait-deployed`.
 const WAIT_SECONDS: u32 = 7200;
 
-/// The longest `take-turn` may run in `workflow`'s builds: what their timeout must leave room for.
-pub fn longest_wait(_workflow: Workflow) -> u32 {
-    WAIT_SECONDS + 120
-}
+/// The longest `take-turn` may run: what a build's timeout must leave room for.
+pub const LONGEST_WAIT: u32 = WAIT_SECONDS + 120;
 
 /// Steps that change nothing outside the build and may run before the turn: image builds,
 /// function archives, and a release's wait for its commit's deployment.
@@ -176,7 +175,7 @@ fn before_turn(id: &str) -> bool {
 /// Puts [`TAKE_TURN`] first in a deploying workflow's `steps` (in dependency order) and makes
 /// every step but those [`before_turn`] wait for it, directly or through a step it waits for.
 pub fn take(model: &Model, workflow: Workflow, steps: Vec<Step>) -> Vec<Step> {
-    let tags = ["mlopsgen", model.project.name.as_str(), workflow.name()].map(literal).join(" ");
+    let tags = super::tags(model, workflow).iter().map(|t| literal(t)).collect::<Vec<_>>().join(" ");
     let turn = Step::new(TAKE_TURN, GCLOUD)
         .entrypoint("bash")
         .env("REGION", Stage::Current.var(vars::REGION))
@@ -190,7 +189,7 @@ pub fn take(model: &Model, workflow: Workflow, steps: Vec<Step>) -> Vec<Step> {
         .env("POLL_SECONDS", "30")
         .env("DECIDE", DECIDE)
         .args(["-c", SCRIPT])
-        .timeout(longest_wait(workflow));
+        .timeout(LONGEST_WAIT);
     let mut in_turn = std::collections::BTreeSet::from([TAKE_TURN.to_owned()]);
     let mut out = vec![turn];
     for mut step in steps {
