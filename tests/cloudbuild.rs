@@ -16,13 +16,17 @@ mod subst_support;
 use subst_support::expand;
 #[path = "support/cloudbuild_config.rs"]
 mod cloudbuild_config;
-use cloudbuild_config::{steps, strings, upstream};
+use cloudbuild_config::{latest_finish, steps, strings, upstream};
 
 const SHA: &str = "abc1234";
 
 fn compile_text(text: &str) -> Compilation {
-    let source = Source { name: "specs/flagship.yaml".into(), text: text.to_owned() };
-    let options = Options { spec_file: "specs/flagship.yaml".into(), out_override: None };
+    compile_text_at(text, "specs/flagship.yaml")
+}
+
+fn compile_text_at(text: &str, name: &str) -> Compilation {
+    let source = Source { name: name.into(), text: text.to_owned() };
+    let options = Options { spec_file: name.into(), out_override: None };
     match compile(&source, &options) {
         Ok(c) => c,
         Err(mlopsgen::Error::Invalid(d)) => panic!("{}", mlopsgen::diagnostic::render(&source, &d, false)),
@@ -454,5 +458,61 @@ fn the_builds_deliver_exactly_the_delivery_plan() {
             let done: BTreeSet<String> = steps(&build).iter().filter_map(|s| delivered_by(s["id"].as_str().unwrap_or_default())).collect();
             assert_eq!(done, planned, "{spec}: {file}");
         }
+    }
+}
+
+/// Cloud Build stops a build when its `timeout`, counted from its start, runs out, whatever its
+/// steps are doing (REST `Build.timeout`). So every config must have room for its longest chain
+/// of step timeouts through `waitFor` (a release once had three hours for a chain of over five),
+/// plus the margin `cloudbuild/budget.rs` keeps for fetching, pulling and pushing, and, being
+/// derived from the steps, not much more. An override that lengthens a step moves the budget; an
+/// override of `/timeout` is kept; a chain longer than a day is an error at the override.
+#[test]
+fn every_build_has_room_for_its_longest_chain_of_step_timeouts() {
+    let room = |text: &str| -> (u64, u64) {
+        let build = parse(text);
+        let chain = latest_finish(&build).into_iter().map(|(_, end)| end).max().unwrap_or(0);
+        let timeout = build["timeout"].as_str().and_then(|t| t.strip_suffix('s')).and_then(|t| t.parse().ok());
+        (chain, timeout.unwrap_or_else(|| panic!("no timeout in seconds:\n{text}")))
+    };
+    let mut seen = 0;
+    for spec in ["flagship", "promotion", "forecast", "minimal"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("specs/{spec}.yaml"));
+        let c = compile_text_at(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")), &format!("specs/{spec}.yaml"));
+        for workflow in workflows(&c.model) {
+            let text = c.output.get(&paths::cloudbuild(workflow.name())).unwrap_or_else(|| panic!("{spec}: no {}", workflow.name()));
+            let (chain, timeout) = room(text);
+            assert!(
+                (chain + 600..chain + 660).contains(&timeout),
+                "{spec} {}: timeout {timeout} s for a {chain} s chain of steps",
+                workflow.name()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 10, "only {seen} configs");
+
+    let release = |overrides: &str| {
+        let text = flagship_text().replacen("\noverrides:\n", &format!("\noverrides:\n  cloudbuild:\n    release:\n{overrides}"), 1);
+        let c = compile_text(&text);
+        room(c.output.get(&paths::cloudbuild("release")).unwrap_or_else(|| panic!("no release")))
+    };
+    let (before, _) = release("      /options/machineType: E2_HIGHCPU_32\n");
+    let (chain, timeout) = release("      /steps/tf-apply/timeout: 20000s\n");
+    assert!(chain >= before + 20000 - 3600, "the override did not lengthen the chain: {before} -> {chain}");
+    assert!((chain + 600..chain + 660).contains(&timeout), "timeout {timeout} s for a {chain} s chain after the override");
+    assert_eq!(release("      /steps/tf-apply/timeout: 20000s\n      /timeout: 7200s\n").1, 7200);
+
+    let text = flagship_text().replacen("\noverrides:\n", "\noverrides:\n  cloudbuild:\n    release:\n      /steps/tf-apply/timeout: 90000s\n", 1);
+    let source = Source { name: "specs/flagship.yaml".into(), text };
+    let options = Options { spec_file: "specs/flagship.yaml".into(), out_override: None };
+    match compile(&source, &options) {
+        Err(mlopsgen::Error::Invalid(d)) => {
+            let shown = mlopsgen::diagnostic::render(&source, &d, false);
+            assert!(shown.contains("E020") && shown.contains("more than the 86400 s"), "{shown}");
+            assert!(shown.contains("/steps/tf-apply/timeout"), "not at the override: {shown}");
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a chain of over a day compiled"),
     }
 }

@@ -8,7 +8,8 @@
 //!   server does and answers in no helpful order, decides as the rule says: alone it goes; it
 //!   waits for an older build of its identity until that ends; it stops under a newer build that
 //!   started first, already succeeded, or waits behind the same older one; a retry of an old
-//!   commit stops if another commit deployed since, unless it is a rollback (`_ROLLBACK=true`);
+//!   commit stops if another commit deployed since, unless it is a rollback naming the commit
+//!   deployed now (`_ROLLBACK=<sha>`);
 //!   builds of other identities don't count, and its own must be recognisable; times with and
 //!   without fractional seconds compare as times; a refused listing says which grant is missing.
 //! - For each order in which two builds start, exactly one of them goes first; and in simulated

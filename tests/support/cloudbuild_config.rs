@@ -36,3 +36,25 @@ pub fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
     }
     found
 }
+
+/// The latest each step of `build` can finish, in seconds from the build's start, if every step
+/// runs to its `timeout` (`600s`) and starts as soon as the order above lets it.
+pub fn latest_finish(build: &Value) -> Vec<(String, u64)> {
+    let mut finish: Vec<(String, u64)> = Vec::new();
+    for step in steps(build) {
+        let id = step["id"].as_str().unwrap_or_default().to_owned();
+        let timeout = step["timeout"].as_str().and_then(|t| t.strip_suffix('s')).and_then(|t| t.parse::<u64>().ok());
+        let timeout = timeout.unwrap_or_else(|| panic!("step {id}: no timeout in whole seconds"));
+        let start = match step["waitFor"].as_array() {
+            None => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
+            Some(_) => strings(&step["waitFor"])
+                .iter()
+                .filter(|w| *w != "-")
+                .map(|w| finish.iter().find(|(id, _)| id == w).unwrap_or_else(|| panic!("{id} waits for a later {w}")).1)
+                .max()
+                .unwrap_or(0),
+        };
+        finish.push((id, start + timeout));
+    }
+    finish
+}

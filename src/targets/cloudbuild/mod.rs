@@ -10,6 +10,7 @@
 //! live substitutions are the generator's own; [`render`] checks that each one is declared, and
 //! declares exactly those, with the default environment's values.
 
+mod budget;
 mod build;
 mod cd;
 mod deploy;
@@ -52,32 +53,28 @@ struct Config {
     workflow: Workflow,
     steps: Vec<Step>,
     images: Vec<String>,
-    timeout_secs: u32,
 }
 
 /// One config per workflow of the plan; a deploying workflow's builds take turns (`turn.rs`).
 fn builds(model: &Model) -> Vec<Config> {
     let Some(ci) = &model.ci else { return Vec::new() };
-    let config = |workflow: Workflow, steps, images, timeout_secs| {
+    let config = |workflow: Workflow, steps, images| {
         let steps = if workflow.takes_turns() { turn::take(model, workflow, steps) } else { steps };
-        Config { workflow, steps, images, timeout_secs }
+        Config { workflow, steps, images }
     };
     delivery::workflows(model)
         .into_iter()
         .map(|workflow| match workflow {
-            Workflow::Checks => config(workflow, pr::steps(model, ci), Vec::new(), 3600),
+            Workflow::Checks => config(workflow, pr::steps(model, ci), Vec::new()),
             Workflow::Deploy => {
                 let (steps, images) = cd::steps(model);
-                // Two hours of its own, after up to as long waiting for an older build's turn.
-                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 7200 + turn::LONGEST_WAIT)
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images)
             }
             Workflow::Release => {
                 let (steps, images) = release::steps(model);
-                // A release may first wait up to two hours for its commit's deployment (`release.rs`)
-                // and, side by side, as long for an older release's turn (`turn.rs`).
-                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images, 10800)
+                config(workflow, only_in::guard(model, steps, workflow.acts_on()), images)
             }
-            Workflow::Review => config(workflow, terraform::review_steps(model), Vec::new(), 3600),
+            Workflow::Review => config(workflow, terraform::review_steps(model), Vec::new()),
         })
         .collect()
 }
@@ -91,7 +88,7 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
         return Err(fail(format!("the delivery plan has workflow `{name}`, but it has no steps")));
     }
     let env = model.default_env();
-    let mut build = assemble(model, config);
+    let mut build = assemble(model, config).map_err(fail)?;
     let mut value = serde_json::to_value(&build).map_err(|e| fail(e.to_string()))?;
     if let Some(p) = patched(model, name, &mut value).into_iter().next() {
         return Err(fail(format!("override `{}`: {}", p.pointer, p.message)));
@@ -111,16 +108,17 @@ fn render(model: &Model, config: Config) -> Result<String, TargetError> {
     Ok(yaml::document(&value))
 }
 
-/// A config's build, before substitutions are declared.
-fn assemble(model: &Model, config: Config) -> Build {
-    Build {
+/// A config's build, before substitutions are declared; its timeout is its steps' ([`budget`]).
+fn assemble(model: &Model, config: Config) -> Result<Build, String> {
+    let seconds = budget::timeout(config.steps.iter().map(budget::Span::of)).map_err(|e| format!("timeout: {e}"))?;
+    Ok(Build {
         steps: config.steps,
-        timeout: format!("{}s", config.timeout_secs),
+        timeout: format!("{seconds}s"),
         images: config.images,
         options: Options::standard(),
         substitutions: BTreeMap::new(),
         tags: tags(model, config.workflow),
-    }
+    })
 }
 
 /// The tags of a workflow's builds: for filtering builds and alerts, and how `take-turn` finds
@@ -129,7 +127,8 @@ fn tags(model: &Model, workflow: Workflow) -> Vec<String> {
     vec!["mlopsgen".to_owned(), model.project.name.clone(), workflow.name().to_owned()]
 }
 
-/// Applies `overrides.cloudbuild.<name>` to a config's document; returns what does not apply.
+/// Applies `overrides.cloudbuild.<name>` to a config's document, and derives its timeout again
+/// from the steps they leave; returns what does not apply.
 /// Strings are made literal ([`subst::literal`]); keys must be plain names, which the YAML
 /// writer prints unquoted; `substitutions` is derived from the config, so not overridable.
 fn patched(model: &Model, name: &str, value: &mut serde_json::Value) -> Vec<patch::Problem> {
@@ -157,6 +156,17 @@ fn patched(model: &Model, name: &str, value: &mut serde_json::Value) -> Vec<patc
     if problems.is_empty() {
         let found = patch::apply(value, patches, &subst::literal);
         problems.extend(found.into_iter().map(|(pointer, message)| problem(&pointer, message)));
+    }
+    // Overridden steps move the build's timeout, unless the overrides set it (`budget.rs`).
+    if problems.is_empty() && !patches.contains_key("/timeout") {
+        match budget::spans(&value["steps"]).map(|spans| spans.and_then(budget::timeout)) {
+            None => {}
+            Some(Ok(seconds)) => value["timeout"] = format!("{seconds}s").into(),
+            Some(Err(message)) => {
+                let pointer = patches.keys().find(|p| p.starts_with("/steps")).or(patches.keys().next());
+                problems.push(problem(pointer.map_or("", String::as_str), format!("the build's timeout: {message}")));
+            }
+        }
     }
     problems
 }
@@ -194,7 +204,9 @@ pub fn override_problems(model: &Model) -> Vec<patch::Problem> {
             });
             continue;
         };
-        let Ok(mut value) = serde_json::to_value(assemble(model, config.clone())) else { continue };
+        let Ok(mut value) = assemble(model, config.clone()).and_then(|b| serde_json::to_value(b).map_err(|e| e.to_string())) else {
+            continue;
+        };
         problems.extend(patched(model, name, &mut value));
     }
     problems

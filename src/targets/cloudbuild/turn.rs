@@ -159,12 +159,12 @@ elif first_started or (older and newer):
 else:
     print("wait " + " ".join(b["id"] for b in older) if older else "go")"#;
 
-/// How long a build waits for an older one: as long as the older one may run (a deploy's own
-/// work, `cloudbuild::builds`), and two hours for a release, beside its `wait-deployed`.
+/// How long a build waits for an older one to end; then it stops, and the next push deploys.
+/// The build's timeout leaves room for it (`budget.rs`).
 const WAIT_SECONDS: u32 = 7200;
 
 /// The longest `take-turn` may run: what a build's timeout must leave room for.
-pub const LONGEST_WAIT: u32 = WAIT_SECONDS + 120;
+const LONGEST_WAIT: u32 = WAIT_SECONDS + 120;
 
 /// Steps that change nothing outside the build and may run before the turn: image builds,
 /// function archives, and a release's wait for its commit's deployment.
