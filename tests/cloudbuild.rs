@@ -55,14 +55,8 @@ fn expand_all(value: &Value, values: &BTreeMap<String, String>) -> Value {
 
 /// The values a triggered build for `env` sees.
 fn trigger_values(model: &Model, env: &Environment) -> BTreeMap<String, String> {
-    let mut values = variables(model, env);
-    values.insert("SHORT_SHA".into(), SHA.into());
-    values.insert("COMMIT_SHA".into(), format!("{SHA}0000000000000000000000000000000000"));
-    values.insert("_BASE_BRANCH".into(), "main".into());
-    values.insert("BUILD_ID".into(), "the-build".into());
-    values.insert("SERVICE_ACCOUNT_EMAIL".into(), "the-trigger-identity@example.iam.gserviceaccount.com".into());
-    values.insert("_ROLLBACK".into(), String::new()); // the file's default; set only by hand
-    values
+    let commit = format!("{SHA}0000000000000000000000000000000000");
+    subst_support::for_build(variables(model, env), &commit, "the-build", "the-trigger-identity@example.iam.gserviceaccount.com")
 }
 
 fn step<'a>(build: &'a Value, id: &str) -> &'a Value {

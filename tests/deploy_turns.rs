@@ -37,10 +37,7 @@ const SPECS: [&str; 3] = ["flagship", "promotion", "forecast"];
 /// A build config of `spec` with the first environment's substitutions, and values for a build.
 fn config(c: &mlopsgen::Compilation, workflow: &str) -> Option<Value> {
     let text = c.output.get(&paths::cloudbuild(workflow))?;
-    let mut values = variables(&c.model, &c.model.environments[0]);
-    for (key, value) in [("SHORT_SHA", "abc1234"), ("COMMIT_SHA", "abc1234"), ("BUILD_ID", "me"), ("SERVICE_ACCOUNT_EMAIL", RUNNER), ("_ROLLBACK", "")] {
-        values.insert(key.into(), value.into());
-    }
+    let values = subst_support::for_build(variables(&c.model, &c.model.environments[0]), "abc1234", "me", RUNNER);
     let yaml: serde_yaml::Value = serde_yaml::from_str(&subst_support::expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     Some(serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}")))
 }

@@ -26,7 +26,7 @@ use std::path::Path;
 
 #[path = "support/subst.rs"]
 mod subst_support;
-use subst_support::expand;
+use subst_support::{expand, for_build};
 #[path = "support/cloudbuild_config.rs"]
 mod cloudbuild_config;
 use cloudbuild_config::{steps, strings, upstream};
@@ -41,13 +41,7 @@ fn compile_spec(name: &str) -> Compilation {
 
 fn build(c: &Compilation, kind: &str, env: &Environment) -> Value {
     let text = c.output.get(&paths::cloudbuild(kind)).unwrap_or_else(|| panic!("no {kind}.yaml"));
-    let mut values = variables(&c.model, env);
-    values.insert("SHORT_SHA".into(), "abc1234".into());
-    values.insert("COMMIT_SHA".into(), "abc1234".into());
-    values.insert("_BASE_BRANCH".into(), "main".into());
-    values.insert("BUILD_ID".into(), "the-build".into());
-    values.insert("SERVICE_ACCOUNT_EMAIL".into(), "the-trigger-identity@example.iam.gserviceaccount.com".into());
-    values.insert("_ROLLBACK".into(), String::new()); // the file's default; set only by hand
+    let values = for_build(variables(&c.model, env), "abc1234", "the-build", "the-trigger-identity@example.iam.gserviceaccount.com");
     let yaml: serde_yaml::Value = serde_yaml::from_str(&expand(text, &values)).unwrap_or_else(|e| panic!("{e}"));
     serde_json::to_value(yaml).unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,7 +1,22 @@
 //! Cloud Build's substitution, shared by the tests that expand generated build configs
 //! (<https://cloud.google.com/build/docs/configuring-builds/substitute-variable-values>).
+#![allow(dead_code)] // each test crate uses some of these
 
 use std::collections::BTreeMap;
+
+/// A trigger's substitutions (`values`) as a build of `commit` running as `runner` sees them:
+/// with the built-ins the configs use, and each switch (`subst::SWITCHES`) at the file's empty
+/// default, since only a run by hand sets one.
+pub fn for_build(mut values: BTreeMap<String, String>, commit: &str, build_id: &str, runner: &str) -> BTreeMap<String, String> {
+    let short = commit.get(..7).unwrap_or(commit);
+    for (key, value) in [("COMMIT_SHA", commit), ("SHORT_SHA", short), ("_BASE_BRANCH", "main"), ("BUILD_ID", build_id), ("SERVICE_ACCOUNT_EMAIL", runner)] {
+        values.insert(key.to_owned(), value.to_owned());
+    }
+    for switch in mlopsgen::targets::cloudbuild::subst::SWITCHES {
+        values.insert((*switch).to_owned(), String::new());
+    }
+    values
+}
 
 /// What Cloud Build does to a string: `$$` → `$`, `${K}`/`$K` → the value.
 pub fn expand(text: &str, values: &BTreeMap<String, String>) -> String {
