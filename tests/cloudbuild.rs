@@ -200,7 +200,9 @@ fn release_promotes_into_every_next_environment() {
         let build = expand_all(&parse(text), &trigger_values(m, env));
         for image in &m.images {
             let promote = step(&build, &format!("promote-{}", image.key));
-            assert_eq!(env_of(promote, "SRC"), env.image_uri(&image.key, SHA));
+            // What was deployed here (its mark, which `wait-deployed` waited for), not `:<sha>`,
+            // which a re-run of CD for the commit may have moved to an image it never deployed.
+            assert_eq!(env_of(promote, "SRC"), env.image_uri(&image.key, &format!("deployed-{SHA}")));
             assert_eq!(format!("{}:{}", env_of(promote, "DST"), next.image_tag()), next.image_ref(&image.key));
         }
         assert!(strings(&build["images"]).contains(&next.image_ref(&m.images[0].key)));

@@ -1,7 +1,10 @@
 //! The committed flagship `cd.yaml`'s function deploy script, run with bash against a stand-in
-//! `gcloud` that answers `functions describe` the three ways the API can: the function exists,
-//! it does not (`NOT_FOUND`), or the build may not look (`PERMISSION_DENIED`). Only the second
-//! may pass without deploying; a permission error must fail the build.
+//! `gcloud` that answers `functions describe` the three ways the API can, in the words gcloud
+//! 578 prints them (`api_lib/functions/v1/util.py` `GetHttpErrorMessage`): the function exists,
+//! it does not (404), or the build may not look (403, "or resource may not exist"). Only the
+//! second may pass without deploying; a permission error must fail the build. And the identities
+//! that deploy a function may look it up and follow the deploy's operation before Terraform has
+//! created it, when no binding on the function exists yet.
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -14,8 +17,8 @@ case "$1 $2" in
   "functions describe")
     case "$DESCRIBE" in
       exists) echo "projects/p/locations/r/functions/f" ;;
-      missing) echo "ERROR: (gcloud.functions.describe) NOT_FOUND: Resource 'projects/p/locations/r/functions/f' was not found" >&2; exit 1 ;;
-      denied) echo "ERROR: (gcloud.functions.describe) PERMISSION_DENIED: Permission 'cloudfunctions.functions.get' denied" >&2; exit 1 ;;
+      missing) echo "ERROR: (gcloud.functions.describe) ResponseError: status=[404], code=[Not Found], message=[Resource 'projects/p/locations/r/functions/f' was not found]" >&2; exit 1 ;;
+      denied) echo "ERROR: (gcloud.functions.describe) ResponseError: status=[403], code=[Forbidden], message=[Permission 'cloudfunctions.functions.get' denied on 'projects/p/locations/r/functions/f' (or resource may not exist).]" >&2; exit 1 ;;
     esac ;;
 esac
 exit 0
@@ -85,4 +88,38 @@ fn deploy_function_fails_on_errors_and_waits_only_for_a_missing_function() {
     let (ok, log) = run_with(&step, "exists", &dir, &[("SECRETS", "")]);
     assert!(ok && deploy_line(&log).ends_with(" --clear-secrets"), "a function without secrets keeps none: {log}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The first CD (or release) into an environment runs before the apply that creates its function
+/// (bootstrap.sh applies with `create_functions=false`), so no binding on the function exists yet:
+/// the deploying identities must still be able to look it up (else the API answers 403, not 404)
+/// and, on later deploys, follow the deploy's operation, which is not under the function.
+#[test]
+fn the_function_lookups_hold_before_the_function_exists() {
+    use mlopsgen::model::actions::{self, Act};
+    use mlopsgen::model::iam::{Scope, FUNCTION_DEPLOYER};
+    use mlopsgen::proof::{check, roles::Roles, Problem};
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/flagship.yaml");
+    let source = mlopsgen::Source { name: "specs/flagship.yaml".into(), text: std::fs::read_to_string(&spec).unwrap_or_default() };
+    let c = mlopsgen::compile(&source, &mlopsgen::Options { spec_file: spec, out_override: None }).unwrap_or_else(|e| panic!("{e}"));
+    let roles = Roles::load().unwrap_or_else(|e| panic!("{e}"));
+    let lookups: Vec<_> =
+        actions::derive(&c.model).into_iter().filter(|a| matches!(a.act, Act::FindFunction | Act::FollowFunctionDeploy)).collect();
+    let members: std::collections::BTreeSet<_> = lookups.iter().map(|a| a.member).collect();
+    assert!(lookups.len() >= 4 && members.len() >= 2, "the CI and promote identities both deploy the function: {lookups:?}");
+    let missing = |grants: Vec<_>| -> Vec<Problem> {
+        check(lookups.clone(), grants, &roles).problems.into_iter().filter(|p| matches!(p, Problem::Missing { .. })).collect()
+    };
+    let before_the_function: Vec<_> = c.model.grants.iter().filter(|g| !matches!(g.scope, Scope::Function(_))).cloned().collect();
+    assert_eq!(missing(before_the_function.clone()), Vec::new());
+    let without_the_role: Vec<_> = before_the_function.into_iter().filter(|g| g.role != FUNCTION_DEPLOYER.id).collect();
+    let gaps = missing(without_the_role);
+    for permission in ["cloudfunctions.functions.get", "cloudfunctions.operations.get"] {
+        assert!(gaps.iter().any(|p| matches!(p, Problem::Missing { permission: q, .. } if *q == permission)), "{permission}: {gaps:?}");
+    }
+    // And Terraform makes those bindings whether or not it creates the functions yet.
+    let iam = c.output.get("terraform/iam.tf").unwrap_or_else(|| panic!("no iam.tf"));
+    let bindings: Vec<&str> = iam.split("\nresource ").filter(|b| b.contains(FUNCTION_DEPLOYER.id)).collect();
+    assert!(bindings.len() >= 3, "the role and a binding per deploying identity: {bindings:?}");
+    assert!(bindings.iter().all(|b| !b.contains("create_functions")), "{bindings:?}");
 }

@@ -375,3 +375,19 @@ fn identities_act_where_terraform_binds_their_grants() {
         }
     }
 }
+
+/// A DAG's sensor only asks BigQuery when the table last changed (`Client.get_table`, the
+/// generated `data_is_fresh`: `tables.get`), so the Composer SA may read the table's metadata
+/// and nothing else: no rows (`dataViewer`) and no jobs (`jobUser`).
+#[test]
+fn waiting_for_a_table_reads_its_metadata_only() {
+    let c = flagship();
+    let dag = c.output.get("dags/prod/training.py").unwrap_or_else(|| panic!("no prod training DAG"));
+    assert!(dag.contains(".get_table(DATA_TABLE)") && !dag.contains("query("), "the sensor does more than tables.get");
+    let composer = Member::Sa(SaRole::Composer);
+    let bigquery: Vec<&Grant> = c.model.grants.iter().filter(|g| g.member == composer && g.role.starts_with("roles/bigquery.")).collect();
+    assert!(!bigquery.is_empty(), "the Composer SA may not look at the table it waits for");
+    assert!(bigquery.iter().all(|g| g.role == "roles/bigquery.metadataViewer" && matches!(g.scope, Scope::BigQueryDataset(_))), "{bigquery:?}");
+    let acts: Vec<Act> = actions::derive(&c.model).into_iter().filter(|a| a.member == composer && matches!(a.scope, Scope::BigQueryDataset(_))).map(|a| a.act).collect();
+    assert_eq!(acts, [Act::GetTableMetadata]);
+}

@@ -357,12 +357,21 @@ fn the_build_identities_hold_what_the_builds_do() {
         has(who, Scope::ServiceAccount(SaRole::Functions), "roles/iam.serviceAccountUser");
     }
     // A release runs in the previous environment's project: it needs nothing project-wide here,
-    // except the scheduler API for the Vertex AI schedules it creates or updates here.
+    // except the scheduler API for the Vertex AI schedules it creates or updates here, and the
+    // lookups of the functions it deploys (`function_deployer`: they may not exist yet).
     for who in [ci, Member::Promoter] {
         has(who, Scope::Project, "roles/aiplatform.user");
+        has(who, Scope::Project, "function_deployer");
     }
-    let project_wide = m.grants.iter().filter(|g| g.member == Member::Promoter && g.scope == Scope::Project);
-    assert!(project_wide.clone().all(|g| g.role == "roles/aiplatform.user" && g.reasons.iter().all(|r| r.contains("Vertex AI schedule"))));
+    let project_wide: Vec<_> = m.grants.iter().filter(|g| g.member == Member::Promoter && g.scope == Scope::Project).collect();
+    for g in project_wide {
+        let expected = match g.role {
+            "roles/aiplatform.user" => "Vertex AI schedule",
+            "function_deployer" => "redeploys it",
+            other => panic!("the promoter holds {other} project-wide: {:?}", g.reasons),
+        };
+        assert!(g.reasons.iter().all(|r| r.contains(expected)), "{}: {:?}", g.role, g.reasons);
+    }
 }
 
 /// The identity the workflow called `kind` runs as.
@@ -373,17 +382,59 @@ fn identity(kind: &str) -> SaRole {
 /// Terraform creates a custom role only where a grant uses it, but the apply SA may manage custom
 /// roles whether or not the module has one: it cannot use a role in the apply that grants it (IAM
 /// propagates in minutes), so the change that brings the first one (here, the flagship's only
-/// endpoint caller, on a module without it) applies with a role granted long before.
+/// endpoint caller and its function, on a module without them) applies with a role granted long
+/// before.
 #[test]
 fn the_apply_sa_may_manage_custom_roles_before_the_first_one() {
     let caller = "    endpoint: churn\n    # Serves the latest batch scores too";
     assert!(flagship().contains(caller), "the flagship's service no longer calls the endpoint");
-    let c = build(&flagship().replace(caller, "    # Serves the latest batch scores too"));
+    let function = flagship().split("\nfunctions:\n").nth(1).and_then(|rest| rest.split("\n\n").next()).map(|body| format!("\nfunctions:\n{body}\n"));
+    let function = function.unwrap_or_else(|| panic!("the flagship has no functions"));
+    let c = build(&flagship().replace(caller, "    # Serves the latest batch scores too").replace(&function, "\n"));
+    assert!(c.model.functions.is_empty());
     let iam = tf(&c, "iam.tf");
     assert!(resources(&iam, "google_project_iam_custom_role").is_empty(), "a custom role no grant uses");
     let members = resources(&iam, "google_project_iam_member");
     for (binding, role) in [("apply_iam_roleadmin", "roles/iam.roleAdmin"), ("plan_iam_roleviewer", "roles/iam.roleViewer")] {
         let body = members.get(binding).unwrap_or_else(|| panic!("no {binding}"));
         assert_eq!(attr(body, "role"), &Expression::from(role), "{binding}");
+    }
+}
+
+/// Artifact Registry deletes an image once no KEEP policy matches it and a DELETE policy does
+/// (KEEP wins: https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy-overview).
+/// The images still in use long after newer builds are those an environment runs (its tag) and
+/// those a build deployed (its mark, `deployed-<sha>`: a registry model version runs its serving
+/// image by the digest of the run that registered it, and rollbacks copy an old mark); every tag
+/// the deploying builds write must be kept, whatever the DELETE rule says.
+#[test]
+fn the_registry_cleanup_keeps_every_image_an_environment_runs_or_deployed() {
+    let c = build(&flagship());
+    let storage = tf(&c, "storage.tf");
+    let repo = resource(&storage, "google_artifact_registry_repository", "docker");
+    let policies: Vec<&Body> =
+        repo.blocks().filter(|b| b.identifier() == "cleanup_policies").map(|b| b.body()).collect();
+    assert!(policies.iter().any(|p| text(attr(p, "action")) == "\"DELETE\""), "no DELETE rule to guard against");
+    let kept: Vec<String> = policies
+        .iter()
+        .filter(|p| text(attr(p, "action")) == "\"KEEP\"")
+        .filter_map(|p| p.blocks().find(|b| b.identifier() == "condition"))
+        .filter_map(|condition| condition.body().attributes().find(|a| a.key() == "tag_prefixes").map(|a| a.expr().clone()))
+        .flat_map(|prefixes| match prefixes {
+            Expression::Array(items) => items.into_iter().filter_map(|i| if let Expression::String(s) = i { Some(s) } else { None }).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let keeps = |tag: &str| kept.iter().any(|prefix| tag.starts_with(prefix.as_str()));
+    for env in &c.model.environments {
+        assert!(keeps(env.image_tag()), "`{}` is not kept: {kept:?}", env.image_tag());
+    }
+    for kind in ["cd", "release"] {
+        let config: serde_yaml::Value =
+            serde_yaml::from_str(c.output.get(&paths::cloudbuild(kind)).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+        let mark = config["steps"].as_sequence().into_iter().flatten().find(|s| s["id"].as_str() == Some("mark-deployed"));
+        let env = mark.and_then(|m| m["env"].as_sequence()).unwrap_or_else(|| panic!("{kind}: no mark-deployed"));
+        let prefix = env.iter().filter_map(|e| e.as_str()?.strip_prefix("MARK=")).next().unwrap_or_else(|| panic!("{kind}: no MARK"));
+        assert!(keeps(&format!("{prefix}abc1234")), "{kind} marks `{prefix}<sha>`, which the cleanup deletes: {kept:?}");
     }
 }

@@ -11,7 +11,8 @@
 //!   run and the model on every later one.
 //! - Aliases move: `challenger` on every upload, `champion` only when the run's AUC beats the
 //!   champion's (an alias is unique within a model: Model Registry docs, "How to use model
-//!   version aliases", https://cloud.google.com/vertex-ai/docs/model-registry/model-alias).
+//!   version aliases", https://cloud.google.com/vertex-ai/docs/model-registry/model-alias), and
+//!   only once the deploy that runs on the promotion succeeded.
 //! - A canary's split sums to 100 with the busiest model keeping the rest (REST
 //!   `endpoints.deployModel`, `trafficSplit`: "must add up to 100"; "0" is the new model), and
 //!   the retire task leaves that model deployed.
@@ -95,9 +96,17 @@ fn upload(v: &Vertex, parent: &str, display_name: &str, aliases: &[Value]) -> St
     resource
 }
 
-/// One training run from the upload on, with the AUC the evaluation reported; returns the
-/// parent the upload got and whether the run promoted its version.
+/// One training run from the upload on, with the AUC the evaluation reported, whose deploy (run
+/// only when the run promotes) succeeds; returns the parent the upload got and whether the run
+/// promoted its version.
 fn training_run(v: &Vertex, p: &Value, auc: f64) -> (String, bool) {
+    training_run_deploying(v, p, auc, true)
+}
+
+/// [`training_run`] whose deploy succeeds or fails: the alias moves (`promote-move-alias`, after
+/// the deploy's tasks) only when it succeeded, as Vertex AI runs a task only once its
+/// dependencies succeeded.
+fn training_run_deploying(v: &Vertex, p: &Value, auc: f64, deploy_succeeds: bool) -> (String, bool) {
     let (out, _) = v.run(script(p, "register-parent"), json!({"parameterValues": constants(p, "register-parent")}), &["model"], &[]);
     let parent = out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"].as_str().unwrap_or_else(|| panic!("{out}")).to_owned();
     let register = constants(p, "register");
@@ -106,8 +115,15 @@ fn training_run(v: &Vertex, p: &Value, auc: f64) -> (String, bool) {
     let mut values = constants(p, "promote");
     values["metric"] = json!(auc);
     let inputs = json!({"parameterValues": values, "artifacts": {"model": model_artifact(&version)}});
-    let (_, params) = v.run(script(p, "promote"), inputs, &[], &["promoted"]);
-    (parent, params["promoted"] == "true")
+    let (_, params) = v.run(script(p, "promote"), inputs.clone(), &[], &["promoted"]);
+    let promoted = params["promoted"] == "true";
+    if promoted && deploy_succeeds {
+        let mut inputs = inputs;
+        inputs["parameterValues"] = constants(p, "promote-move-alias");
+        inputs["parameterValues"]["metric"] = json!(auc);
+        v.run(script(p, "promote-move-alias"), inputs, &[], &[]);
+    }
+    (parent, promoted)
 }
 
 fn holder(state: &Value, alias: &str) -> Vec<String> {
@@ -128,9 +144,20 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     // Promotion reads the evaluation's AUC and the uploaded version; deploy waits for `promoted`.
     assert_eq!(task(&p, "promote")["inputs"]["parameters"]["metric"]["componentInputParameter"], "pipelinechannel--evaluate-auc");
     assert_eq!(producer(task(&p, "promote"), "model"), ("register", "model"));
-    assert_eq!(constants(&p, "promote"), json!({"alias": "champion", "goal": "maximize"}));
+    assert_eq!(constants(&p, "promote"), json!({"alias": "champion", "goal": "maximize", "stage": "decide"}));
     let condition = task(&p, "condition-2")["triggerPolicy"]["condition"].as_str().unwrap_or_default();
     assert!(condition.contains("pipelinechannel--promote-promoted") && condition.ends_with("== true"), "{condition}");
+    // The alias moves in the deploy's group, after every task of the deploy (its retire last).
+    let group = &p["components"]["comp-condition-2"]["dag"]["tasks"];
+    let mover = &group["promote-move-alias"];
+    assert_eq!(constants(&p, "promote-move-alias"), json!({"alias": "champion", "goal": "maximize", "stage": "move"}));
+    let deploy_tasks: Vec<&String> = group.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("deploy")).collect();
+    assert!(deploy_tasks.len() >= 2, "{deploy_tasks:?}");
+    for key in deploy_tasks {
+        assert!(mover["dependentTasks"].as_array().is_some_and(|d| d.iter().any(|x| x == key.as_str())), "the alias moves before `{key}` ends: {mover}");
+    }
+    assert_eq!(mover["cachingOptions"], json!({}), "a cached move would skip moving the alias");
+    assert_eq!(mover["inputs"]["artifacts"]["model"]["componentInputArtifact"], "pipelinechannel--register-model");
 
     let Some(v) = vertex() else { return };
     let (parent, promoted) = training_run(&v, &p, 0.85);
@@ -151,6 +178,24 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     let s = v.state();
     assert_eq!((holder(&s, "challenger"), holder(&s, "champion"), holder(&s, "default")), (vec!["3".to_owned()], vec!["3".to_owned()], vec!["1".to_owned()]));
     assert_eq!(s["models"][0]["versions"][2]["labels"]["mlopsgen-metric"], "0_9");
+}
+
+/// A promotion whose deploy fails leaves the alias where it was: the next run is not compared
+/// with a version that never served, and scoring does not predict with it.
+#[test]
+fn champion_moves_only_once_its_deploy_succeeded() {
+    let p = pipeline(None, "pipelines/dev/training.json");
+    let Some(v) = vertex() else { return };
+    let (_, promoted) = training_run_deploying(&v, &p, 0.95, false);
+    assert!(promoted, "first run: nothing to beat");
+    let s = v.state();
+    assert_eq!(holder(&s, "champion"), Vec::<String>::new(), "the deploy failed, yet `champion` moved");
+    assert!(s["models"][0]["versions"][0]["labels"].get("mlopsgen-metric").is_none(), "a failed deploy's metric became the bar");
+    let (_, promoted) = training_run(&v, &p, 0.85);
+    assert!(promoted, "the second run is compared with no champion, not with the undeployed 0.95");
+    let s = v.state();
+    assert_eq!(holder(&s, "champion"), vec!["2".to_owned()]);
+    assert_eq!(s["models"][0]["versions"][1]["labels"]["mlopsgen-metric"], "0_85");
 }
 
 #[test]

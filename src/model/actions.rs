@@ -61,6 +61,8 @@ pub enum Act {
     GetBucket,
     /// Read tables of a BigQuery dataset.
     ReadTables,
+    /// Read the metadata of a BigQuery dataset's tables (whether one exists, when it changed).
+    GetTableMetadata,
     /// Run BigQuery jobs (queries, reads) in the project.
     RunQueryJobs,
     /// Pull an image or template from an Artifact Registry repository.
@@ -83,6 +85,10 @@ pub enum Act {
     UpdateService,
     /// Redeploy a Cloud Function.
     UpdateFunction,
+    /// Look a Cloud Function up where it may not exist yet (before the apply that creates it).
+    FindFunction,
+    /// Wait on a Cloud Functions long-running operation (a deploy's).
+    FollowFunctionDeploy,
     /// Run a Composer environment's workers.
     RunComposer,
     /// Manage the IAM policy of a service account (Composer's workload identity bindings).
@@ -141,6 +147,19 @@ impl Actions {
             }
             Some(DataSource::Gcs { bucket, .. }) => self.add(who, Act::ReadObjects, Scope::Bucket(bucket.clone()), why),
             None => {}
+        }
+    }
+
+    /// Waiting for a dataset to change (a DAG's sensor): a BigQuery table's metadata
+    /// (`tables.get`: `Table.modified`, no rows, no job), or its bucket's objects.
+    fn wait_for_dataset(&mut self, m: &Model, who: impl Into<Member>, key: &str, why: &str) {
+        match m.dataset(key).map(|d| &d.source) {
+            Some(bq @ DataSource::BigQuery { .. }) => {
+                if let Some(scope) = bq.table_scope() {
+                    self.add(who, Act::GetTableMetadata, scope, why);
+                }
+            }
+            _ => self.read_dataset(m, who, key, why),
         }
     }
 
@@ -398,7 +417,7 @@ fn schedules(a: &mut Actions, m: &Model) {
     for p in m.pipelines.iter().filter(|p| p.schedule.as_ref().is_some_and(|s| s.orchestrator == Orchestrator::Composer)) {
         a.start_pipeline(Composer, &format!("pipeline `{}` schedule: its DAG starts runs as the pipelines SA", p.key));
         if let Some(d) = p.schedule.as_ref().and_then(|s| s.wait_for.as_deref()) {
-            a.read_dataset(m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
+            a.wait_for_dataset(m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
         }
     }
 }
@@ -576,7 +595,9 @@ fn deploys(a: &mut Actions, m: &Model, who: Member, by: &str) {
             Deliverable::Function(f) => {
                 let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
                 a.add(who, Act::WriteObjects, Scope::Bucket(m.pipeline_root_bucket.clone()), why.clone());
+                a.add(who, Act::FindFunction, Scope::Project, why.clone());
                 a.add(who, Act::UpdateFunction, Scope::Function(f.key.clone()), why.clone());
+                a.add(who, Act::FollowFunctionDeploy, Scope::Project, why.clone());
                 a.add(who, Act::ActAs, Scope::ServiceAccount(SaRole::Functions), format!("{why}, which runs as the functions SA"));
             }
         }

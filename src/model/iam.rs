@@ -230,13 +230,25 @@ pub const SCHEDULE_PRUNER: CustomRole = CustomRole {
     permissions: &["aiplatform.schedules.delete", "aiplatform.schedules.list"],
 };
 
+/// What `gcloud functions deploy` needs above the function: looking the function up before
+/// Terraform has created it (the API answers 403, not 404, to a caller without
+/// `functions.get` on a parent, whether or not the resource exists: <https://google.aip.dev/211>)
+/// and following the deploy's long-running operation, a `projects/*/locations/*/operations/*`
+/// resource outside the function (gcloud's v2 deploy waits with `operations.get`).
+/// `roles/cloudfunctions.viewer` would add 115 more.
+pub const FUNCTION_DEPLOYER: CustomRole = CustomRole {
+    id: "function_deployer",
+    title: "Cloud Functions deploy lookups",
+    permissions: &["cloudfunctions.functions.get", "cloudfunctions.operations.get"],
+};
+
 /// Every custom role (Terraform creates those a grant uses).
 ///
 /// A role no grant uses any more is deleted, and a deleted custom role can be undeleted for 7
 /// days only (<https://cloud.google.com/iam/docs/reference/rest/v1/projects.roles/delete>; the
 /// google provider undeletes it when it is declared again within them); after that its id stays
 /// taken for up to 30 days more, and an apply that declares it again fails until then.
-pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR, SCHEDULE_PRUNER];
+pub const CUSTOM_ROLES: &[CustomRole] = &[ENDPOINT_PREDICTOR, SCHEDULE_PRUNER, FUNCTION_DEPLOYER];
 
 /// Whether a grant's role is one of [`CUSTOM_ROLES`].
 pub fn custom_role(role: &str) -> Option<&'static CustomRole> {
@@ -323,6 +335,19 @@ fn read_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &
         }
         Some(DataSource::Gcs { bucket, .. }) => g.add(who, Scope::Bucket(bucket.clone()), OBJECT_VIEWER, reason),
         None => {}
+    }
+}
+
+/// Waiting for a dataset (see `actions::Actions::wait_for_dataset`): a BigQuery table's metadata
+/// only, so the waiting identity reads no rows and runs no jobs.
+fn wait_for_dataset(g: &mut Grants, m: &Model, who: SaRole, dataset: &str, reason: &str) {
+    match m.dataset(dataset).map(|d| &d.source) {
+        Some(bq @ DataSource::BigQuery { .. }) => {
+            if let Some(scope) = bq.table_scope() {
+                g.add(who, scope, "roles/bigquery.metadataViewer", reason);
+            }
+        }
+        _ => read_dataset(g, m, who, dataset, reason),
     }
 }
 
@@ -583,6 +608,7 @@ fn deploys(g: &mut Grants, m: &Model, who: Member, by: &str) {
                 let why = format!("{by} uploads the source of function `{}` and redeploys it", f.key);
                 g.add(who, Scope::Bucket(m.pipeline_root_bucket.clone()), OBJECT_USER, why.clone());
                 g.add(who, Scope::Function(f.key.clone()), "roles/cloudfunctions.developer", why.clone());
+                g.add(who, Scope::Project, FUNCTION_DEPLOYER.id, format!("{why} (it looks the function up before it exists, and waits on the deploy's operation)"));
                 g.add(who, Scope::ServiceAccount(SaRole::Functions), ACT_AS, why);
             }
         }
@@ -647,7 +673,7 @@ fn composer(g: &mut Grants, m: &Model) {
         g.add(Composer, Scope::ServiceAccount(SaRole::Pipelines), ACT_AS, why.clone());
         g.add(Composer, Scope::KfpRepo, AR_READER, format!("{why} from the template in the KFP repository"));
         if let Some(d) = p.schedule.as_ref().and_then(|s| s.wait_for.as_deref()) {
-            read_dataset(g, m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
+            wait_for_dataset(g, m, Composer, d, &format!("pipeline `{}` schedule waits for dataset `{d}`", p.key));
         }
     }
 }

@@ -15,6 +15,7 @@ pub struct Needs {
 const VERTEX: &str = "https://cloud.google.com/vertex-ai/docs/general/access-control";
 const STORAGE: &str = "https://cloud.google.com/storage/docs/access-control/iam-permissions";
 const BIGQUERY: &str = "https://cloud.google.com/bigquery/docs/access-control";
+const FUNCTIONS: &str = "https://cloud.google.com/functions/docs/reference/iam/permissions";
 
 /// The row for an act.
 pub fn needs(act: Act) -> Needs {
@@ -57,6 +58,8 @@ pub fn needs(act: Act) -> Needs {
         Act::WriteObjects => (&["storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list"], STORAGE),
         Act::GetBucket => (&["storage.buckets.get"], STORAGE),
         Act::ReadTables => (&["bigquery.tables.get", "bigquery.tables.getData"], BIGQUERY),
+        // The DAG sensor's `Client.get_table` (`tables.get`), for `Table.modified`.
+        Act::GetTableMetadata => (&["bigquery.tables.get"], BIGQUERY),
         // Loading or inserting into a table, creating it first if needed.
         Act::WriteTables => (&["bigquery.tables.create", "bigquery.tables.get", "bigquery.tables.updateData"], BIGQUERY),
         Act::RunQueryJobs => (&["bigquery.jobs.create"], BIGQUERY),
@@ -81,7 +84,12 @@ pub fn needs(act: Act) -> Needs {
             &["aiplatform.schedules.create", "aiplatform.schedules.get", "aiplatform.schedules.list", "aiplatform.schedules.update"],
             "https://cloud.google.com/vertex-ai/docs/pipelines/schedule-pipeline-run",
         ),
-        Act::UpdateFunction => (&["cloudfunctions.functions.get", "cloudfunctions.functions.update"], "https://cloud.google.com/functions/docs/reference/iam/permissions"),
+        Act::UpdateFunction => (&["cloudfunctions.functions.update"], FUNCTIONS),
+        // Checked on the project: a function that doesn't exist yet has no policy of its own, and
+        // without `get` above it the API answers 403 instead of 404 (https://google.aip.dev/211).
+        Act::FindFunction => (&["cloudfunctions.functions.get"], FUNCTIONS),
+        // gcloud's v2 deploy polls `projects/*/locations/*/operations/*` (not under the function).
+        Act::FollowFunctionDeploy => (&["cloudfunctions.operations.get"], FUNCTIONS),
         // The environment's workers read the environment and its bucket and write logs and metrics.
         Act::RunComposer => (
             &["composer.environments.get", "storage.objects.get", "logging.logEntries.create", "monitoring.timeSeries.create"],

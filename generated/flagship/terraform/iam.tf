@@ -107,6 +107,20 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   ]
 }
 
+# No predefined role is this narrow (see `mlopsgen iam`).
+resource "google_project_iam_custom_role" "function_deployer" {
+  project = var.project_id
+  role_id = "churn_function_deployer"
+  title   = "Cloud Functions deploy lookups"
+  permissions = [
+    "cloudfunctions.functions.get",
+    "cloudfunctions.operations.get"
+  ]
+  depends_on = [
+    google_project_service.iam
+  ]
+}
+
 # pipeline `scoring` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 # pipeline `training` runs on Vertex AI Pipelines as the pipelines SA (Vertex AI jobs have no narrower scope)
 resource "google_project_iam_member" "pipelines_aiplatform_user" {
@@ -315,6 +329,14 @@ resource "google_secret_manager_secret_iam_member" "serving_secret_api_signing_k
   ]
 }
 
+# ci: CD uploads the source of function `on-new-data` and redeploys it (it looks the function up before it exists, and waits on the deploy's operation)
+resource "google_project_iam_member" "ci_function_deployer" {
+  count   = contains(var.ci_triggers, "cd") ? 1 : 0
+  project = var.project_id
+  role    = google_project_iam_custom_role.function_deployer.id
+  member  = google_service_account.ci.member
+}
+
 # ci: CD creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)
 # ci: CD deletes the Vertex AI schedules mlopsgen made that this environment no longer has (the scheduler API has no narrower scope)
 # ci.run_pipeline: CD starts pipeline `training` as the pipelines SA (Vertex AI jobs have no narrower scope)
@@ -499,15 +521,6 @@ resource "google_project_iam_member" "composer_aiplatform_user" {
   member  = google_service_account.composer.member
 }
 
-# Only in prod (environments.<env>.overrides: the others do not have it).
-# pipeline `training` schedule waits for dataset `customers` (BigQuery jobs have no narrower scope)
-resource "google_project_iam_member" "composer_bigquery_jobuser" {
-  count   = contains(var.present_resources, "google_project_iam_member.composer_bigquery_jobuser") ? 1 : 0
-  project = var.project_id
-  role    = "roles/bigquery.jobUser"
-  member  = google_service_account.composer.member
-}
-
 # orchestration.composer: the environment runs as the Composer SA (Composer requires this project role)
 resource "google_project_iam_member" "composer_composer_worker" {
   # checkov:skip=CKV_GCP_49:Cloud Composer requires roles/composer.worker on the environment's own SA
@@ -536,10 +549,10 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
 
 # Only in prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `customers`
-resource "google_bigquery_dataset_iam_member" "composer_bq_churn_bigquery_dataviewer" {
-  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_churn_bigquery_dataviewer") ? 1 : 0
+resource "google_bigquery_dataset_iam_member" "composer_bq_churn_bigquery_metadataviewer" {
+  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_churn_bigquery_metadataviewer") ? 1 : 0
   dataset_id = "churn"
-  role       = "roles/bigquery.dataViewer"
+  role       = "roles/bigquery.metadataViewer"
   member     = google_service_account.composer.member
   depends_on = [
     google_project_service.bigquery
@@ -1011,6 +1024,14 @@ resource "google_pubsub_topic_iam_member" "secretmanager_agent_topic_churn_2dapi
   depends_on = [
     google_project_service.secretmanager
   ]
+}
+
+# ci: a release from the previous environment uploads the source of function `on-new-data` and redeploys it (it looks the function up before it exists, and waits on the deploy's operation)
+resource "google_project_iam_member" "promoter_function_deployer" {
+  count   = var.promoter_sa != "" ? 1 : 0
+  project = var.project_id
+  role    = google_project_iam_custom_role.function_deployer.id
+  member  = "serviceAccount:${var.promoter_sa}"
 }
 
 # ci: a release from the previous environment creates or updates the Vertex AI schedule of pipeline `scoring` (the scheduler API has no narrower scope)

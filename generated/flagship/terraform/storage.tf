@@ -160,7 +160,8 @@ resource "google_artifact_registry_repository" "docker" {
       tag_state = "TAGGED"
       tag_prefixes = [
         "dev",
-        "prod"
+        "prod",
+        "deployed-"
       ]
     }
   }

@@ -442,16 +442,6 @@ resource "google_project_iam_member" "composer_aiplatform_user" {
 }
 
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
-# pipeline `training` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
-# pipeline `tuning` schedule waits for dataset `sales` (BigQuery jobs have no narrower scope)
-resource "google_project_iam_member" "composer_bigquery_jobuser" {
-  count   = contains(var.present_resources, "google_project_iam_member.composer_bigquery_jobuser") ? 1 : 0
-  project = var.project_id
-  role    = "roles/bigquery.jobUser"
-  member  = google_service_account.composer[0].member
-}
-
-# Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # orchestration.composer: the environment runs as the Composer SA (Composer requires this project role)
 resource "google_project_iam_member" "composer_composer_worker" {
   # checkov:skip=CKV_GCP_49:Cloud Composer requires roles/composer.worker on the environment's own SA
@@ -487,11 +477,11 @@ resource "google_service_account_iam_member" "composer_on_pipelines_iam_servicea
 # Only in staging, prod (environments.<env>.overrides: the others do not have it).
 # pipeline `training` schedule waits for dataset `sales`
 # pipeline `tuning` schedule waits for dataset `sales`
-resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer" {
-  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_dataviewer") ? 1 : 0
+resource "google_bigquery_dataset_iam_member" "composer_bq_acme_retail_warehouse_retail_bigquery_metadataviewer" {
+  count      = contains(var.present_resources, "google_bigquery_dataset_iam_member.composer_bq_acme_retail_warehouse_retail_bigquery_metadataviewer") ? 1 : 0
   project    = "acme-retail-warehouse"
   dataset_id = "retail"
-  role       = "roles/bigquery.dataViewer"
+  role       = "roles/bigquery.metadataViewer"
   member     = google_service_account.composer[0].member
   depends_on = [
     google_project_service.bigquery

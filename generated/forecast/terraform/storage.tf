@@ -126,7 +126,8 @@ resource "google_artifact_registry_repository" "docker" {
       tag_prefixes = [
         "dev",
         "staging",
-        "prod"
+        "prod",
+        "deployed-"
       ]
     }
   }

@@ -32,7 +32,8 @@ resource "google_artifact_registry_repository" "docker" {
     condition {
       tag_state = "TAGGED"
       tag_prefixes = [
-        "dev"
+        "dev",
+        "deployed-"
       ]
     }
   }

@@ -70,7 +70,8 @@ resource "google_artifact_registry_repository" "docker" {
       tag_prefixes = [
         "dev",
         "staging",
-        "prod"
+        "prod",
+        "deployed-"
       ]
     }
   }

@@ -22,6 +22,11 @@ use super::{terraform_access, Ci, Function, Image, Model, Orchestrator, Pipeline
 /// put in the `org.opencontainers.image.revision` label.
 pub const REVISION_ARG: &str = "REVISION";
 
+/// The tag prefix that marks an image as deployed with its commit, `deployed-<SHORT_SHA>`: the
+/// last step of a build that deploys a commit writes it, a release copies from it, and the Docker
+/// repository's cleanup policy keeps what carries it.
+pub const DEPLOYED_TAG_PREFIX: &str = "deployed-";
+
 /// A CI workflow, by what it does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Workflow {

@@ -53,16 +53,19 @@ curl --fail-with-body --silent --show-error -X POST \\
   \"$$KFP_REPO\"";
 
 /// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
-/// Terraform has created the function; the flags are the values Terraform gives it. Only a
-/// `NOT_FOUND` answer means "not created yet"; any other failure (permission denied, a wrong
-/// project, an outage) fails the step. The API answers a missing function with NOT_FOUND
-/// (<https://cloud.google.com/functions/docs/reference/rest/v2/projects.locations.functions/get>,
-/// error codes: <https://cloud.google.com/apis/design/errors#handling_errors>).
+/// Terraform has created the function; the flags are the values Terraform gives it. Only a 404
+/// answer means "not created yet"; any other failure (permission denied, a wrong project, an
+/// outage) fails the step. gcloud's functions commands print an HTTP error as
+/// `ResponseError: status=[404], code=[Not Found], message=[…]` (google-cloud-sdk
+/// `api_lib/functions/v1/util.py` `GetHttpErrorMessage`, which `FunctionResourceCommand.Run`
+/// applies to `describe`), so the status is matched, not the API's `NOT_FOUND` (kept for other
+/// formats). The API answers 404 only to a caller allowed `functions.get` above the function
+/// (<https://google.aip.dev/211>; `iam::FUNCTION_DEPLOYER`); anyone else gets 403.
 const DEPLOY_FUNCTION: &str = "set -euo pipefail
 gcloud storage cp \"$$1\" \"$$OBJECT\"
 if ! answer=\"$$(gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --project=\"$$PROJECT\" --format='value(name)' 2>&1)\"; then
   case \"$$answer\" in
-    *NOT_FOUND*)
+    *\"status=[404]\"*|*NOT_FOUND*)
       echo \"$$NAME does not exist yet: terraform apply creates it from $$OBJECT\"
       exit 0
       ;;
@@ -210,7 +213,7 @@ fn function_steps(model: &Model, f: &Function, stage: Stage, after: &[String]) -
 }
 
 /// Tag prefix that marks an image as deployed with its commit: `deployed-<SHORT_SHA>`.
-pub const DEPLOYED: &str = "deployed-";
+pub const DEPLOYED: &str = crate::model::delivery::DEPLOYED_TAG_PREFIX;
 
 /// Adds the tag `deployed-<sha>` to each image in `$REPO` (`$IMAGES`, space-separated) at
 /// `:<sha>`: the mark a release waits for. `tags add` on an existing tag moves it to the same

@@ -2,7 +2,8 @@
 //!
 //! First it waits until the commit was deployed into this environment (its images carry the
 //! `deployed-` mark the deploying build writes last), so a tag pushed early cannot promote what is
-//! not there yet. Nothing is rebuilt: each image is copied by digest into the next environment's
+//! not there yet. Nothing is rebuilt: each image is copied from that mark (the digest that was
+//! deployed, whatever `:<sha>` points at now), by digest, into the next environment's
 //! repository (the copy must keep the digest, or the step fails), that environment's templates,
 //! DAGs, services and functions are deployed from the same commit, and the copies are marked.
 
@@ -46,7 +47,9 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(infra);
     let mut images = Vec::new();
     for image in &model.images {
-        let src = format!("{}/{}:{}", Stage::Current.var(vars::DOCKER_REPO), image.key, var("SHORT_SHA"));
+        // The digest `wait-deployed` found deployed, by its mark: `:<sha>` may have moved since
+        // (a re-run of CD for this commit rebuilds and pushes it before it deploys, or fails).
+        let src = format!("{}/{}:{}{}", Stage::Current.var(vars::DOCKER_REPO), image.key, deploy::DEPLOYED, var("SHORT_SHA"));
         let dst = format!("{}/{}", next.var(vars::DOCKER_REPO), image.key);
         images.push(format!("{dst}:{}", var("SHORT_SHA")));
         images.push(format!("{dst}:{}", next.var(vars::ENV)));

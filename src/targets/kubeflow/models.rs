@@ -12,6 +12,7 @@ use super::jobs::display_name;
 use super::json::float;
 use super::plan::{Ctx, PlannedTask, Source};
 use crate::model::{
+    CmpOp, Condition, Operand, Pipeline,
     ArtifactType, DataSource, Destination, Explanation, ExplanationMethod, Goal, InstancesFormat, IoType, ParamType, PredictionsFormat,
     RegistryModel, SaRole, Step, StepKind, FOUND,
 };
@@ -19,6 +20,7 @@ use crate::model::actions;
 use crate::model::iam::Member;
 use crate::targets::TargetError;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 /// Reads the executor input (`{{$}}`) and writes the executor output: the
 /// `unmanaged_container_model` artifact gets the trained model's URI and the serving container
@@ -103,13 +105,21 @@ with open(path, "w") as f:
     json.dump(output, f)
 "#;
 
-/// Moves an alias onto the uploaded version (REST `models.mergeVersionAliases`; an alias is
-/// unique within a model, so Vertex takes it off the version that had it — Model Registry docs,
-/// "How to use model version aliases"). With a goal, only when the `metric` input beats the
-/// value the current holder recorded as label `mlopsgen-metric` when it was promoted (label
-/// values can't hold `.`, so `0.91` is written `0_91`); a holder without that label (moved by
-/// hand) is kept. The label goes on the version: `models.patch` of `<model>@<version>` updates
-/// version labels (REST `UpdateModelRequest.model`). Writes `promoted` (true/false).
+/// Promotes the uploaded version, in stages (input `stage`):
+/// - `decide`: whether to move the alias onto it: with a goal, only when the `metric` input
+///   beats the value the current holder recorded as label `mlopsgen-metric` when it was promoted
+///   (label values can't hold `.`, so `0.91` is written `0_91`); a holder without that label
+///   (moved by hand) is kept. Writes `promoted` (true/false) and changes nothing.
+/// - `move`: records the metric as the version's label (`models.patch` of `<model>@<version>`
+///   updates version labels, REST `UpdateModelRequest.model`) and moves the alias onto it (REST
+///   `models.mergeVersionAliases`; an alias is unique within a model, so Vertex takes it off the
+///   version that had it — Model Registry docs, "How to use model version aliases").
+/// - `decide-and-move`: both, in one task, where nothing runs on the promotion.
+///
+/// Where steps run on the promotion (a deploy `when: promote.promoted == true`), the promote task
+/// only decides and a task after those steps moves the alias ([`move_alias`]): moving it first
+/// would leave `champion` on a version whose deploy failed, which every later run then compares
+/// with and the scoring pipeline predicts with.
 const PROMOTE_SCRIPT: &str = r#"import json, os, sys
 from google.api_core import exceptions
 from google.cloud import aiplatform, aiplatform_v1
@@ -117,10 +127,10 @@ ex = json.loads(sys.argv[1])
 p = ex["inputs"]["parameterValues"]
 version = ex["inputs"]["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"]
 model = version.rsplit("@", 1)[0]
-alias, goal, metric = p["alias"], p["goal"], p.get("metric")
+alias, goal, metric, stage = p["alias"], p["goal"], p.get("metric"), p["stage"]
 LABEL = "mlopsgen-metric"
 promote = True
-if goal:
+if goal and stage != "move":
     try:
         holder = aiplatform.Model(model_name=model + "@" + alias)
     except exceptions.NotFound:
@@ -135,7 +145,9 @@ if goal:
         best = float(recorded.replace("_", "."))
         promote = metric > best if goal == "maximize" else metric < best
         print("candidate %r vs %r of version %s: %s" % (metric, best, holder.version_id, "promote" if promote else "keep"))
-if promote:
+if promote and stage == "decide":
+    print("promoting %s: %r moves to it once the steps that run on the promotion succeed" % (version, alias))
+if promote and stage != "decide":
     location = version.split("/")[3]
     client = aiplatform_v1.ModelServiceClient(client_options={"api_endpoint": location + "-aiplatform.googleapis.com"})
     if goal:
@@ -144,10 +156,11 @@ if promote:
         client.update_model(model={"name": version, "labels": labels}, update_mask={"paths": ["labels"]})
     client.merge_version_aliases(name=version, version_aliases=[alias])
     print("moved %r to %s" % (alias, version))
-path = ex["outputs"]["parameters"]["promoted"]["outputFile"]
-os.makedirs(os.path.dirname(path), exist_ok=True)
-with open(path, "w") as f:
-    f.write("true" if promote else "false")
+if stage != "move":
+    path = ex["outputs"]["parameters"]["promoted"]["outputFile"]
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("true" if promote else "false")
 "#;
 
 /// A canary's traffic split: the new model (`"0"`, REST `endpoints.deployModel` `trafficSplit`)
@@ -238,15 +251,54 @@ fn find_model(ctx: &Ctx<'_>, step: &Step, key: &str, display_name: &str, alias: 
     task
 }
 
-/// A `model_promote` step: one task moving the alias (see [`PROMOTE_SCRIPT`]).
-pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>) -> Result<PlannedTask, TargetError> {
+/// A `model_promote` step's main task: it decides, and moves the alias too unless steps run on
+/// the promotion (`deferred`), in which case [`move_alias`] does after them.
+pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, deferred: bool) -> Result<PlannedTask, TargetError> {
+    let mut task = promote_task(ctx, step, ctx.task_of(&step.name)?, alias, goal)?;
+    task.component.output_definitions.parameters.insert("promoted".into(), ParameterSpec::of("BOOLEAN"));
+    task.inputs.insert("stage".into(), text(if deferred { "decide" } else { "decide-and-move" }));
+    Ok(task)
+}
+
+/// The task that moves a promotion's alias once every step that runs on the promotion (`awaited`,
+/// [`promotion_awaits`]) has succeeded; it runs among them, under the same condition.
+pub fn move_alias(ctx: &mut Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, awaited: &[&PlannedTask]) -> Result<PlannedTask, TargetError> {
+    let host = awaited.first().ok_or_else(|| bug(format!("step `{}`: nothing runs on its promotion", step.name)))?;
+    let key = ctx.helper_key(step, "move-alias")?;
+    let mut task = promote_task(ctx, step, &key, alias, goal)?;
+    task.inputs.insert("stage".into(), text("move"));
+    task.step = host.step.clone();
+    task.after = awaited.iter().map(|t| t.key.clone()).collect();
+    task.cache = false; // writes the registry
+    Ok(task)
+}
+
+/// The steps a promotion's alias waits for: those that run only because `promote` promoted
+/// (their condition scope is the promote step's plus `<promote>.promoted` being true), without
+/// a guard of their own (a guarded step's tasks sit in a group of their own inside the scope).
+pub fn promotion_awaits<'p>(pipeline: &'p Pipeline, promote: &Step, scopes: &BTreeMap<String, Vec<Condition>>) -> Vec<&'p Step> {
+    let promoted = |c: &Condition| {
+        c.step == promote.name
+            && c.output == "promoted"
+            && matches!((c.op, &c.value), (CmpOp::Eq, Operand::Literal(Value::Bool(true))) | (CmpOp::Ne, Operand::Literal(Value::Bool(false))))
+    };
+    let Some(outer) = scopes.get(&promote.name) else { return Vec::new() };
+    pipeline
+        .steps
+        .iter()
+        .filter(|s| s.guard().is_none())
+        .filter(|s| scopes.get(&s.name).is_some_and(|scope| scope.len() == outer.len() + 1 && scope.starts_with(outer) && scope.last().is_some_and(promoted)))
+        .collect()
+}
+
+/// The promote program's task with its inputs, for either stage.
+fn promote_task(ctx: &Ctx<'_>, step: &Step, key: &str, alias: &str, goal: Option<Goal>) -> Result<PlannedTask, TargetError> {
     let mut component = ComponentSpec::default();
     component.input_definitions.artifacts.insert("model".into(), artifact(ArtifactType::VertexModel));
-    for name in ["alias", "goal"] {
+    for name in ["alias", "goal", "stage"] {
         component.input_definitions.parameters.insert(name.into(), ParameterSpec::of("STRING"));
     }
-    component.output_definitions.parameters.insert("promoted".into(), ParameterSpec::of("BOOLEAN"));
-    let mut task = PlannedTask::new(ctx.task_of(&step.name)?, step, component, ExecutorSpec::Container(gcpc_python(PROMOTE_SCRIPT)));
+    let mut task = PlannedTask::new(key, step, component, ExecutorSpec::Container(gcpc_python(PROMOTE_SCRIPT)));
     task.inputs.insert("model".into(), ctx.source(step, "model")?);
     if let Some(metric) = step.input("metric") {
         super::container::declare(&mut task.component.input_definitions, "metric", metric.ty);

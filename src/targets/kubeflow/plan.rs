@@ -168,6 +168,7 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
     if taken.len() != keys.len() {
         return Err(bug(format!("pipeline `{}`: two steps share a task name", pipeline.key)));
     }
+    let scopes = pipeline.condition_scopes().map_err(|c| bug(format!("conditions of step `{}` don't nest", c.step)))?;
     let mut ctx = Ctx { model, env, pipeline, keys, taken };
     let mut tasks = Vec::new();
     for step in &pipeline.steps {
@@ -188,12 +189,26 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
             }
             StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
             StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
-            StepKind::ModelPromote { alias, goal } => vec![models::promote(&ctx, step, alias, *goal)?],
+            StepKind::ModelPromote { alias, goal } => {
+                let deferred = !models::promotion_awaits(pipeline, step, &scopes).is_empty();
+                vec![models::promote(&ctx, step, alias, *goal, deferred)?]
+            }
             StepKind::BatchPrediction { .. } => models::batch_predict(&mut ctx, step)?,
         };
         planned.extend(metrics::publish(&mut ctx, step)?);
         link_step(&ctx, step, &mut planned)?;
         tasks.extend(planned);
+    }
+    // A promotion's alias moves after the steps that run on it (`models::PROMOTE_SCRIPT`).
+    for step in &pipeline.steps {
+        let StepKind::ModelPromote { alias, goal } = &step.kind else { continue };
+        let awaited: Vec<String> = models::promotion_awaits(pipeline, step, &scopes).iter().map(|s| s.name.clone()).collect();
+        if awaited.is_empty() {
+            continue;
+        }
+        let theirs: Vec<&PlannedTask> = awaited.iter().flat_map(|name| tasks.iter().filter(move |t| &t.step == name)).collect();
+        let mover = models::move_alias(&mut ctx, step, alias, *goal, &theirs)?;
+        tasks.push(mover);
     }
     Ok(tasks)
 }

@@ -129,7 +129,13 @@ pub fn file(m: &Model) -> TfFile {
     let env = m.default_env();
     let envs: Vec<&str> = m.environments.iter().map(|e| e.name.as_str()).collect();
     if has_docker_repo(m) {
-        let repo = repository(m, "docker", &env.docker_repo_id(), "DOCKER", "Container images built by CD", &envs);
+        // Every image a build deployed stays: a registry model version runs its serving image by
+        // the digest of the training run that registered it (the champion may be months old), and
+        // a rollback copies an old commit's `deployed-<sha>`. Without this, the age rule deletes
+        // them once ten newer versions exist (KEEP wins over DELETE:
+        // https://cloud.google.com/artifact-registry/docs/repositories/cleanup-policy-overview).
+        let keep: Vec<&str> = envs.iter().copied().chain([crate::model::delivery::DEPLOYED_TAG_PREFIX]).collect();
+        let repo = repository(m, "docker", &env.docker_repo_id(), "DOCKER", "Container images built by CD", &keep);
         f.push(Item::from(repo).skip("CKV_GCP_84", "Google-managed encryption; the spec declares no repository key"));
     }
     if has_kfp_repo(m) {
@@ -247,11 +253,13 @@ fn composer_bucket(m: &Model) -> Item {
         .skip("CKV_GCP_62", "access logs go to Cloud Audit Logs; no separate log bucket is declared")
 }
 
-fn repository(m: &Model, name: &str, id: &str, format: &str, description: &str, envs: &[&str]) -> Block {
+/// A repository whose cleanup keeps the tags starting with `keep`, the ten newest versions, and
+/// deletes the rest after 90 days.
+fn repository(m: &Model, name: &str, id: &str, format: &str, description: &str, keep: &[&str]) -> Block {
     let keep_env_tags = block("cleanup_policies")
         .attr("id", s("keep-environment-tags"))
         .attr("action", s("KEEP"))
-        .add_block(block("condition").attr("tag_state", s("TAGGED")).attr("tag_prefixes", strings(envs)).build())
+        .add_block(block("condition").attr("tag_state", s("TAGGED")).attr("tag_prefixes", strings(keep)).build())
         .build();
     let keep_recent = block("cleanup_policies")
         .attr("id", s("keep-recent"))

@@ -11,7 +11,7 @@ from google_cloud_pipeline_components.v1.model import ModelUploadOp
 from kfp import components, dsl
 
 from shared import (BEST_TRIAL_SCRIPT, GCPC_IMAGE, container_spec, endpoint_importer, find_model, find_tensorboard, find_version,
-                    promote, publisher, retire, unmanaged_model, validator)
+                    move_alias, promote, publisher, retire, unmanaged_model, validator)
 
 ENV = "dev"
 # The flagship's `component` step: kfp loads the same file mlopsgen reads.
@@ -112,7 +112,7 @@ def training(min_auc: float = 0.8):
     publisher("report", dsl.ClassificationMetrics)(source=ev.outputs["report"]).set_display_name("evaluate-report")
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
-        promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize")
+        promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize", stage="decide")
         promoted.set_display_name("promote").set_caching_options(False)
         with dsl.If(promoted.outputs["promoted"] == True, name="promote.promoted == true"):  # noqa: E712 (kfp's DSL)
             endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
@@ -121,7 +121,9 @@ def training(min_auc: float = 0.8):
                 dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
                 dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
             ).set_display_name("deploy").set_caching_options(False)
-            retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
+            retired = retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
+            moved = move_alias(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize", stage="move")
+            moved.set_display_name("promote-move-alias").set_caching_options(False).after(endpoint, deployed, retired)
 
 
 @dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")

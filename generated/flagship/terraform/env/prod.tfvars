@@ -39,7 +39,6 @@ promoter_sa  = "churn-promote@acme-churn-dev.iam.gserviceaccount.com"
 storage_bucket_artifacts_lifecycle_rule_condition_age        = 90
 cloud_run_v2_service_api_template_scaling_min_instance_count = 1
 present_resources = [
-  "google_project_iam_member.composer_bigquery_jobuser",
   "google_artifact_registry_repository_iam_member.composer_kfp_artifactregistry_reader",
-  "google_bigquery_dataset_iam_member.composer_bq_churn_bigquery_dataviewer"
+  "google_bigquery_dataset_iam_member.composer_bq_churn_bigquery_metadataviewer"
 ]
