@@ -1,11 +1,12 @@
-//! What CD and a release upload to the KFP repository names its images by digest only. The
-//! committed upload steps (flagship `cd.yaml`, promotion `release.yaml`) run with bash, as Cloud
-//! Build would run them (`$$` → `$`, the file's substitutions filled in), against a stand-in
-//! registry: a `gcloud` answering `artifacts docker images describe REF:SHA` with a digest, and a
-//! `curl` that keeps the uploaded content. The uploaded template equals the committed one with
-//! every reference to the environment's Docker repository replaced by `REPO/IMAGE@<that digest>`,
-//! and a registry that has no digest for the commit fails the step before anything is uploaded.
-//! Either way the step removes its temporary copy of the template.
+//! What CD and a release upload to the KFP repository, and sync into the Composer bucket, names
+//! its images by digest only. The committed upload and DAG sync steps (flagship `cd.yaml`,
+//! promotion `release.yaml`) run with bash, as Cloud Build would run them (`$$` → `$`, the file's
+//! substitutions filled in), against a stand-in registry: a `gcloud` answering `artifacts docker
+//! images describe REF:SHA` with a digest and keeping what `storage rsync` sends, and a `curl`
+//! that keeps the uploaded content. The uploaded template (and each synced DAG) equals the
+//! committed one with every reference to the environment's Docker repository replaced by
+//! `REPO/IMAGE@<that digest>`, and a registry that has no digest for the commit fails the step
+//! before anything is uploaded or synced. Either way the step removes its temporary copy.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ case "$1 $2 $3 $4" in
     ref="${5%:*}"
     echo "sha256:$(printf '%s' "$ref" | od -An -tx1 | tr -d ' \n' | cut -c1-64)" ;;
   "auth print-access-token  ") echo token ;;
+  "storage rsync --recursive --delete-unmatched-destination-objects") mkdir -p "$CAPTURE/synced" && cp -R "$5/." "$CAPTURE/synced/" ;;
 esac
 "#;
 
@@ -81,6 +83,11 @@ fn pinned(value: &Value, repo: &str) -> Value {
 
 /// Runs every `upload-*` step of a config; returns (step id, success, capture dir, step env).
 fn run_uploads(rel: &str, registry: &str, dir: &Path) -> Vec<(String, bool, PathBuf, BTreeMap<String, String>)> {
+    run_steps(rel, registry, dir, "upload-")
+}
+
+/// Runs every step of a config whose id starts with `prefix`, as [`run_uploads`] does.
+fn run_steps(rel: &str, registry: &str, dir: &Path, prefix: &str) -> Vec<(String, bool, PathBuf, BTreeMap<String, String>)> {
     let config = build(rel);
     let subs: BTreeMap<String, String> = config["substitutions"]
         .as_object()
@@ -96,7 +103,7 @@ fn run_uploads(rel: &str, registry: &str, dir: &Path) -> Vec<(String, bool, Path
     }
     let mut out = Vec::new();
     let steps = config["steps"].as_array().cloned().unwrap_or_default();
-    for step in steps.iter().filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with("upload-"))) {
+    for step in steps.iter().filter(|s| s["id"].as_str().is_some_and(|id| id.starts_with(prefix))) {
         let id = step["id"].as_str().unwrap_or_default().to_owned();
         let capture = dir.join(format!("{registry}-{id}"));
         let tmp = dir.join(format!("{registry}-{id}-tmp"));
@@ -119,6 +126,7 @@ fn run_uploads(rel: &str, registry: &str, dir: &Path) -> Vec<(String, bool, Path
         let left: Vec<_> = std::fs::read_dir(&tmp).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.file_name()).collect();
         assert!(left.is_empty(), "{rel} {id} left {left:?} in its temporary directory");
         env.insert("__DIR".into(), workdir.display().to_string());
+        env.insert("__ARGS".into(), args.join("\u{1}"));
         out.push((id, ok, capture, env));
     }
     out
@@ -158,5 +166,38 @@ fn an_image_without_a_digest_stops_the_upload() {
         assert!(!ok, "{id} passed with no digest to pin");
         assert!(!capture.join("tags").exists(), "{id} uploaded a template with unpinned images");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A DAG runs what the commit that synced it built: the drift DAG's validator by digest, not by
+/// the environment tag CD moves before it deploys (and leaves moved when a later step fails).
+#[test]
+fn synced_dags_name_images_by_digest_only() {
+    let dir = std::env::temp_dir().join(format!("mlopsgen-dag-pinning-{}", std::process::id()));
+    let rel = "generated/flagship/cloudbuild/cd.yaml";
+    let runs = run_steps(rel, "answers", &dir, "sync-dags");
+    let [(id, ok, capture, env)] = runs.as_slice() else { panic!("{rel}: not one sync-dags step: {}", runs.len()) };
+    assert!(ok, "{rel} {id} failed");
+    let repo = &env["DOCKER_REPO"];
+    let source = Path::new(&env["__DIR"]).join(env["__ARGS"].split('\u{1}').rev().nth(1).unwrap_or_else(|| panic!("no DAG folder argument")));
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&source).unwrap_or_else(|e| panic!("{}: {e}", source.display())).flatten() {
+        let name = entry.file_name();
+        let committed = std::fs::read_to_string(entry.path()).unwrap_or_else(|e| panic!("{e}"));
+        let synced = std::fs::read_to_string(capture.join("synced").join(&name)).unwrap_or_else(|e| panic!("{name:?} not synced: {e}"));
+        let mut expected = committed.clone();
+        for image in env["IMAGES"].split(' ') {
+            let reference = format!("{repo}/{image}");
+            while let Some(at) = expected.find(&format!("\"{reference}:")) {
+                let end = expected[at + 1..].find('"').map(|e| at + 1 + e).unwrap_or_else(|| panic!("unclosed"));
+                expected.replace_range(at..=end, &format!("\"{reference}@{}\"", digest(&reference)));
+            }
+        }
+        assert_eq!(synced, expected, "{name:?}: the synced DAG is not the committed one pinned to digests");
+        compared += usize::from(committed != synced);
+    }
+    assert!(compared >= 1, "no DAG of {} names an image: nothing was shown pinned", source.display());
+    let runs = run_steps(rel, "empty", &dir, "sync-dags");
+    assert!(runs.iter().all(|(_, ok, capture, _)| !ok && !capture.join("synced").exists()), "a DAG was synced with no digest to pin");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -16,41 +16,70 @@ use crate::model::delivery::{variables as vars, Stage};
 use crate::model::access::SecretEnv;
 use crate::model::{paths, Function, Model};
 
+/// Defines `pin_images FILE...`: rewrites every reference in the files to an image of
+/// `$DOCKER_REPO` (the keys in `$IMAGES`) from its moving tag to the digest of `:$SHA`, the image
+/// this build pushed or promoted, so what the files start runs exactly those images; a reference
+/// left on a tag fails the step. References are double-quoted strings (JSON, and the DAGs'
+/// Python constants). Digests: <https://cloud.google.com/artifact-registry/docs/docker/manage-images#tags>.
+macro_rules! pin_images {
+    () => {
+        "pin_images() {
+  for image in $${IMAGES:-}; do
+    ref=\"$$DOCKER_REPO/$$image\"
+    digest=\"$$(gcloud artifacts docker images describe \"$$ref:$$SHA\" --format='value(image_summary.digest)')\"
+    case \"$$digest\" in
+      sha256:*) ;;
+      *) echo \"no digest for $$ref:$$SHA: '$$digest'\" >&2; exit 1 ;;
+    esac
+    sed -i \"s|\\\"$$ref:[^\\\"@]*\\\"|\\\"$$ref@$$digest\\\"|g\" \"$$@\"
+  done
+  if [ -n \"$${DOCKER_REPO:-}\" ] && grep -o \"\\\"$$DOCKER_REPO/[^\\\"@]*:[^\\\"]*\\\"\" \"$$@\"; then
+    echo \"these still name images by tag: $$*\" >&2
+    exit 1
+  fi
+}
+"
+    };
+}
+
 /// Uploads a template to the KFP repository in `$KFP_REPO` with the tags in `$TAGS`
 /// (comma-separated: the commit, so every version stays addressable, and the environment, which
-/// moves); `$1` is the file, in the step's working directory. First, every reference in it to an
-/// image of `$DOCKER_REPO` (the keys in `$IMAGES`) is rewritten from its moving tag to the digest
-/// of `:$SHA`, the image this build pushed or promoted, so a run of this template version runs
-/// exactly those images; a reference left on a tag fails the step. The pinned copy is a temporary
-/// file, removed when the step ends, however it ends: Cloud Build discards a step's container,
-/// `/tmp` with it, after the step anyway (only `/workspace` and volumes persist,
-/// <https://cloud.google.com/build/docs/configuring-builds/pass-data-between-steps>), so the `trap`
-/// is for the step run anywhere else (locally, in the tests). The upload is the repository's
-/// documented multipart upload (`tags`, `content`), authenticated as the build
-/// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>); digests:
-/// <https://cloud.google.com/artifact-registry/docs/docker/manage-images#tags>.
-const UPLOAD_TEMPLATE: &str = "set -euo pipefail
-pinned=\"$$(mktemp)\"
+/// moves); `$1` is the file, in the step's working directory, pinned first (`pin_images`). The
+/// pinned copy is a temporary file, removed when the step ends, however it ends: Cloud Build
+/// discards a step's container, `/tmp` with it, after the step anyway (only `/workspace` and
+/// volumes persist, <https://cloud.google.com/build/docs/configuring-builds/pass-data-between-steps>),
+/// so the `trap` is for the step run anywhere else (locally, in the tests). The upload is the
+/// repository's documented multipart upload (`tags`, `content`), authenticated as the build
+/// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>).
+const UPLOAD_TEMPLATE: &str = concat!(
+    "set -euo pipefail\n",
+    pin_images!(),
+    "pinned=\"$$(mktemp)\"
 trap 'rm -f -- \"$$pinned\"' EXIT
 cp -- \"$$1\" \"$$pinned\"
-for image in $${IMAGES:-}; do
-  ref=\"$$DOCKER_REPO/$$image\"
-  digest=\"$$(gcloud artifacts docker images describe \"$$ref:$$SHA\" --format='value(image_summary.digest)')\"
-  case \"$$digest\" in
-    sha256:*) ;;
-    *) echo \"no digest for $$ref:$$SHA: '$$digest'\" >&2; exit 1 ;;
-  esac
-  sed -i \"s|\\\"$$ref:[^\\\"@]*\\\"|\\\"$$ref@$$digest\\\"|g\" \"$$pinned\"
-done
-if [ -n \"$${DOCKER_REPO:-}\" ] && grep -o \"\\\"$$DOCKER_REPO/[^\\\"@]*:[^\\\"]*\\\"\" \"$$pinned\"; then
-  echo \"$$1 still names images by tag\" >&2
-  exit 1
-fi
+pin_images \"$$pinned\"
 curl --fail-with-body --silent --show-error -X POST \\
   -H \"Authorization: Bearer $$(gcloud auth print-access-token)\" \\
   -F \"tags=$$TAGS\" \\
   -F \"content=@$$pinned;filename=$$1\" \\
-  \"$$KFP_REPO\"";
+  \"$$KFP_REPO\""
+);
+
+/// Mirrors the DAG folder `$1` into the Composer folder `$2` (deleting DAGs that no longer
+/// exist), each DAG's image references pinned first (`pin_images`), from a temporary copy: a
+/// DAG then runs the images of the commit that deployed it, not whatever its environment's tag
+/// names later (CD moves the tag when it pushes, before it deploys, and a failed deploy leaves it
+/// there).
+const SYNC_DAGS: &str = concat!(
+    "set -euo pipefail\n",
+    pin_images!(),
+    "pinned=\"$$(mktemp -d)\"
+trap 'rm -rf -- \"$$pinned\"' EXIT
+cp -R -- \"$$1/.\" \"$$pinned/\"
+mapfile -t dags < <(find \"$$pinned\" -type f -name '*.py')
+if [ \"$${#dags[@]}\" -gt 0 ]; then pin_images \"$${dags[@]}\"; fi
+gcloud storage rsync --recursive --delete-unmatched-destination-objects \"$$pinned\" \"$$2\""
+);
 
 /// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
 /// Terraform has created the function; the flags are the values Terraform gives it. Only a 404
@@ -118,16 +147,20 @@ pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<St
         .collect()
 }
 
-/// Mirrors the environment's DAG folder into its Composer bucket (deleting DAGs of pipelines that
-/// no longer exist), if any environment has DAGs: the configs serve every environment, and one
+/// Mirrors the environment's DAG folder into its Composer bucket ([`SYNC_DAGS`]: pinned, deleting
+/// DAGs of pipelines that no longer exist), if any environment has DAGs: the configs serve every environment, and one
 /// whose overrides alone schedule on Composer still gets its DAGs (`only_in` skips the step
 /// where there are none).
 pub fn sync_dags(model: &Model, stage: Stage, after: &[String]) -> Option<Step> {
     crate::model::presence::any_dags(model).then(|| {
         let dags = output_path(model, &paths::dags_dir(&stage.var(vars::ENV)));
-        Step::new("sync-dags", GCLOUD)
-            .entrypoint("gcloud")
-            .args(["storage", "rsync", "--recursive", "--delete-unmatched-destination-objects"])
+        let step = Step::new("sync-dags", GCLOUD).entrypoint("bash");
+        let step = if model.images.is_empty() {
+            step
+        } else {
+            step.env("DOCKER_REPO", stage.var(vars::DOCKER_REPO)).env("IMAGES", image_keys(model)).env("SHA", var("SHORT_SHA"))
+        };
+        step.args(["-c", SYNC_DAGS, "sync-dags"])
             .args([path_arg(dags), stage.var(vars::COMPOSER_DAG_FOLDER)])
             .after(after)
             .timeout(600)
