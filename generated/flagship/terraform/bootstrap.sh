@@ -20,6 +20,7 @@
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin: it creates the plan and apply SAs; from then on CD and releases
 #      apply this environment as its apply SA
+#      a PERMISSION_DENIED on a role this apply just granted is IAM propagation: run the same apply again
 #   8. build: in dev, push to `main` (CD)
 #      in prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 #      once every environment is applied: each tag runs every environment's release and review

@@ -21,6 +21,7 @@
 #   7. terraform apply -var-file=env/ENV.tfvars
 #      (Cloud Run services start on a placeholder image until the first build deploys theirs)
 #      by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as
+#      a PERMISSION_DENIED on a role this apply just granted is IAM propagation: run the same apply again
 #   8. build: in dev, push to `main` (CD)
 #      in staging, prod, push a tag matching `^v[0-9]+\.[0-9]+\.[0-9]+$` (a release)
 #      once every environment is applied: each tag runs every environment's release

@@ -9,6 +9,7 @@
 #   1. terraform/bootstrap.sh ENV
 #   2. cd terraform && terraform init -reconfigure -backend-config=env/ENV.backend.hcl
 #   3. terraform apply -var-file=env/ENV.tfvars
+#      a PERMISSION_DENIED on a role this apply just granted is IAM propagation: run the same apply again
 set -euo pipefail
 
 env_name="${1:-dev}"

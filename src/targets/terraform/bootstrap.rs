@@ -119,6 +119,10 @@ fn first_deploy(m: &Model) -> Vec<String> {
     } else if crate::model::terraform_access::plans(m) {
         apply.push("   by hand, as a project admin (also later applies); it creates the plan SA PR builds plan as".to_owned());
     }
+    // `depends_on` orders a binding before what uses it, but IAM takes effect up to minutes later
+    // (https://cloud.google.com/iam/docs/access-change-propagation): a resource created right
+    // after its service agent's grant (Composer, a service reading a secret) can fail once.
+    apply.push("   a PERMISSION_DENIED on a role this apply just granted is IAM propagation: run the same apply again".to_owned());
     steps.push(apply);
     match (&m.ci, envs.split_first()) {
         (Some(ci), Some((first, rest))) => {
