@@ -125,6 +125,10 @@ printf '{
 '
 "#;
 
+/// The `python:*` image's `apt-get`: logs each call to `$HOME/apt-get.log` (each step has a home
+/// of its own), so the test sees what a step installs without touching this machine.
+const APT_GET: &str = "#!/bin/sh\necho \"$*\" >> \"$HOME/apt-get.log\"\n";
+
 /// Stands in for the images of the PR build.
 struct Images {
     scratch: PathBuf,
@@ -154,6 +158,8 @@ impl Images {
             let venv = self.scratch.join("images").join(id);
             let made = Command::new(&self.python).args(["-m", "venv"]).arg(&venv).status();
             assert!(made.is_ok_and(|s| s.success()), "cannot create a virtualenv for {id}");
+            // The image's package manager: it logs what the step installs instead of installing.
+            tool(&venv.join("bin"), "apt-get", APT_GET);
             format!("{}:{SYSTEM_PATH}", venv.join("bin").display())
         } else if image == self.mlopsgen_image {
             let bin = self.scratch.join("images").join(id);
@@ -338,6 +344,11 @@ fn the_flagship_pr_build_passes_on_a_real_checkout_and_fails_on_stale_output() {
     for kind in ["ci-deps", "lint-1", "test-1", "mlopsgen-check", "pipeline-templates", "dag-syntax", "data-samples", "diff-base", "semantic-diff", "terraform-plans"] {
         assert!(ran.iter().any(|r| r == kind), "the PR build has no step {kind}: {ran:?}");
     }
+    // The tests ran with the images' native packages installed (the trainer's `libgomp1`), lint
+    // without: each test step is a fresh container, so it installs them itself, before its command.
+    let installs = |id: &str| std::fs::read_to_string(scratch.join("home").join(id).join("apt-get.log")).unwrap_or_default();
+    assert!(installs("test-1").lines().any(|l| l.starts_with("install ") && l.split(' ').any(|w| w == "libgomp1")), "test-1 installed {:?}", installs("test-1"));
+    assert!(installs("lint-1").is_empty(), "lint-1 installed {:?}", installs("lint-1"));
     // The summary prints every environment's plan, in promotion order, each planned as its
     // environment's plan SA (the email Terraform's `google_service_account.plan` gets there).
     let summary = build["steps"].as_array().and_then(|s| s.iter().find(|s| s["id"] == "terraform-plans")).cloned();

@@ -78,25 +78,46 @@ code=$$?
 cat /diff/semantic.txt
 test \"$$code\" -le 1";
 
+/// Installs every image's `system_packages` (validated Debian package names) with apt-get, as
+/// the Dockerfiles do: a test that imports the trainer's code loads its native libraries (a
+/// `libgomp1` for LightGBM), which `ci.python_image` lacks and the virtualenv can't hold. Each
+/// step is a fresh container (only volumes persist between steps), so each test step installs
+/// them itself. `None` when no image has any.
+fn system_packages(model: &Model) -> Option<String> {
+    let packages: std::collections::BTreeSet<&str> = model.images.iter().flat_map(|i| i.system_packages.iter().map(String::as_str)).collect();
+    (!packages.is_empty()).then(|| {
+        let names: Vec<String> = packages.into_iter().map(literal).collect();
+        format!("apt-get update -qq && apt-get install --yes --no-install-recommends -qq {} > /dev/null || exit 1", names.join(" "))
+    })
+}
+
 /// The PR steps.
 pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
     let mut steps = Vec::new();
     let deps = dependencies(ci);
     let after = deps.iter().map(|d| d.id.clone()).collect::<Vec<_>>();
     steps.extend(deps);
+    let native = system_packages(model);
     for (kind, commands) in [("lint", &ci.lint), ("test", &ci.test)] {
         for (i, command) in commands.iter().enumerate() {
             let step = Step::new(format!("{kind}-{}", i + 1), literal(&ci.python_image)).entrypoint("sh").timeout(1800);
-            steps.push(if after.is_empty() {
+            // Tests import the code the images run, native libraries included.
+            let install = (kind == "test").then_some(native.as_deref()).flatten();
+            steps.push(if after.is_empty() && install.is_none() {
                 // `sh -c` would read a command starting with `-` as options.
                 let end_of_options = command.starts_with('-').then_some("--".to_owned());
                 step.args(std::iter::once("-c".to_owned()).chain(end_of_options).chain([literal(command)]))
             } else {
-                // `.` of a missing file ends a non-interactive `sh`, so a command never runs without its tools.
-                let (volume, mount) = CI_VENV;
-                step.args(["-c".to_owned(), format!(". {mount}/bin/activate\n{}", literal(command))])
-                    .volume(volume, mount)
-                    .after(&after)
+                let mut script = install.map(|i| format!("{i}\n")).unwrap_or_default();
+                if after.is_empty() {
+                    script.push_str(&literal(command));
+                    step.args(["-c".to_owned(), script])
+                } else {
+                    // `.` of a missing file ends a non-interactive `sh`, so a command never runs without its tools.
+                    let (volume, mount) = CI_VENV;
+                    script.push_str(&format!(". {mount}/bin/activate\n{}", literal(command)));
+                    step.args(["-c".to_owned(), script]).volume(volume, mount).after(&after)
+                }
             });
         }
     }
