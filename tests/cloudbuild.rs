@@ -173,11 +173,15 @@ fn cd_touches_the_resources_terraform_and_the_pipelines_name() {
         let package = step(&build, &format!("package-function-{}", f.key));
         assert_eq!(package["dir"].as_str(), Some(f.source.as_str()));
         let archive = strings(&package["args"]).into_iter().nth(3).unwrap_or_default();
+        // The archive goes where Terraform creates the function from and the deploy reads it.
+        let stage = step(&build, &format!("stage-function-{}", f.key));
+        let object = format!("{}/{}", env.bucket_url(&m.pipeline_root_bucket), f.source_object());
+        assert_eq!(strings(&stage["args"]), ["storage".to_owned(), "cp".to_owned(), archive, object.clone()]);
+        assert_eq!(package["volumes"], stage["volumes"]);
         let deploy = step(&build, &format!("deploy-function-{}", f.key));
-        assert_eq!(strings(&deploy["args"]).last(), Some(&archive));
-        assert_eq!(package["volumes"], deploy["volumes"]);
+        assert!(upstream(&build, deploy["id"].as_str().unwrap_or_default()).contains(stage["id"].as_str().unwrap_or_default()));
         assert_eq!(env_of(deploy, "NAME"), f.name);
-        assert_eq!(env_of(deploy, "OBJECT"), format!("{}/{}", env.bucket_url(&m.pipeline_root_bucket), f.source_object()));
+        assert_eq!(env_of(deploy, "OBJECT"), object);
         assert_eq!(env_of(deploy, "SERVICE_ACCOUNT"), env.sa_email(SaRole::Functions));
         assert_eq!(env_of(deploy, "BUILD_SERVICE_ACCOUNT"), env.sa_resource(SaRole::Functions));
         assert_eq!((env_of(deploy, "RUNTIME"), env_of(deploy, "ENTRY_POINT")), (f.runtime.clone(), f.entry_point.clone()));
@@ -407,6 +411,7 @@ fn delivered_by(id: &str) -> Option<String> {
         ("schedule-", "schedule"),
         ("deploy-service-", "service"),
         ("package-function-", "function"),
+        ("stage-function-", "function"),
         ("deploy-function-", "function"),
     ];
     match id {

@@ -70,7 +70,7 @@ fn deploy_function_fails_on_errors_and_waits_only_for_a_missing_function() {
     let (ok, log) = run(&step, "exists", &dir);
     assert!(ok && deploys(&log), "an existing function is redeployed: {log}");
     let (ok, log) = run(&step, "missing", &dir);
-    assert!(ok && !deploys(&log) && log.starts_with("storage cp"), "a missing function gets only its source: {log}");
+    assert!(ok && !deploys(&log) && log.starts_with("functions describe"), "a missing function is left to the apply: {log}");
     let (ok, log) = run(&step, "denied", &dir);
     assert!(!ok && !deploys(&log), "permission denied must fail the build: {log}");
 
@@ -112,6 +112,12 @@ fn the_function_lookups_hold_before_the_function_exists() {
     };
     let before_the_function: Vec<_> = c.model.grants.iter().filter(|g| !matches!(g.scope, Scope::Function(_))).cloned().collect();
     assert_eq!(missing(before_the_function.clone()), Vec::new());
+    // The role alone covers them, whatever else an identity happens to hold (the flagship's CI SA
+    // reads the project through `cloudbuild.builds.viewer` too; a promoter may hold nothing else).
+    let the_role_alone: Vec<_> = before_the_function.iter().filter(|g| g.role == FUNCTION_DEPLOYER.id).cloned().collect();
+    assert_eq!(missing(the_role_alone), Vec::new());
+    let needed: Vec<&str> = lookups.iter().flat_map(|a| mlopsgen::proof::table::needs(a.act).permissions.iter().copied()).collect();
+    assert!(needed.contains(&"resourcemanager.projects.get"), "gcloud functions deploy reads the project's number: {needed:?}");
     let without_the_role: Vec<_> = before_the_function.into_iter().filter(|g| g.role != FUNCTION_DEPLOYER.id).collect();
     let gaps = missing(without_the_role);
     for permission in ["cloudfunctions.functions.get", "cloudfunctions.operations.get"] {

@@ -186,9 +186,9 @@ fn walk(spec: &str) {
             // Nothing is deployed before the infrastructure it lands in is applied.
             for s in steps(&b) {
                 let id = s["id"].as_str().unwrap_or_default();
-                // A function is created by the apply from the source its deploy step uploads, so
-                // that step runs first (and only uploads while the function does not exist).
-                if id.starts_with("deploy-function-") {
+                // A function is created by the apply from the source its stage step uploads, so
+                // that step runs first; its deploy runs after, like every other.
+                if id.starts_with("stage-function-") {
                     assert!(upstream(&b, "tf-apply").contains(id), "{kind}@{}: tf-apply runs before {id} uploaded its source", home.name);
                     continue;
                 }

@@ -87,7 +87,8 @@ pub enum Act {
     UpdateFunction,
     /// Look a Cloud Function up where it may not exist yet (before the apply that creates it).
     FindFunction,
-    /// Wait on a Cloud Functions long-running operation (a deploy's).
+    /// What `gcloud functions deploy` reads above the function: the project's number, and the
+    /// deploy's long-running operation.
     FollowFunctionDeploy,
     /// Run a Composer environment's workers.
     RunComposer,

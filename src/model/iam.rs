@@ -234,12 +234,14 @@ pub const SCHEDULE_PRUNER: CustomRole = CustomRole {
 /// Terraform has created it (the API answers 403, not 404, to a caller without
 /// `functions.get` on a parent, whether or not the resource exists: <https://google.aip.dev/211>)
 /// and following the deploy's long-running operation, a `projects/*/locations/*/operations/*`
-/// resource outside the function (gcloud's v2 deploy waits with `operations.get`).
-/// `roles/cloudfunctions.viewer` would add 115 more.
+/// resource outside the function (gcloud's v2 deploy waits with `operations.get`), after reading
+/// the project's number (`projects.get`: gcloud 578 `command_lib/functions/v2/deploy/command.py`
+/// checks the default build service account through `project_util.GetProjectNumber`, and a 403
+/// there fails the deploy). `roles/cloudfunctions.viewer` would add 115 more and not that one.
 pub const FUNCTION_DEPLOYER: CustomRole = CustomRole {
     id: "function_deployer",
     title: "Cloud Functions deploy lookups",
-    permissions: &["cloudfunctions.functions.get", "cloudfunctions.operations.get"],
+    permissions: &["cloudfunctions.functions.get", "cloudfunctions.operations.get", "resourcemanager.projects.get"],
 };
 
 /// Every custom role (Terraform creates those a grant uses).

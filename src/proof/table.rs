@@ -88,8 +88,9 @@ pub fn needs(act: Act) -> Needs {
         // Checked on the project: a function that doesn't exist yet has no policy of its own, and
         // without `get` above it the API answers 403 instead of 404 (https://google.aip.dev/211).
         Act::FindFunction => (&["cloudfunctions.functions.get"], FUNCTIONS),
-        // gcloud's v2 deploy polls `projects/*/locations/*/operations/*` (not under the function).
-        Act::FollowFunctionDeploy => (&["cloudfunctions.operations.get"], FUNCTIONS),
+        // gcloud's v2 deploy reads the project's number (`GetProjectNumber`), then polls
+        // `projects/*/locations/*/operations/*` (not under the function).
+        Act::FollowFunctionDeploy => (&["resourcemanager.projects.get", "cloudfunctions.operations.get"], FUNCTIONS),
         // The environment's workers read the environment and its bucket and write logs and metrics.
         Act::RunComposer => (
             &["composer.environments.get", "storage.objects.get", "logging.logEntries.create", "monitoring.timeSeries.create"],

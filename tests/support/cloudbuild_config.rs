@@ -1,7 +1,7 @@
 //! Reading a parsed Cloud Build config (as JSON), shared by the tests of the generated configs:
 //! its steps, a list of strings, and the order Cloud Build runs the steps in, for the tests that
-//! check what a step can start before: a step without `waitFor` starts after every step before
-//! it, one whose `waitFor` is `["-"]` when the build starts, any other after the steps it lists
+//! check what a step can start before: a step without `waitFor` (or with an empty one) starts
+//! after every step before it, one whose `waitFor` is `["-"]` when the build starts, any other after the steps it lists
 //! (<https://cloud.google.com/build/docs/configuring-builds/configure-build-step-order>).
 #![allow(dead_code)] // each test crate uses some of these
 
@@ -25,6 +25,7 @@ pub fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
     let direct = |i: usize| -> Vec<String> {
         match steps[i]["waitFor"].as_array() {
             None => ids[..i].to_vec(),
+            Some(list) if list.is_empty() => ids[..i].to_vec(),
             Some(list) => list.iter().filter_map(Value::as_str).filter(|w| *w != "-").map(str::to_owned).collect(),
         }
     };
@@ -47,6 +48,7 @@ pub fn latest_finish(build: &Value) -> Vec<(String, u64)> {
         let timeout = timeout.unwrap_or_else(|| panic!("step {id}: no timeout in whole seconds"));
         let start = match step["waitFor"].as_array() {
             None => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
+            Some(list) if list.is_empty() => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
             Some(_) => strings(&step["waitFor"])
                 .iter()
                 .filter(|w| *w != "-")

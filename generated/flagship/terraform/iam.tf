@@ -114,7 +114,8 @@ resource "google_project_iam_custom_role" "function_deployer" {
   title   = "Cloud Functions deploy lookups"
   permissions = [
     "cloudfunctions.functions.get",
-    "cloudfunctions.operations.get"
+    "cloudfunctions.operations.get",
+    "resourcemanager.projects.get"
   ]
   depends_on = [
     google_project_service.iam

@@ -1,7 +1,7 @@
 //! A build's `timeout`, derived from its steps rather than fixed per workflow.
 //!
 //! Cloud Build starts a step once every step its `waitFor` names has finished (`-`: with the
-//! build; no `waitFor`: after every step listed before it), and the build's `timeout` counts from
+//! build; no `waitFor`, or an empty one: after every step listed before it), and the build's `timeout` counts from
 //! the build's `startTime` across all of them: when it elapses, work stops and the build is
 //! `TIMEOUT` (REST `projects.builds`, `Build.timeout`; `BuildStep.waitFor`). So a build can time
 //! out although every step kept within its own timeout, if the longest chain of step timeouts
@@ -59,7 +59,9 @@ fn longest_chain<'a>(steps: impl IntoIterator<Item = Span<'a>>) -> Result<u32, S
     let mut finish: Vec<(&str, u32)> = Vec::new();
     for step in steps {
         let start = match &step.wait_for {
+            // No `waitFor`, or an empty one: after every step before it.
             None => finish.iter().map(|&(_, end)| end).max().unwrap_or(0),
+            Some(ids) if ids.is_empty() => finish.iter().map(|&(_, end)| end).max().unwrap_or(0),
             Some(ids) if ids.as_slice() == ["-"] => 0,
             Some(ids) => {
                 let mut start = 0;
@@ -138,6 +140,8 @@ mod tests {
         assert_eq!(longest_chain(steps), Ok(1010));
         let steps = [span("a", Some(&["-"]), 100), span("b", Some(&["a"]), 200), span("c", Some(&["-"]), 250)];
         assert_eq!(longest_chain(steps), Ok(300));
+        let steps = [span("a", Some(&["-"]), 3000), span("b", Some(&[]), 3000)];
+        assert_eq!(longest_chain(steps), Ok(6000), "an empty waitFor waits for every earlier step");
         assert_eq!(timeout([span("a", Some(&["-"]), 3001)]), Ok(3660), "margin, then whole minutes");
     }
 

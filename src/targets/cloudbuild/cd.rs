@@ -11,7 +11,7 @@ use super::schedule;
 use super::subst::{literal, var, Live};
 use super::terraform;
 use crate::model::delivery::{self, variables as vars, Stage, REVISION_ARG};
-use crate::model::{paths, terraform_access, Model};
+use crate::model::{paths, Model};
 
 /// Submits the pipeline run described by the step's environment and prints its resource name.
 const SUBMIT_PIPELINE: &str = "import os
@@ -31,13 +31,12 @@ print(\"submitted\", job.resource_name)";
 pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let (mut steps, images) = build_images(model);
     let mut pushes: Vec<String> = steps.iter().filter(|s| s.id.starts_with("push-")).map(|s| s.id.clone()).collect();
-    // With `ci.terraform.apply`, deploys wait for the environment's apply; except functions:
-    // Terraform creates a function from the source its deploy step uploads, so that step runs
-    // before the apply (a function that does not exist yet gets only its source; see `deploy`).
-    let functions = if terraform_access::applies(model) { deploy::deploy_functions(model, Stage::Current, &pushes) } else { Vec::new() };
-    let infra = terraform::apply_steps(model, Stage::Current, &[], &deploy_ids(&functions));
+    // With `ci.terraform.apply`, deploys wait for the environment's apply, and the apply for the
+    // functions' sources: Terraform creates a function from the source uploaded for it.
+    let sources = deploy::stage_functions(model, Stage::Current, &pushes);
+    let infra = terraform::apply_steps(model, Stage::Current, &[], &deploy::staged_ids(&sources));
     pushes.extend(infra.last().map(|s| s.id.clone()));
-    steps.extend(functions);
+    steps.extend(sources);
     steps.extend(infra);
     let pushed = deploy::join(&mut steps, "images-pushed", pushes);
     let uploads = deploy::upload_templates(model, Stage::Current, &pushed);
@@ -46,19 +45,13 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::sync_dags(model, Stage::Current, &uploaded));
     steps.extend(schedule::steps(model, Stage::Current, &uploaded));
     steps.extend(deploy::deploy_services(model, Stage::Current, &pushed));
-    if !terraform_access::applies(model) {
-        steps.extend(deploy::deploy_functions(model, Stage::Current, &pushed));
-    }
+    steps.extend(deploy::deploy_functions(model, Stage::Current, &pushed));
     steps.extend(run_pipeline(model, &uploaded));
     let mark = deploy::mark_deployed(model, Stage::Current, &steps);
     steps.extend(mark);
     (steps, images)
 }
 
-/// The ids of the function deploy steps among `steps` (what an apply waits for).
-pub fn deploy_ids(steps: &[super::build::Step]) -> Vec<String> {
-    steps.iter().filter(|s| s.id.starts_with("deploy-function-")).map(|s| s.id.clone()).collect()
-}
 
 /// Build and push steps for every image, and the pushed references.
 fn build_images(model: &Model) -> (Vec<Step>, Vec<String>) {

@@ -7,7 +7,7 @@
 //! function's zipped source, uploaded to [`Function::source_object`] in the pipeline-root bucket.
 //! Services are updated, never created: Terraform creates them (on a placeholder image). A
 //! function is created by Terraform from the source the first CD uploads, so until then its
-//! deploy step only uploads (see `terraform/bootstrap.sh`). Each deploy names the revision's
+//! deploy step finds nothing to deploy (see `terraform/bootstrap.sh`). Each deploy names the revision's
 //! secret environment variables from the spec (`env: {X: {secret: …}}`), as Terraform does.
 
 use super::build::{path_arg, Step, GCLOUD, PYTHON};
@@ -81,8 +81,8 @@ if [ \"$${#dags[@]}\" -gt 0 ]; then pin_images \"$${dags[@]}\"; fi
 gcloud storage rsync --recursive --delete-unmatched-destination-objects \"$$pinned\" \"$$2\""
 );
 
-/// Uploads the zipped source `$1` to `$OBJECT`, then redeploys function `$NAME` from it — if
-/// Terraform has created the function; the flags are the values Terraform gives it. Only a 404
+/// Redeploys function `$NAME` from the source at `$OBJECT` (`stage-function-<key>` put it there)
+/// — if Terraform has created the function; the flags are the values Terraform gives it. Only a 404
 /// answer means "not created yet"; any other failure (permission denied, a wrong project, an
 /// outage) fails the step. gcloud's functions commands print an HTTP error as
 /// `ResponseError: status=[404], code=[Not Found], message=[…]` (google-cloud-sdk
@@ -91,7 +91,6 @@ gcloud storage rsync --recursive --delete-unmatched-destination-objects \"$$pinn
 /// formats). The API answers 404 only to a caller allowed `functions.get` above the function
 /// (<https://google.aip.dev/211>; `iam::FUNCTION_DEPLOYER`); anyone else gets 403.
 const DEPLOY_FUNCTION: &str = "set -euo pipefail
-gcloud storage cp \"$$1\" \"$$OBJECT\"
 if ! answer=\"$$(gcloud functions describe \"$$NAME\" --region=\"$$REGION\" --project=\"$$PROJECT\" --format='value(name)' 2>&1)\"; then
   case \"$$answer\" in
     *\"status=[404]\"*|*NOT_FOUND*)
@@ -210,12 +209,16 @@ fn secrets_flag(secrets: &std::collections::BTreeMap<String, SecretEnv>) -> Stri
     }
 }
 
-/// Zips each Cloud Function's source at this commit and deploys it (two steps per function).
-pub fn deploy_functions(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
-    model.functions.iter().flat_map(|f| function_steps(model, f, stage, after)).collect()
+/// Zips each Cloud Function's source at this commit and uploads it to [`Function::source_object`]
+/// (two steps per function): what Terraform creates a function from, and [`deploy_functions`]
+/// deploys. With `ci.terraform.apply` the apply waits for these and the deploys for the apply, so
+/// a function is deployed into the infrastructure this commit applies, and the apply's grants
+/// (`iam::FUNCTION_DEPLOYER`) exist before a deploy needs them.
+pub fn stage_functions(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    model.functions.iter().flat_map(|f| stage_function(model, f, stage, after)).collect()
 }
 
-fn function_steps(model: &Model, f: &Function, stage: Stage, after: &[String]) -> [Step; 2] {
+fn stage_function(model: &Model, f: &Function, stage: Stage, after: &[String]) -> [Step; 2] {
     let (volume, mount) = ARCHIVES;
     let archive = format!("{mount}/{}.zip", literal(&f.key));
     let package = Step::new(format!("package-function-{}", f.key), PYTHON)
@@ -224,25 +227,58 @@ fn function_steps(model: &Model, f: &Function, stage: Stage, after: &[String]) -
         .args(["-m", "zipfile", "-c", archive.as_str(), "."])
         .volume(volume, mount)
         .timeout(300);
-    let bucket = stage.var(&vars::bucket(&model.pipeline_root_bucket));
     let mut waits = after.to_vec();
     waits.push(package.id.clone());
-    let deploy = Step::new(format!("deploy-function-{}", f.key), GCLOUD)
-        .entrypoint("bash")
-        .env("NAME", literal(&f.name))
-        .env("REGION", stage.var(vars::REGION))
-        .env("PROJECT", stage.var(vars::PROJECT))
-        .env("OBJECT", format!("gs://{bucket}/{}", literal(&f.source_object())))
-        .env("RUNTIME", literal(&f.runtime))
-        .env("ENTRY_POINT", literal(&f.entry_point))
-        .env("SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA))
-        .env("BUILD_SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA_RESOURCE))
-        .env("SECRETS", secrets_list(&f.access.secret_env))
-        .args(["-c", DEPLOY_FUNCTION, "deploy-function", archive.as_str()])
+    let upload = Step::new(staged_id(f), GCLOUD)
+        .entrypoint("gcloud")
+        .args(["storage".to_owned(), "cp".to_owned(), archive, source_url(model, f, stage)])
         .volume(volume, mount)
         .after(&waits)
-        .timeout(1200);
-    [package, deploy]
+        .timeout(300);
+    [package, upload]
+}
+
+/// The id of the step that uploads a function's source.
+fn staged_id(f: &Function) -> String {
+    format!("stage-function-{}", f.key)
+}
+
+/// The ids of the source uploads among `steps` (what an apply that creates functions waits for).
+pub fn staged_ids(steps: &[Step]) -> Vec<String> {
+    steps.iter().filter(|s| s.id.starts_with("stage-function-")).map(|s| s.id.clone()).collect()
+}
+
+/// `gs://<pipeline-root bucket>/<source object>` in the stage's environment.
+fn source_url(model: &Model, f: &Function, stage: Stage) -> String {
+    let bucket = stage.var(&vars::bucket(&model.pipeline_root_bucket));
+    format!("gs://{bucket}/{}", literal(&f.source_object()))
+}
+
+/// Deploys each Cloud Function from the source its `stage-function-<key>` step uploaded, after
+/// that step and `after` ([`DEPLOY_FUNCTION`]).
+pub fn deploy_functions(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
+    model
+        .functions
+        .iter()
+        .map(|f| {
+            let mut waits = after.to_vec();
+            waits.push(staged_id(f));
+            Step::new(format!("deploy-function-{}", f.key), GCLOUD)
+                .entrypoint("bash")
+                .env("NAME", literal(&f.name))
+                .env("REGION", stage.var(vars::REGION))
+                .env("PROJECT", stage.var(vars::PROJECT))
+                .env("OBJECT", source_url(model, f, stage))
+                .env("RUNTIME", literal(&f.runtime))
+                .env("ENTRY_POINT", literal(&f.entry_point))
+                .env("SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA))
+                .env("BUILD_SERVICE_ACCOUNT", stage.var(vars::FUNCTIONS_SA_RESOURCE))
+                .env("SECRETS", secrets_list(&f.access.secret_env))
+                .args(["-c", DEPLOY_FUNCTION])
+                .after(&waits)
+                .timeout(1200)
+        })
+        .collect()
 }
 
 /// Tag prefix that marks an image as deployed with its commit: `deployed-<SHORT_SHA>`.

@@ -19,7 +19,7 @@ echo \"$$ONLY does not exist in this environment: skipped\"";
 
 /// The presence key a deploy step acts on, from its id (`upload-<pipeline>`, `run-<pipeline>`,
 /// `schedule-<pipeline>`, `sync-dags`, `deploy-service-<key>`, `package-function-<key>`,
-/// `deploy-function-<key>`).
+/// `stage-function-<key>`, `deploy-function-<key>`).
 fn key_of(model: &Model, id: &str) -> Option<String> {
     let pipeline = |p: &str| model.pipeline(p).map(|_| format!("pipeline:{p}"));
     if id == "sync-dags" {
@@ -28,7 +28,7 @@ fn key_of(model: &Model, id: &str) -> Option<String> {
     if let Some(k) = id.strip_prefix("deploy-service-") {
         return Some(format!("service:{k}"));
     }
-    if let Some(k) = id.strip_prefix("package-function-").or_else(|| id.strip_prefix("deploy-function-")) {
+    if let Some(k) = ["package-function-", "stage-function-", "deploy-function-"].iter().find_map(|p| id.strip_prefix(p)) {
         return Some(format!("function:{k}"));
     }
     if let Some(k) = id.strip_prefix("schedule-") {

@@ -37,13 +37,12 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     let waited = ids(&steps);
     // The next environment's Terraform is applied once the commit is known deployed here; the
     // copies and deploys wait for it (`ci.terraform.apply`).
-    // Functions are deployed before the apply, which creates them from that source (`cd.rs`).
-    let applies = crate::model::terraform_access::applies(model);
-    let functions = if applies { deploy::deploy_functions(model, next, &waited) } else { Vec::new() };
-    let infra = super::terraform::apply_steps(model, next, &waited, &super::cd::deploy_ids(&functions));
+    // Functions' sources are uploaded before the apply, which creates them from those (`cd.rs`).
+    let sources = deploy::stage_functions(model, next, &waited);
+    let infra = super::terraform::apply_steps(model, next, &waited, &deploy::staged_ids(&sources));
     let mut ready = waited.clone();
     ready.extend(infra.last().map(|s| s.id.clone()));
-    steps.extend(functions);
+    steps.extend(sources);
     steps.extend(infra);
     let mut images = Vec::new();
     for image in &model.images {
@@ -76,9 +75,7 @@ pub fn steps(model: &Model) -> (Vec<Step>, Vec<String>) {
     steps.extend(deploy::sync_dags(model, next, &uploaded));
     steps.extend(schedule::steps(model, next, &uploaded));
     steps.extend(deploy::deploy_services(model, next, &promoted));
-    if !applies {
-        steps.extend(deploy::deploy_functions(model, next, &promoted));
-    }
+    steps.extend(deploy::deploy_functions(model, next, &promoted));
     let mark = deploy::mark_deployed(model, next, &steps);
     steps.extend(mark);
     (steps, images)
