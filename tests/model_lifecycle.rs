@@ -147,15 +147,18 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     assert_eq!(constants(&p, "promote"), json!({"alias": "champion", "goal": "maximize", "stage": "decide"}));
     let condition = task(&p, "condition-2")["triggerPolicy"]["condition"].as_str().unwrap_or_default();
     assert!(condition.contains("pipelinechannel--promote-promoted") && condition.ends_with("== true"), "{condition}");
-    // The alias moves in the deploy's group, after every task of the deploy (its retire last).
+    // The alias moves in the deploy's group, once the deploy serves the version: after every task
+    // of the deploy but its retire (a failed retire leaves idle replicas, not another model serving).
     let group = &p["components"]["comp-condition-2"]["dag"]["tasks"];
     let mover = &group["promote-move-alias"];
     assert_eq!(constants(&p, "promote-move-alias"), json!({"alias": "champion", "goal": "maximize", "stage": "move"}));
-    let deploy_tasks: Vec<&String> = group.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("deploy")).collect();
-    assert!(deploy_tasks.len() >= 2, "{deploy_tasks:?}");
+    let deploy_tasks: Vec<&String> = group.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("deploy") && *k != "deploy-retire").collect();
+    assert!(deploy_tasks.len() >= 2 && group.get("deploy-retire").is_some(), "{deploy_tasks:?}");
+    let waits_for = |key: &str| mover["dependentTasks"].as_array().is_some_and(|d| d.iter().any(|x| x == key));
     for key in deploy_tasks {
-        assert!(mover["dependentTasks"].as_array().is_some_and(|d| d.iter().any(|x| x == key.as_str())), "the alias moves before `{key}` ends: {mover}");
+        assert!(waits_for(key), "the alias moves before `{key}` ends: {mover}");
     }
+    assert!(!waits_for("deploy-retire"), "a failed retire keeps the alias off the serving version: {mover}");
     assert_eq!(mover["cachingOptions"], json!({}), "a cached move would skip moving the alias");
     assert_eq!(mover["inputs"]["artifacts"]["model"]["componentInputArtifact"], "pipelinechannel--register-model");
 

@@ -261,7 +261,8 @@ pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, defe
 }
 
 /// The task that moves a promotion's alias once every step that runs on the promotion (`awaited`,
-/// [`promotion_awaits`]) has succeeded; it runs among them, under the same condition.
+/// [`promotion_awaits`]) has succeeded, housekeeping aside (a deploy's retire task); it runs
+/// among them, under the same condition.
 pub fn move_alias(ctx: &mut Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, awaited: &[&PlannedTask]) -> Result<PlannedTask, TargetError> {
     let host = awaited.first().ok_or_else(|| bug(format!("step `{}`: nothing runs on its promotion", step.name)))?;
     let key = ctx.helper_key(step, "move-alias")?;
@@ -426,6 +427,9 @@ fn retire_idle_models(ctx: &mut Ctx<'_>, step: &Step, importer: &str, deploy: &s
     let endpoint = Source::Output { task: importer.to_owned(), key: "artifact".into(), ty: IoType::Artifact(ArtifactType::VertexEndpoint) };
     task.inputs.insert("endpoint".into(), endpoint);
     task.after.insert(deploy.to_owned());
+    // The new model serves once the deploy succeeded; a failed retire leaves idle replicas, not
+    // a different model serving, so the alias moves regardless.
+    task.cleanup = true;
     Ok(task)
 }
 

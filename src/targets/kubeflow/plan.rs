@@ -75,6 +75,9 @@ pub struct PlannedTask {
     pub guard: Option<Source>,
     /// Retries.
     pub retries: Option<u32>,
+    /// Housekeeping after the step's work is done (retiring idle models): a promotion's alias
+    /// does not wait for it (`models::move_alias`).
+    pub cleanup: bool,
 }
 
 impl PlannedTask {
@@ -92,6 +95,7 @@ impl PlannedTask {
             cache: step.cache,
             guard: None,
             retries: None,
+            cleanup: false,
         }
     }
 }
@@ -206,7 +210,7 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
         if awaited.is_empty() {
             continue;
         }
-        let theirs: Vec<&PlannedTask> = awaited.iter().flat_map(|name| tasks.iter().filter(move |t| &t.step == name)).collect();
+        let theirs: Vec<&PlannedTask> = awaited.iter().flat_map(|name| tasks.iter().filter(move |t| &t.step == name && !t.cleanup)).collect();
         let mover = models::move_alias(&mut ctx, step, alias, *goal, &theirs)?;
         tasks.push(mover);
     }

@@ -121,9 +121,9 @@ def training(min_auc: float = 0.8):
                 dedicated_resources_machine_type="n1-standard-4", dedicated_resources_min_replica_count=1,
                 dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
             ).set_display_name("deploy").set_caching_options(False)
-            retired = retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
+            retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
             moved = move_alias(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize", stage="move")
-            moved.set_display_name("promote-move-alias").set_caching_options(False).after(endpoint, deployed, retired)
+            moved.set_display_name("promote-move-alias").set_caching_options(False).after(endpoint, deployed)
 
 
 @dsl.pipeline(name="churn-scoring", pipeline_root=f"{ROOT}/scoring", description="Score the latest customer snapshot in batch.")
