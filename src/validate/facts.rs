@@ -223,6 +223,12 @@ pub fn escapes(path: &str) -> bool {
         || path.split('/').any(|s| s == "..")
 }
 
+/// Whether an image is known to have no `apt-get`: Alpine (apk) and distroless images.
+pub fn lacks_apt(image: &str) -> bool {
+    let name = image.rsplit('/').next().unwrap_or(image);
+    name.contains("alpine") || image.contains("distroless")
+}
+
 /// `name:tag` or `registry/path/name:tag`, without whitespace or quotes.
 pub fn is_image_ref(s: &str) -> bool {
     let Some((name, tag)) = s.rsplit_once(':') else { return false };
@@ -411,6 +417,8 @@ mod tests {
     #[test]
     fn formats() {
         assert!(is_image_ref("python:3.11-slim"));
+        assert!(lacks_apt("python:3.12-alpine") && lacks_apt("gcr.io/distroless/python3-debian12:nonroot"));
+        assert!(!lacks_apt("python:3.12-slim") && !lacks_apt("europe-docker.pkg.dev/alpine-team/ci/python:3.12"));
         assert!(!is_image_ref("python"));
         assert!(!is_image_ref("python:3.11 slim"));
         assert!(is_composer_version("composer-3-airflow-2.10.5"));

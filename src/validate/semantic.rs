@@ -485,6 +485,17 @@ impl Checker<'_> {
             if !facts::is_image_ref(&ci.python_image) {
                 let pos = self.at("/ci/python_image");
                 self.report(Code::InvalidValue, pos, format!("`{}` is not an image reference with a tag", ci.python_image), None);
+            } else if !ci.test.is_empty() && facts::lacks_apt(&ci.python_image) {
+                // The test steps install the images' system packages with apt-get (`cloudbuild/pr.rs`).
+                let native = self.spec.images.iter().find(|(_, i)| !i.system_packages.is_empty());
+                if let Some((key, _)) = native {
+                    let pos = self.at("/ci/python_image");
+                    let msg = format!(
+                        "`{}` has no apt-get, which the test steps use to install the images' system_packages (`images.{key}.system_packages`)",
+                        ci.python_image
+                    );
+                    self.report(Code::InvalidValue, pos, msg, Some("use a Debian-based image, e.g. `python:3.12-slim`, like the images' bases".into()));
+                }
             }
             let pinned = ci.mlopsgen_image.split_once('@').is_some_and(|(name, digest)| {
                 !name.is_empty() && facts::is_digest(digest) && facts::is_image_ref(&format!("{name}:latest"))
