@@ -23,9 +23,8 @@ pub fn upstream(build: &Value, id: &str) -> BTreeSet<String> {
     let steps = build["steps"].as_array().cloned().unwrap_or_default();
     let ids: Vec<String> = steps.iter().map(|s| s["id"].as_str().unwrap_or_default().to_owned()).collect();
     let direct = |i: usize| -> Vec<String> {
-        match steps[i]["waitFor"].as_array() {
-            None => ids[..i].to_vec(),
-            Some(list) if list.is_empty() => ids[..i].to_vec(),
+        match steps[i]["waitFor"].as_array().map(Vec::as_slice) {
+            None | Some([]) => ids[..i].to_vec(),
             Some(list) => list.iter().filter_map(Value::as_str).filter(|w| *w != "-").map(str::to_owned).collect(),
         }
     };
@@ -46,9 +45,8 @@ pub fn latest_finish(build: &Value) -> Vec<(String, u64)> {
         let id = step["id"].as_str().unwrap_or_default().to_owned();
         let timeout = step["timeout"].as_str().and_then(|t| t.strip_suffix('s')).and_then(|t| t.parse::<u64>().ok());
         let timeout = timeout.unwrap_or_else(|| panic!("step {id}: no timeout in whole seconds"));
-        let start = match step["waitFor"].as_array() {
-            None => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
-            Some(list) if list.is_empty() => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
+        let start = match step["waitFor"].as_array().map(Vec::as_slice) {
+            None | Some([]) => finish.iter().map(|(_, end)| *end).max().unwrap_or(0),
             Some(_) => strings(&step["waitFor"])
                 .iter()
                 .filter(|w| *w != "-")

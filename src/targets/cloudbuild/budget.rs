@@ -58,11 +58,10 @@ pub fn timeout<'a>(steps: impl IntoIterator<Item = Span<'a>>) -> Result<u32, Str
 fn longest_chain<'a>(steps: impl IntoIterator<Item = Span<'a>>) -> Result<u32, String> {
     let mut finish: Vec<(&str, u32)> = Vec::new();
     for step in steps {
-        let start = match &step.wait_for {
+        let start = match step.wait_for.as_deref() {
             // No `waitFor`, or an empty one: after every step before it.
-            None => finish.iter().map(|&(_, end)| end).max().unwrap_or(0),
-            Some(ids) if ids.is_empty() => finish.iter().map(|&(_, end)| end).max().unwrap_or(0),
-            Some(ids) if ids.as_slice() == ["-"] => 0,
+            None | Some([]) => finish.iter().map(|&(_, end)| end).max().unwrap_or(0),
+            Some(["-"]) => 0,
             Some(ids) => {
                 let mut start = 0;
                 for id in ids {

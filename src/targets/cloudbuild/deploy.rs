@@ -238,14 +238,17 @@ fn stage_function(model: &Model, f: &Function, stage: Stage, after: &[String]) -
     [package, upload]
 }
 
+/// The id prefix of the steps that upload a function's source (`stage-function-<key>`).
+const STAGE_FUNCTION: &str = "stage-function-";
+
 /// The id of the step that uploads a function's source.
 fn staged_id(f: &Function) -> String {
-    format!("stage-function-{}", f.key)
+    format!("{STAGE_FUNCTION}{}", f.key)
 }
 
 /// The ids of the source uploads among `steps` (what an apply that creates functions waits for).
 pub fn staged_ids(steps: &[Step]) -> Vec<String> {
-    steps.iter().filter(|s| s.id.starts_with("stage-function-")).map(|s| s.id.clone()).collect()
+    steps.iter().filter(|s| s.id.starts_with(STAGE_FUNCTION)).map(|s| s.id.clone()).collect()
 }
 
 /// `gs://<pipeline-root bucket>/<source object>` in the stage's environment.

@@ -100,25 +100,20 @@ pub fn steps(model: &Model, ci: &Ci) -> Vec<Step> {
     let native = system_packages(model);
     for (kind, commands) in [("lint", &ci.lint), ("test", &ci.test)] {
         for (i, command) in commands.iter().enumerate() {
-            let step = Step::new(format!("{kind}-{}", i + 1), literal(&ci.python_image)).entrypoint("sh").timeout(1800);
+            let mut step = Step::new(format!("{kind}-{}", i + 1), literal(&ci.python_image)).entrypoint("sh").timeout(1800);
             // Tests import the code the images run, native libraries included.
             let install = (kind == "test").then_some(native.as_deref()).flatten();
-            steps.push(if after.is_empty() && install.is_none() {
-                // `sh -c` would read a command starting with `-` as options.
-                let end_of_options = command.starts_with('-').then_some("--".to_owned());
-                step.args(std::iter::once("-c".to_owned()).chain(end_of_options).chain([literal(command)]))
-            } else {
-                let mut script = install.map(|i| format!("{i}\n")).unwrap_or_default();
-                if after.is_empty() {
-                    script.push_str(&literal(command));
-                    step.args(["-c".to_owned(), script])
-                } else {
-                    // `.` of a missing file ends a non-interactive `sh`, so a command never runs without its tools.
-                    let (volume, mount) = CI_VENV;
-                    script.push_str(&format!(". {mount}/bin/activate\n{}", literal(command)));
-                    step.args(["-c".to_owned(), script]).volume(volume, mount).after(&after)
-                }
-            });
+            let mut script = install.map(|i| format!("{i}\n")).unwrap_or_default();
+            if !after.is_empty() {
+                // `.` of a missing file ends a non-interactive `sh`, so a command never runs without its tools.
+                let (volume, mount) = CI_VENV;
+                script.push_str(&format!(". {mount}/bin/activate\n"));
+                step = step.volume(volume, mount).after(&after);
+            }
+            // `sh -c` would read a script starting with `-` as options.
+            let end_of_options = (script.is_empty() && command.starts_with('-')).then_some("--".to_owned());
+            script.push_str(&literal(command));
+            steps.push(step.args(std::iter::once("-c".to_owned()).chain(end_of_options).chain([script])));
         }
     }
     // The image is mlopsgen's own (its Dockerfile puts the binary on PATH), pinned by digest in

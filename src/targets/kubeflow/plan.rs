@@ -173,6 +173,13 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
         return Err(bug(format!("pipeline `{}`: two steps share a task name", pipeline.key)));
     }
     let scopes = pipeline.condition_scopes().map_err(|c| bug(format!("conditions of step `{}` don't nest", c.step)))?;
+    // What each promotion's alias waits for (`models::promotion_awaits`), by promote step.
+    let awaits: BTreeMap<&str, Vec<&Step>> = pipeline
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, StepKind::ModelPromote { .. }))
+        .map(|s| (s.name.as_str(), models::promotion_awaits(pipeline, s, &scopes)))
+        .collect();
     let mut ctx = Ctx { model, env, pipeline, keys, taken };
     let mut tasks = Vec::new();
     for step in &pipeline.steps {
@@ -194,7 +201,7 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
             StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
             StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
             StepKind::ModelPromote { alias, goal } => {
-                let deferred = !models::promotion_awaits(pipeline, step, &scopes).is_empty();
+                let deferred = awaits.get(step.name.as_str()).is_some_and(|a| !a.is_empty());
                 vec![models::promote(&ctx, step, alias, *goal, deferred)?]
             }
             StepKind::BatchPrediction { .. } => models::batch_predict(&mut ctx, step)?,
@@ -206,11 +213,11 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
     // A promotion's alias moves after the steps that run on it (`models::PROMOTE_SCRIPT`).
     for step in &pipeline.steps {
         let StepKind::ModelPromote { alias, goal } = &step.kind else { continue };
-        let awaited: Vec<String> = models::promotion_awaits(pipeline, step, &scopes).iter().map(|s| s.name.clone()).collect();
+        let awaited = awaits.get(step.name.as_str()).map_or(&[][..], Vec::as_slice);
         if awaited.is_empty() {
             continue;
         }
-        let theirs: Vec<&PlannedTask> = awaited.iter().flat_map(|name| tasks.iter().filter(move |t| &t.step == name && !t.cleanup)).collect();
+        let theirs: Vec<&PlannedTask> = awaited.iter().flat_map(|a| tasks.iter().filter(move |t| t.step == a.name && !t.cleanup)).collect();
         let mover = models::move_alias(&mut ctx, step, alias, *goal, &theirs)?;
         tasks.push(mover);
     }
