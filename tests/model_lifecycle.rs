@@ -107,23 +107,71 @@ fn training_run(v: &Vertex, p: &Value, auc: f64) -> (String, bool) {
 /// the deploy's tasks) only when it succeeded, as Vertex AI runs a task only once its
 /// dependencies succeeded.
 fn training_run_deploying(v: &Vertex, p: &Value, auc: f64, deploy_succeeds: bool) -> (String, bool) {
+    let (parent, version) = register(v, p);
+    let params = decide(v, p, &version, auc, &version);
+    let promoted = params["promoted"] == "true";
+    if promoted && deploy_succeeds {
+        move_alias(v, p, &version, auc, &params["lock_generation"]).unwrap_or_else(|log| panic!("{log}"));
+    }
+    (parent, promoted)
+}
+
+/// The promote task's outputs: whether it promoted, and the generation of the lock it kept.
+const DECIDED: &[&str] = &["promoted", "lock_generation"];
+
+/// The promote task in run `run`, to its end: its output parameters.
+fn decide(v: &Vertex, p: &Value, version: &str, auc: f64, run: &str) -> Value {
+    v.start(script(p, "promote"), promote_inputs(p, version, auc, run), &[], DECIDED).finish().unwrap_or_else(|log| panic!("{log}")).params
+}
+
+/// The run's parent lookup and upload: the parent it found and the new `<model>@<version>`.
+fn register(v: &Vertex, p: &Value) -> (String, String) {
     let (out, _) = v.run(script(p, "register-parent"), json!({"parameterValues": constants(p, "register-parent")}), &["model"], &[]);
     let parent = out["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"].as_str().unwrap_or_else(|| panic!("{out}")).to_owned();
     let register = constants(p, "register");
     let aliases = register["version_aliases"].as_array().cloned().unwrap_or_default();
     let version = upload(v, &parent, register["display_name"].as_str().unwrap_or_default(), &aliases);
+    (parent, version)
+}
+
+/// The promote task's inputs in run `run` (Vertex AI substitutes the run's ID for
+/// `{{$.pipeline_job_uuid}}`), for `version` with the evaluation's AUC.
+fn promote_inputs(p: &Value, version: &str, auc: f64, run: &str) -> Value {
     let mut values = constants(p, "promote");
+    assert_eq!(values["run"], "{{$.pipeline_job_uuid}}");
+    values["run"] = json!(run);
     values["metric"] = json!(auc);
-    let inputs = json!({"parameterValues": values, "artifacts": {"model": model_artifact(&version)}});
-    let (_, params) = v.run(script(p, "promote"), inputs.clone(), &[], &["promoted"]);
-    let promoted = params["promoted"] == "true";
-    if promoted && deploy_succeeds {
-        let mut inputs = inputs;
-        inputs["parameterValues"] = constants(p, "promote-move-alias");
-        inputs["parameterValues"]["metric"] = json!(auc);
-        v.run(script(p, "promote-move-alias"), inputs, &[], &[]);
+    json!({"parameterValues": values, "artifacts": {"model": model_artifact(version)}})
+}
+
+/// The move-alias task, given the lock generation its promote task kept.
+fn move_alias(v: &Vertex, p: &Value, version: &str, auc: f64, generation: &Value) -> Result<String, String> {
+    let mut values = constants(p, "promote-move-alias");
+    values["metric"] = json!(auc);
+    values["lock_generation"] = generation.clone();
+    let inputs = json!({"parameterValues": values, "artifacts": {"model": model_artifact(version)}});
+    v.start(script(p, "promote-move-alias"), inputs, &[], &[]).finish().map(|f| f.log)
+}
+
+/// The promotion locks held now, by object, with the run holding each.
+fn locks(v: &Vertex) -> Vec<(String, String)> {
+    let s = v.state();
+    let held = s["objects"].as_object().cloned().unwrap_or_default();
+    held.iter()
+        .map(|(name, o)| {
+            let run: Value = serde_json::from_str(o["data"].as_str().unwrap_or_default()).unwrap_or_default();
+            (name.clone(), run["run"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+/// Makes every lock `seconds` older, as if that much time had passed.
+fn age_locks(v: &Vertex, seconds: f64) {
+    let mut s = v.state();
+    for o in s["objects"].as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        o["created"] = json!(o["created"].as_f64().unwrap_or_default() - seconds);
     }
-    (parent, promoted)
+    v.set_state(&s);
 }
 
 fn holder(state: &Value, alias: &str) -> Vec<String> {
@@ -144,14 +192,18 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     // Promotion reads the evaluation's AUC and the uploaded version; deploy waits for `promoted`.
     assert_eq!(task(&p, "promote")["inputs"]["parameters"]["metric"]["componentInputParameter"], "pipelinechannel--evaluate-auc");
     assert_eq!(producer(task(&p, "promote"), "model"), ("register", "model"));
-    assert_eq!(constants(&p, "promote"), json!({"alias": "champion", "goal": "maximize", "stage": "decide"}));
+    let locks_at = "gs://acme-churn-dev-artifacts/promotion-locks";
+    let decide = json!({"alias": "champion", "goal": "maximize", "lease_seconds": 7200.0, "lock_root": locks_at, "run": "{{$.pipeline_job_uuid}}", "stage": "decide"});
+    assert_eq!(constants(&p, "promote"), decide);
     let condition = task(&p, "condition-2")["triggerPolicy"]["condition"].as_str().unwrap_or_default();
     assert!(condition.contains("pipelinechannel--promote-promoted") && condition.ends_with("== true"), "{condition}");
     // The alias moves in the deploy's group, once the deploy serves the version: after every task
     // of the deploy but its retire (a failed retire leaves idle replicas, not another model serving).
     let group = &p["components"]["comp-condition-2"]["dag"]["tasks"];
     let mover = &group["promote-move-alias"];
-    assert_eq!(constants(&p, "promote-move-alias"), json!({"alias": "champion", "goal": "maximize", "stage": "move"}));
+    assert_eq!(constants(&p, "promote-move-alias"), json!({"alias": "champion", "goal": "maximize", "lock_root": locks_at, "stage": "move"}));
+    let kept = &mover["inputs"]["parameters"]["lock_generation"]["componentInputParameter"];
+    assert_eq!(kept, "pipelinechannel--promote-lock_generation", "the mover releases the lock its promote task took");
     let deploy_tasks: Vec<&String> = group.as_object().into_iter().flatten().map(|(k, _)| k).filter(|k| k.starts_with("deploy") && *k != "deploy-retire").collect();
     assert!(deploy_tasks.len() >= 2 && group.get("deploy-retire").is_some(), "{deploy_tasks:?}");
     let waits_for = |key: &str| mover["dependentTasks"].as_array().is_some_and(|d| d.iter().any(|x| x == key));
@@ -165,6 +217,7 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     let Some(v) = vertex() else { return };
     let (parent, promoted) = training_run(&v, &p, 0.85);
     assert_eq!((parent.as_str(), promoted), ("", true), "first run: no model yet, so a new one; nothing to beat");
+    assert_eq!(locks(&v), Vec::new(), "the mover released the promotion lock");
     let s = v.state();
     let model = s["models"][0]["name"].as_str().unwrap_or_default().to_owned();
     assert_eq!((holder(&s, "challenger"), holder(&s, "champion")), (vec!["1".to_owned()], vec!["1".to_owned()]));
@@ -172,6 +225,7 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
 
     let (parent, promoted) = training_run(&v, &p, 0.83);
     assert_eq!((parent.as_str(), promoted), (model.as_str(), false), "second run: a version of the same model, worse AUC");
+    assert_eq!(locks(&v), Vec::new(), "a run that does not promote releases the lock at once");
     let s = v.state();
     assert_eq!(s["models"].as_array().map(Vec::len), Some(1), "one registry model");
     assert_eq!((holder(&s, "challenger"), holder(&s, "champion")), (vec!["2".to_owned()], vec!["1".to_owned()]));
@@ -194,8 +248,12 @@ fn champion_moves_only_once_its_deploy_succeeded() {
     let s = v.state();
     assert_eq!(holder(&s, "champion"), Vec::<String>::new(), "the deploy failed, yet `champion` moved");
     assert!(s["models"][0]["versions"][0]["labels"].get("mlopsgen-metric").is_none(), "a failed deploy's metric became the bar");
+    // Nothing released the failed run's lock: the next run takes it over once its lease is over.
+    assert_eq!(locks(&v).len(), 1, "{:?}", locks(&v));
+    age_locks(&v, 7201.0);
     let (_, promoted) = training_run(&v, &p, 0.85);
     assert!(promoted, "the second run is compared with no champion, not with the undeployed 0.95");
+    assert_eq!(locks(&v), Vec::new());
     let s = v.state();
     assert_eq!(holder(&s, "champion"), vec!["2".to_owned()]);
     assert_eq!(s["models"][0]["versions"][1]["labels"]["mlopsgen-metric"], "0_85");
@@ -283,4 +341,52 @@ fn a_canary_split_sums_to_100_and_the_previous_model_keeps_serving() {
     v.run(script(&p, "deploy-retire"), json!({"artifacts": {"endpoint": endpoint}}), &[], &[]);
     let s = v.state();
     assert_eq!(s["endpoint"]["deployed"], json!(["stable", "new"]), "{s}");
+}
+
+/// Runs promoting one model take turns (`models::PROMOTE_SCRIPT`): a run that decides while
+/// another holds the promotion lock waits, then compares with the champion that run left. Without
+/// the lock both would beat the champion they started with, and the last deploy and alias move
+/// would win, here the worse model.
+#[test]
+fn promoting_runs_take_turns() {
+    let p = pipeline(None, "pipelines/dev/training.json");
+    let Some(v) = vertex() else { return };
+    training_run(&v, &p, 0.80);
+    let (_, better) = register(&v, &p);
+    let (_, worse) = register(&v, &p);
+    let first = decide(&v, &p, &better, 0.90, "run-b");
+    assert_eq!(first["promoted"], "true", "0.90 beats 0.80");
+    let lock = format!("gs://acme-churn-dev-artifacts/promotion-locks/{}/champion", better.split(['/', '@']).nth(5).unwrap_or_default());
+    assert_eq!(locks(&v), vec![(lock.clone(), "run-b".to_owned())], "run-b keeps the lock while it deploys");
+
+    let mut second = v.start(script(&p, "promote"), promote_inputs(&p, &worse, 0.85, "run-c"), &[], DECIDED);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(second.is_running(), "run-c decided while run-b held the lock");
+    assert_eq!(locks(&v), vec![(lock.clone(), "run-b".to_owned())]);
+
+    let moved = move_alias(&v, &p, &better, 0.90, &first["lock_generation"]).unwrap_or_else(|log| panic!("{log}"));
+    assert!(moved.contains("released the promotion lock"), "{moved}");
+    let second = second.finish().unwrap_or_else(|log| panic!("{log}"));
+    assert!(second.log.contains("run run-b holds the promotion lock"), "run-c did not wait: {}", second.log);
+    assert_eq!(second.params["promoted"], "false", "run-c must be compared with run-b's 0.90, not the 0.80 both started with: {}", second.log);
+    assert_eq!(holder(&v.state(), "champion"), vec![better.rsplit('@').next().unwrap_or_default().to_owned()]);
+    assert_eq!(locks(&v), Vec::new(), "run-c released the lock when it did not promote");
+}
+
+/// A run that held the lock past its lease lost it to the next run, which may have promoted
+/// since: its mover then moves nothing, and says why.
+#[test]
+fn a_run_that_lost_its_lock_moves_nothing() {
+    let p = pipeline(None, "pipelines/dev/training.json");
+    let Some(v) = vertex() else { return };
+    training_run(&v, &p, 0.80);
+    let (_, slow) = register(&v, &p);
+    let decided = decide(&v, &p, &slow, 0.90, "run-slow");
+    age_locks(&v, 7201.0);
+    let (_, promoted) = training_run(&v, &p, 0.95);
+    assert!(promoted, "the next run took over the stale lock and promoted");
+    let champion = holder(&v.state(), "champion");
+    let Err(log) = move_alias(&v, &p, &slow, 0.90, &decided["lock_generation"]) else { panic!("the slow run moved the alias without its lock") };
+    assert!(log.contains("lost it"), "{log}");
+    assert_eq!(holder(&v.state(), "champion"), champion, "the alias stays on the newer champion");
 }

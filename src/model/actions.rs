@@ -354,6 +354,7 @@ fn pipelines(a: &mut Actions, m: &Model) {
                 }
                 StepKind::ModelPromote { alias, .. } => {
                     a.add(Pipelines, Act::MoveAlias, Scope::Project, format!("{at} moves alias `{alias}` and records the metric"));
+                    a.add(Pipelines, Act::WriteObjects, root.clone(), format!("{at} takes and releases its model's promotion lock (promotion-locks/)"));
                 }
                 StepKind::EndpointDeploy { endpoint, traffic_percent } => {
                     a.add(Pipelines, Act::DeployModel, Scope::Project, format!("{at} deploys to endpoint `{endpoint}`"));

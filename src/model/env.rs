@@ -117,6 +117,12 @@ impl Environment {
         format!("{}/pipeline-root/{}", self.bucket_url(root_bucket), pipeline.key)
     }
 
+    /// Where promote tasks keep the promotion locks of registry models:
+    /// `gs://<artifacts bucket>/promotion-locks` (`targets::kubeflow::models`).
+    pub fn promotion_lock_root(&self, root_bucket: &str) -> String {
+        format!("{}/promotion-locks", self.bucket_url(root_bucket))
+    }
+
     /// Where CD uploads a pipeline's compiled template in this environment: the KFP repository
     /// package `<pipeline name>` at tag `<env>`.
     pub fn template_uri(&self, pipeline: &Pipeline) -> String {

@@ -517,7 +517,7 @@ fn lower_pipeline(project: &str, key: &str, p: &spec::Pipeline, spec: &Spec) -> 
             spec::Step::EndpointDeploy(d) => {
                 StepKind::EndpointDeploy { endpoint: d.endpoint.clone(), traffic_percent: d.traffic_percent }
             }
-            spec::Step::ModelPromote(m) => StepKind::ModelPromote { alias: m.alias.clone(), goal: m.goal },
+            spec::Step::ModelPromote(m) => StepKind::ModelPromote { alias: m.alias.clone(), goal: m.goal, lease_minutes: m.lease_minutes },
             spec::Step::BatchPrediction(b) => StepKind::BatchPrediction {
                 dataset: b.dataset.clone(),
                 registry: b.registry(),

@@ -203,6 +203,8 @@ pub enum StepKind {
         alias: String,
         /// How the `metric` input compares with the alias holder's (`None`: always promote).
         goal: Option<Goal>,
+        /// How long a run may hold the model's promotion lock (`models::PROMOTE_SCRIPT`).
+        lease_minutes: u32,
     },
     /// Deploy to an endpoint.
     EndpointDeploy {

@@ -431,10 +431,20 @@ pub struct ModelPromoteStep {
     /// Whether a larger or smaller `metric` input wins; required with a `metric` input.
     #[serde(default)]
     pub goal: Option<Goal>,
+    /// The longest a run may hold the model's promotion lock, in minutes, 10–1440 (default 120):
+    /// from deciding to moving the alias, the steps that run on the promotion (a deploy) included.
+    /// Runs promoting the same model wait for the lock in turn; one holding it longer (its
+    /// deploy failed, or it was cancelled) loses it to the next.
+    #[serde(default = "two_hours")]
+    pub lease_minutes: u32,
 }
 
 fn champion() -> String {
     "champion".into()
+}
+
+fn two_hours() -> u32 {
+    120
 }
 
 /// Deploy a registered model.

@@ -144,6 +144,11 @@ fn step_checks(c: &mut Checker<'_>, p: &Pipeline, name: &str, step: &Step, sp: &
             c.name(names::MODEL_ALIAS, "version alias", &m.alias, &format!("{sp}/alias"));
             required_input(c, p, name, step, sp, &[IoType::Artifact(ArtifactType::VertexModel)], "the `model` output of a `model_upload` step");
             promote_metric(c, p, name, m, sp);
+            if !(10..=1440).contains(&m.lease_minutes) {
+                let pos = c.at(&format!("{sp}/lease_minutes"));
+                let hint = "it is how long a run that decided to promote may hold the model's promotion lock (its deploy included) before the next run takes it over";
+                c.report(Code::InvalidValue, pos, "lease_minutes must be between 10 and 1440 (a day)", Some(hint.into()));
+            }
         }
         Step::EndpointDeploy(d) => {
             c.reference("endpoint", &d.endpoint, &c.spec.endpoints, &format!("{sp}/endpoint"));

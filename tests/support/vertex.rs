@@ -8,12 +8,19 @@
 //! version removes it from the one that had it (Model Registry docs, "How to use model version
 //! aliases"); `models.patch` on `<model>@<version>` sets that version's labels (REST
 //! `UpdateModelRequest`); an endpoint's `traffic_split` maps deployed-model ids to percentages.
+//!
+//! A stand-in `google.cloud.storage` keeps objects with generations: a write or delete with
+//! `if_generation_match` that doesn't match the live generation (`0`: no live object) raises
+//! `PreconditionFailed`, as Cloud Storage answers 412 (docs, "Request preconditions"). Its
+//! `time.sleep` is fast and gives up after a few hundred turns, so a program that would wait
+//! forever fails the test instead of hanging it. The state file is replaced whole on each write,
+//! so a program running beside another never reads half of it.
 
 #![allow(dead_code)]
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 const FAKE_AIPLATFORM: &str = r#"
 import json, os
@@ -26,8 +33,9 @@ def _load():
         return json.load(f)
 
 def _save(s):
-    with open(STATE, "w") as f:
+    with open(STATE + ".new", "w") as f:
         json.dump(s, f, indent=1, sort_keys=True)
+    os.replace(STATE + ".new", STATE)
 
 def _log(*call):
     s = _load()
@@ -101,6 +109,81 @@ class ModelServiceClient:
         _save(s)
 "#;
 
+/// `google.cloud.storage`: objects with generations and preconditions, for the promotion lock.
+const FAKE_STORAGE: &str = r#"
+import json, time
+from datetime import datetime, timezone
+from google.api_core import exceptions
+from google.cloud.aiplatform import _load, _save
+
+_sleep, _turns = time.sleep, [0]
+
+def _fast_sleep(seconds):
+    _turns[0] += 1
+    if _turns[0] > 400:
+        raise SystemExit("still waiting after 400 turns")
+    _sleep(0.02)
+
+time.sleep = _fast_sleep
+
+class Client:
+    def __init__(self, project):
+        self.project = project
+
+    def bucket(self, name):
+        return _Bucket(name)
+
+class _Bucket:
+    def __init__(self, name):
+        self.name = name
+
+    def blob(self, name):
+        return _Blob(self.name, name)
+
+class _Blob:
+    def __init__(self, bucket, name):
+        self.bucket, self.name, self.generation, self.time_created = bucket, name, None, None
+
+    def _key(self):
+        return "gs://%s/%s" % (self.bucket, self.name)
+
+    def _live(self, s, match):
+        live = s["objects"].get(self._key())
+        if match is not None and (live["generation"] if live else 0) != match:
+            raise exceptions.PreconditionFailed(self._key())
+        return live
+
+    def upload_from_string(self, data, content_type, if_generation_match=None):
+        s = _load()
+        self._live(s, if_generation_match)
+        s["next_generation"] += 1
+        s["objects"][self._key()] = {"generation": s["next_generation"], "data": data, "created": time.time()}
+        s["calls"].append(["objects.insert", self._key(), data])
+        _save(s)
+        self.reload()
+
+    def reload(self):
+        live = self._live(_load(), None)
+        if live is None:
+            raise exceptions.NotFound(self._key())
+        self.generation = live["generation"]
+        self.time_created = datetime.fromtimestamp(live["created"], timezone.utc)
+
+    def download_as_bytes(self, if_generation_match=None):
+        live = self._live(_load(), if_generation_match)
+        if live is None:
+            raise exceptions.NotFound(self._key())
+        return live["data"].encode()
+
+    def delete(self, if_generation_match=None):
+        s = _load()
+        if self._live(s, if_generation_match) is None:
+            raise exceptions.NotFound(self._key())
+        del s["objects"][self._key()]
+        s["calls"].append(["objects.delete", self._key()])
+        _save(s)
+"#;
+
 /// A stand-in Vertex AI project: the SDK package and its state file.
 pub struct Vertex {
     dir: tempfile::TempDir,
@@ -121,10 +204,12 @@ impl Vertex {
         write("google/cloud/__init__.py", "");
         write("google/cloud/aiplatform/__init__.py", FAKE_AIPLATFORM);
         write("google/cloud/aiplatform_v1/__init__.py", FAKE_AIPLATFORM_V1);
+        write("google/cloud/storage/__init__.py", FAKE_STORAGE);
         write("google/api_core/__init__.py", "");
-        write("google/api_core/exceptions.py", "class NotFound(Exception):\n    pass\n");
+        write("google/api_core/exceptions.py", "class NotFound(Exception):\n    pass\n\nclass PreconditionFailed(Exception):\n    pass\n");
         let v = Vertex { dir, python: python.to_owned() };
-        v.set_state(&json!({"models": [], "endpoint": {"deployed": [], "traffic_split": {}}, "calls": []}));
+        let endpoint = json!({"deployed": [], "traffic_split": {}});
+        v.set_state(&json!({"models": [], "endpoint": endpoint, "calls": [], "objects": {}, "next_generation": 1000}));
         Some(v)
     }
 
@@ -155,6 +240,11 @@ impl Vertex {
 
     /// [`Vertex::run`], returning the program's output when it exits non-zero.
     pub fn try_run(&self, script: &str, inputs: Value, artifacts_out: &[&str], params_out: &[&str]) -> Result<(Value, Value), String> {
+        self.start(script, inputs, artifacts_out, params_out).finish().map(|f| (f.output, f.params))
+    }
+
+    /// Starts a task's program as [`Vertex::run`] runs it, without waiting for it to end.
+    pub fn start(&self, script: &str, inputs: Value, artifacts_out: &[&str], params_out: &[&str]) -> Running {
         let work = tempfile::tempdir_in(self.dir.path()).unwrap_or_else(|e| panic!("{e}"));
         let out_file = work.path().join("out/executor_output.json");
         let mut outputs = json!({"artifacts": {}, "parameters": {}, "outputFile": out_file.to_string_lossy()});
@@ -165,25 +255,58 @@ impl Vertex {
             outputs["parameters"][*p] = json!({"outputFile": work.path().join(format!("params/{p}")).to_string_lossy()});
         }
         let executor_input = json!({"inputs": inputs, "outputs": outputs});
-        let out = Command::new(&self.python)
+        let child = Command::new(&self.python)
             .arg("-c")
             .arg(script)
             .arg(executor_input.to_string())
             .env("PYTHONPATH", self.dir.path())
             .env("FAKE_VERTEX_STATE", self.state_file())
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap_or_else(|e| panic!("{e}"));
+        Running { child, work, params_out: params_out.iter().map(|p| (*p).to_owned()).collect() }
+    }
+}
+
+/// A task's program running in the background ([`Vertex::start`]).
+pub struct Running {
+    child: Child,
+    work: tempfile::TempDir,
+    params_out: Vec<String>,
+}
+
+impl Running {
+    /// Whether the program is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits for the program: what it left ([`Finished`]), or its output when it exits non-zero.
+    pub fn finish(self) -> Result<Finished, String> {
+        let out = self.child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        let log = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         if !out.status.success() {
-            return Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+            return Err(log);
         }
         let read = |p: &Path| std::fs::read_to_string(p).ok();
-        let executor_output = read(&out_file).and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_else(|| json!({}));
+        let executor_output = read(&self.work.path().join("out/executor_output.json")).and_then(|t| serde_json::from_str(&t).ok());
         let mut params = json!({});
-        for p in params_out {
-            params[*p] = read(&work.path().join(format!("params/{p}"))).map_or(Value::Null, Value::String);
+        for p in &self.params_out {
+            params[p] = read(&self.work.path().join(format!("params/{p}"))).map_or(Value::Null, Value::String);
         }
-        Ok((executor_output, params))
+        Ok(Finished { output: executor_output.unwrap_or_else(|| json!({})), params, log })
     }
+}
+
+/// What a program that succeeded left.
+pub struct Finished {
+    /// The executor output file (or `{}`).
+    pub output: Value,
+    /// Each output parameter file's text, by name.
+    pub params: Value,
+    /// What it printed.
+    pub log: String,
 }
 
 pub use super::support::pipeline_task as task;

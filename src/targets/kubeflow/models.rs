@@ -109,7 +109,7 @@ with open(path, "w") as f:
 /// - `decide`: whether to move the alias onto it: with a goal, only when the `metric` input
 ///   beats the value the current holder recorded as label `mlopsgen-metric` when it was promoted
 ///   (label values can't hold `.`, so `0.91` is written `0_91`); a holder without that label
-///   (moved by hand) is kept. Writes `promoted` (true/false) and changes nothing.
+///   (moved by hand) is kept. Writes `promoted` (true/false) and changes nothing in the registry.
 /// - `move`: records the metric as the version's label (`models.patch` of `<model>@<version>`
 ///   updates version labels, REST `UpdateModelRequest.model`) and moves the alias onto it (REST
 ///   `models.mergeVersionAliases`; an alias is unique within a model, so Vertex takes it off the
@@ -120,47 +120,112 @@ with open(path, "w") as f:
 /// only decides and a task after those steps moves the alias ([`move_alias`]): moving it first
 /// would leave `champion` on a version whose deploy failed, which every later run then compares
 /// with and the scoring pipeline predicts with.
-const PROMOTE_SCRIPT: &str = r#"import json, os, sys
+///
+/// Runs promoting one model take turns: from deciding to moving the alias a run holds the model's
+/// promotion lock, an object `<lock_root>/<model id>/<alias>` created only if absent (Cloud
+/// Storage request preconditions: `ifGenerationMatch=0` fails with 412 when the object exists,
+/// <https://cloud.google.com/storage/docs/request-preconditions>). Without it two runs could
+/// both beat the champion they read, and the last deploy and alias move would win, even the
+/// worse model's. A run waits while another holds the lock (polling every 30 s), takes over a
+/// lock older than `lease_seconds` (its holder failed or was cancelled after deciding) or one
+/// its own run holds (a retried task), releases it when it does not promote, and otherwise the
+/// task that moves the alias releases it; that task moves nothing if the lock is no longer the
+/// generation its run took.
+const PROMOTE_SCRIPT: &str = r#"import json, os, sys, time
+from datetime import datetime, timezone
 from google.api_core import exceptions
-from google.cloud import aiplatform, aiplatform_v1
+from google.cloud import aiplatform, aiplatform_v1, storage
 ex = json.loads(sys.argv[1])
 p = ex["inputs"]["parameterValues"]
 version = ex["inputs"]["artifacts"]["model"]["artifacts"][0]["metadata"]["resourceName"]
 model = version.rsplit("@", 1)[0]
 alias, goal, metric, stage = p["alias"], p["goal"], p.get("metric"), p["stage"]
 LABEL = "mlopsgen-metric"
-promote = True
-if goal and stage != "move":
+bucket, _, prefix = p["lock_root"].removeprefix("gs://").partition("/")
+lock = storage.Client(project=version.split("/")[1]).bucket(bucket).blob("%s/%s/%s" % (prefix, model.rsplit("/", 1)[1], alias))
+GONE = (exceptions.NotFound, exceptions.PreconditionFailed)
+
+def take_lock():
+    run = p["run"]
+    while True:
+        try:
+            lock.upload_from_string(json.dumps({"run": run}), content_type="application/json", if_generation_match=0)
+            print("run %s took the promotion lock gs://%s/%s" % (run, bucket, lock.name))
+            return lock.generation
+        except exceptions.PreconditionFailed:
+            pass
+        try:
+            lock.reload()
+            holder = json.loads(lock.download_as_bytes(if_generation_match=lock.generation)).get("run")
+        except GONE:
+            continue
+        age = (datetime.now(timezone.utc) - lock.time_created).total_seconds()
+        if holder == run or age > float(p["lease_seconds"]):
+            print("taking over the promotion lock of run %s, held %d s" % (holder, age))
+            try:
+                lock.delete(if_generation_match=lock.generation)
+            except GONE:
+                pass
+            continue
+        print("run %s holds the promotion lock of %r (%d s); waiting" % (holder, alias, age))
+        time.sleep(30)
+
+def release(generation):
     try:
-        holder = aiplatform.Model(model_name=model + "@" + alias)
+        lock.delete(if_generation_match=int(generation))
+        print("released the promotion lock")
+    except GONE:
+        print("the promotion lock was no longer this run's")
+
+if stage == "move":
+    generation = int(p["lock_generation"])
+    try:
+        lock.reload()
     except exceptions.NotFound:
-        holder = None
-    recorded = (holder.labels or {}).get(LABEL) if holder else None
-    if holder is None:
-        print("no version holds %r yet" % alias)
-    elif recorded is None:
-        print("version %s holds %r without a recorded metric; keeping it" % (holder.version_id, alias))
-        promote = False
-    else:
-        best = float(recorded.replace("_", "."))
-        promote = metric > best if goal == "maximize" else metric < best
-        print("candidate %r vs %r of version %s: %s" % (metric, best, holder.version_id, "promote" if promote else "keep"))
-if promote and stage == "decide":
-    print("promoting %s: %r moves to it once the steps that run on the promotion succeed" % (version, alias))
-if promote and stage != "decide":
-    location = version.split("/")[3]
-    client = aiplatform_v1.ModelServiceClient(client_options={"api_endpoint": location + "-aiplatform.googleapis.com"})
-    if goal:
-        labels = dict(aiplatform.Model(model_name=version).labels or {})
-        labels[LABEL] = repr(float(metric)).lower().replace(".", "_").replace("+", "")
-        client.update_model(model={"name": version, "labels": labels}, update_mask={"paths": ["labels"]})
-    client.merge_version_aliases(name=version, version_aliases=[alias])
-    print("moved %r to %s" % (alias, version))
-if stage != "move":
-    path = ex["outputs"]["parameters"]["promoted"]["outputFile"]
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as f:
-        f.write("true" if promote else "false")
+        pass
+    if lock.generation != generation:
+        sys.exit("this run held the promotion lock of %r longer than lease_seconds and lost it: %r stays where it is" % (alias, alias))
+else:
+    generation = take_lock()
+keep = False
+try:
+    promote = True
+    if goal and stage != "move":
+        try:
+            holder = aiplatform.Model(model_name=model + "@" + alias)
+        except exceptions.NotFound:
+            holder = None
+        recorded = (holder.labels or {}).get(LABEL) if holder else None
+        if holder is None:
+            print("no version holds %r yet" % alias)
+        elif recorded is None:
+            print("version %s holds %r without a recorded metric; keeping it" % (holder.version_id, alias))
+            promote = False
+        else:
+            best = float(recorded.replace("_", "."))
+            promote = metric > best if goal == "maximize" else metric < best
+            print("candidate %r vs %r of version %s: %s" % (metric, best, holder.version_id, "promote" if promote else "keep"))
+    if promote and stage == "decide":
+        print("promoting %s: %r moves to it once the steps that run on the promotion succeed" % (version, alias))
+        keep = True
+    if promote and stage != "decide":
+        location = version.split("/")[3]
+        client = aiplatform_v1.ModelServiceClient(client_options={"api_endpoint": location + "-aiplatform.googleapis.com"})
+        if goal:
+            labels = dict(aiplatform.Model(model_name=version).labels or {})
+            labels[LABEL] = repr(float(metric)).lower().replace(".", "_").replace("+", "")
+            client.update_model(model={"name": version, "labels": labels}, update_mask={"paths": ["labels"]})
+        client.merge_version_aliases(name=version, version_aliases=[alias])
+        print("moved %r to %s" % (alias, version))
+finally:
+    if not keep:
+        release(generation)
+outputs = ex["outputs"].get("parameters", {})
+for name, text in (("promoted", "true" if promote else "false"), ("lock_generation", str(generation) if keep else "")):
+    if name in outputs:
+        os.makedirs(os.path.dirname(outputs[name]["outputFile"]), exist_ok=True)
+        with open(outputs[name]["outputFile"], "w") as f:
+            f.write(text)
 "#;
 
 /// A canary's traffic split: the new model (`"0"`, REST `endpoints.deployModel` `trafficSplit`)
@@ -251,14 +316,27 @@ fn find_model(ctx: &Ctx<'_>, step: &Step, key: &str, display_name: &str, alias: 
     task
 }
 
-/// A `model_promote` step's main task: it decides, and moves the alias too unless steps run on
-/// the promotion (`deferred`), in which case [`move_alias`] does after them.
-pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, deferred: bool) -> Result<PlannedTask, TargetError> {
+/// A `model_promote` step's main task: it takes the model's promotion lock and decides, and
+/// moves the alias too unless steps run on the promotion (`deferred`), in which case it keeps the
+/// lock (output `lock_generation`) and [`move_alias`] moves the alias after them.
+pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, lease_minutes: u32, deferred: bool) -> Result<PlannedTask, TargetError> {
     let mut task = promote_task(ctx, step, ctx.task_of(&step.name)?, alias, goal)?;
-    task.component.output_definitions.parameters.insert("promoted".into(), ParameterSpec::of("BOOLEAN"));
+    let outputs = &mut task.component.output_definitions.parameters;
+    outputs.insert("promoted".into(), ParameterSpec::of("BOOLEAN"));
+    if deferred {
+        outputs.insert(LOCK_GENERATION.into(), ParameterSpec::of("STRING"));
+    }
+    let inputs = &mut task.component.input_definitions.parameters;
+    inputs.insert("lease_seconds".into(), ParameterSpec::of("NUMBER_INTEGER"));
+    inputs.insert("run".into(), ParameterSpec::of("STRING"));
+    task.inputs.insert("lease_seconds".into(), number(lease_minutes * 60));
+    task.inputs.insert("run".into(), text(super::jobs::RUN_ID));
     task.inputs.insert("stage".into(), text(if deferred { "decide" } else { "decide-and-move" }));
     Ok(task)
 }
+
+/// The promote task's output naming the generation of the lock it keeps for [`move_alias`].
+const LOCK_GENERATION: &str = "lock_generation";
 
 /// The task that moves a promotion's alias once every step that runs on the promotion (`awaited`,
 /// [`promotion_awaits`]) has succeeded, housekeeping aside (a deploy's retire task); it runs
@@ -267,6 +345,9 @@ pub fn move_alias(ctx: &mut Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal
     let host = awaited.first().ok_or_else(|| bug(format!("step `{}`: nothing runs on its promotion", step.name)))?;
     let key = ctx.helper_key(step, "move-alias")?;
     let mut task = promote_task(ctx, step, &key, alias, goal)?;
+    task.component.input_definitions.parameters.insert(LOCK_GENERATION.into(), ParameterSpec::of("STRING"));
+    let decided = Source::Output { task: ctx.task_of(&step.name)?.to_owned(), key: LOCK_GENERATION.into(), ty: IoType::Parameter(ParamType::String) };
+    task.inputs.insert(LOCK_GENERATION.into(), decided);
     task.inputs.insert("stage".into(), text("move"));
     task.step = host.step.clone();
     task.after = awaited.iter().map(|t| t.key.clone()).collect();
@@ -296,10 +377,11 @@ pub fn promotion_awaits<'p>(pipeline: &'p Pipeline, promote: &Step, scopes: &BTr
 fn promote_task(ctx: &Ctx<'_>, step: &Step, key: &str, alias: &str, goal: Option<Goal>) -> Result<PlannedTask, TargetError> {
     let mut component = ComponentSpec::default();
     component.input_definitions.artifacts.insert("model".into(), artifact(ArtifactType::VertexModel));
-    for name in ["alias", "goal", "stage"] {
+    for name in ["alias", "goal", "lock_root", "stage"] {
         component.input_definitions.parameters.insert(name.into(), ParameterSpec::of("STRING"));
     }
     let mut task = PlannedTask::new(key, step, component, ExecutorSpec::Container(gcpc_python(PROMOTE_SCRIPT)));
+    task.inputs.insert("lock_root".into(), text(ctx.env.promotion_lock_root(&ctx.model.pipeline_root_bucket)));
     task.inputs.insert("model".into(), ctx.source(step, "model")?);
     if let Some(metric) = step.input("metric") {
         super::container::declare(&mut task.component.input_definitions, "metric", metric.ty);

@@ -200,9 +200,9 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
             }
             StepKind::ModelUpload { model, version_aliases } => models::upload(&mut ctx, step, model, version_aliases)?,
             StepKind::EndpointDeploy { endpoint, traffic_percent } => models::deploy(&mut ctx, step, endpoint, *traffic_percent)?,
-            StepKind::ModelPromote { alias, goal } => {
+            StepKind::ModelPromote { alias, goal, lease_minutes } => {
                 let deferred = awaits.get(step.name.as_str()).is_some_and(|a| !a.is_empty());
-                vec![models::promote(&ctx, step, alias, *goal, deferred)?]
+                vec![models::promote(&ctx, step, alias, *goal, *lease_minutes, deferred)?]
             }
             StepKind::BatchPrediction { .. } => models::batch_predict(&mut ctx, step)?,
         };
@@ -212,7 +212,7 @@ pub fn plan(model: &Model, env: &Environment, pipeline: &Pipeline) -> Result<Vec
     }
     // A promotion's alias moves after the steps that run on it (`models::PROMOTE_SCRIPT`).
     for step in &pipeline.steps {
-        let StepKind::ModelPromote { alias, goal } = &step.kind else { continue };
+        let StepKind::ModelPromote { alias, goal, .. } = &step.kind else { continue };
         let awaited = awaits.get(step.name.as_str()).map_or(&[][..], Vec::as_slice);
         if awaited.is_empty() {
             continue;

@@ -25,6 +25,7 @@ TRAINING_SA = f"churn-training@{PROJECT}.iam.gserviceaccount.com"
 SERVING_SA = f"churn-serving@{PROJECT}.iam.gserviceaccount.com"
 PIPELINES_SA = f"churn-pipelines@{PROJECT}.iam.gserviceaccount.com"
 ROOT = "gs://acme-churn-dev-artifacts/pipeline-root"
+LOCKS = "gs://acme-churn-dev-artifacts/promotion-locks"  # the registry models' promotion locks
 RUN = "{{$.pipeline_job_uuid}}"  # dsl.PIPELINE_JOB_ID_PLACEHOLDER: each run's jobs write under their own directory
 ENDPOINT_ID = 178338283  # mlopsgen derives it from the project and endpoint names
 SERVING = container_spec(SERVER, 8080, "/health", "/predict")
@@ -112,7 +113,8 @@ def training(min_auc: float = 0.8):
     publisher("report", dsl.ClassificationMetrics)(source=ev.outputs["report"]).set_display_name("evaluate-report")
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
-        promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize", stage="decide")
+        promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize",
+                           lock_root=LOCKS, lease_seconds=7200, run=RUN, stage="decide")
         promoted.set_display_name("promote").set_caching_options(False)
         with dsl.If(promoted.outputs["promoted"] == True, name="promote.promoted == true"):  # noqa: E712 (kfp's DSL)
             endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)
@@ -122,7 +124,8 @@ def training(min_auc: float = 0.8):
                 dedicated_resources_max_replica_count=3, traffic_split={"0": 100}, service_account=SERVING_SA,
             ).set_display_name("deploy").set_caching_options(False)
             retire(endpoint=endpoint.outputs["artifact"]).set_display_name("deploy-retire").set_caching_options(False).after(deployed)
-            moved = move_alias(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize", stage="move")
+            moved = move_alias(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize",
+                               lock_root=LOCKS, lock_generation=promoted.outputs["lock_generation"], stage="move")
             moved.set_display_name("promote-move-alias").set_caching_options(False).after(endpoint, deployed)
 
 

@@ -67,14 +67,15 @@ PROMOTE_SCRIPT = program("PROMOTE_SCRIPT")
 
 
 @dsl.container_component
-def promote(model: dsl.Input[VertexModel], metric: float, alias: str, goal: str, stage: str, promoted: dsl.OutputPath(bool)):
+def promote(model: dsl.Input[VertexModel], metric: float, alias: str, goal: str, lock_root: str, lease_seconds: int, run: str,
+            stage: str, promoted: dsl.OutputPath(bool), lock_generation: dsl.OutputPath(str)):
     return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", PROMOTE_SCRIPT],
                              args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
 
 # The same program's last stage: it moves the alias after the steps that run on the promotion.
 @dsl.container_component
-def move_alias(model: dsl.Input[VertexModel], metric: float, alias: str, goal: str, stage: str):
+def move_alias(model: dsl.Input[VertexModel], metric: float, alias: str, goal: str, lock_root: str, lock_generation: str, stage: str):
     return dsl.ContainerSpec(image=GCPC_IMAGE, command=["python3", "-c", PROMOTE_SCRIPT],
                              args=[dsl.PIPELINE_TASK_EXECUTOR_INPUT_PLACEHOLDER])
 
