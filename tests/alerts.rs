@@ -153,3 +153,126 @@ fn slack_without_a_token_secret_is_reported() {
     let Err(Error::Invalid(d)) = compile(&source, &options) else { panic!("slack without a token accepted") };
     assert!(d.iter().any(|d| d.message.contains("needs a Slack token")), "{d:?}");
 }
+
+/// The examples' monitoring files, parsed.
+fn monitoring_files() -> Vec<(String, mlopsgen::Compilation, Body)> {
+    let mut out = Vec::new();
+    for spec in ["minimal", "flagship", "promotion", "forecast"] {
+        let c = support::compile_spec(&Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("specs/{spec}.yaml")));
+        if c.output.get("terraform/monitoring.tf").is_some() {
+            let tf = parse(&c, "monitoring.tf");
+            out.push((spec.to_owned(), c, tf));
+        }
+    }
+    out
+}
+
+/// Cloud Monitoring rejects a metric threshold whose filter names no resource type
+/// (`MetricThreshold.filter` in google/monitoring/v3/alert.proto: "must specify the metric type
+/// and the resource type"; the API answers 400 "must specify a restriction on \"resource.type\"",
+/// terraform-provider-google#4165), so such a policy fails every apply. The drift alert names the
+/// resource the drift job writes its points to.
+#[test]
+fn metric_thresholds_name_their_resource_type() {
+    let mut thresholds = 0;
+    for (spec, c, tf) in monitoring_files() {
+        for p in blocks(&tf, "resource", "google_monitoring_alert_policy") {
+            let name = p.labels()[1].as_str();
+            for cond in p.body().blocks().filter(|b| b.identifier() == "conditions") {
+                for t in cond.body().blocks().filter(|b| b.identifier() == "condition_threshold") {
+                    for key in ["filter", "denominator_filter"] {
+                        let Some(filter) = attr(t.body(), key) else { continue };
+                        assert!(filter.contains("resource.type=\\\""), "{spec}: {name}.{key} names no resource type: {filter}");
+                        thresholds += 1;
+                    }
+                }
+            }
+        }
+        let Some(drift) = blocks(&tf, "resource", "google_monitoring_alert_policy").find(|p| p.labels()[1].as_str() == "drift") else { continue };
+        let writer = c.output.get("validation/mlops_validation/monitoring.py").unwrap_or_else(|| panic!("{spec}: no drift writer"));
+        let resource = writer.split("\"resource\": {\"type\": \"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_else(|| panic!("writer"));
+        let filter = hcl::to_string(&Body::builder().add_block(drift.clone()).build()).unwrap_or_default();
+        assert!(filter.contains(&format!("resource.type=\\\"{resource}\\\"")), "{spec}: the drift alert reads another resource than `{resource}`: {filter}");
+    }
+    assert!(thresholds >= 8, "{thresholds}");
+}
+
+/// The environments' `ci_triggers` and the trigger ids Terraform would give them.
+fn trigger_context(c: &mlopsgen::Compilation, env: &str) -> hcl::eval::Context<'static> {
+    use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+    use hcl::Value;
+    let tfvars = hcl::parse(c.output.get(&format!("terraform/env/{env}.tfvars")).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let triggers = tfvars.attributes().find(|a| a.key() == "ci_triggers").map(|a| a.expr().evaluate(&Context::new()));
+    let triggers = triggers.unwrap_or_else(|| panic!("{env}: no ci_triggers")).unwrap_or_else(|e| panic!("{e}"));
+    let mut instances = hcl::value::Map::new();
+    for w in ["pr", "cd", "release", "review"] {
+        let created = triggers.as_array().is_some_and(|t| t.contains(&Value::from(w)));
+        let ids = if created { vec![Value::Object([("trigger_id".to_owned(), Value::from(format!("{w}-id")))].into_iter().collect())] } else { Vec::new() };
+        instances.insert(w.to_owned(), Value::Array(ids));
+    }
+    fn strings(v: &Value) -> Vec<String> {
+        v.as_array().into_iter().flatten().map(|s| s.as_str().unwrap_or_default().to_owned()).collect()
+    }
+    fn contains(a: FuncArgs) -> Result<Value, String> {
+        Ok(Value::Bool(a[0].as_array().is_some_and(|l| l.contains(&a[1]))))
+    }
+    fn concat(a: FuncArgs) -> Result<Value, String> {
+        Ok(Value::Array(a.iter().flat_map(|l| l.as_array().cloned().unwrap_or_default()).collect()))
+    }
+    fn formatlist(a: FuncArgs) -> Result<Value, String> {
+        let format = a[0].as_str().unwrap_or_default().to_owned();
+        Ok(Value::Array(strings(&a[1]).into_iter().map(|s| Value::from(format.replacen("%s", &s, 1))).collect()))
+    }
+    fn join(a: FuncArgs) -> Result<Value, String> {
+        Ok(Value::from(strings(&a[1]).join(a[0].as_str().unwrap_or_default())))
+    }
+    let mut ctx = Context::new();
+    ctx.declare_var("var", Value::Object([("ci_triggers".to_owned(), triggers)].into_iter().collect()));
+    ctx.declare_var("google_cloudbuild_trigger", Value::Object(instances));
+    ctx.declare_func("contains", FuncDef::builder().params([ParamType::Any, ParamType::Any]).build(contains));
+    ctx.declare_func("concat", FuncDef::builder().variadic_param(ParamType::Any).build(concat));
+    ctx.declare_func("formatlist", FuncDef::builder().params([ParamType::Any, ParamType::Any]).build(formatlist));
+    ctx.declare_func("join", FuncDef::builder().params([ParamType::Any, ParamType::Any]).build(join));
+    ctx
+}
+
+/// A failed build pages only when it deploys (CD, a release): a pull request's checks and a
+/// review fail as part of development and show on the pull request. Evaluated per environment
+/// with its tfvars: the policy exists where a deploying trigger runs (Cloud Build writes a build's
+/// logs to the project it runs in:
+/// <https://cloud.google.com/build/docs/securing-builds/store-manage-build-logs>), so not in the
+/// flagship's prod, and its filter matches the log entries of exactly those triggers' builds (the
+/// `build` resource's `build_trigger_id`).
+#[test]
+fn build_failures_page_only_for_builds_that_deploy() {
+    use hcl::eval::Evaluate;
+    let mut paging = 0;
+    for (spec, c, tf) in monitoring_files() {
+        let Some(policy) = blocks(&tf, "resource", "google_monitoring_alert_policy").find(|p| p.labels()[1].as_str() == "build_failures") else { continue };
+        let expr = |body: &hcl::Body, key: &str| body.attributes().find(|a| a.key() == key).map(|a| a.expr().clone()).unwrap_or_else(|| panic!("{key}"));
+        let condition = policy.body().blocks().find(|b| b.identifier() == "conditions").and_then(|b| b.body().blocks().next()).unwrap_or_else(|| panic!("condition"));
+        for env in &c.model.environments {
+            let ctx = trigger_context(&c, &env.name);
+            let count = expr(policy.body(), "count").evaluate(&ctx).unwrap_or_else(|e| panic!("{spec}/{}: {e}", env.name));
+            let triggers = ctx_triggers(&c, &env.name);
+            let deploying: Vec<&str> = ["cd", "release"].into_iter().filter(|w| triggers.contains(&(*w).to_owned())).collect();
+            assert_eq!(count, hcl::Value::from(u64::from(!deploying.is_empty())), "{spec}/{}: triggers {triggers:?}", env.name);
+            if deploying.is_empty() {
+                continue;
+            }
+            let filter = expr(condition.body(), "filter").evaluate(&ctx).unwrap_or_else(|e| panic!("{spec}/{}: {e}", env.name));
+            let filter = filter.as_str().unwrap_or_default().to_owned();
+            let matched: Vec<&str> = ["pr", "cd", "release", "review"].into_iter().filter(|w| filter.contains(&format!("build_trigger_id=\"{w}-id\""))).collect();
+            assert_eq!(matched, deploying, "{spec}/{}: {filter}", env.name);
+            assert!(filter.starts_with("resource.type=\"build\" AND (") && filter.ends_with(") AND textPayload=~\"^ERROR: build step .* failed\""), "{filter}");
+            paging += 1;
+        }
+    }
+    assert!(paging >= 2, "{paging}");
+}
+
+fn ctx_triggers(c: &mlopsgen::Compilation, env: &str) -> Vec<String> {
+    let tfvars = hcl::parse(c.output.get(&format!("terraform/env/{env}.tfvars")).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    let text = attr(&tfvars, "ci_triggers").unwrap_or_default();
+    ["pr", "cd", "release", "review"].into_iter().filter(|w| text.contains(&format!("\"{w}\""))).map(str::to_owned).collect()
+}

@@ -366,3 +366,58 @@ fn a_null_override_removes_the_entry_in_that_environment_only() {
     assert!(!runs(&dev, "deploy-service-api"), "dev's CD does not deploy a service dev does not have");
     assert!(runs(&running_steps(&c, "release", "staging"), "deploy-service-api"));
 }
+
+/// Every place an expression reads into the result of `one(…)`, which is null where the resource
+/// does not exist: `one(x[*].config)[0]` fails the plan there ("Attempt to index null value"),
+/// `one(x[*].config[0].uri)` is null.
+fn into_one(e: &Expression, out: &mut Vec<String>) {
+    let mut inner = |x: &Expression| into_one(x, out);
+    match e {
+        Expression::Traversal(t) => {
+            let mut base = &t.expr;
+            while let Expression::Parenthesis(p) = base {
+                base = p;
+            }
+            let reads_into_one = matches!(base, Expression::FuncCall(f) if f.name.name.as_str() == "one");
+            inner(&t.expr);
+            if reads_into_one {
+                out.push(hcl::format::to_string(e).unwrap_or_default());
+            }
+        }
+        Expression::Array(items) => items.iter().for_each(inner),
+        Expression::Object(o) => o.values().for_each(inner),
+        Expression::FuncCall(f) => f.args.iter().for_each(inner),
+        Expression::Parenthesis(p) => inner(p),
+        Expression::Conditional(c) => [&c.cond_expr, &c.true_expr, &c.false_expr].into_iter().for_each(inner),
+        Expression::Operation(op) => match op.as_ref() {
+            hcl::expr::Operation::Unary(u) => inner(&u.expr),
+            hcl::expr::Operation::Binary(b) => [&b.lhs_expr, &b.rhs_expr].into_iter().for_each(inner),
+        },
+        _ => {}
+    }
+}
+
+#[test]
+fn nothing_reads_into_the_value_of_a_resource_that_may_not_exist() {
+    let mut ones = 0;
+    for spec in ["forecast", "flagship", "promotion", "minimal"] {
+        let c = example(spec);
+        let mut bad = Vec::new();
+        for (path, body) in modules(&c.output) {
+            fn walk(body: &hcl::Body, path: &str, bad: &mut Vec<String>, ones: &mut usize) {
+                for a in body.attributes() {
+                    let before = bad.len();
+                    into_one(&a.expr, bad);
+                    bad.iter_mut().skip(before).for_each(|b| *b = format!("{path}: {} = {b}", a.key));
+                    *ones += hcl::format::to_string(&a.expr).unwrap_or_default().matches("one(").count();
+                }
+                for b in body.blocks() {
+                    walk(&b.body, path, bad, ones);
+                }
+            }
+            walk(&body, &path, &mut bad, &mut ones);
+        }
+        assert!(bad.is_empty(), "{spec}: reads into a value that is null where its resource is absent:\n{}", bad.join("\n"));
+    }
+    assert!(ones >= 3, "forecast's outputs of the Composer environment use one(): {ones}");
+}

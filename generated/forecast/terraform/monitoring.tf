@@ -73,7 +73,7 @@ resource "google_monitoring_alert_policy" "pipeline_failures" {
 
 # monitoring.alerts.build_failures
 resource "google_monitoring_alert_policy" "build_failures" {
-  count                 = length(var.ci_triggers) > 0 ? 1 : 0
+  count                 = contains(var.ci_triggers, "cd") || contains(var.ci_triggers, "release") ? 1 : 0
   display_name          = "demand: Cloud Build build failed"
   combiner              = "OR"
   severity              = "ERROR"
@@ -83,7 +83,7 @@ resource "google_monitoring_alert_policy" "build_failures" {
     display_name = "Cloud Build build failed"
 
     condition_matched_log {
-      filter = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\""
+      filter = "resource.type=\"build\" AND (${join(" OR ", formatlist("resource.labels.build_trigger_id=\"%s\"", concat(google_cloudbuild_trigger.cd[*].trigger_id, google_cloudbuild_trigger.release[*].trigger_id)))}) AND textPayload=~\"^ERROR: build step .* failed\""
     }
   }
 

@@ -49,12 +49,12 @@ output "kfp_repository" {
 
 output "composer_dag_prefix" {
   description = "gs:// folder Composer loads DAGs from (CD copies the DAGs here)."
-  value       = one(google_composer_environment.composer[*].config)[0].dag_gcs_prefix
+  value       = one(google_composer_environment.composer[*].config[0].dag_gcs_prefix)
 }
 
 output "composer_airflow_uri" {
   description = "Airflow web UI."
-  value       = one(google_composer_environment.composer[*].config)[0].airflow_uri
+  value       = one(google_composer_environment.composer[*].config[0].airflow_uri)
 }
 
 output "endpoints" {

@@ -4,13 +4,18 @@
 //! metric the drift job writes.
 
 use super::depends_on_apis;
-use super::syntax::{block, data, ident, list, num, r, record, resource, s, BlockExt, Item, TfFile};
+use super::syntax::{block, call, data, ident, iref, list, lit, num, op, r, record, resource, s, tpl, BlockExt, Item, TfFile};
+use crate::model::delivery::{self, Workflow};
 use crate::model::{Channel, Endpoint, Model, Service};
-use hcl::expr::Expression;
+use hcl::expr::{BinaryOperator, Expression, Traversal, TraversalOperator};
 use hcl::structure::Block;
+use hcl::Identifier;
 
 /// Custom metric the drift job writes: the PSI of one column, labels `column` and `dataset`.
 pub const DRIFT_METRIC: &str = "custom.googleapis.com/mlopsgen/drift_psi";
+
+/// The monitored resource the drift job writes its points to.
+pub const DRIFT_RESOURCE: &str = "global";
 
 const MONITORING: &str = "monitoring.googleapis.com";
 
@@ -41,11 +46,7 @@ pub fn file(m: &Model) -> TfFile {
         log_alert(&mut f, m, "pipeline_failures", "Vertex AI pipeline run failed", filter, "monitoring.alerts.pipeline_failures");
     }
     if a.build_failures && m.ci.is_some() {
-        let filter = "resource.type=\"build\" AND textPayload=~\"^ERROR: build step .* failed\"";
-        // Builds run only in the environments with triggers (`cicd::runners`): the metric and its
-        // alert exist there, where the signal is, not in every environment.
-        let only = Some(super::cicd::has_triggers());
-        log_alert_if(&mut f, m, "build_failures", "Cloud Build build failed", filter, "monitoring.alerts.build_failures", only);
+        build_failures(&mut f, m);
     }
     if let (true, Some(c)) = (a.dag_failures, &m.composer) {
         let filter = format!(
@@ -214,20 +215,42 @@ fn policy_if(
     f.push(Item::from(b).note(reason));
 }
 
-/// An alert on every log entry `filter` matches.
-fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str) {
-    log_alert_if(f, m, name, title, filter, reason, None);
-}
-
-/// [`log_alert`], created only where `only` holds (a `count`). A log-match condition reads the
-/// log entries themselves, so nothing has to exist before the policy: a threshold on a log-based
-/// metric created in the same apply fails with 404 "Cannot find metric(s)" for up to 10 minutes
+/// An alert on every log entry `filter` matches. A log-match condition reads the log entries
+/// themselves, so nothing has to exist before the policy: a threshold on a log-based metric
+/// created in the same apply fails with 404 "Cannot find metric(s)" for up to 10 minutes
 /// (terraform-provider-google#11102), which would break every first apply. Log-match policies
 /// notify at most once per `notification_rate_limit` period (required for them:
 /// https://cloud.google.com/monitoring/alerts/log-based-alerts) and take one condition.
-fn log_alert_if(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str, only: Option<Expression>) {
+fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, reason: &str) {
     let cond = block("condition_matched_log").attr("filter", s(filter));
-    policy_if(f, m, name, title, cond, reason, Vec::new(), only);
+    policy(f, m, name, title, cond, reason, Vec::new());
+}
+
+/// A failed step of a build that deploys: CD's or a release's. A pull request's checks and a
+/// review fail as part of development (their status shows on the pull request), so they page
+/// nobody. The log entries of a build are on the `build` resource, whose `build_trigger_id` label
+/// names the trigger that started it (Cloud Logging monitored resources,
+/// <https://cloud.google.com/logging/docs/api/v2/resource-list>); the policy exists only where
+/// one of those triggers runs.
+fn build_failures(f: &mut TfFile, m: &Model) {
+    let deploying: Vec<Workflow> = delivery::workflows(m).into_iter().filter(|w| matches!(w, Workflow::Deploy | Workflow::Release)).collect();
+    let Some(only) = deploying.iter().map(|w| super::cicd::runs(*w)).reduce(|a, b| op(a, BinaryOperator::Or, b)) else { return };
+    let ids: Vec<Expression> = deploying.iter().map(|w| splat(&["google_cloudbuild_trigger", w.name()], "trigger_id")).collect();
+    let ids = if ids.len() == 1 { ids.into_iter().next().unwrap_or_else(|| r(&[])) } else { call("concat", ids) };
+    let matches = call("formatlist", vec![s("resource.labels.build_trigger_id=\"%s\""), ids]);
+    let filter = tpl(vec![
+        lit("resource.type=\"build\" AND ("),
+        iref(call("join", vec![s(" OR "), matches])),
+        lit(") AND textPayload=~\"^ERROR: build step .* failed\""),
+    ]);
+    let cond = block("condition_matched_log").attr("filter", filter);
+    policy_if(f, m, "build_failures", "Cloud Build build failed", cond, "monitoring.alerts.build_failures", Vec::new(), Some(only));
+}
+
+/// `<resource>[*].<attr>`: the attribute of every instance of a resource with `count`.
+fn splat(resource: &[&str], attr: &str) -> Expression {
+    let ops = vec![TraversalOperator::FullSplat, TraversalOperator::GetAttr(Identifier::unchecked(attr))];
+    Traversal::new(r(resource), ops).into()
 }
 
 /// Incidents close 30 minutes after the condition stops holding; a log-match condition also
@@ -324,7 +347,10 @@ fn drift(f: &mut TfFile, m: &Model, dataset: &str, limit: f64, endpoint: &str) {
         )
         .note("monitoring.drift: the drift job writes one point per column and run."),
     );
-    let filter = format!("metric.type=\"{DRIFT_METRIC}\" AND metric.label.dataset=\"{dataset}\"");
+    // A metric threshold's filter must name the resource type (the API rejects one without:
+    // `MetricThreshold.filter` in google/monitoring/v3/alert.proto, "must specify the metric
+    // type and the resource type"): the drift job writes to `global` (validation/monitoring.py).
+    let filter = format!("metric.type=\"{DRIFT_METRIC}\" AND resource.type=\"{DRIFT_RESOURCE}\" AND metric.label.dataset=\"{dataset}\"");
     let cond = threshold(s(filter), limit, "0s", aggregation("ALIGN_MAX", None, "3600s"));
     let title = format!("drift between dataset {dataset} and endpoint {endpoint} requests above PSI {limit}");
     policy(f, m, "drift", &title, cond, "monitoring.drift", vec![r(&["google_monitoring_metric_descriptor", "drift_psi"])]);

@@ -349,6 +349,14 @@ fn rewrite(e: &mut Expression, optional: &BTreeMap<&str, &[bool]>, mode: &dyn Fn
     let mut wrap = false;
     match e {
         Expression::Traversal(t) => {
+            // `a.b` then `[0].c` built as a traversal of a traversal is one reference: flattened,
+            // `one(…)` wraps all of it (`one(x[*].config[0].uri)`), not its first part, whose
+            // `[0]` would index null where `x` does not exist.
+            while let Expression::Traversal(inner) = &mut t.expr {
+                let inner = std::mem::replace(inner.as_mut(), hcl::expr::Traversal::new(Expression::Null, Vec::<TraversalOperator>::new()));
+                t.operators.splice(0..0, inner.operators);
+                t.expr = inner.expr;
+            }
             rewrite(&mut t.expr, optional, mode);
             for op in &mut t.operators {
                 if let TraversalOperator::Index(i) = op {
