@@ -94,6 +94,18 @@ pub struct Schedule {
     pub wait_for: Option<String>,
 }
 
+/// The shortest time between two consecutive times of a five-field cron, in seconds, read in UTC
+/// over its first 64 times after 2025-01-01 (a fixed start, so output never depends on the clock;
+/// enough for the gaps of weekday lists and month days to show). `None` for a cron that does not
+/// parse or fires fewer than twice.
+pub fn shortest_cron_gap(cron: &str) -> Option<u64> {
+    use chrono::TimeZone;
+    let parsed = croner::parser::CronParser::new().parse(cron).ok()?;
+    let start = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single()?;
+    let times: Vec<_> = parsed.iter_after(start).take(64).collect();
+    times.windows(2).filter_map(|w| u64::try_from((w[1] - w[0]).num_seconds()).ok()).min()
+}
+
 /// Where a step input comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputSource {
@@ -323,5 +335,19 @@ impl Step {
     pub fn reads_from(&self, producer: &str) -> bool {
         let input = self.inputs.iter().any(|i| matches!(&i.source, InputSource::Output { step: p, .. } if p == producer));
         input || self.condition.as_ref().is_some_and(|c| c.step == producer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shortest_cron_gap;
+
+    #[test]
+    fn the_shortest_gap_is_the_closest_two_cron_times() {
+        assert_eq!(shortest_cron_gap("*/15 * * * *"), Some(15 * 60));
+        assert_eq!(shortest_cron_gap("0 2 * * 1-5"), Some(24 * 3600), "Monday to Friday: a day, not the weekend's three");
+        assert_eq!(shortest_cron_gap("0 4 * * 0"), Some(7 * 24 * 3600));
+        assert_eq!(shortest_cron_gap("0 0 1 * *"), Some(28 * 24 * 3600), "February is the shortest month");
+        assert_eq!(shortest_cron_gap("not a cron"), None);
     }
 }

@@ -33,6 +33,9 @@ pub struct Common {
     pub cron: String,
     /// IANA time zone of the cron (and of the start date).
     pub time_zone: String,
+    /// `dagrun_timeout`, seconds: the shortest time between two of the cron's times
+    /// ([`crate::model::shortest_cron_gap`]), so a run lasts at most until the next one is due.
+    pub run_timeout: Option<u64>,
     /// DAG tags.
     pub tags: Vec<String>,
     /// Owner in `default_args`.
@@ -273,6 +276,7 @@ fn common(t: Target<'_>, head: Head<'_>) -> Common {
         dag_id: head.dag_id.to_owned(),
         cron: head.cron.to_owned(),
         time_zone: head.time_zone.to_owned(),
+        run_timeout: crate::model::shortest_cron_gap(head.cron),
         tags: vec!["mlopsgen".into(), model.project.name.clone(), env.name.clone(), head.tag.to_owned()],
         owner: model.project.name.clone(),
         project_id: env.gcp_project.clone(),

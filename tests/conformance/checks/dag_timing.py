@@ -17,7 +17,12 @@ wall-clock minutes in the zone (``zoneinfo``), not from Airflow. Checked:
   started at once (both versions add ``_align_to_prev(utcnow())`` to the candidates in
   ``CronTriggerTimetable.next_dagrun_info``; Airflow 3's ``run_immediately`` only applies
   without a ``start_date``);
-- each following run is at the next cron time in the zone, across a daylight-saving change.
+- each following run is at the next cron time in the zone, across a daylight-saving change;
+- a run that lasts until the next is due fails: ``dagrun_timeout`` is the shortest time between
+  two cron times (an hour more or less across a daylight-saving change). With
+  ``max_active_runs=1`` a run that never ends would otherwise hold back every later run without
+  failing (the scheduler fails a run older than ``dagrun_timeout`` and skips its unfinished
+  tasks: ``SchedulerJobRunner._schedule_dag_run`` in 2.10 and 3).
 
 Exit codes: 0 all good, 1 problems, 2 usage.
 """
@@ -186,6 +191,12 @@ def main():
                 got_text = ", ".join(t.isoformat() for t in got)
                 expected_text = ", ".join(t.isoformat() for t in expected)
                 problems.append(f"{where}: runs at {got_text}; expected {expected_text}")
+            gap = min(b - a for a, b in zip(expected, expected[1:], strict=False))
+            if dag.dagrun_timeout is None:
+                problems.append(f"{where}: no dagrun_timeout: a run that never ends holds back every later one")
+            elif abs(dag.dagrun_timeout - gap) > datetime.timedelta(hours=1):
+                timeout = dag.dagrun_timeout
+                problems.append(f"{where}: dagrun_timeout {timeout} is not the time until the next run ({gap})")
             checked += 1
             print(f"{where}: first run {got[0].isoformat()}, then {got[1].isoformat()} ...")
     for p in problems:
