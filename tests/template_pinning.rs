@@ -28,19 +28,24 @@ case "$1 $2 $3 $4" in
 esac
 "#;
 
-/// Keeps `-F content=@PATH;filename=NAME` as `$CAPTURE/NAME` and logs the `tags=` field.
+/// Keeps `-F content=@PATH;filename=NAME` as `$CAPTURE/NAME`, logs the `tags=` field and answers
+/// as the repository does, `<package>/<version>` (kfp `RegistryClient.upload_pipeline` splits it
+/// so), the version being the content's `sha256:`.
 const FAKE_CURL: &str = r#"#!/bin/sh
 while [ $# -gt 0 ]; do
   case "$1" in
     -F)
       shift
       case "$1" in
-        content=@*) spec="${1#content=@}"; cp "${spec%%;filename=*}" "$CAPTURE/${spec##*;filename=}" ;;
+        content=@*)
+          spec="${1#content=@}"; cp "${spec%%;filename=*}" "$CAPTURE/${spec##*;filename=}"
+          answer="package/sha256:$(sha256sum "${spec%%;filename=*}" | cut -d' ' -f1)" ;;
         tags=*) echo "${1#tags=}" >> "$CAPTURE/tags" ;;
       esac ;;
   esac
   shift
 done
+echo "$answer"
 "#;
 
 fn root() -> PathBuf {
@@ -120,6 +125,14 @@ fn run_steps(rel: &str, registry: &str, dir: &Path, prefix: &str) -> Vec<(String
             let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
             env.insert(key.to_owned(), substitute(value, &subs));
         }
+        // A volume is a folder of the capture here.
+        for volume in step["volumes"].as_array().into_iter().flatten() {
+            let (mount, name) = (volume["path"].as_str().unwrap_or_default(), volume["name"].as_str().unwrap_or_default());
+            std::fs::create_dir_all(capture.join(name)).unwrap_or_else(|e| panic!("{e}"));
+            for value in env.values_mut().filter(|v| v.starts_with(mount)) {
+                *value = format!("{}{}", capture.join(name).display(), &value[mount.len()..]);
+            }
+        }
         command.envs(&env);
         let ok = command.stderr(std::process::Stdio::null()).status().unwrap_or_else(|e| panic!("{e}")).success();
         // The step's temporary copy goes with the step, whether it uploaded or failed.
@@ -152,6 +165,11 @@ fn uploaded_templates_name_images_by_digest_only() {
             assert!(!sent.to_string().contains(&format!("{repo}/job:")) && sent.to_string().contains("@sha256:"), "{rel} {id}");
             let tags = std::fs::read_to_string(capture.join("tags")).unwrap_or_default();
             assert!(tags.trim().starts_with(&format!("{SHA},")), "{rel} {id}: version tagged by commit: {tags}");
+            // The version the repository answered is kept for the schedule steps: the uploaded bytes' digest.
+            let version = std::fs::read_to_string(&env["VERSION_FILE"]).unwrap_or_else(|e| panic!("{rel} {id}: no version kept: {e}"));
+            let digest = Command::new("sha256sum").arg(capture.join(&name)).output().map_err(|e| e.to_string());
+            let digest = digest.map(|o| format!("sha256:{}\n", String::from_utf8_lossy(&o.stdout).split(' ').next().unwrap_or_default()));
+            assert_eq!(Ok(version), digest, "{rel} {id}");
             checked += 1;
         }
     }

@@ -238,9 +238,25 @@ fn run_step(c: &Compilation, step: &Value, env: &str, sha: &str, api: &Api, dir:
     let mut command = Command::new(step["entrypoint"].as_str().unwrap_or_else(|| panic!("entrypoint")));
     let args: Vec<String> = step["args"].as_array().into_iter().flatten().filter_map(|a| a.as_str()).map(|a| substitute(a, &values)).collect();
     command.args(&args).current_dir(&work).env_clear().env("PATH", format!("{}:/usr/bin:/bin", bin.display()));
+    // A volume is a folder of its own here; the template upload this build made left its
+    // version there (`upload-<pipeline>` writes `<package>/<version>`'s version).
+    let volumes: Vec<(String, PathBuf)> = step["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| (v["path"].as_str().unwrap_or_default().to_owned(), dir.join(v["name"].as_str().unwrap_or_default())))
+        .collect();
     for entry in step["env"].as_array().into_iter().flatten().filter_map(|e| e.as_str()) {
         let (key, value) = entry.split_once('=').unwrap_or_else(|| panic!("{entry}"));
-        command.env(key, substitute(value, &values));
+        let mut value = substitute(value, &values);
+        if let Some((mount, local)) = volumes.iter().find(|(mount, _)| value.starts_with(mount.as_str())) {
+            value = format!("{}{}", local.display(), &value[mount.len()..]);
+            if key == "VERSION_FILE" {
+                std::fs::create_dir_all(local).unwrap_or_else(|e| panic!("{e}"));
+                std::fs::write(&value, format!("sha256:{sha}\n")).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        command.env(key, value);
     }
     // The real root is https://REGION-aiplatform.googleapis.com/v1; only the host changes here.
     let real = format!("https://{}-aiplatform.googleapis.com/v1", environment.region);
@@ -279,13 +295,17 @@ fn cd_creates_the_schedule_once_then_updates_it() {
     let job = &s["createPipelineJobRequest"]["pipelineJob"];
     let dev = c.model.environments.iter().find(|e| e.name == "dev").unwrap_or_else(|| panic!("dev"));
     let scoring = c.model.pipeline("scoring").unwrap_or_else(|| panic!("scoring"));
-    assert_eq!(job["templateUri"], format!("{}/{}/bbb2222", dev.kfp_repo(), scoring.name), "the update runs the newly uploaded version");
+    // The version this build uploaded, not a tag Vertex AI would resolve on its own side.
+    assert_eq!(job["templateUri"], format!("{}/{}/sha256:bbb2222", dev.kfp_repo(), scoring.name), "the update runs the newly uploaded version");
+    // At most one run in a non-terminal state: `maxConcurrentRunCount` only limits the create
+    // requests in flight, not the jobs they start (GoogleCloudAiplatformV1Schedule, v1 API).
+    assert_eq!((&s["maxConcurrentActiveRunCount"], &s["allowQueueing"]), (&Value::from("1"), &Value::from(true)));
     let requests = api.requests();
     assert!(requests.iter().all(|r| r["auth"] == "Bearer fake-token"), "{requests:#?}");
     let methods: Vec<&str> = requests.iter().filter_map(|r| r["method"].as_str()).collect();
     assert_eq!(methods, ["GET", "POST", "GET", "PATCH"]);
     let patch = &requests[3];
-    assert!(patch["path"].as_str().is_some_and(|p| p.contains("updateMask=cron%2CmaxConcurrentRunCount%2CallowQueueing%2CcreatePipelineJobRequest")), "{patch}");
+    assert!(patch["path"].as_str().is_some_and(|p| p.contains("updateMask=cron%2CmaxConcurrentRunCount%2CmaxConcurrentActiveRunCount%2CallowQueueing%2CcreatePipelineJobRequest")), "{patch}");
 
     // A second schedule with the same name (made by hand): the step refuses to guess.
     let mut copy = s.clone();

@@ -50,7 +50,10 @@ macro_rules! pin_images {
 /// volumes persist, <https://cloud.google.com/build/docs/configuring-builds/pass-data-between-steps>),
 /// so the `trap` is for the step run anywhere else (locally, in the tests). The upload is the
 /// repository's documented multipart upload (`tags`, `content`), authenticated as the build
-/// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>).
+/// (<https://cloud.google.com/artifact-registry/docs/kfp/manage-templates#upload>). It answers
+/// `<package>/<version>` (kfp's `RegistryClient.upload_pipeline` reads it so), the version being
+/// `sha256:…`; the step writes that version to `$VERSION_FILE` ([`TEMPLATE_VERSIONS`]), for a
+/// Vertex AI schedule to run exactly this upload.
 const UPLOAD_TEMPLATE: &str = concat!(
     "set -euo pipefail\n",
     pin_images!(),
@@ -58,12 +61,29 @@ const UPLOAD_TEMPLATE: &str = concat!(
 trap 'rm -f -- \"$$pinned\"' EXIT
 cp -- \"$$1\" \"$$pinned\"
 pin_images \"$$pinned\"
-curl --fail-with-body --silent --show-error -X POST \\
+if ! answer=\"$$(curl --fail-with-body --silent --show-error -X POST \\
   -H \"Authorization: Bearer $$(gcloud auth print-access-token)\" \\
   -F \"tags=$$TAGS\" \\
   -F \"content=@$$pinned;filename=$$1\" \\
-  \"$$KFP_REPO\""
+  \"$$KFP_REPO\" 2>&1)\"; then
+  echo \"$$answer\" >&2
+  exit 1
+fi
+echo \"uploaded $$answer\"
+case \"$$answer\" in
+  */sha256:*) printf '%s\\n' \"$${answer##*/}\" > \"$$VERSION_FILE\" ;;
+  *) echo \"the repository answered no version: $$answer\" >&2; exit 1 ;;
+esac"
 );
+
+/// The volume the template uploads write each version to, one file per pipeline
+/// ([`template_version_file`]); it outlives the step (<https://cloud.google.com/build/docs/configuring-builds/pass-data-between-steps>).
+pub const TEMPLATE_VERSIONS: (&str, &str) = ("template-versions", "/template-versions");
+
+/// The file an upload writes pipeline `p`'s new template version to.
+pub fn template_version_file(p: &crate::model::Pipeline) -> String {
+    format!("{}/{}", TEMPLATE_VERSIONS.1, literal(&p.key))
+}
 
 /// Mirrors the DAG folder `$1` into the Composer folder `$2` (deleting DAGs that no longer
 /// exist), each DAG's image references pinned first (`pin_images`), from a temporary copy: a
@@ -129,11 +149,14 @@ pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<St
         .map(|p| {
             let file = paths::pipeline_json(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
+            let (volume, mount) = TEMPLATE_VERSIONS;
             let step = Step::new(format!("upload-{}", p.key), GCLOUD)
                 .entrypoint("bash")
                 .dir(output_path(model, dir))
                 .env("KFP_REPO", stage.var(vars::KFP_REPO))
-                .env("TAGS", format!("{},{env}", var("SHORT_SHA")));
+                .env("TAGS", format!("{},{env}", var("SHORT_SHA")))
+                .env("VERSION_FILE", template_version_file(p))
+                .volume(volume, mount);
             let step = if model.images.is_empty() {
                 step
             } else {

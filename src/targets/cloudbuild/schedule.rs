@@ -21,14 +21,18 @@
 //! values: display name, pipeline root, parameter values (schedule over defaults), the pipelines
 //! service account and the environment's labels. Like the DAG, it leaves `enable_caching` unset,
 //! so each step's compiled caching setting applies. `cron` carries the time zone as the
-//! documented `TZ=<IANA name> ` prefix (`Schedule.cron`); `maxConcurrentRunCount: 1` and
-//! `allowQueueing: true` mirror the DAG's `max_active_runs=1` (a run due while one is running
-//! waits for it). The step sets `templateUri` to the template version this build uploaded (its
-//! commit tag), which Vertex AI resolves into the pipeline spec (`PipelineJob.templateUri`).
+//! documented `TZ=<IANA name> ` prefix (`Schedule.cron`). `maxConcurrentActiveRunCount: 1`
+//! mirrors the DAG's `max_active_runs=1`: at most one run in a non-terminal state, with
+//! `allowQueueing: true` a run due while one is running waits for it. (`maxConcurrentRunCount`,
+//! which the API requires too, limits only how many create requests are in flight, not the jobs
+//! they start: `GoogleCloudAiplatformV1Schedule` in the v1 API.) The step sets `templateUri` to
+//! the version this build uploaded, `<package>/sha256:…` (`deploy::TEMPLATE_VERSIONS`), not a
+//! tag: Vertex AI resolves a tag on its own side at each run (python-aiplatform#2398, and
+//! #2181: tags failing where versions work), and a version names exactly what was uploaded.
 
 use super::build::{Step, GCLOUD};
-use super::deploy::{ids, output_path};
-use super::subst::{literal, var, Live};
+use super::deploy::{ids, output_path, template_version_file, TEMPLATE_VERSIONS};
+use super::subst::{literal, Live};
 use crate::model::delivery::{self, variables as vars, Stage, PRUNE_STEP};
 use crate::model::{naming, paths, Environment, Model, Pipeline, SaRole, Schedule};
 use serde_json::{json, Value};
@@ -70,12 +74,13 @@ def listed(collection, query):
 "#;
 
 /// Creates or updates the schedule in the JSON file `$1`: `$API` is the Vertex AI REST root,
-/// `$TEMPLATE_URI` the template version to run. Lists by display name; one match is patched,
+/// `$TEMPLATE_PACKAGE` the template's package and `$VERSION_FILE` holds the version to run. Lists by display name; one match is patched,
 /// none created, more than one fails (a schedule made by hand with the same name: delete it or
 /// rename it).
 const UPSERT: &str = r#"with open(sys.argv[1], encoding="utf-8") as f:
     schedule = json.load(f)
-schedule["createPipelineJobRequest"]["pipelineJob"]["templateUri"] = environ["TEMPLATE_URI"]
+with open(environ["VERSION_FILE"], encoding="utf-8") as f:
+    schedule["createPipelineJobRequest"]["pipelineJob"]["templateUri"] = environ["TEMPLATE_PACKAGE"] + "/" + f.read().strip()
 api = environ["API"].rstrip("/")
 collection = api + "/" + schedule["createPipelineJobRequest"]["parent"] + "/schedules"
 found = listed(collection, {"filter": 'display_name="' + schedule["displayName"] + '"'})
@@ -141,6 +146,7 @@ pub fn body(model: &Model, env: &Environment, pipeline: &Pipeline, schedule: &Sc
         "displayName": pipeline.name,
         "cron": cron(schedule),
         "maxConcurrentRunCount": "1",
+        "maxConcurrentActiveRunCount": "1",
         "allowQueueing": true,
         "createPipelineJobRequest": {
             "parent": format!("projects/{}/locations/{}", env.gcp_project, env.region),
@@ -200,11 +206,14 @@ fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
         .map(|p| {
             let file = paths::schedule_file(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
+            let (volume, mount) = TEMPLATE_VERSIONS;
             Step::new(format!("schedule-{}", p.key), GCLOUD)
                 .entrypoint("python3")
                 .dir(output_path(model, dir))
                 .env("API", format!("https://{}-aiplatform.googleapis.com/v1", stage.var(vars::REGION)))
-                .env("TEMPLATE_URI", format!("{}/{}/{}", stage.var(vars::KFP_REPO), literal(&p.name), var("SHORT_SHA")))
+                .env("TEMPLATE_PACKAGE", format!("{}/{}", stage.var(vars::KFP_REPO), literal(&p.name)))
+                .env("VERSION_FILE", template_version_file(p))
+                .volume(volume, mount)
                 .args(["-c", &format!("{CLIENT}{UPSERT}"), name])
                 .after(after)
                 .timeout(300)
