@@ -143,21 +143,6 @@ fn as_loaded(expect: &Value) -> Value {
 }
 
 /// The python of a conformance venv: `$var`, else `$MLOPSGEN_TOOLS/<venv>`, else the default tools dir.
-fn venv_python(var: &str, venv: &str) -> Option<PathBuf> {
-    let tools = std::env::var_os("MLOPSGEN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(ROOT).join("target/conformance-tools"));
-    let python = std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| tools.join(venv).join("bin/python"));
-    python.exists().then_some(python)
-}
-
-fn airflow_pythons() -> Vec<(&'static str, PathBuf)> {
-    [("airflow2", "PY_AF2", "venv-airflow2"), ("airflow3", "PY_AF3", "venv-airflow3")]
-        .into_iter()
-        .filter_map(|(name, var, venv)| Some((name, venv_python(var, venv)?)))
-        .collect()
-}
-
 /// `py_compile` and `ruff check` (with the conformance config when present) over every DAG file.
 fn python_checks(python: &Path, outdir: &Path) -> Result<(), String> {
     let entries = |dir: &Path| -> Vec<PathBuf> {
@@ -202,8 +187,8 @@ fn run_check(python: &Path, script: &str, outdir: &Path, expect: &Path) -> Resul
 
 #[test]
 fn dags_load_and_render_as_the_model_says() {
-    let pythons = airflow_pythons();
-    let main_python = venv_python("PY_MAIN", "venv-main");
+    let pythons = support::airflow_pythons();
+    let main_python = support::venv_python("PY_MAIN", "venv-main");
     if pythons.is_empty() && main_python.is_none() {
         eprintln!("SKIP: no conformance venv (set PY_MAIN/PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
         return;
@@ -289,7 +274,7 @@ fn timing_expectations(model: &Model) -> Value {
 /// times computed from the cron and zone alone.
 #[test]
 fn dags_start_runs_at_their_cron_times_in_their_time_zone() {
-    let pythons = airflow_pythons();
+    let pythons = support::airflow_pythons();
     if pythons.is_empty() {
         eprintln!("SKIP: no Airflow venv (set PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
         return;

@@ -19,18 +19,9 @@ use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn venvs() -> Vec<PathBuf> {
-    let tools = std::env::var_os("MLOPSGEN_TOOLS").map(PathBuf::from).unwrap_or_else(|| Path::new(ROOT).join("target/conformance-tools"));
-    [("PY_AF2", "venv-airflow2"), ("PY_AF3", "venv-airflow3")]
-        .into_iter()
-        .map(|(var, venv)| std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| tools.join(venv).join("bin/python")))
-        .filter(|p| p.exists())
-        .collect()
-}
-
 #[test]
 fn wait_for_waits_for_data_newer_than_the_last_success() {
-    let pythons = venvs();
+    let pythons: Vec<PathBuf> = support::airflow_pythons().into_iter().map(|(_, python)| python).collect();
     if pythons.is_empty() {
         eprintln!("SKIP: no Airflow venv (set PY_AF2/PY_AF3 or run tests/conformance/setup.sh)");
         return;

@@ -208,7 +208,7 @@ fn submits_leave_caching_to_the_tasks() {
     // `_set_enable_caching_value`; providers-google operators/vertex_ai/pipeline_job.py).
     let c = support::compile_spec(Path::new("specs/flagship.yaml"));
     let submitters: Vec<_> = c.output.files().filter(|(path, _)| path.starts_with("dags/") || path.starts_with("cloudbuild/")).collect();
-    assert!(submitters.iter().any(|(_, text)| text.contains("RunPipelineJobOperator(")));
+    assert!(submitters.iter().any(|(_, text)| text.contains("class RunPipelineJob(RunPipelineJobOperator)")));
     for (path, text) in submitters {
         assert!(!text.contains("enable_caching"), "{path} overrides the per-task caching");
     }

@@ -27,3 +27,21 @@ pub fn pipeline_task<'a>(pipeline: &'a serde_json::Value, key: &str) -> &'a serd
     let mut dags = std::iter::once(&pipeline["root"]["dag"]["tasks"]).chain(components);
     dags.find_map(|tasks| tasks.get(key)).unwrap_or_else(|| panic!("no task `{key}`"))
 }
+
+/// The Python of a conformance venv: `$VAR`, else `<tools>/<venv>/bin/python` (`$MLOPSGEN_TOOLS`,
+/// default `target/conformance-tools`), if it exists.
+pub fn venv_python(var: &str, venv: &str) -> Option<std::path::PathBuf> {
+    let tools = std::env::var_os("MLOPSGEN_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/conformance-tools"));
+    let python = std::env::var_os(var).map(std::path::PathBuf::from).unwrap_or_else(|| tools.join(venv).join("bin/python"));
+    python.exists().then_some(python)
+}
+
+/// The Airflow venvs' Pythons that exist, by name: Airflow 2.10 (`PY_AF2`) and 3 (`PY_AF3`).
+pub fn airflow_pythons() -> Vec<(&'static str, std::path::PathBuf)> {
+    [("airflow2", "PY_AF2", "venv-airflow2"), ("airflow3", "PY_AF3", "venv-airflow3")]
+        .into_iter()
+        .filter_map(|(name, var, venv)| Some((name, venv_python(var, venv)?)))
+        .collect()
+}

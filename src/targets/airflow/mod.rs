@@ -49,6 +49,8 @@ mod python;
 mod render;
 mod view;
 
+pub use view::RUN_PIPELINE_TASK;
+
 use crate::model::{paths, Model, Orchestrator};
 use crate::output::Emitter;
 use crate::targets::{Shard, TargetError};

@@ -16,6 +16,7 @@ import pendulum
 from airflow.providers.google.cloud.operators.vertex_ai.pipeline_job import (
     RunPipelineJobOperator,
 )
+from airflow.providers.google.cloud.triggers.vertex_ai import RunPipelineJobTrigger
 
 try:  # Airflow 3
     from airflow.sdk import DAG, CronTriggerTimetable
@@ -37,6 +38,39 @@ LABELS = {
     "tier": "critical",
 }
 PARAMETER_VALUES = {}
+
+# How many times a run waits again for its pipeline job after the wait itself failed.
+WAITS_AGAIN = 3
+
+
+class RunPipelineJob(RunPipelineJobOperator):
+    """RunPipelineJobOperator whose wait outlives a failed status request.
+
+    The deferred wait asks Vertex AI for the job's state every `poll_interval`; a request that
+    fails (a 503, an expired token) ends the wait with an error event that carries no job
+    (`PipelineJobAsyncHook.wait_for_pipeline_job` raises, `RunPipelineJobTrigger` reports it), and
+    the task would fail while its pipeline run goes on. Such an event waits again on the same
+    job, up to WAITS_AGAIN times; an event with the job (it ended) is handled as before.
+    """
+
+    def execute_complete(self, context, event, waits=0):
+        if event["status"] == "error" and "job" not in event and waits < WAITS_AGAIN:
+            job_id = context["ti"].xcom_pull(task_ids=self.task_id, key="pipeline_job_id")
+            self.log.warning("Waiting for pipeline job %s failed (%s); waiting again.", job_id, event["message"])
+            self.defer(
+                trigger=RunPipelineJobTrigger(
+                    conn_id=self.gcp_conn_id,
+                    project_id=self.project_id,
+                    location=self.region,
+                    job_id=job_id,
+                    poll_interval=self.poll_interval,
+                    impersonation_chain=self.impersonation_chain,
+                ),
+                method_name="execute_complete",
+                kwargs={"waits": waits + 1},
+            )
+        return super().execute_complete(context, event)
+
 
 default_args = {
     "owner": "demand",
@@ -70,7 +104,7 @@ with DAG(
     default_args=default_args,
     tags=["mlopsgen", "demand", "prod", "scoring"],
 ) as dag:
-    run_pipeline = RunPipelineJobOperator(
+    run_pipeline = RunPipelineJob(
         task_id="run_pipeline",
         project_id=PROJECT_ID,
         region=REGION,
@@ -83,7 +117,8 @@ with DAG(
         deferrable=True,
         # No Airflow retries: execute() submits a new PipelineJob every time (job_id is unset, so
         # the SDK names it pipeline + timestamp; airflow.providers.google ... vertex_ai/pipeline_job.py),
-        # so a retry would start a whole second run. A failed run fails this task once and reaches
-        # the failure alert; clearing the task in the Airflow UI starts a deliberate rerun.
+        # so a retry would start a whole second run (a failed wait waits again instead, above). A
+        # failed run fails this task once and reaches the failure alert; clearing the task in the
+        # Airflow UI starts a deliberate rerun.
         retries=0,
     )
