@@ -159,7 +159,11 @@ fn cloud_run_and_functions_take_secrets_by_reference_and_wait_for_their_grants()
     assert_eq!(attr(e, "key").as_deref(), Some("PARTNER_TOKEN"));
     assert_eq!(attr(e, "secret"), Some(secret_ref(&c, "partner-feed-token")));
     assert_eq!(attr(e, "version").as_deref(), Some("3"));
-    assert_eq!(attr(e, "project_id").as_deref(), Some("var.project_id"));
+    // By number, as CD's `gcloud functions deploy --set-secrets` writes it back (google-cloud-sdk
+    // command_lib/functions/secrets_config.py `_SubstituteDefaultProject`): the project id would
+    // be a change in every plan after the first deploy, and a redeploy by every apply.
+    assert_eq!(attr(e, "project_id").as_deref(), Some("data.google_project.this.number"));
+    assert!(parse(&c, "providers.tf").blocks().any(|b| b.identifier() == "data" && b.labels().iter().map(|l| l.as_str()).eq(["google_project", "this"])));
     let plain = attr(config.body(), "environment_variables").unwrap_or_default();
     assert!(!plain.contains("PARTNER_TOKEN"), "{plain}");
     let depends = attr(func.body(), "depends_on").unwrap_or_default();

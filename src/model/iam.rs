@@ -214,11 +214,15 @@ pub struct CustomRole {
 }
 
 /// Calling an endpoint's predict method: `roles/aiplatform.user` has 446 permissions, and the
-/// provider has no endpoint-level IAM resource, so callers get a project role with just this.
+/// provider has no endpoint-level IAM resource, so callers get a project role with just these.
+/// `endpoints.get` too: the Vertex AI SDK's `Endpoint(name).predict()` reads the endpoint first
+/// (`Endpoint.dedicated_endpoint_enabled` fetches the resource; google-cloud-aiplatform
+/// `models.py`), so without it every caller using the SDK gets 403. Not `endpoints.explain`:
+/// calling `explain` is not what a service's `endpoint:` says.
 pub const ENDPOINT_PREDICTOR: CustomRole = CustomRole {
     id: "endpoint_predictor",
     title: "Vertex AI endpoint predictor",
-    permissions: &["aiplatform.endpoints.predict"],
+    permissions: &["aiplatform.endpoints.get", "aiplatform.endpoints.predict"],
 };
 
 /// Deleting the Vertex AI schedules a deploy made that its environment no longer has, where the

@@ -38,7 +38,8 @@ pub fn needs(act: Act) -> Needs {
         // `models.mergeVersionAliases` and `models.patch` (labels) are both `models.update`.
         Act::MoveAlias => (&["aiplatform.models.get", "aiplatform.models.list", "aiplatform.models.update"], VERTEX),
         Act::CreateBatchPredictionJob => (&["aiplatform.batchPredictionJobs.create", "aiplatform.batchPredictionJobs.get"], VERTEX),
-        Act::Predict => (&["aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
+        // The SDK's `Endpoint.predict` gets the endpoint before predicting (`dedicated_endpoint_enabled`).
+        Act::Predict => (&["aiplatform.endpoints.get", "aiplatform.endpoints.predict"], "https://cloud.google.com/vertex-ai/docs/general/endpoint-access-control"),
         // The job's uploader creates an experiment, runs and time series, then writes them.
         Act::WriteTensorboard => (
             &[

@@ -243,6 +243,12 @@ impl Checker<'_> {
             if !facts::is_image_ref(&image.base) {
                 let pos = self.at(&format!("{p}/base"));
                 self.report(Code::InvalidValue, pos, format!("`{}` is not an image reference with a tag", image.base), Some("write it as name:tag, e.g. `python:3.11-slim`".into()));
+            } else if facts::lacks_apt(&image.base) {
+                // The Dockerfile creates its user with groupadd/useradd and installs packages with
+                // apt-get (templates/docker/Dockerfile.j2): Alpine has neither, distroless no shell.
+                let pos = self.at(&format!("{p}/base"));
+                let msg = format!("`{}` is Alpine or distroless: the generated Dockerfile runs groupadd, useradd and apt-get in a shell", image.base);
+                self.report(Code::InvalidValue, pos, msg, Some("use a Debian-based image, e.g. `python:3.12-slim`".into()));
             }
             if let Some(d) = &image.digest {
                 if !facts::is_digest(d) {

@@ -112,7 +112,7 @@ resource "google_cloudfunctions2_function" "on_new_data" {
 
     secret_environment_variables {
       key        = "PARTNER_TOKEN"
-      project_id = var.project_id
+      project_id = data.google_project.this.number
       secret     = data.google_secret_manager_secret.partner_feed_token.secret_id
       version    = "3"
     }

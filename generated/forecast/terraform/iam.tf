@@ -70,6 +70,7 @@ resource "google_project_iam_custom_role" "endpoint_predictor" {
   role_id = "demand_endpoint_predictor"
   title   = "Vertex AI endpoint predictor"
   permissions = [
+    "aiplatform.endpoints.get",
     "aiplatform.endpoints.predict"
   ]
   depends_on = [

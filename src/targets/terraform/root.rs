@@ -68,6 +68,7 @@ pub fn providers(m: &Model) -> TfFile {
 pub fn needs_project_number(m: &Model) -> bool {
     m.grants.iter().any(|g| matches!(g.member, crate::model::iam::Member::Agent(a) if a != crate::model::iam::Agent::Storage))
         || super::iam::names_agents_of_external(m)
+        || m.functions.iter().any(|f| !f.access.secret_env.is_empty())
 }
 
 fn variable(name: &str, ty: Expression, description: &str, validation: Option<(Expression, String)>) -> Block {

@@ -159,12 +159,15 @@ fn function(f: &mut TfFile, m: &Model, func: &Function) {
         service = service.attr("environment_variables", object(env));
     }
     // Secrets as environment variables, resolved when an instance starts
-    // (https://cloud.google.com/functions/docs/configuring/secrets).
+    // (https://cloud.google.com/functions/docs/configuring/secrets). The project by number: CD's
+    // `gcloud functions deploy --set-secrets` writes the number there (google-cloud-sdk
+    // `command_lib/functions/secrets_config.py` `_SubstituteDefaultProject`), so the project id
+    // would show as a change in every plan and the apply would redeploy the function each time.
     for (name, sec) in &func.access.secret_env {
         service = service.add_block(
             block("secret_environment_variables")
                 .attr("key", s(name))
-                .attr("project_id", var("project_id"))
+                .attr("project_id", r(&["data", "google_project", "this", "number"]))
                 .attr("secret", secrets::secret_id(m, &sec.secret))
                 .attr("version", s(&sec.version))
                 .build(),
