@@ -71,6 +71,9 @@ fn every_target_is_a_channel_every_alert_notifies() {
                     .find(|t| attr(t.body(), "name") == Some(format!("\"{}\"", ch.address)))
                     .unwrap_or_else(|| panic!("topic created"));
                 let topic_name = topic.labels()[1].as_str();
+                // Kept a week for subscribers that come after the first alerts (Pub/Sub delivers
+                // only to subscriptions that exist at publication; replay-overview).
+                assert_eq!(attr(topic.body(), "message_retention_duration").as_deref(), Some("\"604800s\""));
                 assert!(ty == "\"pubsub\"" && labels.contains(&format!("google_pubsub_topic.{topic_name}.id")), "{labels}");
                 // Cloud Monitoring publishes as its notification agent, which needs publisher on the topic.
                 let iam = parse(&c, "iam.tf");

@@ -104,3 +104,31 @@ fn images_pin_their_base_and_run_unprivileged() {
     assert!(text.contains("AIP_HTTP_PORT=9000") && text.contains("HEALTHCHECK "));
     assert_eq!(text.lines().rfind(|l| l.starts_with("USER ")), Some("USER 10001:10001"));
 }
+
+/// A serving image listens where both platforms look: Vertex AI sets only `AIP_HTTP_PORT`
+/// (custom container requirements), so the image sets `PORT` to the same port for servers that
+/// read it (gunicorn binds `0.0.0.0:$PORT` when it is set); Cloud Run sets `PORT` itself. An
+/// image whose own `env` sets `PORT` keeps its value.
+#[test]
+fn serving_images_set_port_to_the_serving_port_unless_their_env_does() {
+    // The raw values of `NAME=` in ENV lines (ports are written bare, user values quoted).
+    let raw = |text: &str, name: &str| -> Vec<String> {
+        let prefix = format!("{name}=");
+        text.lines()
+            .map(|l| l.trim_start().trim_start_matches("ENV ").trim_end_matches(" \\"))
+            .filter_map(|l| l.strip_prefix(prefix.as_str()).map(str::to_owned))
+            .collect()
+    };
+    let text = dockerfile();
+    assert_eq!(raw(&text, "PORT"), ["9000"]);
+    assert_eq!(raw(&text, "PORT"), raw(&text, "AIP_HTTP_PORT"));
+    let own = SPEC.replace("      PLAIN: \"0\"\n", "      PLAIN: \"0\"\n      PORT: \"7000\"\n");
+    assert_ne!(own, SPEC);
+    let source = Source { name: "spec.yaml".into(), text: own };
+    let options = Options { spec_file: "spec.yaml".into(), out_override: None };
+    let text = match compile(&source, &options) {
+        Ok(c) => c.output.get(&paths::dockerfile("web")).map(str::to_owned).unwrap_or_default(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(raw(&text, "PORT"), ["'7000'"], "the image's own PORT, once: {text}");
+}

@@ -91,3 +91,32 @@ fn service_alerts_without_services_or_with_a_rate_outside_0_1_are_positioned_err
     };
     assert_eq!((d[0].code.as_str(), d[0].pos.line, d[0].pos.col), ("E035", 18, 25), "{d:?}");
 }
+
+/// A Cloud Run service's startup probe gives a starting server the whole window Cloud Run allows
+/// (failureThreshold x periodSeconds at most 240 s, each try's timeout within its period:
+/// <https://cloud.google.com/run/docs/configuring/healthchecks>), as the default TCP probe does,
+/// on the image's health route; the provider's defaults (3 tries of 1 s, 10 s apart) would shut
+/// down a server still loading its model after 30 s and fail the revision.
+#[test]
+fn the_startup_probe_waits_as_long_as_cloud_run_allows() {
+    let c = compiled("services:\n  api: {image: server}\n").unwrap_or_else(|e| panic!("{e}"));
+    let runtime = c.output.get("terraform/runtime.tf").unwrap_or_else(|| panic!("no runtime.tf"));
+    let service = resources(runtime, "google_cloud_run_v2_service").into_iter().next().unwrap_or_else(|| panic!("no service"));
+    let probe = service
+        .body
+        .blocks()
+        .filter(|b| b.identifier.as_str() == "template")
+        .flat_map(|t| t.body.blocks().filter(|b| b.identifier.as_str() == "containers"))
+        .flat_map(|c| c.body.blocks().filter(|b| b.identifier.as_str() == "startup_probe"))
+        .next()
+        .unwrap_or_else(|| panic!("no startup probe"));
+    let number = |key: &str| match probe.body.attributes().find(|a| a.key.as_str() == key).map(|a| a.expr.clone()) {
+        Some(hcl::Expression::Number(n)) => n.as_u64().unwrap_or_default(),
+        other => panic!("{key}: {other:?}"),
+    };
+    let (period, timeout, failures) = (number("period_seconds"), number("timeout_seconds"), number("failure_threshold"));
+    assert_eq!(period * failures, 240, "the startup window");
+    assert!(timeout <= period, "a try's timeout must fit its period");
+    let get = probe.body.blocks().find(|b| b.identifier.as_str() == "http_get").unwrap_or_else(|| panic!("no http_get"));
+    assert_eq!(string_attr(&get.body, "path"), "/health");
+}

@@ -2,7 +2,8 @@
 # monitoring.notify: alerts are published to topic `churn-alerts`
 resource "google_pubsub_topic" "topic_churn_2dalerts" {
   # checkov:skip=CKV_GCP_83:alert notifications carry no customer data; Google-managed encryption
-  name = "churn-alerts"
+  name                       = "churn-alerts"
+  message_retention_duration = "604800s"
   depends_on = [
     google_project_service.pubsub
   ]

@@ -3,8 +3,9 @@
 # monitoring.notify: alerts are published to topic `demand-alerts`
 resource "google_pubsub_topic" "topic_demand_2dalerts" {
   # checkov:skip=CKV_GCP_83:alert notifications carry no customer data; Google-managed encryption
-  count = contains(var.present_resources, "google_pubsub_topic.topic_demand_2dalerts") ? 1 : 0
-  name  = "demand-alerts"
+  count                      = contains(var.present_resources, "google_pubsub_topic.topic_demand_2dalerts") ? 1 : 0
+  name                       = "demand-alerts"
+  message_retention_duration = "604800s"
   depends_on = [
     google_project_service.pubsub
   ]

@@ -50,6 +50,10 @@ resource "google_cloud_run_v2_service" "api" {
       }
 
       startup_probe {
+        period_seconds    = 10
+        timeout_seconds   = 5
+        failure_threshold = 24
+
         http_get {
           path = "/healthz"
         }

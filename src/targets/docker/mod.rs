@@ -104,6 +104,12 @@ struct ServingView<'m> {
     port: u16,
     health_route: &'m str,
     predict_route: &'m str,
+    /// Whether the image sets `PORT` to the serving port too (unless its own `env` sets it):
+    /// Vertex AI sets only `AIP_HTTP_PORT` (custom container requirements), and servers that
+    /// read `PORT` (gunicorn's default bind, `0.0.0.0:$PORT`, and most frameworks) would
+    /// otherwise listen elsewhere there, failing the deploy's health checks. Cloud Run sets
+    /// `PORT` itself, to the same port (the service's `container_port`).
+    port_env: bool,
 }
 
 impl<'m> DockerfileView<'m> {
@@ -127,6 +133,7 @@ impl<'m> DockerfileView<'m> {
                 port: s.port,
                 health_route: &s.health_route,
                 predict_route: &s.predict_route,
+                port_env: !image.env.contains_key("PORT"),
             }),
             entrypoint: &image.entrypoint,
             cmd: &image.cmd,

@@ -14,6 +14,9 @@ use hcl::Identifier;
 /// Custom metric the drift job writes: the PSI of one column, labels `column` and `dataset`.
 pub const DRIFT_METRIC: &str = "custom.googleapis.com/mlopsgen/drift_psi";
 
+/// How long an alert topic keeps its messages for subscribers that come later (a week).
+const ALERT_RETENTION: &str = "604800s";
+
 /// The monitored resource the drift job writes its points to.
 pub const DRIFT_RESOURCE: &str = "global";
 
@@ -26,11 +29,16 @@ pub fn file(m: &Model) -> TfFile {
     let mut topics: Vec<&str> = mon.channels.iter().filter(|c| c.kind == "pubsub").map(|c| c.address.as_str()).collect();
     topics.sort_unstable();
     topics.dedup();
+    // Pub/Sub delivers a message only to the subscriptions that exist when it is published
+    // (https://cloud.google.com/pubsub/docs/subscription-overview): with a week's retention on
+    // the topic, a consumer that subscribes after the first alerts can seek back to them
+    // (`messageRetentionDuration`, https://cloud.google.com/pubsub/docs/replay-overview).
     for t in topics {
         f.push(
             Item::from(
                 resource("google_pubsub_topic", &topic(t))
                     .attr("name", s(t))
+                    .attr("message_retention_duration", s(ALERT_RETENTION))
                     .attr("depends_on", depends_on_apis(m, &["pubsub.googleapis.com"])),
             )
             .note(format!("monitoring.notify: alerts are published to topic `{t}`"))

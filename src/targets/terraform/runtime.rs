@@ -81,7 +81,15 @@ fn service(f: &mut TfFile, m: &Model, sv: &Service) {
         container = container.add_block(block("env").attr("name", s(name)).add_block(source).build());
     }
     if let Some(serving) = m.image(&sv.image).and_then(|i| i.serving.as_ref()) {
+        // The health route, for up to 240 s (24 tries 10 s apart, each allowed 5 s): the ceiling
+        // of failureThreshold x periodSeconds, and what Cloud Run's default TCP startup probe
+        // allows. The provider's defaults (3 tries, 1 s each) would give a server loading its
+        // model 30 s before Cloud Run shuts it down and the revision fails
+        // (https://cloud.google.com/run/docs/configuring/healthchecks).
         let probe = block("startup_probe")
+            .attr("period_seconds", num(10))
+            .attr("timeout_seconds", num(5))
+            .attr("failure_threshold", num(24))
             .add_block(block("http_get").attr("path", s(&serving.health_route)).build())
             .build();
         container = container.add_block(probe);

@@ -156,7 +156,7 @@ def test_samples_command_checks_every_declared_sample(tmp_path, capsys):
     assert "FAIL customer_id.not_null: 1 missing values" in capsys.readouterr().out
 
 
-def drift_run(fake_bigquery, fake_monitoring, tmp_path, shift: float) -> int:
+def drift_run(fake_bigquery, fake_monitoring, tmp_path, shift: float, metric: bool = True) -> int:
     rng = np.random.default_rng(11)
     training = customers(rows=2000)
     path = tmp_path / "training.parquet"
@@ -179,15 +179,17 @@ def drift_run(fake_bigquery, fake_monitoring, tmp_path, shift: float) -> int:
         for i in range(0, 1000, 10)
     ]
     report = tmp_path / "drift.json"
+    to_metric = ["--metric", METRIC] if metric else []
     return main(
         "drift", "--dataset", DEV_URI, "--source", str(path),
-        "--requests", REQUESTS, "--threshold", "0.2", "--metric", METRIC,
+        "--requests", REQUESTS, "--threshold", "0.2", *to_metric,
         "--report", str(report),
     )  # fmt: skip
 
 
 def test_drift_command_flags_a_shifted_column(tmp_path, fake_bigquery, fake_monitoring, capsys):
-    assert drift_run(fake_bigquery, fake_monitoring, tmp_path, shift=60.0) == 1
+    # Written to the metric, drift is its alert's to raise: the run succeeds (one page, not two).
+    assert drift_run(fake_bigquery, fake_monitoring, tmp_path, shift=60.0) == 0
     printed = capsys.readouterr().out
     assert "drift above 0.2 in: monthly_charges" in printed
     assert "skipped churned: not in the requests" in printed
@@ -198,6 +200,12 @@ def test_drift_command_flags_a_shifted_column(tmp_path, fake_bigquery, fake_moni
     assert all(s["metric"]["type"] == METRIC for s in request["time_series"])
     assert labels["monthly_charges"]["points"][0]["value"]["double_value"] > 0.2
     assert "FROM `acme-churn-dev.churn_churn_requests.*`" in fake_bigquery.queries[0]
+
+
+def test_drift_without_a_metric_fails_on_drift(tmp_path, fake_bigquery, fake_monitoring, capsys):
+    assert drift_run(fake_bigquery, fake_monitoring, tmp_path, shift=60.0, metric=False) == 1
+    assert "drift above 0.2 in: monthly_charges" in capsys.readouterr().out
+    assert fake_monitoring.requests == []
 
 
 def test_drift_command_passes_similar_traffic(tmp_path, fake_bigquery, fake_monitoring, capsys):

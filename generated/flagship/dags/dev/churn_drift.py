@@ -42,8 +42,9 @@ LABELS = {
 # It compares the training data (--dataset: a bq:// table or gs:// objects) with the prediction
 # requests the endpoint logged to BigQuery (--requests: every table of that dataset), computes the
 # population stability index of each feature, writes the largest one to the Cloud Monitoring
-# metric --metric (one point per run), and exits non-zero when it exceeds --threshold, which fails
-# this task and sends the failure notification.
+# metric --metric (one point per column and run), whose alert fires when one exceeds the
+# threshold. Drift alone does not fail this task (that would page twice for one event, through
+# the DAG-failure alert too); a job that cannot run does.
 DRIFT_ARGS = [
     "drift",
     "--dataset",
