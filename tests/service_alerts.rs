@@ -68,7 +68,13 @@ fn each_service_gets_latency_and_5xx_ratio_policies_on_its_own_cloud_run_metrics
         let latency = nested(&policy("latency").body, &["conditions", "condition_threshold"]);
         assert!(string_attr(latency, "filter").contains(&watching), "{}", string_attr(latency, "filter"));
         assert!(string_attr(latency, "filter").starts_with("metric.type=\"run.googleapis.com/request_latencies\""));
-        assert_eq!(string_attr(nested(latency, &["aggregations"]), "per_series_aligner"), "ALIGN_PERCENTILE_99");
+        // One p99 over the service: each series' distribution of the period, merged across the
+        // revisions and response codes of the service (a per-series p99 would judge each small
+        // series alone, where one slow request is its p99).
+        let agg = nested(latency, &["aggregations"]);
+        assert_eq!((string_attr(agg, "per_series_aligner"), string_attr(agg, "cross_series_reducer")), ("ALIGN_DELTA".into(), "REDUCE_PERCENTILE_99".into()));
+        let by = agg.attributes().find(|a| a.key.as_str() == "group_by_fields").map(|a| a.expr.to_string()).unwrap_or_default();
+        assert_eq!(by.split_whitespace().collect::<String>(), "[\"resource.label.service_name\"]");
 
         let errors = nested(&policy("errors").body, &["conditions", "condition_threshold"]);
         let (numerator, denominator) = (string_attr(errors, "filter"), string_attr(errors, "denominator_filter"));

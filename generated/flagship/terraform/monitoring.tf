@@ -237,14 +237,18 @@ resource "google_monitoring_alert_policy" "churn_latency" {
     display_name = "endpoint churn p99 latency above 500 ms"
 
     condition_threshold {
-      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"178338283\""
+      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"178338283\" AND metric.label.latency_type=\"total\""
       comparison      = "COMPARISON_GT"
       threshold_value = 500
       duration        = "300s"
 
       aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+        group_by_fields = [
+          "resource.label.endpoint_id"
+        ]
       }
 
       trigger {
@@ -348,8 +352,12 @@ resource "google_monitoring_alert_policy" "service_api_latency" {
       duration        = "300s"
 
       aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+        group_by_fields = [
+          "resource.label.service_name"
+        ]
       }
 
       trigger {

@@ -161,14 +161,18 @@ resource "google_monitoring_alert_policy" "demand_latency" {
     display_name = "endpoint demand p99 latency above 300 ms"
 
     condition_threshold {
-      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"150625507\""
+      filter          = "metric.type=\"aiplatform.googleapis.com/prediction/online/prediction_latencies\" AND resource.type=\"aiplatform.googleapis.com/Endpoint\" AND resource.label.endpoint_id=\"150625507\" AND metric.label.latency_type=\"total\""
       comparison      = "COMPARISON_GT"
       threshold_value = 300
       duration        = "300s"
 
       aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+        group_by_fields = [
+          "resource.label.endpoint_id"
+        ]
       }
 
       trigger {
@@ -209,8 +213,12 @@ resource "google_monitoring_alert_policy" "service_api_latency" {
       duration        = "300s"
 
       aggregations {
-        alignment_period   = "300s"
-        per_series_aligner = "ALIGN_PERCENTILE_99"
+        alignment_period     = "300s"
+        per_series_aligner   = "ALIGN_DELTA"
+        cross_series_reducer = "REDUCE_PERCENTILE_99"
+        group_by_fields = [
+          "resource.label.service_name"
+        ]
       }
 
       trigger {

@@ -141,6 +141,21 @@ fn aggregation(aligner: &str, reducer: Option<&str>, period: &str) -> Block {
         .build()
 }
 
+/// The 99th percentile of a latency distribution over all of one resource's series (every
+/// revision and response code of a service, say), per 5 minutes: each series' distribution of the
+/// period (`ALIGN_DELTA`) merged across the series that share `by` (`REDUCE_PERCENTILE_99`, valid
+/// for DELTA distributions: `Aggregation.Reducer` in google/monitoring/v3/common.proto). A
+/// percentile per series instead would judge each small series alone, where one slow request is
+/// its p99.
+fn p99_over(by: &str) -> Block {
+    block("aggregations")
+        .attr("alignment_period", s("300s"))
+        .attr("per_series_aligner", s("ALIGN_DELTA"))
+        .attr("cross_series_reducer", s("REDUCE_PERCENTILE_99"))
+        .attr("group_by_fields", list([s(by)]))
+        .build()
+}
+
 fn number(v: f64) -> Expression {
     num(hcl::Number::from_f64(v).unwrap_or_else(|| 0.into()))
 }
@@ -284,12 +299,9 @@ fn endpoint_alerts(f: &mut TfFile, m: &Model, e: &Endpoint) {
     let key = ident(&e.key);
     let deps = vec![r(&["google_vertex_ai_endpoint", &key])];
     if let Some(ms) = a.endpoint_p99_latency_ms {
-        let cond = threshold(
-            s(endpoint_filter("prediction_latencies", e)),
-            f64::from(ms),
-            "300s",
-            aggregation("ALIGN_PERCENTILE_99", None, "300s"),
-        );
+        // The whole request's latency (`latency_type` is also `model` and `overhead`, parts of it).
+        let filter = format!("{} AND metric.label.latency_type=\"total\"", endpoint_filter("prediction_latencies", e));
+        let cond = threshold(s(filter), f64::from(ms), "300s", p99_over("resource.label.endpoint_id"));
         let title = format!("endpoint {} p99 latency above {ms} ms", e.key);
         policy(f, m, &format!("{key}_latency"), &title, cond, "monitoring.alerts.endpoint_p99_latency_ms", deps.clone());
     }
@@ -317,13 +329,8 @@ fn service_alerts(f: &mut TfFile, m: &Model, sv: &Service) {
     let key = ident(&sv.key);
     let deps = vec![r(&["google_cloud_run_v2_service", &key])];
     if let Some(ms) = a.service_p99_latency_ms {
-        // The 99th percentile of each revision's latency distribution over 5 minutes.
-        let cond = threshold(
-            s(service_filter("request_latencies", sv, "")),
-            f64::from(ms),
-            "300s",
-            aggregation("ALIGN_PERCENTILE_99", None, "300s"),
-        );
+        // The 99th percentile of the service's latency over 5 minutes, across its revisions.
+        let cond = threshold(s(service_filter("request_latencies", sv, "")), f64::from(ms), "300s", p99_over("resource.label.service_name"));
         let title = format!("service {} p99 latency above {ms} ms", sv.key);
         policy(f, m, &format!("service_{key}_latency"), &title, cond, "monitoring.alerts.service_p99_latency_ms", deps.clone());
     }
