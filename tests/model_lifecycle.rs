@@ -390,3 +390,34 @@ fn a_run_that_lost_its_lock_moves_nothing() {
     assert!(log.contains("lost it"), "{log}");
     assert_eq!(holder(&v.state(), "champion"), champion, "the alias stays on the newer champion");
 }
+
+/// A lock is stale after its holder's lease, not the waiter's: forecast's weekly tuning holds
+/// `demand`'s lock for up to 3 h while the daily retrain's own lease is 2 h, and the retrain
+/// must not take the lock from a tuning run still deploying.
+#[test]
+fn a_waiting_run_honours_the_holders_lease() {
+    let p = pipeline(None, "pipelines/dev/training.json");
+    let Some(v) = vertex() else { return };
+    training_run(&v, &p, 0.80);
+    let (_, long) = register(&v, &p);
+    let (_, short) = register(&v, &p);
+    decide(&v, &p, &long, 0.90, "run-long");
+    // The holder wrote a 3 h lease; 2 h and a second later it still holds the lock.
+    let mut s = v.state();
+    for o in s["objects"].as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+        let mut held: serde_json::Value = serde_json::from_str(o["data"].as_str().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(held["lease_seconds"], 7200.0, "the holder writes its lease into the lock");
+        held["lease_seconds"] = json!(10800.0);
+        o["data"] = json!(held.to_string());
+    }
+    v.set_state(&s);
+    age_locks(&v, 7201.0);
+    let mut waiting = v.start(script(&p, "promote"), promote_inputs(&p, &short, 0.95, "run-short"), &[], DECIDED);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(waiting.is_running(), "run-short took a lock its holder's lease still covers");
+    assert_eq!(locks(&v).iter().map(|(_, run)| run.as_str()).collect::<Vec<_>>(), ["run-long"]);
+    age_locks(&v, 3600.0);
+    let done = waiting.finish().unwrap_or_else(|log| panic!("{log}"));
+    assert!(done.log.contains("taking over the promotion lock of run run-long"), "{}", done.log);
+    assert_eq!(locks(&v).iter().map(|(_, run)| run.as_str()).collect::<Vec<_>>(), ["run-short"]);
+}

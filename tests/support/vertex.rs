@@ -223,9 +223,11 @@ impl Vertex {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"))
     }
 
-    /// Replaces the state.
+    /// Replaces the state, whole (a program running beside the test never reads half of it).
     pub fn set_state(&self, state: &Value) {
-        std::fs::write(self.state_file(), state.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        let new = self.state_file().with_extension("json.set");
+        std::fs::write(&new, state.to_string()).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(&new, self.state_file()).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// Runs a task's program (`python3 -c <script> <executor input>`) with the executor input

@@ -127,8 +127,8 @@ with open(path, "w") as f:
 /// <https://cloud.google.com/storage/docs/request-preconditions>). Without it two runs could
 /// both beat the champion they read, and the last deploy and alias move would win, even the
 /// worse model's. A run waits while another holds the lock (polling every 30 s), takes over a
-/// lock older than `lease_seconds` (its holder failed or was cancelled after deciding) or one
-/// its own run holds (a retried task), releases it when it does not promote, and otherwise the
+/// lock older than the lease its holder wrote into it (`lease_seconds` of the holder's step: the
+/// holder failed or was cancelled after deciding) or one its own run holds (a retried task), releases it when it does not promote, and otherwise the
 /// task that moves the alias releases it; that task moves nothing if the lock is no longer the
 /// generation its run took.
 const PROMOTE_SCRIPT: &str = r#"import json, os, sys, time
@@ -149,18 +149,20 @@ def take_lock():
     run = p["run"]
     while True:
         try:
-            lock.upload_from_string(json.dumps({"run": run}), content_type="application/json", if_generation_match=0)
+            mine = json.dumps({"run": run, "lease_seconds": float(p["lease_seconds"])})
+            lock.upload_from_string(mine, content_type="application/json", if_generation_match=0)
             print("run %s took the promotion lock gs://%s/%s" % (run, bucket, lock.name))
             return lock.generation
         except exceptions.PreconditionFailed:
             pass
         try:
             lock.reload()
-            holder = json.loads(lock.download_as_bytes(if_generation_match=lock.generation)).get("run")
+            held = json.loads(lock.download_as_bytes(if_generation_match=lock.generation))
         except GONE:
             continue
+        holder = held.get("run")
         age = (datetime.now(timezone.utc) - lock.time_created).total_seconds()
-        if holder == run or age > float(p["lease_seconds"]):
+        if holder == run or age > float(held.get("lease_seconds", p["lease_seconds"])):
             print("taking over the promotion lock of run %s, held %d s" % (holder, age))
             try:
                 lock.delete(if_generation_match=lock.generation)
