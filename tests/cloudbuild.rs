@@ -517,3 +517,39 @@ fn every_build_has_room_for_its_longest_chain_of_step_timeouts() {
         Ok(_) => panic!("a chain of over a day compiled"),
     }
 }
+
+/// Cloud Build rejects a build whose named volume only one step uses (`BuildStep.volumes`: "must
+/// be used by at least two build steps"; the API answers `Volume "…" is only used by one step`),
+/// before any step runs. Every config of every example, and of a spec whose one pipeline has no
+/// Vertex AI schedule (its upload keeps no version for a schedule step to read), passes.
+#[test]
+fn every_named_volume_is_shared_by_two_steps() {
+    let promotion = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/promotion.yaml")).unwrap_or_else(|e| panic!("{e}"));
+    let schedule = "    schedule: {cron: \"0 6 * * 1-5\", time_zone: America/New_York, orchestrator: vertex}\n";
+    assert!(promotion.contains(schedule));
+    let mut compilations: Vec<(String, Compilation)> = ["minimal", "flagship", "promotion", "forecast"]
+        .into_iter()
+        .map(|s| {
+            let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("specs/{s}.yaml"))).unwrap_or_else(|e| panic!("{e}"));
+            (s.to_owned(), compile_text_at(&text, &format!("specs/{s}.yaml")))
+        })
+        .collect();
+    compilations.push(("promotion without a schedule".into(), compile_text_at(&promotion.replace(schedule, ""), "specs/promotion.yaml")));
+    let mut volumes = 0;
+    for (name, c) in &compilations {
+        for (path, text) in c.output.files().filter(|(p, _)| p.starts_with("cloudbuild/") && p.ends_with(".yaml")) {
+            let build = parse(text);
+            let mut uses: BTreeMap<String, usize> = BTreeMap::new();
+            for step in build["steps"].as_array().into_iter().flatten() {
+                for v in step["volumes"].as_array().into_iter().flatten() {
+                    *uses.entry(v["name"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+                }
+            }
+            for (volume, n) in &uses {
+                assert!(*n >= 2, "{name} {path}: volume `{volume}` is used by {n} step(s)");
+            }
+            volumes += uses.len();
+        }
+    }
+    assert!(volumes >= 4, "{volumes}");
+}

@@ -138,7 +138,7 @@ fn register(v: &Vertex, p: &Value) -> (String, String) {
 /// `{{$.pipeline_job_uuid}}`), for `version` with the evaluation's AUC.
 fn promote_inputs(p: &Value, version: &str, auc: f64, run: &str) -> Value {
     let mut values = constants(p, "promote");
-    assert_eq!(values["run"], "{{$.pipeline_job_uuid}}");
+    assert_eq!(values["run"], "{{$.pipeline_job_uuid}}/promote", "the holder: the run's promote step");
     values["run"] = json!(run);
     values["metric"] = json!(auc);
     json!({"parameterValues": values, "artifacts": {"model": model_artifact(version)}})
@@ -193,7 +193,7 @@ fn uploads_become_versions_and_champion_moves_only_on_a_better_metric() {
     assert_eq!(task(&p, "promote")["inputs"]["parameters"]["metric"]["componentInputParameter"], "pipelinechannel--evaluate-auc");
     assert_eq!(producer(task(&p, "promote"), "model"), ("register", "model"));
     let locks_at = "gs://acme-churn-dev-artifacts/promotion-locks";
-    let decide = json!({"alias": "champion", "goal": "maximize", "lease_seconds": 7200.0, "lock_root": locks_at, "run": "{{$.pipeline_job_uuid}}", "stage": "decide"});
+    let decide = json!({"alias": "champion", "goal": "maximize", "lease_seconds": 7200.0, "lock_root": locks_at, "run": "{{$.pipeline_job_uuid}}/promote", "stage": "decide"});
     assert_eq!(constants(&p, "promote"), decide);
     let condition = task(&p, "condition-2")["triggerPolicy"]["condition"].as_str().unwrap_or_default();
     assert!(condition.contains("pipelinechannel--promote-promoted") && condition.ends_with("== true"), "{condition}");

@@ -149,14 +149,20 @@ pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<St
         .map(|p| {
             let file = paths::pipeline_json(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));
-            let (volume, mount) = TEMPLATE_VERSIONS;
             let step = Step::new(format!("upload-{}", p.key), GCLOUD)
                 .entrypoint("bash")
                 .dir(output_path(model, dir))
                 .env("KFP_REPO", stage.var(vars::KFP_REPO))
-                .env("TAGS", format!("{},{env}", var("SHORT_SHA")))
-                .env("VERSION_FILE", template_version_file(p))
-                .volume(volume, mount);
+                .env("TAGS", format!("{},{env}", var("SHORT_SHA")));
+            // Only where a schedule step reads the version: Cloud Build rejects a build whose named
+            // volume only one step uses (`BuildStep.volumes`: "must be used by at least two build
+            // steps").
+            let step = if super::schedule::upserted(model, p) {
+                let (volume, mount) = TEMPLATE_VERSIONS;
+                step.env("VERSION_FILE", template_version_file(p)).volume(volume, mount)
+            } else {
+                step.env("VERSION_FILE", "/dev/null")
+            };
             let step = if model.images.is_empty() {
                 step
             } else {

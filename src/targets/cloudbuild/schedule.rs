@@ -196,13 +196,18 @@ pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     steps
 }
 
+/// Whether some environment schedules pipeline `p` on Vertex AI: the deploys then upsert its
+/// schedule (`schedule-<pipeline>`), which runs the version its upload keeps.
+pub fn upserted(model: &Model, p: &Pipeline) -> bool {
+    crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key))
+}
+
 fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     let env = stage.var(vars::ENV);
-    let on_vertex = |p: &&Pipeline| crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key));
     model
         .pipelines
         .iter()
-        .filter(on_vertex)
+        .filter(|p| upserted(model, p))
         .map(|p| {
             let file = paths::schedule_file(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));

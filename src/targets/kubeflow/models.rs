@@ -128,7 +128,8 @@ with open(path, "w") as f:
 /// both beat the champion they read, and the last deploy and alias move would win, even the
 /// worse model's. A run waits while another holds the lock (polling every 30 s), takes over a
 /// lock older than the lease its holder wrote into it (`lease_seconds` of the holder's step: the
-/// holder failed or was cancelled after deciding) or one its own run holds (a retried task), releases it when it does not promote, and otherwise the
+/// holder failed or was cancelled after deciding) or one its own step of its own run holds (a
+/// retried task; the holder is `<run id>/<step>`), releases it when it does not promote, and otherwise the
 /// task that moves the alias releases it; that task moves nothing if the lock is no longer the
 /// generation its run took.
 const PROMOTE_SCRIPT: &str = r#"import json, os, sys, time
@@ -332,7 +333,8 @@ pub fn promote(ctx: &Ctx<'_>, step: &Step, alias: &str, goal: Option<Goal>, leas
     inputs.insert("lease_seconds".into(), ParameterSpec::of("NUMBER_INTEGER"));
     inputs.insert("run".into(), ParameterSpec::of("STRING"));
     task.inputs.insert("lease_seconds".into(), number(lease_minutes * 60));
-    task.inputs.insert("run".into(), text(super::jobs::RUN_ID));
+    // The holder: this run's step (two promotions of one model in a run are two holders).
+    task.inputs.insert("run".into(), text(format!("{}/{}", super::jobs::RUN_ID, step.name)));
     task.inputs.insert("stage".into(), text(if deferred { "decide" } else { "decide-and-move" }));
     Ok(task)
 }

@@ -114,7 +114,7 @@ def training(min_auc: float = 0.8):
     with dsl.If(ev.outputs["auc"] >= min_auc, name="evaluate.auc >= params.min_auc"):
         register = upload("register", trained.outputs["model"])
         promoted = promote(model=register.outputs["model"], metric=ev.outputs["auc"], alias="champion", goal="maximize",
-                           lock_root=LOCKS, lease_seconds=7200, run=RUN, stage="decide")
+                           lock_root=LOCKS, lease_seconds=7200, run=f"{RUN}/promote", stage="decide")
         promoted.set_display_name("promote").set_caching_options(False)
         with dsl.If(promoted.outputs["promoted"] == True, name="promote.promoted == true"):  # noqa: E712 (kfp's DSL)
             endpoint = endpoint_importer(REGION, PROJECT, ENDPOINT_ID).set_display_name("deploy-endpoint").set_caching_options(False)

@@ -57,7 +57,7 @@ def start(
     assert values["lock_root"] == f"gs://{BUCKET}/promotion-locks"
     values.update(goal=goal, metric=0.9)
     if run:
-        assert values["run"] == "{{$.pipeline_job_uuid}}"
+        assert values["run"] == "{{$.pipeline_job_uuid}}/promote"
         values["run"] = run
     if generation:
         values["lock_generation"] = generation
