@@ -95,15 +95,76 @@ pub struct Schedule {
 }
 
 /// The shortest time between two consecutive times of a five-field cron, in seconds, read in UTC
-/// over its first 64 times after 2025-01-01 (a fixed start, so output never depends on the clock;
-/// enough for the gaps of weekday lists and month days to show). `None` for a cron that does not
-/// parse or fires fewer than twice.
+/// over its times after 2025-01-01 (a fixed start, so output never depends on the clock): a cron
+/// whose day fields and month are all `*` repeats every day and one whose day-of-month and month
+/// are `*` every week, so their first two or eight days show every gap; any other over its first
+/// 64 times (enough for month days to show February). `None` for a cron that does not parse or
+/// fires fewer than twice.
 pub fn shortest_cron_gap(cron: &str) -> Option<u64> {
     use chrono::TimeZone;
+    if let Some(gap) = daily_gap(cron) {
+        return Some(gap);
+    }
     let parsed = croner::parser::CronParser::new().parse(cron).ok()?;
     let start = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single()?;
-    let times: Vec<_> = parsed.iter_after(start).take(64).collect();
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let period = match fields.get(2..5) {
+        Some(["*", "*", "*"]) => Some(1),
+        Some(["*", "*", _]) => Some(7),
+        _ => None,
+    };
+    let horizon = period.map(|days| start + chrono::Duration::days(days + 1));
+    let mut times = Vec::new();
+    for t in parsed.iter_after(start).take(64) {
+        let past = horizon.is_some_and(|h| t > h);
+        times.push(t);
+        if past && times.len() >= 2 {
+            break;
+        }
+    }
     times.windows(2).filter_map(|w| u64::try_from((w[1] - w[0]).num_seconds()).ok()).min()
+}
+
+/// [`shortest_cron_gap`] of a cron that fires every day (`M H * * *`), from its minutes and hours
+/// alone: the closest two of its times of day, the last one's gap running into the next day's
+/// first. `None` for any other cron, or fields other than numbers, `*`, ranges, steps and lists.
+fn daily_gap(cron: &str) -> Option<u64> {
+    let fields: Vec<&str> = cron.split_whitespace().collect();
+    let [minute, hour, "*", "*", "*"] = fields.as_slice() else { return None };
+    let (minutes, hours) = (cron_values(minute, 59)?, cron_values(hour, 23)?);
+    let times: Vec<u64> = hours.iter().flat_map(|h| minutes.iter().map(move |m| h * 3600 + m * 60)).collect();
+    let (first, last) = (*times.first()?, *times.last()?);
+    let wrap = first + 86_400 - last;
+    Some(times.windows(2).map(|w| w[1] - w[0]).chain(std::iter::once(wrap)).min().unwrap_or(wrap))
+}
+
+/// The sorted values `0..=max` a cron field of numbers allows (`*`, `a`, `a-b`, `*/n`, `a-b/n`,
+/// comma lists); `None` for anything else.
+fn cron_values(field: &str, max: u64) -> Option<Vec<u64>> {
+    let mut values = std::collections::BTreeSet::new();
+    for part in field.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u64>().ok().filter(|s| *s > 0)?),
+            None => (part, 1),
+        };
+        let (from, to) = match range {
+            "*" => (0, max),
+            r => match r.split_once('-') {
+                Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+                // `a/n` is not a cron croner reads (validation rejects it).
+                None if part.contains('/') => return None,
+                None => {
+                    let a: u64 = r.parse().ok()?;
+                    (a, a)
+                }
+            },
+        };
+        if from > to || to > max {
+            return None;
+        }
+        values.extend((from..=to).step_by(usize::try_from(step).ok()?));
+    }
+    Some(values.into_iter().collect())
 }
 
 /// Where a step input comes from.
@@ -341,6 +402,22 @@ impl Step {
 #[cfg(test)]
 mod tests {
     use super::shortest_cron_gap;
+
+    #[test]
+    fn a_daily_cron_gap_is_read_from_its_minutes_and_hours_as_croner_walks_it() {
+        use chrono::TimeZone;
+        // The shortcut against walking the cron's times with croner over two days.
+        let walked = |cron: &str| {
+            let parsed = croner::parser::CronParser::new().parse(cron).ok()?;
+            let start = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single()?;
+            let times: Vec<_> = parsed.iter_after(start).take_while(|t| *t < start + chrono::Duration::days(3)).collect();
+            times.windows(2).filter_map(|w| u64::try_from((w[1] - w[0]).num_seconds()).ok()).min()
+        };
+        for cron in ["0 2 * * *", "30 4 * * *", "*/15 * * * *", "5,35 8-18 * * *", "0 */6 * * *", "10 0,23 * * *", "7 3/5 * * *", "59 23 * * *", "0 5-3 * * *"] {
+            assert_eq!(super::daily_gap(cron), walked(cron), "{cron}");
+        }
+        assert_eq!(super::daily_gap("0 2 * * 1-5"), None, "not daily: croner walks it");
+    }
 
     #[test]
     fn the_shortest_gap_is_the_closest_two_cron_times() {

@@ -82,10 +82,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=False,
     max_active_runs=1,
-    # A run still going when the next is due fails (and its failure is alerted on): with one run
-    # at a time, a pipeline stuck waiting (for quota, say) would otherwise hold back every later
-    # run without a word. The scheduler marks the run failed and skips its unfinished tasks; the
-    # Vertex AI pipeline run itself goes on until it ends or someone cancels it.
+    # A run still going when the next is due fails (and is alerted on).
     dagrun_timeout=datetime.timedelta(seconds=86400),
     default_args=default_args,
     tags=["mlopsgen", "churn", "prod", "drift"],

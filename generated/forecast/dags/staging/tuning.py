@@ -68,25 +68,16 @@ def last_success(value):
     `is None`, so it is unwrapped here."""
     return datetime.datetime.fromisoformat(value.isoformat()) if value else None
 
-
-# How many times a run waits again for its pipeline job after the wait itself failed.
 WAITS_AGAIN = 3
 
 
 class RunPipelineJob(RunPipelineJobOperator):
-    """RunPipelineJobOperator whose wait outlives a failed status request.
-
-    The deferred wait asks Vertex AI for the job's state every `poll_interval`; a request that
-    fails (a 503, an expired token) ends the wait with an error event that carries no job
-    (`PipelineJobAsyncHook.wait_for_pipeline_job` raises, `RunPipelineJobTrigger` reports it), and
-    the task would fail while its pipeline run goes on. Such an event waits again on the same
-    job, up to WAITS_AGAIN times; an event with the job (it ended) is handled as before.
-    """
+    """Waits again on its job (up to WAITS_AGAIN times) when a status request fails."""
 
     def execute_complete(self, context, event, waits=0):
         if event["status"] == "error" and "job" not in event and waits < WAITS_AGAIN:
             job_id = context["ti"].xcom_pull(task_ids=self.task_id, key="pipeline_job_id")
-            self.log.warning("Waiting for pipeline job %s failed (%s); waiting again.", job_id, event["message"])
+            self.log.warning("Waiting for job %s failed (%s); waiting again.", job_id, event["message"])
             self.defer(
                 trigger=RunPipelineJobTrigger(
                     conn_id=self.gcp_conn_id,
@@ -126,10 +117,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=False,
     max_active_runs=1,
-    # A run still going when the next is due fails (and its failure is alerted on): with one run
-    # at a time, a pipeline stuck waiting (for quota, say) would otherwise hold back every later
-    # run without a word. The scheduler marks the run failed and skips its unfinished tasks; the
-    # Vertex AI pipeline run itself goes on until it ends or someone cancels it.
+    # A run still going when the next is due fails (and is alerted on).
     dagrun_timeout=datetime.timedelta(seconds=604800),
     default_args=default_args,
     tags=["mlopsgen", "demand", "staging", "tuning"],
@@ -158,9 +146,8 @@ with DAG(
         deferrable=True,
         # No Airflow retries: execute() submits a new PipelineJob every time (job_id is unset, so
         # the SDK names it pipeline + timestamp; airflow.providers.google ... vertex_ai/pipeline_job.py),
-        # so a retry would start a whole second run (a failed wait waits again instead, above). A
-        # failed run fails this task once and reaches the failure alert; clearing the task in the
-        # Airflow UI starts a deliberate rerun.
+        # so a retry would start a whole second run. A failed run fails this task once and reaches
+        # the failure alert; clearing the task in the Airflow UI starts a deliberate rerun.
         retries=0,
     )
 
