@@ -95,11 +95,11 @@ pub struct Schedule {
 }
 
 /// The shortest time between two consecutive times of a five-field cron, in seconds, read in UTC
-/// over its times after 2025-01-01 (a fixed start, so output never depends on the clock): a cron
-/// whose day fields and month are all `*` repeats every day and one whose day-of-month and month
-/// are `*` every week, so their first two or eight days show every gap; any other over its first
-/// 64 times (enough for month days to show February). `None` for a cron that does not parse or
-/// fires fewer than twice.
+/// over its times after 2025-01-01 (a fixed start, so output never depends on the clock): a daily
+/// cron from its minutes and hours ([`daily_gap`]); one whose day-of-month and month are `*`
+/// repeats every week, so its first eight days show every gap; any other over its first 64 times
+/// (enough for month days to show February). `None` for a cron that does not parse or fires
+/// fewer than twice.
 pub fn shortest_cron_gap(cron: &str) -> Option<u64> {
     use chrono::TimeZone;
     if let Some(gap) = daily_gap(cron) {
@@ -108,12 +108,8 @@ pub fn shortest_cron_gap(cron: &str) -> Option<u64> {
     let parsed = croner::parser::CronParser::new().parse(cron).ok()?;
     let start = chrono::Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single()?;
     let fields: Vec<&str> = cron.split_whitespace().collect();
-    let period = match fields.get(2..5) {
-        Some(["*", "*", "*"]) => Some(1),
-        Some(["*", "*", _]) => Some(7),
-        _ => None,
-    };
-    let horizon = period.map(|days| start + chrono::Duration::days(days + 1));
+    let weekly = fields.get(2..4) == Some(&["*", "*"][..]);
+    let horizon = weekly.then(|| start + chrono::Duration::days(8));
     let mut times = Vec::new();
     for t in parsed.iter_after(start).take(64) {
         let past = horizon.is_some_and(|h| t > h);

@@ -143,6 +143,7 @@ pub fn output_path(model: &Model, rel: &str) -> String {
 /// commit and the environment (so `Environment::template_uri` resolves to it).
 pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     let env = stage.var(vars::ENV);
+    let upserted = super::schedule::upserted(model);
     model
         .pipelines
         .iter()
@@ -157,7 +158,7 @@ pub fn upload_templates(model: &Model, stage: Stage, after: &[String]) -> Vec<St
             // Only where a schedule step reads the version: Cloud Build rejects a build whose named
             // volume only one step uses (`BuildStep.volumes`: "must be used by at least two build
             // steps").
-            let step = if super::schedule::upserted(model, p) {
+            let step = if upserted.contains(p.key.as_str()) {
                 let (volume, mount) = TEMPLATE_VERSIONS;
                 step.env("VERSION_FILE", template_version_file(p)).volume(volume, mount)
             } else {

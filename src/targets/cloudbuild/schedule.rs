@@ -36,6 +36,7 @@ use super::subst::{literal, Live};
 use crate::model::delivery::{self, variables as vars, Stage, PRUNE_STEP};
 use crate::model::{naming, paths, Environment, Model, Pipeline, SaRole, Schedule};
 use serde_json::{json, Value};
+use std::collections::BTreeSet;
 
 /// The Vertex AI REST client both scripts share: `call` sends one request with the build
 /// identity's token, `listed` follows a list's pages. No `$` in the text: Cloud Build would
@@ -196,18 +197,19 @@ pub fn steps(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     steps
 }
 
-/// Whether some environment schedules pipeline `p` on Vertex AI: the deploys then upsert its
-/// schedule (`schedule-<pipeline>`), which runs the version its upload keeps.
-pub fn upserted(model: &Model, p: &Pipeline) -> bool {
-    crate::model::presence::views(model).any(|v| scheduled(v).any(|(q, _)| q.key == p.key))
+/// The pipelines some environment schedules on Vertex AI, by key: the deploys upsert their
+/// schedules (`schedule-<pipeline>`), which run the version their uploads keep.
+pub fn upserted(model: &Model) -> BTreeSet<&str> {
+    crate::model::presence::views(model).flat_map(|v| scheduled(v).map(|(p, _)| p.key.as_str())).collect()
 }
 
 fn upserts(model: &Model, stage: Stage, after: &[String]) -> Vec<Step> {
     let env = stage.var(vars::ENV);
+    let upserted = upserted(model);
     model
         .pipelines
         .iter()
-        .filter(|p| upserted(model, p))
+        .filter(|p| upserted.contains(p.key.as_str()))
         .map(|p| {
             let file = paths::schedule_file(&env, &p.key);
             let (dir, name) = file.rsplit_once('/').unwrap_or((".", file.as_str()));

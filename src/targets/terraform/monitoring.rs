@@ -258,8 +258,7 @@ fn log_alert(f: &mut TfFile, m: &Model, name: &str, title: &str, filter: &str, r
 fn build_failures(f: &mut TfFile, m: &Model) {
     let deploying: Vec<Workflow> = delivery::workflows(m).into_iter().filter(|w| matches!(w, Workflow::Deploy | Workflow::Release)).collect();
     let Some(only) = deploying.iter().map(|w| super::cicd::runs(*w)).reduce(|a, b| op(a, BinaryOperator::Or, b)) else { return };
-    let ids: Vec<Expression> = deploying.iter().map(|w| splat(&["google_cloudbuild_trigger", w.name()], "trigger_id")).collect();
-    let ids = if ids.len() == 1 { ids.into_iter().next().unwrap_or_else(|| r(&[])) } else { call("concat", ids) };
+    let ids = call("concat", deploying.iter().map(|w| splat(&["google_cloudbuild_trigger", w.name()], "trigger_id")).collect());
     let matches = call("formatlist", vec![s("resource.labels.build_trigger_id=\"%s\""), ids]);
     let filter = tpl(vec![
         lit("resource.type=\"build\" AND ("),
